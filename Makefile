@@ -1,0 +1,34 @@
+# The README's two commands: `make test` and `make run`. Everything else here serves them.
+BUILD_DIR ?= build
+ORCH_HOME ?= $(HOME)/.orch
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+
+.PHONY: all deps configure build test run bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+configure: deps $(BUILD_DIR)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Installs missing dependencies, configures, builds, and runs every test through CTest.
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Builds, then runs the daemon in the foreground with ORCH_HOME (default ~/.orch).
+run: build
+	ORCH_HOME="$(ORCH_HOME)" $(BUILD_DIR)/orch serve
+
+bench: build
+	$(BUILD_DIR)/orch_bench
+
+clean:
+	rm -rf $(BUILD_DIR)

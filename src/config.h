@@ -1,0 +1,169 @@
+// Config: orch's settings as typed structs, parsed once from YAML.
+//
+// Two files make one Config: the global `$ORCH_HOME/config.yml` and a project's `.orch.yml`,
+// merged key by key with the project winning (maps merge deeply; lists and scalars replace).
+// String values may use `${VAR}` and `${VAR:-default}` from the environment, expanded before
+// the value is typed, so `port: ${ORCH_PORT:-8080}` works.
+//
+// Every key below is read by some code or reserved for the issue that wires it (see
+// docs/configuration.md); any other key is an error. Errors name the file, the line and the
+// dotted key: `config.yml:12: engine.tick_interval: expected a duration like 10s, got "fast"`.
+//
+// Parsing is pure: it takes text and an environment lookup, never paths or the real
+// environment (the thin loader in config_loader.h does the I/O). Thread safety: values.
+#ifndef ORCH_CONFIG_H_
+#define ORCH_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cron.h"
+#include "status.h"
+
+namespace orch {
+
+using Seconds = std::chrono::seconds;
+
+// Where an agent may write. Each adapter maps it onto its CLI's own switch.
+enum class Sandbox { kReadOnly, kWorkspaceWrite, kFullAccess };
+enum class RouterMode { kLlm, kRoundRobin };
+enum class NotificationLevel { kAll, kImportant, kErrors, kNone };
+// How a generic agent's output is read: one of the real CLIs' formats, or plain text.
+enum class OutputFormat { kClaudeJson, kClaudeStreamJson, kCodexJsonl, kOpencodeJsonl, kText };
+
+const char* SandboxName(Sandbox s);
+const char* RouterModeName(RouterMode m);
+const char* NotificationLevelName(NotificationLevel l);
+const char* OutputFormatName(OutputFormat f);
+
+struct WebhookConfig {
+  bool enabled = true;
+  int port = 8080;
+  std::string bind = "127.0.0.1";
+  std::string secret;  // empty: the receiver refuses to start (fail closed)
+};
+
+struct EngineConfig {
+  Seconds tick_interval{10};
+  Seconds sync_interval{120};
+  Seconds fallback_sync_interval{30};
+  Seconds webhook_health_check_interval{60};
+  int max_parallel = 3;
+  Seconds stuck_timeout{1800};
+};
+
+struct WorkflowConfig {
+  std::vector<std::string> trigger_labels{"orch"};
+  std::vector<std::string> allowed_authors;
+  int max_attempts = 3;
+  Seconds timeout{1800};  // key: timeout_seconds
+  bool auto_create_followup_on_changes = true;
+  bool auto_close_task_on_approval = true;
+  Sandbox sandbox = Sandbox::kWorkspaceWrite;
+};
+
+struct RouterConfig {
+  RouterMode mode = RouterMode::kLlm;
+  std::string agent = "claude";
+  std::string model = "haiku";
+  Seconds timeout{60};  // key: timeout_seconds
+  std::string fallback_executor = "claude";
+  int max_route_attempts = 3;
+  std::vector<std::string> agents{"claude", "codex", "opencode"};
+  std::vector<std::string> allowed_tools;
+  std::vector<std::string> default_skills;
+};
+
+// model_map.<complexity>.<agent> = model
+struct ModelMap {
+  std::map<std::string, std::string> simple;
+  std::map<std::string, std::string> medium;
+  std::map<std::string, std::string> complex;
+  std::map<std::string, std::string> review;
+};
+
+struct AgentConfig {
+  std::string command;  // executable; built-in agents default to their own name
+  std::vector<std::string> args;
+  std::optional<Sandbox> sandbox;  // overrides workflow.sandbox
+  std::optional<OutputFormat> output_format;  // required for agents that are not built in
+  std::map<std::string, std::string> env;
+};
+
+struct GitHubConfig {
+  std::string api_url = "https://api.github.com";
+  std::string token;
+  int64_t app_id = 0;
+  std::string private_key_path;
+};
+
+struct TelegramConfig {
+  bool enabled = false;
+  std::string bot_token;
+  std::string chat_id;
+};
+
+struct DiscordConfig {
+  bool enabled = false;
+  std::string bot_token;
+  std::string channel_id;
+};
+
+struct JobConfig {
+  std::string name;
+  std::string schedule;  // as written, for display
+  Cron cron;
+  std::string project;  // empty: every registered project
+  std::string title;
+  std::string body;
+  std::vector<std::string> labels;
+  bool enabled = true;
+};
+
+struct Config {
+  WebhookConfig webhook;
+  EngineConfig engine;
+  WorkflowConfig workflow;
+  RouterConfig router;
+  ModelMap model_map;
+  std::map<std::string, AgentConfig> agents;
+  GitHubConfig github;
+  TelegramConfig telegram;  // channels.telegram
+  DiscordConfig discord;    // channels.discord
+  NotificationLevel notification_level = NotificationLevel::kImportant;
+  std::vector<JobConfig> jobs;
+};
+
+// The agents orch has adapters for; others need agents.<name>.command and output_format.
+bool IsBuiltinAgent(std::string_view name);
+
+// Looks up an environment variable; nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup ProcessEnv();
+
+// One YAML document with the name it is reported under.
+struct ConfigSource {
+  std::string name;  // e.g. "/home/me/.orch/config.yml"
+  std::string text;
+};
+
+// Parses and validates `sources` merged in order (later wins) into a Config. Every problem is
+// reported, one per line, each as "<file>:<line>: <key>: <why>"; the Status is kConfig.
+Result<Config> ParseConfig(const std::vector<ConfigSource>& sources, const EnvLookup& env);
+
+// Renders `config` as YAML with every key, secrets replaced by "***" (for `config show`).
+std::string RenderConfig(const Config& config);
+
+// Expands ${VAR} and ${VAR:-default} in `in`; "$${" is a literal "${". Fails on an unset
+// variable without a default, or an unterminated reference.
+Result<std::string> ExpandEnv(std::string_view in, const EnvLookup& env);
+
+}  // namespace orch
+
+#endif  // ORCH_CONFIG_H_

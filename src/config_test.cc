@@ -1,0 +1,233 @@
+#include "config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace orch {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  Result<Config> Parse(const std::string& yaml) { return ParseConfig({{"config.yml", yaml}}, env_); }
+  std::string Error(const std::string& yaml) {
+    Result<Config> c = Parse(yaml);
+    EXPECT_FALSE(c.ok()) << "expected an error for:\n" << yaml;
+    if (c.ok()) return "";
+    EXPECT_EQ(c.status().code(), StatusCode::kConfig);
+    return c.status().message();
+  }
+
+  std::map<std::string, std::string> vars_ = {{"SECRET", "s3cret"}, {"EMPTY", ""}};
+  EnvLookup env_ = [this](const std::string& name) -> std::optional<std::string> {
+    auto it = vars_.find(name);
+    if (it == vars_.end()) return std::nullopt;
+    return it->second;
+  };
+};
+
+TEST_F(ConfigTest, EmptyFileGivesDocumentedDefaults) {
+  Result<Config> c = Parse("");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->webhook.enabled);
+  EXPECT_EQ(c->webhook.port, 8080);
+  EXPECT_EQ(c->webhook.bind, "127.0.0.1");
+  EXPECT_EQ(c->engine.tick_interval, Seconds(10));
+  EXPECT_EQ(c->engine.sync_interval, Seconds(120));
+  EXPECT_EQ(c->engine.fallback_sync_interval, Seconds(30));
+  EXPECT_EQ(c->engine.webhook_health_check_interval, Seconds(60));
+  EXPECT_EQ(c->workflow.trigger_labels, std::vector<std::string>{"orch"});
+  EXPECT_EQ(c->workflow.max_attempts, 3);
+  EXPECT_EQ(c->router.mode, RouterMode::kLlm);
+  EXPECT_EQ(c->github.api_url, "https://api.github.com");
+  EXPECT_EQ(c->notification_level, NotificationLevel::kImportant);
+}
+
+TEST_F(ConfigTest, ExampleFileParsesAndSetsEveryDocumentedKey) {
+  // config.example.yml documents every key with its default: it must parse, and its values
+  // must be the defaults the code uses.
+  std::string text = test::ReadFile(std::string(ORCH_SOURCE_DIR) + "/config.example.yml");
+  ASSERT_FALSE(text.empty());
+  Result<Config> c = ParseConfig({{"config.example.yml", text}}, env_);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  Result<Config> defaults = Parse("");
+  ASSERT_TRUE(defaults.ok());
+  // The example adds sample model_map entries and a commented-in nothing else: compare renders
+  // of the sections that must equal the defaults.
+  EXPECT_EQ(c->engine.tick_interval, defaults->engine.tick_interval);
+  EXPECT_EQ(c->engine.stuck_timeout, defaults->engine.stuck_timeout);
+  EXPECT_EQ(c->workflow.timeout, defaults->workflow.timeout);
+  EXPECT_EQ(c->router.agents, defaults->router.agents);
+  EXPECT_EQ(c->webhook.port, defaults->webhook.port);
+}
+
+TEST_F(ConfigTest, FullConfigIsTyped) {
+  Result<Config> c = Parse(R"(
+webhook: {enabled: false, port: 9000, bind: 0.0.0.0, secret: "${SECRET}"}
+engine: {tick_interval: 5s, sync_interval: 2m, stuck_timeout: 1h, max_parallel: 8}
+workflow:
+  trigger_labels: [orch, ai]
+  allowed_authors: [alice]
+  timeout_seconds: 900
+  sandbox: read-only
+router: {mode: round_robin, agents: [claude, kimi], fallback_executor: kimi}
+model_map:
+  simple: {claude: haiku, kimi: k2}
+agents:
+  kimi: {command: /usr/local/bin/kimi, args: [--yolo], output_format: text, env: {KIMI_KEY: x}}
+jobs:
+  - {name: nightly, schedule: "0 3 * * *", title: Nightly check, labels: [chore]}
+)");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_FALSE(c->webhook.enabled);
+  EXPECT_EQ(c->webhook.port, 9000);
+  EXPECT_EQ(c->webhook.secret, "s3cret");
+  EXPECT_EQ(c->engine.tick_interval, Seconds(5));
+  EXPECT_EQ(c->engine.sync_interval, Seconds(120));
+  EXPECT_EQ(c->engine.stuck_timeout, Seconds(3600));
+  EXPECT_EQ(c->workflow.trigger_labels, (std::vector<std::string>{"orch", "ai"}));
+  EXPECT_EQ(c->workflow.timeout, Seconds(900));
+  EXPECT_EQ(c->workflow.sandbox, Sandbox::kReadOnly);
+  EXPECT_EQ(c->router.mode, RouterMode::kRoundRobin);
+  EXPECT_EQ(c->model_map.simple.at("kimi"), "k2");
+  ASSERT_EQ(c->agents.count("kimi"), 1u);
+  EXPECT_EQ(c->agents.at("kimi").args, std::vector<std::string>{"--yolo"});
+  EXPECT_EQ(*c->agents.at("kimi").output_format, OutputFormat::kText);
+  ASSERT_EQ(c->jobs.size(), 1u);
+  EXPECT_TRUE(c->jobs[0].cron.hours[3]);
+}
+
+TEST_F(ConfigTest, SyntaxErrorNamesFileLineAndKey) {
+  std::string e = Error("engine:\n  tick_interval: 10\n  sync_interval: [1, 2\n");
+  EXPECT_THAT(e, HasSubstr("config.yml:"));
+  EXPECT_THAT(e, HasSubstr("engine.sync_interval"));
+  EXPECT_THAT(e, HasSubstr("syntax error"));
+}
+
+TEST_F(ConfigTest, UnknownKeyIsAnErrorWithASuggestion) {
+  std::string e = Error("engine:\n  tick_intervall: 10\n");
+  EXPECT_THAT(e, HasSubstr("config.yml:2: engine.tick_intervall: unknown key"));
+  EXPECT_THAT(e, HasSubstr("did you mean 'engine.tick_interval'"));
+  EXPECT_THAT(Error("colour: blue\n"), HasSubstr("config.yml:1: colour: unknown key"));
+}
+
+TEST_F(ConfigTest, WrongTypesAreErrors) {
+  EXPECT_THAT(Error("webhook:\n  port: eighty\n"),
+              HasSubstr("config.yml:2: webhook.port: expected a whole number"));
+  EXPECT_THAT(Error("webhook:\n  enabled: maybe\n"),
+              HasSubstr("webhook.enabled: expected true or false"));
+  EXPECT_THAT(Error("engine:\n  tick_interval: soon\n"),
+              HasSubstr("engine.tick_interval: expected a duration"));
+  EXPECT_THAT(Error("workflow:\n  trigger_labels: orch\n"),
+              HasSubstr("workflow.trigger_labels: expected a list"));
+  EXPECT_THAT(Error("router:\n  mode: random\n"),
+              HasSubstr("router.mode: \"random\" is not one of llm, round_robin"));
+  EXPECT_THAT(Error("engine: 5\n"), HasSubstr("engine: expected a mapping"));
+  EXPECT_THAT(Error("github:\n  token: [a]\n"), HasSubstr("github.token: expected a single value"));
+}
+
+TEST_F(ConfigTest, OutOfRangeValuesAreErrors) {
+  EXPECT_THAT(Error("webhook:\n  port: 70000\n"),
+              HasSubstr("config.yml:2: webhook.port: 70000 is out of range 1..65535"));
+  EXPECT_THAT(Error("engine:\n  max_parallel: 0\n"), HasSubstr("engine.max_parallel"));
+  EXPECT_THAT(Error("engine:\n  tick_interval: 0\n"), HasSubstr("engine.tick_interval"));
+  EXPECT_THAT(Error("workflow:\n  max_attempts: -1\n"), HasSubstr("workflow.max_attempts"));
+}
+
+TEST_F(ConfigTest, EveryErrorIsReportedNotJustTheFirst) {
+  std::string e = Error("webhook:\n  port: 0\nengine:\n  max_parallel: 999\n");
+  EXPECT_THAT(e, HasSubstr("config.yml:2: webhook.port"));
+  EXPECT_THAT(e, HasSubstr("config.yml:4: engine.max_parallel"));
+}
+
+TEST_F(ConfigTest, EnvironmentVariablesExpandInStringsAndNumbers) {
+  vars_["PORT"] = "9999";
+  Result<Config> c = Parse(
+      "webhook:\n  port: ${PORT}\n  secret: ${SECRET}\n  bind: ${BIND:-127.0.0.2}\n"
+      "github:\n  token: ${EMPTY:-fallback}\n  api_url: http://x/$${literal}\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->webhook.port, 9999);
+  EXPECT_EQ(c->webhook.secret, "s3cret");
+  EXPECT_EQ(c->webhook.bind, "127.0.0.2");
+  EXPECT_EQ(c->github.token, "fallback");
+  EXPECT_EQ(c->github.api_url, "http://x/${literal}");
+}
+
+TEST_F(ConfigTest, UnsetVariableWithoutDefaultIsAnError) {
+  std::string e = Error("webhook:\n  secret: \"${WEBHOOK_SECRET}\"\n");
+  EXPECT_THAT(e, HasSubstr("config.yml:2: webhook.secret: environment variable WEBHOOK_SECRET "
+                           "is not set"));
+  EXPECT_THAT(Error("webhook:\n  secret: ${OOPS\n"), HasSubstr("unterminated"));
+}
+
+TEST_F(ConfigTest, ProjectFileWinsKeyByKey) {
+  Result<Config> c = ParseConfig(
+      {{"global.yml",
+        "engine: {max_parallel: 2, tick_interval: 7}\nworkflow: {trigger_labels: [a, b]}\n"
+        "model_map: {simple: {claude: haiku, codex: gpt-5.5-mini}}\n"},
+       {".orch.yml",
+        "engine: {max_parallel: 5}\nworkflow: {trigger_labels: [c]}\n"
+        "model_map: {simple: {claude: sonnet}}\n"}},
+      env_);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->engine.max_parallel, 5);                  // project wins
+  EXPECT_EQ(c->engine.tick_interval, Seconds(7));        // kept from global
+  EXPECT_EQ(c->workflow.trigger_labels, std::vector<std::string>{"c"});  // lists replace
+  EXPECT_EQ(c->model_map.simple.at("claude"), "sonnet");  // maps merge
+  EXPECT_EQ(c->model_map.simple.at("codex"), "gpt-5.5-mini");
+}
+
+TEST_F(ConfigTest, ErrorsNameTheFileTheyAreIn) {
+  Result<Config> c = ParseConfig({{"global.yml", "engine: {max_parallel: 2}\n"},
+                                  {"/repo/.orch.yml", "\n\nengine: {max_parallel: x}\n"}},
+                                 env_);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("/repo/.orch.yml:3: engine.max_parallel"));
+}
+
+TEST_F(ConfigTest, UnknownAgentsAreRejectedWhereTheyAreNamed) {
+  EXPECT_THAT(Error("router:\n  agent: gpt\n"),
+              HasSubstr("config.yml:2: router.agent: unknown agent \"gpt\""));
+  EXPECT_THAT(Error("model_map:\n  simple:\n    goose: x\n"),
+              HasSubstr("model_map.simple.goose: unknown agent"));
+  EXPECT_THAT(Error("agents:\n  goose:\n    args: [run]\n"),
+              HasSubstr("agents.goose: command is required"));
+}
+
+TEST_F(ConfigTest, ChannelsAndAppNeedTheirCredentials) {
+  EXPECT_THAT(Error("channels:\n  telegram:\n    enabled: true\n"),
+              HasSubstr("channels.telegram.enabled: telegram needs bot_token and chat_id"));
+  EXPECT_THAT(Error("github:\n  app_id: 12\n"), HasSubstr("github.app_id: a GitHub App needs"));
+}
+
+TEST_F(ConfigTest, JobsAreCheckedForScheduleAndRequiredKeys) {
+  EXPECT_THAT(Error("jobs:\n  - name: a\n    schedule: \"61 * * * *\"\n    title: t\n"),
+              HasSubstr("config.yml:3: jobs[0].schedule: minute field \"61\""));
+  EXPECT_THAT(Error("jobs:\n  - name: a\n    schedule: \"@daily\"\n"),
+              HasSubstr("jobs[0].title: required"));
+  EXPECT_THAT(Error("jobs:\n  - {name: a, schedule: \"@daily\", title: t}\n"
+                    "  - {name: a, schedule: \"@daily\", title: t}\n"),
+              HasSubstr("duplicate job name"));
+}
+
+TEST_F(ConfigTest, RenderMasksSecretsAndParsesBack) {
+  Result<Config> c = Parse(
+      "webhook: {secret: hunter2}\ngithub: {token: ghp_abc}\n"
+      "agents:\n  claude: {env: {ANTHROPIC_API_KEY: sk-1, MODE: fast}}\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::string yaml = RenderConfig(*c);
+  EXPECT_THAT(yaml, ::testing::Not(HasSubstr("hunter2")));
+  EXPECT_THAT(yaml, ::testing::Not(HasSubstr("ghp_abc")));
+  EXPECT_THAT(yaml, ::testing::Not(HasSubstr("sk-1")));
+  EXPECT_THAT(yaml, HasSubstr("fast"));
+  Result<Config> back = Parse(yaml);
+  ASSERT_TRUE(back.ok()) << back.status().message() << "\n" << yaml;
+  EXPECT_EQ(back->webhook.secret, "***");
+  EXPECT_EQ(RenderConfig(*back), yaml);
+}
+
+}  // namespace
+}  // namespace orch

@@ -1,0 +1,169 @@
+#include "migrations.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <string>
+
+namespace orch {
+
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, "tables of record", R"sql(
+CREATE TABLE projects (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL CONSTRAINT projects_name_unique UNIQUE,
+  repo TEXT,
+  path TEXT NOT NULL,
+  remote_url TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL CONSTRAINT projects_kind_valid CHECK (kind IN ('local', 'clone')),
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE tasks (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+  external_id TEXT,
+  parent_id INTEGER REFERENCES tasks(id) ON DELETE SET NULL,
+  source TEXT NOT NULL
+    CONSTRAINT tasks_source_valid CHECK (source IN ('cli', 'github', 'mention', 'review', 'job')),
+  source_id TEXT,
+  title TEXT NOT NULL,
+  body TEXT NOT NULL DEFAULT '',
+  labels TEXT NOT NULL DEFAULT '[]',
+  status TEXT NOT NULL DEFAULT 'new'
+    CONSTRAINT tasks_status_valid CHECK (status IN
+      ('new', 'routed', 'in_progress', 'in_review', 'done', 'blocked', 'needs_review')),
+  status_reason TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0 CONSTRAINT tasks_attempts_valid CHECK (attempts >= 0),
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  CONSTRAINT tasks_external_unique UNIQUE (project_id, external_id)
+);
+CREATE INDEX tasks_by_status ON tasks(status);
+CREATE INDEX tasks_by_parent ON tasks(parent_id);
+
+CREATE TABLE task_runs (
+  id INTEGER PRIMARY KEY,
+  task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+  attempt INTEGER NOT NULL,
+  agent TEXT NOT NULL,
+  model TEXT NOT NULL DEFAULT '',
+  command TEXT NOT NULL DEFAULT '[]',
+  exit_code INTEGER,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  cost_usd REAL NOT NULL DEFAULT 0,
+  outcome TEXT,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  CONSTRAINT task_runs_attempt_unique UNIQUE (task_id, attempt)
+);
+
+CREATE TABLE webhook_deliveries (
+  id INTEGER PRIMARY KEY,
+  delivery_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  action TEXT NOT NULL DEFAULT '',
+  payload_hash TEXT NOT NULL,
+  repo TEXT NOT NULL DEFAULT '',
+  payload BLOB NOT NULL,
+  processed_at INTEGER,
+  error TEXT,
+  retry_count INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX webhook_deliveries_by_delivery ON webhook_deliveries(delivery_id);
+CREATE INDEX webhook_deliveries_by_hash ON webhook_deliveries(payload_hash);
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(processed_at, next_attempt_at);
+
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  project_id INTEGER REFERENCES projects(id) ON DELETE CASCADE,
+  last_run_at INTEGER,
+  last_task_id INTEGER REFERENCES tasks(id) ON DELETE SET NULL,
+  CONSTRAINT jobs_name_unique UNIQUE (name, project_id)
+);
+
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  project_id INTEGER REFERENCES projects(id) ON DELETE CASCADE,
+  task_id INTEGER REFERENCES tasks(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  from_status TEXT NOT NULL DEFAULT '',
+  to_status TEXT NOT NULL DEFAULT '',
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX events_by_task ON events(task_id, id);
+
+CREATE TABLE kv (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+)sql"},
+  };
+  return kMigrations;
+}
+
+namespace {
+
+void EnsureMigrationsTable(SQLite::Database& db) {
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+}
+
+int ReadVersion(SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  q.executeStep();
+  return q.getColumn(0).getInt();
+}
+
+}  // namespace
+
+Result<int> AppliedVersion(SQLite::Database& db) {
+  try {
+    if (!db.tableExists("schema_migrations")) return 0;
+    return ReadVersion(db);
+  } catch (const std::exception& e) {
+    return Status::IOError("reading schema version", e.what());
+  }
+}
+
+Status ApplyMigrations(SQLite::Database& db, const std::vector<Migration>& migrations,
+                       int64_t now_unix) {
+  int newest = migrations.empty() ? 0 : migrations.back().version;
+  try {
+    EnsureMigrationsTable(db);
+    for (const Migration& m : migrations) {
+      // IMMEDIATE takes the write lock first, so the version read inside is final.
+      SQLite::Transaction txn(db, SQLite::TransactionBehavior::IMMEDIATE);
+      int applied = ReadVersion(db);
+      if (applied > newest) {
+        return Status::Conflict("database schema version " + std::to_string(applied) +
+                                    " is newer than this orch knows (" + std::to_string(newest) +
+                                    ")",
+                                "upgrade orch or use another ORCH_HOME");
+      }
+      if (m.version <= applied) continue;
+      db.exec(m.sql);
+      SQLite::Statement ins(db,
+                            "INSERT INTO schema_migrations(version, name, applied_at) "
+                            "VALUES (?, ?, ?)");
+      ins.bind(1, m.version);
+      ins.bind(2, m.name);
+      ins.bind(3, static_cast<int64_t>(now_unix));
+      ins.exec();
+      txn.commit();
+    }
+  } catch (const std::exception& e) {
+    return Status::IOError("applying migrations", e.what());
+  }
+  return Status::OK();
+}
+
+}  // namespace orch

@@ -1,0 +1,368 @@
+#include "store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+#include "migrations.h"
+
+namespace orch {
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+const char* kTaskColumns =
+    "t.id, t.project_id, p.name, t.external_id, t.parent_id, t.source, t.source_id, t.title, "
+    "t.body, t.labels, t.status, t.status_reason, t.attempts, t.created_at, t.updated_at";
+
+std::optional<std::string> OptText(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return c.getString();
+}
+
+std::optional<int64_t> OptInt(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return c.getInt64();
+}
+
+template <typename T>
+void BindOpt(SQLite::Statement& s, int index, const std::optional<T>& v) {
+  if (v) {
+    s.bind(index, *v);
+  } else {
+    s.bind(index);
+  }
+}
+
+Task ReadTask(SQLite::Statement& q) {
+  Task t;
+  t.id = q.getColumn(0).getInt64();
+  t.project_id = q.getColumn(1).getInt64();
+  t.project = q.getColumn(2).getString();
+  t.external_id = OptText(q.getColumn(3));
+  t.parent_id = OptInt(q.getColumn(4));
+  Result<TaskSource> source = ParseTaskSource(q.getColumn(5).getString());
+  t.source = source.ok() ? *source : TaskSource::kCli;  // CHECK constraint keeps this valid
+  t.source_id = OptText(q.getColumn(6));
+  t.title = q.getColumn(7).getString();
+  t.body = q.getColumn(8).getString();
+  nlohmann::json labels = nlohmann::json::parse(q.getColumn(9).getString(), nullptr, false);
+  if (labels.is_array()) {
+    for (const auto& l : labels) {
+      if (l.is_string()) t.labels.push_back(l.get<std::string>());
+    }
+  }
+  Result<TaskStatus> status = ParseTaskStatus(q.getColumn(10).getString());
+  t.status = status.ok() ? *status : TaskStatus::kNew;  // CHECK constraint keeps this valid
+  t.status_reason = q.getColumn(11).getString();
+  t.attempts = q.getColumn(12).getInt();
+  t.created_at = q.getColumn(13).getInt64();
+  t.updated_at = q.getColumn(14).getInt64();
+  return t;
+}
+
+Project ReadProject(SQLite::Statement& q) {
+  Project p;
+  p.id = q.getColumn(0).getInt64();
+  p.name = q.getColumn(1).getString();
+  p.repo = OptText(q.getColumn(2));
+  p.path = q.getColumn(3).getString();
+  p.remote_url = q.getColumn(4).getString();
+  p.kind = q.getColumn(5).getString() == "clone" ? ProjectKind::kClone : ProjectKind::kLocal;
+  p.created_at = q.getColumn(6).getInt64();
+  return p;
+}
+
+bool IsConstraint(const std::exception& e) {
+  auto* se = dynamic_cast<const SQLite::Exception*>(&e);
+  return se != nullptr && se->getErrorCode() == SQLITE_CONSTRAINT;
+}
+
+}  // namespace
+
+const char* ProjectKindName(ProjectKind k) { return k == ProjectKind::kClone ? "clone" : "local"; }
+
+SqliteStore::SqliteStore(std::string path, const Clock& clock,
+                         std::unique_ptr<SQLite::Database> db)
+    : path_(std::move(path)), clock_(clock), db_(std::move(db)) {}
+
+SqliteStore::~SqliteStore() = default;
+
+Status SqliteStore::Error(const std::exception& e, const char* what) const {
+  auto* se = dynamic_cast<const SQLite::Exception*>(&e);
+  int code = se ? se->getErrorCode() : 0;
+  std::string where = path_ + ": " + what;
+  if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
+    return Status::Corruption(where, std::string("not a usable orch database (") + e.what() + ")");
+  }
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return Status::Unavailable(where, e.what());
+  return Status::IOError(where, e.what());
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
+                                                       const Clock& clock) {
+  std::unique_ptr<SQLite::Database> db;
+  try {
+    db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  } catch (const std::exception& e) {
+    return Status::IOError(path, std::string("cannot open database: ") + e.what());
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(path, clock, std::move(db)));
+  try {
+    store->db_->setBusyTimeout(kBusyTimeoutMs);
+    // The first statement that reads the file is where a non-database shows itself.
+    store->db_->exec("PRAGMA journal_mode = WAL");
+    store->db_->exec("PRAGMA foreign_keys = ON");
+    store->db_->exec("PRAGMA synchronous = NORMAL");
+  } catch (const std::exception& e) {
+    return store->Error(e, "opening");
+  }
+  ORCH_RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+Result<int> SqliteStore::SchemaVersion() { return AppliedVersion(*db_); }
+
+Status SqliteStore::Migrate() {
+  Status s = ApplyMigrations(*db_, Migrations(), clock_.NowUnix());
+  return s.Prefixed(path_);
+}
+
+Result<Project> SqliteStore::AddProject(const Project& project) {
+  try {
+    SQLite::Statement ins(*db_,
+                          "INSERT INTO projects(name, repo, path, remote_url, kind, created_at) "
+                          "VALUES (?, ?, ?, ?, ?, ?)");
+    ins.bind(1, project.name);
+    BindOpt(ins, 2, project.repo);
+    ins.bind(3, project.path);
+    ins.bind(4, project.remote_url);
+    ins.bind(5, ProjectKindName(project.kind));
+    ins.bind(6, static_cast<int64_t>(clock_.NowUnix()));
+    ins.exec();
+  } catch (const std::exception& e) {
+    if (IsConstraint(e)) {
+      return Status::Conflict("project \"" + project.name + "\"", "already registered");
+    }
+    return Error(e, "adding project");
+  }
+  return FindProject(project.name);
+}
+
+Result<std::vector<Project>> SqliteStore::ListProjects() {
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT id, name, repo, path, remote_url, kind, created_at "
+                        "FROM projects ORDER BY name");
+    std::vector<Project> out;
+    while (q.executeStep()) out.push_back(ReadProject(q));
+    return out;
+  } catch (const std::exception& e) {
+    return Error(e, "listing projects");
+  }
+}
+
+Result<Project> SqliteStore::FindProject(const std::string& name_or_id) {
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT id, name, repo, path, remote_url, kind, created_at FROM projects "
+                        "WHERE name = ?1 OR CAST(id AS TEXT) = ?1 ORDER BY name = ?1 DESC LIMIT 1");
+    q.bind(1, name_or_id);
+    if (q.executeStep()) return ReadProject(q);
+  } catch (const std::exception& e) {
+    return Error(e, "finding project");
+  }
+  return Status::NotFound("project \"" + name_or_id + "\"",
+                          "not registered (see `orch project list`)");
+}
+
+Status SqliteStore::RemoveProject(int64_t id) {
+  try {
+    SQLite::Statement del(*db_, "DELETE FROM projects WHERE id = ?");
+    del.bind(1, static_cast<int64_t>(id));
+    if (del.exec() == 0) return Status::NotFound("project " + std::to_string(id));
+  } catch (const std::exception& e) {
+    return Error(e, "removing project");
+  }
+  return Status::OK();
+}
+
+Result<Task> SqliteStore::AddTask(const NewTask& t, const Cause& cause) {
+  int64_t id = 0;
+  try {
+    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    int64_t now = clock_.NowUnix();
+    SQLite::Statement ins(
+        *db_,
+        "INSERT INTO tasks(project_id, external_id, parent_id, source, source_id, title, body, "
+        "labels, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    ins.bind(1, static_cast<int64_t>(t.project_id));
+    BindOpt(ins, 2, t.external_id);
+    BindOpt(ins, 3, t.parent_id);
+    ins.bind(4, TaskSourceName(t.source));
+    BindOpt(ins, 5, t.source_id);
+    ins.bind(6, t.title);
+    ins.bind(7, t.body);
+    ins.bind(8, nlohmann::json(t.labels).dump());
+    ins.bind(9, TaskStatusName(t.status));
+    ins.bind(10, now);
+    ins.bind(11, now);
+    ins.exec();
+    id = db_->getLastInsertRowid();
+    SQLite::Statement ev(*db_,
+                         "INSERT INTO events(project_id, task_id, kind, to_status, actor, reason, "
+                         "created_at) VALUES (?, ?, 'created', ?, ?, ?, ?)");
+    ev.bind(1, static_cast<int64_t>(t.project_id));
+    ev.bind(2, id);
+    ev.bind(3, TaskStatusName(t.status));
+    ev.bind(4, cause.actor);
+    ev.bind(5, cause.reason);
+    ev.bind(6, now);
+    ev.exec();
+    txn.commit();
+  } catch (const std::exception& e) {
+    if (IsConstraint(e)) {
+      return Status::Conflict("task " + t.external_id.value_or("?"),
+                              std::string("cannot be added: ") + e.what());
+    }
+    return Error(e, "adding task");
+  }
+  return GetTask(id);
+}
+
+Result<Task> SqliteStore::GetTask(int64_t id) {
+  try {
+    SQLite::Statement q(*db_, std::string("SELECT ") + kTaskColumns +
+                                  " FROM tasks t JOIN projects p ON p.id = t.project_id "
+                                  "WHERE t.id = ?");
+    q.bind(1, static_cast<int64_t>(id));
+    if (q.executeStep()) return ReadTask(q);
+  } catch (const std::exception& e) {
+    return Error(e, "reading task");
+  }
+  return Status::NotFound("task " + std::to_string(id), "no such task");
+}
+
+Result<std::vector<Task>> SqliteStore::ListTasks(const TaskFilter& f) {
+  try {
+    SQLite::Statement q(*db_, std::string("SELECT ") + kTaskColumns +
+                                  " FROM tasks t JOIN projects p ON p.id = t.project_id "
+                                  "WHERE (?1 IS NULL OR t.status = ?1) "
+                                  "AND (?2 IS NULL OR t.project_id = ?2) "
+                                  "AND (?3 IS NULL OR t.parent_id = ?3) ORDER BY t.id");
+    if (f.status) {
+      q.bind(1, TaskStatusName(*f.status));
+    } else {
+      q.bind(1);
+    }
+    BindOpt(q, 2, f.project_id);
+    BindOpt(q, 3, f.parent_id);
+    std::vector<Task> out;
+    while (q.executeStep()) out.push_back(ReadTask(q));
+    return out;
+  } catch (const std::exception& e) {
+    return Error(e, "listing tasks");
+  }
+}
+
+Result<std::vector<Event>> SqliteStore::TaskEvents(int64_t task_id) {
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT id, task_id, kind, from_status, to_status, actor, reason, "
+                        "created_at FROM events WHERE task_id = ? ORDER BY id");
+    q.bind(1, static_cast<int64_t>(task_id));
+    std::vector<Event> out;
+    while (q.executeStep()) {
+      Event e;
+      e.id = q.getColumn(0).getInt64();
+      e.task_id = OptInt(q.getColumn(1));
+      e.kind = q.getColumn(2).getString();
+      e.from_status = q.getColumn(3).getString();
+      e.to_status = q.getColumn(4).getString();
+      e.actor = q.getColumn(5).getString();
+      e.reason = q.getColumn(6).getString();
+      e.created_at = q.getColumn(7).getInt64();
+      out.push_back(std::move(e));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Error(e, "reading events");
+  }
+}
+
+Status SqliteStore::Transition(int64_t id, TaskStatus from, TaskStatus to, const Cause& cause,
+                               AttemptEffect attempts) {
+  std::string task = "task " + std::to_string(id);
+  if (!IsLegalTransition(from, to)) {
+    return Status::InvalidArgument(
+        task, std::string("cannot move from ") + TaskStatusName(from) + " to " + TaskStatusName(to));
+  }
+  try {
+    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    int64_t now = clock_.NowUnix();
+    SQLite::Statement upd(*db_,
+                          "UPDATE tasks SET status = ?1, status_reason = ?2, updated_at = ?3, "
+                          "attempts = CASE ?4 WHEN 'reset' THEN 0 WHEN 'count' THEN attempts + 1 "
+                          "ELSE attempts END WHERE id = ?5 AND status = ?6");
+    upd.bind(1, TaskStatusName(to));
+    upd.bind(2, cause.reason);
+    upd.bind(3, now);
+    upd.bind(4, attempts == AttemptEffect::kReset   ? "reset"
+                : attempts == AttemptEffect::kCount ? "count"
+                                                    : "keep");
+    upd.bind(5, static_cast<int64_t>(id));
+    upd.bind(6, TaskStatusName(from));
+    if (upd.exec() == 0) {
+      SQLite::Statement q(*db_, "SELECT status FROM tasks WHERE id = ?");
+      q.bind(1, static_cast<int64_t>(id));
+      if (!q.executeStep()) return Status::NotFound(task, "no such task");
+      return Status::Conflict(task, "is " + q.getColumn(0).getString() + ", not " +
+                                        TaskStatusName(from) + " (changed by someone else)");
+    }
+    SQLite::Statement ev(*db_,
+                         "INSERT INTO events(project_id, task_id, kind, from_status, to_status, "
+                         "actor, reason, created_at) SELECT project_id, id, 'transition', ?, ?, "
+                         "?, ?, ? FROM tasks WHERE id = ?");
+    ev.bind(1, TaskStatusName(from));
+    ev.bind(2, TaskStatusName(to));
+    ev.bind(3, cause.actor);
+    ev.bind(4, cause.reason);
+    ev.bind(5, now);
+    ev.bind(6, static_cast<int64_t>(id));
+    ev.exec();
+    txn.commit();
+  } catch (const std::exception& e) {
+    return Error(e, "changing task status");
+  }
+  return Status::OK();
+}
+
+Result<std::optional<std::string>> SqliteStore::GetKv(const std::string& key) {
+  try {
+    SQLite::Statement q(*db_, "SELECT value FROM kv WHERE key = ?");
+    q.bind(1, key);
+    if (q.executeStep()) return std::optional<std::string>(q.getColumn(0).getString());
+    return std::optional<std::string>();
+  } catch (const std::exception& e) {
+    return Error(e, "reading kv");
+  }
+}
+
+Status SqliteStore::SetKv(const std::string& key, const std::string& value) {
+  try {
+    SQLite::Statement q(*db_,
+                        "INSERT INTO kv(key, value, updated_at) VALUES (?, ?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                        "updated_at = excluded.updated_at");
+    q.bind(1, key);
+    q.bind(2, value);
+    q.bind(3, static_cast<int64_t>(clock_.NowUnix()));
+    q.exec();
+  } catch (const std::exception& e) {
+    return Error(e, "writing kv");
+  }
+  return Status::OK();
+}
+
+}  // namespace orch

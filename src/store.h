@@ -1,0 +1,125 @@
+// SqliteStore: orch's source of truth, one SQLite file in WAL mode ($ORCH_HOME/orch.db).
+//
+// Holds projects, tasks, task runs, webhook deliveries, jobs, events and a key-value table
+// (schema in migrations.cc). Task status changes go through Transition() only: a
+// compare-and-set on the expected status, checked against the state machine in task.h, written
+// in one transaction with the event that explains it. Two writers cannot both win.
+//
+// Thread safety: one SqliteStore is used by one thread at a time. Other threads and processes
+// open their own; SQLite's locking (busy timeout 5 s) orders their writes.
+#ifndef ORCH_STORE_H_
+#define ORCH_STORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "clock.h"
+#include "status.h"
+#include "task.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace orch {
+
+enum class ProjectKind { kLocal, kClone };  // a checkout registered in place, or orch's clone
+
+struct Project {
+  int64_t id = 0;
+  std::string name = "";  // owner/repo when known, else the directory's name
+  std::optional<std::string> repo = std::nullopt;  // GitHub owner/name
+  std::string path = "";  // the checkout, or the bare clone orch made
+  std::string remote_url = "";
+  ProjectKind kind = ProjectKind::kLocal;
+  int64_t created_at = 0;
+};
+
+struct NewTask {
+  int64_t project_id = 0;
+  std::optional<std::string> external_id;
+  std::optional<int64_t> parent_id;
+  TaskSource source = TaskSource::kCli;
+  std::optional<std::string> source_id;
+  std::string title;
+  std::string body;
+  std::vector<std::string> labels;
+  TaskStatus status = TaskStatus::kNew;  // children of a delegation may start blocked
+};
+
+struct TaskFilter {
+  std::optional<TaskStatus> status = std::nullopt;
+  std::optional<int64_t> project_id = std::nullopt;
+  std::optional<int64_t> parent_id = std::nullopt;
+};
+
+struct Event {
+  int64_t id = 0;
+  std::optional<int64_t> task_id;
+  std::string kind;  // "created", "transition", ...
+  std::string from_status;
+  std::string to_status;
+  std::string actor;
+  std::string reason;
+  int64_t created_at = 0;
+};
+
+enum class AttemptEffect { kKeep, kReset, kCount };  // what a transition does to `attempts`
+
+class SqliteStore {
+ public:
+  ~SqliteStore();
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  // Opens or creates the database at `path` and brings its schema up to date. Fails with
+  // Corruption when the file is not an orch database, IOError when it cannot be opened, and
+  // Conflict when it was written by a newer orch. ":memory:" works for tests.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, const Clock& clock);
+
+  const std::string& path() const { return path_; }
+  // The highest applied migration.
+  Result<int> SchemaVersion();
+  // Applies pending migrations; applying them again changes nothing.
+  Status Migrate();
+
+  // Conflict when a project of that name exists.
+  Result<Project> AddProject(const Project& project);
+  Result<std::vector<Project>> ListProjects();
+  // By name or numeric id. NotFound names what was asked for.
+  Result<Project> FindProject(const std::string& name_or_id);
+  // Deletes the project and, by cascade, its tasks and their events.
+  Status RemoveProject(int64_t id);
+
+  // Inserts a task and its "created" event. Conflict when (project, external_id) exists.
+  Result<Task> AddTask(const NewTask& task, const Cause& cause);
+  Result<Task> GetTask(int64_t id);
+  Result<std::vector<Task>> ListTasks(const TaskFilter& filter);
+  Result<std::vector<Event>> TaskEvents(int64_t task_id);
+
+  // Moves task `id` from `from` to `to` if it is still in `from`, and records the event.
+  // InvalidArgument when the state machine forbids the move; Conflict when the task is no
+  // longer in `from` (someone else moved it first); NotFound when there is no such task.
+  Status Transition(int64_t id, TaskStatus from, TaskStatus to, const Cause& cause,
+                    AttemptEffect attempts = AttemptEffect::kKeep);
+
+  Result<std::optional<std::string>> GetKv(const std::string& key);
+  Status SetKv(const std::string& key, const std::string& value);
+
+ private:
+  SqliteStore(std::string path, const Clock& clock, std::unique_ptr<SQLite::Database> db);
+  // Turns a SQLite exception into a Status naming the database file.
+  Status Error(const std::exception& e, const char* what) const;
+
+  std::string path_;
+  const Clock& clock_;
+  std::unique_ptr<SQLite::Database> db_;
+};
+
+const char* ProjectKindName(ProjectKind k);
+
+}  // namespace orch
+
+#endif  // ORCH_STORE_H_

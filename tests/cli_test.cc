@@ -1,0 +1,236 @@
+// End to end: the built `orch` binary against a temporary ORCH_HOME.
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gmock/gmock.h>
+
+#include <filesystem>
+
+#include "orch_fixture.h"
+#include "version.h"
+
+namespace orch::test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class CliTest : public OrchTest {
+ protected:
+  // A checkout whose origin is a local bare repo named acme/widgets, registered with orch.
+  void RegisterWidgets() {
+    MakeRepoWithOrigin(dir_.Sub("remotes/acme/widgets.git"), dir_.Sub("widgets"));
+    ProcessResult r = Orch({"project", "add", dir_.Sub("widgets")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  int64_t AddTask(const std::string& title) {
+    nlohmann::json t = OrchJson({"task", "add", title, "--json"});
+    return t.value("id", int64_t{0});
+  }
+  // Moves a task's status behind the CLI's back, as the daemon would.
+  void SetStatus(int64_t id, const std::string& status, int attempts) {
+    SQLite::Database db(home() + "/orch.db", SQLite::OPEN_READWRITE);
+    SQLite::Statement q(db, "UPDATE tasks SET status = ?, attempts = ? WHERE id = ?");
+    q.bind(1, status);
+    q.bind(2, attempts);
+    q.bind(3, static_cast<int64_t>(id));
+    ASSERT_EQ(q.exec(), 1);
+  }
+};
+
+TEST_F(CliTest, VersionPrintsTheOneVersion) {
+  ProcessResult r = Orch({"version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, std::string("orch ") + ORCH_VERSION + " (" + ORCH_GIT_DESCRIBE + ")\n");
+}
+
+TEST_F(CliTest, HelpListsEveryCommandGroup) {
+  ProcessResult r = Orch({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* cmd : {"version", "init", "serve", "log", "config", "project", "task"}) {
+    EXPECT_THAT(r.out, HasSubstr(cmd));
+  }
+  ProcessResult sub = Orch({"task", "add", "--help"});
+  EXPECT_EQ(sub.exit_code, 0);
+  EXPECT_THAT(sub.out, HasSubstr("--label"));
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Orch({}).exit_code, 2);
+  ProcessResult r = Orch({"frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("frobnicate"));
+  EXPECT_EQ(Orch({"task", "show"}).exit_code, 2);
+  EXPECT_EQ(Orch({"task", "show", "abc"}).exit_code, 2);
+  EXPECT_EQ(Orch({"task", "list", "--status", "finished"}).exit_code, 2);
+}
+
+TEST_F(CliTest, ConfigValidateNamesFileLineAndKeyAndExitsTwo) {
+  WriteFile(dir_.Sub("bad.yml"), "webhook:\n  port: 8080\nengine:\n  tick_intervall: 5\n");
+  ProcessResult r = Orch({"config", "validate", dir_.Sub("bad.yml")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr(dir_.Sub("bad.yml") + ":4: engine.tick_intervall: unknown key"));
+  EXPECT_TRUE(r.out.empty());
+
+  WriteFile(dir_.Sub("syntax.yml"), "engine:\n  tick_interval: [5\n");
+  r = Orch({"config", "validate", dir_.Sub("syntax.yml")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("syntax.yml:"));
+  EXPECT_THAT(r.err, HasSubstr("engine.tick_interval"));
+
+  EXPECT_EQ(Orch({"config", "validate", dir_.Sub("missing.yml")}).exit_code, 2);
+}
+
+TEST_F(CliTest, ConfigValidateAcceptsTheExample) {
+  ProcessResult r = Orch({"config", "validate", std::string(ORCH_SOURCE_DIR) + "/config.example.yml"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(": ok"));
+}
+
+TEST_F(CliTest, BadGlobalConfigStopsEveryCommandThatReadsIt) {
+  WriteFile(home() + "/config.yml", "webhook:\n  port: 0\n");
+  ProcessResult r = Orch({"config", "validate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr(home() + "/config.yml:2: webhook.port"));
+  EXPECT_EQ(Orch({"serve"}).exit_code, 2);
+}
+
+TEST_F(CliTest, ConfigShowMergesTheProjectFileAndMasksSecrets) {
+  RegisterWidgets();
+  WriteFile(home() + "/config.yml",
+            "webhook:\n  secret: ${ORCH_TEST_SECRET:-topsecret}\nengine:\n  max_parallel: 2\n");
+  WriteFile(dir_.Sub("widgets/.orch.yml"), "engine:\n  max_parallel: 6\n");
+  ProcessResult global = Orch({"config", "show"});
+  ASSERT_EQ(global.exit_code, 0) << global.err;
+  EXPECT_THAT(global.out, HasSubstr("max_parallel: 2"));
+  EXPECT_THAT(global.out, HasSubstr("secret: \"***\""));
+  EXPECT_THAT(global.out, ::testing::Not(HasSubstr("topsecret")));
+  // Run from an unrelated directory: the project file is found through the registry.
+  ProcessResult merged = Orch({"config", "show", "--project", "acme/widgets"}, "/");
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_THAT(merged.out, HasSubstr("max_parallel: 6"));
+
+  WriteFile(dir_.Sub("widgets/.orch.yml"), "engine:\n  max_parallel: lots\n");
+  ProcessResult bad = Orch({"config", "validate"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr(dir_.Sub("widgets/.orch.yml") + ":2: engine.max_parallel"));
+}
+
+TEST_F(CliTest, InitRegistersTheCheckoutAndWritesOrchYml) {
+  MakeRepoWithOrigin(dir_.Sub("remotes/acme/gears.git"), dir_.Sub("gears"));
+  ProcessResult r = Orch({"init"}, dir_.Sub("gears"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("registered project acme/gears"));
+  EXPECT_TRUE(std::filesystem::exists(dir_.Sub("gears/.orch.yml")));
+  nlohmann::json list = OrchJson({"project", "list", "--json"});
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["name"], "acme/gears");
+  EXPECT_EQ(list[0]["path"], dir_.Sub("gears"));
+  EXPECT_EQ(Orch({"init"}, dir_.path()).exit_code, 2);  // not a checkout
+}
+
+TEST_F(CliTest, ProjectAddFromUrlClonesBare) {
+  MakeRepoWithOrigin(dir_.Sub("remotes/acme/widgets.git"), dir_.Sub("widgets"));
+  nlohmann::json p =
+      OrchJson({"project", "add", "file://" + dir_.Sub("remotes/acme/widgets.git"), "--json"});
+  EXPECT_EQ(p["name"], "acme/widgets");
+  EXPECT_EQ(p["kind"], "clone");
+  EXPECT_EQ(p["path"], home() + "/projects/acme/widgets.git");
+  EXPECT_TRUE(std::filesystem::exists(home() + "/projects/acme/widgets.git/HEAD"));
+  ProcessResult again = Orch({"project", "add", "file://" + dir_.Sub("remotes/acme/widgets.git")});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("already registered"));
+  ProcessResult rm = Orch({"project", "remove", "acme/widgets"});
+  EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_TRUE(OrchJson({"project", "list", "--json"}).empty());
+}
+
+TEST_F(CliTest, TaskAddListShowAndLog) {
+  RegisterWidgets();
+  nlohmann::json t = OrchJson({"task", "add", "Fix the flaky test", "--body", "It fails on CI",
+                               "--label", "bug", "--label", "orch", "--json"});
+  EXPECT_EQ(t["title"], "Fix the flaky test");
+  EXPECT_EQ(t["status"], "new");
+  EXPECT_EQ(t["project"], "acme/widgets");
+  EXPECT_EQ(t["labels"], nlohmann::json::array({"bug", "orch"}));
+  std::string id = std::to_string(t["id"].get<int64_t>());
+
+  nlohmann::json list = OrchJson({"task", "list", "--json"});
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["id"], t["id"]);
+  EXPECT_TRUE(OrchJson({"task", "list", "--status", "done", "--json"}).empty());
+
+  ProcessResult show = Orch({"task", "show", id});
+  EXPECT_EQ(show.exit_code, 0);
+  EXPECT_THAT(show.out, HasSubstr("Fix the flaky test"));
+  EXPECT_THAT(show.out, HasSubstr("It fails on CI"));
+  EXPECT_EQ(OrchJson({"task", "show", id, "--json"})["body"], "It fails on CI");
+
+  nlohmann::json log = OrchJson({"task", "log", id, "--json"});
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0]["kind"], "created");
+  EXPECT_EQ(log[0]["actor"], "cli:tester");
+
+  ProcessResult missing = Orch({"task", "show", "999"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("task 999"));
+}
+
+TEST_F(CliTest, TaskAddNeedsAProject) {
+  ProcessResult r = Orch({"task", "add", "orphan"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no project registered"));
+}
+
+TEST_F(CliTest, UnblockAllReallyResetsTasks) {
+  // Regression: the reference's unblock left attempts at the maximum, so the engine bounced
+  // tasks straight back. Here unblock returns them to new with attempts at zero, and says so
+  // in the task's log.
+  RegisterWidgets();
+  int64_t failed = AddTask("agent gave up");
+  int64_t waiting = AddTask("waiting on children");
+  int64_t fine = AddTask("still new");
+  SetStatus(failed, "needs_review", 3);
+  SetStatus(waiting, "blocked", 1);
+  ProcessResult r = Orch({"task", "unblock", "all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("unblocked 2 task(s)"));
+  for (int64_t id : {failed, waiting}) {
+    nlohmann::json t = OrchJson({"task", "show", std::to_string(id), "--json"});
+    EXPECT_EQ(t["status"], "new");
+    EXPECT_EQ(t["attempts"], 0);
+    nlohmann::json log = OrchJson({"task", "log", std::to_string(id), "--json"});
+    EXPECT_EQ(log.back()["reason"], "unblocked");
+    EXPECT_EQ(log.back()["to"], "new");
+  }
+  EXPECT_EQ(OrchJson({"task", "show", std::to_string(fine), "--json"})["status"], "new");
+  ProcessResult again = Orch({"task", "unblock", std::to_string(fine)});
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_THAT(again.err, HasSubstr("not blocked or needs_review"));
+}
+
+TEST_F(CliTest, RetryCountsAgainstMaxAttempts) {
+  RegisterWidgets();
+  int64_t id = AddTask("flaky");
+  SetStatus(id, "needs_review", 1);
+  ProcessResult r = Orch({"task", "retry", std::to_string(id)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json t = OrchJson({"task", "show", std::to_string(id), "--json"});
+  EXPECT_EQ(t["status"], "new");
+  EXPECT_EQ(t["attempts"], 1);
+  SetStatus(id, "needs_review", 3);
+  ProcessResult spent = Orch({"task", "retry", std::to_string(id)});
+  EXPECT_EQ(spent.exit_code, 2);
+  EXPECT_THAT(spent.err, HasSubstr("orch task unblock"));
+  EXPECT_EQ(Orch({"task", "retry", std::to_string(AddTask("new one"))}).exit_code, 2);
+}
+
+TEST_F(CliTest, CorruptDatabaseIsNamed) {
+  std::filesystem::create_directories(home());
+  WriteFile(home() + "/orch.db", std::string(4096, 'z'));
+  ProcessResult r = Orch({"task", "list"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr(home() + "/orch.db"));
+  EXPECT_THAT(r.err, HasSubstr("not a usable orch database"));
+}
+
+}  // namespace
+}  // namespace orch::test
