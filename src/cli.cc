@@ -145,7 +145,14 @@ int RunCli(int argc, const char* const* argv, Context& ctx) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e, ctx.out, ctx.err);
   } catch (const CLI::ParseError& e) {
-    ctx.err << "orch: " << e.what() << "\n(run `orch --help` for usage)\n";
+    // "A subcommand is required" hides the word the user typed; name it instead.
+    std::vector<std::string> extra = app.remaining(true);
+    if (!extra.empty() && extra.front().rfind("-", 0) != 0) {
+      ctx.err << "orch: unknown command \"" << extra.front() << "\"";
+    } else {
+      ctx.err << "orch: " << e.what();
+    }
+    ctx.err << "\n(run `orch --help` for usage)\n";
     return 2;
   }
   for (auto& [sub, cmd] : commands) {
