@@ -22,8 +22,7 @@ nlohmann::json ProjectJson(const Project& p) {
 class ProjectAddCommand : public Command {
  public:
   void Define(CLI::App& app) override {
-    app.add_option("repository", arg_, "owner/repo, a clone URL, or a local checkout")
-        ->required();
+    app.add_option("repository", arg_, "owner/repo, a clone URL, or a local checkout")->required();
     app.add_flag("--json", json_, "Print the project as JSON");
   }
   Status Run(Context& ctx) override {

@@ -84,7 +84,8 @@ class ServeCommand : public Command {
 class LogCommand : public Command {
  public:
   void Define(CLI::App& app) override {
-    app.add_option("lines", lines_, "How many of the last lines to print")->check(CLI::PositiveNumber);
+    app.add_option("lines", lines_, "How many of the last lines to print")
+        ->check(CLI::PositiveNumber);
     app.add_flag("--follow,-f", follow_, "Keep printing lines as they are written");
   }
   Status Run(Context& ctx) override {

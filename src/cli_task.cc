@@ -31,8 +31,12 @@ nlohmann::json TaskJson(const Task& t) {
 }
 
 nlohmann::json EventJson(const Event& e) {
-  return {{"id", e.id},          {"kind", e.kind},   {"from", e.from_status},
-          {"to", e.to_status},   {"actor", e.actor}, {"reason", e.reason},
+  return {{"id", e.id},
+          {"kind", e.kind},
+          {"from", e.from_status},
+          {"to", e.to_status},
+          {"actor", e.actor},
+          {"reason", e.reason},
           {"at", FormatTime(e.created_at)}};
 }
 
@@ -209,11 +213,10 @@ class TaskRetryCommand : public TaskIdCommand {
     Result<Config> config = ctx.config(&*project);
     if (!config.ok()) return config.status();
     if (t.attempts >= config->workflow.max_attempts) {
-      return Status::InvalidArgument(
-          "task " + std::to_string(t.id),
-          "has used " + std::to_string(t.attempts) + " of " +
-              std::to_string(config->workflow.max_attempts) +
-              " attempts; `orch task unblock` resets them");
+      return Status::InvalidArgument("task " + std::to_string(t.id),
+                                     "has used " + std::to_string(t.attempts) + " of " +
+                                         std::to_string(config->workflow.max_attempts) +
+                                         " attempts; `orch task unblock` resets them");
     }
     ORCH_RETURN_IF_ERROR(
         store.Transition(t.id, t.status, TaskStatus::kNew, {ctx.actor(), "retry requested"}));
@@ -253,16 +256,16 @@ class TaskUnblockCommand : public Command {
       Result<Task> t = (*store)->GetTask(*id);
       if (!t.ok()) return t.status();
       if (t->status != TaskStatus::kBlocked && t->status != TaskStatus::kNeedsReview) {
-        return Status::InvalidArgument("task " + target_,
-                                       std::string("is ") + TaskStatusName(t->status) +
-                                           ", not blocked or needs_review");
+        return Status::InvalidArgument(
+            "task " + target_,
+            std::string("is ") + TaskStatusName(t->status) + ", not blocked or needs_review");
       }
       tasks.push_back(*t);
     }
     int moved = 0;
     for (const Task& t : tasks) {
-      Status s = (*store)->Transition(t.id, t.status, TaskStatus::kNew,
-                                      {ctx.actor(), "unblocked"}, AttemptEffect::kReset);
+      Status s = (*store)->Transition(t.id, t.status, TaskStatus::kNew, {ctx.actor(), "unblocked"},
+                                      AttemptEffect::kReset);
       if (s.IsConflict()) {  // moved by the daemon meanwhile; say so and go on
         ctx.err << "orch: skipped " << s.message() << "\n";
         continue;
@@ -286,8 +289,6 @@ std::unique_ptr<Command> MakeTaskListCommand() { return std::make_unique<TaskLis
 std::unique_ptr<Command> MakeTaskShowCommand() { return std::make_unique<TaskShowCommand>(); }
 std::unique_ptr<Command> MakeTaskLogCommand() { return std::make_unique<TaskLogCommand>(); }
 std::unique_ptr<Command> MakeTaskRetryCommand() { return std::make_unique<TaskRetryCommand>(); }
-std::unique_ptr<Command> MakeTaskUnblockCommand() {
-  return std::make_unique<TaskUnblockCommand>();
-}
+std::unique_ptr<Command> MakeTaskUnblockCommand() { return std::make_unique<TaskUnblockCommand>(); }
 
 }  // namespace orch

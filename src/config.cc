@@ -28,8 +28,7 @@ class Reader {
 
  private:
   void Error(const YAML::Node& node, const std::string& key, const std::string& why) {
-    errors_.push_back(file_ + ":" + std::to_string(node.Mark().line + 1) + ": " + key + ": " +
-                      why);
+    errors_.push_back(file_ + ":" + std::to_string(node.Mark().line + 1) + ": " + key + ": " + why);
   }
   void ErrorAt(const std::string& key, const std::string& why) {
     auto it = origin_.find(key);
@@ -154,8 +153,8 @@ void Reader::ReadMap(const YAML::Node& node, const std::string& path, const Fiel
   for (const auto& kv : node) {
     std::string key = kv.first.Scalar();
     std::string full = Join(path, key);
-    auto it = std::find_if(fields.begin(), fields.end(),
-                           [&](const Field& f) { return key == f.key; });
+    auto it =
+        std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return key == f.key; });
     if (it == fields.end()) {
       std::string why = "unknown key";
       const Field* best = nullptr;
@@ -188,8 +187,9 @@ bool Reader::Scalar(const YAML::Node& node, const std::string& key, std::string*
     return true;
   }
   if (!node.IsScalar()) {
-    Error(node, key, node.IsSequence() ? "expected a single value, got a list"
-                                       : "expected a single value, got a mapping");
+    Error(node, key,
+          node.IsSequence() ? "expected a single value, got a list"
+                            : "expected a single value, got a mapping");
     return false;
   }
   Result<std::string> expanded = ExpandEnv(node.Scalar(), env_);
@@ -384,15 +384,20 @@ void Reader::ReadRoot(const YAML::Node& root) {
         }},
        {"engine",
         [&](auto& n, auto& p) {
-          ReadMap(n, p,
-                  {{"tick_interval", [&](auto& v, auto& k) { Duration(v, k, one, &en.tick_interval); }},
-                   {"sync_interval", [&](auto& v, auto& k) { Duration(v, k, Seconds(10), &en.sync_interval); }},
-                   {"fallback_sync_interval",
-                    [&](auto& v, auto& k) { Duration(v, k, Seconds(5), &en.fallback_sync_interval); }},
-                   {"webhook_health_check_interval",
-                    [&](auto& v, auto& k) { Duration(v, k, Seconds(5), &en.webhook_health_check_interval); }},
-                   {"max_parallel", [&](auto& v, auto& k) { Int(v, k, 1, 64, &en.max_parallel); }},
-                   {"stuck_timeout", [&](auto& v, auto& k) { Duration(v, k, Seconds(60), &en.stuck_timeout); }}});
+          ReadMap(
+              n, p,
+              {{"tick_interval", [&](auto& v, auto& k) { Duration(v, k, one, &en.tick_interval); }},
+               {"sync_interval",
+                [&](auto& v, auto& k) { Duration(v, k, Seconds(10), &en.sync_interval); }},
+               {"fallback_sync_interval",
+                [&](auto& v, auto& k) { Duration(v, k, Seconds(5), &en.fallback_sync_interval); }},
+               {"webhook_health_check_interval",
+                [&](auto& v, auto& k) {
+                  Duration(v, k, Seconds(5), &en.webhook_health_check_interval);
+                }},
+               {"max_parallel", [&](auto& v, auto& k) { Int(v, k, 1, 64, &en.max_parallel); }},
+               {"stuck_timeout",
+                [&](auto& v, auto& k) { Duration(v, k, Seconds(60), &en.stuck_timeout); }}});
         }},
        {"workflow",
         [&](auto& n, auto& p) {
@@ -400,7 +405,8 @@ void Reader::ReadRoot(const YAML::Node& root) {
                   {{"trigger_labels", [&](auto& v, auto& k) { List(v, k, &wf.trigger_labels); }},
                    {"allowed_authors", [&](auto& v, auto& k) { List(v, k, &wf.allowed_authors); }},
                    {"max_attempts", [&](auto& v, auto& k) { Int(v, k, 1, 100, &wf.max_attempts); }},
-                   {"timeout_seconds", [&](auto& v, auto& k) { Duration(v, k, Seconds(10), &wf.timeout); }},
+                   {"timeout_seconds",
+                    [&](auto& v, auto& k) { Duration(v, k, Seconds(10), &wf.timeout); }},
                    {"auto_create_followup_on_changes",
                     [&](auto& v, auto& k) { Bool(v, k, &wf.auto_create_followup_on_changes); }},
                    {"auto_close_task_on_approval",
@@ -414,8 +420,10 @@ void Reader::ReadRoot(const YAML::Node& root) {
                    {"agent", [&](auto& v, auto& k) { String(v, k, &rt.agent); }},
                    {"model", [&](auto& v, auto& k) { String(v, k, &rt.model); }},
                    {"timeout_seconds", [&](auto& v, auto& k) { Duration(v, k, one, &rt.timeout); }},
-                   {"fallback_executor", [&](auto& v, auto& k) { String(v, k, &rt.fallback_executor); }},
-                   {"max_route_attempts", [&](auto& v, auto& k) { Int(v, k, 1, 20, &rt.max_route_attempts); }},
+                   {"fallback_executor",
+                    [&](auto& v, auto& k) { String(v, k, &rt.fallback_executor); }},
+                   {"max_route_attempts",
+                    [&](auto& v, auto& k) { Int(v, k, 1, 20, &rt.max_route_attempts); }},
                    {"agents", [&](auto& v, auto& k) { List(v, k, &rt.agents); }},
                    {"allowed_tools", [&](auto& v, auto& k) { List(v, k, &rt.allowed_tools); }},
                    {"default_skills", [&](auto& v, auto& k) { List(v, k, &rt.default_skills); }}});
@@ -436,32 +444,35 @@ void Reader::ReadRoot(const YAML::Node& root) {
                   {{"api_url", [&](auto& v, auto& k) { String(v, k, &gh.api_url); }},
                    {"token", [&](auto& v, auto& k) { String(v, k, &gh.token); }},
                    {"app_id", [&](auto& v, auto& k) { Int(v, k, 0, INT64_MAX, &gh.app_id); }},
-                   {"private_key_path", [&](auto& v, auto& k) { String(v, k, &gh.private_key_path); }}});
+                   {"private_key_path",
+                    [&](auto& v, auto& k) { String(v, k, &gh.private_key_path); }}});
         }},
        {"channels",
         [&](auto& n, auto& p) {
           auto& tg = c.telegram;
           auto& dc = c.discord;
-          ReadMap(n, p,
-                  {{"telegram",
-                    [&](auto& v, auto& k) {
-                      ReadMap(v, k,
-                              {{"enabled", [&](auto& x, auto& y) { Bool(x, y, &tg.enabled); }},
-                               {"bot_token", [&](auto& x, auto& y) { String(x, y, &tg.bot_token); }},
-                               {"chat_id", [&](auto& x, auto& y) { String(x, y, &tg.chat_id); }}});
-                    }},
-                   {"discord",
-                    [&](auto& v, auto& k) {
-                      ReadMap(v, k,
-                              {{"enabled", [&](auto& x, auto& y) { Bool(x, y, &dc.enabled); }},
-                               {"bot_token", [&](auto& x, auto& y) { String(x, y, &dc.bot_token); }},
-                               {"channel_id", [&](auto& x, auto& y) { String(x, y, &dc.channel_id); }}});
-                    }}});
+          ReadMap(
+              n, p,
+              {{"telegram",
+                [&](auto& v, auto& k) {
+                  ReadMap(v, k,
+                          {{"enabled", [&](auto& x, auto& y) { Bool(x, y, &tg.enabled); }},
+                           {"bot_token", [&](auto& x, auto& y) { String(x, y, &tg.bot_token); }},
+                           {"chat_id", [&](auto& x, auto& y) { String(x, y, &tg.chat_id); }}});
+                }},
+               {"discord", [&](auto& v, auto& k) {
+                  ReadMap(
+                      v, k,
+                      {{"enabled", [&](auto& x, auto& y) { Bool(x, y, &dc.enabled); }},
+                       {"bot_token", [&](auto& x, auto& y) { String(x, y, &dc.bot_token); }},
+                       {"channel_id", [&](auto& x, auto& y) { String(x, y, &dc.channel_id); }}});
+                }}});
         }},
        {"notifications",
         [&](auto& n, auto& p) {
-          ReadMap(n, p,
-                  {{"level", [&](auto& v, auto& k) { Enum(v, k, kLevels, &c.notification_level); }}});
+          ReadMap(
+              n, p,
+              {{"level", [&](auto& v, auto& k) { Enum(v, k, kLevels, &c.notification_level); }}});
         }},
        {"jobs", [&](auto& n, auto&) { ReadJobs(n); }}});
 }
@@ -574,15 +585,15 @@ Result<std::string> ExpandEnv(std::string_view in, const EnvLookup& env) {
       ref = ref.substr(0, sep);
     }
     bool valid = !ref.empty() && !std::isdigit(static_cast<unsigned char>(ref[0]));
-    for (char ch : ref) valid = valid && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+    for (char ch : ref)
+      valid = valid && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
     if (!valid) return Status::Config("bad variable name \"${" + std::string(ref) + "}\"");
     std::optional<std::string> value = env(std::string(ref));
     // As in the shell, ":-" also covers a variable that is set but empty.
     if (!value || (value->empty() && fallback)) {
       if (!fallback) {
-        return Status::Config("environment variable " + std::string(ref) +
-                              " is not set (write ${" + std::string(ref) +
-                              ":-default} to give a default)");
+        return Status::Config("environment variable " + std::string(ref) + " is not set (write ${" +
+                              std::string(ref) + ":-default} to give a default)");
       }
       value = fallback;
     }

@@ -91,7 +91,7 @@ struct ModelMap {
 struct AgentConfig {
   std::string command;  // executable; built-in agents default to their own name
   std::vector<std::string> args;
-  std::optional<Sandbox> sandbox;  // overrides workflow.sandbox
+  std::optional<Sandbox> sandbox;             // overrides workflow.sandbox
   std::optional<OutputFormat> output_format;  // required for agents that are not built in
   std::map<std::string, std::string> env;
 };

@@ -27,8 +27,7 @@ Result<ConfigSource> ReadConfigFile(const std::string& path);
 Result<std::optional<ConfigSource>> ReadProjectConfig(const Project& project, Git& git);
 
 // Global config merged with `project`'s (project wins), parsed and validated.
-Result<Config> LoadConfig(const Home& home, const EnvLookup& env, Git& git,
-                          const Project* project);
+Result<Config> LoadConfig(const Home& home, const EnvLookup& env, Git& git, const Project* project);
 
 }  // namespace orch
 

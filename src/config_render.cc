@@ -100,8 +100,7 @@ std::string RenderConfig(const Config& c) {
   out << YAML::Key << "timeout_seconds" << YAML::Value << w.timeout.count();
   out << YAML::Key << "auto_create_followup_on_changes" << YAML::Value
       << w.auto_create_followup_on_changes;
-  out << YAML::Key << "auto_close_task_on_approval" << YAML::Value
-      << w.auto_close_task_on_approval;
+  out << YAML::Key << "auto_close_task_on_approval" << YAML::Value << w.auto_close_task_on_approval;
   out << YAML::Key << "sandbox" << YAML::Value << SandboxName(w.sandbox);
   out << YAML::EndMap;
 

@@ -15,7 +15,9 @@ using ::testing::HasSubstr;
 
 class ConfigTest : public ::testing::Test {
  protected:
-  Result<Config> Parse(const std::string& yaml) { return ParseConfig({{"config.yml", yaml}}, env_); }
+  Result<Config> Parse(const std::string& yaml) {
+    return ParseConfig({{"config.yml", yaml}}, env_);
+  }
   std::string Error(const std::string& yaml) {
     Result<Config> c = Parse(yaml);
     EXPECT_FALSE(c.ok()) << "expected an error for:\n" << yaml;
@@ -184,10 +186,10 @@ TEST_F(ConfigTest, ProjectFileWinsKeyByKey) {
         "model_map: {simple: {claude: sonnet}}\n"}},
       env_);
   ASSERT_TRUE(c.ok()) << c.status().message();
-  EXPECT_EQ(c->engine.max_parallel, 5);                  // project wins
-  EXPECT_EQ(c->engine.tick_interval, Seconds(7));        // kept from global
+  EXPECT_EQ(c->engine.max_parallel, 5);                                  // project wins
+  EXPECT_EQ(c->engine.tick_interval, Seconds(7));                        // kept from global
   EXPECT_EQ(c->workflow.trigger_labels, std::vector<std::string>{"c"});  // lists replace
-  EXPECT_EQ(c->model_map.simple.at("claude"), "sonnet");  // maps merge
+  EXPECT_EQ(c->model_map.simple.at("claude"), "sonnet");                 // maps merge
   EXPECT_EQ(c->model_map.simple.at("codex"), "gpt-5.5-mini");
 }
 

@@ -33,8 +33,7 @@ bool ParseInt(std::string_view s, int* out) {
 
 // Sets bits lo..hi of the field described by `spec` into `bits` (indexed by value).
 template <size_t N>
-Status ParseField(std::string_view text, const FieldSpec& spec, std::bitset<N>* bits,
-                  bool* any) {
+Status ParseField(std::string_view text, const FieldSpec& spec, std::bitset<N>* bits, bool* any) {
   auto bad = [&](std::string_view why) {
     return Status::InvalidArgument(std::string(spec.name) + " field \"" + std::string(text) + "\"",
                                    why);
@@ -71,8 +70,8 @@ Status ParseField(std::string_view text, const FieldSpec& spec, std::bitset<N>* 
 
 Result<Cron> ParseCron(std::string_view spec) {
   static const std::pair<std::string_view, std::string_view> kShorthands[] = {
-      {"@hourly", "0 * * * *"},  {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
-      {"@weekly", "0 0 * * 0"},  {"@monthly", "0 0 1 * *"},  {"@yearly", "0 0 1 1 *"},
+      {"@hourly", "0 * * * *"},   {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+      {"@weekly", "0 0 * * 0"},   {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
       {"@annually", "0 0 1 1 *"},
   };
   for (const auto& [name, expansion] : kShorthands) {

@@ -27,8 +27,8 @@ TEST(CronTest, EveryFifteenMinutesDuringWorkHours) {
 TEST(CronTest, RestrictedDayFieldsMatchEitherAsInVixieCron) {
   Result<Cron> c = ParseCron("0 0 1 * 0");
   ASSERT_TRUE(c.ok());
-  EXPECT_TRUE(CronMatches(*c, At(3, 1, 2, 0, 0)));   // the 1st, a Wednesday
-  EXPECT_TRUE(CronMatches(*c, At(0, 9, 2, 0, 0)));   // a Sunday, the 9th
+  EXPECT_TRUE(CronMatches(*c, At(3, 1, 2, 0, 0)));  // the 1st, a Wednesday
+  EXPECT_TRUE(CronMatches(*c, At(0, 9, 2, 0, 0)));  // a Sunday, the 9th
   EXPECT_FALSE(CronMatches(*c, At(3, 9, 2, 0, 0)));
 }
 

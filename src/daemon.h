@@ -37,8 +37,7 @@ class PidLock {
 
 class Daemon {
  public:
-  Daemon(Engine& engine, Seconds tick_interval)
-      : engine_(engine), tick_interval_(tick_interval) {}
+  Daemon(Engine& engine, Seconds tick_interval) : engine_(engine), tick_interval_(tick_interval) {}
 
   // Ticks at once, then every tick interval, until RequestStop(). Returns the number of ticks.
   int Run();

@@ -33,9 +33,9 @@ Result<int> Engine::UnblockFinishedParents() {
     bool all_done = true;
     for (const Task& c : *children) all_done = all_done && c.status == TaskStatus::kDone;
     if (!all_done) continue;
-    Status s = store_.Transition(parent.id, TaskStatus::kBlocked, TaskStatus::kNew,
-                                 {"engine", "all " + std::to_string(children->size()) +
-                                                " child tasks are done"});
+    Status s = store_.Transition(
+        parent.id, TaskStatus::kBlocked, TaskStatus::kNew,
+        {"engine", "all " + std::to_string(children->size()) + " child tasks are done"});
     if (s.IsConflict()) continue;  // someone moved it meanwhile; their move stands
     if (!s.ok()) return s;
     spdlog::info("engine: task {} unblocked, its children are done", parent.id);

@@ -65,8 +65,8 @@ Status Libgit2Git::CloneBare(const std::string& url, const std::string& dest) {
   if (git_clone(&repo, url.c_str(), dest.c_str(), &opts) != 0) {
     const git_error* e = git_error_last();
     std::string why = LastError();
-    if (e && (e->klass == GIT_ERROR_NET || e->klass == GIT_ERROR_SSL || e->klass == GIT_ERROR_HTTP ||
-              e->klass == GIT_ERROR_SSH)) {
+    if (e && (e->klass == GIT_ERROR_NET || e->klass == GIT_ERROR_SSL ||
+              e->klass == GIT_ERROR_HTTP || e->klass == GIT_ERROR_SSH)) {
       return Status::Unavailable("cloning " + url, why);
     }
     return Status::IOError("cloning " + url, why);

@@ -16,8 +16,8 @@ Status InitLogging(const std::string& log_path, bool to_stderr) {
   std::filesystem::create_directories(std::filesystem::path(log_path).parent_path(), ec);
   try {
     std::vector<spdlog::sink_ptr> sinks;
-    sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
-        log_path, kLogFileBytes, kLogFilesKept));
+    sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(log_path, kLogFileBytes,
+                                                                           kLogFilesKept));
     if (to_stderr) sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
     auto logger = std::make_shared<spdlog::logger>("orch", sinks.begin(), sinks.end());
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-
 #include <thread>
 
 #include "test_util.h"

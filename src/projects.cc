@@ -101,7 +101,8 @@ Result<Project> ProjectRegistry::Add(std::string_view arg) {
   return Status::Internal("unreachable");
 }
 
-Result<Project> ProjectRegistry::AddLocal(const std::string& path, std::optional<std::string> repo) {
+Result<Project> ProjectRegistry::AddLocal(const std::string& path,
+                                          std::optional<std::string> repo) {
   std::error_code ec;
   fs::path abs = fs::absolute(fs::path(path), ec);
   if (ec) return Status::InvalidArgument(path, ec.message());

@@ -102,7 +102,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok());
   }
@@ -126,9 +126,9 @@ class [[nodiscard]] Result {
 
 }  // namespace orch
 
-#define ORCH_RETURN_IF_ERROR(expr)            \
-  do {                                        \
-    ::orch::Status _orch_status = (expr);     \
+#define ORCH_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::orch::Status _orch_status = (expr);        \
     if (!_orch_status.ok()) return _orch_status; \
   } while (0)
 

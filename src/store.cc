@@ -83,8 +83,7 @@ bool IsConstraint(const std::exception& e) {
 
 const char* ProjectKindName(ProjectKind k) { return k == ProjectKind::kClone ? "clone" : "local"; }
 
-SqliteStore::SqliteStore(std::string path, const Clock& clock,
-                         std::unique_ptr<SQLite::Database> db)
+SqliteStore::SqliteStore(std::string path, const Clock& clock, std::unique_ptr<SQLite::Database> db)
     : path_(std::move(path)), clock_(clock), db_(std::move(db)) {}
 
 SqliteStore::~SqliteStore() = default;
@@ -295,8 +294,8 @@ Status SqliteStore::Transition(int64_t id, TaskStatus from, TaskStatus to, const
                                AttemptEffect attempts) {
   std::string task = "task " + std::to_string(id);
   if (!IsLegalTransition(from, to)) {
-    return Status::InvalidArgument(
-        task, std::string("cannot move from ") + TaskStatusName(from) + " to " + TaskStatusName(to));
+    return Status::InvalidArgument(task, std::string("cannot move from ") + TaskStatusName(from) +
+                                             " to " + TaskStatusName(to));
   }
   try {
     SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);

@@ -31,7 +31,7 @@ struct Project {
   int64_t id = 0;
   std::string name = "";  // owner/repo when known, else the directory's name
   std::optional<std::string> repo = std::nullopt;  // GitHub owner/name
-  std::string path = "";  // the checkout, or the bare clone orch made
+  std::string path = "";                           // the checkout, or the bare clone orch made
   std::string remote_url = "";
   ProjectKind kind = ProjectKind::kLocal;
   int64_t created_at = 0;

@@ -23,8 +23,8 @@ class StoreTest : public ::testing::Test {
     Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(db_path(), clock_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
-    Result<Project> p = store_->AddProject({.name = "acme/widgets", .repo = "acme/widgets",
-                                           .path = "/src/widgets"});
+    Result<Project> p = store_->AddProject(
+        {.name = "acme/widgets", .repo = "acme/widgets", .path = "/src/widgets"});
     ASSERT_TRUE(p.ok()) << p.status().message();
     project_ = *p;
   }
@@ -172,8 +172,9 @@ TEST_F(StoreTest, TransitionMovesAndRecordsAnEvent) {
   EXPECT_EQ(t.status, TaskStatus::kNew);
   EXPECT_EQ(t.project, "acme/widgets");
   clock_.Advance(5);
-  ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kNew, TaskStatus::kRouted,
-                                 {"engine", "router chose claude"})
+  ASSERT_TRUE(store_
+                  ->Transition(t.id, TaskStatus::kNew, TaskStatus::kRouted,
+                               {"engine", "router chose claude"})
                   .ok());
   Result<Task> after = store_->GetTask(t.id);
   ASSERT_TRUE(after.ok());
@@ -207,8 +208,8 @@ TEST_F(StoreTest, StaleExpectedStatusLosesTheCompareAndSet) {
   Status s = store_->Transition(t.id, TaskStatus::kNew, TaskStatus::kBlocked, {"b", ""});
   EXPECT_TRUE(s.IsConflict());
   EXPECT_THAT(s.message(), HasSubstr("is routed, not new"));
-  EXPECT_TRUE(store_->Transition(424242, TaskStatus::kNew, TaskStatus::kRouted, {"c", ""})
-                  .IsNotFound());
+  EXPECT_TRUE(
+      store_->Transition(424242, TaskStatus::kNew, TaskStatus::kRouted, {"c", ""}).IsNotFound());
 }
 
 TEST_F(StoreTest, ConcurrentWritersCannotBothWin) {
@@ -247,15 +248,18 @@ TEST_F(StoreTest, ConcurrentWritersCannotBothWin) {
 
 TEST_F(StoreTest, AttemptsCountAndReset) {
   Task t = AddTask("x");
-  ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kNew, TaskStatus::kInProgress, {"e", ""},
-                                 AttemptEffect::kCount)
+  ASSERT_TRUE(store_
+                  ->Transition(t.id, TaskStatus::kNew, TaskStatus::kInProgress, {"e", ""},
+                               AttemptEffect::kCount)
                   .ok());
-  ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kInProgress, TaskStatus::kNeedsReview,
-                                 {"e", "agent failed"})
+  ASSERT_TRUE(store_
+                  ->Transition(t.id, TaskStatus::kInProgress, TaskStatus::kNeedsReview,
+                               {"e", "agent failed"})
                   .ok());
   EXPECT_EQ(store_->GetTask(t.id)->attempts, 1);
-  ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kNeedsReview, TaskStatus::kNew,
-                                 {"cli:me", "unblocked"}, AttemptEffect::kReset)
+  ASSERT_TRUE(store_
+                  ->Transition(t.id, TaskStatus::kNeedsReview, TaskStatus::kNew,
+                               {"cli:me", "unblocked"}, AttemptEffect::kReset)
                   .ok());
   EXPECT_EQ(store_->GetTask(t.id)->attempts, 0);
 }

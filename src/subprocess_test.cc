@@ -17,10 +17,11 @@ TEST(SubprocessTest, ArgumentsReachTheChildUnchangedWithoutAShell) {
 
 TEST(SubprocessTest, StdinEnvCwdAndExitCode) {
   PosixProcessRunner runner;
-  Result<ProcessResult> r = runner.Run({.argv = {"sh", "-c", "cat; echo \"$GREETING\"; pwd; exit 3"},
-                                        .cwd = "/",
-                                        .env_set = {{"GREETING", "hello"}},
-                                        .stdin_data = "from stdin\n"});
+  Result<ProcessResult> r =
+      runner.Run({.argv = {"sh", "-c", "cat; echo \"$GREETING\"; pwd; exit 3"},
+                  .cwd = "/",
+                  .env_set = {{"GREETING", "hello"}},
+                  .stdin_data = "from stdin\n"});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 3);
   EXPECT_EQ(r->out, "from stdin\nhello\n/\n");

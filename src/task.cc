@@ -18,8 +18,7 @@ const Edge kTransitions[] = {
     // Routed back to new: re-route (label changed, router retry).
     {S::kRouted, {S::kNew, S::kInProgress, S::kBlocked, S::kNeedsReview, S::kDone}},
     // In progress back to new or routed: a failed attempt that may be retried.
-    {S::kInProgress,
-     {S::kNew, S::kRouted, S::kInReview, S::kDone, S::kBlocked, S::kNeedsReview}},
+    {S::kInProgress, {S::kNew, S::kRouted, S::kInReview, S::kDone, S::kBlocked, S::kNeedsReview}},
     // In review back to in progress: a follow-up on the same PR.
     {S::kInReview, {S::kInProgress, S::kDone, S::kBlocked, S::kNeedsReview}},
     // Done back to new: the issue was reopened.
@@ -28,15 +27,19 @@ const Edge kTransitions[] = {
     {S::kNeedsReview, {S::kNew, S::kDone}},
 };
 
-const std::pair<TaskStatus, const char*> kStatusNames[] = {
-    {S::kNew, "new"},   {S::kRouted, "routed"},   {S::kInProgress, "in_progress"},
-    {S::kInReview, "in_review"}, {S::kDone, "done"}, {S::kBlocked, "blocked"},
-    {S::kNeedsReview, "needs_review"}};
+const std::pair<TaskStatus, const char*> kStatusNames[] = {{S::kNew, "new"},
+                                                           {S::kRouted, "routed"},
+                                                           {S::kInProgress, "in_progress"},
+                                                           {S::kInReview, "in_review"},
+                                                           {S::kDone, "done"},
+                                                           {S::kBlocked, "blocked"},
+                                                           {S::kNeedsReview, "needs_review"}};
 
-const std::pair<TaskSource, const char*> kSourceNames[] = {
-    {TaskSource::kCli, "cli"},       {TaskSource::kGithub, "github"},
-    {TaskSource::kMention, "mention"}, {TaskSource::kReview, "review"},
-    {TaskSource::kJob, "job"}};
+const std::pair<TaskSource, const char*> kSourceNames[] = {{TaskSource::kCli, "cli"},
+                                                           {TaskSource::kGithub, "github"},
+                                                           {TaskSource::kMention, "mention"},
+                                                           {TaskSource::kReview, "review"},
+                                                           {TaskSource::kJob, "job"}};
 
 template <typename E, size_t N>
 Result<E> ParseName(const std::pair<E, const char*> (&names)[N], std::string_view name,

@@ -45,7 +45,7 @@ Result<TaskSource> ParseTaskSource(std::string_view name);
 struct Task {
   int64_t id = 0;
   int64_t project_id = 0;
-  std::string project;  // the project's name (owner/repo), joined in by reads
+  std::string project;                     // the project's name (owner/repo), joined in by reads
   std::optional<std::string> external_id;  // e.g. the issue number; unique per project
   std::optional<int64_t> parent_id;
   TaskSource source = TaskSource::kCli;

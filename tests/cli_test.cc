@@ -80,7 +80,8 @@ TEST_F(CliTest, ConfigValidateNamesFileLineAndKeyAndExitsTwo) {
 }
 
 TEST_F(CliTest, ConfigValidateAcceptsTheExample) {
-  ProcessResult r = Orch({"config", "validate", std::string(ORCH_SOURCE_DIR) + "/config.example.yml"});
+  ProcessResult r =
+      Orch({"config", "validate", std::string(ORCH_SOURCE_DIR) + "/config.example.yml"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr(": ok"));
 }

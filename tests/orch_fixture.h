@@ -3,6 +3,7 @@
 #define ORCH_TESTS_ORCH_FIXTURE_H_
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"

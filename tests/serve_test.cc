@@ -32,8 +32,9 @@ class ServeTest : public OrchTest {
 
 TEST_F(ServeTest, RunsTicksAndStopsCleanlyOnSigterm) {
   auto serve = StartServe();
-  ASSERT_TRUE(Eventually([&] { return Log().find("engine: ticking every 1s") != std::string::npos; }))
-      << ReadFile(dir_.Sub("serve.out"));
+  ASSERT_TRUE(Eventually([&] {
+    return Log().find("engine: ticking every 1s") != std::string::npos;
+  })) << ReadFile(dir_.Sub("serve.out"));
   EXPECT_TRUE(Eventually([&] { return Ticks() > 0; }));
   serve->Signal(SIGTERM);
   EXPECT_EQ(serve->Wait(std::chrono::seconds(5)), 0);
@@ -53,7 +54,10 @@ TEST_F(ServeTest, SecondInstanceExitsTwoNamingTheFirst) {
   EXPECT_EQ(serve->Wait(std::chrono::seconds(5)), 0);
   // Once the first has stopped, the lock is free again.
   auto third = StartServe();
-  EXPECT_TRUE(Eventually([&] { return ReadFile(dir_.Sub("serve.out")).find("pid " + std::to_string(third->pid())) != std::string::npos; }));
+  EXPECT_TRUE(Eventually([&] {
+    return ReadFile(dir_.Sub("serve.out")).find("pid " + std::to_string(third->pid())) !=
+           std::string::npos;
+  }));
   third->Signal(SIGTERM);
   EXPECT_EQ(third->Wait(std::chrono::seconds(5)), 0);
 }

@@ -1,7 +1,7 @@
 #include "test_util.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -57,8 +57,7 @@ ProcessResult Run(const std::vector<std::string>& argv, const std::string& cwd,
 }
 
 Background::Background(const std::vector<std::string>& argv,
-                       const std::map<std::string, std::string>& env,
-                       const std::string& log_path) {
+                       const std::map<std::string, std::string>& env, const std::string& log_path) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -121,9 +120,9 @@ bool Eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
 void MakeRepoWithOrigin(const std::string& bare, const std::string& work,
                         const std::map<std::string, std::string>& files) {
   const std::map<std::string, std::string> env = {
-      {"GIT_AUTHOR_NAME", "Test"},     {"GIT_AUTHOR_EMAIL", "test@example.com"},
-      {"GIT_COMMITTER_NAME", "Test"},  {"GIT_COMMITTER_EMAIL", "test@example.com"},
-      {"GIT_CONFIG_NOSYSTEM", "1"},    {"GIT_CONFIG_GLOBAL", "/dev/null"}};
+      {"GIT_AUTHOR_NAME", "Test"},    {"GIT_AUTHOR_EMAIL", "test@example.com"},
+      {"GIT_COMMITTER_NAME", "Test"}, {"GIT_COMMITTER_EMAIL", "test@example.com"},
+      {"GIT_CONFIG_NOSYSTEM", "1"},   {"GIT_CONFIG_GLOBAL", "/dev/null"}};
   auto git = [&](const std::vector<std::string>& args, const std::string& cwd) {
     std::vector<std::string> argv = {"git"};
     argv.insert(argv.end(), args.begin(), args.end());
