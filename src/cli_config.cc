@@ -47,6 +47,7 @@ class ConfigValidateCommand : public Command {
     if (file_) {
       Result<ConfigSource> source = ReadConfigFile(*file_);
       if (!source.ok()) return Status::InvalidArgument(source.status().message());
+      source->project = std::filesystem::path(*file_).filename() == ".orch.yml";
       Result<Config> config = ParseConfig({*source}, ctx.env);
       if (!config.ok()) return config.status();
       ctx.out << *file_ << ": ok\n";
@@ -59,6 +60,8 @@ class ConfigValidateCommand : public Command {
     std::error_code ec;
     bool exists = std::filesystem::exists(home->config_path(), ec);
     ctx.out << home->config_path() << (exists ? ": ok\n" : ": not present, defaults apply\n");
+    // Validation must not create a store: with no database there are no projects to check.
+    if (!std::filesystem::exists(home->db_path(), ec)) return Status::OK();
     Result<SqliteStore*> store = ctx.store();
     if (!store.ok()) return store.status();
     Result<std::vector<Project>> projects = (*store)->ListProjects();

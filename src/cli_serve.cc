@@ -59,10 +59,11 @@ class ServeCommand : public Command {
     Result<Config> config = ctx.config();
     if (!config.ok()) return config.status();
     Result<PidLock> lock = PidLock::Acquire(home->pid_path());
-    if (!lock.ok()) {
-      // Another daemon is the user's to deal with: a usage error, exit 2.
+    if (lock.status().IsConflict()) {
+      // Another daemon is running: the user's to deal with, so exit 2.
       return Status::InvalidArgument(lock.status().message());
     }
+    if (!lock.ok()) return lock.status();
     ORCH_RETURN_IF_ERROR(InitLogging(home->log_path(), true));
     Result<SqliteStore*> store = ctx.store();
     if (!store.ok()) return store.status();

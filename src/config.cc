@@ -245,12 +245,13 @@ void Reader::Duration(const YAML::Node& node, const std::string& key, Seconds lo
     Error(node, key, "expected a duration like 30, 30s, 5m or 1h, got \"" + s + "\"");
     return;
   }
-  Seconds v(n * mult);
-  if (v < lo || v > Seconds(7 * 24 * 3600)) {
-    Error(node, key, "\"" + s + "\" is out of range " + std::to_string(lo.count()) + "s..7d");
+  const int64_t kMax = 7 * 24 * 3600;  // a week; checked before multiplying, so no overflow
+  if (n > kMax / mult || n * mult < lo.count()) {
+    Error(node, key,
+          "\"" + s + "\" is out of range " + std::to_string(lo.count()) + "s..168h (a week)");
     return;
   }
-  *out = v;
+  *out = Seconds(n * mult);
 }
 
 void Reader::List(const YAML::Node& node, const std::string& key, std::vector<std::string>* out) {
@@ -276,6 +277,7 @@ void Reader::StringMap(const YAML::Node& node, const std::string& key,
   if (!ExpectMap(node, key)) return;
   for (const auto& kv : node) {
     std::string value;
+    Remember(kv.second, Join(key, kv.first.Scalar()));
     if (Scalar(kv.second, Join(key, kv.first.Scalar()), &value)) {
       (*out)[kv.first.Scalar()] = std::move(value);
     }
@@ -353,8 +355,10 @@ void Reader::ReadJobs(const YAML::Node& node) {
              {"labels", [&](auto& n, auto& k) { List(n, k, &job.labels); }},
              {"enabled", [&](auto& n, auto& k) { Bool(n, k, &job.enabled); }}});
     if (!node[i].IsMap()) continue;
-    for (const char* required : {"name", "schedule", "title"}) {
-      if (!node[i][required]) Error(node[i], Join(path, required), "required");
+    const std::pair<const char*, const std::string*> required[] = {
+        {"name", &job.name}, {"schedule", &job.schedule}, {"title", &job.title}};
+    for (const auto& [key, value] : required) {
+      if (value->empty()) Error(node[i], Join(path, key), "required, and must not be empty");
     }
     if (!job.name.empty() && !names.insert(job.name).second) {
       Error(node[i], path + ".name", "duplicate job name \"" + job.name + "\"");
@@ -477,6 +481,10 @@ void Reader::ReadRoot(const YAML::Node& root) {
        {"jobs", [&](auto& n, auto&) { ReadJobs(n); }}});
 }
 
+// Sections that configure the one daemon rather than a repository's work: a project's file
+// may not set them, since nothing would read them there.
+constexpr const char* kGlobalOnly[] = {"webhook", "engine", "github", "channels", "notifications"};
+
 void Reader::ParseSource(const ConfigSource& source) {
   file_ = source.name;
   text_ = source.text;
@@ -487,6 +495,14 @@ void Reader::ParseSource(const ConfigSource& source) {
     errors_.push_back(file_ + ":" + std::to_string(e.mark.line + 1) + ": " +
                       KeyPathAtLine(source.text, e.mark.line) + ": YAML syntax error: " + e.msg);
     return;
+  }
+  if (source.project && root.IsMap()) {
+    for (const char* section : kGlobalOnly) {
+      if (!root[section]) continue;
+      Error(root[section], section,
+            "only allowed in the global config.yml (it configures the daemon, not a project)");
+      root.remove(section);
+    }
   }
   try {
     ReadRoot(root);

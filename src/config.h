@@ -7,7 +7,9 @@
 //
 // Every key below is read by some code or reserved for the issue that wires it (see
 // docs/configuration.md); any other key is an error. Errors name the file, the line and the
-// dotted key: `config.yml:12: engine.tick_interval: expected a duration like 10s, got "fast"`.
+// dotted key: `config.yml:12: engine.tick_interval: expected a duration like 30, 30s, 5m or 1h,
+// got "fast"`. Every problem in the files is reported; checks across keys (an agent named in
+// router.agent must exist, ...) run once the files themselves are free of errors.
 //
 // Parsing is pure: it takes text and an environment lookup, never paths or the real
 // environment (the thin loader in config_loader.h does the I/O). Thread safety: values.
@@ -151,6 +153,9 @@ EnvLookup ProcessEnv();
 struct ConfigSource {
   std::string name;  // e.g. "/home/me/.orch/config.yml"
   std::string text;
+  // A project's .orch.yml: the daemon-wide sections (webhook, engine, github, channels,
+  // notifications) are errors there.
+  bool project = false;
 };
 
 // Parses and validates `sources` merged in order (later wins) into a Config. Every problem is

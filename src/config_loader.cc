@@ -24,10 +24,14 @@ Result<std::optional<ConfigSource>> ReadProjectConfig(const Project& project, Gi
     Result<std::optional<std::string>> text = git.ReadFileAtHead(project.path, ".orch.yml");
     if (!text.ok()) return text.status();
     if (!*text) return std::optional<ConfigSource>();
-    return std::optional<ConfigSource>(ConfigSource{project.path + ":HEAD:.orch.yml", **text});
+    return std::optional<ConfigSource>(
+        ConfigSource{project.path + ":HEAD:.orch.yml", **text, /*project=*/true});
   }
   Result<ConfigSource> file = ReadConfigFile(project.path + "/.orch.yml");
-  if (file.ok()) return std::optional<ConfigSource>(*file);
+  if (file.ok()) {
+    file->project = true;
+    return std::optional<ConfigSource>(*file);
+  }
   if (file.status().IsNotFound()) return std::optional<ConfigSource>();
   return file.status();
 }

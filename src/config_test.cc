@@ -179,15 +179,17 @@ TEST_F(ConfigTest, UnsetVariableWithoutDefaultIsAnError) {
 TEST_F(ConfigTest, ProjectFileWinsKeyByKey) {
   Result<Config> c = ParseConfig(
       {{"global.yml",
-        "engine: {max_parallel: 2, tick_interval: 7}\nworkflow: {trigger_labels: [a, b]}\n"
-        "model_map: {simple: {claude: haiku, codex: gpt-5.5-mini}}\n"},
+        "engine: {max_parallel: 2}\nworkflow: {max_attempts: 2, timeout_seconds: 70, "
+        "trigger_labels: [a, b]}\nmodel_map: {simple: {claude: haiku, codex: gpt-5.5-mini}}\n"},
        {".orch.yml",
-        "engine: {max_parallel: 5}\nworkflow: {trigger_labels: [c]}\n"
-        "model_map: {simple: {claude: sonnet}}\n"}},
+        "workflow: {max_attempts: 5, trigger_labels: [c]}\n"
+        "model_map: {simple: {claude: sonnet}}\n",
+        /*project=*/true}},
       env_);
   ASSERT_TRUE(c.ok()) << c.status().message();
-  EXPECT_EQ(c->engine.max_parallel, 5);                                  // project wins
-  EXPECT_EQ(c->engine.tick_interval, Seconds(7));                        // kept from global
+  EXPECT_EQ(c->workflow.max_attempts, 5);       // project wins
+  EXPECT_EQ(c->workflow.timeout, Seconds(70));  // kept from global
+  EXPECT_EQ(c->engine.max_parallel, 2);
   EXPECT_EQ(c->workflow.trigger_labels, std::vector<std::string>{"c"});  // lists replace
   EXPECT_EQ(c->model_map.simple.at("claude"), "sonnet");                 // maps merge
   EXPECT_EQ(c->model_map.simple.at("codex"), "gpt-5.5-mini");
@@ -195,10 +197,30 @@ TEST_F(ConfigTest, ProjectFileWinsKeyByKey) {
 
 TEST_F(ConfigTest, ErrorsNameTheFileTheyAreIn) {
   Result<Config> c = ParseConfig({{"global.yml", "engine: {max_parallel: 2}\n"},
-                                  {"/repo/.orch.yml", "\n\nengine: {max_parallel: x}\n"}},
+                                  {"/repo/.orch.yml", "\n\nworkflow: {max_attempts: x}\n", true}},
                                  env_);
   ASSERT_FALSE(c.ok());
-  EXPECT_THAT(c.status().message(), HasSubstr("/repo/.orch.yml:3: engine.max_parallel"));
+  EXPECT_THAT(c.status().message(), HasSubstr("/repo/.orch.yml:3: workflow.max_attempts"));
+}
+
+TEST_F(ConfigTest, ProjectFileMayNotSetDaemonWideSections) {
+  // One daemon serves every project: a project's engine or webhook settings would be ignored,
+  // so they are refused instead.
+  Result<Config> c = ParseConfig({{"/repo/.orch.yml",
+                                   "workflow: {max_attempts: 2}\nengine: {max_parallel: 9}\n"
+                                   "webhook: {port: 9000}\n",
+                                   true}},
+                                 env_);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("/repo/.orch.yml:2: engine: only allowed in the global config.yml"));
+  EXPECT_THAT(c.status().message(), HasSubstr("/repo/.orch.yml:3: webhook: only allowed"));
+}
+
+TEST_F(ConfigTest, HugeDurationsAreOutOfRangeNotOverflow) {
+  EXPECT_THAT(Error("engine:\n  stuck_timeout: 9223372036854775807h\n"),
+              HasSubstr("engine.stuck_timeout: \"9223372036854775807h\" is out of range"));
+  EXPECT_THAT(Error("engine:\n  stuck_timeout: 8d\n"), HasSubstr("expected a duration"));
 }
 
 TEST_F(ConfigTest, UnknownAgentsAreRejectedWhereTheyAreNamed) {
@@ -221,6 +243,8 @@ TEST_F(ConfigTest, JobsAreCheckedForScheduleAndRequiredKeys) {
               HasSubstr("config.yml:3: jobs[0].schedule: minute field \"61\""));
   EXPECT_THAT(Error("jobs:\n  - name: a\n    schedule: \"@daily\"\n"),
               HasSubstr("jobs[0].title: required"));
+  EXPECT_THAT(Error("jobs:\n  - {name: \"\", schedule: \"@daily\", title: t}\n"),
+              HasSubstr("jobs[0].name: required, and must not be empty"));
   EXPECT_THAT(Error("jobs:\n  - {name: a, schedule: \"@daily\", title: t}\n"
                     "  - {name: a, schedule: \"@daily\", title: t}\n"),
               HasSubstr("duplicate job name"));

@@ -2,8 +2,8 @@
 //
 // Fields are minute hour day-of-month month day-of-week, each `*`, `N`, `A-B`, `*/S`, `A-B/S`
 // or a comma list of those; day-of-week 0 and 7 are Sunday. The shorthands @hourly, @daily,
-// @weekly, @monthly and @yearly are accepted. As in Vixie cron, when both day fields are
-// restricted a time matches if either does. Values only; thread-safe.
+// @midnight, @weekly, @monthly, @yearly and @annually are accepted. As in Vixie cron, when both day
+// fields are restricted a time matches if either does. Values only; thread-safe.
 #ifndef ORCH_CRON_H_
 #define ORCH_CRON_H_
 

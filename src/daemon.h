@@ -39,7 +39,8 @@ class Daemon {
  public:
   Daemon(Engine& engine, Seconds tick_interval) : engine_(engine), tick_interval_(tick_interval) {}
 
-  // Ticks at once, then every tick interval, until RequestStop(). Returns the number of ticks.
+  // Ticks at once, then again one tick interval after each tick ends, until RequestStop().
+  // Returns the number of ticks.
   int Run();
   void RequestStop();
 

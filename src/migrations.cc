@@ -82,9 +82,10 @@ CREATE TABLE jobs (
   name TEXT NOT NULL,
   project_id INTEGER REFERENCES projects(id) ON DELETE CASCADE,
   last_run_at INTEGER,
-  last_task_id INTEGER REFERENCES tasks(id) ON DELETE SET NULL,
-  CONSTRAINT jobs_name_unique UNIQUE (name, project_id)
+  last_task_id INTEGER REFERENCES tasks(id) ON DELETE SET NULL
 );
+-- NULL project means every project; COALESCE keeps two such jobs from sharing a name.
+CREATE UNIQUE INDEX jobs_name_unique ON jobs(name, COALESCE(project_id, 0));
 
 CREATE TABLE events (
   id INTEGER PRIMARY KEY,

@@ -1,5 +1,6 @@
 #include "projects.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -157,6 +158,15 @@ Result<std::pair<Project, bool>> ProjectRegistry::Init(const std::string& dir,
     return Status::InvalidArgument(dir, "orch init must run inside a git checkout");
   }
   Result<Project> project = AddLocal(*root, repo);
+  if (project.status().IsConflict()) {
+    // Running init again in a registered checkout is fine: keep the registration.
+    Result<std::vector<Project>> all = store_.ListProjects();
+    if (!all.ok()) return all.status();
+    auto same =
+        std::find_if(all->begin(), all->end(), [&](const Project& p) { return p.path == *root; });
+    if (same == all->end()) return project.status();
+    project = *same;
+  }
   if (!project.ok()) return project.status();
   fs::path file = fs::path(*root) / ".orch.yml";
   std::error_code ec;

@@ -51,7 +51,8 @@ class ProjectRegistry {
   // destination is taken; NotFound when a path is not in a git work tree.
   Result<Project> Add(std::string_view arg);
 
-  // Registers the work tree containing `dir` and writes its .orch.yml if it has none.
+  // Registers the work tree containing `dir` (kept as it is when already registered there)
+  // and writes its .orch.yml if it has none.
   // `repo` (owner/name) overrides what the origin remote says. Returns the project and whether
   // .orch.yml was written.
   Result<std::pair<Project, bool>> Init(const std::string& dir, std::optional<std::string> repo);

@@ -71,7 +71,7 @@ TEST_F(ProjectRegistryTest, LocalCheckoutRegistersInPlaceNamedAfterItsOrigin) {
 
 TEST_F(ProjectRegistryTest, UrlMakesABareCloneUnderOrchHome) {
   test::MakeRepoWithOrigin(dir_.Sub("remotes/acme/widgets.git"), dir_.Sub("work"),
-                           {{".orch.yml", "engine:\n  max_parallel: 7\n"}});
+                           {{".orch.yml", "workflow:\n  max_attempts: 7\n"}});
   ProjectRegistry registry(*store_, git_, home_, "https://api.github.com");
   Result<Project> p = registry.Add("file://" + dir_.Sub("remotes/acme/widgets.git"));
   ASSERT_TRUE(p.ok()) << p.status().message();
@@ -82,7 +82,7 @@ TEST_F(ProjectRegistryTest, UrlMakesABareCloneUnderOrchHome) {
   // The clone's .orch.yml is read from HEAD, through the registry, not the working directory.
   Result<Config> c = LoadConfig(home_, ProcessEnv(), git_, &*p);
   ASSERT_TRUE(c.ok()) << c.status().message();
-  EXPECT_EQ(c->engine.max_parallel, 7);
+  EXPECT_EQ(c->workflow.max_attempts, 7);
 }
 
 TEST_F(ProjectRegistryTest, FailedCloneLeavesNothingBehind) {
@@ -104,6 +104,13 @@ TEST_F(ProjectRegistryTest, InitWritesOrchYmlOnceAndUsesRepoFlag) {
   // The template parses as a config.
   Result<Config> c = LoadConfig(home_, ProcessEnv(), git_, &r->first);
   EXPECT_TRUE(c.ok()) << c.status().message();
+  // Again in the same checkout: the registration and the edited file are kept.
+  test::WriteFile(dir_.Sub("work/.orch.yml"), "workflow: {max_attempts: 4}\n");
+  auto again = registry.Init(dir_.Sub("work"), "acme/renamed");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->first.id, r->first.id);
+  EXPECT_FALSE(again->second);
+  EXPECT_EQ(test::ReadFile(dir_.Sub("work/.orch.yml")), "workflow: {max_attempts: 4}\n");
   EXPECT_FALSE(registry.Init(dir_.path(), std::nullopt).ok());  // not a checkout
   EXPECT_FALSE(registry.Init(dir_.Sub("work"), "bad slug").ok());
 }

@@ -28,7 +28,7 @@ enum class StatusCode {
   kConfig,           // bad configuration file
   kCorruption,       // a file is not what it should be (e.g. not a database)
   kIOError,
-  kConflict,     // compare-and-set lost, or a rule of the state machine refused the change
+  kConflict,     // a compare-and-set lost, or a unique name is taken
   kUnavailable,  // retryable: network, 5xx, 429, busy
   kInternal,
 };

@@ -113,6 +113,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
     // The first statement that reads the file is where a non-database shows itself.
     store->db_->exec("PRAGMA journal_mode = WAL");
     store->db_->exec("PRAGMA foreign_keys = ON");
+    // In WAL mode NORMAL keeps every committed transaction through a crash or kill -9 of
+    // orch; only a power loss or OS crash can roll back the last few commits.
     store->db_->exec("PRAGMA synchronous = NORMAL");
   } catch (const std::exception& e) {
     return store->Error(e, "opening");

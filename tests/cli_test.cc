@@ -86,6 +86,13 @@ TEST_F(CliTest, ConfigValidateAcceptsTheExample) {
   EXPECT_THAT(r.out, HasSubstr(": ok"));
 }
 
+TEST_F(CliTest, ValidateOnAFreshHomeSaysDefaultsApplyAndCreatesNothing) {
+  ProcessResult r = Orch({"config", "validate"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("not present, defaults apply"));
+  EXPECT_FALSE(std::filesystem::exists(home() + "/orch.db"));
+}
+
 TEST_F(CliTest, BadGlobalConfigStopsEveryCommandThatReadsIt) {
   WriteFile(home() + "/config.yml", "webhook:\n  port: 0\n");
   ProcessResult r = Orch({"config", "validate"});
@@ -97,22 +104,22 @@ TEST_F(CliTest, BadGlobalConfigStopsEveryCommandThatReadsIt) {
 TEST_F(CliTest, ConfigShowMergesTheProjectFileAndMasksSecrets) {
   RegisterWidgets();
   WriteFile(home() + "/config.yml",
-            "webhook:\n  secret: ${ORCH_TEST_SECRET:-topsecret}\nengine:\n  max_parallel: 2\n");
-  WriteFile(dir_.Sub("widgets/.orch.yml"), "engine:\n  max_parallel: 6\n");
+            "webhook:\n  secret: ${ORCH_TEST_SECRET:-topsecret}\nworkflow:\n  max_attempts: 2\n");
+  WriteFile(dir_.Sub("widgets/.orch.yml"), "workflow:\n  max_attempts: 6\n");
   ProcessResult global = Orch({"config", "show"});
   ASSERT_EQ(global.exit_code, 0) << global.err;
-  EXPECT_THAT(global.out, HasSubstr("max_parallel: 2"));
+  EXPECT_THAT(global.out, HasSubstr("max_attempts: 2"));
   EXPECT_THAT(global.out, HasSubstr("secret: \"***\""));
   EXPECT_THAT(global.out, ::testing::Not(HasSubstr("topsecret")));
   // Run from an unrelated directory: the project file is found through the registry.
   ProcessResult merged = Orch({"config", "show", "--project", "acme/widgets"}, "/");
   ASSERT_EQ(merged.exit_code, 0) << merged.err;
-  EXPECT_THAT(merged.out, HasSubstr("max_parallel: 6"));
+  EXPECT_THAT(merged.out, HasSubstr("max_attempts: 6"));
 
-  WriteFile(dir_.Sub("widgets/.orch.yml"), "engine:\n  max_parallel: lots\n");
+  WriteFile(dir_.Sub("widgets/.orch.yml"), "workflow:\n  max_attempts: lots\n");
   ProcessResult bad = Orch({"config", "validate"});
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_THAT(bad.err, HasSubstr(dir_.Sub("widgets/.orch.yml") + ":2: engine.max_parallel"));
+  EXPECT_THAT(bad.err, HasSubstr(dir_.Sub("widgets/.orch.yml") + ":2: workflow.max_attempts"));
 }
 
 TEST_F(CliTest, InitRegistersTheCheckoutAndWritesOrchYml) {
