@@ -22,6 +22,20 @@ struct BenchDir {
   std::string path;
 };
 
+// A fresh store in its own directory with one project, as the daemon would have it.
+struct BenchStore {
+  BenchStore() {
+    store = std::move(orch::SqliteStore::Open(dir.path + "/orch.db", clock)).value();
+    task.project_id = store->AddProject({.name = "bench/repo", .path = "/bench"})->id;
+    task.title = "bench";
+    task.labels = {"orch", "bug"};
+  }
+  BenchDir dir;
+  orch::SystemClock clock;
+  std::unique_ptr<orch::SqliteStore> store;
+  orch::NewTask task;
+};
+
 void BM_BareSqliteCommit(benchmark::State& state) {
   BenchDir dir;
   SQLite::Database db(dir.path + "/bare.db", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -41,19 +55,13 @@ void BM_BareSqliteCommit(benchmark::State& state) {
 BENCHMARK(BM_BareSqliteCommit);
 
 void BM_TaskTransition(benchmark::State& state) {
-  BenchDir dir;
-  orch::SystemClock clock;
-  auto store = std::move(orch::SqliteStore::Open(dir.path + "/orch.db", clock)).value();
-  auto project = store->AddProject({.name = "bench/repo", .path = "/bench"});
-  orch::NewTask t;
-  t.project_id = project->id;
-  t.title = "bench";
-  int64_t id = store->AddTask(t, {"bench", ""})->id;
+  BenchStore b;
+  int64_t id = b.store->AddTask(b.task, {"bench", ""})->id;
   orch::TaskStatus from = orch::TaskStatus::kNew;
   for (auto _ : state) {
     orch::TaskStatus to =
         from == orch::TaskStatus::kNew ? orch::TaskStatus::kRouted : orch::TaskStatus::kNew;
-    if (!store->Transition(id, from, to, {"bench", "flip"}).ok()) state.SkipWithError("failed");
+    if (!b.store->Transition(id, from, to, {"bench", "flip"}).ok()) state.SkipWithError("failed");
     from = to;
   }
   state.SetItemsProcessed(state.iterations());
@@ -61,16 +69,9 @@ void BM_TaskTransition(benchmark::State& state) {
 BENCHMARK(BM_TaskTransition);
 
 void BM_AddTask(benchmark::State& state) {
-  BenchDir dir;
-  orch::SystemClock clock;
-  auto store = std::move(orch::SqliteStore::Open(dir.path + "/orch.db", clock)).value();
-  auto project = store->AddProject({.name = "bench/repo", .path = "/bench"});
-  orch::NewTask t;
-  t.project_id = project->id;
-  t.title = "bench";
-  t.labels = {"orch", "bug"};
+  BenchStore b;
   for (auto _ : state) {
-    if (!store->AddTask(t, {"bench", ""}).ok()) state.SkipWithError("failed");
+    if (!b.store->AddTask(b.task, {"bench", ""}).ok()) state.SkipWithError("failed");
   }
   state.SetItemsProcessed(state.iterations());
 }

@@ -110,6 +110,14 @@ Result<Project> Context::project(const std::optional<std::string>& name) {
       all->empty() ? "run `orch init` in a checkout or `orch project add`" : "pass --project");
 }
 
+Result<ProjectRegistry> Context::registry() {
+  Result<SqliteStore*> s = store();
+  if (!s.ok()) return s.status();
+  Result<Config> c = config();
+  if (!c.ok()) return c.status();
+  return ProjectRegistry(**s, git, *home_, c->github.api_url);
+}
+
 std::string Context::actor() const {
   if (auto user = env("USER"); user && !user->empty()) return "cli:" + *user;
   if (passwd* pw = getpwuid(getuid()); pw != nullptr) return std::string("cli:") + pw->pw_name;

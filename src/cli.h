@@ -17,6 +17,7 @@
 #include "config.h"
 #include "git.h"
 #include "home.h"
+#include "projects.h"
 #include "status.h"
 #include "store.h"
 
@@ -44,6 +45,8 @@ class Context {
   Result<Config> config(const Project* project = nullptr);
   // Looks a project up by name or id; with no name, the only registered project.
   Result<Project> project(const std::optional<std::string>& name);
+  // The project registry over this invocation's store, git and global config.
+  Result<ProjectRegistry> registry();
   // "cli:<user>", recorded on the events this invocation causes.
   std::string actor() const;
 

@@ -18,13 +18,9 @@ class InitCommand : public Command {
     app.add_option("--repo", repo_, "GitHub repository as owner/name (default: from origin)");
   }
   Status Run(Context& ctx) override {
-    Result<SqliteStore*> store = ctx.store();
-    if (!store.ok()) return store.status();
-    Result<Config> config = ctx.config();
-    if (!config.ok()) return config.status();
-    Result<Home> home = ctx.home();
-    ProjectRegistry registry(**store, ctx.git, *home, config->github.api_url);
-    auto result = registry.Init(std::filesystem::current_path().string(), repo_);
+    Result<ProjectRegistry> registry = ctx.registry();
+    if (!registry.ok()) return registry.status();
+    auto result = registry->Init(std::filesystem::current_path().string(), repo_);
     if (!result.ok()) return result.status();
     const auto& [project, wrote] = *result;
     ctx.out << "registered project " << project.name << " at " << project.path << "\n";

@@ -26,13 +26,9 @@ class ProjectAddCommand : public Command {
     app.add_flag("--json", json_, "Print the project as JSON");
   }
   Status Run(Context& ctx) override {
-    Result<SqliteStore*> store = ctx.store();
-    if (!store.ok()) return store.status();
-    Result<Config> config = ctx.config();
-    if (!config.ok()) return config.status();
-    Result<Home> home = ctx.home();
-    ProjectRegistry registry(**store, ctx.git, *home, config->github.api_url);
-    Result<Project> p = registry.Add(arg_);
+    Result<ProjectRegistry> registry = ctx.registry();
+    if (!registry.ok()) return registry.status();
+    Result<Project> p = registry->Add(arg_);
     if (!p.ok()) return p.status();
     if (json_) {
       ctx.out << ProjectJson(*p).dump(2) << "\n";

@@ -44,8 +44,8 @@ std::string CloneUrlForSlug(std::string_view api_url, std::string_view slug);
 
 class ProjectRegistry {
  public:
-  ProjectRegistry(SqliteStore& store, Git& git, const Home& home, std::string api_url)
-      : store_(store), git_(git), home_(home), api_url_(std::move(api_url)) {}
+  ProjectRegistry(SqliteStore& store, Git& git, Home home, std::string api_url)
+      : store_(store), git_(git), home_(std::move(home)), api_url_(std::move(api_url)) {}
 
   // Registers a path, slug or URL. Conflict when a project of that name exists or the clone's
   // destination is taken; NotFound when a path is not in a git work tree.
@@ -63,7 +63,7 @@ class ProjectRegistry {
 
   SqliteStore& store_;
   Git& git_;
-  const Home& home_;
+  Home home_;
   std::string api_url_;
 };
 
