@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "clock.h"
+#include "config.h"
 #include "status.h"
 #include "task.h"
 
@@ -68,6 +69,40 @@ struct Event {
 
 enum class AttemptEffect { kKeep, kReset, kCount };  // what a transition does to `attempts`
 
+// A webhook delivery as the receiver accepted it (signature already verified).
+struct NewDelivery {
+  std::string delivery_id;  // X-GitHub-Delivery
+  std::string event_type;   // X-GitHub-Event
+  std::string action;
+  std::string repo;  // owner/name
+  std::string payload;
+};
+
+struct Delivery {
+  int64_t id = 0;
+  std::string delivery_id;
+  std::string event_type;
+  std::string action;
+  std::string payload_hash;  // hex SHA-256 of the payload
+  std::string repo;
+  std::string payload;
+  std::optional<int64_t> processed_at;     // set once applied successfully
+  std::string error;                       // the last failure, if any
+  int retry_count = 0;                     // failed applications so far
+  std::optional<int64_t> next_attempt_at;  // NULL and not processed: failed for good
+  int64_t created_at = 0;
+};
+
+enum class InboxOutcome {
+  kStored,     // new: queued for the engine
+  kDuplicate,  // already applied, or already waiting to be: nothing to do
+  kRequeued,   // a redelivery of one that failed: queued again, due now
+};
+
+constexpr int kMaxDeliveryAttempts = 5;
+// The wait after the `failures`-th failed application: 5 s, 10 s, 20 s, ... capped at 5 min.
+Seconds DeliveryRetryDelay(int failures);
+
 class SqliteStore {
  public:
   ~SqliteStore();
@@ -104,6 +139,18 @@ class SqliteStore {
   // longer in `from` (someone else moved it first); NotFound when there is no such task.
   Status Transition(int64_t id, TaskStatus from, TaskStatus to, const Cause& cause,
                     AttemptEffect attempts = AttemptEffect::kKeep);
+
+  // The webhook inbox (store_inbox.cc). A delivery is recognised by its delivery id or by its
+  // payload's SHA-256. StoreDelivery commits before it returns, so a 2xx sent after it is never
+  // for a delivery that a crash could lose.
+  Result<InboxOutcome> StoreDelivery(const NewDelivery& delivery);
+  // Deliveries due now, oldest first, at most `limit`.
+  Result<std::vector<Delivery>> DueDeliveries(int limit);
+  Status MarkDeliveryApplied(int64_t id);
+  // Counts a failed application and schedules the next one after DeliveryRetryDelay; after
+  // kMaxDeliveryAttempts failures the delivery stays failed, visible with its error.
+  Status MarkDeliveryFailed(int64_t id, const std::string& error);
+  Result<Delivery> GetDelivery(int64_t id);
 
   Result<std::optional<std::string>> GetKv(const std::string& key);
   Status SetKv(const std::string& key, const std::string& value);

@@ -1,0 +1,164 @@
+// SqliteStore's webhook inbox: durable deliveries, dedup, and the retry queue.
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <algorithm>
+
+#include "store.h"
+#include "webhook_signature.h"
+
+namespace orch {
+namespace {
+
+const char* kDeliveryColumns =
+    "id, delivery_id, event_type, action, payload_hash, repo, payload, processed_at, "
+    "COALESCE(error, ''), retry_count, next_attempt_at, created_at";
+
+Delivery ReadDelivery(SQLite::Statement& q) {
+  Delivery d;
+  d.id = q.getColumn(0).getInt64();
+  d.delivery_id = q.getColumn(1).getString();
+  d.event_type = q.getColumn(2).getString();
+  d.action = q.getColumn(3).getString();
+  d.payload_hash = q.getColumn(4).getString();
+  d.repo = q.getColumn(5).getString();
+  d.payload = q.getColumn(6).getString();
+  if (!q.getColumn(7).isNull()) d.processed_at = q.getColumn(7).getInt64();
+  d.error = q.getColumn(8).getString();
+  d.retry_count = q.getColumn(9).getInt();
+  if (!q.getColumn(10).isNull()) d.next_attempt_at = q.getColumn(10).getInt64();
+  d.created_at = q.getColumn(11).getInt64();
+  return d;
+}
+
+}  // namespace
+
+Seconds DeliveryRetryDelay(int failures) {
+  int shift = std::clamp(failures - 1, 0, 10);
+  return std::min(Seconds(5) * (1 << shift), Seconds(300));
+}
+
+Result<InboxOutcome> SqliteStore::StoreDelivery(const NewDelivery& d) {
+  std::string hash = Sha256Hex(d.payload);
+  try {
+    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    int64_t now = clock_.NowUnix();
+    // The most telling earlier row: an applied one first, then a waiting one, then the newest.
+    SQLite::Statement q(*db_,
+                        "SELECT id, processed_at IS NOT NULL, next_attempt_at IS NOT NULL, "
+                        "retry_count FROM webhook_deliveries "
+                        "WHERE delivery_id = ?1 OR payload_hash = ?2 "
+                        "ORDER BY processed_at IS NOT NULL DESC, next_attempt_at IS NOT NULL "
+                        "DESC, id DESC LIMIT 1");
+    q.bind(1, d.delivery_id);
+    q.bind(2, hash);
+    if (q.executeStep()) {
+      int64_t id = q.getColumn(0).getInt64();
+      bool applied = q.getColumn(1).getInt() != 0;
+      bool waiting = q.getColumn(2).getInt() != 0;
+      int failures = q.getColumn(3).getInt();
+      if (applied || (waiting && failures == 0)) return InboxOutcome::kDuplicate;
+      // Failed for good, or backing off after failures: GitHub's redelivery means "try now".
+      SQLite::Statement upd(*db_,
+                            "UPDATE webhook_deliveries SET next_attempt_at = ?, retry_count = "
+                            "CASE WHEN next_attempt_at IS NULL THEN 0 ELSE retry_count END "
+                            "WHERE id = ?");
+      upd.bind(1, now);
+      upd.bind(2, id);
+      upd.exec();
+      txn.commit();
+      return InboxOutcome::kRequeued;
+    }
+    SQLite::Statement ins(*db_,
+                          "INSERT INTO webhook_deliveries(delivery_id, event_type, action, "
+                          "payload_hash, repo, payload, next_attempt_at, created_at) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    ins.bind(1, d.delivery_id);
+    ins.bind(2, d.event_type);
+    ins.bind(3, d.action);
+    ins.bind(4, hash);
+    ins.bind(5, d.repo);
+    ins.bind(6, d.payload.data(), static_cast<int>(d.payload.size()));
+    ins.bind(7, now);
+    ins.bind(8, now);
+    ins.exec();
+    txn.commit();
+    return InboxOutcome::kStored;
+  } catch (const std::exception& e) {
+    return Error(e, "storing webhook delivery");
+  }
+}
+
+Result<std::vector<Delivery>> SqliteStore::DueDeliveries(int limit) {
+  try {
+    SQLite::Statement q(*db_, std::string("SELECT ") + kDeliveryColumns +
+                                  " FROM webhook_deliveries WHERE processed_at IS NULL AND "
+                                  "next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?");
+    q.bind(1, static_cast<int64_t>(clock_.NowUnix()));
+    q.bind(2, limit);
+    std::vector<Delivery> out;
+    while (q.executeStep()) out.push_back(ReadDelivery(q));
+    return out;
+  } catch (const std::exception& e) {
+    return Error(e, "reading due deliveries");
+  }
+}
+
+Result<Delivery> SqliteStore::GetDelivery(int64_t id) {
+  try {
+    SQLite::Statement q(
+        *db_, std::string("SELECT ") + kDeliveryColumns + " FROM webhook_deliveries WHERE id = ?");
+    q.bind(1, static_cast<int64_t>(id));
+    if (q.executeStep()) return ReadDelivery(q);
+  } catch (const std::exception& e) {
+    return Error(e, "reading delivery");
+  }
+  return Status::NotFound("delivery " + std::to_string(id), "no such delivery");
+}
+
+Status SqliteStore::MarkDeliveryApplied(int64_t id) {
+  try {
+    SQLite::Statement upd(*db_,
+                          "UPDATE webhook_deliveries SET processed_at = ?, next_attempt_at = NULL "
+                          "WHERE id = ? AND processed_at IS NULL");
+    upd.bind(1, static_cast<int64_t>(clock_.NowUnix()));
+    upd.bind(2, static_cast<int64_t>(id));
+    if (upd.exec() == 0) {
+      return Status::Conflict("delivery " + std::to_string(id), "missing or already applied");
+    }
+  } catch (const std::exception& e) {
+    return Error(e, "marking delivery applied");
+  }
+  return Status::OK();
+}
+
+Status SqliteStore::MarkDeliveryFailed(int64_t id, const std::string& error) {
+  try {
+    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement q(*db_,
+                        "SELECT retry_count FROM webhook_deliveries "
+                        "WHERE id = ? AND processed_at IS NULL");
+    q.bind(1, static_cast<int64_t>(id));
+    if (!q.executeStep()) {
+      return Status::Conflict("delivery " + std::to_string(id), "missing or already applied");
+    }
+    int failures = q.getColumn(0).getInt() + 1;
+    SQLite::Statement upd(*db_,
+                          "UPDATE webhook_deliveries SET retry_count = ?, error = ?, "
+                          "next_attempt_at = ? WHERE id = ?");
+    upd.bind(1, failures);
+    upd.bind(2, error);
+    if (failures < kMaxDeliveryAttempts) {
+      upd.bind(3, static_cast<int64_t>(clock_.NowUnix() + DeliveryRetryDelay(failures).count()));
+    } else {
+      upd.bind(3);  // failed for good; stays visible with its error
+    }
+    upd.bind(4, static_cast<int64_t>(id));
+    upd.exec();
+    txn.commit();
+  } catch (const std::exception& e) {
+    return Error(e, "marking delivery failed");
+  }
+  return Status::OK();
+}
+
+}  // namespace orch

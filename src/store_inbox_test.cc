@@ -1,0 +1,107 @@
+#include <gtest/gtest.h>
+
+#include "store.h"
+#include "test_util.h"
+
+namespace orch {
+namespace {
+
+class InboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = SqliteStore::Open(dir_.Sub("orch.db"), clock_);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    store_ = std::move(s).value();
+  }
+  static NewDelivery Labeled(const std::string& id, const std::string& body = "{\"n\":1}") {
+    return {id, "issues", "labeled", "acme/widgets", body};
+  }
+  InboxOutcome Store(const NewDelivery& d) {
+    Result<InboxOutcome> r = store_->StoreDelivery(d);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : InboxOutcome::kDuplicate;
+  }
+  std::vector<Delivery> Due() { return store_->DueDeliveries(100).value(); }
+
+  test::TempDir dir_;
+  test::FakeClock clock_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST(DeliveryRetryDelayTest, DoublesFromFiveSecondsUpToFiveMinutes) {
+  EXPECT_EQ(DeliveryRetryDelay(1), Seconds(5));
+  EXPECT_EQ(DeliveryRetryDelay(2), Seconds(10));
+  EXPECT_EQ(DeliveryRetryDelay(3), Seconds(20));
+  EXPECT_EQ(DeliveryRetryDelay(4), Seconds(40));
+  EXPECT_EQ(DeliveryRetryDelay(5), Seconds(80));
+  EXPECT_EQ(DeliveryRetryDelay(7), Seconds(300));
+  EXPECT_EQ(DeliveryRetryDelay(40), Seconds(300));
+}
+
+TEST_F(InboxTest, StoredDeliveryIsDueAndSurvivesReopening) {
+  EXPECT_EQ(Store(Labeled("d-1")), InboxOutcome::kStored);
+  store_.reset();  // as after kill -9: only what was committed remains
+  store_ = std::move(SqliteStore::Open(dir_.Sub("orch.db"), clock_)).value();
+  std::vector<Delivery> due = Due();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].delivery_id, "d-1");
+  EXPECT_EQ(due[0].event_type, "issues");
+  EXPECT_EQ(due[0].payload, "{\"n\":1}");
+  EXPECT_EQ(due[0].payload_hash.size(), 64u);
+}
+
+TEST_F(InboxTest, SameIdOrSameBodyIsADuplicate) {
+  EXPECT_EQ(Store(Labeled("d-1")), InboxOutcome::kStored);
+  EXPECT_EQ(Store(Labeled("d-1")), InboxOutcome::kDuplicate);  // waiting: applied once
+  ASSERT_TRUE(store_->MarkDeliveryApplied(Due()[0].id).ok());
+  EXPECT_EQ(Store(Labeled("d-1")), InboxOutcome::kDuplicate);
+  EXPECT_EQ(Store(Labeled("d-2")), InboxOutcome::kDuplicate);  // new id, same body
+  EXPECT_EQ(Store(Labeled("d-3", "{\"n\":2}")), InboxOutcome::kStored);
+  EXPECT_EQ(Due().size(), 1u);
+}
+
+TEST_F(InboxTest, FailuresBackOffThenStayFailed) {
+  Store(Labeled("d-1"));
+  int64_t id = Due()[0].id;
+  for (int failure = 1; failure <= kMaxDeliveryAttempts; ++failure) {
+    ASSERT_TRUE(store_->MarkDeliveryFailed(id, "boom " + std::to_string(failure)).ok());
+    if (failure == kMaxDeliveryAttempts) break;
+    EXPECT_TRUE(Due().empty()) << "failure " << failure;
+    clock_.Advance(DeliveryRetryDelay(failure).count());
+    ASSERT_EQ(Due().size(), 1u) << "failure " << failure;
+  }
+  clock_.Advance(3600);
+  EXPECT_TRUE(Due().empty());
+  Delivery d = store_->GetDelivery(id).value();
+  EXPECT_EQ(d.retry_count, kMaxDeliveryAttempts);
+  EXPECT_EQ(d.error, "boom 5");
+  EXPECT_FALSE(d.next_attempt_at.has_value());
+  EXPECT_FALSE(d.processed_at.has_value());
+}
+
+TEST_F(InboxTest, RedeliveryOfAFailedDeliveryIsAppliedAgainOnce) {
+  Store(Labeled("d-1"));
+  int64_t id = Due()[0].id;
+  for (int i = 0; i < kMaxDeliveryAttempts; ++i)
+    ASSERT_TRUE(store_->MarkDeliveryFailed(id, "x").ok());
+  EXPECT_TRUE(Due().empty());
+  EXPECT_EQ(Store(Labeled("d-1")), InboxOutcome::kRequeued);
+  ASSERT_EQ(Due().size(), 1u);
+  EXPECT_EQ(Due()[0].retry_count, 0);
+  ASSERT_TRUE(store_->MarkDeliveryApplied(id).ok());
+  EXPECT_EQ(Store(Labeled("d-1")), InboxOutcome::kDuplicate);
+  EXPECT_TRUE(store_->MarkDeliveryApplied(id).IsConflict());  // never applied twice
+}
+
+TEST_F(InboxTest, RedeliveryDuringBackoffMakesItDueNow) {
+  Store(Labeled("d-1"));
+  int64_t id = Due()[0].id;
+  ASSERT_TRUE(store_->MarkDeliveryFailed(id, "x").ok());
+  EXPECT_TRUE(Due().empty());
+  EXPECT_EQ(Store(Labeled("d-1")), InboxOutcome::kRequeued);
+  ASSERT_EQ(Due().size(), 1u);
+  EXPECT_EQ(Due()[0].retry_count, 1);  // the failure still counts
+}
+
+}  // namespace
+}  // namespace orch
