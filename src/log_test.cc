@@ -33,7 +33,10 @@ TEST(LogTest, InitLoggingWritesToTheFile) {
   spdlog::info("hello from the test");
   spdlog::default_logger()->flush();
   EXPECT_NE(test::ReadFile(path).find("hello from the test"), std::string::npos);
-  spdlog::set_default_logger(spdlog::stdout_color_mt("test-restored"));
+  // Put back a logger that writes nowhere near the deleted directory (unregistered, so the
+  // test can run again in the same process).
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "test", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
 }
 
 TEST(LogTest, FollowSeesAppendsAndRestartsAfterRotation) {
