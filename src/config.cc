@@ -68,7 +68,6 @@ class Reader {
   const EnvLookup& env_;
   Config* config_;
   std::string file_;
-  std::string text_;
   std::vector<std::string> errors_;
   std::map<std::string, std::string> origin_;
 };
@@ -487,7 +486,6 @@ constexpr const char* kGlobalOnly[] = {"webhook", "engine", "github", "channels"
 
 void Reader::ParseSource(const ConfigSource& source) {
   file_ = source.name;
-  text_ = source.text;
   YAML::Node root;
   try {
     root = YAML::Load(source.text);

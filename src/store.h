@@ -10,13 +10,13 @@
 #ifndef ORCH_STORE_H_
 #define ORCH_STORE_H_
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "clock.h"
-#include "config.h"
 #include "status.h"
 #include "task.h"
 
@@ -101,7 +101,7 @@ enum class InboxOutcome {
 
 constexpr int kMaxDeliveryAttempts = 5;
 // The wait after the `failures`-th failed application: 5 s, 10 s, 20 s, ... capped at 5 min.
-Seconds DeliveryRetryDelay(int failures);
+std::chrono::seconds DeliveryRetryDelay(int failures);
 
 class SqliteStore {
  public:

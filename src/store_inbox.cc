@@ -32,9 +32,10 @@ Delivery ReadDelivery(SQLite::Statement& q) {
 
 }  // namespace
 
-Seconds DeliveryRetryDelay(int failures) {
+std::chrono::seconds DeliveryRetryDelay(int failures) {
+  using std::chrono::seconds;
   int shift = std::clamp(failures - 1, 0, 10);
-  return std::min(Seconds(5) * (1 << shift), Seconds(300));
+  return std::min(seconds(5) * (1 << shift), seconds(300));
 }
 
 Result<InboxOutcome> SqliteStore::StoreDelivery(const NewDelivery& d) {

@@ -29,13 +29,13 @@ class InboxTest : public ::testing::Test {
 };
 
 TEST(DeliveryRetryDelayTest, DoublesFromFiveSecondsUpToFiveMinutes) {
-  EXPECT_EQ(DeliveryRetryDelay(1), Seconds(5));
-  EXPECT_EQ(DeliveryRetryDelay(2), Seconds(10));
-  EXPECT_EQ(DeliveryRetryDelay(3), Seconds(20));
-  EXPECT_EQ(DeliveryRetryDelay(4), Seconds(40));
-  EXPECT_EQ(DeliveryRetryDelay(5), Seconds(80));
-  EXPECT_EQ(DeliveryRetryDelay(7), Seconds(300));
-  EXPECT_EQ(DeliveryRetryDelay(40), Seconds(300));
+  EXPECT_EQ(DeliveryRetryDelay(1), std::chrono::seconds(5));
+  EXPECT_EQ(DeliveryRetryDelay(2), std::chrono::seconds(10));
+  EXPECT_EQ(DeliveryRetryDelay(3), std::chrono::seconds(20));
+  EXPECT_EQ(DeliveryRetryDelay(4), std::chrono::seconds(40));
+  EXPECT_EQ(DeliveryRetryDelay(5), std::chrono::seconds(80));
+  EXPECT_EQ(DeliveryRetryDelay(7), std::chrono::seconds(300));
+  EXPECT_EQ(DeliveryRetryDelay(40), std::chrono::seconds(300));
 }
 
 TEST_F(InboxTest, StoredDeliveryIsDueAndSurvivesReopening) {
