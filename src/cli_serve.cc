@@ -1,4 +1,5 @@
 // `orch serve` (the daemon) and `orch log`.
+#include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -13,8 +14,12 @@
 #include "cli.h"
 #include "daemon.h"
 #include "engine.h"
+#include "github_rest.h"
+#include "inbox_writer.h"
 #include "log.h"
+#include "subprocess.h"
 #include "version.h"
+#include "webhook_server.h"
 
 namespace orch {
 namespace {
@@ -41,6 +46,19 @@ void StartSignalThread(Daemon& daemon) {
       daemon.RequestStop();
     }
   }).detach();
+}
+
+// GETs `url` and expects 200: the receiver (or the tunnel in front of it) is up.
+Status ProbeHealth(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t path = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  httplib::Client client(url.substr(0, path));
+  client.set_connection_timeout(2);
+  client.set_read_timeout(5);
+  httplib::Result r = client.Get(path == std::string::npos ? "/" : url.substr(path));
+  if (!r) return Status::Unavailable(url, httplib::to_string(r.error()));
+  if (r->status != 200) return Status::Unavailable(url, "HTTP " + std::to_string(r->status));
+  return Status::OK();
 }
 
 class ServeCommand : public Command {
@@ -71,11 +89,60 @@ class ServeCommand : public Command {
     spdlog::info("orch {} ({}) starting, pid {}", ORCH_VERSION, ORCH_GIT_DESCRIBE, getpid());
     spdlog::info("store: {}", (*store)->path());
     spdlog::info("log: {}", home->log_path());
-    Engine engine(**store, *config, ctx.clock);
+
+    PosixProcessRunner runner;
+    std::unique_ptr<RestGitHubClient> github;
+    Result<std::unique_ptr<RestGitHubClient>> made =
+        RestGitHubClient::Make(config->github, ctx.env, runner, ctx.clock);
+    if (made.ok()) {
+      github = std::move(made).value();
+      spdlog::info("github: {} with credentials from {}", config->github.api_url,
+                   github->tokens().Describe());
+    } else if (made.status().IsUsageError() && made.status().message().rfind("no GitHub", 0) == 0) {
+      spdlog::warn("github: {}; webhooks are stored but not applied until credentials are set",
+                   made.status().message());
+    } else {
+      return made.status();
+    }
+
+    HealthProbe probe;
+    std::string url = "http://" + config->webhook.bind + ":" + std::to_string(config->webhook.port);
+    if (config->webhook.enabled) {
+      std::string health_url =
+          config->webhook.health_url.empty() ? url + "/health" : config->webhook.health_url;
+      probe = [health_url] { return ProbeHealth(health_url); };
+    }
+    Engine engine(**store, *config, ctx.clock, github.get(), probe);
     Daemon daemon(engine, config->engine.tick_interval);
+
+    // The receiver writes through its own connection; the engine's stays on this thread.
+    std::unique_ptr<SqliteStore> inbox_store;
+    std::unique_ptr<InboxWriter> inbox;
+    std::unique_ptr<WebhookServer> receiver;
+    if (config->webhook.enabled) {
+      Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(home->db_path(), ctx.clock);
+      if (!s.ok()) return s.status();
+      inbox_store = std::move(s).value();
+      inbox = std::make_unique<InboxWriter>(*inbox_store);
+      Result<std::optional<int64_t>> last = inbox_store->LastWebhookAt();
+      WebhookServerOptions opts{.bind = config->webhook.bind,
+                                .port = config->webhook.port,
+                                .secret = config->webhook.secret,
+                                .max_payload_bytes = config->webhook.max_payload_bytes,
+                                .last_webhook_at = last.ok() ? *last : std::nullopt};
+      receiver = std::make_unique<WebhookServer>(opts, *inbox, ctx.clock,
+                                                 [&daemon] { daemon.Wake(); });
+      ORCH_RETURN_IF_ERROR(receiver->Start());
+      spdlog::info("webhook: listening on {}/webhook (signatures checked; health at {}/health)",
+                   url, url);
+    } else {
+      spdlog::info("webhook: disabled; polling GitHub every {}s",
+                   config->engine.sync_interval.count());
+    }
     spdlog::info("engine: ticking every {}s", config->engine.tick_interval.count());
     StartSignalThread(daemon);
     int ticks = daemon.Run();
+    if (receiver) receiver->Stop();  // in-flight deliveries finish and commit first
     spdlog::info("stopped after {} tick(s)", ticks);
     spdlog::default_logger()->flush();
     return Status::OK();

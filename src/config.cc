@@ -383,7 +383,12 @@ void Reader::ReadRoot(const YAML::Node& root) {
                   {{"enabled", [&](auto& v, auto& k) { Bool(v, k, &wh.enabled); }},
                    {"port", [&](auto& v, auto& k) { Int(v, k, 1, 65535, &wh.port); }},
                    {"bind", [&](auto& v, auto& k) { String(v, k, &wh.bind); }},
-                   {"secret", [&](auto& v, auto& k) { String(v, k, &wh.secret); }}});
+                   {"secret", [&](auto& v, auto& k) { String(v, k, &wh.secret); }},
+                   {"max_payload_bytes",
+                    [&](auto& v, auto& k) {
+                      Int(v, k, int64_t{1024}, int64_t{1} << 30, &wh.max_payload_bytes);
+                    }},
+                   {"health_url", [&](auto& v, auto& k) { String(v, k, &wh.health_url); }}});
         }},
        {"engine",
         [&](auto& n, auto& p) {
@@ -391,12 +396,12 @@ void Reader::ReadRoot(const YAML::Node& root) {
               n, p,
               {{"tick_interval", [&](auto& v, auto& k) { Duration(v, k, one, &en.tick_interval); }},
                {"sync_interval",
-                [&](auto& v, auto& k) { Duration(v, k, Seconds(10), &en.sync_interval); }},
+                [&](auto& v, auto& k) { Duration(v, k, one, &en.sync_interval); }},
                {"fallback_sync_interval",
-                [&](auto& v, auto& k) { Duration(v, k, Seconds(5), &en.fallback_sync_interval); }},
+                [&](auto& v, auto& k) { Duration(v, k, one, &en.fallback_sync_interval); }},
                {"webhook_health_check_interval",
                 [&](auto& v, auto& k) {
-                  Duration(v, k, Seconds(5), &en.webhook_health_check_interval);
+                  Duration(v, k, one, &en.webhook_health_check_interval);
                 }},
                {"max_parallel", [&](auto& v, auto& k) { Int(v, k, 1, 64, &en.max_parallel); }},
                {"stuck_timeout",

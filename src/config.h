@@ -49,6 +49,10 @@ struct WebhookConfig {
   int port = 8080;
   std::string bind = "127.0.0.1";
   std::string secret;  // empty: the receiver refuses to start (fail closed)
+  int64_t max_payload_bytes = 25 * 1024 * 1024;  // GitHub's own cap
+  // What the health check fetches; empty: this receiver's own /health. Point it at the public
+  // URL (tunnel, proxy) to check the whole path GitHub takes.
+  std::string health_url;
 };
 
 struct EngineConfig {

@@ -79,6 +79,8 @@ std::string RenderConfig(const Config& c) {
   out << YAML::Key << "port" << YAML::Value << c.webhook.port;
   out << YAML::Key << "bind" << YAML::Value << c.webhook.bind;
   out << YAML::Key << "secret" << YAML::Value << Mask(c.webhook.secret);
+  out << YAML::Key << "max_payload_bytes" << YAML::Value << c.webhook.max_payload_bytes;
+  out << YAML::Key << "health_url" << YAML::Value << c.webhook.health_url;
   out << YAML::EndMap;
 
   const EngineConfig& e = c.engine;

@@ -50,9 +50,16 @@ int Daemon::Run() {
     ++ticks;
     if (!r.ok()) spdlog::error("tick failed: {}", r.status().message());
     lock.lock();
-    cv_.wait_for(lock, tick_interval_, [this] { return stop_; });
+    cv_.wait_for(lock, tick_interval_, [this] { return stop_ || wake_; });
+    wake_ = false;
   }
   return ticks;
+}
+
+void Daemon::Wake() {
+  std::lock_guard<std::mutex> lock(mu_);
+  wake_ = true;
+  cv_.notify_all();
 }
 
 void Daemon::RequestStop() {

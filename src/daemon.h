@@ -43,6 +43,8 @@ class Daemon {
   // Returns the number of ticks.
   int Run();
   void RequestStop();
+  // Starts the next tick now instead of after the interval (a webhook arrived). Any thread.
+  void Wake();
 
  private:
   Engine& engine_;
@@ -50,6 +52,7 @@ class Daemon {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool wake_ = false;
 };
 
 }  // namespace orch

@@ -2,24 +2,171 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace orch {
+namespace {
+
+constexpr int kDeliveriesPerTick = 200;
+constexpr int64_t kReceiptRetention = 7 * 86400;
+
+// The registered project for `repo` (owner/name, compared without case), if any.
+std::optional<Project> ProjectForRepo(const std::vector<Project>& projects,
+                                      const std::string& repo) {
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+    return s;
+  };
+  for (const Project& p : projects) {
+    if (p.repo && lower(*p.repo) == lower(repo)) return p;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Engine::Engine(SqliteStore& store, const Config& config, const Clock& clock,
+               GitHubClient* github, HealthProbe probe)
+    : store_(store), config_(config), clock_(clock), github_(github), probe_(std::move(probe)) {
+  rules_.trigger_labels = config_.workflow.trigger_labels;
+  if (github_) {
+    trust_ = std::make_unique<TrustPolicy>(*github_, clock_, config_.workflow.allowed_authors);
+    intake_ = std::make_unique<Intake>(store_, *trust_);
+    syncer_ = std::make_unique<Syncer>(store_, *github_, *intake_);
+  }
+}
 
 Result<TickReport> Engine::Tick() {
   TickReport report;
   Status first;
-  Result<int> unblocked = UnblockFinishedParents();
-  if (unblocked.ok()) {
-    report.parents_unblocked = *unblocked;
-  } else {
-    spdlog::error("engine: unblocking parents: {}", unblocked.status().message());
-    first = unblocked.status();
+  auto note = [&first](const Status& s, const char* step) {
+    if (s.ok()) return;
+    spdlog::error("engine: {}: {}", step, s.message());
+    if (first.ok()) first = s;
+  };
+  if (github_ && KnowOwnIdentity()) {
+    Result<int> applied = ApplyDeliveries(&report.deliveries_failed);
+    if (applied.ok()) report.deliveries_applied = *applied;
+    note(applied.status(), "applying webhook deliveries");
   }
-  Status beat = store_.SetKv(kHeartbeatKey, std::to_string(clock_.NowUnix()));
-  if (!beat.ok() && first.ok()) first = beat;
+  CheckWebhookHealth();
+  if (github_ && KnowOwnIdentity()) {
+    Result<int> synced = SyncIfDue();
+    if (synced.ok()) report.projects_synced = *synced;
+    note(synced.status(), "syncing with GitHub");
+  }
+  Result<int> unblocked = UnblockFinishedParents();
+  if (unblocked.ok()) report.parents_unblocked = *unblocked;
+  note(unblocked.status(), "unblocking parents");
+  int64_t now = clock_.NowUnix();
+  if (now >= next_prune_) {
+    note(store_.PruneWebhookReceipts(now - kReceiptRetention), "pruning webhook receipts");
+    next_prune_ = now + 3600;
+  }
+  note(store_.SetKv(kHeartbeatKey, std::to_string(now)), "heartbeat");
   if (!first.ok()) return first;
   return report;
+}
+
+bool Engine::KnowOwnIdentity() {
+  if (!rules_.bot_login.empty()) return true;
+  Result<GitHubUser> me = github_->AuthenticatedUser();
+  if (!me.ok()) {
+    spdlog::warn("engine: cannot tell who orch is on GitHub, intake waits: {}",
+                 me.status().message());
+    return false;
+  }
+  rules_.bot_login = me->login;
+  spdlog::info("github: acting as {} (its own events start nothing)", me->login);
+  return true;
+}
+
+Result<int> Engine::ApplyDeliveries(int* failed) {
+  Result<std::vector<Delivery>> due = store_.DueDeliveries(kDeliveriesPerTick);
+  if (!due.ok()) return due.status();
+  if (due->empty()) return 0;
+  Result<std::vector<Project>> projects = store_.ListProjects();
+  if (!projects.ok()) return projects.status();
+  int applied = 0;
+  for (const Delivery& d : *due) {
+    std::string label = d.event_type + (d.action.empty() ? "" : "." + d.action) + " " +
+                        d.delivery_id;
+    Result<std::string> result = std::string();
+    std::optional<Project> project = ProjectForRepo(*projects, d.repo);
+    nlohmann::json payload = nlohmann::json::parse(d.payload, nullptr, false);
+    if (payload.is_discarded()) {
+      result = Status::Corruption("payload", "not JSON");  // the receiver checked it; disk?
+    } else if (!project) {
+      result = "ignored: " + (d.repo.empty() ? std::string("no repository in the event")
+                                             : d.repo + " is not a registered project");
+    } else {
+      result = intake_->Apply(*project, DecideEvent(d.event_type, payload, rules_));
+    }
+    if (result.ok()) {
+      ORCH_RETURN_IF_ERROR(store_.MarkDeliveryApplied(d.id, *result));
+      spdlog::info("webhook: {}: {}", label, *result);
+      ++applied;
+    } else {
+      ORCH_RETURN_IF_ERROR(store_.MarkDeliveryFailed(d.id, result.status().message()));
+      spdlog::warn("webhook: {} failed (attempt {} of {}): {}", label, d.retry_count + 1,
+                   kMaxDeliveryAttempts, result.status().message());
+      ++*failed;
+    }
+  }
+  return applied;
+}
+
+void Engine::CheckWebhookHealth() {
+  if (!probe_) return;
+  int64_t now = clock_.NowUnix();
+  if (next_health_check_ && now < *next_health_check_) return;
+  next_health_check_ = now + config_.engine.webhook_health_check_interval.count();
+  Status health = probe_();
+  if (!health.ok() && !fallback_) {
+    fallback_ = true;
+    next_sync_ = now;  // catch up at once
+    spdlog::warn("webhook receiver unreachable ({}): entering polling fallback mode, syncing "
+                 "every {}s",
+                 health.message(), config_.engine.fallback_sync_interval.count());
+    (void)store_.SetKv(kModeKey, "polling fallback");
+  } else if (health.ok() && fallback_) {
+    fallback_ = false;
+    spdlog::info("webhook receiver reachable again: exiting polling fallback mode");
+    (void)store_.SetKv(kModeKey, "webhook");
+  } else if (health.ok() && !next_sync_) {
+    (void)store_.SetKv(kModeKey, "webhook");
+  }
+}
+
+Result<int> Engine::SyncIfDue() {
+  int64_t now = clock_.NowUnix();
+  if (next_sync_ && now < *next_sync_) return 0;
+  Seconds every = fallback_ ? config_.engine.fallback_sync_interval : config_.engine.sync_interval;
+  next_sync_ = now + every.count();
+  Result<std::vector<Project>> projects = store_.ListProjects();
+  if (!projects.ok()) return projects.status();
+  int synced = 0;
+  Status first;
+  for (const Project& p : *projects) {
+    if (!p.repo) continue;
+    Result<SyncReport> r = syncer_->SyncProject(p, rules_);
+    if (!r.ok()) {
+      spdlog::warn("sync: {}: {}", *p.repo, r.status().message());
+      if (first.ok()) first = r.status();
+      continue;
+    }
+    ++synced;
+    if (r->not_modified) {
+      spdlog::debug("sync: {}: not modified", *p.repo);
+    } else {
+      spdlog::info("sync: {}: {} issue(s) changed, {} task(s) created", *p.repo, r->issues_seen,
+                   r->tasks_created);
+    }
+  }
+  if (!first.ok()) return first;
+  return synced;
 }
 
 Result<int> Engine::UnblockFinishedParents() {

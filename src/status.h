@@ -14,6 +14,7 @@
 #define ORCH_STATUS_H_
 
 #include <cassert>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -73,6 +74,13 @@ class [[nodiscard]] Status {
     return code_ == StatusCode::kInvalidArgument || code_ == StatusCode::kConfig;
   }
   const std::string& message() const { return message_; }
+  // For a retryable status: how long the other side asked us to wait (0: no advice).
+  int64_t retry_after_seconds() const { return retry_after_; }
+  Status WithRetryAfter(int64_t seconds) const {
+    Status s = *this;
+    s.retry_after_ = seconds;
+    return s;
+  }
 
   // "OK", or the message (the code is implied by it and not repeated to users).
   std::string ToString() const { return ok() ? "OK" : message_; }
@@ -96,6 +104,7 @@ class [[nodiscard]] Status {
 
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  int64_t retry_after_ = 0;
 };
 
 // A value or the Status that explains its absence. Never holds an OK Status.

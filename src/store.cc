@@ -14,7 +14,8 @@ constexpr int kBusyTimeoutMs = 5000;
 
 const char* kTaskColumns =
     "t.id, t.project_id, p.name, t.external_id, t.parent_id, t.source, t.source_id, t.title, "
-    "t.body, t.labels, t.status, t.status_reason, t.attempts, t.created_at, t.updated_at";
+    "t.body, t.labels, t.status, t.status_reason, t.attempts, t.created_at, t.updated_at, "
+    "t.pr_number";
 
 std::optional<std::string> OptText(const SQLite::Column& c) {
   if (c.isNull()) return std::nullopt;
@@ -58,6 +59,7 @@ Task ReadTask(SQLite::Statement& q) {
   t.status_reason = q.getColumn(11).getString();
   t.attempts = q.getColumn(12).getInt();
   t.created_at = q.getColumn(13).getInt64();
+  t.pr_number = OptInt(q.getColumn(15));
   t.updated_at = q.getColumn(14).getInt64();
   return t;
 }
@@ -251,7 +253,10 @@ Result<std::vector<Task>> SqliteStore::ListTasks(const TaskFilter& f) {
                                   " FROM tasks t JOIN projects p ON p.id = t.project_id "
                                   "WHERE (?1 IS NULL OR t.status = ?1) "
                                   "AND (?2 IS NULL OR t.project_id = ?2) "
-                                  "AND (?3 IS NULL OR t.parent_id = ?3) ORDER BY t.id");
+                                  "AND (?3 IS NULL OR t.parent_id = ?3) "
+                                  "AND (?4 IS NULL OR t.external_id = ?4) "
+                                  "AND (?5 IS NULL OR t.source_id = ?5) "
+                                  "AND (?6 IS NULL OR t.pr_number = ?6) ORDER BY t.id");
     if (f.status) {
       q.bind(1, TaskStatusName(*f.status));
     } else {
@@ -259,12 +264,28 @@ Result<std::vector<Task>> SqliteStore::ListTasks(const TaskFilter& f) {
     }
     BindOpt(q, 2, f.project_id);
     BindOpt(q, 3, f.parent_id);
+    BindOpt(q, 4, f.external_id);
+    BindOpt(q, 5, f.source_id);
+    BindOpt(q, 6, f.pr_number);
     std::vector<Task> out;
     while (q.executeStep()) out.push_back(ReadTask(q));
     return out;
   } catch (const std::exception& e) {
     return Error(e, "listing tasks");
   }
+}
+
+Status SqliteStore::SetTaskPullRequest(int64_t id, int64_t pr_number) {
+  try {
+    SQLite::Statement upd(*db_, "UPDATE tasks SET pr_number = ?, updated_at = ? WHERE id = ?");
+    upd.bind(1, static_cast<int64_t>(pr_number));
+    upd.bind(2, static_cast<int64_t>(clock_.NowUnix()));
+    upd.bind(3, static_cast<int64_t>(id));
+    if (upd.exec() == 0) return Status::NotFound("task " + std::to_string(id), "no such task");
+  } catch (const std::exception& e) {
+    return Error(e, "recording the task's pull request");
+  }
+  return Status::OK();
 }
 
 Result<std::vector<Event>> SqliteStore::TaskEvents(int64_t task_id) {

@@ -54,6 +54,9 @@ struct TaskFilter {
   std::optional<TaskStatus> status = std::nullopt;
   std::optional<int64_t> project_id = std::nullopt;
   std::optional<int64_t> parent_id = std::nullopt;
+  std::optional<std::string> external_id = std::nullopt;
+  std::optional<std::string> source_id = std::nullopt;
+  std::optional<int64_t> pr_number = std::nullopt;
 };
 
 struct Event {
@@ -91,6 +94,24 @@ struct Delivery {
   int retry_count = 0;                     // failed applications so far
   std::optional<int64_t> next_attempt_at;  // NULL and not processed: failed for good
   int64_t created_at = 0;
+  std::string result;  // what applying it did, or why it was ignored
+
+  bool failed() const { return !processed_at && !next_attempt_at; }
+};
+
+struct DeliveryFilter {
+  bool failed_only = false;
+  int limit = 50;  // newest first
+};
+
+// What the receiver saw and the engine did, over a window (`orch webhook stats`).
+struct WebhookStats {
+  int64_t received = 0;    // requests with a good signature, duplicates included
+  int64_t duplicates = 0;  // of those, already applied or already waiting
+  int64_t applied = 0;
+  int64_t failed = 0;   // gave up after kMaxDeliveryAttempts
+  int64_t pending = 0;  // waiting for the engine, first try or retry
+  std::vector<std::pair<std::string, int64_t>> received_by_event;  // "issues.labeled" -> n
 };
 
 enum class InboxOutcome {
@@ -98,6 +119,8 @@ enum class InboxOutcome {
   kDuplicate,  // already applied, or already waiting to be: nothing to do
   kRequeued,   // a redelivery of one that failed: queued again, due now
 };
+
+const char* InboxOutcomeName(InboxOutcome o);
 
 constexpr int kMaxDeliveryAttempts = 5;
 // The wait after the `failures`-th failed application: 5 s, 10 s, 20 s, ... capped at 5 min.
@@ -133,6 +156,8 @@ class SqliteStore {
   Result<Task> GetTask(int64_t id);
   Result<std::vector<Task>> ListTasks(const TaskFilter& filter);
   Result<std::vector<Event>> TaskEvents(int64_t task_id);
+  // Links task `id` to the pull request that carries its work. NotFound without such a task.
+  Status SetTaskPullRequest(int64_t id, int64_t pr_number);
 
   // Moves task `id` from `from` to `to` if it is still in `from`, and records the event.
   // InvalidArgument when the state machine forbids the move; Conflict when the task is no
@@ -144,13 +169,28 @@ class SqliteStore {
   // payload's SHA-256. StoreDelivery commits before it returns, so a 2xx sent after it is never
   // for a delivery that a crash could lose.
   Result<InboxOutcome> StoreDelivery(const NewDelivery& delivery);
+  // The same for many deliveries in one transaction (the receiver's group commit): one outcome
+  // per delivery, in order; on failure none of them is stored.
+  Result<std::vector<InboxOutcome>> StoreDeliveries(const std::vector<NewDelivery>& deliveries);
   // Deliveries due now, oldest first, at most `limit`.
   Result<std::vector<Delivery>> DueDeliveries(int limit);
-  Status MarkDeliveryApplied(int64_t id);
+  // `result` says what applying it did (shown by `orch webhook deliveries`).
+  Status MarkDeliveryApplied(int64_t id, const std::string& result = "");
   // Counts a failed application and schedules the next one after DeliveryRetryDelay; after
   // kMaxDeliveryAttempts failures the delivery stays failed, visible with its error.
   Status MarkDeliveryFailed(int64_t id, const std::string& error);
   Result<Delivery> GetDelivery(int64_t id);
+  Result<std::vector<Delivery>> ListDeliveries(const DeliveryFilter& filter);
+  // Queues delivery `id` to be applied again now, as a first attempt, whatever its state
+  // (`orch webhook redeliver`); applying is idempotent, so an applied one may be replayed.
+  // NotFound when there is no such delivery.
+  Status RequeueDelivery(int64_t id);
+  // Counts over receipts and deliveries created at or after `since` (unix seconds).
+  Result<WebhookStats> GetWebhookStats(int64_t since);
+  // Unix seconds of the newest receipt, if any (for /health).
+  Result<std::optional<int64_t>> LastWebhookAt();
+  // Deletes receipts older than `before`; deliveries stay.
+  Status PruneWebhookReceipts(int64_t before);
 
   Result<std::optional<std::string>> GetKv(const std::string& key);
   Status SetKv(const std::string& key, const std::string& value);

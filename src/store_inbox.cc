@@ -11,7 +11,7 @@ namespace {
 
 const char* kDeliveryColumns =
     "id, delivery_id, event_type, action, payload_hash, repo, payload, processed_at, "
-    "COALESCE(error, ''), retry_count, next_attempt_at, created_at";
+    "COALESCE(error, ''), retry_count, next_attempt_at, created_at, result";
 
 Delivery ReadDelivery(SQLite::Statement& q) {
   Delivery d;
@@ -27,10 +27,23 @@ Delivery ReadDelivery(SQLite::Statement& q) {
   d.retry_count = q.getColumn(9).getInt();
   if (!q.getColumn(10).isNull()) d.next_attempt_at = q.getColumn(10).getInt64();
   d.created_at = q.getColumn(11).getInt64();
+  d.result = q.getColumn(12).getString();
   return d;
 }
 
 }  // namespace
+
+const char* InboxOutcomeName(InboxOutcome o) {
+  switch (o) {
+    case InboxOutcome::kStored:
+      return "stored";
+    case InboxOutcome::kDuplicate:
+      return "duplicate";
+    case InboxOutcome::kRequeued:
+      return "requeued";
+  }
+  return "?";
+}
 
 std::chrono::seconds DeliveryRetryDelay(int failures) {
   using std::chrono::seconds;
@@ -39,51 +52,80 @@ std::chrono::seconds DeliveryRetryDelay(int failures) {
 }
 
 Result<InboxOutcome> SqliteStore::StoreDelivery(const NewDelivery& d) {
-  std::string hash = Sha256Hex(d.payload);
+  Result<std::vector<InboxOutcome>> r = StoreDeliveries({d});
+  if (!r.ok()) return r.status();
+  return r->front();
+}
+
+Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
+    const std::vector<NewDelivery>& deliveries) {
+  std::vector<InboxOutcome> out;
+  out.reserve(deliveries.size());
   try {
     SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     int64_t now = clock_.NowUnix();
     // The most telling earlier row: an applied one first, then a waiting one, then the newest.
-    SQLite::Statement q(*db_,
-                        "SELECT id, processed_at IS NOT NULL, next_attempt_at IS NOT NULL, "
-                        "retry_count FROM webhook_deliveries "
-                        "WHERE delivery_id = ?1 OR payload_hash = ?2 "
-                        "ORDER BY processed_at IS NOT NULL DESC, next_attempt_at IS NOT NULL "
-                        "DESC, id DESC LIMIT 1");
-    q.bind(1, d.delivery_id);
-    q.bind(2, hash);
-    if (q.executeStep()) {
-      int64_t id = q.getColumn(0).getInt64();
-      bool applied = q.getColumn(1).getInt() != 0;
-      bool waiting = q.getColumn(2).getInt() != 0;
-      int failures = q.getColumn(3).getInt();
-      if (applied || (waiting && failures == 0)) return InboxOutcome::kDuplicate;
-      // Failed for good, or backing off after failures: GitHub's redelivery means "try now".
-      SQLite::Statement upd(*db_,
-                            "UPDATE webhook_deliveries SET next_attempt_at = ?, retry_count = "
-                            "CASE WHEN next_attempt_at IS NULL THEN 0 ELSE retry_count END "
-                            "WHERE id = ?");
-      upd.bind(1, now);
-      upd.bind(2, id);
-      upd.exec();
-      txn.commit();
-      return InboxOutcome::kRequeued;
-    }
+    SQLite::Statement find(*db_,
+                           "SELECT id, processed_at IS NOT NULL, next_attempt_at IS NOT NULL, "
+                           "retry_count FROM webhook_deliveries "
+                           "WHERE delivery_id = ?1 OR payload_hash = ?2 "
+                           "ORDER BY processed_at IS NOT NULL DESC, next_attempt_at IS NOT NULL "
+                           "DESC, id DESC LIMIT 1");
+    SQLite::Statement requeue(*db_,
+                              "UPDATE webhook_deliveries SET next_attempt_at = ?, retry_count = "
+                              "CASE WHEN next_attempt_at IS NULL THEN 0 ELSE retry_count END "
+                              "WHERE id = ?");
     SQLite::Statement ins(*db_,
                           "INSERT INTO webhook_deliveries(delivery_id, event_type, action, "
                           "payload_hash, repo, payload, next_attempt_at, created_at) "
                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    ins.bind(1, d.delivery_id);
-    ins.bind(2, d.event_type);
-    ins.bind(3, d.action);
-    ins.bind(4, hash);
-    ins.bind(5, d.repo);
-    ins.bind(6, d.payload.data(), static_cast<int>(d.payload.size()));
-    ins.bind(7, now);
-    ins.bind(8, now);
-    ins.exec();
+    SQLite::Statement receipt(*db_,
+                              "INSERT INTO webhook_receipts(delivery_row, outcome, received_at) "
+                              "VALUES (?, ?, ?)");
+    for (const NewDelivery& d : deliveries) {
+      std::string hash = Sha256Hex(d.payload);
+      find.bind(1, d.delivery_id);
+      find.bind(2, hash);
+      InboxOutcome outcome = InboxOutcome::kStored;
+      int64_t row = 0;
+      if (find.executeStep()) {
+        row = find.getColumn(0).getInt64();
+        bool applied = find.getColumn(1).getInt() != 0;
+        bool waiting = find.getColumn(2).getInt() != 0;
+        int failures = find.getColumn(3).getInt();
+        if (applied || (waiting && failures == 0)) {
+          outcome = InboxOutcome::kDuplicate;
+        } else {
+          // Failed for good, or backing off after failures: a redelivery means "try now".
+          outcome = InboxOutcome::kRequeued;
+          requeue.bind(1, now);
+          requeue.bind(2, row);
+          requeue.exec();
+          requeue.reset();
+        }
+      } else {
+        ins.bind(1, d.delivery_id);
+        ins.bind(2, d.event_type);
+        ins.bind(3, d.action);
+        ins.bind(4, hash);
+        ins.bind(5, d.repo);
+        ins.bind(6, d.payload.data(), static_cast<int>(d.payload.size()));
+        ins.bind(7, now);
+        ins.bind(8, now);
+        ins.exec();
+        ins.reset();
+        row = db_->getLastInsertRowid();
+      }
+      find.reset();
+      receipt.bind(1, row);
+      receipt.bind(2, InboxOutcomeName(outcome));
+      receipt.bind(3, now);
+      receipt.exec();
+      receipt.reset();
+      out.push_back(outcome);
+    }
     txn.commit();
-    return InboxOutcome::kStored;
+    return out;
   } catch (const std::exception& e) {
     return Error(e, "storing webhook delivery");
   }
@@ -116,13 +158,14 @@ Result<Delivery> SqliteStore::GetDelivery(int64_t id) {
   return Status::NotFound("delivery " + std::to_string(id), "no such delivery");
 }
 
-Status SqliteStore::MarkDeliveryApplied(int64_t id) {
+Status SqliteStore::MarkDeliveryApplied(int64_t id, const std::string& result) {
   try {
     SQLite::Statement upd(*db_,
-                          "UPDATE webhook_deliveries SET processed_at = ?, next_attempt_at = NULL "
-                          "WHERE id = ? AND processed_at IS NULL");
+                          "UPDATE webhook_deliveries SET processed_at = ?, next_attempt_at = NULL, "
+                          "result = ? WHERE id = ? AND processed_at IS NULL");
     upd.bind(1, static_cast<int64_t>(clock_.NowUnix()));
-    upd.bind(2, static_cast<int64_t>(id));
+    upd.bind(2, result);
+    upd.bind(3, static_cast<int64_t>(id));
     if (upd.exec() == 0) {
       return Status::Conflict("delivery " + std::to_string(id), "missing or already applied");
     }
@@ -158,6 +201,94 @@ Status SqliteStore::MarkDeliveryFailed(int64_t id, const std::string& error) {
     txn.commit();
   } catch (const std::exception& e) {
     return Error(e, "marking delivery failed");
+  }
+  return Status::OK();
+}
+
+Result<std::vector<Delivery>> SqliteStore::ListDeliveries(const DeliveryFilter& filter) {
+  try {
+    std::string sql = std::string("SELECT ") + kDeliveryColumns + " FROM webhook_deliveries";
+    if (filter.failed_only) sql += " WHERE processed_at IS NULL AND next_attempt_at IS NULL";
+    sql += " ORDER BY id DESC LIMIT ?";
+    SQLite::Statement q(*db_, sql);
+    q.bind(1, filter.limit);
+    std::vector<Delivery> out;
+    while (q.executeStep()) out.push_back(ReadDelivery(q));
+    return out;
+  } catch (const std::exception& e) {
+    return Error(e, "listing deliveries");
+  }
+}
+
+Status SqliteStore::RequeueDelivery(int64_t id) {
+  try {
+    SQLite::Statement upd(*db_,
+                          "UPDATE webhook_deliveries SET processed_at = NULL, next_attempt_at = ?, "
+                          "retry_count = 0, error = NULL, result = '' WHERE id = ?");
+    upd.bind(1, static_cast<int64_t>(clock_.NowUnix()));
+    upd.bind(2, static_cast<int64_t>(id));
+    if (upd.exec() == 0) {
+      return Status::NotFound("delivery " + std::to_string(id), "no such delivery");
+    }
+  } catch (const std::exception& e) {
+    return Error(e, "requeueing delivery");
+  }
+  return Status::OK();
+}
+
+Result<WebhookStats> SqliteStore::GetWebhookStats(int64_t since) {
+  WebhookStats st;
+  try {
+    SQLite::Statement r(*db_,
+                        "SELECT COUNT(*), COALESCE(SUM(outcome = 'duplicate'), 0) "
+                        "FROM webhook_receipts WHERE received_at >= ?");
+    r.bind(1, since);
+    r.executeStep();
+    st.received = r.getColumn(0).getInt64();
+    st.duplicates = r.getColumn(1).getInt64();
+    SQLite::Statement d(*db_,
+                        "SELECT COALESCE(SUM(processed_at IS NOT NULL), 0), "
+                        "COALESCE(SUM(processed_at IS NULL AND next_attempt_at IS NULL), 0), "
+                        "COALESCE(SUM(processed_at IS NULL AND next_attempt_at IS NOT NULL), 0) "
+                        "FROM webhook_deliveries WHERE created_at >= ?");
+    d.bind(1, since);
+    d.executeStep();
+    st.applied = d.getColumn(0).getInt64();
+    st.failed = d.getColumn(1).getInt64();
+    st.pending = d.getColumn(2).getInt64();
+    SQLite::Statement e(*db_,
+                        "SELECT d.event_type || CASE WHEN d.action = '' THEN '' "
+                        "ELSE '.' || d.action END AS ev, COUNT(*) FROM webhook_receipts r "
+                        "JOIN webhook_deliveries d ON d.id = r.delivery_row "
+                        "WHERE r.received_at >= ? GROUP BY ev ORDER BY COUNT(*) DESC, ev");
+    e.bind(1, since);
+    while (e.executeStep()) {
+      st.received_by_event.emplace_back(e.getColumn(0).getString(), e.getColumn(1).getInt64());
+    }
+  } catch (const std::exception& e) {
+    return Error(e, "reading webhook stats");
+  }
+  return st;
+}
+
+Result<std::optional<int64_t>> SqliteStore::LastWebhookAt() {
+  try {
+    SQLite::Statement q(*db_, "SELECT MAX(received_at) FROM webhook_receipts");
+    q.executeStep();
+    if (q.getColumn(0).isNull()) return std::optional<int64_t>();
+    return std::optional<int64_t>(q.getColumn(0).getInt64());
+  } catch (const std::exception& e) {
+    return Error(e, "reading last webhook time");
+  }
+}
+
+Status SqliteStore::PruneWebhookReceipts(int64_t before) {
+  try {
+    SQLite::Statement del(*db_, "DELETE FROM webhook_receipts WHERE received_at < ?");
+    del.bind(1, before);
+    del.exec();
+  } catch (const std::exception& e) {
+    return Error(e, "pruning webhook receipts");
   }
   return Status::OK();
 }

@@ -103,5 +103,59 @@ TEST_F(InboxTest, RedeliveryDuringBackoffMakesItDueNow) {
   EXPECT_EQ(Due()[0].retry_count, 1);  // the failure still counts
 }
 
+TEST_F(InboxTest, BatchStoresInOrderAndDeduplicatesWithinItself) {
+  // The receiver's group commit: one transaction, outcomes in the order submitted.
+  std::vector<NewDelivery> batch = {Labeled("d-1"), Labeled("d-2", "{\"n\":2}"), Labeled("d-1")};
+  Result<std::vector<InboxOutcome>> r = store_->StoreDeliveries(batch);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r, (std::vector<InboxOutcome>{InboxOutcome::kStored, InboxOutcome::kStored,
+                                          InboxOutcome::kDuplicate}));
+  EXPECT_EQ(Due().size(), 2u);
+}
+
+TEST_F(InboxTest, StatsCountReceiptsDuplicatesAndOutcomesInTheWindow) {
+  Store(Labeled("old"));
+  clock_.Advance(2 * 86400);
+  int64_t since = clock_.NowUnix() - 86400;
+  Store(Labeled("d-1", "{\"a\":1}"));
+  Store(Labeled("d-1", "{\"a\":1}"));  // duplicate
+  Store({"d-2", "issue_comment", "created", "acme/widgets", "{\"b\":1}"});
+  Store({"d-3", "ping", "", "acme/widgets", "{\"c\":1}"});
+  std::vector<Delivery> due = Due();
+  ASSERT_EQ(due.size(), 4u);  // "old" is still pending, but outside the window
+  ASSERT_TRUE(store_->MarkDeliveryApplied(due[1].id, "created task 1").ok());
+  for (int i = 0; i < kMaxDeliveryAttempts; ++i)
+    ASSERT_TRUE(store_->MarkDeliveryFailed(due[2].id, "boom").ok());
+  WebhookStats st = store_->GetWebhookStats(since).value();
+  EXPECT_EQ(st.received, 4);
+  EXPECT_EQ(st.duplicates, 1);
+  EXPECT_EQ(st.applied, 1);
+  EXPECT_EQ(st.failed, 1);
+  EXPECT_EQ(st.pending, 1);
+  ASSERT_EQ(st.received_by_event.size(), 3u);
+  EXPECT_EQ(st.received_by_event[0], (std::pair<std::string, int64_t>{"issues.labeled", 2}));
+  EXPECT_EQ(store_->LastWebhookAt().value(), clock_.NowUnix());
+
+  std::vector<Delivery> failed = store_->ListDeliveries({.failed_only = true}).value();
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].delivery_id, "d-2");
+  EXPECT_TRUE(failed[0].failed());
+  EXPECT_EQ(store_->GetDelivery(due[1].id)->result, "created task 1");
+
+  ASSERT_TRUE(store_->PruneWebhookReceipts(since).ok());
+  EXPECT_EQ(store_->GetWebhookStats(0)->received, 4);  // the old receipt is gone
+}
+
+TEST_F(InboxTest, RequeueReplaysAnyDeliveryAsAFirstAttempt) {
+  Store(Labeled("d-1"));
+  int64_t id = Due()[0].id;
+  ASSERT_TRUE(store_->MarkDeliveryApplied(id, "created task 1").ok());
+  ASSERT_TRUE(store_->RequeueDelivery(id).ok());
+  ASSERT_EQ(Due().size(), 1u);
+  EXPECT_EQ(Due()[0].retry_count, 0);
+  EXPECT_EQ(Due()[0].result, "");
+  EXPECT_TRUE(store_->RequeueDelivery(999).IsNotFound());
+}
+
 }  // namespace
 }  // namespace orch

@@ -58,6 +58,7 @@ struct Task {
   int attempts = 0;
   int64_t created_at = 0;  // unix seconds
   int64_t updated_at = 0;
+  std::optional<int64_t> pr_number;  // the pull request carrying its work, once opened
 };
 
 // Who or what caused a change, and why: recorded on the change's event row.

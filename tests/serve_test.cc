@@ -12,13 +12,18 @@ using ::testing::HasSubstr;
 
 class ServeTest : public OrchTest {
  protected:
-  void SetUp() override { WriteFile(home() + "/config.yml", "engine:\n  tick_interval: 1\n"); }
+  void SetUp() override {
+    port_ = FreePort();
+    WriteFile(home() + "/config.yml", "engine:\n  tick_interval: 1\nwebhook:\n  secret: s3cret\n"
+                                      "  port: " + std::to_string(port_) + "\n");
+  }
 
   std::unique_ptr<Background> StartServe() {
     return std::make_unique<Background>(std::vector<std::string>{ORCH_BINARY, "serve"}, Env(),
                                         dir_.Sub("serve.out"));
   }
   std::string Log() const { return ReadFile(home() + "/state/orch.log"); }
+  int port_ = 0;
   int Ticks() const {
     try {
       SQLite::Database db(home() + "/orch.db");
@@ -77,6 +82,30 @@ TEST_F(ServeTest, LogBeforeAnyDaemonSaysSo) {
   ProcessResult r = Orch({"log"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("no log yet"));
+}
+
+TEST_F(ServeTest, RefusesToStartTheReceiverWithoutASecret) {
+  // Fail closed: an unsigned webhook must never be accepted, so no secret means no daemon.
+  WriteFile(home() + "/config.yml", "webhook:\n  port: " + std::to_string(port_) + "\n");
+  ProcessResult r = Orch({"serve"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("webhook.secret is empty"));
+  EXPECT_THAT(r.err, HasSubstr("webhook.enabled: false"));
+}
+
+TEST_F(ServeTest, PortInUseExitsTwoNamingTheAddress) {
+  auto first = StartServe();
+  ASSERT_TRUE(Eventually([&] { return Log().find("ticking") != std::string::npos; }));
+  // A second home, same port.
+  std::map<std::string, std::string> env = Env();
+  env["ORCH_HOME"] = dir_.Sub("other-home");
+  WriteFile(dir_.Sub("other-home/config.yml"),
+            "webhook:\n  secret: x\n  port: " + std::to_string(port_) + "\n");
+  ProcessResult r = test::Run({ORCH_BINARY, "serve"}, dir_.path(), env);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(port_)));
+  first->Signal(SIGTERM);
+  EXPECT_EQ(first->Wait(std::chrono::seconds(5)), 0);
 }
 
 }  // namespace

@@ -1,15 +1,19 @@
 #include "test_util.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <netinet/in.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <cstring>
 #include <thread>
 
 extern char** environ;
@@ -106,6 +110,21 @@ int Background::Wait(std::chrono::milliseconds timeout) {
       },
       timeout);
   return reaped_ ? code_ : -1;
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ADD_FAILURE() << "no free port: " << strerror(errno);
+  }
+  close(fd);
+  return ntohs(addr.sin_port);
 }
 
 bool Eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {

@@ -67,6 +67,9 @@ class Background {
   int code_ = -1;
 };
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+int FreePort();
+
 // Polls `pred` every 10 ms for up to `timeout`; true as soon as it holds.
 bool Eventually(const std::function<bool()>& pred,
                 std::chrono::milliseconds timeout = std::chrono::seconds(10));

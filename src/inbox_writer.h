@@ -1,0 +1,51 @@
+// InboxWriter: the receiver's group commit into the webhook inbox.
+//
+// Every request thread calls Submit() and blocks until its delivery is committed. The first
+// waiting thread becomes the leader: it takes every delivery queued behind it (up to a batch
+// limit), stores them all in one transaction through its SqliteStore, hands each writer its
+// outcome, and passes leadership on (after leveldb's DBImpl::Write). Under load one commit
+// carries many deliveries; alone, a delivery is committed at once. A 2xx is only ever sent after
+// Submit() returned, so no acknowledged delivery can be lost to a crash.
+//
+// Thread safety: Submit() may be called from any number of threads. The store passed in is used
+// only by the current leader, so it must not be used elsewhere meanwhile.
+#ifndef ORCH_INBOX_WRITER_H_
+#define ORCH_INBOX_WRITER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+
+#include "status.h"
+#include "store.h"
+
+namespace orch {
+
+class InboxWriter {
+ public:
+  explicit InboxWriter(SqliteStore& store, size_t max_batch = 512)
+      : store_(store), max_batch_(max_batch) {}
+
+  // Stores `delivery` durably (see SqliteStore::StoreDeliveries) and returns its outcome; the
+  // store's error when the batch it rode in could not be committed.
+  Result<InboxOutcome> Submit(NewDelivery delivery);
+
+  // How many transactions and deliveries so far (the benchmark prints their ratio).
+  uint64_t commits() const;
+  uint64_t submitted() const;
+
+ private:
+  struct Writer;
+
+  SqliteStore& store_;
+  const size_t max_batch_;
+  mutable std::mutex mu_;
+  std::deque<Writer*> queue_;  // front: the leader, writing or about to
+  uint64_t commits_ = 0;
+  uint64_t submitted_ = 0;
+};
+
+}  // namespace orch
+
+#endif  // ORCH_INBOX_WRITER_H_

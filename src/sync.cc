@@ -1,0 +1,75 @@
+#include "sync.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace orch {
+namespace {
+
+std::string KvKey(const std::string& repo) { return "sync." + repo; }
+
+// Who added the trigger label most recently, from the issue's events.
+Result<std::optional<GitHubUser>> Labeler(GitHubClient& github, const std::string& repo,
+                                          const Issue& issue, const IntakeRules& rules) {
+  Result<std::vector<IssueEvent>> events = github.ListIssueEvents(repo, issue.number);
+  if (!events.ok()) return events.status();
+  std::optional<GitHubUser> who;
+  for (const IssueEvent& e : *events) {
+    if (e.event == "labeled" && IsTriggerLabel(e.label, rules)) who = e.actor;
+  }
+  return who;
+}
+
+}  // namespace
+
+Result<SyncReport> Syncer::SyncProject(const Project& project, const IntakeRules& rules) {
+  SyncReport report;
+  const std::string& repo = *project.repo;
+  // {"since": cursor, "etag": first page's ETag for that cursor}
+  nlohmann::json state = nlohmann::json::object();
+  Result<std::optional<std::string>> saved = store_.GetKv(KvKey(repo));
+  if (!saved.ok()) return saved.status();
+  if (saved->has_value()) state = nlohmann::json::parse(**saved, nullptr, false);
+  if (!state.is_object()) state = nlohmann::json::object();
+  IssueQuery query;
+  query.since = state.value("since", "");
+  query.etag = state.value("etag", "");
+  Result<IssueListing> listing = github_.ListIssues(repo, query);
+  if (!listing.ok()) return listing.status();
+  if (listing->not_modified) {
+    report.not_modified = true;
+    return report;
+  }
+  std::string newest = query.since;
+  for (const Issue& issue : listing->issues) {
+    ++report.issues_seen;
+    newest = std::max(newest, issue.updated_at);  // ISO-8601 UTC sorts as text
+    std::optional<GitHubUser> labeler;
+    IntakeDecision d = DecideIssue(repo, issue, std::nullopt, rules);
+    if (d.action == IntakeAction::kCreateTask) {
+      Result<std::vector<Task>> existing = store_.ListTasks(
+          {.project_id = project.id, .external_id = std::to_string(issue.number)});
+      if (!existing.ok()) return existing.status();
+      if (!existing->empty()) continue;  // one issue, one task
+      Result<std::optional<GitHubUser>> who = Labeler(github_, repo, issue, rules);
+      if (!who.ok()) return who.status();
+      d = DecideIssue(repo, issue, *who, rules);
+    }
+    Result<std::string> applied = intake_.Apply(project, d);
+    if (!applied.ok()) return applied.status();
+    if (applied->rfind("created task", 0) == 0) ++report.tasks_created;
+    if (d.action != IntakeAction::kIgnore) {
+      spdlog::debug("sync: {}#{}: {}", repo, issue.number, *applied);
+    }
+  }
+  // The cursor moves only after everything up to it was applied. A new cursor means a new URL,
+  // so its ETag is the one to keep only when the cursor stayed.
+  nlohmann::json next = {{"since", newest},
+                         {"etag", newest == query.since ? listing->etag : ""}};
+  ORCH_RETURN_IF_ERROR(store_.SetKv(KvKey(repo), next.dump()));
+  return report;
+}
+
+}  // namespace orch

@@ -1,0 +1,42 @@
+// Sync: the polling side of intake. For each project with a GitHub repository, lists the issues
+// updated since its cursor with a conditional request, and applies the same rules as webhooks
+// (intake.h). When nothing changed GitHub answers 304, which costs no rate limit, so an idle sync
+// is cheap. The cursor and the first page's ETag live in the store's kv table, written only
+// after the issues were applied, so a failed sync is retried in full next time.
+//
+// Thread safety: one thread (the engine's).
+#ifndef ORCH_SYNC_H_
+#define ORCH_SYNC_H_
+
+#include <string>
+
+#include "github.h"
+#include "intake.h"
+#include "status.h"
+#include "store.h"
+
+namespace orch {
+
+struct SyncReport {
+  bool not_modified = false;
+  int issues_seen = 0;
+  int tasks_created = 0;
+};
+
+class Syncer {
+ public:
+  Syncer(SqliteStore& store, GitHubClient& github, Intake& intake)
+      : store_(store), github_(github), intake_(intake) {}
+
+  // One conditional listing of `project`'s repository and the intake of what changed.
+  Result<SyncReport> SyncProject(const Project& project, const IntakeRules& rules);
+
+ private:
+  SqliteStore& store_;
+  GitHubClient& github_;
+  Intake& intake_;
+};
+
+}  // namespace orch
+
+#endif  // ORCH_SYNC_H_

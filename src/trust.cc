@@ -1,0 +1,42 @@
+#include "trust.h"
+
+#include <algorithm>
+
+namespace orch {
+namespace {
+
+bool SameLogin(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+Result<TrustVerdict> TrustPolicy::Check(const std::string& repo, const GitHubUser& user) {
+  if (user.login.empty()) return TrustVerdict{false, "the event names no sender"};
+  for (const std::string& a : allowed_) {
+    if (SameLogin(a, user.login)) {
+      return TrustVerdict{true, user.login + " is in workflow.allowed_authors"};
+    }
+  }
+  if (user.is_bot()) {
+    return TrustVerdict{false, user.login + " is a bot not listed in workflow.allowed_authors"};
+  }
+  auto key = std::make_pair(repo, user.login);
+  auto it = cache_.find(key);
+  if (it == cache_.end() || clock_.NowUnix() - it->second.at >= ttl_) {
+    Result<std::string> role = github_.CollaboratorPermission(repo, user.login);
+    if (!role.ok()) return role.status();
+    it = cache_.insert_or_assign(key, Cached{*role, clock_.NowUnix()}).first;
+  }
+  const std::string& role = it->second.role;
+  if (role == "admin" || role == "maintain" || role == "write") {
+    return TrustVerdict{true, user.login + " has " + role + " access to " + repo};
+  }
+  return TrustVerdict{false, user.login + " has " + role + " access to " + repo +
+                                 " (write, maintain or admin needed, or workflow.allowed_authors)"};
+}
+
+}  // namespace orch
