@@ -35,12 +35,17 @@ const CommandRow kCommands[] = {
     {"task", "retry", "Send a task back to new for another attempt", MakeTaskRetryCommand},
     {"task", "unblock", "Return blocked and needs_review tasks to new, attempts reset",
      MakeTaskUnblockCommand},
+    {"webhook", "stats", "Webhook deliveries of the last 24 hours, by outcome and event",
+     MakeWebhookStatsCommand},
+    {"webhook", "deliveries", "List webhook deliveries, newest first", MakeWebhookDeliveriesCommand},
+    {"webhook", "redeliver", "Apply a stored delivery again", MakeWebhookRedeliverCommand},
 };
 
 const std::map<std::string, const char*> kGroupHelp = {
     {"config", "Check and show configuration"},
     {"project", "Manage the repositories orch works on"},
     {"task", "Add, inspect and steer tasks"},
+    {"webhook", "Inspect and replay GitHub webhook deliveries"},
 };
 
 int ExitCode(const Status& s) {

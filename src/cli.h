@@ -91,6 +91,9 @@ std::unique_ptr<Command> MakeTaskLogCommand();
 std::unique_ptr<Command> MakeTaskRetryCommand();
 std::unique_ptr<Command> MakeTaskUnblockCommand();
 std::unique_ptr<Command> MakeLogCommand();
+std::unique_ptr<Command> MakeWebhookStatsCommand();
+std::unique_ptr<Command> MakeWebhookDeliveriesCommand();
+std::unique_ptr<Command> MakeWebhookRedeliverCommand();
 std::unique_ptr<Command> MakeServeCommand();
 
 }  // namespace orch

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "fake_github.h"
 #include "test_util.h"
+#include "webhook_signature.h"
 
 namespace orch {
 namespace {
@@ -72,6 +74,149 @@ TEST_F(EngineTest, TickWritesAHeartbeat) {
   Engine engine(*store_, config_, clock_);
   ASSERT_TRUE(engine.Tick().ok());
   EXPECT_EQ(store_->GetKv(Engine::kHeartbeatKey)->value(), std::to_string(clock_.NowUnix()));
+}
+
+// The engine with a GitHub behind it: the inbox, the sync and the fallback mode.
+class EngineIntakeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::move(SqliteStore::Open(":memory:", clock_)).value();
+    project_id_ =
+        store_->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = "/w"})->id;
+    github_.permissions = {{"bob", "write"}};
+    config_.engine.sync_interval = Seconds(120);
+    config_.engine.fallback_sync_interval = Seconds(30);
+    config_.engine.webhook_health_check_interval = Seconds(60);
+  }
+  void Deliver(const std::string& id, const std::string& sender, int number = 7) {
+    std::string body = R"({"action":"labeled","label":{"name":"orch"},"issue":{"number":)" +
+                       std::to_string(number) +
+                       R"(,"title":"T","state":"open","labels":[{"name":"orch"}]},)"
+                       R"("repository":{"full_name":"acme/widgets"},"sender":{"login":")" +
+                       sender + R"(","type":"User"}})";
+    ASSERT_EQ(*store_->StoreDelivery({id, "issues", "labeled", "acme/widgets", body}),
+              InboxOutcome::kStored);
+  }
+  Issue Labelled(int number, const std::string& updated) {
+    Issue i;
+    i.number = number;
+    i.title = "Issue " + std::to_string(number);
+    i.state = "open";
+    i.labels = {"orch"};
+    i.user = {"bob", "User"};
+    i.updated_at = updated;
+    return i;
+  }
+
+  test::FakeClock clock_;
+  std::unique_ptr<SqliteStore> store_;
+  Config config_;
+  test::FakeGitHub github_;
+  int64_t project_id_ = 0;
+};
+
+TEST_F(EngineIntakeTest, AppliesDueDeliveriesAndRecordsWhatEachDid) {
+  Deliver("d-1", "bob");
+  Deliver("d-2", "eve", 8);
+  Engine engine(*store_, config_, clock_, &github_);
+  Result<TickReport> r = engine.Tick();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->deliveries_applied, 2);
+  ASSERT_EQ(store_->ListTasks({})->size(), 1u);
+  std::vector<Delivery> all = *store_->ListDeliveries({});
+  EXPECT_EQ(all[1].result, "created task 1");
+  EXPECT_EQ(all[0].result,
+            "ignored: untrusted: eve is not a collaborator on acme/widgets (write, maintain or "
+            "admin needed, or workflow.allowed_authors)");
+  EXPECT_TRUE(store_->DueDeliveries(10)->empty());
+}
+
+TEST_F(EngineIntakeTest, AFailedApplicationIsRetriedWithBackoffThenApplied) {
+  Engine engine(*store_, config_, clock_, &github_);
+  ASSERT_TRUE(engine.Tick().ok());  // learns its own identity
+  Deliver("d-1", "bob");
+  github_.fail_next = Status::Unavailable("reading bob's permission", "HTTP 502");
+  Result<TickReport> r = engine.Tick();
+  EXPECT_EQ(r->deliveries_failed, 1);
+  Delivery d = *store_->GetDelivery(1);
+  EXPECT_EQ(d.retry_count, 1);
+  EXPECT_EQ(d.next_attempt_at, clock_.NowUnix() + 5);
+  EXPECT_TRUE(store_->ListTasks({})->empty());
+  EXPECT_EQ(engine.Tick()->deliveries_applied, 0);  // backing off
+  clock_.Advance(5);
+  EXPECT_EQ(engine.Tick()->deliveries_applied, 1);
+  EXPECT_EQ(store_->ListTasks({})->size(), 1u);
+  EXPECT_TRUE(store_->GetDelivery(1)->processed_at.has_value());
+}
+
+TEST_F(EngineIntakeTest, WithoutGitHubDeliveriesWaitInsteadOfFailing) {
+  Deliver("d-1", "bob");
+  Engine engine(*store_, config_, clock_, nullptr);
+  ASSERT_TRUE(engine.Tick().ok());
+  std::vector<Delivery> due = *store_->DueDeliveries(10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].retry_count, 0);
+}
+
+TEST_F(EngineIntakeTest, SyncCreatesTasksThenCostsOnly304sWhileIdle) {
+  github_.issues = {Labelled(3, "2026-11-21T10:00:00Z")};
+  github_.events[3] = {{1, "labeled", {"bob", "User"}, "orch", "2026-11-21T10:00:00Z"}};
+  Engine engine(*store_, config_, clock_, &github_);
+  Result<TickReport> r = engine.Tick();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->projects_synced, 1);
+  ASSERT_EQ(store_->ListTasks({})->size(), 1u);
+  EXPECT_EQ(store_->ListTasks({})->front().external_id, "3");
+  // Not due again until sync_interval has passed.
+  clock_.Advance(60);
+  EXPECT_EQ(engine.Tick()->projects_synced, 0);
+  clock_.Advance(60);
+  ASSERT_EQ(engine.Tick()->projects_synced, 1);  // same cursor now: keeps the ETag
+  clock_.Advance(120);
+  github_.calls.clear();
+  ASSERT_EQ(engine.Tick()->projects_synced, 1);
+  ASSERT_EQ(github_.calls.size(), 1u);
+  EXPECT_EQ(github_.calls[0],
+            "issues acme/widgets since=2026-11-21T10:00:00Z etag=" + github_.etag);
+  EXPECT_EQ(store_->ListTasks({})->size(), 1u);
+}
+
+TEST_F(EngineIntakeTest, SyncAsksWhoLabelledAndSkipsUntrustedLabellers) {
+  github_.issues = {Labelled(3, "2026-11-21T10:00:00Z")};
+  github_.events[3] = {{1, "labeled", {"eve", "User"}, "orch", "2026-11-21T10:00:00Z"}};
+  Engine engine(*store_, config_, clock_, &github_);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_TRUE(store_->ListTasks({})->empty());
+  EXPECT_EQ(github_.Count("permission eve"), 1);
+}
+
+TEST_F(EngineIntakeTest, AnUnreachableReceiverSwitchesToFallbackSyncsAndBack) {
+  bool healthy = true;
+  int probes = 0;
+  Engine engine(*store_, config_, clock_, &github_, [&] {
+    ++probes;
+    return healthy ? Status::OK() : Status::Unavailable("http://127.0.0.1:8080/health", "down");
+  });
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_FALSE(engine.in_fallback());
+  EXPECT_EQ(probes, 1);
+  healthy = false;
+  clock_.Advance(60);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_TRUE(engine.in_fallback());
+  EXPECT_EQ(store_->GetKv(Engine::kModeKey)->value(), "polling fallback");
+  // In fallback, syncs come every 30 s instead of every 120 s.
+  int syncs = 0;
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(30);
+    syncs += engine.Tick()->projects_synced;
+  }
+  EXPECT_EQ(syncs, 4);
+  healthy = true;
+  clock_.Advance(60);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_FALSE(engine.in_fallback());
+  EXPECT_EQ(store_->GetKv(Engine::kModeKey)->value(), "webhook");
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -39,7 +40,7 @@ struct WebhookServerOptions {
   std::string secret;
   int64_t max_payload_bytes = 25 * 1024 * 1024;
   int threads = 128;  // the most connections served at once
-  std::optional<int64_t> last_webhook_at;  // from the store, so /health survives a restart
+  std::optional<int64_t> last_webhook_at = std::nullopt;  // from the store, so /health survives a restart
 };
 
 // The parts of a delivery's JSON the inbox keeps beside the raw body.
