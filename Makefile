@@ -23,12 +23,16 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-# Builds, then runs the daemon in the foreground with ORCH_HOME (default ~/.orch).
+# Builds, then runs the daemon in the foreground with ORCH_HOME (default ~/.orch). On the first
+# run it writes a config.yml with a generated webhook secret (the receiver refuses to start
+# without one).
 run: build
+	@scripts/first-run "$(ORCH_HOME)"
 	ORCH_HOME="$(ORCH_HOME)" $(BUILD_DIR)/orch serve
 
 bench: build
 	$(BUILD_DIR)/orch_bench
+	$(BUILD_DIR)/orch_webhook_bench
 
 clean:
 	rm -rf $(BUILD_DIR)

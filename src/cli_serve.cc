@@ -123,7 +123,10 @@ class ServeCommand : public Command {
       Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(home->db_path(), ctx.clock);
       if (!s.ok()) return s.status();
       inbox_store = std::move(s).value();
-      inbox = std::make_unique<InboxWriter>(*inbox_store);
+      Result<std::unique_ptr<SqliteStore>> checkpointer =
+          SqliteStore::Open(home->db_path(), ctx.clock);
+      if (!checkpointer.ok()) return checkpointer.status();
+      inbox = std::make_unique<InboxWriter>(*inbox_store, std::move(checkpointer).value());
       Result<std::optional<int64_t>> last = inbox_store->LastWebhookAt();
       WebhookServerOptions opts{.bind = config->webhook.bind,
                                 .port = config->webhook.port,

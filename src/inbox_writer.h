@@ -7,6 +7,10 @@
 // carries many deliveries; alone, a delivery is committed at once. A 2xx is only ever sent after
 // Submit() returned, so no acknowledged delivery can be lost to a crash.
 //
+// Checkpoints: the leader's connection never checkpoints the WAL itself (that would make one
+// request wait for an fsync). A background thread checkpoints through its own connection every
+// kCheckpointEvery deliveries or 200 ms of activity, passively, so writers are never blocked.
+//
 // Thread safety: Submit() may be called from any number of threads. The store passed in is used
 // only by the current leader, so it must not be used elsewhere meanwhile.
 #ifndef ORCH_INBOX_WRITER_H_
@@ -15,6 +19,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
+#include <thread>
 #include <mutex>
 
 #include "status.h"
@@ -24,8 +30,13 @@ namespace orch {
 
 class InboxWriter {
  public:
-  explicit InboxWriter(SqliteStore& store, size_t max_batch = 512)
-      : store_(store), max_batch_(max_batch) {}
+  // `checkpointer`: a second connection to the same database for the checkpoint thread; null
+  // leaves checkpoints to SQLite's default (on commit).
+  InboxWriter(SqliteStore& store, std::unique_ptr<SqliteStore> checkpointer = nullptr,
+              size_t max_batch = 512);
+  ~InboxWriter();
+  InboxWriter(const InboxWriter&) = delete;
+  InboxWriter& operator=(const InboxWriter&) = delete;
 
   // Stores `delivery` durably (see SqliteStore::StoreDeliveries) and returns its outcome; the
   // store's error when the batch it rode in could not be committed.
@@ -34,16 +45,28 @@ class InboxWriter {
   // How many transactions and deliveries so far (the benchmark prints their ratio).
   uint64_t commits() const;
   uint64_t submitted() const;
+  // Time spent inside commits, in microseconds (how busy the one writer is).
+  uint64_t commit_micros() const;
 
  private:
   struct Writer;
 
+  void CheckpointLoop();
+
+  static constexpr uint64_t kCheckpointEvery = 256;
+
   SqliteStore& store_;
+  std::unique_ptr<SqliteStore> checkpointer_;
   const size_t max_batch_;
+  std::condition_variable checkpoint_cv_;
+  uint64_t checkpointed_at_ = 0;  // submitted_ when the last checkpoint began
+  bool stopping_ = false;
+  std::thread checkpoint_thread_;
   mutable std::mutex mu_;
   std::deque<Writer*> queue_;  // front: the leader, writing or about to
   uint64_t commits_ = 0;
   uint64_t submitted_ = 0;
+  uint64_t commit_micros_ = 0;
 };
 
 }  // namespace orch

@@ -360,6 +360,24 @@ Status SqliteStore::Transition(int64_t id, TaskStatus from, TaskStatus to, const
   return Status::OK();
 }
 
+Status SqliteStore::SetWalAutoCheckpoint(int pages) {
+  try {
+    db_->exec("PRAGMA wal_autocheckpoint = " + std::to_string(pages));
+  } catch (const std::exception& e) {
+    return Error(e, "setting wal_autocheckpoint");
+  }
+  return Status::OK();
+}
+
+Status SqliteStore::Checkpoint() {
+  try {
+    db_->exec("PRAGMA wal_checkpoint(PASSIVE)");
+  } catch (const std::exception& e) {
+    return Error(e, "checkpointing the WAL");
+  }
+  return Status::OK();
+}
+
 Result<std::optional<std::string>> SqliteStore::GetKv(const std::string& key) {
   try {
     SQLite::Statement q(*db_, "SELECT value FROM kv WHERE key = ?");

@@ -192,6 +192,13 @@ class SqliteStore {
   // Deletes receipts older than `before`; deliveries stay.
   Status PruneWebhookReceipts(int64_t before);
 
+  // WAL checkpoints. By default a commit that leaves the WAL over 1,000 pages copies it back
+  // into the database (and syncs) before returning; the receiver turns that off on its
+  // connection (pages = 0) so no request waits for a sync, and checkpoints from another thread.
+  Status SetWalAutoCheckpoint(int pages);
+  // A passive checkpoint: copies what it can without blocking writers.
+  Status Checkpoint();
+
   Result<std::optional<std::string>> GetKv(const std::string& key);
   Status SetKv(const std::string& key, const std::string& value);
 

@@ -31,6 +31,30 @@ TEST(ParseEnvelopeTest, ReadsActionAndRepositoryOnly) {
   EXPECT_FALSE(ParseEnvelope("{} trailing").ok());
 }
 
+TEST(ParseEnvelopeTest, DecodesEscapesInTheFieldsItKeeps) {
+  Result<WebhookEnvelope> e =
+      ParseEnvelope(R"({"action":"la\u0062eled","repository":{"full_name":"acme\/w\u00e9"}})");
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_EQ(e->action, "labeled");
+  EXPECT_EQ(e->repo, "acme/w\xc3\xa9");
+}
+
+TEST(ParseEnvelopeTest, AgreesWithNlohmannOnWhatIsJson) {
+  // The scanner replaced nlohmann's parser on the hot path; they must accept the same objects.
+  const std::vector<std::string> inputs = {
+      "{}", " { } ", R"({"a":[1,-2.5e+3,0,true,false,null,{"b":"c"}]})", "{\"a\":\"\xc3\xa9\"}",
+      R"({"a":"\ud83d\ude00"})", "{\"a\":\"\xf0\x9f\x98\x80\"}", R"({"a":1.})", R"({"a":01})",
+      R"({"a":-})", R"({"a":.5})", R"({"a":1e})", R"({"a":"\x"})", "{\"a\":\"\x01\"}",
+      "{\"a\":\"\xc3\"}", "{\"a\":\"\xc0\x80\"}", "{\"a\":\"\xed\xa0\x80\"}", R"({"a":tru})",
+      R"({"a" 1})", R"({"a":1,})", R"({,})", R"({"a":[1,]})", R"({"a":"\ud800"})", "{\"a\":1}}",
+      R"({"a":"\u00zz"})", "{\"a\":[[[[]]]]}", "{\"a\":\"\t\"}"};
+  for (const std::string& in : inputs) {
+    EXPECT_EQ(ParseEnvelope(in).ok(), nlohmann::json::accept(in)) << in;
+  }
+  std::string deep = "{\"a\":" + std::string(300, '[') + std::string(300, ']') + "}";
+  EXPECT_FALSE(ParseEnvelope(deep).ok());  // a bounded stack, not a crash
+}
+
 class WebhookServerTest : public ::testing::Test {
  protected:
   void SetUp() override {

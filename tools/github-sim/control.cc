@@ -1,0 +1,189 @@
+// The /_sim control API: act as a person on GitHub (each action changes State and sends the
+// matching webhook), inject faults, point webhooks somewhere, and read back what happened
+// (deliveries, requests, state, rate limit). No authentication.
+#include <nlohmann/json.hpp>
+
+#include "routes.h"
+
+namespace orch::sim {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kDefaultActor[] = "octocat";
+
+std::string P(const char* suffix) { return std::string(R"(/_sim/repos/([^/]+)/([^/]+))") + suffix; }
+
+std::string Actor(const Call& call) {
+  std::string user = BodyString(call, "user");
+  if (user.empty()) user = QueryValue(call.query, "user").value_or("");
+  return user.empty() ? kDefaultActor : user;
+}
+
+// An answer that will carry "delivery" (null unless a webhook goes out) and `key`: `value`.
+Reply Acted(const char* key, json value) {
+  return JsonReply(200, {{"delivery", nullptr}, {key, std::move(value)}});
+}
+
+Reply OpenIssue(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  if (repo == nullptr) return NotFound();
+  std::vector<std::string> labels;
+  for (const json& l : call.body.value("labels", json::array())) {
+    if (l.is_string()) labels.push_back(l.get<std::string>());
+  }
+  Result<Issue*> issue = sim.state.CreateIssue(
+      *repo, {Actor(call), BodyString(call, "title"), BodyString(call, "body"), labels});
+  if (!issue.ok()) return FromStatus(issue.status());
+  Reply r = Acted("issue", IssueJson(*repo, **issue, call.urls));
+  r.webhooks.push_back(ItemHook(sim, call.urls, "opened", *repo, **issue, Actor(call)));
+  return r;
+}
+
+Reply LabelIssue(Sim& sim, const Call& call) {
+  auto [repo, issue] = FindTarget(sim, call, /*pulls_only=*/false);
+  if (issue == nullptr) return NotFound();
+  std::vector<Label> added =
+      sim.state.AddLabels(*repo, *issue, Actor(call), {BodyString(call, "label")});
+  Reply r = Acted("issue", IssueJson(*repo, *issue, call.urls));
+  for (const Label& label : added) {
+    Webhook hook = ItemHook(sim, call.urls, "labeled", *repo, *issue, Actor(call));
+    hook.payload["label"] = LabelJson(*repo, label, call.urls);
+    r.body["label"] = hook.payload["label"];
+    r.webhooks.push_back(std::move(hook));
+  }
+  return r;
+}
+
+Reply UnlabelIssue(Sim& sim, const Call& call) {
+  auto [repo, issue] = FindTarget(sim, call, /*pulls_only=*/false);
+  if (issue == nullptr) return NotFound();
+  Result<Label> removed = sim.state.RemoveLabel(*repo, *issue, Actor(call), call.match(4));
+  if (!removed.ok()) return FromStatus(removed.status());
+  Reply r = Acted("issue", IssueJson(*repo, *issue, call.urls));
+  Webhook hook = ItemHook(sim, call.urls, "unlabeled", *repo, *issue, Actor(call));
+  hook.payload["label"] = r.body["label"] = LabelJson(*repo, *removed, call.urls);
+  r.webhooks.push_back(std::move(hook));
+  return r;
+}
+
+Reply SetOpen(Sim& sim, const Call& call, bool open) {
+  auto [repo, issue] = FindTarget(sim, call, /*pulls_only=*/false);
+  if (issue == nullptr) return NotFound();
+  bool changed = sim.state.SetOpen(*issue, Actor(call), open);
+  Reply r = Acted(
+      issue->is_pull() ? "pull_request" : "issue",
+      issue->is_pull() ? PullJson(*repo, *issue, call.urls) : IssueJson(*repo, *issue, call.urls));
+  if (changed) {
+    r.webhooks.push_back(
+        ItemHook(sim, call.urls, open ? "reopened" : "closed", *repo, *issue, Actor(call)));
+  }
+  return r;
+}
+Reply Close(Sim& sim, const Call& call) { return SetOpen(sim, call, false); }
+Reply Reopen(Sim& sim, const Call& call) { return SetOpen(sim, call, true); }
+
+Reply CommentOn(Sim& sim, const Call& call) {
+  auto [repo, issue] = FindTarget(sim, call, /*pulls_only=*/false);
+  if (issue == nullptr) return NotFound();
+  const Comment& c = sim.state.AddComment(*issue, Actor(call), BodyString(call, "body"));
+  Reply r = Acted("comment", CommentJson(*repo, *issue, c, call.urls));
+  r.webhooks.push_back(CommentHook(sim, call.urls, *repo, *issue, c, Actor(call)));
+  return r;
+}
+
+Reply OpenPull(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  if (repo == nullptr) return NotFound();
+  auto draft = call.body.find("draft");
+  NewPull in{Actor(call),
+             BodyString(call, "title"),
+             BodyString(call, "body"),
+             BodyString(call, "head"),
+             BodyString(call, "base"),
+             draft != call.body.end() && draft->is_boolean() && draft->get<bool>()};
+  Result<Issue*> pull = sim.state.CreatePull(*repo, in);
+  if (!pull.ok()) return FromStatus(pull.status());
+  Reply r = Acted("pull_request", PullJson(*repo, **pull, call.urls));
+  r.webhooks.push_back(ItemHook(sim, call.urls, "opened", *repo, **pull, Actor(call)));
+  return r;
+}
+
+std::vector<NewReviewComment> ReviewComments(const Call& call) {
+  std::vector<NewReviewComment> out;
+  for (const json& c : call.body.value("comments", json::array())) {
+    if (!c.is_object()) continue;
+    out.push_back(
+        {c.value("path", ""), c.value("line", 0), c.value("body", ""), c.value("diff_hunk", "")});
+  }
+  return out;
+}
+
+Reply SubmitReview(Sim& sim, const Call& call) {
+  auto [repo, pull] = FindTarget(sim, call, /*pulls_only=*/true);
+  if (pull == nullptr) return NotFound();
+  Result<const Review*> review =
+      sim.state.AddReview(*pull, Actor(call), BodyString(call, "state", "COMMENTED"),
+                          BodyString(call, "body"), ReviewComments(call));
+  if (!review.ok()) return FromStatus(review.status());
+  Reply r = Acted("review", ReviewJson(*repo, *pull, **review, call.urls));
+  r.body["review"]["comments"] = json::array();
+  for (const ReviewComment& c : (*review)->comments) {
+    r.body["review"]["comments"].push_back(ReviewCommentJson(*repo, *pull, c, call.urls));
+  }
+  r.webhooks.push_back(ReviewHook(sim, call.urls, *repo, *pull, **review));
+  return r;
+}
+
+Reply Merge(Sim& sim, const Call& call) {
+  auto [repo, pull] = FindTarget(sim, call, /*pulls_only=*/true);
+  if (pull == nullptr) return NotFound();
+  Status merged = sim.state.Merge(*pull, Actor(call));
+  if (!merged.ok()) return FromStatus(merged);
+  Reply r = Acted("pull_request", PullJson(*repo, *pull, call.urls));
+  r.webhooks.push_back(ItemHook(sim, call.urls, "closed", *repo, *pull, Actor(call)));
+  return r;
+}
+
+Reply ClosePull(Sim& sim, const Call& call) {
+  auto [repo, pull] = FindTarget(sim, call, /*pulls_only=*/true);
+  if (pull == nullptr) return NotFound();
+  return Close(sim, call);
+}
+
+Reply SetCheckRun(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  if (repo == nullptr) return NotFound();
+  const std::string ref = BodyString(call, "ref");
+  CheckRun in;
+  in.name = BodyString(call, "name");
+  in.status = BodyString(call, "status", "completed");
+  in.conclusion = BodyString(call, "conclusion");
+  if (ref.empty() || in.name.empty()) {
+    return FromStatus(Status::InvalidArgument("CheckRun", "ref and name are required"));
+  }
+  const CheckRun& run = sim.state.SetCheckRun(*repo, ref, in);
+  return JsonReply(200, {{"check_run", CheckRunJson(*repo, run, ref, call.urls)}});
+}
+
+}  // namespace
+
+std::vector<Route> ControlRoutes() {
+  std::vector<Route> routes = {
+      {"POST", P("/issues"), Auth::kNone, OpenIssue},
+      {"POST", P(R"(/issues/(\d+)/labels)"), Auth::kNone, LabelIssue},
+      {"DELETE", P(R"(/issues/(\d+)/labels/([^/]+))"), Auth::kNone, UnlabelIssue},
+      {"POST", P(R"(/issues/(\d+)/close)"), Auth::kNone, Close},
+      {"POST", P(R"(/issues/(\d+)/reopen)"), Auth::kNone, Reopen},
+      {"POST", P(R"(/issues/(\d+)/comments)"), Auth::kNone, CommentOn},
+      {"POST", P("/pulls"), Auth::kNone, OpenPull},
+      {"POST", P(R"(/pulls/(\d+)/reviews)"), Auth::kNone, SubmitReview},
+      {"POST", P(R"(/pulls/(\d+)/merge)"), Auth::kNone, Merge},
+      {"POST", P(R"(/pulls/(\d+)/close)"), Auth::kNone, ClosePull},
+      {"POST", P("/check-runs"), Auth::kNone, SetCheckRun},
+  };
+  for (Route& r : AdminRoutes()) routes.push_back(std::move(r));
+  return routes;
+}
+
+}  // namespace orch::sim

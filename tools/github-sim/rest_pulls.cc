@@ -1,0 +1,103 @@
+// GitHub's REST endpoints for pull requests, their reviews and review comments, and check runs.
+#include <nlohmann/json.hpp>
+
+#include "routes.h"
+
+namespace orch::sim {
+namespace {
+
+using nlohmann::json;
+
+std::string P(const char* suffix) { return std::string(R"(/repos/([^/]+)/([^/]+))") + suffix; }
+
+Reply ListPulls(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  if (repo == nullptr) return NotFound();
+  Result<IssueFilter> filter = ReadFilter(call.query, /*pulls=*/true);
+  if (!filter.ok()) return FromStatus(filter.status());
+  std::vector<json> items;
+  for (const Issue* pull : sim.state.List(*repo, *filter)) {
+    items.push_back(PullJson(*repo, *pull, call.urls));
+  }
+  return Paged(sim, call, items);
+}
+
+Reply GetPull(Sim& sim, const Call& call) {
+  auto [repo, pull] = FindTarget(sim, call, /*pulls_only=*/true);
+  if (pull == nullptr) return NotFound();
+  return JsonReply(200, PullJson(*repo, *pull, call.urls));
+}
+
+Reply CreatePull(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  if (repo == nullptr) return NotFound();
+  auto draft = call.body.find("draft");
+  NewPull in{call.login,
+             BodyString(call, "title"),
+             BodyString(call, "body"),
+             BodyString(call, "head"),
+             BodyString(call, "base"),
+             draft != call.body.end() && draft->is_boolean() && draft->get<bool>()};
+  Result<Issue*> pull = sim.state.CreatePull(*repo, in);
+  if (!pull.ok()) return FromStatus(pull.status());
+  Reply r = JsonReply(201, PullJson(*repo, **pull, call.urls));
+  r.webhooks.push_back(ItemHook(sim, call.urls, "opened", *repo, **pull, call.login));
+  return r;
+}
+
+Reply ListReviews(Sim& sim, const Call& call) {
+  auto [repo, pull] = FindTarget(sim, call, /*pulls_only=*/true);
+  if (pull == nullptr) return NotFound();
+  std::vector<json> items;
+  for (const Review& r : pull->pull->reviews)
+    items.push_back(ReviewJson(*repo, *pull, r, call.urls));
+  return Paged(sim, call, items);
+}
+
+Reply ListReviewComments(Sim& sim, const Call& call) {
+  auto [repo, pull] = FindTarget(sim, call, /*pulls_only=*/true);
+  if (pull == nullptr) return NotFound();
+  for (const Review& review : pull->pull->reviews) {
+    if (std::to_string(review.id) != call.match(4)) continue;
+    std::vector<json> items;
+    for (const ReviewComment& c : review.comments) {
+      items.push_back(ReviewCommentJson(*repo, *pull, c, call.urls));
+    }
+    return Paged(sim, call, items);
+  }
+  return NotFound();
+}
+
+// The commit a ref names: a pull request's head sha for its branch, else the ref itself.
+std::string HeadSha(const Repo& repo, const std::string& ref) {
+  for (const auto& [number, issue] : repo.issues) {
+    if (issue.is_pull() && issue.pull->head_ref == ref) return issue.pull->head_sha;
+  }
+  return ref;
+}
+
+Reply ListCheckRuns(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  if (repo == nullptr) return NotFound();
+  const std::string ref = call.match(3);
+  json runs = json::array();
+  for (const CheckRun& run : sim.state.CheckRuns(*repo, ref)) {
+    runs.push_back(CheckRunJson(*repo, run, HeadSha(*repo, ref), call.urls));
+  }
+  return JsonReply(200, {{"total_count", runs.size()}, {"check_runs", std::move(runs)}});
+}
+
+}  // namespace
+
+std::vector<Route> PullRoutes() {
+  return {
+      {"GET", P("/pulls"), Auth::kToken, ListPulls},
+      {"POST", P("/pulls"), Auth::kToken, CreatePull},
+      {"GET", P(R"(/pulls/(\d+))"), Auth::kToken, GetPull},
+      {"GET", P(R"(/pulls/(\d+)/reviews)"), Auth::kToken, ListReviews},
+      {"GET", P(R"(/pulls/(\d+)/reviews/(\d+)/comments)"), Auth::kToken, ListReviewComments},
+      {"GET", P("/commits/([^/]+)/check-runs"), Auth::kToken, ListCheckRuns},
+  };
+}
+
+}  // namespace orch::sim

@@ -1,0 +1,109 @@
+#include "routes.h"
+
+#include <charconv>
+
+namespace orch::sim {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kDocs[] = "https://docs.github.com/rest";
+
+int64_t InstallationId(const Sim& sim) {
+  return sim.settings.app.enabled() ? sim.settings.app.installation_id : 0;
+}
+
+// The GitHub `errors` entry for a "<resource>: <reason>" validation message.
+json ValidationError(const std::string& message) {
+  size_t colon = message.find(": ");
+  std::string resource = colon == std::string::npos ? "Resource" : message.substr(0, colon);
+  std::string reason = colon == std::string::npos ? message : message.substr(colon + 2);
+  if (reason == "already_exists") {
+    return {{"resource", resource}, {"code", "already_exists"}, {"field", "name"}};
+  }
+  return {{"resource", resource}, {"code", "custom"}, {"message", reason}};
+}
+
+}  // namespace
+
+Reply JsonReply(int status, json body) {
+  Reply r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+Reply NotFound(const std::string& message) {
+  return JsonReply(404, {{"message", message}, {"documentation_url", kDocs}});
+}
+
+Reply FromStatus(const Status& status) {
+  if (status.IsNotFound()) return NotFound(status.message());
+  return JsonReply(422, {{"message", "Validation Failed"},
+                         {"errors", json::array({ValidationError(status.message())})},
+                         {"documentation_url", kDocs}});
+}
+
+Reply Paged(const Sim& sim, const Call& call, const std::vector<json>& items) {
+  PageRequest page = ReadPage(call.query, sim.settings.per_page_default);
+  PageSlice slice = SlicePage(items.size(), page);
+  Reply r = JsonReply(200, json::array());
+  for (size_t i = slice.begin; i < slice.end; ++i) r.body.push_back(items[i]);
+  std::string link = LinkHeader(call.url, call.query, page.page, slice.last_page);
+  if (!link.empty()) r.headers.emplace_back("Link", link);
+  return r;
+}
+
+Repo* FindRepo(Sim& sim, const Call& call) {
+  return sim.state.FindRepo(call.match(1), call.match(2));
+}
+
+Issue* FindIssue(Sim& sim, Repo& repo, const std::string& number) {
+  int n = 0;
+  auto [p, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
+  if (ec != std::errc() || p != number.data() + number.size()) return nullptr;
+  return sim.state.FindIssue(repo, n);
+}
+
+std::pair<Repo*, Issue*> FindTarget(Sim& sim, const Call& call, bool pulls_only) {
+  Repo* repo = FindRepo(sim, call);
+  if (repo == nullptr) return {nullptr, nullptr};
+  Issue* issue = FindIssue(sim, *repo, call.match(3));
+  if (issue != nullptr && pulls_only && !issue->is_pull()) issue = nullptr;
+  return {repo, issue};
+}
+
+Webhook ItemHook(const Sim& sim, const Urls& urls, const std::string& action, const Repo& repo,
+                 const Issue& issue, const std::string& sender) {
+  json payload = WebhookEnvelope(action, repo, sender, InstallationId(sim), urls);
+  if (issue.is_pull()) {
+    payload["number"] = issue.number;
+    payload["pull_request"] = PullJson(repo, issue, urls);
+    return {"pull_request", std::move(payload), repo.id};
+  }
+  payload["issue"] = IssueJson(repo, issue, urls);
+  return {"issues", std::move(payload), repo.id};
+}
+
+Webhook CommentHook(const Sim& sim, const Urls& urls, const Repo& repo, const Issue& issue,
+                    const Comment& comment, const std::string& sender) {
+  json payload = WebhookEnvelope("created", repo, sender, InstallationId(sim), urls);
+  payload["issue"] = IssueJson(repo, issue, urls);  // has `pull_request` on a pull request
+  payload["comment"] = CommentJson(repo, issue, comment, urls);
+  return {"issue_comment", std::move(payload), repo.id};
+}
+
+Webhook ReviewHook(const Sim& sim, const Urls& urls, const Repo& repo, const Issue& pull,
+                   const Review& review) {
+  json payload = WebhookEnvelope("submitted", repo, review.user, InstallationId(sim), urls);
+  payload["review"] = WebhookReviewJson(repo, pull, review, urls);
+  payload["pull_request"] = PullJson(repo, pull, urls);
+  return {"pull_request_review", std::move(payload), repo.id};
+}
+
+std::string BodyString(const Call& call, const char* key, const std::string& fallback) {
+  auto it = call.body.find(key);
+  return it != call.body.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+}  // namespace orch::sim

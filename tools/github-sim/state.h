@@ -1,0 +1,238 @@
+// The simulated GitHub's data: repositories with their labels, issues, pull requests (issues
+// with a `pull` part, sharing the number sequence as on GitHub), comments, reviews, issue events
+// and check runs, plus a clock. Pure data and rules, no HTTP: render.h turns it into GitHub's
+// JSON shapes and the server sends the webhooks.
+//
+// Time is a simulated clock: every mutation ticks it at least one second, so `updated_at`
+// strictly increases and `since` filtering is deterministic. A frozen clock (the default)
+// starts at `start` and only ticks; SetWallClock makes each tick catch up with a real clock too.
+//
+// Mutations record GitHub's issue events and fail with a Status: NotFound for an unknown issue
+// or label (the server answers 404 with the message), Conflict or InvalidArgument with the
+// message "<resource>: <reason>" (the server answers 422 "Validation Failed").
+//
+// Thread safety: none. The server guards its one State with one mutex; references into it
+// (Repo&, Issue&) stay valid while that mutex is held, since nothing is ever erased.
+#ifndef ORCH_SIM_STATE_H_
+#define ORCH_SIM_STATE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "status.h"
+
+namespace orch::sim {
+
+struct Label {
+  int64_t id = 0;
+  std::string name;
+  std::string color = "ededed";
+  std::string description;
+};
+
+// One entry of GET /issues/{n}/events: "labeled", "unlabeled", "closed", "reopened", "merged".
+struct IssueEvent {
+  int64_t id = 0;
+  std::string event;
+  std::string actor;
+  std::optional<Label> label;  // for labeled/unlabeled
+  int64_t created_at = 0;
+};
+
+struct Comment {
+  int64_t id = 0;
+  std::string user;
+  std::string body;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct ReviewComment {
+  int64_t id = 0;
+  int64_t review_id = 0;
+  std::string path;
+  int line = 0;
+  std::string diff_hunk;
+  std::string body;
+  std::string user;
+  int64_t created_at = 0;
+};
+
+struct Review {
+  int64_t id = 0;
+  std::string user;
+  std::string body;
+  std::string state;  // REST spelling: APPROVED, CHANGES_REQUESTED, COMMENTED
+  std::string commit_id;
+  int64_t submitted_at = 0;
+  std::vector<ReviewComment> comments;
+};
+
+// What makes an issue a pull request.
+struct PullPart {
+  std::string head_owner;
+  std::string head_ref;
+  std::string head_sha;
+  std::string base_ref;
+  std::string base_sha;
+  bool draft = false;
+  bool merged = false;
+  int64_t merged_at = 0;
+  std::string merged_by;
+  std::vector<Review> reviews;
+  std::string head_label() const { return head_owner + ":" + head_ref; }
+};
+
+struct Issue {
+  int64_t id = 0;
+  int number = 0;
+  std::string title;
+  std::string body;
+  std::string user;
+  std::string state = "open";       // open | closed
+  std::string state_reason;         // "" (null), "completed", "reopened"
+  std::vector<std::string> labels;  // names, as spelled by the repository's label
+  std::vector<Comment> comments;
+  std::vector<IssueEvent> events;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  int64_t closed_at = 0;  // 0 while open
+  std::optional<PullPart> pull;
+  bool is_pull() const { return pull.has_value(); }
+};
+
+struct CheckRun {
+  int64_t id = 0;
+  std::string name;
+  std::string status = "completed";  // queued | in_progress | completed
+  std::string conclusion;            // "" (null) unless completed
+  int64_t started_at = 0;
+  int64_t completed_at = 0;
+};
+
+struct Repo {
+  int64_t id = 0;
+  std::string owner;
+  std::string name;
+  std::string default_branch = "main";
+  std::map<std::string, std::string> collaborators;  // login -> admin|maintain|write|triage|read
+  std::vector<Label> labels;
+  std::map<int, Issue> issues;                              // issues and pull requests by number
+  std::map<std::string, std::vector<CheckRun>> check_runs;  // by the ref they were set on
+  int next_number = 1;
+  std::string full_name() const { return owner + "/" + name; }
+};
+
+// Which issues a list request wants (GET /issues and GET /pulls).
+struct IssueFilter {
+  std::string state = "open";       // open | closed | all
+  std::vector<std::string> labels;  // each must be on the issue (case-insensitive)
+  std::optional<int64_t> since;     // updated_at >= since
+  std::string sort = "created";     // created | updated | comments
+  bool ascending = false;
+  bool pulls_only = false;
+  std::string head;  // pulls: "owner:branch" or "branch"
+  std::string base;  // pulls: base branch
+};
+
+struct NewIssue {
+  std::string user;
+  std::string title;
+  std::string body;
+  std::vector<std::string> labels;
+};
+
+struct NewPull {
+  std::string user;
+  std::string title;
+  std::string body;
+  std::string head;  // "branch" or "owner:branch"
+  std::string base;  // "" means the default branch
+  bool draft = false;
+};
+
+struct NewReviewComment {
+  std::string path;
+  int line = 0;
+  std::string body;
+  std::string diff_hunk;
+};
+
+class State {
+ public:
+  explicit State(int64_t start) : clock_(start) {}
+
+  // Makes every later tick at least `wall()` (unix seconds).
+  void SetWallClock(std::function<int64_t()> wall) { wall_ = std::move(wall); }
+  int64_t now() const { return clock_; }
+  // Advances the clock by at least one second and returns the new time.
+  int64_t Tick();
+
+  // Fails with InvalidArgument unless `full_name` is "owner/name" and new.
+  Result<Repo*> AddRepo(const std::string& full_name, const std::string& default_branch);
+  Repo* FindRepo(const std::string& owner, const std::string& name);
+  const std::map<std::string, Repo>& repos() const { return repos_; }
+  Issue* FindIssue(Repo& repo, int number);
+  // Case-insensitive, as GitHub's label names are.
+  const Label* FindLabel(const Repo& repo, const std::string& name) const;
+
+  // Fails with Conflict "Label: already_exists" for a taken name.
+  Result<Label> CreateLabel(Repo& repo, const Label& label);
+  // Creates an open issue; labels missing from the repository are created.
+  Result<Issue*> CreateIssue(Repo& repo, const NewIssue& issue);
+  // Adds labels and returns those that were not on the issue yet (one webhook each).
+  std::vector<Label> AddLabels(Repo& repo, Issue& issue, const std::string& actor,
+                               const std::vector<std::string>& names);
+  // Fails with NotFound "Label does not exist" when the issue does not carry it.
+  Result<Label> RemoveLabel(Repo& repo, Issue& issue, const std::string& actor,
+                            const std::string& name);
+  // Opens or closes; false (and nothing recorded) when it already was.
+  bool SetOpen(Issue& issue, const std::string& actor, bool open);
+  // Changes the title and/or body (nullopt keeps it); false when nothing changed.
+  bool Edit(Issue& issue, const std::optional<std::string>& title,
+            const std::optional<std::string>& body);
+  const Comment& AddComment(Issue& issue, const std::string& user, const std::string& body);
+
+  // Fails with Conflict when an open pull request has the same head, InvalidArgument for a
+  // missing title or head.
+  Result<Issue*> CreatePull(Repo& repo, const NewPull& pull);
+  // Fails with InvalidArgument for a state other than APPROVED, CHANGES_REQUESTED, COMMENTED
+  // (GitHub's event spellings APPROVE, REQUEST_CHANGES, COMMENT and lowercase are accepted).
+  Result<const Review*> AddReview(Issue& pull, const std::string& user, const std::string& state,
+                                  const std::string& body,
+                                  const std::vector<NewReviewComment>& comments);
+  // Fails with Conflict unless the pull request is open.
+  Status Merge(Issue& pull, const std::string& actor);
+
+  const CheckRun& SetCheckRun(Repo& repo, const std::string& ref, const CheckRun& run);
+  // Runs set on `ref`, or on the other name of the same head (branch <-> head sha).
+  std::vector<CheckRun> CheckRuns(const Repo& repo, const std::string& ref) const;
+
+  // Matching issues (and pull requests), sorted as asked.
+  std::vector<const Issue*> List(const Repo& repo, const IssueFilter& filter) const;
+
+ private:
+  int64_t NextId() { return next_id_++; }
+  const Label& EnsureLabel(Repo& repo, const std::string& name);
+  void Record(Issue& issue, const std::string& event, const std::string& actor,
+              const std::optional<Label>& label, int64_t at);
+
+  int64_t clock_;
+  std::function<int64_t()> wall_;
+  int64_t next_id_ = 1001;
+  std::map<std::string, Repo> repos_;  // by full_name
+};
+
+// Case-insensitive ASCII equality (logins and label names).
+bool SameName(const std::string& a, const std::string& b);
+
+// The collaborator role of `login` (admin, maintain, write, triage, read), or "none".
+std::string CollaboratorRole(const Repo& repo, const std::string& login);
+
+}  // namespace orch::sim
+
+#endif  // ORCH_SIM_STATE_H_
