@@ -26,6 +26,7 @@ nlohmann::json TaskJson(const Task& t) {
           {"status", TaskStatusName(t.status)},
           {"status_reason", t.status_reason},
           {"attempts", t.attempts},
+          {"pr_number", OrNull(t.pr_number)},
           {"created_at", FormatTime(t.created_at)},
           {"updated_at", FormatTime(t.updated_at)}};
 }

@@ -1,0 +1,314 @@
+// The whole intake loop with real parts: the built `orch serve`, the GitHub simulator
+// (tools/github-sim) sending signed webhooks to it and answering its REST calls, and SQLite
+// files, all over real HTTP on 127.0.0.1.
+#include <gmock/gmock.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "orch_fixture.h"
+#include "store.h"
+
+namespace orch::test {
+namespace {
+
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+constexpr const char* kSecret = "s3cret";
+constexpr const char* kToken = "t0ken";
+
+class GitHubLoopTest : public OrchTest {
+ protected:
+  void SetUp() override {
+    orch_port_ = FreePort();
+    Json seed = {
+        {"authenticated_user", "orch-bot"},
+        {"tokens", {kToken}},
+        {"start_time", "2026-11-21T10:00:00Z"},
+        {"repos",
+         {{{"full_name", "acme/widgets"},
+           {"collaborators",
+            {{"alice", "admin"}, {"bob", "write"}, {"eve", "read"}, {"orch-bot", "write"}}},
+           {"labels", {{{"name", "orch"}, {"color", "ededed"}}}}}}}};
+    WriteFile(dir_.Sub("seed.json"), seed.dump());
+    sim_ = std::make_unique<Background>(
+        std::vector<std::string>{ORCH_GITHUB_SIM, "--port", "0", "--port-file",
+                                 dir_.Sub("sim.port"), "--seed", dir_.Sub("seed.json"),
+                                 "--webhook-url", WebhookUrl(), "--webhook-secret", kSecret},
+        std::map<std::string, std::string>{}, dir_.Sub("sim.out"));
+    ASSERT_TRUE(Eventually([&] { return !ReadFile(dir_.Sub("sim.port")).empty(); }))
+        << ReadFile(dir_.Sub("sim.out"));
+    sim_port_ = std::stoi(ReadFile(dir_.Sub("sim.port")));
+    sim_client_ = std::make_unique<httplib::Client>("127.0.0.1", sim_port_);
+    // The project, registered as `orch project add` would.
+    SystemClock clock;
+    std::filesystem::create_directories(home());
+    auto store = std::move(SqliteStore::Open(home() + "/orch.db", clock)).value();
+    ASSERT_TRUE(store->AddProject({.name = "acme/widgets", .repo = "acme/widgets",
+                                   .path = dir_.path()}).ok());
+  }
+  void TearDown() override {
+    if (orch_) {
+      orch_->Signal(SIGTERM);
+      orch_->Wait(std::chrono::seconds(5));
+    }
+  }
+
+  std::string WebhookUrl() const {
+    return "http://127.0.0.1:" + std::to_string(orch_port_) + "/webhook";
+  }
+  // Writes config.yml: the simulator as GitHub, quick ticks, and `extra` YAML appended.
+  void Configure(const std::string& extra = "") {
+    WriteFile(home() + "/config.yml",
+              "webhook:\n  secret: " + std::string(kSecret) + "\n  port: " +
+                  std::to_string(orch_port_) + "\n" + "github:\n  api_url: http://127.0.0.1:" +
+                  std::to_string(sim_port_) + "\n  token: " + kToken + "\n" +
+                  "engine:\n  tick_interval: 1\n  sync_interval: 3600\n" + extra);
+  }
+  void StartOrch() {
+    orch_ = std::make_unique<Background>(std::vector<std::string>{ORCH_BINARY, "serve"}, Env(),
+                                         dir_.Sub("orch.out"));
+    ASSERT_TRUE(Eventually([&] { return Log().find("engine: ticking") != std::string::npos; }))
+        << ReadFile(dir_.Sub("orch.out"));
+  }
+  std::string Log() const { return ReadFile(home() + "/state/orch.log"); }
+
+  Json Sim(const std::string& method, const std::string& path, const Json& body = Json()) {
+    httplib::Result r = method == "GET"      ? sim_client_->Get(path)
+                        : method == "DELETE" ? sim_client_->Delete(path)
+                                             : sim_client_->Post(path, body.dump(),
+                                                                 "application/json");
+    EXPECT_TRUE(r) << method << " " << path;
+    if (!r) return Json();
+    EXPECT_EQ(r->status, 200) << method << " " << path << ": " << r->body;
+    return Json::parse(r->body, nullptr, false);
+  }
+  Json OpenIssue(const std::string& user = "alice") {
+    return Sim("POST", "/_sim/repos/acme/widgets/issues",
+               {{"user", user}, {"title", "Fix the frobnicator"}, {"body", "It breaks."}});
+  }
+  Json Label(int number, const std::string& user, const std::string& label = "orch") {
+    return Sim("POST", "/_sim/repos/acme/widgets/issues/" + std::to_string(number) + "/labels",
+               {{"user", user}, {"label", label}});
+  }
+  Json Tasks() { return OrchJson({"task", "list", "--json"}); }
+  Json Deliveries() { return OrchJson({"webhook", "deliveries", "--json"}); }
+  // The simulator's log of REST requests orch made whose path starts with `prefix`.
+  std::vector<Json> Requests(const std::string& prefix) {
+    std::vector<Json> out;
+    for (const Json& r : Sim("GET", "/_sim/requests")) {
+      if (r["path"].get<std::string>().rfind(prefix, 0) == 0) out.push_back(r);
+    }
+    return out;
+  }
+
+  int orch_port_ = 0;
+  int sim_port_ = 0;
+  std::unique_ptr<Background> sim_;
+  std::unique_ptr<httplib::Client> sim_client_;
+  std::unique_ptr<Background> orch_;
+};
+
+TEST_F(GitHubLoopTest, LabellingAnIssueCreatesExactlyOneTask) {
+  // Given orch serving webhooks, bob (write access) labels an issue `orch`: GitHub's signed
+  // delivery is accepted (202) and one tick later there is exactly one task for the issue.
+  Configure();
+  StartOrch();
+  int number = OpenIssue()["issue"]["number"];
+  Json labeled = Label(number, "bob");
+  EXPECT_EQ(labeled["delivery"]["status"], 202);
+  ASSERT_TRUE(Eventually([&] { return Tasks().size() == 1; })) << Log();
+  Json task = Tasks()[0];
+  EXPECT_EQ(task["external_id"], std::to_string(number));
+  EXPECT_EQ(task["title"], "Fix the frobnicator");
+  EXPECT_EQ(task["source"], "github");
+  // orch asked GitHub whether bob may start work, with its token.
+  std::vector<Json> asked = Requests("/repos/acme/widgets/collaborators/bob/permission");
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0]["authorization_scheme"], "Bearer");
+  // The `opened` event started nothing and says why.
+  EXPECT_THAT(Deliveries().dump(), HasSubstr("no trigger label"));
+}
+
+TEST_F(GitHubLoopTest, TheSameDeliveryTwiceMakesOneTask) {
+  Configure();
+  StartOrch();
+  int number = OpenIssue()["issue"]["number"];
+  std::string guid = Label(number, "bob")["delivery"]["guid"];
+  ASSERT_TRUE(Eventually([&] { return Tasks().size() == 1; }));
+  Json again = Sim("POST", "/_sim/deliveries/" + guid + "/redeliver");
+  EXPECT_EQ(again["delivery"]["status"], 200);  // a duplicate: acknowledged, not applied
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a tick or two
+  EXPECT_EQ(Tasks().size(), 1u);
+  Json stats = OrchJson({"webhook", "stats", "--json"});
+  EXPECT_EQ(stats["duplicates"], 1);
+  EXPECT_EQ(stats["received"], 3);  // opened, labeled, labeled again
+}
+
+TEST_F(GitHubLoopTest, AFailedApplicationThenARedeliveryIsAppliedOnce) {
+  // GitHub fails the permission check, so applying the label event fails and is retried with
+  // backoff; GitHub's "redeliver" then makes it due at once, and it is applied exactly once.
+  Configure();
+  StartOrch();
+  int number = OpenIssue()["issue"]["number"];
+  Sim("POST", "/_sim/faults",
+      {{"method", "GET"}, {"path_prefix", "/repos/acme/widgets/collaborators"},
+       {"status", 502}, {"count", 1000}});
+  std::string guid = Label(number, "bob")["delivery"]["guid"];
+  ASSERT_TRUE(Eventually([&] {
+    for (const Json& d : Deliveries()) {
+      if (d["delivery_id"] == guid && d["state"] == "retrying") return true;
+    }
+    return false;
+  })) << Log();
+  EXPECT_THAT(Deliveries().dump(), HasSubstr("HTTP 502"));
+  EXPECT_TRUE(Tasks().empty());
+  Sim("DELETE", "/_sim/faults");
+  Json again = Sim("POST", "/_sim/deliveries/" + guid + "/redeliver");
+  EXPECT_EQ(again["delivery"]["status"], 202);  // requeued, due now
+  ASSERT_TRUE(Eventually([&] { return Tasks().size() == 1; })) << Log();
+  // The backoff's own retry finds it applied and does nothing more.
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  EXPECT_EQ(Tasks().size(), 1u);
+  for (const Json& d : Deliveries()) {
+    if (d["delivery_id"] == guid) {
+      EXPECT_EQ(d["state"], "applied");
+    }
+  }
+}
+
+TEST_F(GitHubLoopTest, KillNineRightAfterThe2xxLosesNothingAndAppliesOnce) {
+  // GitHub answers orch's permission check slowly, so the label event is acknowledged and
+  // stored but not yet applied when orch is killed with SIGKILL. After a restart it is applied
+  // exactly once.
+  Configure();
+  StartOrch();
+  int number = OpenIssue()["issue"]["number"];
+  Sim("POST", "/_sim/faults",
+      {{"method", "GET"}, {"path_prefix", "/repos/acme/widgets/collaborators"},
+       {"delay_ms", 5000}, {"count", 1}});
+  Json labeled = Label(number, "bob");
+  ASSERT_EQ(labeled["delivery"]["status"], 202);
+  orch_->Signal(SIGKILL);
+  orch_->Wait(std::chrono::seconds(5));
+  orch_.reset();
+  EXPECT_TRUE(Tasks().empty());
+  Sim("DELETE", "/_sim/faults");
+  StartOrch();
+  ASSERT_TRUE(Eventually([&] { return Tasks().size() == 1; })) << Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(Tasks().size(), 1u);
+}
+
+TEST_F(GitHubLoopTest, AnUntrustedLabelerStartsNothingAndTheReasonIsRecorded) {
+  Configure();
+  StartOrch();
+  int number = OpenIssue()["issue"]["number"];
+  std::string guid = Label(number, "eve")["delivery"]["guid"];
+  ASSERT_TRUE(Eventually([&] {
+    for (const Json& d : Deliveries()) {
+      if (d["delivery_id"] == guid && d["state"] == "applied") return true;
+    }
+    return false;
+  })) << Log();
+  EXPECT_TRUE(Tasks().empty());
+  ProcessResult listing = Orch({"webhook", "deliveries"});
+  EXPECT_THAT(listing.out, HasSubstr("ignored: untrusted: eve has read access to acme/widgets"));
+}
+
+TEST_F(GitHubLoopTest, OrchsOwnLabelChangesStartNothing) {
+  // orch-bot has write access, but GitHub's echo of orch's own action must not loop.
+  Configure();
+  StartOrch();
+  int number = OpenIssue()["issue"]["number"];
+  httplib::Result r = sim_client_->Post(
+      "/repos/acme/widgets/issues/" + std::to_string(number) + "/labels",
+      httplib::Headers{{"Authorization", std::string("Bearer ") + kToken}},
+      Json{{"labels", {"orch"}}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  ASSERT_TRUE(Eventually([&] { return Deliveries().dump().find("orch's own event") !=
+                                      std::string::npos; }))
+      << Log();
+  EXPECT_TRUE(Tasks().empty());
+}
+
+TEST_F(GitHubLoopTest, WithWebhooksDisabledPollingCreatesTheTask) {
+  // Webhooks off, syncing every second.
+  WriteFile(home() + "/config.yml",
+            "webhook:\n  enabled: false\ngithub:\n  api_url: http://127.0.0.1:" +
+                std::to_string(sim_port_) + "\n  token: " + kToken +
+                "\nengine:\n  tick_interval: 1\n  sync_interval: 1\n");
+  StartOrch();
+  EXPECT_THAT(Log(), HasSubstr("webhook: disabled"));
+  int number = OpenIssue()["issue"]["number"];
+  Label(number, "bob");
+  ASSERT_TRUE(Eventually([&] { return Tasks().size() == 1; })) << Log();
+  EXPECT_EQ(Tasks()[0]["external_id"], std::to_string(number));
+  // It asked who added the label before trusting it.
+  EXPECT_FALSE(Requests("/repos/acme/widgets/issues/" + std::to_string(number) + "/events")
+                   .empty());
+}
+
+TEST_F(GitHubLoopTest, AnIdleSyncOfAnUnchangedRepoCostsOnly304s) {
+  WriteFile(home() + "/config.yml",
+            "webhook:\n  enabled: false\ngithub:\n  api_url: http://127.0.0.1:" +
+                std::to_string(sim_port_) + "\n  token: " + kToken +
+                "\nengine:\n  tick_interval: 1\n  sync_interval: 1\n");
+  int number = OpenIssue()["issue"]["number"];
+  Label(number, "bob");
+  StartOrch();
+  ASSERT_TRUE(Eventually([&] { return Tasks().size() == 1; })) << Log();
+  // Let the cursor settle (the first listing after a change is a new URL), then watch.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  Sim("DELETE", "/_sim/requests");
+  int remaining = Sim("GET", "/_sim/rate_limit")["remaining"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  std::vector<Json> requests = Requests("/");
+  ASSERT_GE(requests.size(), 2u);
+  for (const Json& r : requests) {
+    EXPECT_EQ(r["path"], "/repos/acme/widgets/issues");
+    EXPECT_EQ(r["status"], 304) << r.dump();
+    EXPECT_EQ(r["if_none_match"], true);
+  }
+  EXPECT_EQ(Sim("GET", "/_sim/rate_limit")["remaining"], remaining);
+}
+
+TEST_F(GitHubLoopTest, AnUnreachableReceiverMeansFallbackSyncsUntilItIsBack) {
+  // The health check fetches a URL where nothing listens (as when a tunnel is down): orch logs
+  // that it enters polling fallback mode and syncs every fallback_sync_interval; once the URL
+  // answers again it leaves fallback mode.
+  int health_port = FreePort();
+  Configure("  fallback_sync_interval: 1\n  webhook_health_check_interval: 1\n");
+  std::string config = ReadFile(home() + "/config.yml");
+  config.replace(config.find("webhook:\n"), 9,
+                 "webhook:\n  health_url: http://127.0.0.1:" + std::to_string(health_port) +
+                     "/health\n");
+  WriteFile(home() + "/config.yml", config);
+  StartOrch();
+  ASSERT_TRUE(Eventually([&] {
+    return Log().find("entering polling fallback mode") != std::string::npos;
+  })) << Log();
+  Sim("DELETE", "/_sim/requests");
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  // sync_interval is an hour: only fallback mode lists issues this often.
+  EXPECT_GE(Requests("/repos/acme/widgets/issues").size(), 2u);
+
+  httplib::Server health;
+  health.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{\"status\":\"ok\"}", "application/json");
+  });
+  ASSERT_TRUE(health.bind_to_port("127.0.0.1", health_port));
+  std::thread serving([&] { health.listen_after_bind(); });
+  bool recovered = Eventually([&] {
+    return Log().find("exiting polling fallback mode") != std::string::npos;
+  });
+  health.stop();
+  serving.join();
+  EXPECT_TRUE(recovered) << Log();
+}
+
+}  // namespace
+}  // namespace orch::test
