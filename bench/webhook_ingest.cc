@@ -30,6 +30,10 @@
 #include <string>
 #include <vector>
 
+#include <httplib.h>
+
+#include <thread>
+
 #include "inbox_writer.h"
 #include "store.h"
 #include "webhook_server.h"
@@ -303,6 +307,28 @@ int main(int argc, char** argv) {
     });
   }
 
+  // The ceiling: the same HTTP server settings and signature check, answering without storing.
+  double http_only = 0, http_only_p99 = 0;
+  {
+    httplib::Server bare;
+    bare.new_task_queue = [] { return new httplib::ThreadPool(128); };
+    bare.set_tcp_nodelay(true);
+    bare.set_keep_alive_max_count(1'000'000);
+    bare.Post("/webhook", [](const httplib::Request& req, httplib::Response& res) {
+      bool ok = orch::VerifySignature(kSecret, req.body, req.get_header_value("X-Hub-Signature-256"));
+      res.status = ok ? 202 : 401;
+      res.set_content("{\"status\":\"stored\"}", "application/json");
+    });
+    int port = bare.bind_to_any_port("127.0.0.1");
+    std::thread serving([&] { bare.listen_after_bind(); });
+    Load load(port);
+    LevelResult r = load.Run(16, seconds);
+    http_only = static_cast<double>(r.ok) / r.seconds;
+    http_only_p99 = Percentile(r.latencies_us, 0.99) / 1000;
+    bare.stop();
+    serving.join();
+  }
+
   std::string db = dir + "/orch.db";
   auto store = std::move(orch::SqliteStore::Open(db, clock)).value();
   orch::InboxWriter inbox(*store, std::move(orch::SqliteStore::Open(db, clock)).value());
@@ -319,6 +345,8 @@ int main(int argc, char** argv) {
          commit_us, 1e6 / commit_us);
   printf("  one SQLite commit of 16 deliveries:        %8.1f us  (%.1f us per delivery)\n",
          batch_us, batch_us / 16);
+  printf("  HTTP + signature check, storing nothing, c=16: %8.0f/s  (p99 %.2f ms)\n", http_only,
+         http_only_p99);
   printf("  %-5s %12s %9s %9s %7s %12s %12s %11s\n", "conc", "deliveries/s", "p50 ms", "p99 ms",
          "errors", "conns served", "per commit", "writer busy");
   long acknowledged = 0;

@@ -53,7 +53,7 @@ class InboxWriter {
 
   void CheckpointLoop();
 
-  static constexpr uint64_t kCheckpointEvery = 256;
+  static constexpr uint64_t kCheckpointEvery = 2048;
 
   SqliteStore& store_;
   std::unique_ptr<SqliteStore> checkpointer_;

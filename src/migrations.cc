@@ -107,9 +107,9 @@ CREATE TABLE kv (
 );
 )sql"},
       {2, "webhook receipts and delivery results", R"sql(
--- One row per POST /webhook that passed the signature check, duplicates included, so
--- `orch webhook stats` can count what arrived; pruned after a week. No index on time: rows are
--- appended in time order and few, and every index is one more page written per commit.
+-- One row per repeated arrival of a delivery (a duplicate, or a redelivery that requeued it);
+-- a first arrival is counted by its own webhook_deliveries row. For `orch webhook stats`;
+-- pruned after a week. No index on time: rows are few and appended in time order.
 CREATE TABLE webhook_receipts (
   id INTEGER PRIMARY KEY,
   delivery_row INTEGER REFERENCES webhook_deliveries(id) ON DELETE CASCADE,

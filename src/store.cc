@@ -85,11 +85,6 @@ bool IsConstraint(const std::exception& e) {
 
 const char* ProjectKindName(ProjectKind k) { return k == ProjectKind::kClone ? "clone" : "local"; }
 
-SqliteStore::SqliteStore(std::string path, const Clock& clock, std::unique_ptr<SQLite::Database> db)
-    : path_(std::move(path)), clock_(clock), db_(std::move(db)) {}
-
-SqliteStore::~SqliteStore() = default;
-
 Status SqliteStore::Error(const std::exception& e, const char* what) const {
   auto* se = dynamic_cast<const SQLite::Exception*>(&e);
   int code = se ? se->getErrorCode() : 0;

@@ -79,6 +79,7 @@ struct NewDelivery {
   std::string action;
   std::string repo;  // owner/name
   std::string payload;
+  std::string payload_hash = "";  // hex SHA-256 of payload; computed by the store when empty
 };
 
 struct Delivery {
@@ -210,6 +211,10 @@ class SqliteStore {
   std::string path_;
   const Clock& clock_;
   std::unique_ptr<SQLite::Database> db_;
+  // The inbox's statements, prepared once: the receiver's group commit runs them thousands of
+  // times a second.
+  struct InboxStatements;
+  std::unique_ptr<InboxStatements> inbox_;
 };
 
 const char* ProjectKindName(ProjectKind k);

@@ -57,76 +57,87 @@ Result<InboxOutcome> SqliteStore::StoreDelivery(const NewDelivery& d) {
   return r->front();
 }
 
+struct SqliteStore::InboxStatements {
+  explicit InboxStatements(SQLite::Database& db)
+      // The most telling earlier row: an applied one first, then a waiting one, then the newest.
+      : find(db,
+             "SELECT id, processed_at IS NOT NULL, next_attempt_at IS NOT NULL, retry_count "
+             "FROM webhook_deliveries WHERE delivery_id = ?1 OR payload_hash = ?2 "
+             "ORDER BY processed_at IS NOT NULL DESC, next_attempt_at IS NOT NULL DESC, id DESC "
+             "LIMIT 1"),
+        requeue(db,
+                "UPDATE webhook_deliveries SET next_attempt_at = ?, retry_count = "
+                "CASE WHEN next_attempt_at IS NULL THEN 0 ELSE retry_count END WHERE id = ?"),
+        insert(db,
+               "INSERT INTO webhook_deliveries(delivery_id, event_type, action, payload_hash, "
+               "repo, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+        receipt(db,
+                "INSERT INTO webhook_receipts(delivery_row, outcome, received_at) "
+                "VALUES (?, ?, ?)") {}
+  SQLite::Statement find, requeue, insert, receipt;
+};
+
+// Here rather than in store.cc: both need InboxStatements complete to destroy inbox_.
+SqliteStore::SqliteStore(std::string path, const Clock& clock, std::unique_ptr<SQLite::Database> db)
+    : path_(std::move(path)), clock_(clock), db_(std::move(db)) {}
+SqliteStore::~SqliteStore() = default;
+
 Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
     const std::vector<NewDelivery>& deliveries) {
   std::vector<InboxOutcome> out;
   out.reserve(deliveries.size());
   try {
+    if (!inbox_) inbox_ = std::make_unique<InboxStatements>(*db_);
+    InboxStatements& st = *inbox_;
     SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     int64_t now = clock_.NowUnix();
-    // The most telling earlier row: an applied one first, then a waiting one, then the newest.
-    SQLite::Statement find(*db_,
-                           "SELECT id, processed_at IS NOT NULL, next_attempt_at IS NOT NULL, "
-                           "retry_count FROM webhook_deliveries "
-                           "WHERE delivery_id = ?1 OR payload_hash = ?2 "
-                           "ORDER BY processed_at IS NOT NULL DESC, next_attempt_at IS NOT NULL "
-                           "DESC, id DESC LIMIT 1");
-    SQLite::Statement requeue(*db_,
-                              "UPDATE webhook_deliveries SET next_attempt_at = ?, retry_count = "
-                              "CASE WHEN next_attempt_at IS NULL THEN 0 ELSE retry_count END "
-                              "WHERE id = ?");
-    SQLite::Statement ins(*db_,
-                          "INSERT INTO webhook_deliveries(delivery_id, event_type, action, "
-                          "payload_hash, repo, payload, next_attempt_at, created_at) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    SQLite::Statement receipt(*db_,
-                              "INSERT INTO webhook_receipts(delivery_row, outcome, received_at) "
-                              "VALUES (?, ?, ?)");
     for (const NewDelivery& d : deliveries) {
-      std::string hash = Sha256Hex(d.payload);
-      find.bind(1, d.delivery_id);
-      find.bind(2, hash);
+      std::string hash = d.payload_hash.empty() ? Sha256Hex(d.payload) : d.payload_hash;
+      st.find.reset();
+      st.find.bind(1, d.delivery_id);
+      st.find.bind(2, hash);
       InboxOutcome outcome = InboxOutcome::kStored;
       int64_t row = 0;
-      if (find.executeStep()) {
-        row = find.getColumn(0).getInt64();
-        bool applied = find.getColumn(1).getInt() != 0;
-        bool waiting = find.getColumn(2).getInt() != 0;
-        int failures = find.getColumn(3).getInt();
+      if (st.find.executeStep()) {
+        row = st.find.getColumn(0).getInt64();
+        bool applied = st.find.getColumn(1).getInt() != 0;
+        bool waiting = st.find.getColumn(2).getInt() != 0;
+        int failures = st.find.getColumn(3).getInt();
         if (applied || (waiting && failures == 0)) {
           outcome = InboxOutcome::kDuplicate;
         } else {
           // Failed for good, or backing off after failures: a redelivery means "try now".
           outcome = InboxOutcome::kRequeued;
-          requeue.bind(1, now);
-          requeue.bind(2, row);
-          requeue.exec();
-          requeue.reset();
+          st.requeue.reset();
+          st.requeue.bind(1, now);
+          st.requeue.bind(2, row);
+          st.requeue.exec();
         }
+        // A new delivery counts as received through its own row; others get a receipt.
+        st.receipt.reset();
+        st.receipt.bind(1, row);
+        st.receipt.bind(2, InboxOutcomeName(outcome));
+        st.receipt.bind(3, now);
+        st.receipt.exec();
       } else {
-        ins.bind(1, d.delivery_id);
-        ins.bind(2, d.event_type);
-        ins.bind(3, d.action);
-        ins.bind(4, hash);
-        ins.bind(5, d.repo);
-        ins.bind(6, d.payload.data(), static_cast<int>(d.payload.size()));
-        ins.bind(7, now);
-        ins.bind(8, now);
-        ins.exec();
-        ins.reset();
-        row = db_->getLastInsertRowid();
+        st.insert.reset();
+        st.insert.bind(1, d.delivery_id);
+        st.insert.bind(2, d.event_type);
+        st.insert.bind(3, d.action);
+        st.insert.bind(4, hash);
+        st.insert.bind(5, d.repo);
+        st.insert.bindNoCopy(6, d.payload.data(), static_cast<int>(d.payload.size()));
+        st.insert.bind(7, now);
+        st.insert.bind(8, now);
+        st.insert.exec();
       }
-      find.reset();
-      receipt.bind(1, row);
-      receipt.bind(2, InboxOutcomeName(outcome));
-      receipt.bind(3, now);
-      receipt.exec();
-      receipt.reset();
+      st.find.reset();
       out.push_back(outcome);
     }
     txn.commit();
     return out;
   } catch (const std::exception& e) {
+    inbox_.reset();  // a failed statement may be left mid-step; prepare afresh next time
     return Error(e, "storing webhook delivery");
   }
 }
@@ -239,9 +250,11 @@ Status SqliteStore::RequeueDelivery(int64_t id) {
 Result<WebhookStats> SqliteStore::GetWebhookStats(int64_t since) {
   WebhookStats st;
   try {
+    // Received: each delivery's first arrival (its row) plus every later one (a receipt).
     SQLite::Statement r(*db_,
-                        "SELECT COUNT(*), COALESCE(SUM(outcome = 'duplicate'), 0) "
-                        "FROM webhook_receipts WHERE received_at >= ?");
+                        "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE created_at >= ?1) "
+                        "+ COUNT(*), COALESCE(SUM(outcome = 'duplicate'), 0) "
+                        "FROM webhook_receipts WHERE received_at >= ?1");
     r.bind(1, since);
     r.executeStep();
     st.received = r.getColumn(0).getInt64();
@@ -258,9 +271,12 @@ Result<WebhookStats> SqliteStore::GetWebhookStats(int64_t since) {
     st.pending = d.getColumn(2).getInt64();
     SQLite::Statement e(*db_,
                         "SELECT d.event_type || CASE WHEN d.action = '' THEN '' "
-                        "ELSE '.' || d.action END AS ev, COUNT(*) FROM webhook_receipts r "
-                        "JOIN webhook_deliveries d ON d.id = r.delivery_row "
-                        "WHERE r.received_at >= ? GROUP BY ev ORDER BY COUNT(*) DESC, ev");
+                        "ELSE '.' || d.action END AS ev, COUNT(*) FROM ("
+                        "  SELECT id AS row FROM webhook_deliveries WHERE created_at >= ?1"
+                        "  UNION ALL SELECT delivery_row FROM webhook_receipts "
+                        "  WHERE received_at >= ?1) a "
+                        "JOIN webhook_deliveries d ON d.id = a.row "
+                        "GROUP BY ev ORDER BY COUNT(*) DESC, ev");
     e.bind(1, since);
     while (e.executeStep()) {
       st.received_by_event.emplace_back(e.getColumn(0).getString(), e.getColumn(1).getInt64());
@@ -273,7 +289,9 @@ Result<WebhookStats> SqliteStore::GetWebhookStats(int64_t since) {
 
 Result<std::optional<int64_t>> SqliteStore::LastWebhookAt() {
   try {
-    SQLite::Statement q(*db_, "SELECT MAX(received_at) FROM webhook_receipts");
+    SQLite::Statement q(*db_,
+                        "SELECT MAX(t) FROM (SELECT MAX(received_at) AS t FROM webhook_receipts "
+                        "UNION ALL SELECT MAX(created_at) FROM webhook_deliveries)");
     q.executeStep();
     if (q.getColumn(0).isNull()) return std::optional<int64_t>();
     return std::optional<int64_t>(q.getColumn(0).getInt64());

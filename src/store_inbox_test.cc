@@ -115,6 +115,7 @@ TEST_F(InboxTest, BatchStoresInOrderAndDeduplicatesWithinItself) {
 
 TEST_F(InboxTest, StatsCountReceiptsDuplicatesAndOutcomesInTheWindow) {
   Store(Labeled("old"));
+  Store(Labeled("old"));  // a duplicate, long ago
   clock_.Advance(2 * 86400);
   int64_t since = clock_.NowUnix() - 86400;
   Store(Labeled("d-1", "{\"a\":1}"));
@@ -142,8 +143,9 @@ TEST_F(InboxTest, StatsCountReceiptsDuplicatesAndOutcomesInTheWindow) {
   EXPECT_TRUE(failed[0].failed());
   EXPECT_EQ(store_->GetDelivery(due[1].id)->result, "created task 1");
 
+  EXPECT_EQ(store_->GetWebhookStats(0)->duplicates, 2);
   ASSERT_TRUE(store_->PruneWebhookReceipts(since).ok());
-  EXPECT_EQ(store_->GetWebhookStats(0)->received, 4);  // the old receipt is gone
+  EXPECT_EQ(store_->GetWebhookStats(0)->duplicates, 1);  // the old receipt is gone
 }
 
 TEST_F(InboxTest, RequeueReplaysAnyDeliveryAsAFirstAttempt) {

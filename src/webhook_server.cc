@@ -347,8 +347,9 @@ void WebhookServer::Route() {
     Result<WebhookEnvelope> env = ParseEnvelope(req.body);
     if (!env.ok()) return Reply(res, 400, {{"error", env.status().message()}});
     last_webhook_at_ = clock_.NowUnix();
-    Result<InboxOutcome> outcome =
-        inbox_.Submit({delivery, event, env->action, env->repo, req.body});
+    // Hashed here, on this request's thread, so the one writer does not have to.
+    Result<InboxOutcome> outcome = inbox_.Submit(
+        {delivery, event, env->action, env->repo, req.body, Sha256Hex(req.body)});
     if (!outcome.ok()) {
       spdlog::error("webhook: delivery {} not stored: {}", delivery, outcome.status().message());
       return Reply(res, 503, {{"error", "could not store the delivery; redeliver it later"}});
