@@ -52,6 +52,7 @@ class AppTokens : public TokenSource {
     return "Bearer " + t.value;
   }
   std::string Describe() const override { return "GitHub App " + std::to_string(app_id_); }
+  bool is_app() const override { return true; }
 
  private:
   struct Token {

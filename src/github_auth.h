@@ -33,6 +33,8 @@ class TokenSource {
   virtual Result<std::string> Authorization(const std::string& repo) = 0;
   // "github.token", "GitHub App 42", "GH_TOKEN", "gh auth token": for logs and `orch doctor`.
   virtual std::string Describe() const = 0;
+  // True for a GitHub App: calls about no repository carry the App's JWT.
+  virtual bool is_app() const { return false; }
 };
 
 // An RS256 JSON Web Token for GitHub App `app_id`, valid from a minute ago for nine minutes

@@ -285,6 +285,14 @@ Result<std::vector<std::string>> RestGitHubClient::GetAllPages(const std::string
 }
 
 Result<GitHubUser> RestGitHubClient::AuthenticatedUser() {
+  if (tokens_->is_app()) {
+    // Installation tokens cannot read /user; an App acts as "<slug>[bot]" (GET /app, JWT).
+    Result<HttpResponse> r = Do({.target = "/app", .what = "reading the GitHub App"});
+    if (!r.ok()) return r.status();
+    return ParseOne<GitHubUser>(*r, "reading the GitHub App", [](const Json& j) {
+      return GitHubUser{Str(j, "slug") + "[bot]", "Bot"};
+    });
+  }
   Result<HttpResponse> r = Do({.target = "/user", .what = "reading the authenticated user"});
   if (!r.ok()) return r.status();
   return ParseOne<GitHubUser>(*r, "reading the authenticated user", ParseUser);

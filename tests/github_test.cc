@@ -3,6 +3,8 @@
 // files, all over real HTTP on 127.0.0.1.
 #include <gmock/gmock.h>
 #include <httplib.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <signal.h>
 
 #include <thread>
@@ -14,6 +16,7 @@ namespace orch::test {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using Json = nlohmann::json;
 
 constexpr const char* kSecret = "s3cret";
@@ -23,6 +26,22 @@ class GitHubLoopTest : public OrchTest {
  protected:
   void SetUp() override {
     orch_port_ = FreePort();
+    StartSim(Json::object(), {});
+    // The project, registered as `orch project add` would.
+    SystemClock clock;
+    std::filesystem::create_directories(home());
+    auto store = std::move(SqliteStore::Open(home() + "/orch.db", clock)).value();
+    ASSERT_TRUE(store->AddProject({.name = "acme/widgets", .repo = "acme/widgets",
+                                   .path = dir_.path()}).ok());
+  }
+  // (Re)starts the simulator with the test seed plus `more_seed`, and `more_args`.
+  void StartSim(const Json& more_seed, const std::vector<std::string>& more_args) {
+    if (sim_) {
+      sim_->Signal(SIGTERM);
+      sim_->Wait(std::chrono::seconds(5));
+      sim_.reset();
+      std::filesystem::remove(dir_.Sub("sim.port"));
+    }
     Json seed = {
         {"authenticated_user", "orch-bot"},
         {"tokens", {kToken}},
@@ -32,22 +51,18 @@ class GitHubLoopTest : public OrchTest {
            {"collaborators",
             {{"alice", "admin"}, {"bob", "write"}, {"eve", "read"}, {"orch-bot", "write"}}},
            {"labels", {{{"name", "orch"}, {"color", "ededed"}}}}}}}};
+    if (more_seed.is_object()) seed.update(more_seed);
     WriteFile(dir_.Sub("seed.json"), seed.dump());
-    sim_ = std::make_unique<Background>(
-        std::vector<std::string>{ORCH_GITHUB_SIM, "--port", "0", "--port-file",
-                                 dir_.Sub("sim.port"), "--seed", dir_.Sub("seed.json"),
-                                 "--webhook-url", WebhookUrl(), "--webhook-secret", kSecret},
-        std::map<std::string, std::string>{}, dir_.Sub("sim.out"));
+    std::vector<std::string> argv = {ORCH_GITHUB_SIM, "--port", "0", "--port-file",
+                                     dir_.Sub("sim.port"), "--seed", dir_.Sub("seed.json"),
+                                     "--webhook-url", WebhookUrl(), "--webhook-secret", kSecret};
+    argv.insert(argv.end(), more_args.begin(), more_args.end());
+    sim_ = std::make_unique<Background>(argv, std::map<std::string, std::string>{},
+                                        dir_.Sub("sim.out"));
     ASSERT_TRUE(Eventually([&] { return !ReadFile(dir_.Sub("sim.port")).empty(); }))
         << ReadFile(dir_.Sub("sim.out"));
     sim_port_ = std::stoi(ReadFile(dir_.Sub("sim.port")));
     sim_client_ = std::make_unique<httplib::Client>("127.0.0.1", sim_port_);
-    // The project, registered as `orch project add` would.
-    SystemClock clock;
-    std::filesystem::create_directories(home());
-    auto store = std::move(SqliteStore::Open(home() + "/orch.db", clock)).value();
-    ASSERT_TRUE(store->AddProject({.name = "acme/widgets", .repo = "acme/widgets",
-                                   .path = dir_.path()}).ok());
   }
   void TearDown() override {
     if (orch_) {
@@ -130,6 +145,9 @@ TEST_F(GitHubLoopTest, LabellingAnIssueCreatesExactlyOneTask) {
   EXPECT_EQ(asked[0]["authorization_scheme"], "Bearer");
   // The `opened` event started nothing and says why.
   EXPECT_THAT(Deliveries().dump(), HasSubstr("no trigger label"));
+  // The token is used, never logged.
+  EXPECT_THAT(Log(), HasSubstr("credentials from github.token"));
+  EXPECT_THAT(Log(), Not(HasSubstr(kToken)));
 }
 
 TEST_F(GitHubLoopTest, TheSameDeliveryTwiceMakesOneTask) {
@@ -145,6 +163,25 @@ TEST_F(GitHubLoopTest, TheSameDeliveryTwiceMakesOneTask) {
   Json stats = OrchJson({"webhook", "stats", "--json"});
   EXPECT_EQ(stats["duplicates"], 1);
   EXPECT_EQ(stats["received"], 3);  // opened, labeled, labeled again
+  EXPECT_EQ(stats["applied"], 2);
+  EXPECT_EQ(stats["by_event"]["issues.labeled"], 2);
+
+  // `orch webhook redeliver` replays an applied delivery; applying is idempotent.
+  int64_t id = 0;
+  for (const Json& d : Deliveries()) {
+    if (d["delivery_id"] == guid) id = d["id"];
+  }
+  ProcessResult replay = Orch({"webhook", "redeliver", std::to_string(id)});
+  EXPECT_EQ(replay.exit_code, 0) << replay.err;
+  ASSERT_TRUE(Eventually([&] {
+    for (const Json& d : Deliveries()) {
+      if (d["id"] == id && d["state"] == "applied") return true;
+    }
+    return false;
+  }));
+  EXPECT_THAT(Deliveries().dump(), HasSubstr("already exists"));
+  EXPECT_EQ(Tasks().size(), 1u);
+  EXPECT_EQ(Orch({"webhook", "redeliver", "9999"}).exit_code, 2);
 }
 
 TEST_F(GitHubLoopTest, AFailedApplicationThenARedeliveryIsAppliedOnce) {
@@ -308,6 +345,35 @@ TEST_F(GitHubLoopTest, AnUnreachableReceiverMeansFallbackSyncsUntilItIsBack) {
   health.stop();
   serving.join();
   EXPECT_TRUE(recovered) << Log();
+}
+
+TEST_F(GitHubLoopTest, AGitHubAppAuthenticatesWithAJwtAndActsAsItsBot) {
+  // orch holds only the App's private key: it signs a JWT, exchanges it for an installation
+  // token, and recognises "<slug>[bot]" as itself.
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  ASSERT_NE(key, nullptr);
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  WriteFile(dir_.Sub("app.pem"), std::string(data, static_cast<size_t>(len)));
+  BIO_free(bio);
+  EVP_PKEY_free(key);
+  StartSim({{"app", {{"id", 42}, {"installation_id", 7}, {"slug", "orch-app"}}}},
+           {"--app-public-key", dir_.Sub("app.pem")});
+  WriteFile(home() + "/config.yml",
+            "webhook:\n  secret: " + std::string(kSecret) + "\n  port: " +
+                std::to_string(orch_port_) + "\ngithub:\n  api_url: http://127.0.0.1:" +
+                std::to_string(sim_port_) + "\n  app_id: 42\n  private_key_path: " +
+                dir_.Sub("app.pem") + "\nengine:\n  tick_interval: 1\n  sync_interval: 3600\n");
+  StartOrch();
+  int number = OpenIssue()["issue"]["number"];
+  Label(number, "bob");
+  ASSERT_TRUE(Eventually([&] { return Tasks().size() == 1; })) << Log();
+  EXPECT_THAT(Log(), HasSubstr("credentials from GitHub App 42"));
+  EXPECT_THAT(Log(), HasSubstr("acting as orch-app[bot]"));
+  EXPECT_FALSE(Requests("/app/installations/7/access_tokens").empty());
+  EXPECT_THAT(Log(), Not(HasSubstr("ghs_")));
 }
 
 }  // namespace
