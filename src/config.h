@@ -104,9 +104,9 @@ struct AgentConfig {
 
 struct GitHubConfig {
   std::string api_url = "https://api.github.com";
-  std::string token;
+  std::string token = "";
   int64_t app_id = 0;
-  std::string private_key_path;
+  std::string private_key_path = "";
 };
 
 struct TelegramConfig {

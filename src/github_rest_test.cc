@@ -223,5 +223,67 @@ TEST(HttpSessionTest, RefusesToFollowLinksToAnotherHost) {
   EXPECT_FALSE(HttpSession::Open("ftp://x").ok());
 }
 
+// A ProcessRunner that answers `gh auth token` (or fails) and records what it ran.
+class FakeRunner : public ProcessRunner {
+ public:
+  Result<ProcessResult> Run(const ProcessOptions& o) override {
+    ran.push_back(o.argv);
+    if (!gh_token) return Status::NotFound("gh", "not installed");
+    ProcessResult r;
+    r.exit_code = 0;
+    r.out = *gh_token + "\n";
+    return r;
+  }
+  std::optional<std::string> gh_token;
+  std::vector<std::vector<std::string>> ran;
+};
+
+class TokenSourceTest : public ::testing::Test {
+ protected:
+  Result<std::unique_ptr<TokenSource>> Make(const GitHubConfig& config,
+                                            std::map<std::string, std::string> env) {
+    return MakeTokenSource(
+        config,
+        [env](const std::string& k) -> std::optional<std::string> {
+          auto it = env.find(k);
+          return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+        },
+        *session_, runner_, clock_);
+  }
+  test::FakeClock clock_;
+  FakeRunner runner_;
+  std::unique_ptr<HttpSession> session_ =
+      std::move(HttpSession::Open("http://127.0.0.1:1")).value();
+};
+
+TEST_F(TokenSourceTest, ConfigThenEnvironmentThenGhCli) {
+  auto t = Make({.token = "cfg"}, {{"GITHUB_TOKEN", "env"}});
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ((*t)->Describe(), "github.token");
+  EXPECT_EQ(*(*t)->Authorization("a/b"), "Bearer cfg");
+
+  t = Make({}, {{"GH_TOKEN", "env2"}});
+  EXPECT_EQ((*t)->Describe(), "GH_TOKEN");
+  EXPECT_EQ(*(*t)->Authorization("a/b"), "Bearer env2");
+
+  runner_.gh_token = "gho_fromcli";
+  t = Make({}, {});
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ((*t)->Describe(), "gh auth token");
+  EXPECT_EQ(*(*t)->Authorization("a/b"), "Bearer gho_fromcli");
+  EXPECT_EQ(runner_.ran.back(), (std::vector<std::string>{"gh", "auth", "token"}));
+}
+
+TEST_F(TokenSourceTest, NoCredentialsIsAConfigErrorSayingWhatToSet) {
+  auto t = Make({}, {});
+  ASSERT_FALSE(t.ok());
+  EXPECT_TRUE(t.status().IsUsageError());
+  EXPECT_THAT(t.status().message(), HasSubstr("github.token"));
+  EXPECT_THAT(t.status().message(), HasSubstr("gh auth login"));
+  // A configured App with an unreadable key names the key's path.
+  auto app = Make({.app_id = 42, .private_key_path = "/nonexistent/key.pem"}, {});
+  EXPECT_THAT(app.status().message(), HasSubstr("/nonexistent/key.pem"));
+}
+
 }  // namespace
 }  // namespace orch
