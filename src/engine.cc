@@ -154,6 +154,9 @@ Result<int> Engine::SyncIfDue() {
     Result<SyncReport> r = syncer_->SyncProject(p, rules_);
     if (!r.ok()) {
       spdlog::warn("sync: {}: {}", *p.repo, r.status().message());
+      // GitHub said how long to back off (rate limit): no sync before then, in any mode.
+      int64_t wait = r.status().retry_after_seconds();
+      if (wait > 0) next_sync_ = std::max(*next_sync_, now + wait);
       if (first.ok()) first = r.status();
       continue;
     }

@@ -219,5 +219,20 @@ TEST_F(EngineIntakeTest, AnUnreachableReceiverSwitchesToFallbackSyncsAndBack) {
   EXPECT_EQ(store_->GetKv(Engine::kModeKey)->value(), "webhook");
 }
 
+TEST_F(EngineIntakeTest, ARateLimitedSyncWaitsAsLongAsGitHubAsked) {
+  Engine engine(*store_, config_, clock_, &github_);
+  ASSERT_TRUE(engine.Tick().ok());  // identity and a first sync
+  clock_.Advance(120);
+  github_.fail_next = Status::Unavailable("listing issues", "rate limited").WithRetryAfter(600);
+  EXPECT_FALSE(engine.Tick().ok());
+  github_.calls.clear();
+  clock_.Advance(120);  // sync_interval has passed, the wait GitHub asked for has not
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_EQ(github_.Count("issues"), 0);
+  clock_.Advance(480);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_EQ(github_.Count("issues"), 1);
+}
+
 }  // namespace
 }  // namespace orch

@@ -63,10 +63,10 @@ struct PullRequest {
 };
 
 struct NewPullRequest {
-  std::string title;
-  std::string body;
-  std::string head;  // branch name
-  std::string base;
+  std::string title = "";
+  std::string body = "";
+  std::string head = "";  // branch name
+  std::string base = "";
   bool draft = false;
 };
 
@@ -102,9 +102,9 @@ struct IssueListing {
 
 struct IssueQuery {
   std::string state = "all";
-  std::string since;  // ISO-8601; empty: all
-  std::vector<std::string> labels;
-  std::string etag;   // If-None-Match for the first page
+  std::string since = "";  // ISO-8601; empty: all
+  std::vector<std::string> labels = {};
+  std::string etag = "";  // If-None-Match for the first page
   int per_page = 100;
 };
 

@@ -89,11 +89,12 @@ Result<T> ParseOne(const HttpResponse& r, const std::string& what, F parse) {
 
 // Percent-encodes everything but RFC 3986's unreserved characters (labels may hold spaces,
 // colons and slashes).
-std::string Escape(std::string_view s) {
+std::string Escape(std::string_view s, bool keep_slashes = false) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slashes && c == '/')) {
       out.push_back(static_cast<char>(c));
     } else {
       out += {'%', kHex[c >> 4], kHex[c & 15]};
@@ -491,7 +492,8 @@ Result<std::vector<CheckRun>> RestGitHubClient::ListCheckRuns(const std::string&
                                                               const std::string& ref) {
   std::string what = "listing check runs of " + ref;
   Result<std::vector<std::string>> pages = GetAllPages(
-      repo, "/repos/" + repo + "/commits/" + Escape(ref) + "/check-runs?per_page=100", what);
+      repo, "/repos/" + repo + "/commits/" + Escape(ref, true) + "/check-runs?per_page=100",
+      what);  // branch names keep their slashes, as GitHub expects
   if (!pages.ok()) return pages.status();
   return ParseList<CheckRun>(
       *pages, what,

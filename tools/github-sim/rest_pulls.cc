@@ -96,7 +96,7 @@ std::vector<Route> PullRoutes() {
       {"GET", P(R"(/pulls/(\d+))"), Auth::kToken, GetPull},
       {"GET", P(R"(/pulls/(\d+)/reviews)"), Auth::kToken, ListReviews},
       {"GET", P(R"(/pulls/(\d+)/reviews/(\d+)/comments)"), Auth::kToken, ListReviewComments},
-      {"GET", P("/commits/([^/]+)/check-runs"), Auth::kToken, ListCheckRuns},
+      {"GET", P("/commits/(.+)/check-runs"), Auth::kToken, ListCheckRuns},  // refs hold slashes
   };
 }
 
