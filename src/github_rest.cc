@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "json_fields.h"
 #include "version.h"
 
 namespace orch {
@@ -13,15 +14,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string Str(const Json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-int64_t Int(const Json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<int64_t>() : 0;
-}
+constexpr auto Str = JsonString;
+constexpr auto Int = JsonInt;
 
 GitHubUser ParseUser(const Json& j) {
   if (!j.is_object()) return {};
@@ -51,8 +45,8 @@ PullRequest ParsePull(const Json& j) {
   p.title = Str(j, "title");
   p.state = Str(j, "state");
   p.merged = j.value("merged", false) || !Str(j, "merged_at").empty();
-  p.head_ref = Str(j.value("head", Json::object()), "ref");
-  p.base_ref = Str(j.value("base", Json::object()), "ref");
+  p.head_ref = Str(JsonObject(j, "head"), "ref");
+  p.base_ref = Str(JsonObject(j, "base"), "ref");
   p.html_url = Str(j, "html_url");
   return p;
 }
@@ -349,7 +343,7 @@ Result<std::vector<IssueEvent>> RestGitHubClient::ListIssueEvents(const std::str
   if (!pages.ok()) return pages.status();
   return ParseList<IssueEvent>(*pages, what, [](const Json& j) {
     return IssueEvent{Int(j, "id"), Str(j, "event"), ParseUser(j.value("actor", Json())),
-                      Str(j.value("label", Json::object()), "name"), Str(j, "created_at")};
+                      Str(JsonObject(j, "label"), "name"), Str(j, "created_at")};
   });
 }
 

@@ -93,14 +93,11 @@ std::string Base64UrlDecode(std::string s) {
 }
 
 TEST(AppJwtTest, IsAnRs256TokenGitHubAccepts) {
-  EVP_PKEY* key = EVP_RSA_gen(2048);
-  ASSERT_NE(key, nullptr);
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  std::string pem(data, len);
+  std::string pem = test::RsaPrivateKeyPem();
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
   BIO_free(bio);
+  ASSERT_NE(key, nullptr);
 
   Result<std::string> jwt = MakeAppJwt(42, pem, 1'800'000'000);
   ASSERT_TRUE(jwt.ok()) << jwt.status().message();

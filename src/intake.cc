@@ -5,21 +5,15 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "json_fields.h"
+
 namespace orch {
 namespace {
 
 using Json = nlohmann::json;
 
-std::string Str(const Json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-const Json& Obj(const Json& j, const char* key) {
-  static const Json kEmpty = Json::object();
-  auto it = j.find(key);
-  return it != j.end() && it->is_object() ? *it : kEmpty;
-}
+constexpr auto Str = JsonString;
+constexpr auto Obj = JsonObject;
 
 GitHubUser UserOf(const Json& j) { return {Str(j, "login"), Str(j, "type")}; }
 

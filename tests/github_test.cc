@@ -3,8 +3,6 @@
 // files, all over real HTTP on 127.0.0.1.
 #include <gmock/gmock.h>
 #include <httplib.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <signal.h>
 
 #include <thread>
@@ -350,15 +348,7 @@ TEST_F(GitHubLoopTest, AnUnreachableReceiverMeansFallbackSyncsUntilItIsBack) {
 TEST_F(GitHubLoopTest, AGitHubAppAuthenticatesWithAJwtAndActsAsItsBot) {
   // orch holds only the App's private key: it signs a JWT, exchanges it for an installation
   // token, and recognises "<slug>[bot]" as itself.
-  EVP_PKEY* key = EVP_RSA_gen(2048);
-  ASSERT_NE(key, nullptr);
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  WriteFile(dir_.Sub("app.pem"), std::string(data, static_cast<size_t>(len)));
-  BIO_free(bio);
-  EVP_PKEY_free(key);
+  WriteFile(dir_.Sub("app.pem"), RsaPrivateKeyPem());
   StartSim({{"app", {{"id", 42}, {"installation_id", 7}, {"slug", "orch-app"}}}},
            {"--app-public-key", dir_.Sub("app.pem")});
   WriteFile(home() + "/config.yml",

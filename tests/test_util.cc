@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -110,6 +112,18 @@ int Background::Wait(std::chrono::milliseconds timeout) {
       },
       timeout);
   return reaped_ ? code_ : -1;
+}
+
+std::string RsaPrivateKeyPem() {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<size_t>(len));
+  BIO_free(bio);
+  EVP_PKEY_free(key);
+  return pem;
 }
 
 int FreePort() {

@@ -70,6 +70,9 @@ class Background {
 // A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
 int FreePort();
 
+// A fresh 2048-bit RSA private key in PEM (for GitHub App tests).
+std::string RsaPrivateKeyPem();
+
 // Polls `pred` every 10 ms for up to `timeout`; true as soon as it holds.
 bool Eventually(const std::function<bool()>& pred,
                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
