@@ -46,13 +46,15 @@ Result<TickReport> Engine::Tick() {
     spdlog::error("engine: {}: {}", step, s.message());
     if (first.ok()) first = s;
   };
-  if (github_ && KnowOwnIdentity()) {
+  // Without knowing its own login, orch cannot tell its own events from people's: wait.
+  bool intake = github_ && KnowOwnIdentity();
+  if (intake) {
     Result<int> applied = ApplyDeliveries(&report.deliveries_failed);
     if (applied.ok()) report.deliveries_applied = *applied;
     note(applied.status(), "applying webhook deliveries");
   }
   CheckWebhookHealth();
-  if (github_ && KnowOwnIdentity()) {
+  if (intake) {
     Result<int> synced = SyncIfDue();
     if (synced.ok()) report.projects_synced = *synced;
     note(synced.status(), "syncing with GitHub");
@@ -74,8 +76,11 @@ bool Engine::KnowOwnIdentity() {
   if (!rules_.bot_login.empty()) return true;
   Result<GitHubUser> me = github_->AuthenticatedUser();
   if (!me.ok()) {
-    spdlog::warn("engine: cannot tell who orch is on GitHub, intake waits: {}",
-                 me.status().message());
+    if (me.status().message() != identity_error_) {  // once per distinct failure, not per tick
+      spdlog::warn("engine: cannot tell who orch is on GitHub, intake waits: {}",
+                   me.status().message());
+      identity_error_ = me.status().message();
+    }
     return false;
   }
   rules_.bot_login = me->login;

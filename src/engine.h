@@ -77,6 +77,7 @@ class Engine {
   std::unique_ptr<Intake> intake_;
   std::unique_ptr<Syncer> syncer_;
   IntakeRules rules_;
+  std::string identity_error_;  // the last failure to learn rules_.bot_login, logged once
   bool fallback_ = false;
   std::optional<int64_t> next_health_check_;  // unix seconds
   std::optional<int64_t> next_sync_;
