@@ -20,8 +20,9 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <thread>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "status.h"
 #include "store.h"
@@ -52,6 +53,10 @@ class InboxWriter {
   struct Writer;
 
   void CheckpointLoop();
+  // The front of the queue, up to max_batch_ writers, the leader first. Requires mu_.
+  std::vector<Writer*> TakeBatch();
+  // Moves the batch's deliveries out, in order.
+  static std::vector<NewDelivery> Deliveries(const std::vector<Writer*>& batch);
 
   static constexpr uint64_t kCheckpointEvery = 2048;
 
