@@ -49,7 +49,7 @@ InboxWriter::~InboxWriter() {
 void InboxWriter::CheckpointLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] {
+    checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(1000), [this] {
       return stopping_ || submitted_ - checkpointed_at_ >= kCheckpointEvery;
     });
     if (submitted_ != checkpointed_at_) {
