@@ -69,6 +69,7 @@ void PayloadLog::CloseSegment() {
 Result<std::vector<int64_t>> PayloadLog::ListSegments() const {
   std::vector<int64_t> out;
   std::error_code ec;
+  if (!std::filesystem::exists(dir_, ec) && !ec) return out;  // nothing appended yet
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
     int64_t n = SegmentNumber(entry.path().filename().string());
     if (n >= 0) out.push_back(n);
@@ -127,6 +128,11 @@ Result<std::vector<PayloadRef>> PayloadLog::Append(const std::vector<std::string
 
 Result<std::string> PayloadLog::Read(const PayloadRef& ref) const {
   std::string path = SegmentPath(ref.segment);
+  if (ref.offset < 0 || ref.length < 0 || ref.length > kSegmentBytes + (int64_t{1} << 30)) {
+    return Status::Corruption(path, "impossible payload reference at " +
+                                        std::to_string(ref.offset) + ", length " +
+                                        std::to_string(ref.length));
+  }
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) {

@@ -83,5 +83,21 @@ TEST_F(PayloadLogTest, PruneDeletesOnlyOldUnneededSegmentsOtherThanTheCurrentOne
   EXPECT_EQ(log.Read(c).value(), "c");  // still being written
 }
 
+TEST_F(PayloadLogTest, PruningBeforeAnyAppendFindsNothingToDelete) {
+  // Regression: the engine prunes hourly even when no webhook ever arrived.
+  PayloadLog log(LogDir());
+  Result<int> pruned = log.Prune({}, ::time(nullptr) + 10);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().message();
+  EXPECT_EQ(*pruned, 0);
+}
+
+TEST_F(PayloadLogTest, ImpossibleReferenceIsCorruptionNotACrash) {
+  PayloadLog log(LogDir());
+  Append(log, {"x"});
+  Result<std::string> r = log.Read({1, 0, int64_t{1} << 40});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+}
+
 }  // namespace
 }  // namespace orch
