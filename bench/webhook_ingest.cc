@@ -372,6 +372,15 @@ int main(int argc, char** argv) {
   printf("  acknowledged %ld, in the inbox %ld: %s\n", acknowledged, stored,
          stored == acknowledged ? "every 2xx was stored" : "MISMATCH");
   if (stored != acknowledged) failed = true;
+  // And each payload reads back whole (wherever the store keeps it): a sample of them.
+  long bad = 0, sampled = 0;
+  for (long id = 1; id <= stored; id += std::max(1L, stored / 1000), ++sampled) {
+    orch::Result<orch::Delivery> d = store->GetDelivery(id);
+    if (!d.ok() || orch::Sha256Hex(d->payload) != d->payload_hash) ++bad;
+  }
+  printf("  payloads read back and hashed: %ld of %ld sampled %s\n", sampled - bad, sampled,
+         bad ? "MISMATCH" : "intact");
+  if (bad) failed = true;
   std::filesystem::remove_all(dir);
   return failed || !sink ? 1 : 0;
 }

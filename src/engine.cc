@@ -101,7 +101,9 @@ Result<int> Engine::ApplyDeliveries(int* failed) {
     Result<std::string> result = std::string();
     std::optional<Project> project = ProjectForRepo(*projects, d.repo);
     nlohmann::json payload = nlohmann::json::parse(d.payload, nullptr, false);
-    if (payload.is_discarded()) {
+    if (!d.payload_error.empty()) {
+      result = Status::Corruption("payload", d.payload_error);
+    } else if (payload.is_discarded()) {
       result = Status::Corruption("payload", "not JSON");  // the receiver checked it; disk?
     } else if (!project) {
       result = "ignored: " + (d.repo.empty() ? std::string("no repository in the event")

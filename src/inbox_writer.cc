@@ -1,16 +1,29 @@
 #include "inbox_writer.h"
 
+#include <errno.h>
+#include <semaphore.h>
+
 #include <chrono>
 #include <vector>
 
 namespace orch {
 
+// A waiting request. It sleeps on its own semaphore, which is posted once: when a leader has
+// written its delivery (`done`), or when it has become the leader. A POSIX semaphore rather
+// than a condition variable so the leader can post after releasing mu_ (woken threads then do
+// not block again on mu_ the leader still holds), and because glibc's sem_post touches nothing
+// after waking the waiter, which may return and destroy the semaphore at once.
 struct InboxWriter::Writer {
-  explicit Writer(NewDelivery d) : delivery(std::move(d)) {}
+  explicit Writer(NewDelivery d) : delivery(std::move(d)) { sem_init(&wake, 0, 0); }
+  ~Writer() { sem_destroy(&wake); }
+  void Wait() {
+    while (sem_wait(&wake) != 0 && errno == EINTR) {
+    }
+  }
   NewDelivery delivery;
   Result<InboxOutcome> result = Status::Internal("delivery not written");
-  bool done = false;
-  std::condition_variable cv;
+  bool done = false;  // written under mu_ before `wake` is posted
+  sem_t wake;
 };
 
 InboxWriter::InboxWriter(SqliteStore& store, std::unique_ptr<SqliteStore> checkpointer,
@@ -36,7 +49,7 @@ InboxWriter::~InboxWriter() {
 void InboxWriter::CheckpointLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] {
+    checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(1000), [this] {
       return stopping_ || submitted_ - checkpointed_at_ >= kCheckpointEvery;
     });
     if (submitted_ != checkpointed_at_) {
@@ -54,34 +67,46 @@ Result<InboxOutcome> InboxWriter::Submit(NewDelivery delivery) {
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&w);
   ++submitted_;
-  while (!w.done && &w != queue_.front()) w.cv.wait(lock);
-  if (w.done) return std::move(w.result);  // a leader wrote it for us
-
-  // We lead: write everything queued so far, ourselves first.
-  size_t n = std::min(queue_.size(), max_batch_);
-  std::vector<Writer*> batch(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
-  std::vector<NewDelivery> deliveries;
-  deliveries.reserve(n);
-  for (Writer* b : batch) deliveries.push_back(std::move(b->delivery));
+  if (&w != queue_.front()) {
+    lock.unlock();
+    w.Wait();
+    if (w.done) return std::move(w.result);  // a leader wrote it for us
+    lock.lock();  // we lead now
+  }
+  std::vector<Writer*> batch = TakeBatch();
   lock.unlock();  // others may queue up behind the batch while it commits
   auto t0 = std::chrono::steady_clock::now();
-  Result<std::vector<InboxOutcome>> stored = store_.StoreDeliveries(deliveries);
+  Result<std::vector<InboxOutcome>> stored = store_.StoreDeliveries(Deliveries(batch));
   auto spent = std::chrono::steady_clock::now() - t0;
   lock.lock();
   ++commits_;
   commit_micros_ += std::chrono::duration_cast<std::chrono::microseconds>(spent).count();
-  for (size_t i = 0; i < n; ++i) {
-    Writer* b = batch[i];
-    b->result = stored.ok() ? Result<InboxOutcome>((*stored)[i]) : stored.status();
-    b->done = true;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i]->result = stored.ok() ? Result<InboxOutcome>((*stored)[i]) : stored.status();
+    batch[i]->done = true;
     queue_.pop_front();
-    if (b != &w) b->cv.notify_one();
   }
-  if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
+  Writer* next_leader = queue_.empty() ? nullptr : queue_.front();
   if (checkpointer_ && submitted_ - checkpointed_at_ >= kCheckpointEvery) {
     checkpoint_cv_.notify_one();
   }
+  lock.unlock();
+  // The next commit first, then the answers; `w` (batch[0]) needs no wake-up.
+  if (next_leader) sem_post(&next_leader->wake);
+  for (size_t i = 1; i < batch.size(); ++i) sem_post(&batch[i]->wake);
   return std::move(w.result);
+}
+
+std::vector<InboxWriter::Writer*> InboxWriter::TakeBatch() {
+  size_t n = std::min(queue_.size(), max_batch_);
+  return std::vector<Writer*>(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+}
+
+std::vector<NewDelivery> InboxWriter::Deliveries(const std::vector<Writer*>& batch) {
+  std::vector<NewDelivery> deliveries;
+  deliveries.reserve(batch.size());
+  for (Writer* b : batch) deliveries.push_back(std::move(b->delivery));
+  return deliveries;
 }
 
 uint64_t InboxWriter::commits() const {

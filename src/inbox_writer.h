@@ -9,7 +9,8 @@
 //
 // Checkpoints: the leader's connection never checkpoints the WAL itself (that would make one
 // request wait for an fsync). A background thread checkpoints through its own connection every
-// kCheckpointEvery deliveries or 200 ms of activity, passively, so writers are never blocked.
+// kCheckpointEvery deliveries or 1 s of activity, passively, so writers are never blocked. (Less
+// often is cheaper: a page changed by many commits is copied once per checkpoint.)
 //
 // Thread safety: Submit() may be called from any number of threads. The store passed in is used
 // only by the current leader, so it must not be used elsewhere meanwhile.
@@ -20,8 +21,9 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <thread>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "status.h"
 #include "store.h"
@@ -52,8 +54,12 @@ class InboxWriter {
   struct Writer;
 
   void CheckpointLoop();
+  // The front of the queue, up to max_batch_ writers, the leader first. Requires mu_.
+  std::vector<Writer*> TakeBatch();
+  // Moves the batch's deliveries out, in order.
+  static std::vector<NewDelivery> Deliveries(const std::vector<Writer*>& batch);
 
-  static constexpr uint64_t kCheckpointEvery = 2048;
+  static constexpr uint64_t kCheckpointEvery = 8192;
 
   SqliteStore& store_;
   std::unique_ptr<SqliteStore> checkpointer_;

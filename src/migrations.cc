@@ -119,6 +119,11 @@ CREATE TABLE webhook_receipts (
 );
 -- What applying the delivery did ("created task 4", "ignored: untrusted actor eve ...").
 ALTER TABLE webhook_deliveries ADD COLUMN result TEXT NOT NULL DEFAULT '';
+-- Where the payload lives in the payload log beside the database (payload_log.h); the payload
+-- column then holds an empty BLOB. NULL segment: the payload is inline (":memory:" stores).
+ALTER TABLE webhook_deliveries ADD COLUMN payload_segment INTEGER;
+ALTER TABLE webhook_deliveries ADD COLUMN payload_offset INTEGER;
+ALTER TABLE webhook_deliveries ADD COLUMN payload_length INTEGER;
 -- The pull request a task's work went into, so PR events find their task.
 ALTER TABLE tasks ADD COLUMN pr_number INTEGER;
 CREATE INDEX tasks_by_pr ON tasks(project_id, pr_number);

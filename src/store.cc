@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "migrations.h"
+#include "payload_log.h"
 
 namespace orch {
 namespace {
@@ -117,6 +118,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
     return store->Error(e, "opening");
   }
   ORCH_RETURN_IF_ERROR(store->Migrate());
+  if (path != ":memory:" && !path.empty()) {
+    store->payloads_ = std::make_unique<PayloadLog>(PayloadLog::DirFor(path));
+  }
   return store;
 }
 

@@ -26,6 +26,8 @@ class Database;
 
 namespace orch {
 
+class PayloadLog;
+
 enum class ProjectKind { kLocal, kClone };  // a checkout registered in place, or orch's clone
 
 struct Project {
@@ -96,6 +98,9 @@ struct Delivery {
   std::optional<int64_t> next_attempt_at;  // NULL and not processed: failed for good
   int64_t created_at = 0;
   std::string result;  // what applying it did, or why it was ignored
+  // Why `payload` could not be read from the payload log (empty when it was): the delivery
+  // then fails when applied, with this error.
+  std::string payload_error;
 
   bool failed() const { return !processed_at && !next_attempt_at; }
 };
@@ -184,13 +189,16 @@ class SqliteStore {
   Result<std::vector<Delivery>> ListDeliveries(const DeliveryFilter& filter);
   // Queues delivery `id` to be applied again now, as a first attempt, whatever its state
   // (`orch webhook redeliver`); applying is idempotent, so an applied one may be replayed.
-  // NotFound when there is no such delivery.
+  // NotFound when there is no such delivery, or when its payload was pruned.
   Status RequeueDelivery(int64_t id);
   // Counts over receipts and deliveries created at or after `since` (unix seconds).
   Result<WebhookStats> GetWebhookStats(int64_t since);
   // Unix seconds of the newest receipt, if any (for /health).
   Result<std::optional<int64_t>> LastWebhookAt();
-  // Deletes receipts older than `before`; deliveries stay.
+  // Deletes receipts older than `before`; deliveries stay. Also deletes payload log segments
+  // last written before `before` that hold no payload of a delivery still to be applied (or
+  // failed), or created or applied at or after `before`: replaying such an old delivery then
+  // fails with NotFound.
   Status PruneWebhookReceipts(int64_t before);
 
   // WAL checkpoints. By default a commit that leaves the WAL over 1,000 pages copies it back
@@ -205,12 +213,16 @@ class SqliteStore {
 
  private:
   SqliteStore(std::string path, const Clock& clock, std::unique_ptr<SQLite::Database> db);
+  // Deletes the payload log segments PruneWebhookReceipts promises to.
+  Status PrunePayloads(int64_t before);
   // Turns a SQLite exception into a Status naming the database file.
   Status Error(const std::exception& e, const char* what) const;
 
   std::string path_;
   const Clock& clock_;
   std::unique_ptr<SQLite::Database> db_;
+  // The payloads of new deliveries (payload_log.h); null for ":memory:", which keeps them inline.
+  std::unique_ptr<PayloadLog> payloads_;
   // The inbox's statements, prepared once: the receiver's group commit runs them thousands of
   // times a second.
   struct InboxStatements;

@@ -2,7 +2,10 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
+#include <set>
+#include <string_view>
 
+#include "payload_log.h"
 #include "store.h"
 #include "webhook_signature.h"
 
@@ -11,9 +14,29 @@ namespace {
 
 const char* kDeliveryColumns =
     "id, delivery_id, event_type, action, payload_hash, repo, payload, processed_at, "
-    "COALESCE(error, ''), retry_count, next_attempt_at, created_at, result";
+    "COALESCE(error, ''), retry_count, next_attempt_at, created_at, result, payload_segment, "
+    "payload_offset, payload_length";
 
-Delivery ReadDelivery(SQLite::Statement& q) {
+// A zero-length BLOB (not NULL) for the payload column of a row whose payload is in the log.
+constexpr char kNoInlinePayload[] = "";
+
+// Reads the payload of the row at `q` from `log`; a failure is kept in `d.payload_error`.
+void ReadLoggedPayload(SQLite::Statement& q, const PayloadLog* log, Delivery& d) {
+  if (!log) {
+    d.payload_error = "the payload is in a payload log, which a \":memory:\" store has not";
+    return;
+  }
+  PayloadRef ref{q.getColumn(13).getInt64(), q.getColumn(14).getInt64(),
+                 q.getColumn(15).getInt64()};
+  Result<std::string> payload = log->Read(ref);
+  if (payload.ok()) {
+    d.payload = std::move(payload).value();
+  } else {
+    d.payload_error = payload.status().message();
+  }
+}
+
+Delivery ReadDelivery(SQLite::Statement& q, const PayloadLog* log) {
   Delivery d;
   d.id = q.getColumn(0).getInt64();
   d.delivery_id = q.getColumn(1).getString();
@@ -28,7 +51,21 @@ Delivery ReadDelivery(SQLite::Statement& q) {
   if (!q.getColumn(10).isNull()) d.next_attempt_at = q.getColumn(10).getInt64();
   d.created_at = q.getColumn(11).getInt64();
   d.result = q.getColumn(12).getString();
+  if (!q.getColumn(13).isNull()) ReadLoggedPayload(q, log, d);
   return d;
+}
+
+// Binds parameters 6 (payload) and 9-11 (its place in the log) of InboxStatements::insert.
+void BindPayload(SQLite::Statement& insert, const NewDelivery& d, const PayloadRef* ref) {
+  if (!ref) {
+    insert.bindNoCopy(6, d.payload.data(), static_cast<int>(d.payload.size()));
+    for (int i = 9; i <= 11; ++i) insert.bind(i);
+    return;
+  }
+  insert.bindNoCopy(6, static_cast<const void*>(kNoInlinePayload), 0);
+  insert.bind(9, ref->segment);
+  insert.bind(10, ref->offset);
+  insert.bind(11, ref->length);
 }
 
 }  // namespace
@@ -70,7 +107,8 @@ struct SqliteStore::InboxStatements {
                 "CASE WHEN next_attempt_at IS NULL THEN 0 ELSE retry_count END WHERE id = ?"),
         insert(db,
                "INSERT INTO webhook_deliveries(delivery_id, event_type, action, payload_hash, "
-               "repo, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+               "repo, payload, next_attempt_at, created_at, payload_segment, payload_offset, "
+               "payload_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         receipt(db,
                 "INSERT INTO webhook_receipts(delivery_row, outcome, received_at) "
                 "VALUES (?, ?, ?)") {}
@@ -84,6 +122,16 @@ SqliteStore::~SqliteStore() = default;
 
 Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
     const std::vector<NewDelivery>& deliveries) {
+  // The payloads go to the log first, so no committed row can point past written data.
+  std::vector<PayloadRef> refs;
+  if (payloads_) {
+    std::vector<std::string_view> bodies;
+    bodies.reserve(deliveries.size());
+    for (const NewDelivery& d : deliveries) bodies.push_back(d.payload);
+    Result<std::vector<PayloadRef>> appended = payloads_->Append(bodies);
+    if (!appended.ok()) return appended.status().Prefixed("storing webhook delivery");
+    refs = std::move(appended).value();
+  }
   std::vector<InboxOutcome> out;
   out.reserve(deliveries.size());
   try {
@@ -91,7 +139,8 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
     InboxStatements& st = *inbox_;
     SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     int64_t now = clock_.NowUnix();
-    for (const NewDelivery& d : deliveries) {
+    for (size_t i = 0; i < deliveries.size(); ++i) {
+      const NewDelivery& d = deliveries[i];
       std::string hash = d.payload_hash.empty() ? Sha256Hex(d.payload) : d.payload_hash;
       st.find.reset();
       st.find.bind(1, d.delivery_id);
@@ -126,7 +175,7 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
         st.insert.bind(3, d.action);
         st.insert.bind(4, hash);
         st.insert.bind(5, d.repo);
-        st.insert.bindNoCopy(6, d.payload.data(), static_cast<int>(d.payload.size()));
+        BindPayload(st.insert, d, refs.empty() ? nullptr : &refs[i]);
         st.insert.bind(7, now);
         st.insert.bind(8, now);
         st.insert.exec();
@@ -150,7 +199,7 @@ Result<std::vector<Delivery>> SqliteStore::DueDeliveries(int limit) {
     q.bind(1, static_cast<int64_t>(clock_.NowUnix()));
     q.bind(2, limit);
     std::vector<Delivery> out;
-    while (q.executeStep()) out.push_back(ReadDelivery(q));
+    while (q.executeStep()) out.push_back(ReadDelivery(q, payloads_.get()));
     return out;
   } catch (const std::exception& e) {
     return Error(e, "reading due deliveries");
@@ -162,7 +211,7 @@ Result<Delivery> SqliteStore::GetDelivery(int64_t id) {
     SQLite::Statement q(
         *db_, std::string("SELECT ") + kDeliveryColumns + " FROM webhook_deliveries WHERE id = ?");
     q.bind(1, static_cast<int64_t>(id));
-    if (q.executeStep()) return ReadDelivery(q);
+    if (q.executeStep()) return ReadDelivery(q, payloads_.get());
   } catch (const std::exception& e) {
     return Error(e, "reading delivery");
   }
@@ -224,7 +273,7 @@ Result<std::vector<Delivery>> SqliteStore::ListDeliveries(const DeliveryFilter& 
     SQLite::Statement q(*db_, sql);
     q.bind(1, filter.limit);
     std::vector<Delivery> out;
-    while (q.executeStep()) out.push_back(ReadDelivery(q));
+    while (q.executeStep()) out.push_back(ReadDelivery(q, payloads_.get()));
     return out;
   } catch (const std::exception& e) {
     return Error(e, "listing deliveries");
@@ -232,6 +281,12 @@ Result<std::vector<Delivery>> SqliteStore::ListDeliveries(const DeliveryFilter& 
 }
 
 Status SqliteStore::RequeueDelivery(int64_t id) {
+  Result<Delivery> d = GetDelivery(id);
+  if (!d.ok()) return d.status();
+  if (!d->payload_error.empty()) {
+    return Status::NotFound("delivery " + std::to_string(id),
+                            "cannot replay it: " + d->payload_error);
+  }
   try {
     SQLite::Statement upd(*db_,
                           "UPDATE webhook_deliveries SET processed_at = NULL, next_attempt_at = ?, "
@@ -308,7 +363,24 @@ Status SqliteStore::PruneWebhookReceipts(int64_t before) {
   } catch (const std::exception& e) {
     return Error(e, "pruning webhook receipts");
   }
-  return Status::OK();
+  return PrunePayloads(before);
+}
+
+Status SqliteStore::PrunePayloads(int64_t before) {
+  if (!payloads_) return Status::OK();
+  std::set<int64_t> keep;
+  try {
+    // A full scan, once an hour: cheaper than an index every delivery would have to update.
+    SQLite::Statement q(*db_,
+                        "SELECT DISTINCT payload_segment FROM webhook_deliveries "
+                        "WHERE payload_segment IS NOT NULL AND "
+                        "(processed_at IS NULL OR processed_at >= ?1 OR created_at >= ?1)");
+    q.bind(1, before);
+    while (q.executeStep()) keep.insert(q.getColumn(0).getInt64());
+  } catch (const std::exception& e) {
+    return Error(e, "finding payload segments still needed");
+  }
+  return payloads_->Prune(keep, before).status();
 }
 
 }  // namespace orch

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include "payload_log.h"
 #include "store.h"
 #include "test_util.h"
 
@@ -157,6 +160,51 @@ TEST_F(InboxTest, RequeueReplaysAnyDeliveryAsAFirstAttempt) {
   EXPECT_EQ(Due()[0].retry_count, 0);
   EXPECT_EQ(Due()[0].result, "");
   EXPECT_TRUE(store_->RequeueDelivery(999).IsNotFound());
+}
+
+TEST_F(InboxTest, PayloadsLiveInTheLogBesideTheDatabase) {
+  Store(Labeled("d-1", "{\"big\":\"" + std::string(9000, 'x') + "\"}"));
+  std::string log_dir = PayloadLog::DirFor(dir_.Sub("orch.db"));
+  ASSERT_TRUE(std::filesystem::is_directory(log_dir));
+  EXPECT_FALSE(std::filesystem::is_empty(log_dir));
+  EXPECT_EQ(Due()[0].payload.size(), 9010u);
+  EXPECT_EQ(Due()[0].payload_error, "");
+}
+
+TEST_F(InboxTest, MemoryStoreKeepsPayloadsInline) {
+  auto mem = std::move(SqliteStore::Open(":memory:", clock_)).value();
+  ASSERT_TRUE(mem->StoreDelivery(Labeled("d-1")).ok());
+  std::vector<Delivery> due = mem->DueDeliveries(10).value();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].payload, "{\"n\":1}");
+}
+
+TEST_F(InboxTest, PruningKeepsPendingPayloadsAndAPrunedOneCannotBeReplayed) {
+  // Given an applied delivery and, written by a later process, a pending one, both old:
+  // pruning deletes only the applied one's segment; replaying it is then a clear NotFound.
+  Store(Labeled("d-1"));
+  int64_t applied = Due()[0].id;
+  ASSERT_TRUE(store_->MarkDeliveryApplied(applied).ok());
+  store_ = std::move(SqliteStore::Open(dir_.Sub("orch.db"), clock_)).value();
+  Store(Labeled("d-2", "{\"n\":2}"));
+  int64_t pending = Due()[0].id;
+  clock_.Advance(400 * 86400);  // past the files' real modification times
+  ASSERT_TRUE(store_->PruneWebhookReceipts(clock_.NowUnix() - 7 * 86400).ok());
+  Delivery gone = store_->GetDelivery(applied).value();
+  EXPECT_NE(gone.payload_error.find("missing"), std::string::npos) << gone.payload_error;
+  Status replay = store_->RequeueDelivery(applied);
+  EXPECT_TRUE(replay.IsNotFound());
+  EXPECT_NE(replay.message().find("cannot replay"), std::string::npos) << replay.message();
+  EXPECT_EQ(store_->GetDelivery(pending)->payload, "{\"n\":2}");
+}
+
+TEST_F(InboxTest, DeliveryWhosePayloadSegmentIsLostIsStillListedWithTheError) {
+  Store(Labeled("d-1"));
+  std::filesystem::remove_all(PayloadLog::DirFor(dir_.Sub("orch.db")));
+  std::vector<Delivery> due = Due();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].payload, "");
+  EXPECT_NE(due[0].payload_error, "");
 }
 
 }  // namespace
