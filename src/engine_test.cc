@@ -234,5 +234,21 @@ TEST_F(EngineIntakeTest, ARateLimitedSyncWaitsAsLongAsGitHubAsked) {
   EXPECT_EQ(github_.Count("issues"), 1);
 }
 
+TEST_F(EngineIntakeTest, SyncIgnoresTriggerLabelsOrchAddedItself) {
+  // Regression: the sync trusted orch-bot's own label (it has write access) and made a task;
+  // the same label seen as a webhook was ignored. A person's earlier label still counts.
+  github_.permissions["orch-bot"] = "write";
+  github_.issues = {Labelled(3, "2026-11-21T10:00:00Z"), Labelled(4, "2026-11-21T10:00:01Z")};
+  github_.events[3] = {{1, "labeled", {"orch-bot", "User"}, "orch", "2026-11-21T10:00:00Z"}};
+  github_.events[4] = {{2, "labeled", {"bob", "User"}, "orch", "2026-11-21T10:00:00Z"},
+                       {3, "labeled", {"orch-bot", "User"}, "agent:codex", "2026-11-21T10:00:01Z"}};
+  Engine engine(*store_, config_, clock_, &github_);
+  ASSERT_TRUE(engine.Tick().ok());
+  std::vector<Task> tasks = *store_->ListTasks({});
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].external_id, "4");
+  EXPECT_EQ(store_->TaskEvents(tasks[0].id)->front().actor, "github:bob");
+}
+
 }  // namespace
 }  // namespace orch

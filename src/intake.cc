@@ -17,15 +17,6 @@ constexpr auto Obj = JsonObject;
 
 GitHubUser UserOf(const Json& j) { return {Str(j, "login"), Str(j, "type")}; }
 
-bool SameLogin(std::string a, std::string b) {
-  auto lower = [](std::string& s) {
-    std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-  };
-  lower(a);
-  lower(b);
-  return a == b;
-}
-
 std::vector<std::string> LabelNames(const Json& issue) {
   std::vector<std::string> out;
   auto it = issue.find("labels");
@@ -101,6 +92,13 @@ IntakeDecision FromPullRequest(const Json& p) {
 }
 
 }  // namespace
+
+bool SameLogin(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
 bool IsTriggerLabel(const std::string& label, const IntakeRules& rules) {
   if (label.rfind("agent:", 0) == 0 && label.size() > 6) return true;

@@ -18,6 +18,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "clock.h"
@@ -50,6 +51,8 @@ struct IntakeDecision {
 };
 
 bool IsTriggerLabel(const std::string& label, const IntakeRules& rules);
+// GitHub logins compare without case.
+bool SameLogin(std::string_view a, std::string_view b);
 // True when `text` mentions @login as a whole word (case-insensitive, as GitHub matches).
 bool MentionsLogin(const std::string& text, const std::string& login);
 

@@ -10,16 +10,29 @@ namespace {
 
 std::string KvKey(const std::string& repo) { return "sync." + repo; }
 
-// Who added the trigger label most recently, from the issue's events.
-Result<std::optional<GitHubUser>> Labeler(GitHubClient& github, const std::string& repo,
-                                          const Issue& issue, const IntakeRules& rules) {
+struct Labeling {
+  std::optional<GitHubUser> who;  // the person who last added a trigger label
+  bool by_orch_only = false;      // trigger labels were added, but only by orch itself
+};
+
+// Who added a trigger label most recently, from the issue's events. orch's own label changes
+// (it projects agent:* labels) do not count, as its own webhooks do not.
+Result<Labeling> FindLabeler(GitHubClient& github, const std::string& repo, const Issue& issue,
+                             const IntakeRules& rules) {
   Result<std::vector<IssueEvent>> events = github.ListIssueEvents(repo, issue.number);
   if (!events.ok()) return events.status();
-  std::optional<GitHubUser> who;
+  Labeling out;
+  bool by_orch = false;
   for (const IssueEvent& e : *events) {
-    if (e.event == "labeled" && IsTriggerLabel(e.label, rules)) who = e.actor;
+    if (e.event != "labeled" || !IsTriggerLabel(e.label, rules)) continue;
+    if (SameLogin(e.actor.login, rules.bot_login)) {
+      by_orch = true;
+    } else {
+      out.who = e.actor;
+    }
   }
-  return who;
+  out.by_orch_only = by_orch && !out.who;
+  return out;
 }
 
 }  // namespace
@@ -53,9 +66,10 @@ Result<SyncReport> Syncer::SyncProject(const Project& project, const IntakeRules
           {.project_id = project.id, .external_id = std::to_string(issue.number)});
       if (!existing.ok()) return existing.status();
       if (!existing->empty()) continue;  // one issue, one task
-      Result<std::optional<GitHubUser>> who = Labeler(github_, repo, issue, rules);
-      if (!who.ok()) return who.status();
-      d = DecideIssue(repo, issue, *who, rules);
+      Result<Labeling> labeling = FindLabeler(github_, repo, issue, rules);
+      if (!labeling.ok()) return labeling.status();
+      if (labeling->by_orch_only) continue;  // orch's own label starts nothing
+      d = DecideIssue(repo, issue, labeling->who, rules);
     }
     Result<std::string> applied = intake_.Apply(project, d);
     if (!applied.ok()) return applied.status();

@@ -1,19 +1,10 @@
 #include "trust.h"
 
+#include "intake.h"
+
 #include <algorithm>
 
 namespace orch {
-namespace {
-
-bool SameLogin(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-}  // namespace
-
 Result<TrustVerdict> TrustPolicy::Check(const std::string& repo, const GitHubUser& user) {
   if (user.login.empty()) return TrustVerdict{false, "the event names no sender"};
   for (const std::string& a : allowed_) {
