@@ -7,10 +7,13 @@
 // carries many deliveries; alone, a delivery is committed at once. A 2xx is only ever sent after
 // Submit() returned, so no acknowledged delivery can be lost to a crash.
 //
-// Checkpoints: the leader's connection never checkpoints the WAL itself (that would make one
-// request wait for an fsync). A background thread checkpoints through its own connection every
-// kCheckpointEvery deliveries or 1 s of activity, passively, so writers are never blocked. (Less
-// often is cheaper: a page changed by many commits is copied once per checkpoint.)
+// Checkpoints: the leader's connection does not copy the bulk of the WAL (that would make
+// requests wait for fsyncs). A background thread checkpoints through its own connection every
+// kCheckpointEvery deliveries or 1 s of activity, passively, so writers are not blocked. (Less
+// often is cheaper: a page changed by many commits is copied once per checkpoint.) When one has
+// finished, the next leader checkpoints the short tail written meanwhile before passing
+// leadership on (answering its batch first), so the WAL restarts from its start instead of
+// growing for as long as load lasts.
 //
 // Thread safety: Submit() may be called from any number of threads. The store passed in is used
 // only by the current leader, so it must not be used elsewhere meanwhile.
@@ -60,6 +63,8 @@ class InboxWriter {
   static std::vector<NewDelivery> Deliveries(const std::vector<Writer*>& batch);
 
   static constexpr uint64_t kCheckpointEvery = 8192;
+  // A leader with fewer writers queued than this yields the CPU once before taking its batch.
+  static constexpr size_t kGatherBelow = 8;
 
   SqliteStore& store_;
   std::unique_ptr<SqliteStore> checkpointer_;
@@ -67,6 +72,7 @@ class InboxWriter {
   std::condition_variable checkpoint_cv_;
   uint64_t checkpointed_at_ = 0;  // submitted_ when the last checkpoint began
   bool stopping_ = false;
+  bool tail_checkpoint_due_ = false;  // the checkpoint thread finished one; the leader ends it
   std::thread checkpoint_thread_;
   mutable std::mutex mu_;
   std::deque<Writer*> queue_;  // front: the leader, writing or about to
