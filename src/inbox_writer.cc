@@ -101,19 +101,20 @@ Result<InboxOutcome> InboxWriter::Submit(NewDelivery delivery) {
   if (checkpointer_ && submitted_ - checkpointed_at_ >= kCheckpointEvery) {
     checkpoint_cv_.notify_one();
   }
-  bool tail_checkpoint = std::exchange(tail_checkpoint_due_, false);
-  lock.unlock();
-  if (tail_checkpoint) {
+  if (std::exchange(tail_checkpoint_due_, false)) {
     // The checkpoint thread has copied what was in the WAL when it began, but commits went on
     // meanwhile. Copying that short tail while no commit can run lets the next commit restart
     // the WAL from its start, overwriting blocks the file already has; otherwise, under
     // steady load, the WAL never restarts and every commit extends the file (new blocks cost
-    // the filesystem far more than rewriting old ones).
+    // the filesystem far more than rewriting old ones). The batch is answered first; mu_ stays
+    // held so that no one can lead, and use this connection, until the checkpoint is done.
     for (size_t i = 1; i < batch.size(); ++i) sem_post(&batch[i]->wake);
     (void)store_.Checkpoint();  // busy or failed: the WAL just grows until the next one
+    lock.unlock();
     if (next_leader) sem_post(&next_leader->wake);
     return std::move(w.result);
   }
+  lock.unlock();
   // The next commit first, then the answers; `w` (batch[0]) needs no wake-up.
   if (next_leader) sem_post(&next_leader->wake);
   for (size_t i = 1; i < batch.size(); ++i) sem_post(&batch[i]->wake);
