@@ -11,6 +11,7 @@ namespace {
 
 constexpr int kDeliveriesPerTick = 200;
 constexpr int64_t kReceiptRetention = 7 * 86400;
+constexpr int64_t kDeliveryRetention = 30 * 86400;  // applied deliveries, for dedup and replay
 
 // The registered project for `repo` (owner/name, compared without case), if any.
 std::optional<Project> ProjectForRepo(const std::vector<Project>& projects,
@@ -65,6 +66,7 @@ Result<TickReport> Engine::Tick() {
   int64_t now = clock_.NowUnix();
   if (now >= next_prune_) {
     note(store_.PruneWebhookReceipts(now - kReceiptRetention), "pruning webhook receipts");
+    note(store_.PruneAppliedDeliveries(now - kDeliveryRetention), "pruning applied deliveries");
     next_prune_ = now + 3600;
   }
   note(store_.SetKv(kHeartbeatKey, std::to_string(now)), "heartbeat");

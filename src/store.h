@@ -200,6 +200,10 @@ class SqliteStore {
   // failed), or created or applied at or after `before`: replaying such an old delivery then
   // fails with NotFound.
   Status PruneWebhookReceipts(int64_t before);
+  // Deletes deliveries applied before `before` (failed and waiting ones stay), so the inbox
+  // does not grow for ever. A redelivery of a pruned one is applied again, which intake's
+  // idempotence makes harmless.
+  Status PruneAppliedDeliveries(int64_t before);
 
   // WAL checkpoints. By default a commit that leaves the WAL over 1,000 pages copies it back
   // into the database (and syncs) before returning; the receiver turns that off on its

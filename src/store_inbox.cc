@@ -366,6 +366,17 @@ Status SqliteStore::PruneWebhookReceipts(int64_t before) {
   return PrunePayloads(before);
 }
 
+Status SqliteStore::PruneAppliedDeliveries(int64_t before) {
+  try {
+    SQLite::Statement del(*db_, "DELETE FROM webhook_deliveries WHERE processed_at < ?");
+    del.bind(1, before);
+    del.exec();
+  } catch (const std::exception& e) {
+    return Error(e, "pruning applied deliveries");
+  }
+  return Status::OK();
+}
+
 Status SqliteStore::PrunePayloads(int64_t before) {
   if (!payloads_) return Status::OK();
   std::set<int64_t> keep;

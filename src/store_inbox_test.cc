@@ -207,5 +207,24 @@ TEST_F(InboxTest, DeliveryWhosePayloadSegmentIsLostIsStillListedWithTheError) {
   EXPECT_NE(due[0].payload_error, "");
 }
 
+TEST_F(InboxTest, PruningDropsOldAppliedDeliveriesButKeepsFailedAndWaitingOnes) {
+  Store(Labeled("applied"));
+  Store(Labeled("failed", "{\"n\":2}"));
+  Store(Labeled("waiting", "{\"n\":3}"));
+  std::vector<Delivery> due = Due();
+  ASSERT_EQ(due.size(), 3u);
+  ASSERT_TRUE(store_->MarkDeliveryApplied(due[0].id).ok());
+  for (int i = 0; i < kMaxDeliveryAttempts; ++i)
+    ASSERT_TRUE(store_->MarkDeliveryFailed(due[1].id, "boom").ok());
+  clock_.Advance(31 * 86400);
+  ASSERT_TRUE(store_->PruneAppliedDeliveries(clock_.NowUnix() - 30 * 86400).ok());
+  std::vector<Delivery> left = *store_->ListDeliveries({});
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].delivery_id, "waiting");
+  EXPECT_EQ(left[1].delivery_id, "failed");
+  // The pruned one, redelivered, is new again: applied once more, harmlessly.
+  EXPECT_EQ(Store(Labeled("applied")), InboxOutcome::kStored);
+}
+
 }  // namespace
 }  // namespace orch
