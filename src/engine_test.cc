@@ -250,5 +250,30 @@ TEST_F(EngineIntakeTest, SyncIgnoresTriggerLabelsOrchAddedItself) {
   EXPECT_EQ(store_->TaskEvents(tasks[0].id)->front().actor, "github:bob");
 }
 
+TEST_F(EngineIntakeTest, SyncRevivesADoneTaskWhenItsIssueWasReopenedAfterwards) {
+  // With webhooks down, a reopen is seen only by polling: the issue's "reopened" event, newer
+  // than the task's last change, returns the task to new. A done task whose issue merely stayed
+  // open (the PR did not close it) is left alone.
+  github_.issues = {Labelled(3, "2026-11-21T10:00:00Z"), Labelled(4, "2026-11-21T10:00:00Z")};
+  github_.events[3] = {{1, "labeled", {"bob", "User"}, "orch", "2026-11-21T10:00:00Z"}};
+  github_.events[4] = {{2, "labeled", {"bob", "User"}, "orch", "2026-11-21T10:00:00Z"}};
+  Engine engine(*store_, config_, clock_, &github_);
+  ASSERT_TRUE(engine.Tick().ok());
+  std::vector<Task> tasks = *store_->ListTasks({});
+  ASSERT_EQ(tasks.size(), 2u);
+  for (const Task& t : tasks) {
+    ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kNew, TaskStatus::kDone, {"test", ""}).ok());
+  }
+  // The fake clock reads 2026-09-21 when the tasks are done; the reopen comes later.
+  github_.events[3].push_back({3, "reopened", {"bob", "User"}, "", "2030-01-01T00:00:00Z"});
+  github_.issues[0].updated_at = "2026-11-21T11:00:00Z";
+  github_.issues[1].updated_at = "2026-11-21T11:00:00Z";
+  github_.etag = "W/\"2\"";
+  clock_.Advance(120);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_EQ(store_->GetTask(tasks[0].id)->status, TaskStatus::kNew);
+  EXPECT_EQ(store_->GetTask(tasks[1].id)->status, TaskStatus::kDone);
+}
+
 }  // namespace
 }  // namespace orch

@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <ctime>
+#include <iomanip>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 namespace orch {
@@ -35,6 +38,37 @@ Result<Labeling> FindLabeler(GitHubClient& github, const std::string& repo, cons
   return out;
 }
 
+// Unix seconds of an ISO-8601 UTC time as GitHub writes it ("2026-11-21T10:00:00Z"), or 0.
+int64_t UnixOf(const std::string& iso) {
+  std::tm tm{};
+  std::istringstream in(iso);
+  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
+  return in.fail() ? 0 : static_cast<int64_t>(timegm(&tm));
+}
+
+// A reopen the webhook would have reported: the issue's last "reopened" event by someone other
+// than orch, after its task was done. The sync cannot tell "reopened" from "still open after
+// the pull request merged" by the issue alone, so it asks the events.
+Result<std::optional<IntakeDecision>> ReopenedSince(GitHubClient& github, const std::string& repo,
+                                                    const Issue& issue, const Task& task,
+                                                    const IntakeRules& rules) {
+  if (task.status != TaskStatus::kDone) return std::optional<IntakeDecision>();
+  Result<std::vector<IssueEvent>> events = github.ListIssueEvents(repo, issue.number);
+  if (!events.ok()) return events.status();
+  const IssueEvent* last = nullptr;
+  for (const IssueEvent& e : *events) {
+    if (e.event == "reopened" && !SameLogin(e.actor.login, rules.bot_login)) last = &e;
+  }
+  if (!last || UnixOf(last->created_at) <= task.updated_at) return std::optional<IntakeDecision>();
+  IntakeDecision d;
+  d.action = IntakeAction::kReopenTask;
+  d.reason = "issue reopened (seen by sync)";
+  d.repo = repo;
+  d.actor = last->actor;
+  d.external_id = std::to_string(issue.number);
+  return std::optional<IntakeDecision>(d);
+}
+
 }  // namespace
 
 Result<SyncReport> Syncer::SyncProject(const Project& project, const IntakeRules& rules) {
@@ -59,17 +93,23 @@ Result<SyncReport> Syncer::SyncProject(const Project& project, const IntakeRules
   for (const Issue& issue : listing->issues) {
     ++report.issues_seen;
     newest = std::max(newest, issue.updated_at);  // ISO-8601 UTC sorts as text
-    std::optional<GitHubUser> labeler;
     IntakeDecision d = DecideIssue(repo, issue, std::nullopt, rules);
     if (d.action == IntakeAction::kCreateTask) {
       Result<std::vector<Task>> existing = store_.ListTasks(
           {.project_id = project.id, .external_id = std::to_string(issue.number)});
       if (!existing.ok()) return existing.status();
-      if (!existing->empty()) continue;  // one issue, one task
-      Result<Labeling> labeling = FindLabeler(github_, repo, issue, rules);
-      if (!labeling.ok()) return labeling.status();
-      if (labeling->by_orch_only) continue;  // orch's own label starts nothing
-      d = DecideIssue(repo, issue, labeling->who, rules);
+      if (!existing->empty()) {  // one issue, one task; but a reopened issue revives it
+        Result<std::optional<IntakeDecision>> reopen =
+            ReopenedSince(github_, repo, issue, existing->front(), rules);
+        if (!reopen.ok()) return reopen.status();
+        if (!*reopen) continue;
+        d = **reopen;
+      } else {
+        Result<Labeling> labeling = FindLabeler(github_, repo, issue, rules);
+        if (!labeling.ok()) return labeling.status();
+        if (labeling->by_orch_only) continue;  // orch's own label starts nothing
+        d = DecideIssue(repo, issue, labeling->who, rules);
+      }
     }
     Result<std::string> applied = intake_.Apply(project, d);
     if (!applied.ok()) return applied.status();
