@@ -95,14 +95,7 @@ Reply CommentOn(Sim& sim, const Call& call) {
 Reply OpenPull(Sim& sim, const Call& call) {
   Repo* repo = FindRepo(sim, call);
   if (repo == nullptr) return NotFound();
-  auto draft = call.body.find("draft");
-  NewPull in{Actor(call),
-             BodyString(call, "title"),
-             BodyString(call, "body"),
-             BodyString(call, "head"),
-             BodyString(call, "base"),
-             draft != call.body.end() && draft->is_boolean() && draft->get<bool>()};
-  Result<Issue*> pull = sim.state.CreatePull(*repo, in);
+  Result<Issue*> pull = sim.state.CreatePull(*repo, NewPullFromBody(call, Actor(call)));
   if (!pull.ok()) return FromStatus(pull.status());
   Reply r = Acted("pull_request", PullJson(*repo, **pull, call.urls));
   r.webhooks.push_back(ItemHook(sim, call.urls, "opened", *repo, **pull, Actor(call)));

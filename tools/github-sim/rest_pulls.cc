@@ -31,14 +31,7 @@ Reply GetPull(Sim& sim, const Call& call) {
 Reply CreatePull(Sim& sim, const Call& call) {
   Repo* repo = FindRepo(sim, call);
   if (repo == nullptr) return NotFound();
-  auto draft = call.body.find("draft");
-  NewPull in{call.login,
-             BodyString(call, "title"),
-             BodyString(call, "body"),
-             BodyString(call, "head"),
-             BodyString(call, "base"),
-             draft != call.body.end() && draft->is_boolean() && draft->get<bool>()};
-  Result<Issue*> pull = sim.state.CreatePull(*repo, in);
+  Result<Issue*> pull = sim.state.CreatePull(*repo, NewPullFromBody(call, call.login));
   if (!pull.ok()) return FromStatus(pull.status());
   Reply r = JsonReply(201, PullJson(*repo, **pull, call.urls));
   r.webhooks.push_back(ItemHook(sim, call.urls, "opened", *repo, **pull, call.login));

@@ -106,4 +106,14 @@ std::string BodyString(const Call& call, const char* key, const std::string& fal
   return it != call.body.end() && it->is_string() ? it->get<std::string>() : fallback;
 }
 
+NewPull NewPullFromBody(const Call& call, const std::string& user) {
+  auto draft = call.body.find("draft");
+  return {user,
+          BodyString(call, "title"),
+          BodyString(call, "body"),
+          BodyString(call, "head"),
+          BodyString(call, "base"),
+          draft != call.body.end() && draft->is_boolean() && draft->get<bool>()};
+}
+
 }  // namespace orch::sim

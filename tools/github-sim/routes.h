@@ -125,6 +125,8 @@ Webhook ReviewHook(const Sim& sim, const Urls& urls, const Repo& repo, const Iss
 
 // A string field of the JSON body, or `fallback` when absent or not a string.
 std::string BodyString(const Call& call, const char* key, const std::string& fallback = "");
+// A pull request as the JSON body describes it (title, body, head, base, draft), by `user`.
+NewPull NewPullFromBody(const Call& call, const std::string& user);
 
 // The filter of GET /issues (`pulls` false) or GET /pulls. Fails with InvalidArgument
 // ("Issue: ...") for a bad state or since.
