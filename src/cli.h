@@ -95,6 +95,11 @@ std::unique_ptr<Command> MakeWebhookStatsCommand();
 std::unique_ptr<Command> MakeWebhookDeliveriesCommand();
 std::unique_ptr<Command> MakeWebhookRedeliverCommand();
 std::unique_ptr<Command> MakeServeCommand();
+std::unique_ptr<Command> MakeTaskRunCommand();
+std::unique_ptr<Command> MakeTaskAttachCommand();
+std::unique_ptr<Command> MakeTaskKillCommand();
+std::unique_ptr<Command> MakeRouteCommand();
+std::unique_ptr<Command> MakeAgentsCommand();
 
 }  // namespace orch
 

@@ -12,8 +12,10 @@
 #include <thread>
 
 #include "cli.h"
+#include "agent_stack.h"
 #include "daemon.h"
 #include "engine.h"
+#include "github_locked.h"
 #include "github_rest.h"
 #include "inbox_writer.h"
 #include "log.h"
@@ -112,8 +114,22 @@ class ServeCommand : public Command {
           config->webhook.health_url.empty() ? url + "/health" : config->webhook.health_url;
       probe = [health_url] { return ProbeHealth(health_url); };
     }
-    Engine engine(**store, *config, ctx.clock, github.get(), probe);
+    // The engine's thread and the dispatcher's workers share one client, one call at a time.
+    std::unique_ptr<LockedGitHubClient> shared_github;
+    if (github) shared_github = std::make_unique<LockedGitHubClient>(*github);
+    Engine engine(**store, *config, ctx.clock, shared_github.get(), probe);
     Daemon daemon(engine, config->engine.tick_interval);
+
+    // Agents: router, runner (work trees + tmux) and the dispatcher that drives them.
+    AgentStack agents(*home, *config, ctx.env, **store, ctx.clock, runner, github.get(),
+                      shared_github.get(), [&daemon] { daemon.Wake(); });
+    RunWatcher watcher([&daemon] { daemon.Wake(); });
+    agents.dispatcher.on_run_started = [&watcher](const std::string& dir) { watcher.Watch(dir); };
+    Status adopted = agents.dispatcher.Adopt();
+    if (!adopted.ok()) spdlog::warn("dispatch: adopting sessions: {}", adopted.message());
+    engine.set_dispatcher(&agents.dispatcher);
+    spdlog::info("agents: tmux -L {} (attach: orch task attach ID), at most {} at once",
+                 agents.tmux.socket(), config->engine.max_parallel);
 
     // The receiver writes through its own connection; the engine's stays on this thread.
     std::unique_ptr<SqliteStore> inbox_store;

@@ -1,9 +1,17 @@
-// `orch task add | list | show | log | retry | unblock`.
+// `orch task add | list | show | log | retry | unblock | run | attach | kill`.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <thread>
 
+#include "agent_stack.h"
 #include "cli.h"
+#include "daemon.h"
+#include "github_locked.h"
 
 namespace orch {
 namespace {
@@ -27,8 +35,31 @@ nlohmann::json TaskJson(const Task& t) {
           {"status_reason", t.status_reason},
           {"attempts", t.attempts},
           {"pr_number", OrNull(t.pr_number)},
+          {"route", t.route ? nlohmann::json::parse(*t.route, nullptr, false) : nlohmann::json()},
+          {"branch", t.branch},
+          {"agent_session", t.agent_session},
           {"created_at", FormatTime(t.created_at)},
           {"updated_at", FormatTime(t.updated_at)}};
+}
+
+nlohmann::json RunJson(const TaskRun& r) {
+  return {{"attempt", r.attempt},
+          {"agent", r.agent},
+          {"model", r.model},
+          {"command", r.command},
+          {"tmux_session", r.tmux_session},
+          {"run_dir", r.run_dir},
+          {"worktree", r.worktree},
+          {"started_at", FormatTime(r.started_at)},
+          {"finished_at", r.finished_at ? nlohmann::json(FormatTime(*r.finished_at)) : nlohmann::json()},
+          {"exit_code", r.exit_code ? nlohmann::json(*r.exit_code) : nlohmann::json()},
+          {"outcome", r.outcome},
+          {"error_class", r.error_class},
+          {"summary", r.summary},
+          {"agent_session", r.agent_session},
+          {"input_tokens", r.input_tokens},
+          {"output_tokens", r.output_tokens},
+          {"cost_usd", r.cost_usd}};
 }
 
 nlohmann::json EventJson(const Event& e) {
@@ -150,9 +181,14 @@ class TaskIdCommand : public Command {
 
 class TaskShowCommand : public TaskIdCommand {
   void DefineMore(CLI::App& app) override { app.add_flag("--json", json_, "Print JSON"); }
-  Status RunOn(Context& ctx, SqliteStore&, const Task& t) override {
+  Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
+    Result<std::vector<TaskRun>> runs = store.ListRuns(t.id);
+    if (!runs.ok()) return runs.status();
     if (json_) {
-      ctx.out << TaskJson(t).dump(2) << "\n";
+      nlohmann::json j = TaskJson(t);
+      j["runs"] = nlohmann::json::array();
+      for (const TaskRun& r : *runs) j["runs"].push_back(RunJson(r));
+      ctx.out << j.dump(2) << "\n";
       return Status::OK();
     }
     ctx.out << "task " << t.id << ": " << t.title << "\n"
@@ -163,6 +199,28 @@ class TaskShowCommand : public TaskIdCommand {
             << "  source:   " << TaskSourceName(t.source)
             << (t.external_id ? " #" + *t.external_id : "") << "\n";
     if (t.parent_id) ctx.out << "  parent:   " << *t.parent_id << "\n";
+    if (t.route) {
+      nlohmann::json r = nlohmann::json::parse(*t.route, nullptr, false);
+      if (r.is_object()) {
+        ctx.out << "  route:    " << r.value("agent", "") << " "
+                << (r.value("model", "").empty() ? "(default model)" : r.value("model", ""))
+                << ", " << r.value("complexity", "") << ", by " << r.value("by", "") << ": "
+                << r.value("reason", "") << "\n";
+        if (r.contains("profile") && !r["profile"].empty()) {
+          ctx.out << "  profile:  " << r["profile"].dump() << "\n";
+        }
+      }
+    }
+    if (!t.branch.empty()) ctx.out << "  branch:   " << t.branch << "\n";
+    if (t.pr_number) ctx.out << "  pr:       #" << *t.pr_number << "\n";
+    for (const TaskRun& r : *runs) {
+      ctx.out << "  run " << r.attempt << ":    " << r.agent << (r.model.empty() ? "" : " (" + r.model + ")")
+              << " " << (r.finished_at ? (r.outcome + (r.error_class.empty() ? "" : " [" + r.error_class + "]"))
+                                       : std::string("running in tmux session ") + r.tmux_session)
+              << ", tokens " << r.input_tokens << "/" << r.output_tokens << ", $" << r.cost_usd << "\n";
+      if (!r.summary.empty()) ctx.out << "           " << r.summary.substr(0, 300) << "\n";
+      ctx.out << "           log: " << r.run_dir << "/output.log\n";
+    }
     if (!t.labels.empty()) {
       ctx.out << "  labels:  ";
       for (const auto& l : t.labels) ctx.out << " " << l;
@@ -288,6 +346,121 @@ class TaskUnblockCommand : public Command {
 std::unique_ptr<Command> MakeTaskAddCommand() { return std::make_unique<TaskAddCommand>(); }
 std::unique_ptr<Command> MakeTaskListCommand() { return std::make_unique<TaskListCommand>(); }
 std::unique_ptr<Command> MakeTaskShowCommand() { return std::make_unique<TaskShowCommand>(); }
+// `orch task run ID`: routes the task if needed and runs its agent in the foreground, through
+// the same dispatcher as the daemon, printing the agent's output as it comes.
+class TaskRunCommand : public TaskIdCommand {
+  Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
+    Result<Home> home = ctx.home();
+    if (!home.ok()) return home.status();
+    Result<PidLock> lock = PidLock::Acquire(home->pid_path());
+    if (lock.status().IsConflict()) {
+      return Status::InvalidArgument("task " + std::to_string(t.id),
+                                     "the daemon is running (" + lock.status().message() +
+                                         ") and dispatches it; watch with orch task attach " +
+                                         std::to_string(t.id));
+    }
+    if (!lock.ok()) return lock.status();
+    if (t.status != TaskStatus::kNew && t.status != TaskStatus::kRouted &&
+        t.status != TaskStatus::kInProgress) {
+      return Status::InvalidArgument("task " + std::to_string(t.id),
+                                     std::string("is ") + TaskStatusName(t.status) +
+                                         "; orch task retry or unblock it first");
+    }
+    Result<Config> config = ctx.config();
+    if (!config.ok()) return config.status();
+    PosixProcessRunner processes;
+    std::unique_ptr<RestGitHubClient> github;
+    Result<std::unique_ptr<RestGitHubClient>> made =
+        RestGitHubClient::Make(config->github, ctx.env, processes, ctx.clock);
+    if (made.ok()) github = std::move(made).value();
+    std::unique_ptr<LockedGitHubClient> shared;
+    if (github) shared = std::make_unique<LockedGitHubClient>(*github);
+    AgentStack agents(*home, *config, ctx.env, store, ctx.clock, processes, github.get(),
+                      shared.get(), {});
+    agents.dispatcher.set_only(t.id);
+    ORCH_RETURN_IF_ERROR(agents.dispatcher.Adopt());
+    uint64_t printed = 0;
+    std::string log;
+    while (true) {
+      Result<DispatchReport> step = agents.dispatcher.Step();
+      if (!step.ok()) return step.status();
+      agents.dispatcher.Drain();
+      Result<Task> now = store.GetTask(t.id);
+      if (!now.ok()) return now.status();
+      Result<std::vector<TaskRun>> runs = store.ListRuns(t.id);
+      if (runs.ok() && !runs->empty() && runs->back().run_dir + "/output.log" != log) {
+        log = runs->back().run_dir + "/output.log";
+        printed = 0;
+      }
+      if (!log.empty()) {
+        std::ifstream in(log, std::ios::binary);
+        in.seekg(static_cast<std::streamoff>(printed));
+        std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        printed += chunk.size();
+        ctx.out << chunk << std::flush;
+      }
+      if (now->status != TaskStatus::kNew && now->status != TaskStatus::kRouted &&
+          now->status != TaskStatus::kInProgress) {
+        ctx.out << "task " << t.id << ": " << TaskStatusName(now->status)
+                << (now->status_reason.empty() ? "" : " (" + now->status_reason + ")") << "\n";
+        return Status::OK();
+      }
+      if (now->status == TaskStatus::kNew && step->routed == 0 && (!runs.ok() || runs->empty())) {
+        return Status::Unavailable("task " + std::to_string(t.id), "could not be routed (see the log)");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+};
+
+// The task's latest tmux session, if it has run.
+Result<std::string> LatestSession(SqliteStore& store, const Task& t) {
+  Result<std::vector<TaskRun>> runs = store.ListRuns(t.id);
+  if (!runs.ok()) return runs.status();
+  if (runs->empty()) {
+    return Status::NotFound("task " + std::to_string(t.id), "has not run an agent yet");
+  }
+  return runs->back().tmux_session;
+}
+
+class TaskAttachCommand : public TaskIdCommand {
+  Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
+    Result<std::string> session = LatestSession(store, t);
+    if (!session.ok()) return session.status();
+    PosixProcessRunner processes;
+    Tmux tmux(processes, TmuxSocketName(ctx.env));
+    Result<bool> has = tmux.HasSession(*session);
+    if (!has.ok()) return has.status();
+    if (!*has) {
+      return Status::NotFound("tmux session " + *session,
+                              "is gone; the agent's output is in orch task show " +
+                                  std::to_string(t.id) + "'s log");
+    }
+    std::vector<std::string> argv = tmux.AttachArgv(*session);
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    unsetenv("TMUX");  // attaching from inside another tmux is fine: it is another server
+    execvp(cargv[0], cargv.data());
+    return Status::IOError("tmux", strerror(errno));
+  }
+};
+
+class TaskKillCommand : public TaskIdCommand {
+  Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
+    Result<std::string> session = LatestSession(store, t);
+    if (!session.ok()) return session.status();
+    PosixProcessRunner processes;
+    Tmux tmux(processes, TmuxSocketName(ctx.env));
+    ORCH_RETURN_IF_ERROR(tmux.KillSession(*session));
+    ctx.out << "killed " << *session << "; the attempt counts as failed\n";
+    return Status::OK();
+  }
+};
+
+std::unique_ptr<Command> MakeTaskRunCommand() { return std::make_unique<TaskRunCommand>(); }
+std::unique_ptr<Command> MakeTaskAttachCommand() { return std::make_unique<TaskAttachCommand>(); }
+std::unique_ptr<Command> MakeTaskKillCommand() { return std::make_unique<TaskKillCommand>(); }
 std::unique_ptr<Command> MakeTaskLogCommand() { return std::make_unique<TaskLogCommand>(); }
 std::unique_ptr<Command> MakeTaskRetryCommand() { return std::make_unique<TaskRetryCommand>(); }
 std::unique_ptr<Command> MakeTaskUnblockCommand() { return std::make_unique<TaskUnblockCommand>(); }

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "dispatch.h"
+
 namespace orch {
 namespace {
 
@@ -59,6 +61,15 @@ Result<TickReport> Engine::Tick() {
     Result<int> synced = SyncIfDue();
     if (synced.ok()) report.projects_synced = *synced;
     note(synced.status(), "syncing with GitHub");
+  }
+  if (dispatcher_) {
+    Result<DispatchReport> d = dispatcher_->Step();
+    if (d.ok()) {
+      report.tasks_routed = d->routed;
+      report.agents_started = d->started;
+      report.agents_finished = d->finished;
+    }
+    note(d.status(), "dispatching agents");
   }
   Result<int> unblocked = UnblockFinishedParents();
   if (unblocked.ok()) report.parents_unblocked = *unblocked;

@@ -8,9 +8,10 @@
 //      enters or leaves polling fallback mode, logging the change;
 //   3. syncs every project with GitHub when due: every engine.sync_interval, or every
 //      engine.fallback_sync_interval while in fallback mode;
-//   4. unblocks blocked parents whose children are all done;
-//   5. writes a heartbeat.
-// Routing, dispatch and reaping join it as their issues land. Without a GitHub client (no
+//   4. routes new tasks, starts agents for routed ones, and turns finished runs into pull
+//      requests and task statuses (the dispatcher, dispatch.h);
+//   5. unblocks blocked parents whose children are all done;
+//   6. writes a heartbeat. Without a GitHub client (no
 // credentials) steps 1 and 3 wait, so deliveries stay queued rather than failing.
 //
 // Thread safety: one thread ticks (the daemon's writer thread); the engine owns no threads.
@@ -32,7 +33,12 @@
 
 namespace orch {
 
+class Dispatcher;
+
 struct TickReport {
+  int tasks_routed = 0;
+  int agents_started = 0;
+  int agents_finished = 0;
   int parents_unblocked = 0;
   int deliveries_applied = 0;
   int deliveries_failed = 0;
@@ -53,6 +59,8 @@ class Engine {
   Result<TickReport> Tick();
 
   bool in_fallback() const { return fallback_; }
+  // Routing, dispatch and reaping (dispatch.h); without one, tasks wait in `new`.
+  void set_dispatcher(Dispatcher* d) { dispatcher_ = d; }
 
   // The kv key of the heartbeat Tick() writes (unix seconds of the last tick).
   static constexpr const char* kHeartbeatKey = "engine.last_tick";
@@ -73,6 +81,7 @@ class Engine {
   const Clock& clock_;
   GitHubClient* github_;
   HealthProbe probe_;
+  Dispatcher* dispatcher_ = nullptr;
   std::unique_ptr<TrustPolicy> trust_;
   std::unique_ptr<Intake> intake_;
   std::unique_ptr<Syncer> syncer_;

@@ -75,6 +75,7 @@ class RestGitHubClient : public GitHubClient {
                                                         ProcessRunner& runner,
                                                         const Clock& clock);
   const TokenSource& tokens() const { return *tokens_; }
+  TokenSource& mutable_tokens() { return *tokens_; }
 
   Result<GitHubUser> AuthenticatedUser() override;
   Result<IssueListing> ListIssues(const std::string& repo, const IssueQuery& query) override;

@@ -4,8 +4,11 @@
 #include "cli.h"
 #include "clock.h"
 #include "git.h"
+#include "shim.h"
 
 int main(int argc, char** argv) {
+  // `orch shim <run-dir>` runs inside an agent's tmux session: no config, no store, no CLI.
+  if (argc == 3 && std::string(argv[1]) == "shim") return orch::RunShim(argv[2]);
   // The real objects are made here, once, and passed down by reference.
   orch::SystemClock clock;
   orch::Libgit2Git git;

@@ -128,6 +128,25 @@ ALTER TABLE webhook_deliveries ADD COLUMN payload_length INTEGER;
 ALTER TABLE tasks ADD COLUMN pr_number INTEGER;
 CREATE INDEX tasks_by_pr ON tasks(project_id, pr_number);
 )sql"},
+      {3, "routes, branches and agent runs", R"sql(
+-- The router's choice as JSON {agent, model, complexity, reason, profile, selected_skills};
+-- NULL until routed. Follow-ups and retries read the agent from here.
+ALTER TABLE tasks ADD COLUMN route TEXT;
+-- The task's branch (orch/<issue>-<slug>), fixed at its first run so retries continue it.
+ALTER TABLE tasks ADD COLUMN branch TEXT;
+-- The agent's own session or thread id, so a retry or follow-up resumes the conversation.
+ALTER TABLE tasks ADD COLUMN agent_session TEXT;
+-- Where a run lives: its tmux session, its directory under $ORCH_HOME/runs (prompt, log,
+-- exit file) and its worktree.
+ALTER TABLE task_runs ADD COLUMN tmux_session TEXT NOT NULL DEFAULT '';
+ALTER TABLE task_runs ADD COLUMN run_dir TEXT NOT NULL DEFAULT '';
+ALTER TABLE task_runs ADD COLUMN worktree TEXT NOT NULL DEFAULT '';
+-- What the agent said (its summary) or why the run failed (AgentErrorName), once finished.
+ALTER TABLE task_runs ADD COLUMN error_class TEXT NOT NULL DEFAULT '';
+ALTER TABLE task_runs ADD COLUMN summary TEXT NOT NULL DEFAULT '';
+ALTER TABLE task_runs ADD COLUMN agent_session TEXT NOT NULL DEFAULT '';
+CREATE INDEX task_runs_running ON task_runs(finished_at);
+)sql"},
   };
   return kMigrations;
 }

@@ -16,7 +16,7 @@ constexpr int kBusyTimeoutMs = 5000;
 const char* kTaskColumns =
     "t.id, t.project_id, p.name, t.external_id, t.parent_id, t.source, t.source_id, t.title, "
     "t.body, t.labels, t.status, t.status_reason, t.attempts, t.created_at, t.updated_at, "
-    "t.pr_number";
+    "t.pr_number, t.route, t.branch, t.agent_session";
 
 std::optional<std::string> OptText(const SQLite::Column& c) {
   if (c.isNull()) return std::nullopt;
@@ -62,6 +62,9 @@ Task ReadTask(SQLite::Statement& q) {
   t.created_at = q.getColumn(13).getInt64();
   t.pr_number = OptInt(q.getColumn(15));
   t.updated_at = q.getColumn(14).getInt64();
+  t.route = OptText(q.getColumn(16));
+  t.branch = q.getColumn(17).isNull() ? "" : q.getColumn(17).getString();
+  t.agent_session = q.getColumn(18).isNull() ? "" : q.getColumn(18).getString();
   return t;
 }
 
@@ -402,6 +405,153 @@ Status SqliteStore::SetKv(const std::string& key, const std::string& value) {
     return Error(e, "writing kv");
   }
   return Status::OK();
+}
+
+}  // namespace orch
+
+namespace orch {
+namespace {
+
+const char* kRunColumns =
+    "id, task_id, attempt, agent, model, command, tmux_session, run_dir, worktree, started_at, "
+    "finished_at, exit_code, outcome, error_class, summary, agent_session, input_tokens, "
+    "output_tokens, cost_usd";
+
+TaskRun ReadRun(SQLite::Statement& q) {
+  TaskRun r;
+  r.id = q.getColumn(0).getInt64();
+  r.task_id = q.getColumn(1).getInt64();
+  r.attempt = q.getColumn(2).getInt();
+  r.agent = q.getColumn(3).getString();
+  r.model = q.getColumn(4).getString();
+  nlohmann::json argv = nlohmann::json::parse(q.getColumn(5).getString(), nullptr, false);
+  if (argv.is_array()) {
+    for (const auto& a : argv) {
+      if (a.is_string()) r.command.push_back(a.get<std::string>());
+    }
+  }
+  r.tmux_session = q.getColumn(6).getString();
+  r.run_dir = q.getColumn(7).getString();
+  r.worktree = q.getColumn(8).getString();
+  r.started_at = q.getColumn(9).getInt64();
+  r.finished_at = OptInt(q.getColumn(10));
+  if (!q.getColumn(11).isNull()) r.exit_code = q.getColumn(11).getInt();
+  r.outcome = q.getColumn(12).isNull() ? "" : q.getColumn(12).getString();
+  r.error_class = q.getColumn(13).getString();
+  r.summary = q.getColumn(14).getString();
+  r.agent_session = q.getColumn(15).getString();
+  r.input_tokens = q.getColumn(16).getInt64();
+  r.output_tokens = q.getColumn(17).getInt64();
+  r.cost_usd = q.getColumn(18).getDouble();
+  return r;
+}
+
+}  // namespace
+
+Status SqliteStore::SetTaskRoute(int64_t id, const std::string& route_json) {
+  return SetTaskColumn(id, "route", route_json);
+}
+Status SqliteStore::SetTaskBranch(int64_t id, const std::string& branch) {
+  return SetTaskColumn(id, "branch", branch);
+}
+Status SqliteStore::SetTaskAgentSession(int64_t id, const std::string& session) {
+  return SetTaskColumn(id, "agent_session", session);
+}
+
+Status SqliteStore::SetTaskColumn(int64_t id, const char* column, const std::string& value) {
+  try {
+    SQLite::Statement upd(*db_, std::string("UPDATE tasks SET ") + column +
+                                    " = ?, updated_at = ? WHERE id = ?");
+    upd.bind(1, value);
+    upd.bind(2, static_cast<int64_t>(clock_.NowUnix()));
+    upd.bind(3, static_cast<int64_t>(id));
+    if (upd.exec() == 0) return Status::NotFound("task " + std::to_string(id), "no such task");
+  } catch (const std::exception& e) {
+    return Error(e, "updating the task");
+  }
+  return Status::OK();
+}
+
+Result<TaskRun> SqliteStore::StartRun(const TaskRun& run) {
+  int64_t id = 0;
+  try {
+    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement ins(
+        *db_,
+        "INSERT INTO task_runs(task_id, attempt, agent, model, command, tmux_session, run_dir, "
+        "worktree, started_at) VALUES (?1, (SELECT COUNT(*) + 1 FROM task_runs WHERE task_id = "
+        "?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    ins.bind(1, static_cast<int64_t>(run.task_id));
+    ins.bind(2, run.agent);
+    ins.bind(3, run.model);
+    ins.bind(4, nlohmann::json(run.command).dump());
+    ins.bind(5, run.tmux_session);
+    ins.bind(6, run.run_dir);
+    ins.bind(7, run.worktree);
+    ins.bind(8, static_cast<int64_t>(clock_.NowUnix()));
+    ins.exec();
+    id = db_->getLastInsertRowid();
+    txn.commit();
+    SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns +
+                                  " FROM task_runs WHERE id = ?");
+    q.bind(1, id);
+    if (q.executeStep()) return ReadRun(q);
+  } catch (const std::exception& e) {
+    return Error(e, "recording a run");
+  }
+  return Status::Internal("task run " + std::to_string(id), "vanished after insert");
+}
+
+Status SqliteStore::FinishRun(const TaskRun& run) {
+  try {
+    SQLite::Statement upd(
+        *db_,
+        "UPDATE task_runs SET finished_at = ?, exit_code = ?, outcome = ?, error_class = ?, "
+        "summary = ?, agent_session = ?, input_tokens = ?, output_tokens = ?, cost_usd = ? "
+        "WHERE id = ? AND finished_at IS NULL");
+    upd.bind(1, static_cast<int64_t>(run.finished_at.value_or(clock_.NowUnix())));
+    BindOpt(upd, 2, run.exit_code);
+    upd.bind(3, run.outcome);
+    upd.bind(4, run.error_class);
+    upd.bind(5, run.summary);
+    upd.bind(6, run.agent_session);
+    upd.bind(7, static_cast<int64_t>(run.input_tokens));
+    upd.bind(8, static_cast<int64_t>(run.output_tokens));
+    upd.bind(9, run.cost_usd);
+    upd.bind(10, static_cast<int64_t>(run.id));
+    if (upd.exec() == 0) {
+      return Status::Conflict("task run " + std::to_string(run.id),
+                              "already finished, or no such run");
+    }
+  } catch (const std::exception& e) {
+    return Error(e, "finishing a run");
+  }
+  return Status::OK();
+}
+
+Result<std::vector<TaskRun>> SqliteStore::ListRuns(int64_t task_id) {
+  std::vector<TaskRun> out;
+  try {
+    SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns +
+                                  " FROM task_runs WHERE task_id = ? ORDER BY attempt");
+    q.bind(1, static_cast<int64_t>(task_id));
+    while (q.executeStep()) out.push_back(ReadRun(q));
+  } catch (const std::exception& e) {
+    return Error(e, "listing runs");
+  }
+  return out;
+}
+
+Result<std::vector<TaskRun>> SqliteStore::UnfinishedRuns() {
+  std::vector<TaskRun> out;
+  try {
+    SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns +
+                                  " FROM task_runs WHERE finished_at IS NULL ORDER BY id");
+    while (q.executeStep()) out.push_back(ReadRun(q));
+  } catch (const std::exception& e) {
+    return Error(e, "listing unfinished runs");
+  }
+  return out;
 }
 
 }  // namespace orch

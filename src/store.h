@@ -72,6 +72,30 @@ struct Event {
   int64_t created_at = 0;
 };
 
+// One attempt of an agent at a task (task_runs).
+struct TaskRun {
+  int64_t id = 0;
+  int64_t task_id = 0;
+  int attempt = 0;
+  std::string agent;
+  std::string model;
+  std::vector<std::string> command;  // argv as started
+  std::string tmux_session;
+  std::string run_dir;
+  std::string worktree;
+  int64_t started_at = 0;
+  // Set once finished:
+  std::optional<int64_t> finished_at;
+  std::optional<int> exit_code;
+  std::string outcome;      // the contract's status, or "failed"
+  std::string error_class;  // AgentErrorName, empty when the run worked
+  std::string summary;      // the agent's summary, or the error
+  std::string agent_session;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  double cost_usd = 0;
+};
+
 enum class AttemptEffect { kKeep, kReset, kCount };  // what a transition does to `attempts`
 
 // A webhook delivery as the receiver accepted it (signature already verified).
@@ -165,6 +189,19 @@ class SqliteStore {
   // Links task `id` to the pull request that carries its work. NotFound without such a task.
   Status SetTaskPullRequest(int64_t id, int64_t pr_number);
 
+  // The route, branch and agent session of task `id` (each only when given).
+  Status SetTaskRoute(int64_t id, const std::string& route_json);
+  Status SetTaskBranch(int64_t id, const std::string& branch);
+  Status SetTaskAgentSession(int64_t id, const std::string& session);
+
+  // Agent runs (store_runs.cc). StartRun inserts a run with attempt = the task's runs so far
+  // + 1 and returns it; FinishRun records how it ended (once: Conflict when already finished).
+  Result<TaskRun> StartRun(const TaskRun& run);
+  Status FinishRun(const TaskRun& run);
+  Result<std::vector<TaskRun>> ListRuns(int64_t task_id);
+  // Runs not finished yet, oldest first.
+  Result<std::vector<TaskRun>> UnfinishedRuns();
+
   // Moves task `id` from `from` to `to` if it is still in `from`, and records the event.
   // InvalidArgument when the state machine forbids the move; Conflict when the task is no
   // longer in `from` (someone else moved it first); NotFound when there is no such task.
@@ -217,6 +254,7 @@ class SqliteStore {
 
  private:
   SqliteStore(std::string path, const Clock& clock, std::unique_ptr<SQLite::Database> db);
+  Status SetTaskColumn(int64_t id, const char* column, const std::string& value);
   // Deletes the payload log segments PruneWebhookReceipts promises to.
   Status PrunePayloads(int64_t before);
   // Turns a SQLite exception into a Status naming the database file.

@@ -59,6 +59,9 @@ struct Task {
   int64_t created_at = 0;  // unix seconds
   int64_t updated_at = 0;
   std::optional<int64_t> pr_number;  // the pull request carrying its work, once opened
+  std::optional<std::string> route;  // the router's choice as JSON (router.h), once routed
+  std::string branch;                // orch/<issue>-<slug>, fixed at the first run
+  std::string agent_session;         // the agent's session/thread id, to resume
 };
 
 // Who or what caused a change, and why: recorded on the change's event row.

@@ -1,0 +1,100 @@
+// Dispatcher: the engine's agent steps. Routes new tasks, starts routed ones within
+// engine.max_parallel, notices runs that ended, and turns each into a task status: commits what
+// the agent left, pushes the branch, opens (or reuses) the pull request, comments on the issue,
+// creates delegated child tasks, or retries with failover to the next agent.
+//
+// Slow work (LLM routing, git fetch and push, GitHub calls) runs on worker threads; each job
+// returns a closure that Step() applies on the engine's thread, so every store write still
+// happens on one thread (DESIGN: one writer). The wake callback starts the next tick as soon
+// as a job finishes or an agent exits.
+//
+// Crash safety: a task moves to in_progress before its run row is written, and the run row is
+// written before its session starts. After a restart, Adopt() finds live sessions (their
+// runs go on), runs whose session vanished (failed, retried), and in_progress tasks with no
+// run (sent back to routed).
+//
+// Thread safety: Step(), Adopt() and RunNow() on the engine's thread only.
+#ifndef ORCH_DISPATCH_H_
+#define ORCH_DISPATCH_H_
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "clock.h"
+#include "config.h"
+#include "github.h"
+#include "router.h"
+#include "runner.h"
+#include "store.h"
+
+namespace orch {
+
+struct DispatchReport {
+  int routed = 0;
+  int started = 0;
+  int finished = 0;
+};
+
+class Dispatcher {
+ public:
+  // `github` may be null (no PRs or comments then: the task ends needs_review with the branch
+  // pushed). `github` must be safe to call from worker threads (LockedGitHubClient).
+  Dispatcher(SqliteStore& store, const Config& config, const Clock& clock, Router& router,
+             Runner& runner, GitHubClient* github, std::function<void()> wake, int workers = 3);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  Status Adopt();
+  Result<DispatchReport> Step();
+  // Waits until no job is in flight, then applies their results (tests and shutdown).
+  void Drain();
+  // Called with each run directory once its session runs (the RunWatcher watches it).
+  std::function<void(const std::string&)> on_run_started;
+  // Restricts routing and starting to one task (`orch task run ID` in the foreground).
+  void set_only(int64_t task_id) { only_ = task_id; }
+
+ private:
+  using Apply = std::function<void()>;
+  using Job = std::function<Apply()>;
+  void Submit(int64_t task_id, Job job);
+  void ApplyFinished(DispatchReport* report);
+  Status RouteNew(DispatchReport* report);
+  Status StartRouted(DispatchReport* report);
+  Status ReapExited(DispatchReport* report);
+  // What a failed attempt does: retry (another agent when there is one) or needs_review.
+  Status FailAttempt(const Task& task, const std::string& agent, const std::string& model,
+                     const std::string& why, bool rate_limited);
+  std::string NextAgent(const std::string& failed) const;
+  Result<Project> ProjectOf(const Task& task);
+
+  SqliteStore& store_;
+  const Config& config_;
+  const Clock& clock_;
+  Router& router_;
+  Runner& runner_;
+  GitHubClient* github_;
+  std::function<void()> wake_;
+
+  std::optional<int64_t> only_;
+  std::set<int64_t> busy_;  // tasks with a job in flight (engine thread only)
+  std::map<std::string, int64_t> cooldown_until_;  // "agent:model" after a rate limit
+  std::map<int64_t, int64_t> next_tmux_check_;     // run id -> unix seconds
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  std::vector<Apply> done_;
+  int in_flight_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace orch
+
+#endif  // ORCH_DISPATCH_H_
