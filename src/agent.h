@@ -99,8 +99,11 @@ struct AgentRequest {
   std::string main_checkout;   // the user's own checkout, off limits (empty: none)
   std::string system_prompt_file;  // prompts/agent_system.md, or empty
   std::string resume_id;       // a session to resume; empty: a new one
-  Sandbox sandbox = Sandbox::kWorkspaceWrite;
-  std::vector<std::string> allowed_tools;  // Claude: --allowedTools
+  // Overrides the adapter's configured sandbox for this run (e.g. read-only for a review);
+  // nullopt: agents.<name>.sandbox, else workflow.sandbox.
+  std::optional<Sandbox> sandbox;
+  // Claude: --allowedTools in workspace-write (empty: Bash Edit Write).
+  std::vector<std::string> allowed_tools;
 };
 
 // What to start. The runner adds the environment it owns (ORCH_AGENT, ORCH_MODEL,
@@ -142,11 +145,16 @@ class AgentAdapter {
 
 // The adapter for agent `name`, configured by `config.agents[name]` when present. Built-in
 // names get their own adapter; any other name needs agents.<name>.command and output_format
-// (InvalidArgument otherwise). The sandbox is agents.<name>.sandbox, else workflow.sandbox;
-// for codex, the environment variable CODEX_SANDBOX (read by the caller into `codex_sandbox`)
-// overrides both.
+// (InvalidArgument otherwise). The sandbox is AgentRequest::sandbox, else
+// agents.<name>.sandbox, else workflow.sandbox. `env` is orch's own environment:
+//   CODEX_SANDBOX            for codex, overrides all of those (any config sandbox name, e.g.
+//                            `none` inside a container where codex's own sandbox cannot work);
+//                            InvalidArgument when it names no sandbox.
+//   OPENCODE_CONFIG_CONTENT  for opencode, merged over orch's permission settings, and
+//                            agents.opencode.env's over both; InvalidArgument if not an object.
 Result<std::unique_ptr<AgentAdapter>> MakeAgentAdapter(const std::string& name,
-                                                       const Config& config);
+                                                       const Config& config,
+                                                       const EnvLookup& env = ProcessEnv());
 
 // Parses one of the known output formats, for adapters and generic agents alike.
 AgentResult ParseAgentOutput(OutputFormat format, const AgentOutput& output);

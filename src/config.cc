@@ -77,10 +77,15 @@ struct Field {
   std::function<void(const YAML::Node&, const std::string&)> read;
 };
 
+// The first name of each value is the one printed; the others are aliases taken from Codex's
+// own vocabulary (`full-auto` was its workspace-write preset before 0.169).
 const std::vector<std::pair<const char*, Sandbox>> kSandboxes = {
     {"read-only", Sandbox::kReadOnly},
     {"workspace-write", Sandbox::kWorkspaceWrite},
-    {"full-access", Sandbox::kFullAccess}};
+    {"full-access", Sandbox::kFullAccess},
+    {"none", Sandbox::kNone},
+    {"full-auto", Sandbox::kWorkspaceWrite},
+    {"danger-full-access", Sandbox::kFullAccess}};
 const std::vector<std::pair<const char*, RouterMode>> kRouterModes = {
     {"llm", RouterMode::kLlm}, {"round_robin", RouterMode::kRoundRobin}};
 const std::vector<std::pair<const char*, NotificationLevel>> kLevels = {
@@ -565,6 +570,13 @@ void Reader::CheckCrossReferences() {
 }  // namespace
 
 const char* SandboxName(Sandbox s) { return NameOf(kSandboxes, s); }
+
+std::optional<Sandbox> ParseSandboxName(std::string_view name) {
+  for (const auto& [n, value] : kSandboxes) {
+    if (name == n) return value;
+  }
+  return std::nullopt;
+}
 const char* RouterModeName(RouterMode m) { return NameOf(kRouterModes, m); }
 const char* NotificationLevelName(NotificationLevel l) { return NameOf(kLevels, l); }
 const char* OutputFormatName(OutputFormat f) { return NameOf(kFormats, f); }

@@ -32,8 +32,11 @@ namespace orch {
 
 using Seconds = std::chrono::seconds;
 
-// Where an agent may write. Each adapter maps it onto its CLI's own switch.
-enum class Sandbox { kReadOnly, kWorkspaceWrite, kFullAccess };
+// Where an agent may write. Each adapter maps it onto its CLI's own switch. kNone: no sandbox
+// and no approvals at all (codex --dangerously-bypass-approvals-and-sandbox), for machines that
+// are a sandbox themselves. Config names: read-only, workspace-write (alias full-auto),
+// full-access (alias danger-full-access), none.
+enum class Sandbox { kReadOnly, kWorkspaceWrite, kFullAccess, kNone };
 enum class RouterMode { kLlm, kRoundRobin };
 enum class NotificationLevel { kAll, kImportant, kErrors, kNone };
 // How a generic agent's output is read: one of the real CLIs' formats, or plain text.
@@ -43,6 +46,8 @@ const char* SandboxName(Sandbox s);
 const char* RouterModeName(RouterMode m);
 const char* NotificationLevelName(NotificationLevel l);
 const char* OutputFormatName(OutputFormat f);
+// A sandbox by any of its config names (aliases included); nullopt when unknown.
+std::optional<Sandbox> ParseSandboxName(std::string_view name);
 
 struct WebhookConfig {
   bool enabled = true;
