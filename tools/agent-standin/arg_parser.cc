@@ -10,7 +10,8 @@ bool StartsWith(const std::string& s, const std::string& prefix) {
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // A word that the libraries read as a flag: "-x", "--xy"; a lone "-" is a value (stdin).
@@ -45,14 +46,17 @@ class Parser {
  private:
   const FlagSpec* Find(const std::string& name, FlagShape* shape) const;
   bool ParseFlag(const std::string& word);
-  bool TakeValues(const FlagSpec& flag, const FlagShape& shape, std::optional<std::string> inline_value);
+  bool TakeValues(const FlagSpec& flag, const FlagShape& shape,
+                  std::optional<std::string> inline_value);
   bool CheckChoice(const FlagSpec& flag, const FlagShape& shape, const std::string& value);
   bool AddPositional(const std::string& word);
   bool ExpandShortCluster(const std::string& word);
 
   void Unknown(const std::string& word);
   void Missing(const FlagSpec& flag, const FlagShape& shape);
-  void Fail(std::string message, int exit_code) { out_.error = ArgError{std::move(message), exit_code}; }
+  void Fail(std::string message, int exit_code) {
+    out_.error = ArgError{std::move(message), exit_code};
+  }
 
   const CommandSpec& command_;
   const std::vector<std::string>& argv_;
@@ -156,9 +160,9 @@ bool Parser::TakeValues(const FlagSpec& flag, const FlagShape& shape,
   bool has_next = next_ < argv_.size();
   // Commander hands a required option-argument the next word even when it starts with '-';
   // clap and yargs take it as the next flag.
-  bool next_is_value = has_next && (!LooksLikeFlag(argv_[next_]) ||
-                                    (command_.dialect == Dialect::kCommander &&
-                                     shape.arity == Arity::kOne));
+  bool next_is_value =
+      has_next && (!LooksLikeFlag(argv_[next_]) ||
+                   (command_.dialect == Dialect::kCommander && shape.arity == Arity::kOne));
   if (!next_is_value) {
     if (shape.arity == Arity::kOptional) return true;
     if (command_.dialect == Dialect::kYargs) return true;  // yargs: the value is ""

@@ -52,7 +52,7 @@ struct FlagShape {
   std::vector<std::string> names;  // "-m", "--model"
   std::string value_name;          // "<MODEL>", "<tools...>", "[value]", or ""
   Arity arity = Arity::kNone;
-  std::string Primary() const;     // the first long name, else the first name
+  std::string Primary() const;  // the first long name, else the first name
 };
 FlagShape ShapeOf(const FlagSpec& flag);
 

@@ -20,8 +20,8 @@ TEST(ArgParserTest, ShapeReadsNamesAndArityFromTheHelpText) {
 
 TEST(ArgParserTest, CommanderVariadicTakesWordsUpToTheNextFlag) {
   // As in the real claude, the variadic list also swallows a prompt placed right after it.
-  ParseOutcome p = ParseArgs(ClaudeCommand(), {"--allowedTools", "Write", "Bash", "-p", "--disallowed-tools",
-                                               "WebFetch", "prompt"});
+  ParseOutcome p = ParseArgs(ClaudeCommand(), {"--allowedTools", "Write", "Bash", "-p",
+                                               "--disallowed-tools", "WebFetch", "prompt"});
   ASSERT_FALSE(p.error);
   EXPECT_EQ(p.args.Values("--allowedTools"), (std::vector<std::string>{"Write", "Bash"}));
   EXPECT_EQ(p.args.Values("--disallowedTools"), (std::vector<std::string>{"WebFetch", "prompt"}));

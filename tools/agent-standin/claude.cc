@@ -41,15 +41,15 @@ class ClaudeReporter : public Reporter {
     std::string note = (existed ? "The file " + abspath + " has been updated successfully."
                                 : "File created successfully at: " + abspath);
     if (!streaming()) return;
-    EmitJson({{"type", "user"},
-              {"message",
-               {{"role", "user"},
-                {"content", Json::array({{{"tool_use_id", id},
-                                          {"type", "tool_result"},
-                                          {"content", note}}})}}},
-              {"parent_tool_use_id", nullptr},
-              {"session_id", run_.session_id},
-              {"uuid", NewUuid()}});
+    EmitJson(
+        {{"type", "user"},
+         {"message",
+          {{"role", "user"},
+           {"content",
+            Json::array({{{"tool_use_id", id}, {"type", "tool_result"}, {"content", note}}})}}},
+         {"parent_tool_use_id", nullptr},
+         {"session_id", run_.session_id},
+         {"uuid", NewUuid()}});
   }
 
   void Assistant(const Json& content) {
@@ -288,8 +288,8 @@ int RunClaude(const std::vector<std::string>& argv) {
   }
   if (args.Has("--help")) {
     Out("Usage: claude [options] [command] [prompt]\n\n"
-        "orch-agent-standin imitating Claude Code " + std::string(kClaudeVersion) +
-        " in print mode (-p); see tools/agent-standin/README.md.\n");
+        "orch-agent-standin imitating Claude Code " +
+        std::string(kClaudeVersion) + " in print mode (-p); see tools/agent-standin/README.md.\n");
     return 0;
   }
   ClaudeRun run;

@@ -67,11 +67,13 @@ std::string ErrorMessage(ErrorClass error, const std::string& model) {
     case ErrorClass::kAuth:
       return "unexpected status " + status +
              ": {\"error\":{\"message\":\"Incorrect API key provided\",\"type\":"
-             "\"invalid_request_error\",\"code\":\"invalid_api_key\"}}" + url + request;
+             "\"invalid_request_error\",\"code\":\"invalid_api_key\"}}" +
+             url + request;
     case ErrorClass::kModel:
       return "unexpected status " + status + ": {\"error\":{\"message\":\"The model `" + model +
              "` does not exist or you do not have access to it.\",\"type\":"
-             "\"invalid_request_error\",\"code\":\"model_not_found\"}}" + url + request;
+             "\"invalid_request_error\",\"code\":\"model_not_found\"}}" +
+             url + request;
     case ErrorClass::kContext:
       // codex maps context_length_exceeded to its own text, which carries no status.
       return "Codex ran out of room in the model's context window. Start a new thread or clear "
@@ -109,10 +111,9 @@ bool ReadPrompt(const std::string* argument, CodexRun& run) {
 }
 
 void PrintHeader(const CodexRun& run) {
-  Err("OpenAI Codex v" + std::string(kCodexVersion) +
-      " (research preview)\n--------\nworkdir: " + CurrentDir() + "\nmodel: " + run.model +
-      "\nprovider: openai\nsession id: " + run.thread_id + "\n--------\nuser\n" + run.prompt +
-      "\n");
+  Err("OpenAI Codex v" + std::string(kCodexVersion) + " (research preview)\n--------\nworkdir: " +
+      CurrentDir() + "\nmodel: " + run.model + "\nprovider: openai\nsession id: " + run.thread_id +
+      "\n--------\nuser\n" + run.prompt + "\n");
 }
 
 int Finish(const CodexRun& run, const ScriptResult& result, CodexReporter& reporter) {
@@ -147,7 +148,7 @@ int Finish(const CodexRun& run, const ScriptResult& result, CodexReporter& repor
 bool ChooseThread(const ParsedArgs* resume, CodexRun& run) {
   run.thread_id = NewUuid();
   if (resume == nullptr) return true;
-  std::string id = resume->Has("--last") ? LatestSession("codex")
+  std::string id = resume->Has("--last")         ? LatestSession("codex")
                    : resume->positionals.empty() ? ""
                                                  : resume->positionals.front();
   if (id.empty()) return true;
@@ -166,7 +167,9 @@ int Exec(const ParsedArgs& exec, const ParsedArgs* resume) {
   auto value = [&](const std::string& name) {
     return resume && resume->Has(name) ? resume->Value(name) : exec.Value(name);
   };
-  auto has = [&](const std::string& name) { return exec.Has(name) || (resume && resume->Has(name)); };
+  auto has = [&](const std::string& name) {
+    return exec.Has(name) || (resume && resume->Has(name));
+  };
   run.json = has("--json");
   run.last_message_file = value("--output-last-message");
   if (has("--model")) run.model = value("--model");

@@ -67,22 +67,32 @@ std::optional<ErrorClass> ParseErrorClass(std::string_view name) {
 
 int HttpStatusOf(ErrorClass error) {
   switch (error) {
-    case ErrorClass::kRateLimit: return 429;
-    case ErrorClass::kAuth: return 401;
-    case ErrorClass::kModel: return 404;
-    case ErrorClass::kContext: return 400;
-    case ErrorClass::kOther: return 500;
+    case ErrorClass::kRateLimit:
+      return 429;
+    case ErrorClass::kAuth:
+      return 401;
+    case ErrorClass::kModel:
+      return 404;
+    case ErrorClass::kContext:
+      return 400;
+    case ErrorClass::kOther:
+      return 500;
   }
   return 500;
 }
 
 const char* HttpReasonOf(ErrorClass error) {
   switch (error) {
-    case ErrorClass::kRateLimit: return "Too Many Requests";
-    case ErrorClass::kAuth: return "Unauthorized";
-    case ErrorClass::kModel: return "Not Found";
-    case ErrorClass::kContext: return "Bad Request";
-    case ErrorClass::kOther: return "Internal Server Error";
+    case ErrorClass::kRateLimit:
+      return "Too Many Requests";
+    case ErrorClass::kAuth:
+      return "Unauthorized";
+    case ErrorClass::kModel:
+      return "Not Found";
+    case ErrorClass::kContext:
+      return "Bad Request";
+    case ErrorClass::kOther:
+      return "Internal Server Error";
   }
   return "Internal Server Error";
 }

@@ -2,6 +2,8 @@
 // flag the stand-in accepts is in the real --help of that (sub)command (or, for the few hidden
 // claude options, accepted by the real parser), and every long flag the real --help lists is
 // in the table. Skips when the real CLIs are not installed.
+#include "flag_tables.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -16,8 +18,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include "flag_tables.h"
 
 namespace orch::standin {
 namespace {
@@ -131,18 +131,19 @@ TEST_P(FlagTablesTest, TableMatchesTheRealHelp) {
   std::set<std::string> listed = ListedFlags(help);
   EXPECT_GT(listed.size(), 10u) << "could not read the option lines of:\n" << help;
   for (const std::string& flag : listed) {
-    EXPECT_TRUE(table.count(flag)) << "the real " << c.binary << " lists " << flag
-                                   << " but the stand-in's table does not";
+    EXPECT_TRUE(table.count(flag))
+        << "the real " << c.binary << " lists " << flag << " but the stand-in's table does not";
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     RealClis, FlagTablesTest,
-    ::testing::Values(HelpCase{"claude", "claude", {"--help"}, ClaudeCommand},
-                      HelpCase{"codex", "codex", {"--help"}, CodexCommand},
-                      HelpCase{"codex_exec", "codex", {"exec", "--help"}, CodexExecCommand},
-                      HelpCase{"codex_exec_resume", "codex", {"exec", "resume", "--help"}, CodexResumeCommand},
-                      HelpCase{"opencode_run", "opencode", {"run", "--help"}, OpencodeRunCommand}),
+    ::testing::Values(
+        HelpCase{"claude", "claude", {"--help"}, ClaudeCommand},
+        HelpCase{"codex", "codex", {"--help"}, CodexCommand},
+        HelpCase{"codex_exec", "codex", {"exec", "--help"}, CodexExecCommand},
+        HelpCase{"codex_exec_resume", "codex", {"exec", "resume", "--help"}, CodexResumeCommand},
+        HelpCase{"opencode_run", "opencode", {"run", "--help"}, OpencodeRunCommand}),
     [](const ::testing::TestParamInfo<HelpCase>& info) { return std::string(info.param.name); });
 
 TEST(FlagTablesHiddenTest, RealClaudeAcceptsTheHiddenFlags) {

@@ -35,7 +35,9 @@ int main(int argc, char** argv) {
   for (const Agent& agent : kAgents) {
     if (as == agent.name) return agent.run(args);
   }
-  orch::standin::Err("orch-agent-standin: run me as claude, codex or opencode (a symlink of "
-                     "that name, or ORCH_STANDIN_AS); not as \"" + as + "\"\n");
+  orch::standin::Err(
+      "orch-agent-standin: run me as claude, codex or opencode (a symlink of "
+      "that name, or ORCH_STANDIN_AS); not as \"" +
+      as + "\"\n");
   return 2;
 }

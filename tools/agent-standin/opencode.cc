@@ -97,7 +97,8 @@ class OpencodeReporter : public Reporter {
   }
 
   void Emit(const std::string& type, const Json& part) {
-    EmitJson({{"type", type}, {"timestamp", NowMs()}, {"sessionID", run_.session_id}, {"part", part}});
+    EmitJson(
+        {{"type", type}, {"timestamp", NowMs()}, {"sessionID", run_.session_id}, {"part", part}});
   }
 
   const OpencodeRun& run_;
@@ -110,11 +111,21 @@ Json ApiError(ErrorClass error) {
   int status = HttpStatusOf(error);
   std::string message;
   switch (error) {
-    case ErrorClass::kRateLimit: message = "Rate limit reached for requests"; break;
-    case ErrorClass::kAuth: message = "Incorrect API key provided"; break;
-    case ErrorClass::kModel: message = "The model does not exist or you do not have access to it."; break;
-    case ErrorClass::kContext: message = "This model's maximum context length is 128000 tokens."; break;
-    case ErrorClass::kOther: message = "Internal server error"; break;
+    case ErrorClass::kRateLimit:
+      message = "Rate limit reached for requests";
+      break;
+    case ErrorClass::kAuth:
+      message = "Incorrect API key provided";
+      break;
+    case ErrorClass::kModel:
+      message = "The model does not exist or you do not have access to it.";
+      break;
+    case ErrorClass::kContext:
+      message = "This model's maximum context length is 128000 tokens.";
+      break;
+    case ErrorClass::kOther:
+      message = "Internal server error";
+      break;
   }
   Json body = {{"error", {{"message", message}, {"code", status}}}};
   return {{"name", "APIError"},
@@ -169,8 +180,8 @@ int Run(const ParsedArgs& args) {
     return 1;
   }
   if (session.empty() && args.Has("--continue")) session = LatestSession("opencode");
-  run.session_id = session.empty() || args.Has("--fork") ? "ses_" + RandomHex(12) + RandomBase62(14)
-                                                          : session;
+  run.session_id =
+      session.empty() || args.Has("--fork") ? "ses_" + RandomHex(12) + RandomBase62(14) : session;
   SaveSession("opencode", run.session_id, run.prompt);
   OpencodeReporter reporter(run);
   reporter.StepStart();

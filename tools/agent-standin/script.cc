@@ -20,8 +20,8 @@ bool IsSafeRelpath(const std::string& path) {
   size_t start = 0;
   while (start <= path.size()) {
     size_t slash = path.find('/', start);
-    std::string part = path.substr(start, slash == std::string::npos ? std::string::npos
-                                                                      : slash - start);
+    std::string part =
+        path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (part == "..") return false;
     if (slash == std::string::npos) break;
     start = slash + 1;
@@ -76,9 +76,8 @@ bool DoReason(const std::string& rest, ScriptResult& result, Reporter&) {
 
 bool DoDelegate(const std::string& rest, ScriptResult& result, Reporter&) {
   if (rest.empty()) return false;
-  result.delegations.push_back({{"title", rest},
-                                {"body", "delegated by standin"},
-                                {"labels", Json::array()}});
+  result.delegations.push_back(
+      {{"title", rest}, {"body", "delegated by standin"}, {"labels", Json::array()}});
   return true;
 }
 

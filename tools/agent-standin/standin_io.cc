@@ -26,8 +26,8 @@ void WriteAll(int fd, const std::string& text) {
 }
 
 std::mt19937_64& Rng() {
-  static std::mt19937_64 rng(std::random_device{}() ^
-                             static_cast<uint64_t>(NowMs()) ^ static_cast<uint64_t>(getpid()));
+  static std::mt19937_64 rng(std::random_device{}() ^ static_cast<uint64_t>(NowMs()) ^
+                             static_cast<uint64_t>(getpid()));
   return rng;
 }
 
@@ -72,8 +72,7 @@ std::string RandomHex(int length) {
 }
 
 std::string RandomBase62(int length) {
-  static const char kDigits[] =
-      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  static const char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   std::string out;
   for (int i = 0; i < length; ++i) out += kDigits[Rng()() % 62];
   return out;
@@ -123,8 +122,7 @@ bool SessionExists(const std::string& agent, const std::string& id) {
 }
 
 void SaveSession(const std::string& agent, const std::string& id, const std::string& prompt) {
-  Json record = {{"id", id}, {"cwd", CurrentDir()}, {"time_ms", NowMs()},
-                           {"prompt", prompt}};
+  Json record = {{"id", id}, {"cwd", CurrentDir()}, {"time_ms", NowMs()}, {"prompt", prompt}};
   // Appended, so a resumed session keeps the history of its turns.
   std::error_code ec;
   std::filesystem::create_directories(SessionDir(agent), ec);

@@ -30,7 +30,7 @@ bool StdinIsTerminal();
 int64_t NowMs();
 void SleepMs(int64_t ms);
 
-std::string NewUuid();                // a random version-4 UUID
+std::string NewUuid();  // a random version-4 UUID
 bool IsUuid(const std::string& text);
 std::string RandomBase62(int length);  // for opencode's ses_/msg_/prt_ ids
 std::string RandomHex(int length);

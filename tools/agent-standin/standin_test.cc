@@ -70,8 +70,9 @@ TEST_F(StandinTest, ClaudeVersionIsTheRealOne) {
 TEST_F(StandinTest, ClaudeJsonPrintsOneResultWithTheContract) {
   // Given a prompt on stdin with directives inside a fenced block, -p --output-format json
   // writes the file and prints one result line whose result is the contract.
-  RunResult r = Run("claude", {"-p", "--output-format", "json", "--permission-mode",
-                               "acceptEdits", "--allowedTools", "Write", "Bash"},
+  RunResult r = Run("claude",
+                    {"-p", "--output-format", "json", "--permission-mode", "acceptEdits",
+                     "--allowedTools", "Write", "Bash"},
                     kScript);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFileText(cwd() + "/src/a.txt"), "hello world\n");
@@ -91,9 +92,8 @@ TEST_F(StandinTest, ClaudeJsonPrintsOneResultWithTheContract) {
 }
 
 TEST_F(StandinTest, ClaudeStreamJsonShowsInitToolUseTextAndResult) {
-  RunResult r = Run("claude", {"-p", "--output-format", "stream-json", "--verbose", "--model",
-                               "opus"},
-                    kScript);
+  RunResult r = Run(
+      "claude", {"-p", "--output-format", "stream-json", "--verbose", "--model", "opus"}, kScript);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<json> events = r.Events();
   ASSERT_GE(events.size(), 4u);
@@ -275,8 +275,9 @@ TEST_F(StandinTest, CodexVersionIsTheRealOne) {
 
 TEST_F(StandinTest, CodexExecJsonPrintsItemsAndTheLastMessage) {
   const std::string last = root() + "/last.txt";
-  RunResult r = Run("codex", {"exec", "--json", "-s", "workspace-write", "--skip-git-repo-check",
-                              "-c", "model_provider=p", "-o", last},
+  RunResult r = Run("codex",
+                    {"exec", "--json", "-s", "workspace-write", "--skip-git-repo-check", "-c",
+                     "model_provider=p", "-o", last},
                     kScript);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFileText(cwd() + "/codex-only.txt"), "x\n");
@@ -344,17 +345,20 @@ TEST_F(StandinTest, CodexResumesAKnownThreadAndRefusesAnUnknownOne) {
   RunResult missing = Run("codex", {"exec", "--json", "resume", unknown, "hi"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_EQ(missing.out, "");
-  EXPECT_EQ(missing.err, "Error: thread/resume: thread/resume failed: no rollout found for "
-                         "thread id " + unknown + " (code -32600)\n");
+  EXPECT_EQ(missing.err,
+            "Error: thread/resume: thread/resume failed: no rollout found for "
+            "thread id " +
+                unknown + " (code -32600)\n");
   // exec's sandbox flag is not one of resume's.
   EXPECT_EQ(Run("codex", {"exec", "resume", "-s", "workspace-write", id, "hi"}).exit_code, 2);
 }
 
 TEST_F(StandinTest, CodexErrorsFailTheTurn) {
-  const std::map<std::string, std::string> texts = {
-      {"rate_limit", "429 Too Many Requests"}, {"auth", "401 Unauthorized"},
-      {"model", "404 Not Found"},              {"context", "context window"},
-      {"other", "500 Internal Server Error"}};
+  const std::map<std::string, std::string> texts = {{"rate_limit", "429 Too Many Requests"},
+                                                    {"auth", "401 Unauthorized"},
+                                                    {"model", "404 Not Found"},
+                                                    {"context", "context window"},
+                                                    {"other", "500 Internal Server Error"}};
   for (const auto& [name, text] : texts) {
     RunResult r = Run("codex", {"exec", "--json", "-"}, "standin[codex]: error " + name + "\n");
     EXPECT_EQ(r.exit_code, 1) << name;
