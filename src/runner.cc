@@ -141,8 +141,9 @@ Result<RunHandle> Runner::Start(const RunPlan& plan) {
     h.base = wt->base;
     made = true;
   }
+  // Passes `s` through; a failure first removes the work tree and branch made above.
   auto undo = [&](Status s) -> Status {
-    if (made) (void)git_.RemoveWorktree(plan.project.path, h.worktree, h.branch);
+    if (!s.ok() && made) (void)git_.RemoveWorktree(plan.project.path, h.worktree, h.branch);
     return s;
   };
   if (h.base.empty()) {
