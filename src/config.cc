@@ -419,7 +419,7 @@ void Reader::ReadRoot(const YAML::Node& root) {
                    {"allowed_authors", [&](auto& v, auto& k) { List(v, k, &wf.allowed_authors); }},
                    {"max_attempts", [&](auto& v, auto& k) { Int(v, k, 1, 100, &wf.max_attempts); }},
                    {"timeout_seconds",
-                    [&](auto& v, auto& k) { Duration(v, k, Seconds(10), &wf.timeout); }},
+                    [&](auto& v, auto& k) { Duration(v, k, Seconds(1), &wf.timeout); }},
                    {"auto_create_followup_on_changes",
                     [&](auto& v, auto& k) { Bool(v, k, &wf.auto_create_followup_on_changes); }},
                    {"auto_close_task_on_approval",

@@ -7,7 +7,7 @@
 
 #include <thread>
 
-#include "orch_fixture.h"
+#include "github_fixture.h"
 #include "store.h"
 
 namespace orch::test {
@@ -15,114 +15,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using Json = nlohmann::json;
-
-constexpr const char* kSecret = "s3cret";
-constexpr const char* kToken = "t0ken";
-
-class GitHubLoopTest : public OrchTest {
- protected:
-  void SetUp() override {
-    orch_port_ = FreePort();
-    StartSim(Json::object(), {});
-    // The project, registered as `orch project add` would.
-    SystemClock clock;
-    std::filesystem::create_directories(home());
-    auto store = std::move(SqliteStore::Open(home() + "/orch.db", clock)).value();
-    ASSERT_TRUE(store->AddProject({.name = "acme/widgets", .repo = "acme/widgets",
-                                   .path = dir_.path()}).ok());
-  }
-  // (Re)starts the simulator with the test seed plus `more_seed`, and `more_args`.
-  void StartSim(const Json& more_seed, const std::vector<std::string>& more_args) {
-    if (sim_) {
-      sim_->Signal(SIGTERM);
-      sim_->Wait(std::chrono::seconds(5));
-      sim_.reset();
-      std::filesystem::remove(dir_.Sub("sim.port"));
-    }
-    Json seed = {
-        {"authenticated_user", "orch-bot"},
-        {"tokens", {kToken}},
-        {"start_time", "2026-11-21T10:00:00Z"},
-        {"repos",
-         {{{"full_name", "acme/widgets"},
-           {"collaborators",
-            {{"alice", "admin"}, {"bob", "write"}, {"eve", "read"}, {"orch-bot", "write"}}},
-           {"labels", {{{"name", "orch"}, {"color", "ededed"}}}}}}}};
-    if (more_seed.is_object()) seed.update(more_seed);
-    WriteFile(dir_.Sub("seed.json"), seed.dump());
-    std::vector<std::string> argv = {ORCH_GITHUB_SIM, "--port", "0", "--port-file",
-                                     dir_.Sub("sim.port"), "--seed", dir_.Sub("seed.json"),
-                                     "--webhook-url", WebhookUrl(), "--webhook-secret", kSecret};
-    argv.insert(argv.end(), more_args.begin(), more_args.end());
-    sim_ = std::make_unique<Background>(argv, std::map<std::string, std::string>{},
-                                        dir_.Sub("sim.out"));
-    ASSERT_TRUE(Eventually([&] { return !ReadFile(dir_.Sub("sim.port")).empty(); }))
-        << ReadFile(dir_.Sub("sim.out"));
-    sim_port_ = std::stoi(ReadFile(dir_.Sub("sim.port")));
-    sim_client_ = std::make_unique<httplib::Client>("127.0.0.1", sim_port_);
-  }
-  void TearDown() override {
-    if (orch_) {
-      orch_->Signal(SIGTERM);
-      orch_->Wait(std::chrono::seconds(5));
-    }
-  }
-
-  std::string WebhookUrl() const {
-    return "http://127.0.0.1:" + std::to_string(orch_port_) + "/webhook";
-  }
-  // Writes config.yml: the simulator as GitHub, quick ticks, and `extra` YAML appended.
-  void Configure(const std::string& extra = "") {
-    WriteFile(home() + "/config.yml",
-              "webhook:\n  secret: " + std::string(kSecret) + "\n  port: " +
-                  std::to_string(orch_port_) + "\n" + "github:\n  api_url: http://127.0.0.1:" +
-                  std::to_string(sim_port_) + "\n  token: " + kToken + "\n" +
-                  "engine:\n  tick_interval: 1\n  sync_interval: 3600\n" + extra);
-  }
-  void StartOrch() {
-    orch_ = std::make_unique<Background>(std::vector<std::string>{ORCH_BINARY, "serve"}, Env(),
-                                         dir_.Sub("orch.out"));
-    ASSERT_TRUE(Eventually([&] { return Log().find("engine: ticking") != std::string::npos; }))
-        << ReadFile(dir_.Sub("orch.out"));
-  }
-  std::string Log() const { return ReadFile(home() + "/state/orch.log"); }
-
-  Json Sim(const std::string& method, const std::string& path, const Json& body = Json()) {
-    httplib::Result r = method == "GET"      ? sim_client_->Get(path)
-                        : method == "DELETE" ? sim_client_->Delete(path)
-                                             : sim_client_->Post(path, body.dump(),
-                                                                 "application/json");
-    EXPECT_TRUE(r) << method << " " << path;
-    if (!r) return Json();
-    EXPECT_EQ(r->status, 200) << method << " " << path << ": " << r->body;
-    return Json::parse(r->body, nullptr, false);
-  }
-  Json OpenIssue(const std::string& user = "alice") {
-    return Sim("POST", "/_sim/repos/acme/widgets/issues",
-               {{"user", user}, {"title", "Fix the frobnicator"}, {"body", "It breaks."}});
-  }
-  Json Label(int number, const std::string& user, const std::string& label = "orch") {
-    return Sim("POST", "/_sim/repos/acme/widgets/issues/" + std::to_string(number) + "/labels",
-               {{"user", user}, {"label", label}});
-  }
-  Json Tasks() { return OrchJson({"task", "list", "--json"}); }
-  Json Deliveries() { return OrchJson({"webhook", "deliveries", "--json"}); }
-  // The simulator's log of REST requests orch made whose path starts with `prefix`.
-  std::vector<Json> Requests(const std::string& prefix) {
-    std::vector<Json> out;
-    for (const Json& r : Sim("GET", "/_sim/requests")) {
-      if (r["path"].get<std::string>().rfind(prefix, 0) == 0) out.push_back(r);
-    }
-    return out;
-  }
-
-  int orch_port_ = 0;
-  int sim_port_ = 0;
-  std::unique_ptr<Background> sim_;
-  std::unique_ptr<httplib::Client> sim_client_;
-  std::unique_ptr<Background> orch_;
-};
 
 TEST_F(GitHubLoopTest, LabellingAnIssueCreatesExactlyOneTask) {
   // Given orch serving webhooks, bob (write access) labels an issue `orch`: GitHub's signed

@@ -3,6 +3,7 @@
 #define ORCH_TESTS_ORCH_FIXTURE_H_
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -14,8 +15,16 @@ class OrchTest : public ::testing::Test {
  protected:
   std::string home() const { return dir_.Sub("orch-home"); }
 
+  // Each test gets its own tmux server (agents run there), killed when the test ends.
+  ~OrchTest() override { test::Run({"tmux", "-L", tmux_socket_, "kill-server"}); }
+
   std::map<std::string, std::string> Env() const {
-    return {{"ORCH_HOME", home()}, {"HOME", dir_.path()}, {"USER", "tester"}};
+    std::map<std::string, std::string> env = {{"ORCH_HOME", home()},
+                                              {"HOME", dir_.path()},
+                                              {"USER", "tester"},
+                                              {"ORCH_TMUX_SOCKET", tmux_socket_}};
+    for (const auto& [k, v] : extra_env_) env[k] = v;
+    return env;
   }
 
   // Runs `orch args...` in `cwd` (default: the temp dir, never the source tree).
@@ -35,6 +44,9 @@ class OrchTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string tmux_socket_ = "orch-test-" + std::to_string(getpid()) + "-" +
+                             std::to_string(reinterpret_cast<uintptr_t>(this) % 1000000);
+  std::map<std::string, std::string> extra_env_;  // added to Env()
 };
 
 }  // namespace orch::test

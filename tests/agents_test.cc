@@ -1,0 +1,257 @@
+// The agent loop with real parts: `orch serve`, the GitHub simulator, a real git repository
+// with a local bare `origin`, tmux on the test's own socket, and the agent stand-ins
+// (tools/agent-standin) answering as claude, codex and opencode with their real flags and
+// output formats. Each test scripts the stand-in through `standin:` lines in the issue body.
+#include <gmock/gmock.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "github_fixture.h"
+
+namespace orch::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+class AgentLoopTest : public GitHubLoopTest {
+ protected:
+  std::string ProjectPath() override {
+    MakeRepoWithOrigin(dir_.Sub("origin.git"), dir_.Sub("work"));
+    // The stand-ins, under the real CLIs' names, first in PATH.
+    std::filesystem::create_directories(dir_.Sub("bin"));
+    for (const char* name : {"claude", "codex", "opencode"}) {
+      std::filesystem::create_symlink(ORCH_AGENT_STANDIN, dir_.Sub("bin/") + name);
+    }
+    extra_env_["PATH"] = dir_.Sub("bin") + ":" + std::string(getenv("PATH"));
+    return dir_.Sub("work");
+  }
+
+  // Config for agents: round robin over `agents`, quick ticks, `extra` appended.
+  void ConfigureAgents(const std::string& agents = "[claude]", const std::string& extra = "") {
+    Configure("router:\n  mode: round_robin\n  agents: " + agents +
+              "\nworkflow:\n  max_attempts: 3\n  timeout_seconds: 30\n" + extra);
+  }
+
+  int OpenIssueWith(const std::string& body, const std::string& title = "Add a greeting") {
+    return Sim("POST", "/_sim/repos/acme/widgets/issues",
+               {{"user", "alice"}, {"title", title}, {"body", body}})["issue"]["number"];
+  }
+
+  Json Task(int64_t id) { return OrchJson({"task", "show", std::to_string(id), "--json"}); }
+  std::string Status(int64_t id) { return Task(id)["status"]; }
+  bool Reaches(int64_t id, const std::string& status,
+               std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    return Eventually([&] { return Status(id) == status; }, timeout);
+  }
+  Json Pulls() { return Sim("GET", "/repos/acme/widgets/pulls?state=all"); }
+  Json Comments(int number) {
+    return Sim("GET", "/repos/acme/widgets/issues/" + std::to_string(number) + "/comments");
+  }
+  std::string RemoteBranches() {
+    return test::Run({"git", "-C", dir_.Sub("origin.git"), "branch", "--list"}).out;
+  }
+  std::string Worktrees() { return test::Run({"git", "-C", dir_.Sub("work"), "worktree", "list"}).out; }
+  std::string LocalBranches() { return test::Run({"git", "-C", dir_.Sub("work"), "branch"}).out; }
+  std::string Tmux(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"tmux", "-L", tmux_socket_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test::Run(argv).out;
+  }
+  // Starts orch, labels a fresh issue with `body` as bob, and returns {issue, task id}.
+  std::pair<int, int64_t> LabelledIssue(const std::string& body) {
+    int number = OpenIssueWith(body);
+    Label(number, "bob");
+    EXPECT_TRUE(Eventually([&] { return Tasks().size() >= 1; })) << Log();
+    for (const Json& t : Tasks()) {
+      if (t["external_id"] == std::to_string(number)) return {number, t["id"].get<int64_t>()};
+    }
+    ADD_FAILURE() << "no task for issue " << number;
+    return {number, 0};
+  }
+};
+
+TEST_F(AgentLoopTest, ALabelledIssueBecomesAPullRequest) {
+  ConfigureAgents();
+  StartOrch();
+  auto [number, id] = LabelledIssue(
+      "Say hello.\n\nstandin: say working on it\nstandin: write hello.txt hello world\n");
+  ASSERT_TRUE(Reaches(id, "in_review")) << Log();
+
+  Json task = Task(id);
+  std::string branch = task["branch"];
+  EXPECT_EQ(branch, "orch/" + std::to_string(number) + "-add-a-greeting");
+  // The branch is on the bare remote, with the agent's file, committed by orch.
+  EXPECT_THAT(RemoteBranches(), HasSubstr(branch));
+  ProcessResult file =
+      test::Run({"git", "-C", dir_.Sub("origin.git"), "show", branch + ":hello.txt"});
+  EXPECT_EQ(file.out, "hello world\n");
+  ProcessResult author =
+      test::Run({"git", "-C", dir_.Sub("origin.git"), "log", "-1", "--format=%an", branch});
+  EXPECT_EQ(author.out, "orch\n");
+  // One open PR for that branch, closing the issue; the task knows its number.
+  Json pulls = Pulls();
+  ASSERT_EQ(pulls.size(), 1u) << pulls.dump();
+  EXPECT_EQ(pulls[0]["head"]["ref"], branch);
+  EXPECT_EQ(pulls[0]["base"]["ref"], "main");
+  EXPECT_THAT(pulls[0]["body"].get<std::string>(),
+              HasSubstr("Closes #" + std::to_string(number)));
+  EXPECT_EQ(task["pr_number"], pulls[0]["number"]);
+  // The route is stored and projected as labels.
+  EXPECT_EQ(task["route"]["agent"], "claude");
+  Json issue = Sim("GET", "/repos/acme/widgets/issues/" + std::to_string(number));
+  EXPECT_THAT(issue["labels"].dump(), HasSubstr("agent:claude"));
+  EXPECT_THAT(issue["labels"].dump(), HasSubstr("complexity:medium"));
+  // One comment for the attempt, with its numbers.
+  Json comments = Comments(number);
+  ASSERT_EQ(comments.size(), 1u);
+  std::string comment = comments[0]["body"];
+  EXPECT_THAT(comment, HasSubstr("attempt 1 by `claude`"));
+  EXPECT_THAT(comment, HasSubstr("**done**"));
+  // The run's log and the pane both show the agent's output.
+  ASSERT_EQ(task["runs"].size(), 1u);
+  std::string log = ReadFile(task["runs"][0]["run_dir"].get<std::string>() + "/output.log");
+  EXPECT_THAT(log, HasSubstr("working on it"));
+  std::string pane = Tmux({"capture-pane", "-p", "-J", "-S", "-", "-t",
+                           "=" + task["runs"][0]["tmux_session"].get<std::string>() + ":"});
+  EXPECT_THAT(pane, HasSubstr("working on it"));
+  EXPECT_EQ(task["runs"][0]["outcome"], "done");
+  EXPECT_GT(task["runs"][0]["input_tokens"].get<int64_t>(), 0);
+  EXPECT_FALSE(task["agent_session"].get<std::string>().empty());
+}
+
+TEST_F(AgentLoopTest, TheAgentsEnvironmentHasItsIdentityAndNoGitHubToken) {
+  extra_env_["GH_TOKEN"] = "must-not-leak";
+  ConfigureAgents();
+  StartOrch();
+  auto [number, id] = LabelledIssue(
+      "standin: env ORCH_TASK_ID task.txt\nstandin: env GH_TOKEN gh.txt\n"
+      "standin: env ORCH_AGENT agent.txt\n");
+  ASSERT_TRUE(Reaches(id, "in_review")) << Log();
+  std::string branch = Task(id)["branch"];
+  auto show = [&](const std::string& f) {
+    return test::Run({"git", "-C", dir_.Sub("origin.git"), "show", branch + ":" + f}).out;
+  };
+  EXPECT_EQ(show("task.txt"), std::to_string(id));
+  EXPECT_EQ(show("gh.txt"), "<unset>");
+  EXPECT_EQ(show("agent.txt"), "claude");
+}
+
+TEST_F(AgentLoopTest, UnparseableOutputIsAFailedAttemptNeverDone) {
+  ConfigureAgents("[claude]", "");
+  WriteFile(home() + "/config.yml", ReadFile(home() + "/config.yml") + "");
+  StartOrch();
+  auto [number, id] = LabelledIssue("standin: write a.txt x\nstandin: final I think I am done!\n");
+  ASSERT_TRUE(Reaches(id, "needs_review")) << Log();
+  Json task = Task(id);
+  ASSERT_EQ(task["runs"].size(), 3u);  // every attempt failed the same way
+  for (const Json& r : task["runs"]) {
+    EXPECT_EQ(r["outcome"], "failed");
+    EXPECT_EQ(r["error_class"], "unparseable");
+    EXPECT_THAT(r["summary"].get<std::string>(), HasSubstr("I think I am done!"));  // raw kept
+  }
+  EXPECT_TRUE(Pulls().empty());
+}
+
+TEST_F(AgentLoopTest, AFailingAgentFailsOverThenNeedsReviewAfterMaxAttempts) {
+  ConfigureAgents("[claude, codex]");
+  StartOrch();
+  auto [number, id] = LabelledIssue("standin: error rate_limit\n");
+  ASSERT_TRUE(Reaches(id, "needs_review")) << Log();
+  Json task = Task(id);
+  ASSERT_EQ(task["runs"].size(), 3u);
+  EXPECT_EQ(task["runs"][0]["agent"], "claude");
+  EXPECT_EQ(task["runs"][1]["agent"], "codex");  // failover to the next agent
+  for (const Json& r : task["runs"]) EXPECT_EQ(r["error_class"], "rate_limit") << r.dump();
+  EXPECT_EQ(task["attempts"], 3);
+  EXPECT_THAT(task["status_reason"].get<std::string>(), HasSubstr("attempt 3 of 3"));
+  EXPECT_EQ(Comments(number).size(), 3u);  // one per attempt
+  EXPECT_TRUE(Pulls().empty());
+}
+
+TEST_F(AgentLoopTest, ATimeoutKillsTheAgentsProcessGroup) {
+  ConfigureAgents("[claude]", "");
+  // One attempt, two seconds.
+  std::string cfg = ReadFile(home() + "/config.yml");
+  cfg.replace(cfg.find("max_attempts: 3"), 15, "max_attempts: 1");
+  cfg.replace(cfg.find("timeout_seconds: 30"), 19, "timeout_seconds: 2");
+  WriteFile(home() + "/config.yml", cfg);
+  StartOrch();
+  std::string pids = dir_.Sub("hang.pids");
+  auto [number, id] = LabelledIssue("standin: hang " + pids + "\n");
+  ASSERT_TRUE(Reaches(id, "needs_review")) << Log();
+  Json run = Task(id)["runs"][0];
+  EXPECT_EQ(run["error_class"], "timeout") << run.dump();
+  std::ifstream in(pids);
+  int agent = 0, child = 0;
+  in >> agent >> child;
+  ASSERT_GT(agent, 0);
+  ASSERT_GT(child, 0);
+  // Both the agent and the child it forked are gone.
+  EXPECT_TRUE(Eventually([&] { return kill(agent, 0) != 0 && kill(child, 0) != 0; },
+                         std::chrono::seconds(5)));
+}
+
+TEST_F(AgentLoopTest, ARestartMidRunAdoptsTheSessionAndAppliesTheResultOnce) {
+  ConfigureAgents();
+  StartOrch();
+  auto [number, id] =
+      LabelledIssue("standin: say started\nstandin: sleep 3000\nstandin: write late.txt done\n");
+  ASSERT_TRUE(Reaches(id, "in_progress")) << Log();
+  ASSERT_TRUE(Eventually([&] {
+    Json runs = Task(id)["runs"];
+    return !runs.empty() &&
+           ReadFile(runs[0]["run_dir"].get<std::string>() + "/output.log").find("started") !=
+               std::string::npos;
+  })) << Log();
+  // The daemon dies hard while the agent works; the agent lives on in tmux.
+  orch_->Signal(SIGKILL);
+  orch_->Wait(std::chrono::seconds(5));
+  orch_.reset();
+  StartOrch();
+  EXPECT_TRUE(Eventually([&] { return Log().find("adopted task") != std::string::npos; }))
+      << Log();
+  ASSERT_TRUE(Reaches(id, "in_review")) << Log();
+  Json task = Task(id);
+  EXPECT_EQ(task["runs"].size(), 1u);  // no second attempt
+  EXPECT_EQ(Pulls().size(), 1u);
+  EXPECT_EQ(Comments(number).size(), 1u);
+}
+
+TEST_F(AgentLoopTest, AFailedSpawnLeavesNoWorktreeOrBranch) {
+  // tmux that cannot start sessions: the work tree is made, then the session fails.
+  std::filesystem::create_directories(dir_.Sub("badbin"));
+  std::filesystem::create_symlink("/bin/false", dir_.Sub("badbin/tmux"));
+  extra_env_["PATH"] = dir_.Sub("badbin") + ":" + extra_env_["PATH"];
+  ConfigureAgents();
+  std::string cfg = ReadFile(home() + "/config.yml");
+  cfg.replace(cfg.find("max_attempts: 3"), 15, "max_attempts: 1");
+  WriteFile(home() + "/config.yml", cfg);
+  StartOrch();
+  auto [number, id] = LabelledIssue("standin: write a.txt x\n");
+  ASSERT_TRUE(Reaches(id, "needs_review")) << Log();
+  Json task = Task(id);
+  EXPECT_EQ(task["runs"][0]["error_class"], "spawn");
+  EXPECT_THAT(Worktrees(), ::testing::Not(HasSubstr("orch/")));
+  EXPECT_THAT(LocalBranches(), ::testing::Not(HasSubstr("orch/")));
+  EXPECT_FALSE(std::filesystem::exists(task["runs"][0]["worktree"].get<std::string>()));
+}
+
+TEST_F(AgentLoopTest, DelegationsBecomeChildTasksAndBlockTheParent) {
+  ConfigureAgents();
+  StartOrch();
+  auto [number, id] = LabelledIssue("standin[claude]: delegate Write the docs\n");
+  ASSERT_TRUE(Reaches(id, "blocked")) << Log();
+  bool found = false;
+  for (const Json& t : Tasks()) {
+    if (t["parent_id"] == id) {
+      found = true;
+      EXPECT_EQ(t["title"], "Write the docs");
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace orch::test
