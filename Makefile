@@ -33,6 +33,7 @@ run: build
 bench: build
 	$(BUILD_DIR)/orch_bench
 	$(BUILD_DIR)/orch_webhook_bench
+	$(BUILD_DIR)/orch_dispatch_bench
 
 clean:
 	rm -rf $(BUILD_DIR)
