@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -177,6 +178,10 @@ Result<DispatchReport> Dispatcher::Step() {
   note(ReapExited(&report), "reaping finished agents");
   note(RouteNew(&report), "routing");
   note(StartRouted(&report), "starting agents");
+  if (clock_.NowUnix() >= next_sweep_) {
+    next_sweep_ = clock_.NowUnix() + 60;
+    note(SweepWorktrees().status(), "sweeping work trees");
+  }
   if (!first.ok()) return first;
   return report;
 }
@@ -551,6 +556,41 @@ Status Dispatcher::FailAttempt(const Task& task, const std::string& agent,
                            {"engine", why + (next != agent ? "; failing over to " + next
                                                            : "; retrying " + agent)},
                            AttemptEffect::kCount);
+}
+
+Result<std::vector<std::string>> Dispatcher::SweepWorktrees() {
+  std::vector<std::string> orphans;
+  Result<std::vector<Project>> projects = store_.ListProjects();
+  if (!projects.ok()) return projects.status();
+  for (const Project& p : *projects) {
+    std::string dir = runner_.WorktreePath(p.name, "orch");
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) continue;
+    Result<std::vector<Task>> tasks = store_.ListTasks({.project_id = p.id});
+    if (!tasks.ok()) return tasks.status();
+    std::map<std::string, const Task*> by_branch;
+    for (const Task& t : *tasks) {
+      if (!t.branch.empty()) by_branch[t.branch] = &t;
+    }
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      std::string branch = "orch/" + entry.path().filename().string();
+      auto it = by_branch.find(branch);
+      if (it == by_branch.end()) {
+        spdlog::warn("dispatch: orphan work tree {} (no task has branch {}); remove it with "
+                     "git -C {} worktree remove {}",
+                     entry.path().string(), branch, p.path, entry.path().string());
+        orphans.push_back(entry.path().string());
+      } else if (it->second->status == TaskStatus::kDone && !busy_.count(it->second->id)) {
+        Status s = runner_.RemoveWorktree(p, entry.path().string(), branch);
+        if (s.ok()) {
+          spdlog::info("dispatch: removed the work tree of done task {}", it->second->id);
+        } else {
+          spdlog::warn("dispatch: removing {}: {}", entry.path().string(), s.message());
+        }
+      }
+    }
+  }
+  return orphans;
 }
 
 Status Dispatcher::Adopt() {

@@ -51,6 +51,10 @@ class Dispatcher {
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   Status Adopt();
+  // Removes the work trees of done tasks, and logs work trees under orch's base that no task
+  // owns (orphans: left by hand or by an older orch), at most once a
+  // minute. Returns the orphans' paths.
+  Result<std::vector<std::string>> SweepWorktrees();
   Result<DispatchReport> Step();
   // Waits until no job is in flight, then applies their results (tests and shutdown).
   void Drain();
@@ -85,6 +89,7 @@ class Dispatcher {
   std::set<int64_t> busy_;  // tasks with a job in flight (engine thread only)
   std::map<std::string, int64_t> cooldown_until_;  // "agent:model" after a rate limit
   std::map<int64_t, int64_t> next_tmux_check_;     // run id -> unix seconds
+  int64_t next_sweep_ = 0;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -253,5 +253,60 @@ TEST_F(AgentLoopTest, DelegationsBecomeChildTasksAndBlockTheParent) {
   EXPECT_TRUE(found);
 }
 
+TEST_F(AgentLoopTest, AMergedPullRequestsWorkTreeIsRemovedAndOrphansAreReported) {
+  ConfigureAgents();
+  StartOrch();
+  auto [number, id] = LabelledIssue("standin: write a.txt x\n");
+  ASSERT_TRUE(Reaches(id, "in_review")) << Log();
+  std::string worktree = Task(id)["runs"][0]["worktree"];
+  ASSERT_TRUE(std::filesystem::exists(worktree));
+  int pr = Task(id)["pr_number"];
+  Sim("POST", "/_sim/repos/acme/widgets/pulls/" + std::to_string(pr) + "/merge",
+      {{"user", "alice"}});
+  ASSERT_TRUE(Reaches(id, "done")) << Log();
+  // A work tree no task owns.
+  std::string orphan = std::filesystem::path(worktree).parent_path().string() + "/stray";
+  std::filesystem::create_directories(orphan);
+  // The sweep runs at start and then every minute: restart to see it now.
+  orch_->Signal(SIGTERM);
+  orch_->Wait(std::chrono::seconds(5));
+  StartOrch();
+  EXPECT_TRUE(Eventually([&] { return !std::filesystem::exists(worktree); })) << Log();
+  EXPECT_THAT(Worktrees(), ::testing::Not(HasSubstr(worktree)));
+  EXPECT_TRUE(Eventually([&] { return Log().find("orphan work tree " + orphan) != std::string::npos; }))
+      << Log();
+}
+
+TEST_F(AgentLoopTest, TaskRunDispatchesInTheForegroundThroughTheSamePath) {
+  ConfigureAgents();
+  ProcessResult added = Orch({"task", "add", "Add a file", "--body", "standin: say hi there\nstandin: write b.txt y\n"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  ProcessResult ran = Orch({"task", "run", "1"});
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
+  EXPECT_THAT(ran.out, HasSubstr("hi there"));  // the agent's output, as it came
+  // A CLI task has no issue: the branch is pushed and a PR opened on the project's repo.
+  EXPECT_THAT(ran.out, HasSubstr("task 1: in_review"));
+  EXPECT_THAT(RemoteBranches(), HasSubstr("orch/t1-add-a-file"));
+  EXPECT_EQ(Pulls().size(), 1u);
+}
+
+TEST_F(AgentLoopTest, RouteIsADryRunAndAgentsListsTheInstalledClis) {
+  ConfigureAgents("[claude, codex]");
+  Json route = OrchJson({"route", "--title", "Fix it", "--label", "agent:codex", "--label",
+                         "complexity:simple"});
+  EXPECT_EQ(route["agent"], "codex");
+  EXPECT_EQ(route["complexity"], "simple");
+  EXPECT_EQ(route["by"], "label");
+  // Round robin is not advanced by a dry run.
+  EXPECT_EQ(OrchJson({"route", "--title", "A"})["agent"], "claude");
+  EXPECT_EQ(OrchJson({"route", "--title", "B"})["agent"], "claude");
+  Json agents = OrchJson({"agents", "--json"});
+  ASSERT_EQ(agents.size(), 3u);
+  for (const Json& a : agents) {
+    EXPECT_TRUE(a["usable"].get<bool>()) << a.dump();  // the stand-ins print real versions
+  }
+  EXPECT_EQ(agents[0]["version"], "2.1.197 (Claude Code)");
+}
+
 }  // namespace
 }  // namespace orch::test
