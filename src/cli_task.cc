@@ -448,12 +448,18 @@ class TaskAttachCommand : public TaskIdCommand {
 
 class TaskKillCommand : public TaskIdCommand {
   Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
-    Result<std::string> session = LatestSession(store, t);
-    if (!session.ok()) return session.status();
+    Result<std::vector<TaskRun>> runs = store.ListRuns(t.id);
+    if (!runs.ok()) return runs.status();
+    if (runs->empty() || runs->back().finished_at) {
+      return Status::NotFound("task " + std::to_string(t.id), "has no running agent");
+    }
+    const TaskRun& run = runs->back();
+    // The marker tells the daemon a person stopped it: needs_review, not another attempt.
+    std::ofstream(run.run_dir + "/" + kKilledMarker) << ctx.actor() << "\n";
     PosixProcessRunner processes;
     Tmux tmux(processes, TmuxSocketName(ctx.env));
-    ORCH_RETURN_IF_ERROR(tmux.KillSession(*session));
-    ctx.out << "killed " << *session << "; the attempt counts as failed\n";
+    ORCH_RETURN_IF_ERROR(tmux.KillSession(run.tmux_session));
+    ctx.out << "killed " << run.tmux_session << "; the task goes to needs_review\n";
     return Status::OK();
   }
 };

@@ -81,6 +81,7 @@ struct Finished {
   bool rate_limited = false;
   int commits = 0;            // on the branch beyond the base
   std::optional<PullRequest> pr;
+  bool killed = false;  // `orch task kill`: a person stopped it
 };
 
 }  // namespace
@@ -268,6 +269,8 @@ Status Dispatcher::StartRouted(DispatchReport* report) {
     row.tmux_session = SessionName(project->name, task.id);
     row.run_dir = runner_.RunDir(task.id, plan.attempt);
     row.worktree = worktree;
+    Result<std::vector<std::string>> argv = runner_.Argv(plan);
+    if (argv.ok()) row.command = *argv;
     Result<TaskRun> run = store_.StartRun(row);
     ORCH_RETURN_IF_ERROR(run.status());
     busy_worktrees.insert(worktree);
@@ -337,6 +340,7 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
       Finished f;
       f.run = run;
       f.run.finished_at = clock_.NowUnix();
+      f.killed = std::filesystem::exists(run.run_dir + "/" + kKilledMarker);
       if (check.state == RunState::kVanished) {
         f.failure = "the agent's tmux session vanished without an exit status";
         f.result.error = AgentError::kFailed;
@@ -441,6 +445,17 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
         }
         spdlog::info("dispatch: task {} attempt {} by {}: {}", task.id, run.attempt, run.agent,
                      f.failure.empty() ? run.outcome : f.failure);
+        if (!f.failure.empty() && !f.result.ok() && f.result.session_id.empty()) {
+          // The CLI did not even report a session: if it was asked to resume one, that one is
+          // gone; the next attempt starts afresh.
+          LogIfError(store_.SetTaskAgentSession(task.id, ""));
+        }
+        if (f.killed) {
+          LogIfError(store_.Transition(task.id, TaskStatus::kInProgress, TaskStatus::kNeedsReview,
+                                       {"cli", "the agent was killed (orch task kill)"},
+                                       AttemptEffect::kCount));
+          return;
+        }
         if (!f.failure.empty()) {
           LogIfError(FailAttempt(task, run.agent, run.model, f.failure, f.rate_limited));
           return;

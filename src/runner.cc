@@ -112,6 +112,23 @@ std::string Runner::WorktreePath(const std::string& project, const std::string& 
   return options_.worktrees_base + "/" + project + "/" + branch;
 }
 
+AgentRequest Runner::Request(const RunPlan& plan, const std::string& system_prompt_file) const {
+  return {.model = plan.model,
+          .workdir = WorktreePath(plan.project.name, BranchName(plan.task)),
+          .main_checkout = plan.project.kind == ProjectKind::kLocal ? plan.project.path : "",
+          .system_prompt_file = system_prompt_file,
+          .resume_id = plan.resume_id,
+          .sandbox = std::nullopt,
+          .allowed_tools = config_.router.allowed_tools};
+}
+
+Result<std::vector<std::string>> Runner::Argv(const RunPlan& plan) const {
+  Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(plan.agent, config_);
+  if (!adapter.ok()) return adapter.status();
+  Result<PromptFile> system = LoadPrompt(options_.orch_home, "agent_system.md");
+  return (*adapter)->Build(Request(plan, system.ok() ? system->path : "")).argv;
+}
+
 Result<RunHandle> Runner::Start(const RunPlan& plan) {
   Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(plan.agent, config_);
   if (!adapter.ok()) return adapter.status();
@@ -155,14 +172,7 @@ Result<RunHandle> Runner::Start(const RunPlan& plan) {
 
   Result<PromptFile> system = LoadPrompt(options_.orch_home, "agent_system.md");
   if (!system.ok()) return undo(system.status());
-  AgentRequest req{.model = plan.model,
-                   .workdir = h.worktree,
-                   .main_checkout = plan.project.kind == ProjectKind::kLocal ? plan.project.path : "",
-                   .system_prompt_file = system->path,
-                   .resume_id = plan.resume_id,
-                   .sandbox = std::nullopt,
-                   .allowed_tools = config_.router.allowed_tools};
-  AgentCommand cmd = (*adapter)->Build(req);
+  AgentCommand cmd = (*adapter)->Build(Request(plan, system->path));
   h.argv = cmd.argv;
   std::string prompt_path = h.run_dir + "/prompt.md";
   ORCH_RETURN_IF_ERROR(undo(WriteText(

@@ -69,6 +69,9 @@ struct RunCheck {
   ShimExit exit;  // when kExited
 };
 
+// A file in a run directory: a person killed the run (`orch task kill`), so it is not retried.
+inline constexpr const char* kKilledMarker = "killed";
+
 // orch/<issue or task id>-<slug of the title>
 std::string BranchName(const Task& task);
 // orch-<project>-<task id>, with characters tmux dislikes replaced.
@@ -87,6 +90,8 @@ class Runner {
   Tmux& tmux() { return tmux_; }
 
   Result<RunHandle> Start(const RunPlan& plan);
+  // The argv Start would run, without starting anything (recorded on the run's row).
+  Result<std::vector<std::string>> Argv(const RunPlan& plan) const;
   RunCheck Check(const std::string& session, const std::string& run_dir);
   // The agent's output, as the CLI printed it on stdout, and how it ended.
   Result<AgentOutput> ReadOutput(const std::string& run_dir, const ShimExit& exit);
@@ -103,6 +108,7 @@ class Runner {
 
  private:
   std::string Token(const Project& project) const;
+  AgentRequest Request(const RunPlan& plan, const std::string& system_prompt_file) const;
 
   const Config& config_;
   WorktreeGit& git_;

@@ -1,6 +1,7 @@
 #include "tmux.h"
 
 #include <sstream>
+#include <thread>
 
 namespace orch {
 namespace {
@@ -36,8 +37,10 @@ Status Tmux::NewSession(const std::string& name, const std::string& cwd,
   ORCH_RETURN_IF_ERROR(KillSession(name));
   // Options first, in the same client as the session, so remain-on-exit holds even for a
   // command that exits at once. The session's command comes last, as separate arguments.
-  std::vector<std::string> args = {"start-server", ";", "set-option", "-g", "remain-on-exit",
-                                   "on", ";", "set-option", "-g", "history-limit", "50000", ";",
+  // exit-empty off: killing a task's last session must not take the server down while the
+  // next new-session connects to it ("server exited unexpectedly").
+  std::vector<std::string> args = {"start-server", ";", "set-option", "-s", "exit-empty", "off",
+                                   ";", "set-option", "-g", "remain-on-exit", "on", ";", "set-option", "-g", "history-limit", "50000", ";",
                                    "new-session", "-d", "-s", name, "-c", cwd, "-x", "200", "-y",
                                    "50"};
   for (const auto& [k, v] : env) {
@@ -46,6 +49,11 @@ Status Tmux::NewSession(const std::string& name, const std::string& cwd,
   }
   args.insert(args.end(), argv.begin(), argv.end());
   Result<ProcessResult> r = Run(args);
+  if (r.ok() && r->exit_code != 0 && r->err.find("server exited") != std::string::npos) {
+    // A server from before exit-empty was set, exiting as we connected: once more.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    r = Run(args);
+  }
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) {
     return Status::IOError("tmux new-session " + name, r->err.empty() ? r->out : r->err);

@@ -117,6 +117,8 @@ TEST_F(AgentLoopTest, ALabelledIssueBecomesAPullRequest) {
                            "=" + task["runs"][0]["tmux_session"].get<std::string>() + ":"});
   EXPECT_THAT(pane, HasSubstr("working on it"));
   EXPECT_EQ(task["runs"][0]["outcome"], "done");
+  EXPECT_EQ(task["runs"][0]["command"][0], "claude");
+  EXPECT_THAT(task["runs"][0]["command"].dump(), HasSubstr("stream-json"));
   EXPECT_GT(task["runs"][0]["input_tokens"].get<int64_t>(), 0);
   EXPECT_FALSE(task["agent_session"].get<std::string>().empty());
 }
@@ -217,6 +219,20 @@ TEST_F(AgentLoopTest, ARestartMidRunAdoptsTheSessionAndAppliesTheResultOnce) {
   EXPECT_EQ(task["runs"].size(), 1u);  // no second attempt
   EXPECT_EQ(Pulls().size(), 1u);
   EXPECT_EQ(Comments(number).size(), 1u);
+}
+
+TEST_F(AgentLoopTest, TaskKillStopsTheAgentAndAPersonLooksNext) {
+  ConfigureAgents();
+  StartOrch();
+  std::string pids = dir_.Sub("hang.pids");
+  auto [number, id] = LabelledIssue("standin: hang " + pids + "\n");
+  ASSERT_TRUE(Eventually([&] { return !ReadFile(pids).empty(); })) << Log();
+  ProcessResult killed = Orch({"task", "kill", std::to_string(id)});
+  EXPECT_EQ(killed.exit_code, 0) << killed.err;
+  ASSERT_TRUE(Reaches(id, "needs_review")) << Log();
+  EXPECT_EQ(Task(id)["runs"].size(), 1u);  // not retried
+  EXPECT_THAT(Task(id)["status_reason"].get<std::string>(), HasSubstr("killed"));
+  EXPECT_EQ(Orch({"task", "kill", std::to_string(id)}).exit_code, 1);  // nothing running now
 }
 
 TEST_F(AgentLoopTest, AFailedSpawnLeavesNoWorktreeOrBranch) {
