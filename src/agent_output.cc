@@ -342,8 +342,14 @@ AgentResult ParseCodex(const AgentOutput& out) {
   }
   if (FinishFromExit(&r, out)) return r;
   if (!failure.empty()) {
-    Finish(&r, failure_status ? ClassifyHttp(failure_status, failure) : AgentError::kFailed,
-           "codex: " + failure.substr(0, 500));
+    // Codex names the status for most failures ("unexpected status 401 Unauthorized: ...",
+    // "exceeded retry limit, last status: 429 ..."), but turns a context_length_exceeded
+    // answer into its own sentence ("Codex ran out of room in the model's context window")
+    // and passes a 404's API message through bare, so that one stays kFailed.
+    AgentError error = failure_status                    ? ClassifyHttp(failure_status, failure)
+                       : MentionsContextOverflow(failure) ? AgentError::kContextOverflow
+                                                          : AgentError::kFailed;
+    Finish(&r, error, "codex: " + failure.substr(0, 500));
   } else if (out.exit_code != 0) {
     Finish(&r, AgentError::kFailed, ExitMessage(out, "codex failed"));
   } else {

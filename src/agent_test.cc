@@ -52,9 +52,8 @@ TEST_F(AgentBuildTest, ClaudeNewSessionInWorkspaceWrite) {
   EXPECT_THAT(c.argv,
               ElementsAre("claude", "-p", "--output-format", "stream-json", "--verbose", "--model",
                           "m1", "--permission-mode", "acceptEdits", "--allowedTools", "Bash",
-                          "Edit", "Write", "--disallowedTools", "Bash(git push:*)",
-                          "Bash(git push *)", "Read(//w/main/**)", "Edit(//w/main/**)",
-                          "Write(//w/main/**)", "Bash(cd /w/main:*)", "Bash(cd /w/main *)",
+                          "--disallowedTools", "Bash(git push*)", "Read(//w/main/**)",
+                          "Edit(//w/main/**)", "Write(//w/main/**)", "Bash(cd /w/main*)",
                           "--append-system-prompt-file", "/p/agent_system.md"));
   EXPECT_FALSE(c.system_prompt_in_prompt);
   EXPECT_EQ(c.env_set.at("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"), "1");
@@ -102,7 +101,7 @@ TEST_F(AgentBuildTest, ClaudeSkipsMainCheckoutDenialsWhenTheWorktreeIsInsideIt) 
   request_.workdir = "/w/main/.worktrees/t1";
   AgentCommand c = Build("claude");
   EXPECT_THAT(c.argv, Not(Contains("Read(//w/main/**)")));
-  EXPECT_THAT(c.argv, Contains("Bash(git push *)"));
+  EXPECT_THAT(c.argv, Contains("Bash(git push*)"));
 }
 
 TEST_F(AgentBuildTest, ExtraArgsAndEnvComeFromConfig) {
