@@ -277,9 +277,17 @@ AgentResult ParseClaude(const AgentOutput& out) {
     else if (r.session_id.empty()) r.session_id = JsonString(j, "session_id");
   }
   if (!result) {
-    // --output-format json may be pretty-printed by a wrapper: try the whole text.
+    // --output-format json prints one object, or with --verbose one array of every event;
+    // a wrapper may pretty-print either.
     auto whole = ParseJson(out.stdout_text);
     if (whole && whole->is_object() && JsonString(*whole, "type") == "result") result = whole;
+    if (whole && whole->is_array()) {
+      for (json& j : *whole) {
+        if (!j.is_object()) continue;
+        if (JsonString(j, "type") == "result") result = std::move(j);
+        else if (r.session_id.empty()) r.session_id = JsonString(j, "session_id");
+      }
+    }
   }
   if (FinishFromExit(&r, out)) {
     if (result) r.session_id = JsonString(*result, "session_id");
