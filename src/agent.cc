@@ -52,8 +52,8 @@ class ClaudeAdapter : public AgentAdapter {
         // permission_denials); other tools must be allowed by name. Bash itself is not
         // confined: the deny rules below are what keeps it off the main checkout.
         Append(&cmd.argv, {"--permission-mode", "acceptEdits", "--allowedTools"});
-        Append(&cmd.argv, req.allowed_tools.empty() ? std::vector<std::string>{"Bash"}
-                                                    : req.allowed_tools);
+        Append(&cmd.argv,
+               req.allowed_tools.empty() ? std::vector<std::string>{"Bash"} : req.allowed_tools);
         break;
       }
       case Sandbox::kFullAccess:
@@ -114,13 +114,14 @@ class CodexAdapter : public AgentAdapter {
                                  : std::vector<std::string>{"-s", "read-only"});
         break;
       case Sandbox::kWorkspaceWrite:
-        Append(&cmd.argv, resume ? std::vector<std::string>{"-c", "sandbox_mode=\"workspace-write\""}
-                                 : std::vector<std::string>{"-s", "workspace-write"});
+        Append(&cmd.argv, resume
+                              ? std::vector<std::string>{"-c", "sandbox_mode=\"workspace-write\""}
+                              : std::vector<std::string>{"-s", "workspace-write"});
         break;
       case Sandbox::kFullAccess:
-        Append(&cmd.argv, resume
-                              ? std::vector<std::string>{"-c", "sandbox_mode=\"danger-full-access\""}
-                              : std::vector<std::string>{"-s", "danger-full-access"});
+        Append(&cmd.argv,
+               resume ? std::vector<std::string>{"-c", "sandbox_mode=\"danger-full-access\""}
+                      : std::vector<std::string>{"-s", "danger-full-access"});
         break;
       case Sandbox::kNone:
         cmd.argv.push_back("--dangerously-bypass-approvals-and-sandbox");
@@ -231,13 +232,13 @@ class GenericAdapter : public AgentAdapter {
 std::vector<std::string> AgentAdapter::VersionArgv() const { return {command_, "--version"}; }
 
 Result<std::unique_ptr<AgentAdapter>> MakeAgentAdapter(const std::string& name,
-                                                       const Config& config,
-                                                       const EnvLookup& env) {
+                                                       const Config& config, const EnvLookup& env) {
   AgentConfig ac;
   if (auto it = config.agents.find(name); it != config.agents.end()) ac = it->second;
   Sandbox sandbox = ac.sandbox.value_or(config.workflow.sandbox);
   std::string command = ac.command.empty() ? name : ac.command;
-  if (name == "claude") return std::unique_ptr<AgentAdapter>(new ClaudeAdapter(command, ac, sandbox));
+  if (name == "claude")
+    return std::unique_ptr<AgentAdapter>(new ClaudeAdapter(command, ac, sandbox));
   if (name == "codex") {
     std::optional<Sandbox> override;
     if (auto v = env("CODEX_SANDBOX"); v && !v->empty()) {

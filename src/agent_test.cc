@@ -49,12 +49,12 @@ TEST_F(AgentBuildTest, ClaudeNewSessionInWorkspaceWrite) {
   // the main checkout and git push. No prompt argument: it reads stdin.
   request_.system_prompt_file = "/p/agent_system.md";
   AgentCommand c = Build("claude");
-  EXPECT_THAT(c.argv,
-              ElementsAre("claude", "-p", "--output-format", "stream-json", "--verbose", "--model",
-                          "m1", "--permission-mode", "acceptEdits", "--allowedTools", "Bash",
-                          "--disallowedTools", "Bash(git push*)", "Read(//w/main/**)",
-                          "Edit(//w/main/**)", "Write(//w/main/**)", "Bash(cd /w/main*)",
-                          "--append-system-prompt-file", "/p/agent_system.md"));
+  EXPECT_THAT(
+      c.argv,
+      ElementsAre("claude", "-p", "--output-format", "stream-json", "--verbose", "--model", "m1",
+                  "--permission-mode", "acceptEdits", "--allowedTools", "Bash", "--disallowedTools",
+                  "Bash(git push*)", "Read(//w/main/**)", "Edit(//w/main/**)", "Write(//w/main/**)",
+                  "Bash(cd /w/main*)", "--append-system-prompt-file", "/p/agent_system.md"));
   EXPECT_FALSE(c.system_prompt_in_prompt);
   EXPECT_EQ(c.env_set.at("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"), "1");
   EXPECT_EQ(c.env_set.count("IS_SANDBOX"), 0u);
@@ -119,11 +119,11 @@ TEST_F(AgentBuildTest, ExtraArgsAndEnvComeFromConfig) {
 TEST_F(AgentBuildTest, CodexNewSession) {
   config_.agents["codex"].args = {"-c", "model_reasoning_effort=\"low\""};
   AgentCommand c = Build("codex");
-  EXPECT_THAT(c.argv, ElementsAre("codex", "exec", "--json", "-s", "workspace-write", "-m", "m1",
-                                  "-c", "analytics.enabled=false", "-c",
-                                  "check_for_update_on_startup=false", "--disable", "plugins",
-                                  "--disable", "unbounded_connection_retries", "-c",
-                                  "model_reasoning_effort=\"low\"", "-"));
+  EXPECT_THAT(c.argv,
+              ElementsAre("codex", "exec", "--json", "-s", "workspace-write", "-m", "m1", "-c",
+                          "analytics.enabled=false", "-c", "check_for_update_on_startup=false",
+                          "--disable", "plugins", "--disable", "unbounded_connection_retries", "-c",
+                          "model_reasoning_effort=\"low\"", "-"));
   EXPECT_TRUE(c.system_prompt_in_prompt);
 }
 
@@ -131,9 +131,9 @@ TEST_F(AgentBuildTest, CodexResumeTakesTheSandboxThroughConfig) {
   // `codex exec resume` has no -s.
   request_.resume_id = "0199-thread";
   AgentCommand c = Build("codex");
-  EXPECT_THAT(std::vector<std::string>(c.argv.begin(), c.argv.begin() + 6),
-              ElementsAre("codex", "exec", "resume", "--json", "-c",
-                          "sandbox_mode=\"workspace-write\""));
+  EXPECT_THAT(
+      std::vector<std::string>(c.argv.begin(), c.argv.begin() + 6),
+      ElementsAre("codex", "exec", "resume", "--json", "-c", "sandbox_mode=\"workspace-write\""));
   EXPECT_THAT(c.argv, Not(Contains("-s")));
   std::vector<std::string> tail(c.argv.end() - 2, c.argv.end());
   EXPECT_THAT(tail, ElementsAre("0199-thread", "-"));
@@ -168,9 +168,10 @@ TEST_F(AgentBuildTest, CodexSandboxFromEnvironmentOverridesEverything) {
 
 TEST_F(AgentBuildTest, CodexSandboxAliasesInConfig) {
   std::map<std::string, std::string> none;
-  auto parsed = ParseConfig({{"config.yml", "agents:\n  codex: {sandbox: full-auto}\n"
-                                            "  claude: {sandbox: danger-full-access}\n"
-                                            "  opencode: {sandbox: none}\n"}},
+  auto parsed = ParseConfig({{"config.yml",
+                              "agents:\n  codex: {sandbox: full-auto}\n"
+                              "  claude: {sandbox: danger-full-access}\n"
+                              "  opencode: {sandbox: none}\n"}},
                             [](const std::string&) { return std::nullopt; });
   ASSERT_TRUE(parsed.ok()) << parsed.status().message();
   EXPECT_EQ(parsed->agents.at("codex").sandbox, Sandbox::kWorkspaceWrite);
@@ -187,9 +188,8 @@ TEST_F(AgentBuildTest, OpencodeNewSessionAndResume) {
   EXPECT_TRUE(c.system_prompt_in_prompt);
   EXPECT_EQ(c.env_set.at("OPENCODE_DISABLE_AUTOUPDATE"), "1");
   request_.resume_id = "ses_1";
-  EXPECT_THAT(Build("opencode").argv,
-              ElementsAre("opencode", "run", "--format", "json", "-m", "m1", "--session", "ses_1",
-                          "--dir", "/w/tree"));
+  EXPECT_THAT(Build("opencode").argv, ElementsAre("opencode", "run", "--format", "json", "-m", "m1",
+                                                  "--session", "ses_1", "--dir", "/w/tree"));
 }
 
 TEST_F(AgentBuildTest, OpencodePermissionsFollowTheSandbox) {
@@ -284,23 +284,55 @@ TEST_P(AgentParseRealTest, ReadsASuccessfulRun) {
 INSTANTIATE_TEST_SUITE_P(
     Captures, AgentParseRealTest,
     ::testing::Values(
-        Expected{"claude-stream-json-ok.jsonl", OutputFormat::kClaudeStreamJson,
-                 "91c5625d-dc05-4f78-b300-e1119b71764c", 16886, 71, {"hello.txt"}},
-        Expected{"claude-stream-json-resume.jsonl", OutputFormat::kClaudeStreamJson,
-                 "91c5625d-dc05-4f78-b300-e1119b71764c", 16998, 70, {"second.txt"}},
-        Expected{"claude-json-ok.jsonl", OutputFormat::kClaudeJson,
-                 "7e066c86-d058-43a4-b2b4-e6519f228ad0", 16848, 71, {"hello.txt"}},
-        Expected{"claude-json-verbose-ok.jsonl", OutputFormat::kClaudeJson,
-                 "93c025c6-1136-4a95-b668-4343c1bb3d22", 16848, 71, {"hello.txt"}},
-        Expected{"codex-ok.jsonl", OutputFormat::kCodexJsonl,
-                 "01a1fd39-8b70-7dd0-85f3-bd051fad9694", 13862, 77, {"hello.txt"}},
-        Expected{"codex-resume.jsonl", OutputFormat::kCodexJsonl,
-                 "01a1fd39-8b70-7dd0-85f3-bd051fad9694", 27834, 152, {"second.txt"}},
+        Expected{"claude-stream-json-ok.jsonl",
+                 OutputFormat::kClaudeStreamJson,
+                 "91c5625d-dc05-4f78-b300-e1119b71764c",
+                 16886,
+                 71,
+                 {"hello.txt"}},
+        Expected{"claude-stream-json-resume.jsonl",
+                 OutputFormat::kClaudeStreamJson,
+                 "91c5625d-dc05-4f78-b300-e1119b71764c",
+                 16998,
+                 70,
+                 {"second.txt"}},
+        Expected{"claude-json-ok.jsonl",
+                 OutputFormat::kClaudeJson,
+                 "7e066c86-d058-43a4-b2b4-e6519f228ad0",
+                 16848,
+                 71,
+                 {"hello.txt"}},
+        Expected{"claude-json-verbose-ok.jsonl",
+                 OutputFormat::kClaudeJson,
+                 "93c025c6-1136-4a95-b668-4343c1bb3d22",
+                 16848,
+                 71,
+                 {"hello.txt"}},
+        Expected{"codex-ok.jsonl",
+                 OutputFormat::kCodexJsonl,
+                 "01a1fd39-8b70-7dd0-85f3-bd051fad9694",
+                 13862,
+                 77,
+                 {"hello.txt"}},
+        Expected{"codex-resume.jsonl",
+                 OutputFormat::kCodexJsonl,
+                 "01a1fd39-8b70-7dd0-85f3-bd051fad9694",
+                 27834,
+                 152,
+                 {"second.txt"}},
         // Two steps (the write, then the answer): tokens are summed over step_finish events.
-        Expected{"opencode-ok.jsonl", OutputFormat::kOpencodeJsonl,
-                 "ses_e02c659e4ffeKgDTqTJIr2nkLC", 4684, 71, {"hello.txt"}},
-        Expected{"opencode-resume.jsonl", OutputFormat::kOpencodeJsonl,
-                 "ses_e02c659e4ffeKgDTqTJIr2nkLC", 4794, 69, {"second.txt"}}),
+        Expected{"opencode-ok.jsonl",
+                 OutputFormat::kOpencodeJsonl,
+                 "ses_e02c659e4ffeKgDTqTJIr2nkLC",
+                 4684,
+                 71,
+                 {"hello.txt"}},
+        Expected{"opencode-resume.jsonl",
+                 OutputFormat::kOpencodeJsonl,
+                 "ses_e02c659e4ffeKgDTqTJIr2nkLC",
+                 4794,
+                 69,
+                 {"second.txt"}}),
     [](const auto& info) {
       std::string n = info.param.capture.substr(0, info.param.capture.find('.'));
       for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
@@ -308,8 +340,8 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(AgentParseTest, ClaudeCostIsTheResultsTotal) {
-  AgentResult r = ParseAgentOutput(OutputFormat::kClaudeStreamJson,
-                                   Output("claude-stream-json-ok.jsonl", 0));
+  AgentResult r =
+      ParseAgentOutput(OutputFormat::kClaudeStreamJson, Output("claude-stream-json-ok.jsonl", 0));
   EXPECT_NEAR(r.cost_usd, 0.051723, 1e-9);
   // Codex prints no cost.
   EXPECT_EQ(ParseAgentOutput(OutputFormat::kCodexJsonl, Output("codex-ok.jsonl", 0)).cost_usd, 0);
@@ -340,10 +372,9 @@ TEST(AgentParseTest, UnparseableFinalMessageKeepsTheText) {
     OutputFormat format;
     const char* text;
   };
-  for (const Case& c :
-       {Case{"claude-stream-json-unparseable.jsonl", OutputFormat::kClaudeStreamJson,
-             "All done, I think."},
-        Case{"codex-unparseable.jsonl", OutputFormat::kCodexJsonl, "Finished."}}) {
+  for (const Case& c : {Case{"claude-stream-json-unparseable.jsonl",
+                             OutputFormat::kClaudeStreamJson, "All done, I think."},
+                        Case{"codex-unparseable.jsonl", OutputFormat::kCodexJsonl, "Finished."}}) {
     AgentResult r = ParseAgentOutput(c.format, Output(c.capture, 0));
     EXPECT_EQ(r.error, AgentError::kUnparseable) << c.capture;
     EXPECT_EQ(r.final_text, c.text);
@@ -430,7 +461,8 @@ TEST(AgentParseTest, TimeoutAndMissingToolWinOverOutput) {
 
 TEST(AgentParseTest, NonZeroExitWithoutStructuredErrorIsFailed) {
   // Codex killed mid-turn: it started, no turn.completed, no error event.
-  std::string out = "{\"type\":\"thread.started\",\"thread_id\":\"t1\"}\n{\"type\":\"turn.started\"}\n";
+  std::string out =
+      "{\"type\":\"thread.started\",\"thread_id\":\"t1\"}\n{\"type\":\"turn.started\"}\n";
   AgentResult r = ParseAgentOutput(OutputFormat::kCodexJsonl, AgentOutput{1, false, out, ""});
   EXPECT_EQ(r.error, AgentError::kFailed);
   EXPECT_EQ(r.session_id, "t1");
@@ -456,9 +488,45 @@ TEST(AgentParseTest, WorkOutputMentioningErrorsDoesNotClassify) {
   EXPECT_TRUE(r.ok()) << r.error_message;
 }
 
+TEST(AgentParseTest, CodexErrorsBeforeACompletedTurnWereRetries) {
+  std::string out =
+      R"j({"type":"thread.started","thread_id":"t1"})j"
+      "\n"
+      R"j({"type":"error","message":"Reconnecting... 1/5 (stream disconnected before completion)"})j"
+      "\n"
+      R"j({"type":"item.completed","item":{"type":"agent_message","text":"{\"status\":\"done\"}"}})j"
+      "\n"
+      R"j({"type":"turn.completed","usage":{"input_tokens":5,"output_tokens":2}})j"
+      "\n";
+  AgentResult r = ParseAgentOutput(OutputFormat::kCodexJsonl, AgentOutput{0, false, out, ""});
+  EXPECT_TRUE(r.ok()) << r.error_message;
+  EXPECT_EQ(r.input_tokens, 5);
+}
+
+TEST(AgentParseTest, OpencodeFinalMessageIsTheLastStepsText) {
+  // A contract-looking text in an earlier step does not count when the last step said nothing.
+  std::string out =
+      R"j({"type":"step_start","sessionID":"ses_1","part":{}})j"
+      "\n"
+      R"j({"type":"text","sessionID":"ses_1","part":{"text":"{\"status\":\"done\"}"}})j"
+      "\n"
+      R"j({"type":"step_finish","sessionID":"ses_1","part":{"reason":"tool-calls","tokens":{"input":3,"output":1}}})j"
+      "\n"
+      R"j({"type":"step_start","sessionID":"ses_1","part":{}})j"
+      "\n"
+      R"j({"type":"step_finish","sessionID":"ses_1","part":{"reason":"tool-calls","tokens":{"input":4,"output":1}}})j"
+      "\n";
+  AgentResult r = ParseAgentOutput(OutputFormat::kOpencodeJsonl, AgentOutput{0, false, out, ""});
+  EXPECT_EQ(r.error, AgentError::kUnparseable);
+  EXPECT_EQ(r.session_id, "ses_1");
+  EXPECT_EQ(r.input_tokens, 7);
+  EXPECT_EQ(r.output_tokens, 2);
+}
+
 TEST(AgentParseTest, ClaudeErrorResultWithoutStatusIsFailed) {
   // is_error with subtype "success" and no api_error_status (e.g. max turns).
-  std::string out = R"({"type":"result","subtype":"error_max_turns","is_error":true,"session_id":"s","result":""})";
+  std::string out =
+      R"({"type":"result","subtype":"error_max_turns","is_error":true,"session_id":"s","result":""})";
   AgentResult r = ParseAgentOutput(OutputFormat::kClaudeJson, AgentOutput{1, false, out, ""});
   EXPECT_EQ(r.error, AgentError::kFailed);
   EXPECT_THAT(r.error_message, HasSubstr("error_max_turns"));
@@ -507,7 +575,8 @@ TEST(ParseContractTest, FindsTheLastFencedBlockThenTheLastObject) {
   EXPECT_EQ(fenced->summary, "fenced");
   Result<AgentContract> bare = ParseContract(
       "I changed {a few} things. {\"status\":\"blocked\"} then\n"
-      "{\"status\":\"in_progress\",\"summary\":\"has } and { in a string\",\"delegations\":[]}\nbye");
+      "{\"status\":\"in_progress\",\"summary\":\"has } and { in a "
+      "string\",\"delegations\":[]}\nbye");
   ASSERT_TRUE(bare.ok()) << bare.status().message();
   EXPECT_EQ(bare->status, ContractStatus::kInProgress);
   EXPECT_EQ(bare->summary, "has } and { in a string");
@@ -524,8 +593,7 @@ TEST(ParseContractTest, RejectsWhatIsNotTheContract) {
     const char* text;
     const char* why;
   };
-  for (const Case& c : {Case{"", "empty"},
-                        Case{"All done!", "no JSON object"},
+  for (const Case& c : {Case{"", "empty"}, Case{"All done!", "no JSON object"},
                         Case{R"({"summary":"no status"})", "status: missing"},
                         Case{"I did {it}.", "no JSON object with a status"},
                         Case{R"({"status":"finished"})", "\"finished\" is not one of"},
@@ -543,11 +611,10 @@ TEST(ParseContractTest, RejectsWhatIsNotTheContract) {
 }
 
 TEST(AgentErrorNameTest, EveryClassHasAName) {
-  for (AgentError e : {AgentError::kNone, AgentError::kRateLimit, AgentError::kAuth,
-                       AgentError::kModelUnavailable, AgentError::kContextOverflow,
-                       AgentError::kTimeout, AgentError::kMissingTool,
-                       AgentError::kWaitingForInput, AgentError::kUnparseable,
-                       AgentError::kFailed}) {
+  for (AgentError e :
+       {AgentError::kNone, AgentError::kRateLimit, AgentError::kAuth, AgentError::kModelUnavailable,
+        AgentError::kContextOverflow, AgentError::kTimeout, AgentError::kMissingTool,
+        AgentError::kWaitingForInput, AgentError::kUnparseable, AgentError::kFailed}) {
     EXPECT_STRNE(AgentErrorName(e), "?");
   }
 }

@@ -99,7 +99,8 @@ class RealCliTest : public ::testing::Test {
     ac.command = CliPath(name);
     const std::string url = ModelSim::Get().url();
     if (name == "claude") {
-      ac.env = {{"ANTHROPIC_BASE_URL", url}, {"ANTHROPIC_API_KEY", "sim-key"},
+      ac.env = {{"ANTHROPIC_BASE_URL", url},
+                {"ANTHROPIC_API_KEY", "sim-key"},
                 {"CLAUDE_CODE_MAX_RETRIES", "0"}};
       model_ = "claude-sonnet-4-5";
     } else if (name == "codex") {
@@ -132,8 +133,8 @@ class RealCliTest : public ::testing::Test {
   // Builds with the adapter and runs it as the runner does: stdin from a prompt file (the
   // shell only redirects; argv is passed through "$@", never pasted into the script).
   AgentRun RunAgent(const AgentRequest& request, const std::string& prompt,
-               const std::string& capture = "",
-               const std::map<std::string, std::string>& orch_env = {}) {
+                    const std::string& capture = "",
+                    const std::map<std::string, std::string>& orch_env = {}) {
     AgentRun run;
     EnvLookup lookup = [&](const std::string& k) -> std::optional<std::string> {
       auto it = orch_env.find(k);
@@ -155,17 +156,17 @@ class RealCliTest : public ::testing::Test {
     opts.env_set["HOME"] = dir_.Sub("home");
     opts.env_set["TMPDIR"] = dir_.Sub("tmp");
     opts.env_set["CODEX_HOME"] = dir_.Sub("codex-home");
-    opts.env_unset = {"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME",
-                      "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL",
-                      "CLAUDE_CONFIG_DIR", "OPENCODE_CONFIG", "IS_SANDBOX"};
+    opts.env_unset = {"XDG_CONFIG_HOME", "XDG_DATA_HOME",        "XDG_CACHE_HOME",
+                      "XDG_STATE_HOME",  "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY",
+                      "OPENAI_BASE_URL", "CLAUDE_CONFIG_DIR",    "OPENCODE_CONFIG",
+                      "IS_SANDBOX"};
     opts.timeout = std::chrono::seconds(120);
     PosixProcessRunner runner;
     Result<ProcessResult> p = runner.Run(opts);
     EXPECT_TRUE(p.ok()) << p.status().message();
     if (!p.ok()) return run;
     run.process = *p;
-    run.result = (*adapter)->Parse(
-        {p->exit_code, p->timed_out, p->out, p->err});
+    run.result = (*adapter)->Parse({p->exit_code, p->timed_out, p->out, p->err});
     if (std::string dir = Env("ORCH_CAPTURE_AGENT_OUTPUT"); !dir.empty() && !capture.empty()) {
       test::WriteFile(dir + "/" + name_ + "-" + capture + ".jsonl", p->out);
     }
@@ -181,7 +182,8 @@ class RealCliTest : public ::testing::Test {
 
   void ExpectOk(const AgentRun& run) {
     ASSERT_TRUE(run.result.ok()) << AgentErrorName(run.result.error) << ": "
-                                 << run.result.error_message << "\n" << Describe(run);
+                                 << run.result.error_message << "\n"
+                                 << Describe(run);
     ASSERT_TRUE(run.result.contract.has_value());
     EXPECT_EQ(run.result.contract->status, ContractStatus::kDone);
     EXPECT_FALSE(run.result.session_id.empty());
@@ -225,7 +227,8 @@ TEST_F(RealCliTest, ClaudeNewSessionThenResume) {
   EXPECT_EQ(first.result.contract->files_changed, std::vector<std::string>{"hello.txt"});
 
   req.resume_id = first.result.session_id;
-  AgentRun second = RunAgent(req, "model-sim: write second.txt after resume\n", "stream-json-resume");
+  AgentRun second =
+      RunAgent(req, "model-sim: write second.txt after resume\n", "stream-json-resume");
   ExpectWrote(second, "second.txt", "after resume");
   EXPECT_EQ(second.result.session_id, first.result.session_id);
 }
@@ -235,11 +238,12 @@ TEST_F(RealCliTest, ClaudeIsKeptOutOfTheMainCheckoutAndFromPushing) {
   // denied by the deny rules; writing in the worktree still works.
   Use("claude");
   if (IsSkipped()) return;
-  AgentRun run = RunAgent(Request(), "model-sim: write " + main_ + "/evil.txt nope\n" +
-                                    "model-sim: run cd " + main_ + " && touch evil2.txt\n" +
-                                    "model-sim: run git push origin HEAD:refs/heads/pushed\n" +
-                                    "model-sim: write ok.txt fine\n",
-                     "stream-json-denied");
+  AgentRun run = RunAgent(Request(),
+                          "model-sim: write " + main_ + "/evil.txt nope\n" + "model-sim: run cd " +
+                              main_ + " && touch evil2.txt\n" +
+                              "model-sim: run git push origin HEAD:refs/heads/pushed\n" +
+                              "model-sim: write ok.txt fine\n",
+                          "stream-json-denied");
   ExpectWrote(run, "ok.txt", "fine");
   EXPECT_FALSE(fs::exists(main_ + "/evil.txt"));
   EXPECT_FALSE(fs::exists(main_ + "/evil2.txt"));
@@ -281,8 +285,8 @@ TEST_F(RealCliTest, GenericAgentsWrappingClaudeReadJsonAndText) {
   if (IsSkipped()) return;
   config_.agents["claude-json"] = config_.agents["claude"];
   AgentConfig& json_agent = config_.agents["claude-json"];
-  json_agent.args = {"-p", "--output-format", "json", "--model", model_, "--permission-mode",
-                     "acceptEdits"};
+  json_agent.args = {"-p",   "--output-format",   "json",       "--model",
+                     model_, "--permission-mode", "acceptEdits"};
   json_agent.output_format = OutputFormat::kClaudeJson;
   name_ = "claude-json";
   AgentRun run = RunAgent(Request(), kWrite, "ok");
@@ -303,9 +307,10 @@ TEST_F(RealCliTest, GenericAgentsWrappingClaudeReadJsonAndText) {
 TEST_F(RealCliTest, ClaudeAsksWhenDeniedAndDoesNotAnswer) {
   Use("claude");
   if (IsSkipped()) return;
-  AgentRun run = RunAgent(Request(), "model-sim: write " + dir_.Sub("outside.txt") +
-                                    " x\nmodel-sim: say May I write outside the worktree?\n",
-                     "stream-json-waiting");
+  AgentRun run = RunAgent(Request(),
+                          "model-sim: write " + dir_.Sub("outside.txt") +
+                              " x\nmodel-sim: say May I write outside the worktree?\n",
+                          "stream-json-waiting");
   EXPECT_EQ(run.process.exit_code, 0);
   EXPECT_EQ(run.result.error, AgentError::kWaitingForInput) << Describe(run);
   EXPECT_EQ(run.result.final_text, "May I write outside the worktree?");
@@ -314,7 +319,8 @@ TEST_F(RealCliTest, ClaudeAsksWhenDeniedAndDoesNotAnswer) {
 TEST_F(RealCliTest, ClaudeUnparseableFinalMessage) {
   Use("claude");
   if (IsSkipped()) return;
-  AgentRun run = RunAgent(Request(), "model-sim: say All done, I think.\n", "stream-json-unparseable");
+  AgentRun run =
+      RunAgent(Request(), "model-sim: say All done, I think.\n", "stream-json-unparseable");
   EXPECT_EQ(run.process.exit_code, 0);
   EXPECT_EQ(run.result.error, AgentError::kUnparseable) << Describe(run);
   EXPECT_EQ(run.result.final_text, "All done, I think.");
@@ -328,13 +334,13 @@ struct ErrorCase {
 TEST_F(RealCliTest, ClaudeApiErrorsAreClassified) {
   Use("claude");
   if (IsSkipped()) return;
-  for (ErrorCase c : {ErrorCase{429, AgentError::kRateLimit}, ErrorCase{401, AgentError::kAuth},
-                      ErrorCase{404, AgentError::kModelUnavailable},
-                      ErrorCase{400, AgentError::kContextOverflow},
-                      ErrorCase{529, AgentError::kRateLimit}}) {
+  for (ErrorCase c :
+       {ErrorCase{429, AgentError::kRateLimit}, ErrorCase{401, AgentError::kAuth},
+        ErrorCase{404, AgentError::kModelUnavailable}, ErrorCase{400, AgentError::kContextOverflow},
+        ErrorCase{529, AgentError::kRateLimit}}) {
     SCOPED_TRACE(c.status);
     AgentRun run = RunAgent(Request(), "model-sim: fail " + std::to_string(c.status) + "\n",
-                       "stream-json-" + std::to_string(c.status));
+                            "stream-json-" + std::to_string(c.status));
     EXPECT_EQ(run.process.exit_code, 1);
     EXPECT_EQ(run.result.error, c.error) << Describe(run);
   }
@@ -372,7 +378,8 @@ TEST_F(RealCliTest, CodexSandboxModes) {
   ExpectWrote(RunAgent(req, "model-sim: write none.txt yes\n"), "none.txt", "yes");
   // CODEX_SANDBOX in orch's environment beats the request.
   req.sandbox = Sandbox::kReadOnly;
-  AgentRun env = RunAgent(req, "model-sim: write env.txt yes\n", "", {{"CODEX_SANDBOX", "full-auto"}});
+  AgentRun env =
+      RunAgent(req, "model-sim: write env.txt yes\n", "", {{"CODEX_SANDBOX", "full-auto"}});
   ExpectWrote(env, "env.txt", "yes");
 }
 
@@ -394,7 +401,7 @@ TEST_F(RealCliTest, CodexApiErrorsAreClassified) {
                       ErrorCase{404, AgentError::kFailed}, ErrorCase{500, AgentError::kFailed}}) {
     SCOPED_TRACE(c.status);
     AgentRun run = RunAgent(Request(), "model-sim: fail " + std::to_string(c.status) + "\n",
-                       std::to_string(c.status));
+                            std::to_string(c.status));
     EXPECT_EQ(run.process.exit_code, 1);
     EXPECT_EQ(run.result.error, c.error) << Describe(run);
     EXPECT_FALSE(run.result.session_id.empty());
@@ -419,10 +426,11 @@ TEST_F(RealCliTest, OpencodeNewSessionThenResume) {
 TEST_F(RealCliTest, OpencodeIsKeptInTheWorktreeAndFromPushing) {
   Use("opencode");
   if (IsSkipped()) return;
-  AgentRun run = RunAgent(Request(), "model-sim: write " + main_ + "/evil.txt nope\n" +
-                                    "model-sim: run git push origin HEAD:refs/heads/pushed\n" +
-                                    "model-sim: write ok.txt fine\n",
-                     "denied");
+  AgentRun run = RunAgent(Request(),
+                          "model-sim: write " + main_ + "/evil.txt nope\n" +
+                              "model-sim: run git push origin HEAD:refs/heads/pushed\n" +
+                              "model-sim: write ok.txt fine\n",
+                          "denied");
   ExpectWrote(run, "ok.txt", "fine");
   EXPECT_FALSE(fs::exists(main_ + "/evil.txt"));
   ProcessResult branches = test::Run({"git", "-C", dir_.Sub("origin.git"), "branch"});

@@ -75,8 +75,13 @@ std::string AnthropicStream(const Reply& r, const std::string& model) {
   Event(&out, "message_start",
         {{"type", "message_start"},
          {"message",
-          {{"id", NextId("msg")}, {"type", "message"}, {"role", "assistant"}, {"model", model},
-           {"content", json::array()}, {"stop_reason", nullptr}, {"stop_sequence", nullptr},
+          {{"id", NextId("msg")},
+           {"type", "message"},
+           {"role", "assistant"},
+           {"model", model},
+           {"content", json::array()},
+           {"stop_reason", nullptr},
+           {"stop_sequence", nullptr},
            {"usage", usage}}}});
   if (!r.tool.empty()) {
     Event(&out, "content_block_start",
@@ -101,8 +106,8 @@ std::string AnthropicStream(const Reply& r, const std::string& model) {
   Event(&out, "content_block_stop", {{"type", "content_block_stop"}, {"index", 0}});
   Event(&out, "message_delta",
         {{"type", "message_delta"},
-         {"delta", {{"stop_reason", r.tool.empty() ? "end_turn" : "tool_use"},
-                    {"stop_sequence", nullptr}}},
+         {"delta",
+          {{"stop_reason", r.tool.empty() ? "end_turn" : "tool_use"}, {"stop_sequence", nullptr}}},
          {"usage", AnthropicUsage(r)}});
   Event(&out, "message_stop", {{"type", "message_stop"}});
   return out;
@@ -127,15 +132,18 @@ json ResponsesItem(const Reply& r) {
             {"id", NextId("msg")},
             {"role", "assistant"},
             {"status", "completed"},
-            {"content", json::array({{{"type", "output_text"}, {"text", r.text},
-                                      {"annotations", json::array()}}})}};
+            {"content",
+             json::array(
+                 {{{"type", "output_text"}, {"text", r.text}, {"annotations", json::array()}}})}};
   }
   if (r.freeform_tool) {
-    return {{"type", "custom_tool_call"}, {"id", NextId("ctc")}, {"call_id", NextId("call")},
-            {"name", r.tool},             {"input", r.tool_input}, {"status", "completed"}};
+    return {{"type", "custom_tool_call"}, {"id", NextId("ctc")},
+            {"call_id", NextId("call")},  {"name", r.tool},
+            {"input", r.tool_input},      {"status", "completed"}};
   }
-  return {{"type", "function_call"}, {"id", NextId("fc")},   {"call_id", NextId("call")},
-          {"name", r.tool},          {"arguments", r.tool_input.dump()}, {"status", "completed"}};
+  return {{"type", "function_call"},          {"id", NextId("fc")},
+          {"call_id", NextId("call")},        {"name", r.tool},
+          {"arguments", r.tool_input.dump()}, {"status", "completed"}};
 }
 
 json ResponsesObject(const Reply& r, const std::string& model, const std::string& id,
@@ -166,8 +174,11 @@ std::string ResponsesStream(const Reply& r, const std::string& model) {
         {{"type", "response.output_item.added"}, {"output_index", 0}, {"item", added}});
   if (r.tool.empty()) {
     Event(&out, "response.output_text.delta",
-          {{"type", "response.output_text.delta"}, {"item_id", item["id"]}, {"output_index", 0},
-           {"content_index", 0}, {"delta", r.text}});
+          {{"type", "response.output_text.delta"},
+           {"item_id", item["id"]},
+           {"output_index", 0},
+           {"content_index", 0},
+           {"delta", r.text}});
   }
   Event(&out, "response.output_item.done",
         {{"type", "response.output_item.done"}, {"output_index", 0}, {"item", item}});
@@ -206,22 +217,22 @@ void Answer(Api api, const Flags& flags, const httplib::Request& req, httplib::R
   }
   Reply r = Decide(api, body, flags.script);
   if (r.fail) {
-    SendError(res, r.fail, api == Api::kAnthropicMessages ? AnthropicError(r.fail)
-                                                          : OpenAiError(r.fail));
+    SendError(res, r.fail,
+              api == Api::kAnthropicMessages ? AnthropicError(r.fail) : OpenAiError(r.fail));
     return;
   }
   std::string model = body.value("model", "model-sim");
   if (!body.value("stream", false)) {
-    res.set_content((api == Api::kAnthropicMessages ? AnthropicMessage(r, model)
-                                                    : ResponsesObject(r, model, NextId("resp"),
-                                                                      json::array({ResponsesItem(r)}),
-                                                                      "completed"))
+    res.set_content((api == Api::kAnthropicMessages
+                         ? AnthropicMessage(r, model)
+                         : ResponsesObject(r, model, NextId("resp"),
+                                           json::array({ResponsesItem(r)}), "completed"))
                         .dump(),
                     "application/json");
     return;
   }
-  std::string sse = api == Api::kAnthropicMessages ? AnthropicStream(r, model)
-                                                   : ResponsesStream(r, model);
+  std::string sse =
+      api == Api::kAnthropicMessages ? AnthropicStream(r, model) : ResponsesStream(r, model);
   res.set_header("cache-control", "no-cache");
   res.set_content(sse, "text/event-stream");
 }
@@ -229,8 +240,13 @@ void Answer(Api api, const Flags& flags, const httplib::Request& req, httplib::R
 json ModelList() {
   json data = json::array();
   for (const char* id : {"claude-sonnet-4-5", "claude-haiku-4-5", "gpt-5.5", "gpt-5.5-mini"}) {
-    data.push_back({{"id", id}, {"object", "model"}, {"type", "model"}, {"display_name", id},
-                    {"created", 0}, {"created_at", "2025-01-01T00:00:00Z"}, {"owned_by", "model-sim"}});
+    data.push_back({{"id", id},
+                    {"object", "model"},
+                    {"type", "model"},
+                    {"display_name", id},
+                    {"created", 0},
+                    {"created_at", "2025-01-01T00:00:00Z"},
+                    {"owned_by", "model-sim"}});
   }
   return {{"object", "list"}, {"data", data}, {"has_more", false}};
 }
@@ -242,11 +258,12 @@ void Route(httplib::Server& server, const Flags& flags) {
   server.Post("/v1/responses", [&flags](const httplib::Request& q, httplib::Response& s) {
     Answer(Api::kOpenAiResponses, flags, q, s);
   });
-  server.Post("/v1/messages/count_tokens", [&flags](const httplib::Request& q, httplib::Response& s) {
-    Log(flags, q);
-    s.set_content(json{{"input_tokens", static_cast<int64_t>(q.body.size() / 4 + 1)}}.dump(),
-                  "application/json");
-  });
+  server.Post(
+      "/v1/messages/count_tokens", [&flags](const httplib::Request& q, httplib::Response& s) {
+        Log(flags, q);
+        s.set_content(json{{"input_tokens", static_cast<int64_t>(q.body.size() / 4 + 1)}}.dump(),
+                      "application/json");
+      });
   server.Get("/v1/models", [&flags](const httplib::Request& q, httplib::Response& s) {
     Log(flags, q);
     s.set_content(ModelList().dump(), "application/json");
@@ -274,7 +291,8 @@ bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
     }
     std::string value = argv[++i];
     if (arg == "--port") {
-      if (value.empty() || value.size() > 5 || value.find_first_not_of("0123456789") != std::string::npos) {
+      if (value.empty() || value.size() > 5 ||
+          value.find_first_not_of("0123456789") != std::string::npos) {
         *error = "--port: not a port number: " + value;
         return false;
       }

@@ -115,8 +115,8 @@ bool ChooseShellTool(Api api, const json& tools, const std::string& command, Rep
     }
     if (api == Api::kOpenAiResponses && (name == "exec_command" || name == "shell")) {
       reply->tool = name;
-      reply->tool_input = name == "shell" ? json{{"command", {"bash", "-lc", command}}}
-                                          : json{{"cmd", command}};
+      reply->tool_input =
+          name == "shell" ? json{{"command", {"bash", "-lc", command}}} : json{{"cmd", command}};
       return true;
     }
   }
@@ -133,7 +133,7 @@ bool ChooseWriteTool(Api api, const json& tools, const Step& w, Reply* reply) {
       const json props = t.contains("input_schema")
                              ? t["input_schema"].value("properties", json::object())
                              : json::object();
-      std::string key = props.contains("file_path") ? "file_path"
+      std::string key = props.contains("file_path")  ? "file_path"
                         : props.contains("filePath") ? "filePath"
                                                      : "path";
       reply->tool = name;
@@ -143,13 +143,13 @@ bool ChooseWriteTool(Api api, const json& tools, const Step& w, Reply* reply) {
     if (api == Api::kOpenAiResponses && name == "apply_patch" && t.value("type", "") == "custom") {
       reply->tool = name;
       reply->freeform_tool = true;
-      reply->tool_input = "*** Begin Patch\n*** Add File: " + w.path + "\n+" + w.text +
-                          "\n*** End Patch\n";
+      reply->tool_input =
+          "*** Begin Patch\n*** Add File: " + w.path + "\n+" + w.text + "\n*** End Patch\n";
       return true;
     }
   }
-  return ChooseShellTool(api, tools,
-                         "printf '%s\\n' " + ShellQuote(w.text) + " > " + ShellQuote(w.path), reply);
+  return ChooseShellTool(
+      api, tools, "printf '%s\\n' " + ShellQuote(w.text) + " > " + ShellQuote(w.path), reply);
 }
 
 std::string ContractText(const Directives& d) {
@@ -213,7 +213,8 @@ void ReadDirectives(const std::string& text, Directives* d) {
 }
 
 Reply Decide(Api api, const json& req, const std::string& script) {
-  std::vector<Turn> turns = api == Api::kAnthropicMessages ? AnthropicTurns(req) : ResponsesTurns(req);
+  std::vector<Turn> turns =
+      api == Api::kAnthropicMessages ? AnthropicTurns(req) : ResponsesTurns(req);
   // The prompt is the last user message that is not only tool results; the step is the number
   // of tool results after it.
   int prompt = -1;
@@ -289,11 +290,26 @@ json AnthropicError(int status) {
       type = "invalid_request_error";
       message = "prompt is too long: 250000 tokens > 200000 maximum";
       break;
-    case 401: type = "authentication_error"; message = "invalid x-api-key"; break;
-    case 403: type = "permission_error"; message = "your API key does not have permission"; break;
-    case 404: type = "not_found_error"; message = "model: no such model"; break;
-    case 429: type = "rate_limit_error"; message = "rate limit exceeded (model-sim)"; break;
-    case 529: type = "overloaded_error"; message = "Overloaded"; break;
+    case 401:
+      type = "authentication_error";
+      message = "invalid x-api-key";
+      break;
+    case 403:
+      type = "permission_error";
+      message = "your API key does not have permission";
+      break;
+    case 404:
+      type = "not_found_error";
+      message = "model: no such model";
+      break;
+    case 429:
+      type = "rate_limit_error";
+      message = "rate limit exceeded (model-sim)";
+      break;
+    case 529:
+      type = "overloaded_error";
+      message = "Overloaded";
+      break;
   }
   return {{"type", "error"}, {"error", {{"type", type}, {"message", message}}}};
 }
@@ -306,10 +322,26 @@ json OpenAiError(int status) {
       code = "context_length_exceeded";
       message = "Your input exceeds the context window of this model.";
       break;
-    case 401: type = "invalid_request_error"; code = "invalid_api_key"; message = "Incorrect API key provided"; break;
-    case 403: type = "invalid_request_error"; code = "unsupported_country_region_territory"; message = "forbidden"; break;
-    case 404: type = "invalid_request_error"; code = "model_not_found"; message = "The model does not exist"; break;
-    case 429: type = "requests"; code = "rate_limit_exceeded"; message = "Rate limit reached (model-sim)"; break;
+    case 401:
+      type = "invalid_request_error";
+      code = "invalid_api_key";
+      message = "Incorrect API key provided";
+      break;
+    case 403:
+      type = "invalid_request_error";
+      code = "unsupported_country_region_territory";
+      message = "forbidden";
+      break;
+    case 404:
+      type = "invalid_request_error";
+      code = "model_not_found";
+      message = "The model does not exist";
+      break;
+    case 429:
+      type = "requests";
+      code = "rate_limit_exceeded";
+      message = "Rate limit reached (model-sim)";
+      break;
   }
   return {{"error", {{"type", type}, {"code", code}, {"message", message}, {"param", nullptr}}}};
 }

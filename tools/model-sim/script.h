@@ -12,8 +12,9 @@
 //   fail <http-status>       every request of this turn fails with that status (429, 401,
 //                            403, 404, 500, 529; 400 says the prompt is too long)
 // The step is the number of tool results since the last user prompt: step 0 calls the tool of
-// the first `write` or `run`, step 1 the next, ..., then the final message. Requests that offer no tools
-// (title generation) get a short text; requests that demand a JSON schema get a value fitting it.
+// the first `write` or `run`, step 1 the next, ..., then the final message. Requests that offer no
+// tools (title generation) get a short text; requests that demand a JSON schema get a value fitting
+// it.
 //
 // Pure; thread-safe.
 #ifndef ORCH_TOOLS_MODEL_SIM_SCRIPT_H_
@@ -34,9 +35,9 @@ struct Step {
 
 struct Directives {
   std::vector<Step> steps;
-  std::string say;          // empty: the contract
+  std::string say;  // empty: the contract
   std::string status = "done";
-  int fail = 0;             // HTTP status to fail with, 0: none
+  int fail = 0;  // HTTP status to fail with, 0: none
 };
 
 // Reads `model-sim:` lines from `text` into `d` (later lines add writes, replace the rest).
