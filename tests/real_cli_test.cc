@@ -43,9 +43,10 @@ std::string CliPath(const std::string& name) { return CliDir() + "/node_modules/
 // The model server, one per test binary run (each CTest test is its own run).
 class ModelSim {
  public:
+  // Started on first use; stopped (and its directory removed) when the test binary exits.
   static ModelSim& Get() {
-    static ModelSim* sim = new ModelSim();
-    return *sim;
+    static ModelSim sim;
+    return sim;
   }
   const std::string& url() const { return url_; }
   const std::string& log() const { return log_path_; }
