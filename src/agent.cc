@@ -48,11 +48,12 @@ class ClaudeAdapter : public AgentAdapter {
         Append(&cmd.argv, {"--permission-mode", "plan"});
         break;
       case Sandbox::kWorkspaceWrite: {
-        // acceptEdits lets file edits inside the cwd through; everything else must be allowed
-        // by name, or it lands in permission_denials.
+        // acceptEdits lets file edits inside the cwd through (outside it they land in
+        // permission_denials); other tools must be allowed by name. Bash itself is not
+        // confined: the deny rules below are what keeps it off the main checkout.
         Append(&cmd.argv, {"--permission-mode", "acceptEdits", "--allowedTools"});
-        Append(&cmd.argv, req.allowed_tools.empty() ? std::vector<std::string>{"Bash", "Edit", "Write"}
-                                                    : req.allowed_tools);
+        Append(&cmd.argv,
+               req.allowed_tools.empty() ? std::vector<std::string>{"Bash"} : req.allowed_tools);
         break;
       }
       case Sandbox::kFullAccess:
@@ -62,14 +63,15 @@ class ClaudeAdapter : public AgentAdapter {
         cmd.env_set.insert_or_assign("IS_SANDBOX", std::string("1"));
         break;
     }
-    // Deny rules win over every mode. Absolute paths in Read/Edit rules take a leading "//";
-    // Edit rules cover Write and MultiEdit too, Write() is kept for older versions.
-    Append(&cmd.argv, {"--disallowedTools", "Bash(git push:*)", "Bash(git push *)"});
+    // Deny rules win over every mode, bypassPermissions included. An absolute path in a
+    // Read/Edit rule takes a leading "//" ("/x" is relative to the settings file); Edit rules
+    // cover Write too. Claude splits `a && b` and checks each command, and matches "git  push".
+    Append(&cmd.argv, {"--disallowedTools", "Bash(git push*)"});
     const std::string& main = req.main_checkout;
     if (!main.empty() && !IsInside(req.workdir, main)) {
       std::string m = main.back() == '/' ? main.substr(0, main.size() - 1) : main;
       Append(&cmd.argv, {"Read(/" + m + "/**)", "Edit(/" + m + "/**)", "Write(/" + m + "/**)",
-                         "Bash(cd " + m + ":*)", "Bash(cd " + m + " *)"});
+                         "Bash(cd " + m + "*)"});
     }
     if (!req.system_prompt_file.empty()) {
       Append(&cmd.argv, {"--append-system-prompt-file", req.system_prompt_file});
@@ -112,13 +114,14 @@ class CodexAdapter : public AgentAdapter {
                                  : std::vector<std::string>{"-s", "read-only"});
         break;
       case Sandbox::kWorkspaceWrite:
-        Append(&cmd.argv, resume ? std::vector<std::string>{"-c", "sandbox_mode=\"workspace-write\""}
-                                 : std::vector<std::string>{"-s", "workspace-write"});
+        Append(&cmd.argv, resume
+                              ? std::vector<std::string>{"-c", "sandbox_mode=\"workspace-write\""}
+                              : std::vector<std::string>{"-s", "workspace-write"});
         break;
       case Sandbox::kFullAccess:
-        Append(&cmd.argv, resume
-                              ? std::vector<std::string>{"-c", "sandbox_mode=\"danger-full-access\""}
-                              : std::vector<std::string>{"-s", "danger-full-access"});
+        Append(&cmd.argv,
+               resume ? std::vector<std::string>{"-c", "sandbox_mode=\"danger-full-access\""}
+                      : std::vector<std::string>{"-s", "danger-full-access"});
         break;
       case Sandbox::kNone:
         cmd.argv.push_back("--dangerously-bypass-approvals-and-sandbox");
@@ -229,13 +232,13 @@ class GenericAdapter : public AgentAdapter {
 std::vector<std::string> AgentAdapter::VersionArgv() const { return {command_, "--version"}; }
 
 Result<std::unique_ptr<AgentAdapter>> MakeAgentAdapter(const std::string& name,
-                                                       const Config& config,
-                                                       const EnvLookup& env) {
+                                                       const Config& config, const EnvLookup& env) {
   AgentConfig ac;
   if (auto it = config.agents.find(name); it != config.agents.end()) ac = it->second;
   Sandbox sandbox = ac.sandbox.value_or(config.workflow.sandbox);
   std::string command = ac.command.empty() ? name : ac.command;
-  if (name == "claude") return std::unique_ptr<AgentAdapter>(new ClaudeAdapter(command, ac, sandbox));
+  if (name == "claude")
+    return std::unique_ptr<AgentAdapter>(new ClaudeAdapter(command, ac, sandbox));
   if (name == "codex") {
     std::optional<Sandbox> override;
     if (auto v = env("CODEX_SANDBOX"); v && !v->empty()) {

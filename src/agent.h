@@ -45,10 +45,10 @@ enum class AgentError {
   kModelUnavailable,
   kContextOverflow,
   kTimeout,
-  kMissingTool,       // the CLI is not installed (exit 127 from the shim)
-  kWaitingForInput,   // it stopped to ask a person (permission denied, a question)
-  kUnparseable,       // exited, but its final message is not the contract
-  kFailed,            // anything else: a non-zero exit, an error event without a known class
+  kMissingTool,      // the CLI is not installed (exit 127 from the shim)
+  kWaitingForInput,  // it stopped to ask a person (permission denied, a question)
+  kUnparseable,      // exited, but its final message is not the contract
+  kFailed,           // anything else: a non-zero exit, an error event without a known class
 };
 const char* AgentErrorName(AgentError e);
 
@@ -82,23 +82,23 @@ Result<AgentContract> ParseContract(std::string_view final_text);
 // One run's result, whatever the CLI.
 struct AgentResult {
   AgentError error = AgentError::kFailed;
-  std::string error_message;  // for people; empty when error == kNone
+  std::string error_message;              // for people; empty when error == kNone
   std::optional<AgentContract> contract;  // set when error == kNone
-  std::string final_text;     // the agent's last message, raw (kept when it does not parse)
-  std::string session_id;     // to resume: Claude session id, Codex thread id, OpenCode session
+  std::string final_text;  // the agent's last message, raw (kept when it does not parse)
+  std::string session_id;  // to resume: Claude session id, Codex thread id, OpenCode session
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
-  double cost_usd = 0;        // 0 when the CLI does not say (Codex)
+  double cost_usd = 0;  // 0 when the CLI does not say (Codex)
   bool ok() const { return error == AgentError::kNone; }
 };
 
 // How a run is to be made.
 struct AgentRequest {
-  std::string model;           // empty: the CLI's default
-  std::string workdir;         // the worktree the agent works in (its cwd)
-  std::string main_checkout;   // the user's own checkout, off limits (empty: none)
+  std::string model;               // empty: the CLI's default
+  std::string workdir;             // the worktree the agent works in (its cwd)
+  std::string main_checkout;       // the user's own checkout, off limits (empty: none)
   std::string system_prompt_file;  // prompts/agent_system.md, or empty
-  std::string resume_id;       // a session to resume; empty: a new one
+  std::string resume_id;           // a session to resume; empty: a new one
   // Overrides the adapter's configured sandbox for this run (e.g. read-only for a review);
   // nullopt: agents.<name>.sandbox, else workflow.sandbox.
   std::optional<Sandbox> sandbox;

@@ -1,11 +1,10 @@
 // ParseContract and ParseAgentOutput: reading each CLI's output back into one AgentResult
 // (see agent.h). Split from agent.cc, which builds the command lines.
-#include "agent.h"
-
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <utility>
 
+#include "agent.h"
 #include "json_fields.h"
 
 namespace orch {
@@ -60,9 +59,10 @@ Result<AgentContract> ContractFromJson(const json& obj) {
   }
   if (status.empty()) return Status::InvalidArgument("contract: status", "missing");
   if (!known) {
-    return Status::InvalidArgument(
-        "contract: status", "\"" + status + "\" is not one of done, in_progress, blocked, "
-                                            "needs_review");
+    return Status::InvalidArgument("contract: status",
+                                   "\"" + status +
+                                       "\" is not one of done, in_progress, blocked, "
+                                       "needs_review");
   }
   Status s;
   if (s.ok()) s = ReadString(obj, "summary", &c.summary);
@@ -158,10 +158,9 @@ std::optional<json> LastBalancedObject(std::string_view text) {
 // Error classes
 
 bool MentionsContextOverflow(std::string_view message) {
-  static const char* kMarks[] = {"prompt is too long",     "context_length_exceeded",
-                                 "context window",         "maximum context length",
-                                 "context length",         "too many tokens",
-                                 "ContextOverflow",        "input is too long"};
+  static const char* kMarks[] = {
+      "prompt is too long", "context_length_exceeded", "context window",  "maximum context length",
+      "context length",     "too many tokens",         "ContextOverflow", "input is too long"};
   std::string lower;
   for (char ch : message) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   for (const char* mark : kMarks) {
@@ -202,7 +201,8 @@ int StatusInCodexMessage(std::string_view m) {
     p += std::string_view(mark).size();
     int v = 0;
     size_t digits = 0;
-    while (p + digits < m.size() && digits < 3 && std::isdigit(static_cast<unsigned char>(m[p + digits]))) {
+    while (p + digits < m.size() && digits < 3 &&
+           std::isdigit(static_cast<unsigned char>(m[p + digits]))) {
       v = v * 10 + (m[p + digits] - '0');
       ++digits;
     }
@@ -273,13 +273,25 @@ AgentResult ParseClaude(const AgentOutput& out) {
   AgentResult r;
   std::optional<json> result;
   for (json& j : JsonLines(out.stdout_text)) {
-    if (JsonString(j, "type") == "result") result = std::move(j);
-    else if (r.session_id.empty()) r.session_id = JsonString(j, "session_id");
+    if (JsonString(j, "type") == "result")
+      result = std::move(j);
+    else if (r.session_id.empty())
+      r.session_id = JsonString(j, "session_id");
   }
   if (!result) {
-    // --output-format json may be pretty-printed by a wrapper: try the whole text.
+    // --output-format json prints one object, or with --verbose one array of every event;
+    // a wrapper may pretty-print either.
     auto whole = ParseJson(out.stdout_text);
     if (whole && whole->is_object() && JsonString(*whole, "type") == "result") result = whole;
+    if (whole && whole->is_array()) {
+      for (json& j : *whole) {
+        if (!j.is_object()) continue;
+        if (JsonString(j, "type") == "result")
+          result = std::move(j);
+        else if (r.session_id.empty())
+          r.session_id = JsonString(j, "session_id");
+      }
+    }
   }
   if (FinishFromExit(&r, out)) {
     if (result) r.session_id = JsonString(*result, "session_id");
@@ -333,6 +345,9 @@ AgentResult ParseCodex(const AgentOutput& out) {
       const json& usage = JsonObject(j, "usage");
       r.input_tokens += JsonInt(usage, "input_tokens");
       r.output_tokens += JsonInt(usage, "output_tokens");
+      // Error events before a completed turn were retries that recovered ("Reconnecting...").
+      failure.clear();
+      failure_status = 0;
     } else if (type == "turn.failed" || type == "error") {
       std::string m = type == "error" ? JsonString(j, "message")
                                       : JsonString(JsonObject(j, "error"), "message");
@@ -342,8 +357,14 @@ AgentResult ParseCodex(const AgentOutput& out) {
   }
   if (FinishFromExit(&r, out)) return r;
   if (!failure.empty()) {
-    Finish(&r, failure_status ? ClassifyHttp(failure_status, failure) : AgentError::kFailed,
-           "codex: " + failure.substr(0, 500));
+    // Codex names the status for most failures ("unexpected status 401 Unauthorized: ...",
+    // "exceeded retry limit, last status: 429 ..."), but turns a context_length_exceeded
+    // answer into its own sentence ("Codex ran out of room in the model's context window")
+    // and passes a 404's API message through bare, so that one stays kFailed.
+    AgentError error = failure_status                     ? ClassifyHttp(failure_status, failure)
+                       : MentionsContextOverflow(failure) ? AgentError::kContextOverflow
+                                                          : AgentError::kFailed;
+    Finish(&r, error, "codex: " + failure.substr(0, 500));
   } else if (out.exit_code != 0) {
     Finish(&r, AgentError::kFailed, ExitMessage(out, "codex failed"));
   } else {
@@ -362,7 +383,10 @@ AgentResult ParseOpencode(const AgentOutput& out) {
     if (std::string sid = JsonString(j, "sessionID"); !sid.empty()) r.session_id = sid;
     const json& part = JsonObject(j, "part");
     if (type == "step_start") {
+      // Only the last step's text is the final message: a step that only called tools and
+      // then ended the run leaves none.
       step_text.clear();
+      r.final_text.clear();
     } else if (type == "text") {
       if (!step_text.empty()) step_text += "\n";
       step_text += JsonString(part, "text");
@@ -415,26 +439,40 @@ AgentResult ParseText(const AgentOutput& out) {
 
 const char* AgentErrorName(AgentError e) {
   switch (e) {
-    case AgentError::kNone: return "none";
-    case AgentError::kRateLimit: return "rate_limit";
-    case AgentError::kAuth: return "auth";
-    case AgentError::kModelUnavailable: return "model_unavailable";
-    case AgentError::kContextOverflow: return "context_overflow";
-    case AgentError::kTimeout: return "timeout";
-    case AgentError::kMissingTool: return "missing_tool";
-    case AgentError::kWaitingForInput: return "waiting_for_input";
-    case AgentError::kUnparseable: return "unparseable";
-    case AgentError::kFailed: return "failed";
+    case AgentError::kNone:
+      return "none";
+    case AgentError::kRateLimit:
+      return "rate_limit";
+    case AgentError::kAuth:
+      return "auth";
+    case AgentError::kModelUnavailable:
+      return "model_unavailable";
+    case AgentError::kContextOverflow:
+      return "context_overflow";
+    case AgentError::kTimeout:
+      return "timeout";
+    case AgentError::kMissingTool:
+      return "missing_tool";
+    case AgentError::kWaitingForInput:
+      return "waiting_for_input";
+    case AgentError::kUnparseable:
+      return "unparseable";
+    case AgentError::kFailed:
+      return "failed";
   }
   return "?";
 }
 
 const char* ContractStatusName(ContractStatus s) {
   switch (s) {
-    case ContractStatus::kDone: return "done";
-    case ContractStatus::kInProgress: return "in_progress";
-    case ContractStatus::kBlocked: return "blocked";
-    case ContractStatus::kNeedsReview: return "needs_review";
+    case ContractStatus::kDone:
+      return "done";
+    case ContractStatus::kInProgress:
+      return "in_progress";
+    case ContractStatus::kBlocked:
+      return "blocked";
+    case ContractStatus::kNeedsReview:
+      return "needs_review";
   }
   return "?";
 }
