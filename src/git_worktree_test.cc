@@ -170,6 +170,7 @@ TEST_F(GitWorktreeTest, NonFastForwardPushIsRefusedAsUnavailable) {
   Status s = git_.Push(wt.path, "origin", wt.branch, "");
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(s.IsRetryable()) << s.message();
+  EXPECT_THAT(s.message(), HasSubstr("non-fastforwardable"));
   EXPECT_EQ(Git({"rev-parse", "orch/6-race"}, origin()), published);
 }
 
