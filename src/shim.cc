@@ -166,6 +166,8 @@ int RunShim(const std::string& run_dir) {
   if (!spec->banner.empty()) {
     std::string b = "\033[1m" + spec->banner + "\033[0m\n";
     WriteAll(STDOUT_FILENO, b.data(), b.size());
+    std::string plain = spec->banner + "\n";  // the log is read as text: no escapes
+    if (log >= 0) WriteAll(log, plain.data(), plain.size());
   }
 
   // tmux kill-session sends SIGHUP; orch task kill the same. Either ends the agent's group.

@@ -1,0 +1,232 @@
+// The store's agent-run API and the task columns of migration 3.
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "migrations.h"
+#include "store.h"
+#include "test_util.h"
+
+namespace orch {
+namespace {
+
+using ::testing::ElementsAre;
+
+class StoreRunsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(db_path(), clock_);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    store_ = std::move(s).value();
+    Result<Project> p = store_->AddProject({.name = "acme/widgets", .path = "/src/widgets"});
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    project_ = *p;
+  }
+  std::string db_path() const { return dir_.Sub("orch.db"); }
+
+  Task AddTask(const std::string& title) {
+    NewTask t;
+    t.project_id = project_.id;
+    t.title = title;
+    Result<Task> r = store_->AddTask(t, {"test", "setup"});
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : Task{};
+  }
+
+  TaskRun Start(int64_t task_id, const std::string& agent = "claude") {
+    TaskRun run;
+    run.task_id = task_id;
+    run.agent = agent;
+    run.model = "sonnet";
+    run.command = {"claude", "-p", "--model", "sonnet"};
+    run.tmux_session = "orch-acme_widgets-" + std::to_string(task_id);
+    run.run_dir = "/home/runs/" + std::to_string(task_id);
+    run.worktree = "/home/worktrees/acme/widgets/orch/t1-x";
+    Result<TaskRun> r = store_->StartRun(run);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : TaskRun{};
+  }
+
+  test::TempDir dir_;
+  test::FakeClock clock_;
+  std::unique_ptr<SqliteStore> store_;
+  Project project_;
+};
+
+TEST_F(StoreRunsTest, StartRunNumbersAttemptsPerTask) {
+  Task a = AddTask("a");
+  Task b = AddTask("b");
+  EXPECT_EQ(Start(a.id).attempt, 1);
+  EXPECT_EQ(Start(a.id).attempt, 2);
+  EXPECT_EQ(Start(b.id).attempt, 1);
+  TaskRun third = Start(a.id, "codex");
+  EXPECT_EQ(third.attempt, 3);
+  // What was started comes back as stored.
+  EXPECT_EQ(third.task_id, a.id);
+  EXPECT_EQ(third.agent, "codex");
+  EXPECT_EQ(third.model, "sonnet");
+  EXPECT_THAT(third.command, ElementsAre("claude", "-p", "--model", "sonnet"));
+  EXPECT_EQ(third.tmux_session, "orch-acme_widgets-" + std::to_string(a.id));
+  EXPECT_EQ(third.worktree, "/home/worktrees/acme/widgets/orch/t1-x");
+  EXPECT_EQ(third.started_at, clock_.NowUnix());
+  EXPECT_FALSE(third.finished_at.has_value());
+  Result<std::vector<TaskRun>> runs = store_->ListRuns(a.id);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 3u);
+  EXPECT_EQ((*runs)[0].attempt, 1);
+  EXPECT_EQ((*runs)[2].agent, "codex");
+}
+
+TEST_F(StoreRunsTest, StartRunForAMissingTaskFails) {
+  TaskRun run;
+  run.task_id = 999;
+  run.agent = "claude";
+  EXPECT_FALSE(store_->StartRun(run).ok());
+}
+
+TEST_F(StoreRunsTest, FinishRunRecordsTheEndOnce) {
+  Task t = AddTask("a");
+  TaskRun run = Start(t.id);
+  clock_.Advance(90);
+  run.exit_code = 0;
+  run.outcome = "done";
+  run.summary = "added the flag";
+  run.agent_session = "sess-1";
+  run.input_tokens = 1200;
+  run.output_tokens = 300;
+  run.cost_usd = 0.25;
+  ASSERT_TRUE(store_->FinishRun(run).ok());
+
+  Result<std::vector<TaskRun>> runs = store_->ListRuns(t.id);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 1u);
+  const TaskRun& got = (*runs)[0];
+  EXPECT_EQ(got.finished_at, clock_.NowUnix());
+  EXPECT_EQ(got.exit_code, 0);
+  EXPECT_EQ(got.outcome, "done");
+  EXPECT_EQ(got.error_class, "");
+  EXPECT_EQ(got.summary, "added the flag");
+  EXPECT_EQ(got.agent_session, "sess-1");
+  EXPECT_EQ(got.input_tokens, 1200);
+  EXPECT_EQ(got.output_tokens, 300);
+  EXPECT_DOUBLE_EQ(got.cost_usd, 0.25);
+
+  // A second finish (a late watcher, a second engine) loses and changes nothing.
+  run.outcome = "failed";
+  run.error_class = "timeout";
+  Status again = store_->FinishRun(run);
+  EXPECT_TRUE(again.IsConflict()) << again.ToString();
+  EXPECT_EQ(store_->ListRuns(t.id)->at(0).outcome, "done");
+  // So does finishing a run that does not exist.
+  TaskRun ghost;
+  ghost.id = 12345;
+  EXPECT_TRUE(store_->FinishRun(ghost).IsConflict());
+}
+
+TEST_F(StoreRunsTest, FinishRunWithoutExitCodeStoresNull) {
+  Task t = AddTask("a");
+  TaskRun run = Start(t.id);
+  run.outcome = "failed";
+  run.error_class = "missing_tool";
+  run.finished_at = 42;
+  ASSERT_TRUE(store_->FinishRun(run).ok());
+  TaskRun got = store_->ListRuns(t.id)->at(0);
+  EXPECT_FALSE(got.exit_code.has_value());
+  EXPECT_EQ(got.finished_at, 42);
+  EXPECT_EQ(got.error_class, "missing_tool");
+}
+
+TEST_F(StoreRunsTest, UnfinishedRunsAreTheOnesStillRunningOldestFirst) {
+  Task a = AddTask("a");
+  Task b = AddTask("b");
+  TaskRun a1 = Start(a.id);
+  TaskRun b1 = Start(b.id);
+  TaskRun a2 = Start(a.id);
+  a1.outcome = "failed";
+  ASSERT_TRUE(store_->FinishRun(a1).ok());
+  Result<std::vector<TaskRun>> running = store_->UnfinishedRuns();
+  ASSERT_TRUE(running.ok());
+  ASSERT_EQ(running->size(), 2u);
+  EXPECT_EQ((*running)[0].id, b1.id);
+  EXPECT_EQ((*running)[1].id, a2.id);
+  EXPECT_EQ((*running)[1].attempt, 2);
+}
+
+TEST_F(StoreRunsTest, RouteBranchAndAgentSessionRoundTrip) {
+  Task t = AddTask("a");
+  EXPECT_FALSE(t.route.has_value());
+  EXPECT_EQ(t.branch, "");
+  EXPECT_EQ(t.agent_session, "");
+  clock_.Advance(5);
+  ASSERT_TRUE(store_->SetTaskRoute(t.id, R"({"agent":"codex"})").ok());
+  ASSERT_TRUE(store_->SetTaskBranch(t.id, "orch/t1-a").ok());
+  ASSERT_TRUE(store_->SetTaskAgentSession(t.id, "thread-9").ok());
+  Result<Task> got = store_->GetTask(t.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->route, R"({"agent":"codex"})");
+  EXPECT_EQ(got->branch, "orch/t1-a");
+  EXPECT_EQ(got->agent_session, "thread-9");
+  EXPECT_EQ(got->updated_at, clock_.NowUnix());
+  // Clearing the session (a new route) stores an empty one.
+  ASSERT_TRUE(store_->SetTaskAgentSession(t.id, "").ok());
+  EXPECT_EQ(store_->GetTask(t.id)->agent_session, "");
+  EXPECT_TRUE(store_->SetTaskBranch(999, "x").IsNotFound());
+}
+
+TEST(StoreMigrationTest, Migration3AppliesOnAVersion2Database) {
+  test::TempDir dir;
+  test::FakeClock clock;
+  std::string path = dir.Sub("orch.db");
+  {
+    // A database as orch left it before the agent loop: migrations 1 and 2, with a task and a
+    // finished run in it.
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    std::vector<Migration> v2;
+    for (const Migration& m : Migrations()) {
+      if (m.version <= 2) v2.push_back(m);
+    }
+    ASSERT_EQ(v2.size(), 2u);
+    ASSERT_TRUE(ApplyMigrations(db, v2, 1).ok());
+    ASSERT_EQ(*AppliedVersion(db), 2);
+    db.exec("INSERT INTO projects(name, path, kind, created_at) VALUES ('acme/w', '/w', 'local', 1)");
+    db.exec("INSERT INTO tasks(project_id, external_id, source, title, created_at, updated_at) "
+            "VALUES (1, '7', 'github', 'old task', 1, 1)");
+    db.exec("INSERT INTO task_runs(task_id, attempt, agent, started_at, finished_at, outcome) "
+            "VALUES (1, 1, 'claude', 1, 2, 'done')");
+    ASSERT_FALSE(db.tableExists("nonsense"));
+  }
+  Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(path, clock);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  SqliteStore& store = **s;
+  EXPECT_EQ(*store.SchemaVersion(), Migrations().back().version);
+  EXPECT_GE(*store.SchemaVersion(), 3);
+
+  // The old rows read with the new columns empty.
+  Result<Task> t = store.GetTask(1);
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(t->title, "old task");
+  EXPECT_FALSE(t->route.has_value());
+  EXPECT_EQ(t->branch, "");
+  EXPECT_EQ(t->agent_session, "");
+  Result<std::vector<TaskRun>> runs = store.ListRuns(1);
+  ASSERT_TRUE(runs.ok()) << runs.status().message();
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ(runs->at(0).outcome, "done");
+  EXPECT_EQ(runs->at(0).run_dir, "");
+  EXPECT_TRUE(store.UnfinishedRuns()->empty());
+
+  // And the new columns work.
+  ASSERT_TRUE(store.SetTaskBranch(1, "orch/7-old-task").ok());
+  EXPECT_EQ(store.GetTask(1)->branch, "orch/7-old-task");
+  TaskRun next;
+  next.task_id = 1;
+  next.agent = "codex";
+  next.run_dir = "/runs/1/2";
+  Result<TaskRun> started = store.StartRun(next);
+  ASSERT_TRUE(started.ok()) << started.status().message();
+  EXPECT_EQ(started->attempt, 2);
+  EXPECT_EQ(started->run_dir, "/runs/1/2");
+}
+
+}  // namespace
+}  // namespace orch
