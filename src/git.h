@@ -43,6 +43,7 @@ struct Worktree {
   std::string path;
   std::string branch;
   std::string base;  // the remote's default branch the work starts from, e.g. "main"
+  bool created_branch = false;  // false: an earlier attempt's branch was kept
 };
 
 // Operations on task work trees (libgit2 in Libgit2Git).
@@ -52,7 +53,8 @@ class WorktreeGit {
   // Fetches the remote's default branch (and `branch`, if the remote has it), creates `branch`
   // from the remote's copy of it or else from the default branch (an existing local `branch`
   // is kept, so a retry continues the work), and checks it out at `path`. Never touches the
-  // checkout's own HEAD or current branch. Unavailable on network errors.
+  // checkout's own HEAD or current branch. Unavailable on network errors. On failure, a branch
+  // it created is deleted again and nothing is left at `path`.
   virtual Result<Worktree> AddWorktree(const WorktreeRequest& request) = 0;
   // Removes the work tree at `path` (files and git's record of it), and `branch` when given.
   // OK when they are already gone.

@@ -114,7 +114,9 @@ Result<Worktree> Libgit2Git::AddWorktree(const WorktreeRequest& req) {
 
   // The branch: kept if it exists; else from the remote's copy; else from the default branch.
   git_reference* raw_branch = nullptr;
+  bool created = false;
   if (git_branch_lookup(&raw_branch, repo->get(), req.branch.c_str(), GIT_BRANCH_LOCAL) != 0) {
+    created = true;
     std::string start = "refs/remotes/" + req.remote + "/" + (remote_has_branch ? req.branch : base);
     git_oid oid;
     if (git_reference_name_to_id(&oid, repo->get(), start.c_str()) != 0) {
@@ -147,10 +149,14 @@ Result<Worktree> Libgit2Git::AddWorktree(const WorktreeRequest& req) {
     raw_wt = nullptr;
   }
   if (git_worktree_add(&raw_wt, repo->get(), name.c_str(), req.path.c_str(), &opts) != 0) {
-    return Status::IOError(req.path, "adding a work tree for " + req.branch + ": " + LastError());
+    Status failed =
+        Status::IOError(req.path, "adding a work tree for " + req.branch + ": " + LastError());
+    std::filesystem::remove_all(req.path, ec);
+    if (created) git_branch_delete(branch.get());
+    return failed;
   }
   git_worktree_free(raw_wt);
-  return Worktree{req.path, req.branch, base};
+  return Worktree{req.path, req.branch, base, created};
 }
 
 Status Libgit2Git::RemoveWorktree(const std::string& repo_path, const std::string& path,

@@ -76,11 +76,18 @@ AgentInstalled PathAgentInstalled(const Config& config) {
 Result<Route> ParseRouteAnswer(const std::string& text) {
   // Models wrap JSON in prose or fences; take the outermost object that parses.
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_object()) {
-    size_t open = text.find('{');
-    size_t close = text.rfind('}');
-    if (open != std::string::npos && close != std::string::npos && close > open) {
-      j = nlohmann::json::parse(text.substr(open, close - open + 1), nullptr, false);
+  // Else the widest {...} span that parses as an object with an executor, trying each opening
+  // brace from the left (prose before the JSON may hold braces of its own).
+  int starts = 0;
+  for (size_t open = text.find('{'); !j.is_object() && open != std::string::npos && starts < 32;
+       open = text.find('{', open + 1), ++starts) {
+    for (size_t close = text.rfind('}'); close != std::string::npos && close > open;
+         close = close == 0 ? std::string::npos : text.rfind('}', close - 1)) {
+      nlohmann::json c = nlohmann::json::parse(text.substr(open, close - open + 1), nullptr, false);
+      if (c.is_object() && c.contains("executor")) {
+        j = std::move(c);
+        break;
+      }
     }
   }
   if (!j.is_object()) return Status::InvalidArgument("route answer", "no JSON object in it");

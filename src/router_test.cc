@@ -376,3 +376,17 @@ TEST_F(RouterTest, RouterCliThatCannotStartFallsBackToRoundRobin) {
 
 }  // namespace
 }  // namespace orch
+
+namespace orch {
+namespace {
+
+TEST(ParseRouteAnswerTest, BracesInTheProseBeforeTheJsonDoNotHideIt) {
+  Result<Route> r = ParseRouteAnswer(
+      "I considered {codex} first. {\"executor\": \"claude\", \"complexity\": \"simple\"} ok");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->agent, "claude");
+  EXPECT_EQ(r->complexity, "simple");
+}
+
+}  // namespace
+}  // namespace orch

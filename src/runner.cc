@@ -144,23 +144,24 @@ Result<RunHandle> Runner::Start(const RunPlan& plan) {
   // The work tree: reused when a previous attempt left it, else made now (and removed again
   // if anything below fails).
   bool made = false;
+  bool made_branch = false;
   std::string token = Token(plan.project);
   if (!std::filesystem::exists(h.worktree + "/.git")) {
     Result<Worktree> wt = git_.AddWorktree({.repo = plan.project.path,
                                             .branch = h.branch,
                                             .path = h.worktree,
                                             .token = token});
-    if (!wt.ok()) {
-      // A half-made work tree or branch must not survive a failed spawn.
-      (void)git_.RemoveWorktree(plan.project.path, h.worktree, h.branch);
-      return wt.status();
-    }
+    if (!wt.ok()) return wt.status();  // AddWorktree leaves nothing behind on failure
     h.base = wt->base;
     made = true;
+    made_branch = wt->created_branch;
   }
-  // Passes `s` through; a failure first removes the work tree and branch made above.
+  // Passes `s` through; a failure first removes the work tree made above, and its branch if
+  // this attempt made it (an earlier attempt's branch may hold its work).
   auto undo = [&](Status s) -> Status {
-    if (!s.ok() && made) (void)git_.RemoveWorktree(plan.project.path, h.worktree, h.branch);
+    if (!s.ok() && made) {
+      (void)git_.RemoveWorktree(plan.project.path, h.worktree, made_branch ? h.branch : "");
+    }
     return s;
   };
   if (h.base.empty()) {

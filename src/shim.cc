@@ -178,6 +178,17 @@ int RunShim(const std::string& run_dir) {
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // A missing prompt is orch's failure, not a missing agent CLI: say so with its own code.
+  if (!spec->stdin_path.empty() && access(spec->stdin_path.c_str(), R_OK) != 0) {
+    std::string msg = "orch: cannot read the prompt " + spec->stdin_path + ": " + strerror(errno) + "\n";
+    emit(msg.data(), msg.size(), false);
+    result.exit_code = 125;
+    result.finished_at = NowUnix();
+    if (log >= 0) close(log);
+    if (out_file >= 0) close(out_file);
+    (void)WriteShimExit(run_dir, result);
+    return result.exit_code;
+  }
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
     fprintf(stderr, "orch shim: pipe: %s\n", strerror(errno));
