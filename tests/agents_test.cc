@@ -235,6 +235,55 @@ TEST_F(AgentLoopTest, TaskKillStopsTheAgentAndAPersonLooksNext) {
   EXPECT_EQ(Orch({"task", "kill", std::to_string(id)}).exit_code, 1);  // nothing running now
 }
 
+TEST_F(AgentLoopTest, AFailedPullRequestIsNeverSuccess) {
+  ConfigureAgents();
+  StartOrch();
+  Sim("POST", "/_sim/faults",
+      {{"method", "POST"}, {"path_prefix", "/repos/acme/widgets/pulls"}, {"status", 500},
+       {"count", 1000}});
+  auto [number, id] = LabelledIssue("standin: write a.txt x\n");
+  ASSERT_TRUE(Reaches(id, "needs_review", std::chrono::seconds(40))) << Log();
+  Json task = Task(id);
+  ASSERT_EQ(task["runs"].size(), 3u);
+  for (const Json& r : task["runs"]) {
+    EXPECT_EQ(r["error_class"], "publish") << r.dump();
+    EXPECT_THAT(r["summary"].get<std::string>(), HasSubstr("opening the pull request failed"));
+  }
+  EXPECT_TRUE(task["pr_number"].is_null());
+  // The work itself was pushed, once, and kept: a person can open the PR by hand.
+  EXPECT_THAT(RemoteBranches(), HasSubstr(task["branch"].get<std::string>()));
+}
+
+TEST_F(AgentLoopTest, MaxParallelBoundsTheAgentsRunningAtOnce) {
+  ConfigureAgents();
+  std::string cfg = ReadFile(home() + "/config.yml");
+  cfg.replace(cfg.find("engine:\n"), 8, "engine:\n  max_parallel: 1\n");
+  WriteFile(home() + "/config.yml", cfg);
+  StartOrch();
+  auto [n1, first] = LabelledIssue("standin: sleep 1500\nstandin: write a.txt x\n");
+  int n2 = OpenIssueWith("standin: sleep 300\nstandin: write b.txt y\n", "Second");
+  Label(n2, "bob");
+  bool overlapped = false;
+  int64_t second = 0;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        int running = 0, reviewed = 0;
+        for (const Json& t : Tasks()) {
+          if (t["external_id"] == std::to_string(n2)) second = t["id"];
+          running += t["status"] == "in_progress";
+          reviewed += t["status"] == "in_review";
+        }
+        overlapped = overlapped || running > 1;
+        return reviewed == 2;
+      },
+      std::chrono::seconds(30)))
+      << Log();
+  EXPECT_FALSE(overlapped);
+  // The second started only after the first finished.
+  Json a = Task(first)["runs"][0], b = Task(second)["runs"][0];
+  EXPECT_GE(b["started_at"].get<std::string>(), a["finished_at"].get<std::string>());
+}
+
 TEST_F(AgentLoopTest, AFailedSpawnLeavesNoWorktreeOrBranch) {
   // tmux that cannot start sessions: the work tree is made, then the session fails.
   std::filesystem::create_directories(dir_.Sub("badbin"));
