@@ -365,6 +365,22 @@ TEST_F(AgentLoopTest, RouteIsADryRunAndAgentsListsTheInstalledClis) {
   // Round robin is not advanced by a dry run.
   EXPECT_EQ(OrchJson({"route", "--title", "A"})["agent"], "claude");
   EXPECT_EQ(OrchJson({"route", "--title", "B"})["agent"], "claude");
+  // The LLM classification: router.agent (the claude stand-in) answers with the route.
+  ConfigureAgents("[claude, codex]",
+                  "model_map:\n  complex: {codex: gpt-5.5}\n");
+  std::string cfg = ReadFile(home() + "/config.yml");
+  cfg.replace(cfg.find("mode: round_robin"), 17, "mode: llm");
+  WriteFile(home() + "/config.yml", cfg);
+  Json llm = OrchJson({"route", "--title", "Refactor", "--body",
+                       "standin: final {\"executor\": \"codex\", \"complexity\": \"complex\", "
+                       "\"reason\": \"big\", \"profile\": {\"role\": \"refactorer\"}}"});
+  EXPECT_EQ(llm["by"], "llm") << llm.dump();
+  EXPECT_EQ(llm["agent"], "codex");
+  EXPECT_EQ(llm["model"], "gpt-5.5");
+  EXPECT_EQ(llm["profile"]["role"], "refactorer");
+  // An answer that is not a route: round robin after router.max_route_attempts tries.
+  Json bad = OrchJson({"route", "--title", "X", "--body", "standin: final no idea"});
+  EXPECT_EQ(bad["by"], "round_robin") << bad.dump();
   Json agents = OrchJson({"agents", "--json"});
   ASSERT_EQ(agents.size(), 3u);
   for (const Json& a : agents) {
