@@ -418,6 +418,8 @@ void Reader::ReadRoot(const YAML::Node& root) {
                   {{"trigger_labels", [&](auto& v, auto& k) { List(v, k, &wf.trigger_labels); }},
                    {"allowed_authors", [&](auto& v, auto& k) { List(v, k, &wf.allowed_authors); }},
                    {"max_attempts", [&](auto& v, auto& k) { Int(v, k, 1, 100, &wf.max_attempts); }},
+                   {"max_review_cycles",
+                    [&](auto& v, auto& k) { Int(v, k, 1, 100, &wf.max_review_cycles); }},
                    {"timeout_seconds",
                     [&](auto& v, auto& k) { Duration(v, k, Seconds(1), &wf.timeout); }},
                    {"auto_create_followup_on_changes",

@@ -73,6 +73,7 @@ struct WorkflowConfig {
   std::vector<std::string> trigger_labels{"orch"};
   std::vector<std::string> allowed_authors;
   int max_attempts = 3;
+  int max_review_cycles = 3;  // reviews requesting changes before a person must look
   Seconds timeout{1800};  // key: timeout_seconds
   bool auto_create_followup_on_changes = true;
   bool auto_close_task_on_approval = true;

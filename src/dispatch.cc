@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "agent.h"
+#include "reviews.h"
 #include "secret_scan.h"
 
 namespace orch {
@@ -210,6 +211,18 @@ Status Dispatcher::RouteNew(DispatchReport* report) {
         spdlog::error("router: task {}: {}", task.id, s.message());
       }
     };
+    if (IsReviewFollowUp(task)) {
+      // The agent that wrote the PR answers its review.
+      Result<Task> parent = store_.GetTask(*task.parent_id);
+      Result<Route> route = parent.ok() ? RouteFromJson(parent->route.value_or("{}"))
+                                        : Result<Route>(parent.status());
+      if (route.ok() && !route->agent.empty()) {
+        route->by = "follow-up";
+        route->reason = "the agent of parent task " + std::to_string(*task.parent_id);
+        apply_route(task, route);
+        continue;
+      }
+    }
     if (!router_.NeedsModel(task)) {
       apply_route(task, router_.RouteTask(task));
       continue;
@@ -243,6 +256,10 @@ Status Dispatcher::StartRouted(DispatchReport* report) {
       continue;
     }
     std::string branch = BranchName(task);
+    if (IsReviewFollowUp(task) && task.branch.empty()) {
+      Result<Task> parent = store_.GetTask(*task.parent_id);
+      if (parent.ok() && !parent->branch.empty()) branch = parent->branch;
+    }
     std::string worktree = runner_.WorktreePath(project->name, branch);
     if (busy_worktrees.count(worktree)) continue;  // one agent per branch at a time
     Result<std::vector<TaskRun>> runs = store_.ListRuns(task.id);
@@ -255,6 +272,13 @@ Status Dispatcher::StartRouted(DispatchReport* report) {
                  .resume_id = task.agent_session};
     if (!runs->empty() && !runs->back().error_class.empty()) {
       plan.previous_failure = runs->back().error_class + ": " + runs->back().summary;
+    }
+    if (IsReviewFollowUp(task)) {
+      // On the parent's branch, continuing the parent's conversation with the agent.
+      Result<Task> parent = store_.GetTask(*task.parent_id);
+      if (!parent.ok()) return parent.status();
+      if (task.agent_session.empty()) plan.resume_id = parent->agent_session;
+      if (task.branch.empty()) plan.task.branch = parent->branch;
     }
     Status moved = store_.Transition(task.id, TaskStatus::kRouted, TaskStatus::kInProgress,
                                      {"engine", "starting " + route->agent});
@@ -461,7 +485,19 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
           return;
         }
         const AgentContract& c = *f.result.contract;
-        if (f.pr) LogIfError(store_.SetTaskPullRequest(task.id, f.pr->number));
+        bool follow_up = IsReviewFollowUp(task);
+        if (follow_up && !f.result.session_id.empty()) {
+          LogIfError(store_.SetTaskAgentSession(*task.parent_id, f.result.session_id));
+        }
+        if (follow_up && c.status == ContractStatus::kDone && c.delegations.empty()) {
+          // Its work went to the parent's PR; the parent stays in review.
+          LogIfError(store_.Transition(
+              task.id, TaskStatus::kInProgress, TaskStatus::kDone,
+              {"engine", f.pr ? "pushed to pull request #" + std::to_string(f.pr->number)
+                              : std::string("the agent is done; nothing to change")}));
+          return;
+        }
+        if (f.pr && !follow_up) LogIfError(store_.SetTaskPullRequest(task.id, f.pr->number));
         if (!c.delegations.empty()) {
           for (const Delegation& d : c.delegations) {
             NewTask child{.project_id = task.project_id,
@@ -585,7 +621,8 @@ Result<std::vector<std::string>> Dispatcher::SweepWorktrees() {
     if (!tasks.ok()) return tasks.status();
     std::map<std::string, const Task*> by_branch;
     for (const Task& t : *tasks) {
-      if (!t.branch.empty()) by_branch[t.branch] = &t;
+      // Follow-ups share their parent's branch; the parent decides when it goes.
+      if (!t.branch.empty() && !IsReviewFollowUp(t)) by_branch[t.branch] = &t;
     }
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
       std::string branch = "orch/" + entry.path().filename().string();

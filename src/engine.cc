@@ -7,6 +7,7 @@
 #include <string>
 
 #include "dispatch.h"
+#include "reviews.h"
 
 namespace orch {
 namespace {
@@ -38,8 +39,12 @@ Engine::Engine(SqliteStore& store, const Config& config, const Clock& clock,
     trust_ = std::make_unique<TrustPolicy>(*github_, clock_, config_.workflow.allowed_authors);
     intake_ = std::make_unique<Intake>(store_, *trust_);
     syncer_ = std::make_unique<Syncer>(store_, *github_, *intake_);
+    reviews_ = std::make_unique<ReviewHandler>(store_, *github_, *trust_, config_);
+    intake_->set_reviews(reviews_.get());
   }
 }
+
+Engine::~Engine() = default;
 
 Result<TickReport> Engine::Tick() {
   TickReport report;
@@ -97,6 +102,7 @@ bool Engine::KnowOwnIdentity() {
     return false;
   }
   rules_.bot_login = me->login;
+  reviews_->set_bot_login(me->login);
   spdlog::info("github: acting as {} (its own events start nothing)", me->login);
   return true;
 }
@@ -181,6 +187,12 @@ Result<int> Engine::SyncIfDue() {
       continue;
     }
     ++synced;
+    // Reviews and PR states of in_review tasks, so nothing depends on webhooks alone.
+    Result<int> reviewed = reviews_->Sync(p);
+    if (!reviewed.ok()) {
+      spdlog::warn("sync: {}: reviews: {}", *p.repo, reviewed.status().message());
+      if (first.ok()) first = reviewed.status();
+    }
     if (r->not_modified) {
       spdlog::debug("sync: {}: not modified", *p.repo);
     } else {

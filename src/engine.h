@@ -34,6 +34,7 @@
 namespace orch {
 
 class Dispatcher;
+class ReviewHandler;
 
 struct TickReport {
   int tasks_routed = 0;
@@ -53,6 +54,7 @@ class Engine {
   // `github` may be null (no credentials); `probe` is empty when webhooks are disabled.
   Engine(SqliteStore& store, const Config& config, const Clock& clock,
          GitHubClient* github = nullptr, HealthProbe probe = {});
+  ~Engine();
 
   // One pass. A failed step is reported and the rest still run; the first failure is returned
   // after all steps, so one bad row cannot stall the loop.
@@ -85,6 +87,7 @@ class Engine {
   std::unique_ptr<TrustPolicy> trust_;
   std::unique_ptr<Intake> intake_;
   std::unique_ptr<Syncer> syncer_;
+  std::unique_ptr<ReviewHandler> reviews_;
   IntakeRules rules_;
   std::string identity_error_;  // the last failure to learn rules_.bot_login, logged once
   bool fallback_ = false;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "json_fields.h"
+#include "reviews.h"
 
 namespace orch {
 namespace {
@@ -91,6 +92,25 @@ IntakeDecision FromPullRequest(const Json& p) {
   return d;
 }
 
+IntakeDecision FromReview(const Json& p) {
+  const Json& review = Obj(p, "review");
+  if (Str(p, "action") != "submitted") {
+    return Ignore("pull_request_review." + Str(p, "action") + " is not used");
+  }
+  IntakeDecision d;
+  d.action = IntakeAction::kReview;
+  d.pr_number = Obj(p, "pull_request").value("number", int64_t{0});
+  d.review.id = review.value("id", int64_t{0});
+  // Webhooks say "changes_requested", REST says "CHANGES_REQUESTED": one spelling from here on.
+  d.review.state = Str(review, "state");
+  std::transform(d.review.state.begin(), d.review.state.end(), d.review.state.begin(),
+                 [](unsigned char c) { return std::toupper(c); });
+  d.review.body = Str(review, "body");
+  d.review.user = UserOf(Obj(review, "user"));
+  d.reason = "review " + d.review.state;
+  return d;
+}
+
 }  // namespace
 
 bool SameLogin(std::string_view a, std::string_view b) {
@@ -135,7 +155,7 @@ IntakeDecision DecideEvent(const std::string& event_type, const Json& p,
   } else if (event_type == "pull_request") {
     d = FromPullRequest(p);
   } else if (event_type == "pull_request_review") {
-    d = Ignore("review recorded (" + Str(Obj(p, "review"), "state") + ")");
+    d = FromReview(p);
   } else if (event_type == "ping") {
     d = Ignore("ping: the webhook is set up");
   } else {
@@ -181,6 +201,9 @@ Result<std::string> Intake::Apply(const Project& project, const IntakeDecision& 
     case IntakeAction::kPrMerged:
     case IntakeAction::kPrClosed:
       return PullRequestClosed(project, d);
+    case IntakeAction::kReview:
+      if (!reviews_) return "review recorded (" + d.review.state + ")";
+      return reviews_->Apply(project, d.pr_number, d.review);
   }
   return Status::Internal("intake", "unknown action");
 }

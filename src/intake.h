@@ -6,7 +6,7 @@
 //   issues closed                      -> its task done;  reopened -> back to new
 //   issue_comment created, @<bot>      -> a task (source mention, source id = comment id)
 //   pull_request closed, merged        -> its task done;  closed unmerged -> needs_review
-//   pull_request_review                -> recorded (follow-ups come with review handling)
+//   pull_request_review submitted      -> the review handler (reviews.h): follow-ups, approval
 //   anything else, and every event whose sender is orch itself -> recorded, ignored
 // Work starts only for trusted actors (trust.h); everything ignored says why.
 //
@@ -34,7 +34,15 @@ struct IntakeRules {
   std::vector<std::string> trigger_labels;
 };
 
-enum class IntakeAction { kIgnore, kCreateTask, kCloseTask, kReopenTask, kPrMerged, kPrClosed };
+enum class IntakeAction {
+  kIgnore,
+  kCreateTask,
+  kCloseTask,
+  kReopenTask,
+  kPrMerged,
+  kPrClosed,
+  kReview
+};
 
 struct IntakeDecision {
   IntakeAction action = IntakeAction::kIgnore;
@@ -48,7 +56,10 @@ struct IntakeDecision {
   std::string body;
   std::vector<std::string> labels;
   int64_t pr_number = 0;
+  Review review;  // for kReview (state upper-cased as REST has it)
 };
+
+class ReviewHandler;
 
 bool IsTriggerLabel(const std::string& label, const IntakeRules& rules);
 // GitHub logins compare without case.
@@ -66,6 +77,8 @@ IntakeDecision DecideIssue(const std::string& repo, const Issue& issue,
 class Intake {
  public:
   Intake(SqliteStore& store, TrustPolicy& trust) : store_(store), trust_(trust) {}
+  // Where kReview decisions go; without one they are recorded and ignored.
+  void set_reviews(ReviewHandler* reviews) { reviews_ = reviews; }
 
   // Applies `d` to `project`. Returns what happened ("created task 4", "ignored: eve has read
   // access ..."); fails only when the store or GitHub (for a trust check) did, so the caller can
@@ -79,6 +92,7 @@ class Intake {
 
   SqliteStore& store_;
   TrustPolicy& trust_;
+  ReviewHandler* reviews_ = nullptr;
 };
 
 }  // namespace orch
