@@ -22,6 +22,8 @@ const CommandRow kCommands[] = {
      MakeInitCommand},
     {"", "serve", "Run the daemon in the foreground", MakeServeCommand},
     {"", "log", "Print the daemon's log", MakeLogCommand},
+    {"", "status", "Is the daemon up; its mode, tasks by status and live agents",
+     MakeStatusCommand},
     {"config", "validate", "Check configuration files", MakeConfigValidateCommand},
     {"config", "show", "Print the merged configuration, secrets masked", MakeConfigShowCommand},
     {"project", "add", "Register a repository (owner/repo, clone URL or local path)",

@@ -89,6 +89,10 @@ class ServeCommand : public Command {
     if (!store.ok()) return store.status();
 
     spdlog::info("orch {} ({}) starting, pid {}", ORCH_VERSION, ORCH_GIT_DESCRIBE, getpid());
+    // For `orch status`: who runs and since when.
+    (void)(*store)->SetKv("daemon.started_at", std::to_string(ctx.clock.NowUnix()));
+    (void)(*store)->SetKv("daemon.version",
+                          std::string(ORCH_VERSION) + " (" + ORCH_GIT_DESCRIBE + ")");
     spdlog::info("store: {}", (*store)->path());
     spdlog::info("log: {}", home->log_path());
 

@@ -207,7 +207,13 @@ TEST_F(AgentLoopTest, ARestartMidRunAdoptsTheSessionAndAppliesTheResultOnce) {
            ReadFile(runs[0]["run_dir"].get<std::string>() + "/output.log").find("started") !=
                std::string::npos;
   })) << Log();
-  // The daemon dies hard while the agent works; the agent lives on in tmux.
+  Json status = OrchJson({"status", "--json"});
+  EXPECT_EQ(status["running"], true);
+  EXPECT_EQ(status["tasks"]["in_progress"], 1);
+  ASSERT_EQ(status["live_sessions"].size(), 1u);
+  EXPECT_EQ(status["live_sessions"][0]["alive"], true);
+  EXPECT_GE(status["uptime_seconds"].get<int64_t>(), 0);
+    // The daemon dies hard while the agent works; the agent lives on in tmux.
   orch_->Signal(SIGKILL);
   orch_->Wait(std::chrono::seconds(5));
   orch_.reset();
@@ -217,6 +223,7 @@ TEST_F(AgentLoopTest, ARestartMidRunAdoptsTheSessionAndAppliesTheResultOnce) {
   ASSERT_TRUE(Reaches(id, "in_review")) << Log();
   Json task = Task(id);
   EXPECT_EQ(task["runs"].size(), 1u);  // no second attempt
+  EXPECT_EQ(OrchJson({"status", "--json"})["tasks"]["in_review"], 1);
   EXPECT_EQ(Pulls().size(), 1u);
   EXPECT_EQ(Comments(number).size(), 1u);
 }
