@@ -46,6 +46,13 @@ const CommandRow kCommands[] = {
      MakeRouteCommand},
     {"", "agents", "Which agent CLIs are installed, their versions, and whether usable",
      MakeAgentsCommand},
+    {"service", "install", "Install orch as a user service (systemd, or launchd on macOS)",
+     MakeServiceInstallCommand},
+    {"service", "uninstall", "Stop and remove the user service", MakeServiceUninstallCommand},
+    {"service", "start", "Start the service", MakeServiceStartCommand},
+    {"service", "stop", "Stop the service (agents keep running)", MakeServiceStopCommand},
+    {"service", "restart", "Restart the service (agents are adopted)", MakeServiceRestartCommand},
+    {"service", "status", "The service manager's view of orch", MakeServiceStatusCommand},
     {"webhook", "stats", "Webhook deliveries of the last 24 hours, by outcome and event",
      MakeWebhookStatsCommand},
     {"webhook", "deliveries", "List webhook deliveries, newest first", MakeWebhookDeliveriesCommand},
@@ -56,6 +63,7 @@ const std::map<std::string, const char*> kGroupHelp = {
     {"config", "Check and show configuration"},
     {"project", "Manage the repositories orch works on"},
     {"task", "Add, inspect and steer tasks"},
+    {"service", "Run orch as a service that starts at login"},
     {"webhook", "Inspect and replay GitHub webhook deliveries"},
 };
 

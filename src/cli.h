@@ -101,6 +101,12 @@ std::unique_ptr<Command> MakeTaskKillCommand();
 std::unique_ptr<Command> MakeRouteCommand();
 std::unique_ptr<Command> MakeAgentsCommand();
 std::unique_ptr<Command> MakeStatusCommand();
+std::unique_ptr<Command> MakeServiceInstallCommand();
+std::unique_ptr<Command> MakeServiceUninstallCommand();
+std::unique_ptr<Command> MakeServiceStartCommand();
+std::unique_ptr<Command> MakeServiceStopCommand();
+std::unique_ptr<Command> MakeServiceRestartCommand();
+std::unique_ptr<Command> MakeServiceStatusCommand();
 
 }  // namespace orch
 
