@@ -100,6 +100,12 @@ std::unique_ptr<Command> MakeTaskAttachCommand();
 std::unique_ptr<Command> MakeTaskKillCommand();
 std::unique_ptr<Command> MakeRouteCommand();
 std::unique_ptr<Command> MakeAgentsCommand();
+std::unique_ptr<Command> MakeJobListCommand();
+std::unique_ptr<Command> MakeJobAddCommand();
+std::unique_ptr<Command> MakeJobRemoveCommand();
+std::unique_ptr<Command> MakeJobEnableCommand();
+std::unique_ptr<Command> MakeJobDisableCommand();
+std::unique_ptr<Command> MakeJobRunCommand();
 
 }  // namespace orch
 
