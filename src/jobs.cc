@@ -101,7 +101,7 @@ Result<JobReport> JobScheduler::Step() {
     }
     if (r->rfind("skipped", 0) == 0) {
       ++report.skipped;
-    } else {
+    } else if (r->rfind("failed", 0) != 0) {
       ++report.started;
     }
   }

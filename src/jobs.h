@@ -54,7 +54,7 @@ std::optional<int64_t> NextJobRun(const JobConfig& job, const std::optional<JobS
                                   int64_t now);
 
 struct JobReport {
-  int started = 0;   // task jobs that created tasks, command jobs started
+  int started = 0;   // task jobs that created tasks, command jobs started (not failures)
   int skipped = 0;   // overlapping runs
   int finished = 0;  // command runs collected
 };
