@@ -53,6 +53,13 @@ const CommandRow kCommands[] = {
     {"service", "stop", "Stop the service (agents keep running)", MakeServiceStopCommand},
     {"service", "restart", "Restart the service (agents are adopted)", MakeServiceRestartCommand},
     {"service", "status", "The service manager's view of orch", MakeServiceStatusCommand},
+    {"job", "list", "List scheduled jobs: next run, last run and result", MakeJobListCommand},
+    {"job", "add", "Add a scheduled job to $ORCH_HOME/jobs.yml", MakeJobAddCommand},
+    {"job", "remove", "Remove a job from $ORCH_HOME/jobs.yml", MakeJobRemoveCommand},
+    {"job", "enable", "Switch a job on (kept in the store, not the YAML)", MakeJobEnableCommand},
+    {"job", "disable", "Switch a job off (kept in the store, not the YAML)",
+     MakeJobDisableCommand},
+    {"job", "run", "Run a job now, whatever its schedule", MakeJobRunCommand},
     {"webhook", "stats", "Webhook deliveries of the last 24 hours, by outcome and event",
      MakeWebhookStatsCommand},
     {"webhook", "deliveries", "List webhook deliveries, newest first", MakeWebhookDeliveriesCommand},
@@ -64,6 +71,7 @@ const std::map<std::string, const char*> kGroupHelp = {
     {"project", "Manage the repositories orch works on"},
     {"task", "Add, inspect and steer tasks"},
     {"service", "Run orch as a service that starts at login"},
+    {"job", "Scheduled jobs: tasks or commands run on a cron schedule"},
     {"webhook", "Inspect and replay GitHub webhook deliveries"},
 };
 

@@ -107,6 +107,12 @@ std::unique_ptr<Command> MakeServiceStartCommand();
 std::unique_ptr<Command> MakeServiceStopCommand();
 std::unique_ptr<Command> MakeServiceRestartCommand();
 std::unique_ptr<Command> MakeServiceStatusCommand();
+std::unique_ptr<Command> MakeJobListCommand();
+std::unique_ptr<Command> MakeJobAddCommand();
+std::unique_ptr<Command> MakeJobRemoveCommand();
+std::unique_ptr<Command> MakeJobEnableCommand();
+std::unique_ptr<Command> MakeJobDisableCommand();
+std::unique_ptr<Command> MakeJobRunCommand();
 
 }  // namespace orch
 

@@ -44,6 +44,7 @@ class ConfigValidateCommand : public Command {
       Result<ConfigSource> source = ReadConfigFile(*file_);
       if (!source.ok()) return Status::InvalidArgument(source.status().message());
       source->project = std::filesystem::path(*file_).filename() == ".orch.yml";
+      source->jobs_file = std::filesystem::path(*file_).filename() == "jobs.yml";
       Result<Config> config = ParseConfig({*source}, ctx.env);
       if (!config.ok()) return config.status();
       ctx.out << *file_ << ": ok\n";

@@ -17,7 +17,9 @@
 #include "engine.h"
 #include "github_locked.h"
 #include "github_rest.h"
+#include "config_loader.h"
 #include "inbox_writer.h"
+#include "jobs.h"
 #include "log.h"
 #include "subprocess.h"
 #include "version.h"
@@ -48,6 +50,35 @@ void StartSignalThread(Daemon& daemon) {
       daemon.RequestStop();
     }
   }).detach();
+}
+
+// Re-reads config.yml and jobs.yml for the scheduler when either file changed since last asked.
+// A file that no longer parses is reported once and the jobs already loaded stay.
+JobScheduler::Loader JobsReloader(const Home& home, EnvLookup env, Git& git) {
+  auto stamp = [home] {
+    std::error_code ec;
+    std::string s;
+    for (const std::string& path : {home.config_path(), home.jobs_path()}) {
+      auto t = std::filesystem::last_write_time(path, ec);
+      s += ec ? "-" : std::to_string(t.time_since_epoch().count());
+      s += ",";
+    }
+    return s;
+  };
+  return [home, env, &git, stamp, seen = stamp()]() mutable
+         -> std::optional<std::vector<JobConfig>> {
+    std::string now = stamp();
+    if (now == seen) return std::nullopt;
+    seen = now;
+    Result<Config> config = LoadConfig(home, env, git, nullptr);
+    if (!config.ok()) {
+      spdlog::warn("jobs: configuration changed but does not parse, keeping the jobs loaded: {}",
+                   config.status().message());
+      return std::nullopt;
+    }
+    spdlog::info("jobs: configuration changed, {} job(s) loaded", config->jobs.size());
+    return config->jobs;
+  };
 }
 
 // GETs `url` and expects 200: the receiver (or the tunnel in front of it) is up.
@@ -132,6 +163,10 @@ class ServeCommand : public Command {
     Status adopted = agents.dispatcher.Adopt();
     if (!adopted.ok()) spdlog::warn("dispatch: adopting sessions: {}", adopted.message());
     engine.set_dispatcher(&agents.dispatcher);
+    JobScheduler jobs(**store, config->jobs, ctx.clock, runner, home->root);
+    jobs.set_loader(JobsReloader(*home, ctx.env, ctx.git));
+    engine.set_jobs(&jobs);
+    spdlog::info("jobs: {} job(s) configured (orch job list)", config->jobs.size());
     spdlog::info("agents: tmux -L {} (attach: orch task attach ID), at most {} at once",
                  agents.tmux.socket(), config->engine.max_parallel);
 

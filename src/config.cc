@@ -62,12 +62,14 @@ class Reader {
             const std::vector<std::pair<const char*, E>>& names, E* out);
 
   void ReadAgents(const YAML::Node& node);
+  void ReadJob(const YAML::Node& node, const std::string& path, JobConfig* job);
   void ReadJobs(const YAML::Node& node);
   void ReadRoot(const YAML::Node& root);
 
   const EnvLookup& env_;
   Config* config_;
   std::string file_;
+  bool jobs_file_ = false;  // the source being read is $ORCH_HOME/jobs.yml
   std::vector<std::string> errors_;
   std::map<std::string, std::string> origin_;
 };
@@ -99,6 +101,8 @@ const std::vector<std::pair<const char*, OutputFormat>> kFormats = {
     {"codex-jsonl", OutputFormat::kCodexJsonl},
     {"opencode-jsonl", OutputFormat::kOpencodeJsonl},
     {"text", OutputFormat::kText}};
+const std::vector<std::pair<const char*, JobType>> kJobTypes = {{"task", JobType::kTask},
+                                                                {"command", JobType::kCommand}};
 
 template <typename E>
 const char* NameOf(const std::vector<std::pair<const char*, E>>& names, E value) {
@@ -330,42 +334,94 @@ void Reader::ReadAgents(const YAML::Node& node) {
   }
 }
 
+void Reader::ReadJob(const YAML::Node& node, const std::string& path, JobConfig* job) {
+  std::set<std::string> given;
+  auto mark = [&](const char* key, auto read) {
+    return Field{key, [&given, key, read](const YAML::Node& n, const std::string& k) {
+                   given.insert(key);
+                   read(n, k);
+                 }};
+  };
+  ReadMap(node, path,
+          {mark("id", [&](auto& n, auto& k) { String(n, k, &job->id); }),
+           mark("name", [&](auto& n, auto& k) { String(n, k, &job->id); }),
+           mark("schedule",
+                [&](auto& n, auto& k) {
+                  if (!Scalar(n, k, &job->schedule)) return;
+                  Result<Cron> cron = ParseCron(job->schedule);
+                  if (cron.ok()) {
+                    job->cron = *cron;
+                  } else {
+                    Error(n, k, cron.status().message());
+                  }
+                }),
+           mark("type", [&](auto& n, auto& k) { Enum(n, k, kJobTypes, &job->type); }),
+           mark("task",
+                [&](auto& n, auto& k) {
+                  ReadMap(n, k,
+                          {{"title", [&](auto& v, auto& x) { String(v, x, &job->task.title); }},
+                           {"body", [&](auto& v, auto& x) { String(v, x, &job->task.body); }},
+                           {"labels", [&](auto& v, auto& x) { List(v, x, &job->task.labels); }},
+                           {"agent", [&](auto& v, auto& x) { String(v, x, &job->task.agent); }}});
+                }),
+           mark("title", [&](auto& n, auto& k) { String(n, k, &job->task.title); }),
+           mark("body", [&](auto& n, auto& k) { String(n, k, &job->task.body); }),
+           mark("labels", [&](auto& n, auto& k) { List(n, k, &job->task.labels); }),
+           mark("command", [&](auto& n, auto& k) { List(n, k, &job->command); }),
+           mark("dir", [&](auto& n, auto& k) { String(n, k, &job->dir); }),
+           mark("timeout", [&](auto& n, auto& k) { Duration(n, k, Seconds(1), &job->timeout); }),
+           mark("project", [&](auto& n, auto& k) { String(n, k, &job->project); }),
+           mark("enabled", [&](auto& n, auto& k) { Bool(n, k, &job->enabled); })});
+  if (!node.IsMap()) return;
+  auto has = [&](const char* key) { return given.count(key) > 0; };
+  if (has("id") && has("name")) Error(node, path + ".name", "give either id or name, not both");
+  if (!has("type")) job->type = has("command") ? JobType::kCommand : JobType::kTask;
+  for (const char* key : {"title", "body", "labels"}) {
+    if (has(key) && has("task")) {
+      Error(node, Join(path, key), std::string("give either ") + key + " or task." + key);
+    }
+  }
+  if (job->id.empty()) {
+    Error(node, path + ".id", "required, and must not be empty");
+  } else if (job->id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789._-") != std::string::npos) {
+    Error(node, path + ".id", "\"" + job->id + "\": use letters, digits, '.', '_' and '-' only");
+  }
+  if (job->schedule.empty()) Error(node, path + ".schedule", "required, and must not be empty");
+  if (job->type == JobType::kTask) {
+    if (job->task.title.empty()) Error(node, path + ".task.title", "required for a task job");
+    for (const char* key : {"command", "dir", "timeout"}) {
+      if (has(key)) Error(node, Join(path, key), "only for type: command");
+    }
+  } else {
+    if (job->command.empty()) Error(node, path + ".command", "required for a command job");
+    if (has("task") || has("title") || has("body") || has("labels")) {
+      Error(node, path + ".task", "only for type: task");
+    }
+    if (!job->dir.empty() && job->dir[0] != '/') {
+      Error(node, path + ".dir", "\"" + job->dir + "\": expected an absolute path");
+    }
+  }
+}
+
 void Reader::ReadJobs(const YAML::Node& node) {
   if (node.IsNull()) return;
   if (!node.IsSequence()) {
     Error(node, "jobs", "expected a list of jobs");
     return;
   }
+  // jobs.yml adds to the jobs before it; config.yml replaces (lists replace when merging).
   std::vector<JobConfig> jobs;
-  std::set<std::string> names;
+  if (jobs_file_) jobs = config_->jobs;
+  std::set<std::string> ids;
+  for (const JobConfig& j : jobs) ids.insert(j.id);
   for (size_t i = 0; i < node.size(); ++i) {
     std::string path = "jobs[" + std::to_string(i) + "]";
     JobConfig job;
-    ReadMap(node[i], path,
-            {{"name", [&](auto& n, auto& k) { String(n, k, &job.name); }},
-             {"schedule",
-              [&](auto& n, auto& k) {
-                if (!Scalar(n, k, &job.schedule)) return;
-                Result<Cron> cron = ParseCron(job.schedule);
-                if (cron.ok()) {
-                  job.cron = *cron;
-                } else {
-                  Error(n, k, cron.status().message());
-                }
-              }},
-             {"project", [&](auto& n, auto& k) { String(n, k, &job.project); }},
-             {"title", [&](auto& n, auto& k) { String(n, k, &job.title); }},
-             {"body", [&](auto& n, auto& k) { String(n, k, &job.body); }},
-             {"labels", [&](auto& n, auto& k) { List(n, k, &job.labels); }},
-             {"enabled", [&](auto& n, auto& k) { Bool(n, k, &job.enabled); }}});
+    ReadJob(node[i], path, &job);
     if (!node[i].IsMap()) continue;
-    const std::pair<const char*, const std::string*> required[] = {
-        {"name", &job.name}, {"schedule", &job.schedule}, {"title", &job.title}};
-    for (const auto& [key, value] : required) {
-      if (value->empty()) Error(node[i], Join(path, key), "required, and must not be empty");
-    }
-    if (!job.name.empty() && !names.insert(job.name).second) {
-      Error(node[i], path + ".name", "duplicate job name \"" + job.name + "\"");
+    if (!job.id.empty() && !ids.insert(job.id).second) {
+      Error(node[i], path + ".id", "duplicate job id \"" + job.id + "\"");
     }
     jobs.push_back(std::move(job));
   }
@@ -494,10 +550,13 @@ void Reader::ReadRoot(const YAML::Node& root) {
 
 // Sections that configure the one daemon rather than a repository's work: a project's file
 // may not set them, since nothing would read them there.
-constexpr const char* kGlobalOnly[] = {"webhook", "engine", "github", "channels", "notifications"};
+// Jobs too: the scheduler reads config.yml and jobs.yml only (a job's `project` scopes it).
+constexpr const char* kGlobalOnly[] = {"webhook", "engine",        "github",
+                                       "channels", "notifications", "jobs"};
 
 void Reader::ParseSource(const ConfigSource& source) {
   file_ = source.name;
+  jobs_file_ = source.jobs_file;
   YAML::Node root;
   try {
     root = YAML::Load(source.text);
@@ -505,6 +564,17 @@ void Reader::ParseSource(const ConfigSource& source) {
     errors_.push_back(file_ + ":" + std::to_string(e.mark.line + 1) + ": " +
                       KeyPathAtLine(source.text, e.mark.line) + ": YAML syntax error: " + e.msg);
     return;
+  }
+  if (source.jobs_file && root.IsMap()) {
+    for (const auto& kv : root) {
+      if (kv.first.Scalar() != "jobs") {
+        Error(kv.first, kv.first.Scalar(), "jobs.yml may hold only `jobs`");
+      }
+    }
+    if (!root["jobs"]) return;
+    YAML::Node only;
+    only["jobs"] = root["jobs"];
+    root = only;
   }
   if (source.project && root.IsMap()) {
     for (const char* section : kGlobalOnly) {
@@ -563,6 +633,9 @@ void Reader::CheckCrossReferences() {
   if (c.discord.enabled && (c.discord.bot_token.empty() || c.discord.channel_id.empty())) {
     ErrorAt("channels.discord.enabled", "discord needs bot_token and channel_id");
   }
+  for (size_t i = 0; i < c.jobs.size(); ++i) {
+    check_agent("jobs[" + std::to_string(i) + "].task.agent", c.jobs[i].task.agent);
+  }
   if (c.webhook.bind.empty()) ErrorAt("webhook.bind", "must not be empty");
   if (c.github.api_url.rfind("http://", 0) != 0 && c.github.api_url.rfind("https://", 0) != 0) {
     ErrorAt("github.api_url", "expected an http:// or https:// URL");
@@ -582,6 +655,7 @@ std::optional<Sandbox> ParseSandboxName(std::string_view name) {
 const char* RouterModeName(RouterMode m) { return NameOf(kRouterModes, m); }
 const char* NotificationLevelName(NotificationLevel l) { return NameOf(kLevels, l); }
 const char* OutputFormatName(OutputFormat f) { return NameOf(kFormats, f); }
+const char* JobTypeName(JobType t) { return NameOf(kJobTypes, t); }
 
 bool IsBuiltinAgent(std::string_view name) {
   return name == "claude" || name == "codex" || name == "opencode";

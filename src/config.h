@@ -127,14 +127,30 @@ struct DiscordConfig {
   std::string channel_id;
 };
 
-struct JobConfig {
-  std::string name;
-  std::string schedule;  // as written, for display
-  Cron cron;
-  std::string project;  // empty: every registered project
+enum class JobType { kTask, kCommand };
+const char* JobTypeName(JobType t);
+
+// What a `task` job creates.
+struct JobTask {
   std::string title;
   std::string body;
   std::vector<std::string> labels;
+  std::string agent;  // becomes an agent:<name> label; empty: the router decides
+};
+
+// One scheduled job (jobs.h runs them). Keys: id (older name: `name`), schedule, type, task
+// {title, body, labels, agent} (or the older flat title, body, labels), command, dir, timeout,
+// enabled, project.
+struct JobConfig {
+  std::string id;
+  std::string schedule;  // as written, for display
+  Cron cron;
+  JobType type = JobType::kTask;
+  JobTask task;
+  std::vector<std::string> command;  // argv, never a shell line
+  std::string dir;                   // empty: the project's checkout, else $ORCH_HOME
+  Seconds timeout{600};
+  std::string project;  // empty: every registered project (task jobs)
   bool enabled = true;
 };
 
@@ -164,8 +180,11 @@ struct ConfigSource {
   std::string name;  // e.g. "/home/me/.orch/config.yml"
   std::string text;
   // A project's .orch.yml: the daemon-wide sections (webhook, engine, github, channels,
-  // notifications) are errors there.
+  // notifications, jobs) are errors there.
   bool project = false;
+  // $ORCH_HOME/jobs.yml: only `jobs` is allowed, and its jobs are added to those before it
+  // rather than replacing them.
+  bool jobs_file = false;
 };
 
 // Parses and validates `sources` merged in order (later wins) into a Config. Every problem is

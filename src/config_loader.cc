@@ -45,6 +45,13 @@ Result<Config> LoadConfig(const Home& home, const EnvLookup& env, Git& git,
   } else if (!global.status().IsNotFound()) {
     return global.status();
   }
+  Result<ConfigSource> jobs = ReadConfigFile(home.jobs_path());
+  if (jobs.ok()) {
+    jobs->jobs_file = true;
+    sources.push_back(*jobs);
+  } else if (!jobs.status().IsNotFound()) {
+    return jobs.status();
+  }
   if (project != nullptr) {
     Result<std::optional<ConfigSource>> local = ReadProjectConfig(*project, git);
     if (!local.ok()) return local.status();

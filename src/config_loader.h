@@ -1,6 +1,7 @@
 // Config loading: the I/O around ParseConfig.
 //
-// The global file is $ORCH_HOME/config.yml (absent: all defaults). A project's file is
+// The global file is $ORCH_HOME/config.yml (absent: all defaults), followed by
+// $ORCH_HOME/jobs.yml when it exists (only `jobs`, added to config.yml's). A project's file is
 // `.orch.yml` at the top of the path the registry recorded for it: read from the work tree for
 // a local project, from HEAD for a bare clone. The process's working directory plays no part,
 // so the daemon reads the same files under launchd or systemd as in a terminal.

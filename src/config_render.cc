@@ -56,12 +56,22 @@ void EmitJobs(YAML::Emitter& out, const std::vector<JobConfig>& jobs) {
   out << YAML::Key << "jobs" << YAML::Value << YAML::BeginSeq;
   for (const auto& j : jobs) {
     out << YAML::BeginMap;
-    out << YAML::Key << "name" << YAML::Value << j.name;
+    out << YAML::Key << "id" << YAML::Value << j.id;
     out << YAML::Key << "schedule" << YAML::Value << j.schedule;
+    out << YAML::Key << "type" << YAML::Value << JobTypeName(j.type);
+    if (j.type == JobType::kTask) {
+      out << YAML::Key << "task" << YAML::Value << YAML::BeginMap;
+      out << YAML::Key << "title" << YAML::Value << j.task.title;
+      out << YAML::Key << "body" << YAML::Value << j.task.body;
+      EmitList(out, "labels", j.task.labels);
+      out << YAML::Key << "agent" << YAML::Value << j.task.agent;
+      out << YAML::EndMap;
+    } else {
+      EmitList(out, "command", j.command);
+      out << YAML::Key << "dir" << YAML::Value << j.dir;
+      out << YAML::Key << "timeout" << YAML::Value << Secs(j.timeout);
+    }
     out << YAML::Key << "project" << YAML::Value << j.project;
-    out << YAML::Key << "title" << YAML::Value << j.title;
-    out << YAML::Key << "body" << YAML::Value << j.body;
-    EmitList(out, "labels", j.labels);
     out << YAML::Key << "enabled" << YAML::Value << j.enabled;
     out << YAML::EndMap;
   }

@@ -208,13 +208,14 @@ TEST_F(ConfigTest, ProjectFileMayNotSetDaemonWideSections) {
   // so they are refused instead.
   Result<Config> c = ParseConfig({{"/repo/.orch.yml",
                                    "workflow: {max_attempts: 2}\nengine: {max_parallel: 9}\n"
-                                   "webhook: {port: 9000}\n",
+                                   "webhook: {port: 9000}\njobs: []\n",
                                    true}},
                                  env_);
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.status().message(),
               HasSubstr("/repo/.orch.yml:2: engine: only allowed in the global config.yml"));
   EXPECT_THAT(c.status().message(), HasSubstr("/repo/.orch.yml:3: webhook: only allowed"));
+  EXPECT_THAT(c.status().message(), HasSubstr("/repo/.orch.yml:4: jobs: only allowed"));
 }
 
 TEST_F(ConfigTest, HugeDurationsAreOutOfRangeNotOverflow) {
@@ -242,12 +243,86 @@ TEST_F(ConfigTest, JobsAreCheckedForScheduleAndRequiredKeys) {
   EXPECT_THAT(Error("jobs:\n  - name: a\n    schedule: \"61 * * * *\"\n    title: t\n"),
               HasSubstr("config.yml:3: jobs[0].schedule: minute field \"61\""));
   EXPECT_THAT(Error("jobs:\n  - name: a\n    schedule: \"@daily\"\n"),
-              HasSubstr("jobs[0].title: required"));
+              HasSubstr("jobs[0].task.title: required"));
   EXPECT_THAT(Error("jobs:\n  - {name: \"\", schedule: \"@daily\", title: t}\n"),
-              HasSubstr("jobs[0].name: required, and must not be empty"));
+              HasSubstr("jobs[0].id: required, and must not be empty"));
   EXPECT_THAT(Error("jobs:\n  - {name: a, schedule: \"@daily\", title: t}\n"
-                    "  - {name: a, schedule: \"@daily\", title: t}\n"),
-              HasSubstr("duplicate job name"));
+                    "  - {id: a, schedule: \"@daily\", title: t}\n"),
+              HasSubstr("duplicate job id \"a\""));
+  EXPECT_THAT(Error("jobs:\n  - {id: a, name: a, schedule: \"@daily\", title: t}\n"),
+              HasSubstr("jobs[0].name: give either id or name"));
+  EXPECT_THAT(Error("jobs:\n  - {id: \"a b\", schedule: \"@daily\", title: t}\n"),
+              HasSubstr("jobs[0].id: \"a b\": use letters"));
+  EXPECT_THAT(Error("jobs:\n  - {id: a, schedule: \"@daily\", title: t, task: {title: u}}\n"),
+              HasSubstr("jobs[0].title: give either title or task.title"));
+  EXPECT_THAT(Error("jobs:\n  - {id: a, schedule: \"@daily\", type: command}\n"),
+              HasSubstr("jobs[0].command: required for a command job"));
+  EXPECT_THAT(Error("jobs:\n  - {id: a, schedule: \"@daily\", command: [x], title: t}\n"),
+              HasSubstr("jobs[0].task: only for type: task"));
+  EXPECT_THAT(Error("jobs:\n  - {id: a, schedule: \"@daily\", title: t, dir: /tmp}\n"),
+              HasSubstr("jobs[0].dir: only for type: command"));
+  EXPECT_THAT(Error("jobs:\n  - {id: a, schedule: \"@daily\", command: [x], dir: rel}\n"),
+              HasSubstr("jobs[0].dir: \"rel\": expected an absolute path"));
+  EXPECT_THAT(Error("jobs:\n  - {id: a, schedule: \"@daily\", task: {title: t, agent: gpt}}\n"),
+              HasSubstr("jobs[0].task.agent: unknown agent \"gpt\""));
+  EXPECT_THAT(Error("jobs:\n  - {id: a, schedule: \"@daily\", type: cron, title: t}\n"),
+              HasSubstr("jobs[0].type"));
+}
+
+TEST_F(ConfigTest, JobsTakeTheNewAndTheOlderShape) {
+  Result<Config> c = Parse(R"(
+jobs:
+  - name: legacy
+    schedule: "0 9 * * 1"
+    title: Update dependencies
+    labels: [chore]
+  - id: nested
+    schedule: "@weekly"
+    type: task
+    task: {title: Audit, body: Check licences, labels: [audit], agent: codex}
+    project: acme/widgets
+  - id: backup
+    schedule: "30 2 * * *"
+    command: [tar, czf, /tmp/b.tgz, .]
+    dir: /srv
+    timeout: 5m
+    enabled: false
+)");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->jobs.size(), 3u);
+  EXPECT_EQ(c->jobs[0].id, "legacy");
+  EXPECT_EQ(c->jobs[0].type, JobType::kTask);
+  EXPECT_EQ(c->jobs[0].task.title, "Update dependencies");
+  EXPECT_EQ(c->jobs[0].task.labels, std::vector<std::string>{"chore"});
+  EXPECT_EQ(c->jobs[1].task.agent, "codex");
+  EXPECT_EQ(c->jobs[1].project, "acme/widgets");
+  EXPECT_EQ(c->jobs[2].type, JobType::kCommand);  // inferred from `command`
+  EXPECT_EQ(c->jobs[2].command.size(), 4u);
+  EXPECT_EQ(c->jobs[2].dir, "/srv");
+  EXPECT_EQ(c->jobs[2].timeout, Seconds(300));
+  EXPECT_FALSE(c->jobs[2].enabled);
+  // What `config show` prints parses back to the same jobs.
+  Result<Config> again = Parse(RenderConfig(*c));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(RenderConfig(*again), RenderConfig(*c));
+}
+
+TEST_F(ConfigTest, JobsFileAddsToTheConfiguredJobs) {
+  ConfigSource jobs{"jobs.yml", "jobs:\n  - {id: b, schedule: \"@daily\", command: [true]}\n"};
+  jobs.jobs_file = true;
+  Result<Config> c = ParseConfig(
+      {{"config.yml", "jobs:\n  - {id: a, schedule: \"@daily\", title: t}\n"}, jobs}, env_);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->jobs.size(), 2u);
+  EXPECT_EQ(c->jobs[0].id, "a");
+  EXPECT_EQ(c->jobs[1].id, "b");
+
+  jobs.text = "jobs:\n  - {id: a, schedule: \"@daily\", command: [true]}\nengine: {}\n";
+  c = ParseConfig({{"config.yml", "jobs:\n  - {id: a, schedule: \"@daily\", title: t}\n"}, jobs},
+                  env_);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("jobs.yml:2: jobs[0].id: duplicate job id \"a\""));
+  EXPECT_THAT(c.status().message(), HasSubstr("jobs.yml:3: engine: jobs.yml may hold only"));
 }
 
 TEST_F(ConfigTest, RenderMasksSecretsAndParsesBack) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "dispatch.h"
+#include "jobs.h"
 #include "reviews.h"
 
 namespace orch {
@@ -66,6 +67,11 @@ Result<TickReport> Engine::Tick() {
     Result<int> synced = SyncIfDue();
     if (synced.ok()) report.projects_synced = *synced;
     note(synced.status(), "syncing with GitHub");
+  }
+  if (jobs_) {
+    Result<JobReport> j = jobs_->Step();
+    if (j.ok()) report.jobs_started = j->started;
+    note(j.status(), "running scheduled jobs");
   }
   if (dispatcher_) {
     Result<DispatchReport> d = dispatcher_->Step();

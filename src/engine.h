@@ -8,10 +8,11 @@
 //      enters or leaves polling fallback mode, logging the change;
 //   3. syncs every project with GitHub when due: every engine.sync_interval, or every
 //      engine.fallback_sync_interval while in fallback mode;
-//   4. routes new tasks, starts agents for routed ones, and turns finished runs into pull
+//   4. runs due scheduled jobs (jobs.h): tasks they create are routed in the same tick;
+//   5. routes new tasks, starts agents for routed ones, and turns finished runs into pull
 //      requests and task statuses (the dispatcher, dispatch.h);
-//   5. unblocks blocked parents whose children are all done;
-//   6. writes a heartbeat. Without a GitHub client (no
+//   6. unblocks blocked parents whose children are all done;
+//   7. writes a heartbeat. Without a GitHub client (no
 // credentials) steps 1 and 3 wait, so deliveries stay queued rather than failing.
 //
 // Thread safety: one thread ticks (the daemon's writer thread); the engine owns no threads.
@@ -35,6 +36,7 @@ namespace orch {
 
 class Dispatcher;
 class ReviewHandler;
+class JobScheduler;
 
 struct TickReport {
   int tasks_routed = 0;
@@ -44,6 +46,7 @@ struct TickReport {
   int deliveries_applied = 0;
   int deliveries_failed = 0;
   int projects_synced = 0;
+  int jobs_started = 0;
 };
 
 // Asks whether the webhook receiver can be reached; OK when it can.
@@ -63,6 +66,8 @@ class Engine {
   bool in_fallback() const { return fallback_; }
   // Routing, dispatch and reaping (dispatch.h); without one, tasks wait in `new`.
   void set_dispatcher(Dispatcher* d) { dispatcher_ = d; }
+  // Scheduled jobs (jobs.h); without one, no job runs.
+  void set_jobs(JobScheduler* j) { jobs_ = j; }
 
   // The kv key of the heartbeat Tick() writes (unix seconds of the last tick).
   static constexpr const char* kHeartbeatKey = "engine.last_tick";
@@ -84,6 +89,7 @@ class Engine {
   GitHubClient* github_;
   HealthProbe probe_;
   Dispatcher* dispatcher_ = nullptr;
+  JobScheduler* jobs_ = nullptr;
   std::unique_ptr<TrustPolicy> trust_;
   std::unique_ptr<Intake> intake_;
   std::unique_ptr<Syncer> syncer_;

@@ -1,6 +1,7 @@
 // Home: where orch keeps its files, under $ORCH_HOME (default ~/.orch).
 //
 //   config.yml            global configuration
+//   jobs.yml              scheduled jobs added by `orch job add` (merged with config.yml's)
 //   orch.db               the store (SQLite, WAL)
 //   state/orch.log        the daemon's log (rotated)
 //   state/orch.pid        the daemon's pid, flock-ed while it runs
@@ -21,6 +22,7 @@ struct Home {
   std::string root;
 
   std::string config_path() const { return root + "/config.yml"; }
+  std::string jobs_path() const { return root + "/jobs.yml"; }
   std::string db_path() const { return root + "/orch.db"; }
   std::string state_dir() const { return root + "/state"; }
   std::string log_path() const { return state_dir() + "/orch.log"; }

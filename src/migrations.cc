@@ -147,6 +147,23 @@ ALTER TABLE task_runs ADD COLUMN summary TEXT NOT NULL DEFAULT '';
 ALTER TABLE task_runs ADD COLUMN agent_session TEXT NOT NULL DEFAULT '';
 CREATE INDEX task_runs_running ON task_runs(finished_at);
 )sql"},
+      {4, "scheduled job state", R"sql(
+-- One row per job id (project_id stays NULL: ids are unique across config.yml and jobs.yml,
+-- and a job's project comes from its config). last_run_at: when it last ran.
+-- The scheduled time last dealt with (run, skipped as overlapping, or passed while disabled).
+ALTER TABLE jobs ADD COLUMN last_slot_at INTEGER;
+-- "created task 4", "exit 0", "skipped: task 4 is still in_progress", ...
+ALTER TABLE jobs ADD COLUMN last_result TEXT NOT NULL DEFAULT '';
+-- A command job's last exit code and the tail of its output.
+ALTER TABLE jobs ADD COLUMN last_exit_code INTEGER;
+ALTER TABLE jobs ADD COLUMN last_output TEXT NOT NULL DEFAULT '';
+-- NULL: as the config says; 0 or 1: `orch job disable` / `orch job enable`.
+ALTER TABLE jobs ADD COLUMN enabled INTEGER;
+-- When the scheduler first saw the job: a new job does not catch up on times before it.
+ALTER TABLE jobs ADD COLUMN first_seen_at INTEGER NOT NULL DEFAULT 0;
+-- A job's task for one scheduled time in one project exists once, however often it is tried.
+CREATE UNIQUE INDEX tasks_job_run_unique ON tasks(project_id, source_id) WHERE source = 'job';
+)sql"},
   };
   return kMigrations;
 }

@@ -258,7 +258,9 @@ Result<std::vector<Task>> SqliteStore::ListTasks(const TaskFilter& f) {
                                   "AND (?3 IS NULL OR t.parent_id = ?3) "
                                   "AND (?4 IS NULL OR t.external_id = ?4) "
                                   "AND (?5 IS NULL OR t.source_id = ?5) "
-                                  "AND (?6 IS NULL OR t.pr_number = ?6) ORDER BY t.id");
+                                  "AND (?6 IS NULL OR t.pr_number = ?6) "
+                                  "AND (?7 IS NULL OR substr(t.source_id, 1, length(?7)) = ?7) "
+                                  "ORDER BY t.id");
     if (f.status) {
       q.bind(1, TaskStatusName(*f.status));
     } else {
@@ -269,6 +271,7 @@ Result<std::vector<Task>> SqliteStore::ListTasks(const TaskFilter& f) {
     BindOpt(q, 4, f.external_id);
     BindOpt(q, 5, f.source_id);
     BindOpt(q, 6, f.pr_number);
+    BindOpt(q, 7, f.source_id_prefix);
     std::vector<Task> out;
     while (q.executeStep()) out.push_back(ReadTask(q));
     return out;

@@ -59,6 +59,20 @@ struct TaskFilter {
   std::optional<std::string> external_id = std::nullopt;
   std::optional<std::string> source_id = std::nullopt;
   std::optional<int64_t> pr_number = std::nullopt;
+  std::optional<std::string> source_id_prefix = std::nullopt;  // e.g. "nightly@" for a job's
+};
+
+// A scheduled job's state (the `jobs` table; jobs.h). The job itself lives in the config.
+struct JobState {
+  std::string id;
+  int64_t first_seen_at = 0;
+  std::optional<int64_t> last_slot_at = std::nullopt;  // scheduled time last dealt with
+  std::optional<int64_t> last_run_at = std::nullopt;   // when it last ran
+  std::string last_result = "";
+  std::optional<int> last_exit_code = std::nullopt;
+  std::string last_output = "";
+  std::optional<int64_t> last_task_id = std::nullopt;
+  std::optional<bool> enabled = std::nullopt;  // override of the config's `enabled`
 };
 
 struct Event {
@@ -248,6 +262,12 @@ class SqliteStore {
   Status SetWalAutoCheckpoint(int pages);
   // A passive checkpoint: copies what it can without blocking writers.
   Status Checkpoint();
+
+  // Scheduled jobs' state (store_jobs.cc), by job id. SaveJobState inserts or replaces.
+  Result<std::vector<JobState>> ListJobStates();
+  Result<std::optional<JobState>> GetJobState(const std::string& id);
+  Status SaveJobState(const JobState& state);
+  Status DeleteJobState(const std::string& id);
 
   Result<std::optional<std::string>> GetKv(const std::string& key);
   Status SetKv(const std::string& key, const std::string& value);

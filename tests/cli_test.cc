@@ -242,3 +242,83 @@ TEST_F(CliTest, CorruptDatabaseIsNamed) {
 
 }  // namespace
 }  // namespace orch::test
+
+namespace orch::test {
+namespace {
+
+class JobCliTest : public OrchTest {};
+
+TEST_F(JobCliTest, AddListDisableRunAndRemoveAJob) {
+  // Given a registered project, `orch job add` writes jobs.yml, `list` shows the job with its
+  // next run, `disable` and `enable` change only the store, and `run` creates its task now.
+  MakeRepoWithOrigin(dir_.Sub("remotes/acme/widgets.git"), dir_.Sub("widgets"));
+  ASSERT_EQ(Orch({"project", "add", dir_.Sub("widgets")}).exit_code, 0);
+  extra_env_["TZ"] = "UTC";
+
+  ProcessResult r = Orch({"job", "add", "nightly", "--schedule", "30 2 * * *", "--title",
+                          "Nightly check", "--label", "chore", "--agent", "codex"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string yml = ReadFile(home() + "/jobs.yml");
+  EXPECT_THAT(yml, HasSubstr("nightly"));
+  r = Orch({"job", "add", "echo", "--schedule", "@hourly", "--", "sh", "-c", "echo hi; exit 3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  // Invalid jobs are refused with the field named, and jobs.yml stays as it was.
+  yml = ReadFile(home() + "/jobs.yml");
+  r = Orch({"job", "add", "bad", "--schedule", "0 9 * * 8", "--title", "t"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("weekday field \"8\""));
+  r = Orch({"job", "add", "nightly", "--schedule", "@daily", "--title", "t"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("duplicate job id \"nightly\""));
+  EXPECT_EQ(ReadFile(home() + "/jobs.yml"), yml);
+
+  nlohmann::json list = OrchJson({"job", "list", "--json"});
+  ASSERT_EQ(list.size(), 2u) << list.dump();
+  EXPECT_EQ(list[0]["id"], "nightly");
+  EXPECT_EQ(list[0]["schedule"], "30 2 * * *");
+  EXPECT_EQ(list[0]["enabled"], true);
+  EXPECT_THAT(list[0]["next_run"].get<std::string>(), HasSubstr("T02:30:00Z"));
+  EXPECT_TRUE(list[0]["last_run"].is_null());
+  EXPECT_EQ(list[1]["type"], "command");
+
+  ASSERT_EQ(Orch({"job", "disable", "nightly"}).exit_code, 0);
+  list = OrchJson({"job", "list", "--json"});
+  EXPECT_EQ(list[0]["enabled"], false);
+  EXPECT_TRUE(list[0]["next_run"].is_null());
+  EXPECT_EQ(ReadFile(home() + "/jobs.yml"), yml);  // the YAML is never written for this
+  r = Orch({"job", "list"});
+  EXPECT_THAT(r.out, HasSubstr("nightly"));
+  EXPECT_THAT(r.out, HasSubstr("NEXT RUN"));
+
+  r = Orch({"job", "run", "nightly"});  // disabled, but run by hand
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("job nightly: created task"));
+  nlohmann::json tasks = OrchJson({"task", "list", "--json"});
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0]["source"], "job");
+  EXPECT_EQ(tasks[0]["title"], "Nightly check");
+  EXPECT_EQ(tasks[0]["labels"], nlohmann::json({"chore", "agent:codex"}));
+  r = Orch({"job", "run", "nightly"});  // its task is still new
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("skipped: task"));
+  EXPECT_THAT(r.err, HasSubstr("--force"));
+
+  r = Orch({"job", "run", "echo"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("job echo: exit 3"));
+  EXPECT_THAT(r.out, HasSubstr("hi"));
+  list = OrchJson({"job", "list", "--json"});
+  EXPECT_EQ(list[1]["last_result"], "exit 3");
+  EXPECT_EQ(list[1]["last_exit_code"], 3);
+  EXPECT_FALSE(list[1]["last_run"].is_null());
+
+  EXPECT_EQ(Orch({"job", "run", "nope"}).exit_code, 1);
+  ASSERT_EQ(Orch({"job", "remove", "echo"}).exit_code, 0);
+  list = OrchJson({"job", "list", "--json"});
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(Orch({"job", "remove", "echo"}).exit_code, 1);
+}
+
+}  // namespace
+}  // namespace orch::test

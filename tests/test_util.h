@@ -4,6 +4,8 @@
 #define ORCH_TESTS_TEST_UTIL_H_
 
 #include <atomic>
+#include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <string>
@@ -35,9 +37,36 @@ class FakeClock : public Clock {
     return std::chrono::steady_clock::time_point(std::chrono::seconds(now_.load()));
   }
   void Advance(int64_t seconds) { now_ += seconds; }
+  void Set(int64_t unix_seconds) { now_ = unix_seconds; }
 
  private:
   std::atomic<int64_t> now_{1'790'000'000};
+};
+
+// Sets TZ (and tzset()) for the life of the object, then restores the previous value.
+class ScopedTz {
+ public:
+  explicit ScopedTz(const char* tz) {
+    const char* old = std::getenv("TZ");
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    setenv("TZ", tz, 1);
+    tzset();
+  }
+  ~ScopedTz() {
+    if (had_) {
+      setenv("TZ", old_.c_str(), 1);
+    } else {
+      unsetenv("TZ");
+    }
+    tzset();
+  }
+  ScopedTz(const ScopedTz&) = delete;
+  ScopedTz& operator=(const ScopedTz&) = delete;
+
+ private:
+  bool had_ = false;
+  std::string old_;
 };
 
 void WriteFile(const std::string& path, const std::string& text);
