@@ -19,6 +19,7 @@
 #include "github_rest.h"
 #include "inbox_writer.h"
 #include "log.h"
+#include "notify_service.h"
 #include "subprocess.h"
 #include "version.h"
 #include "webhook_server.h"
@@ -159,6 +160,9 @@ class ServeCommand : public Command {
                    config->engine.sync_interval.count());
     }
     spdlog::info("engine: ticking every {}s", config->engine.tick_interval.count());
+    Result<std::unique_ptr<NotifyService>> notify =  // chat channels, on their own threads
+        NotifyService::Start(home->db_path(), *config, ctx.clock, [&daemon] { daemon.Wake(); });
+    if (!notify.ok()) return notify.status();
     StartSignalThread(daemon);
     int ticks = daemon.Run();
     if (receiver) receiver->Stop();  // in-flight deliveries finish and commit first
