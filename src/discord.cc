@@ -1,6 +1,8 @@
 #include "discord.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "github_rest.h"

@@ -225,7 +225,11 @@ Result<std::string> Notifier::MessageFor(const Event& e) {
     if (task.ok()) kind = ClassifyEvent(e, *task);
     if (kind && LevelSends(options_.level, *kind)) {
       std::string pr_url;
-      if (task->pr_number) {
+      // The task is read now, not as it was then: only moves that come with or after a PR
+      // get its link.
+      bool after_pr = e.to_status == "in_review" || e.to_status == "done" ||
+                      e.to_status == "needs_review" || e.from_status == "in_review";
+      if (task->pr_number && after_pr) {
         Result<Project> project = store_.FindProject(std::to_string(task->project_id));
         if (project.ok() && project->repo) {
           pr_url = PullRequestUrl(options_.github_api_url, *project->repo, *task->pr_number);

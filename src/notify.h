@@ -51,7 +51,8 @@ std::optional<NotifyKind> ClassifyEvent(const Event& e, const Task& task);
 // attempts; none: nothing.
 bool LevelSends(NotificationLevel level, NotifyKind kind);
 // "[acme/widgets#12] Fix it: in_progress → in_review (pull request #7 is open)", then the PR's
-// URL on a line of its own when `pr_url` is not empty. Not yet redacted.
+// URL on a line of its own when `pr_url` is not empty. Not yet redacted. The notifier links
+// the PR on moves to in_review, done or needs_review and on moves out of in_review.
 std::string FormatNotification(const Event& e, const Task& task, const std::string& pr_url);
 // The web URL of pull request `number` of `repo` on the GitHub behind `api_url`.
 std::string PullRequestUrl(const std::string& api_url, const std::string& repo, int64_t number);

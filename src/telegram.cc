@@ -87,7 +87,7 @@ Status TelegramCommands::Step(int poll_seconds) {
     if (!saved.ok()) return saved.status();
     offset_ = *saved ? std::strtoll((*saved)->c_str(), nullptr, 10) : 0;
   }
-  Json params = {{"timeout", poll_seconds}, {"allowed_updates", {"message"}}};
+  Json params = {{"timeout", poll_seconds}, {"allowed_updates", Json::array({"message"})}};
   if (*offset_ > 0) params["offset"] = *offset_;
   Result<Json> updates = api_.Call("getUpdates", params, poll_seconds + 10);
   if (!updates.ok()) return updates.status();
