@@ -77,8 +77,8 @@ std::string Stream(SqliteStore& store, int64_t id) {
   const TaskRun& run = runs->back();
   Result<std::string> tail = TailLog(run.run_dir + "/output.log", kStreamLines);
   if (!tail.ok()) return "task " + std::to_string(id) + ": " + tail.status().message();
-  std::string head = "task " + std::to_string(id) + ", run " + std::to_string(run.attempt) +
-                     " (" + run.agent + (run.finished_at ? ", finished" : ", running") + "):\n";
+  std::string head = "task " + std::to_string(id) + ", run " + std::to_string(run.attempt) + " (" +
+                     run.agent + (run.finished_at ? ", finished" : ", running") + "):\n";
   return head + (tail->empty() ? "(no output yet)" : *tail);
 }
 

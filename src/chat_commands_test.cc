@@ -21,10 +21,14 @@ class ChatCommandsTest : public ::testing::Test {
     config_.workflow.max_attempts = 3;
   }
   Task AddTask(const std::string& title, TaskStatus status = TaskStatus::kNew) {
-    Task t = *store_->AddTask({.project_id = project_.id, .title = title}, {"test", "made"});
+    NewTask n;
+    n.project_id = project_.id;
+    n.title = title;
+    Task t = *store_->AddTask(n, {"test", "made"});
     if (status != TaskStatus::kNew) {
-      EXPECT_TRUE(store_->Transition(t.id, TaskStatus::kNew, status, {"test", "set"},
-                                     AttemptEffect::kCount).ok());
+      EXPECT_TRUE(
+          store_->Transition(t.id, TaskStatus::kNew, status, {"test", "set"}, AttemptEffect::kCount)
+              .ok());
     }
     return *store_->GetTask(t.id);
   }
@@ -89,7 +93,11 @@ TEST_F(ChatCommandsTest, StreamShowsTheTailOfTheLatestRunRedacted) {
   for (int i = 0; i < 30; ++i) log += "line " + std::to_string(i) + "\n";
   log += "\x1b[32mtoken=supersecretvalue123\x1b[0m\n";
   test::WriteFile(dir_.Sub("run1/output.log"), log);
-  ASSERT_TRUE(store_->StartRun({.task_id = t.id, .agent = "claude", .run_dir = dir_.Sub("run1")}).ok());
+  TaskRun run;
+  run.task_id = t.id;
+  run.agent = "claude";
+  run.run_dir = dir_.Sub("run1");
+  ASSERT_TRUE(store_->StartRun(run).ok());
   std::string s = Say("/stream " + std::to_string(t.id));
   EXPECT_THAT(s, HasSubstr("run 1 (claude, running)"));
   EXPECT_THAT(s, HasSubstr("line 29"));

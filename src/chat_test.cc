@@ -26,7 +26,7 @@ TEST(SplitMessageTest, NeverCutsInsideAUtf8Sequence) {
   std::string text = "é→😀é→😀";
   std::vector<std::string> parts = SplitMessage(text, 3);
   ASSERT_EQ(parts.size(), 3u);
-  EXPECT_EQ(parts[0], "é→");   // 😀 (2 units) would make 4
+  EXPECT_EQ(parts[0], "é→");  // 😀 (2 units) would make 4
   EXPECT_EQ(parts[1], "😀é");  // 2 + 1
   EXPECT_EQ(parts[2], "→😀");
   std::string joined;
@@ -54,9 +54,13 @@ TEST(SplitMessageTest, EveryPartOfALongMessageFitsTheLimit) {
 }
 
 TEST(SplitMessageTest, InvalidBytesCountAsOneUnitEach) {
-  std::string text = "ab\xff\xfe" "cd";
+  std::string text =
+      "ab\xff\xfe"
+      "cd";
   EXPECT_EQ(Utf16Length(text), 6u);
-  EXPECT_EQ(SplitMessage(text, 3), (std::vector<std::string>{"ab\xff", "\xfe" "cd"}));
+  EXPECT_EQ(SplitMessage(text, 3), (std::vector<std::string>{"ab\xff",
+                                                             "\xfe"
+                                                             "cd"}));
 }
 
 TEST(SendGateTest, LetsOneMessageThroughPerInterval) {

@@ -59,18 +59,18 @@ Status DiscordChannel::Send(const std::string& text) {
   nlohmann::json body = {{"content", text},
                          {"allowed_mentions", {{"parse", nlohmann::json::array()}}}};
   std::string what = "discord: posting to channel " + channel_id_;
-  Result<HttpResponse> r =
-      http_->Send("POST", "/channels/" + channel_id_ + "/messages",
-                  {{"Authorization", "Bot " + token_},
-                   {"User-Agent", std::string("DiscordBot (https://github.com/orch, ") +
-                                      ORCH_VERSION + ")"}},
-                  body.dump());
+  Result<HttpResponse> r = http_->Send(
+      "POST", "/channels/" + channel_id_ + "/messages",
+      {{"Authorization", "Bot " + token_},
+       {"User-Agent", std::string("DiscordBot (https://github.com/orch, ") + ORCH_VERSION + ")"}},
+      body.dump());
   if (!r.ok()) return Status::Unavailable(what, r.status().message());
   int64_t wait_ms = ReadRateLimit(*r);
   if (r->status >= 200 && r->status < 300) return Status::OK();
   std::string why = "HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 200);
   if (r->status == 429) {
-    return Status::Unavailable(what, why).WithRetryAfter(std::max<int64_t>(1, (wait_ms + 999) / 1000));
+    return Status::Unavailable(what, why).WithRetryAfter(
+        std::max<int64_t>(1, (wait_ms + 999) / 1000));
   }
   if (r->status >= 500) return Status::Unavailable(what, why);
   return Status::InvalidArgument(what, why);

@@ -24,13 +24,20 @@ bool Contains(std::string_view haystack, std::string_view needle) {
 
 const char* NotifyKindName(NotifyKind k) {
   switch (k) {
-    case NotifyKind::kRouted: return "routed";
-    case NotifyKind::kStarted: return "started";
-    case NotifyKind::kPullRequest: return "pull_request";
-    case NotifyKind::kFollowUp: return "follow_up";
-    case NotifyKind::kDone: return "done";
-    case NotifyKind::kNeedsReview: return "needs_review";
-    case NotifyKind::kFailedAttempt: return "failed_attempt";
+    case NotifyKind::kRouted:
+      return "routed";
+    case NotifyKind::kStarted:
+      return "started";
+    case NotifyKind::kPullRequest:
+      return "pull_request";
+    case NotifyKind::kFollowUp:
+      return "follow_up";
+    case NotifyKind::kDone:
+      return "done";
+    case NotifyKind::kNeedsReview:
+      return "needs_review";
+    case NotifyKind::kFailedAttempt:
+      return "failed_attempt";
   }
   return "?";
 }
@@ -46,7 +53,8 @@ std::optional<NotifyKind> ClassifyEvent(const Event& e, const Task& task) {
     if (e.from_status == "new") return NotifyKind::kRouted;
     // The dispatcher's reasons for a failed attempt say "... failed" and "; retrying <agent>"
     // or "; failing over to <agent>"; a restart's "no agent was running" is no failure.
-    if (e.from_status == "in_progress" && (Contains(e.reason, "fail") || Contains(e.reason, "retrying"))) {
+    if (e.from_status == "in_progress" &&
+        (Contains(e.reason, "fail") || Contains(e.reason, "retrying"))) {
       return NotifyKind::kFailedAttempt;
     }
     return std::nullopt;
@@ -79,8 +87,8 @@ std::string FormatNotification(const Event& e, const Task& task, const std::stri
     std::string parent = "follow-up of #" + std::to_string(*task.parent_id);
     reason = reason.empty() ? parent : parent + ": " + reason;
   }
-  std::string out = "[" + task.project + "#" + std::to_string(task.id) + "] " + task.title +
-                    ": " + from + " \u2192 " + e.to_status;
+  std::string out = "[" + task.project + "#" + std::to_string(task.id) + "] " + task.title + ": " +
+                    from + " \u2192 " + e.to_status;
   if (!reason.empty()) out += " (" + reason + ")";
   if (!pr_url.empty()) out += "\n" + pr_url;
   return out;

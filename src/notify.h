@@ -82,8 +82,8 @@ class Notifier {
  private:
   struct ChannelState {
     ChatChannel* channel;
-    int64_t after = 0;   // done with every event up to this id
-    size_t parts = 0;    // parts of the next event's message already posted
+    int64_t after = 0;  // done with every event up to this id
+    size_t parts = 0;   // parts of the next event's message already posted
     bool healthy = false;
     bool reported = false;  // the health failure is in the log
     int failures = 0;       // in a row: health checks or sends

@@ -61,9 +61,11 @@ struct NotifyService::State {
       }
       if (failures++ == 0) {
         std::lock_guard<std::mutex> lock(mu);
-        if (!stop) spdlog::warn("telegram: getUpdates failed, retrying with backoff: {}", s.message());
+        if (!stop)
+          spdlog::warn("telegram: getUpdates failed, retrying with backoff: {}", s.message());
       }
-      if (!Wait(std::chrono::duration_cast<std::chrono::milliseconds>(DeliveryRetryDelay(failures)))) {
+      if (!Wait(std::chrono::duration_cast<std::chrono::milliseconds>(
+              DeliveryRetryDelay(failures)))) {
         return;
       }
     }
@@ -92,10 +94,10 @@ Result<std::unique_ptr<NotifyService>> NotifyService::Start(const std::string& d
   st->config = config;
   std::vector<ChatChannel*> channels;
   if (config.telegram.enabled) {
-    st->telegram_api = std::make_unique<TelegramApi>(config.telegram.api_url,
-                                                     config.telegram.bot_token);
-    st->telegram = std::make_unique<TelegramChannel>(*st->telegram_api, config.telegram.chat_id,
-                                                     clock);
+    st->telegram_api =
+        std::make_unique<TelegramApi>(config.telegram.api_url, config.telegram.bot_token);
+    st->telegram =
+        std::make_unique<TelegramChannel>(*st->telegram_api, config.telegram.chat_id, clock);
     channels.push_back(st->telegram.get());
   }
   if (config.discord.enabled) {
@@ -116,9 +118,8 @@ Result<std::unique_ptr<NotifyService>> NotifyService::Start(const std::string& d
     Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(db_path, clock);
     if (!s.ok()) return s.status();
     st->command_store = std::move(s).value();
-    st->commands = std::make_unique<TelegramCommands>(*st->telegram_api, *st->telegram,
-                                                      *st->command_store, st->config,
-                                                      std::move(on_change));
+    st->commands = std::make_unique<TelegramCommands>(
+        *st->telegram_api, *st->telegram, *st->command_store, st->config, std::move(on_change));
   }
   State* raw = st.get();
   st->notify_thread = std::thread([raw] { raw->NotifyLoop(); });

@@ -42,6 +42,27 @@ class FakeChannel : public ChatChannel {
   SendGate gate_;
 };
 
+// Values built field by field: designated initializers that skip fields trip -Wextra.
+Event Ev(std::string kind, std::string from, std::string to, std::string reason = "") {
+  Event e;
+  e.kind = std::move(kind);
+  e.from_status = std::move(from);
+  e.to_status = std::move(to);
+  e.reason = std::move(reason);
+  return e;
+}
+
+Task TaskOf(int64_t id, std::string title, TaskSource source = TaskSource::kCli,
+            std::optional<int64_t> parent = std::nullopt) {
+  Task t;
+  t.id = id;
+  t.project = "acme/widgets";
+  t.title = std::move(title);
+  t.source = source;
+  t.parent_id = parent;
+  return t;
+}
+
 class NotifierTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -55,19 +76,29 @@ class NotifierTest : public ::testing::Test {
     return n;
   }
   Task AddTask(const std::string& title) {
-    return *store_->AddTask({.project_id = project_.id, .title = title}, {"test", "made"});
+    NewTask n;
+    n.project_id = project_.id;
+    n.title = title;
+    return *store_->AddTask(n, {"test", "made"});
   }
   // new -> routed -> in_progress -> in_review with PR #7 -> done.
   void RunThrough(const Task& t) {
-    ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kNew, TaskStatus::kRouted,
-                                   {"engine", "round robin"}).ok());
-    ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kRouted, TaskStatus::kInProgress,
-                                   {"engine", "claude started"}).ok());
+    ASSERT_TRUE(
+        store_->Transition(t.id, TaskStatus::kNew, TaskStatus::kRouted, {"engine", "round robin"})
+            .ok());
+    ASSERT_TRUE(store_
+                    ->Transition(t.id, TaskStatus::kRouted, TaskStatus::kInProgress,
+                                 {"engine", "claude started"})
+                    .ok());
     ASSERT_TRUE(store_->SetTaskPullRequest(t.id, 7).ok());
-    ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kInProgress, TaskStatus::kInReview,
-                                   {"engine", "pull request #7 is open"}).ok());
-    ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kInReview, TaskStatus::kDone,
-                                   {"github:alice", "merged"}).ok());
+    ASSERT_TRUE(store_
+                    ->Transition(t.id, TaskStatus::kInProgress, TaskStatus::kInReview,
+                                 {"engine", "pull request #7 is open"})
+                    .ok());
+    ASSERT_TRUE(
+        store_
+            ->Transition(t.id, TaskStatus::kInReview, TaskStatus::kDone, {"github:alice", "merged"})
+            .ok());
   }
 
   test::FakeClock clock_;
@@ -78,9 +109,8 @@ class NotifierTest : public ::testing::Test {
 };
 
 TEST(NotifyFormatTest, NamesTheTaskTheMoveTheReasonAndThePullRequest) {
-  Task t{.id = 12, .project = "acme/widgets", .title = "Fix it"};
-  Event e{.kind = "transition", .from_status = "in_progress", .to_status = "in_review",
-          .reason = "pull request #7 is open"};
+  Task t = TaskOf(12, "Fix it");
+  Event e = Ev("transition", "in_progress", "in_review", "pull request #7 is open");
   EXPECT_EQ(FormatNotification(e, t, "https://github.com/acme/widgets/pull/7"),
             "[acme/widgets#12] Fix it: in_progress \u2192 in_review (pull request #7 is open)\n"
             "https://github.com/acme/widgets/pull/7");
@@ -89,9 +119,8 @@ TEST(NotifyFormatTest, NamesTheTaskTheMoveTheReasonAndThePullRequest) {
 }
 
 TEST(NotifyFormatTest, AFollowUpNamesItsParent) {
-  Task t{.id = 13, .project = "acme/widgets", .parent_id = 12, .source = TaskSource::kReview,
-         .title = "Rename x"};
-  Event e{.kind = "created", .to_status = "new", .reason = "changes requested by bob"};
+  Task t = TaskOf(13, "Rename x", TaskSource::kReview, 12);
+  Event e = Ev("created", "", "new", "changes requested by bob");
   EXPECT_EQ(ClassifyEvent(e, t), NotifyKind::kFollowUp);
   EXPECT_EQ(FormatNotification(e, t, ""),
             "[acme/widgets#13] Rename x: created \u2192 new (follow-up of #12: changes requested "
@@ -104,11 +133,9 @@ TEST(NotifyFormatTest, PullRequestUrlsFollowTheGitHubInUse) {
 }
 
 TEST(NotifyClassifyTest, EachWatchedMoveHasItsKind) {
-  Task task{.source = TaskSource::kGithub};
+  Task task = TaskOf(1, "t", TaskSource::kGithub);
   auto kind = [&](std::string from, std::string to, std::string reason = "") {
-    return ClassifyEvent({.kind = "transition", .from_status = from, .to_status = to,
-                          .reason = reason},
-                         task);
+    return ClassifyEvent(Ev("transition", from, to, reason), task);
   };
   EXPECT_EQ(kind("new", "routed"), NotifyKind::kRouted);
   EXPECT_EQ(kind("routed", "in_progress"), NotifyKind::kStarted);
@@ -123,7 +150,7 @@ TEST(NotifyClassifyTest, EachWatchedMoveHasItsKind) {
   EXPECT_FALSE(kind("needs_review", "new", "unblocked").has_value());
   EXPECT_FALSE(kind("in_progress", "blocked").has_value());
   // A created task is news only as a review's follow-up.
-  EXPECT_FALSE(ClassifyEvent({.kind = "created", .to_status = "new"}, task).has_value());
+  EXPECT_FALSE(ClassifyEvent(Ev("created", "", "new"), task).has_value());
 }
 
 TEST(NotifyClassifyTest, LevelsSendWhatTheDocsSay) {
@@ -167,12 +194,18 @@ TEST_F(NotifierTest, LevelErrorsSendsOnlyFailures) {
   RunThrough(good);
   Task bad = AddTask("Bad");
   ASSERT_TRUE(store_->Transition(bad.id, TaskStatus::kNew, TaskStatus::kRouted, {"e", ""}).ok());
-  ASSERT_TRUE(store_->Transition(bad.id, TaskStatus::kRouted, TaskStatus::kInProgress, {"e", ""}).ok());
-  ASSERT_TRUE(store_->Transition(bad.id, TaskStatus::kInProgress, TaskStatus::kRouted,
-                                 {"engine", "exit 1; retrying claude"}).ok());
-  ASSERT_TRUE(store_->Transition(bad.id, TaskStatus::kRouted, TaskStatus::kInProgress, {"e", ""}).ok());
-  ASSERT_TRUE(store_->Transition(bad.id, TaskStatus::kInProgress, TaskStatus::kNeedsReview,
-                                 {"engine", "attempt 2 of 2 failed"}).ok());
+  ASSERT_TRUE(
+      store_->Transition(bad.id, TaskStatus::kRouted, TaskStatus::kInProgress, {"e", ""}).ok());
+  ASSERT_TRUE(store_
+                  ->Transition(bad.id, TaskStatus::kInProgress, TaskStatus::kRouted,
+                               {"engine", "exit 1; retrying claude"})
+                  .ok());
+  ASSERT_TRUE(
+      store_->Transition(bad.id, TaskStatus::kRouted, TaskStatus::kInProgress, {"e", ""}).ok());
+  ASSERT_TRUE(store_
+                  ->Transition(bad.id, TaskStatus::kInProgress, TaskStatus::kNeedsReview,
+                               {"engine", "attempt 2 of 2 failed"})
+                  .ok());
   ASSERT_TRUE(n->Step().ok());
   ASSERT_EQ(tg_.sent.size(), 2u);
   EXPECT_THAT(tg_.sent[0], HasSubstr("in_progress \u2192 routed (exit 1; retrying claude)"));
@@ -205,7 +238,8 @@ TEST_F(NotifierTest, TheCursorSurvivesARestart) {
   ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kNew, TaskStatus::kRouted, {"e", "r"}).ok());
   ASSERT_TRUE(n->Step().ok());
   tg_.send_status = Status::Unavailable("telegram", "down");
-  ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kRouted, TaskStatus::kInProgress, {"e", "s"}).ok());
+  ASSERT_TRUE(
+      store_->Transition(t.id, TaskStatus::kRouted, TaskStatus::kInProgress, {"e", "s"}).ok());
   ASSERT_TRUE(n->Step().ok());  // fails: the start is kept for later
   n.reset();                    // the daemon restarts
   tg_.send_status = Status::OK();
@@ -241,8 +275,10 @@ TEST_F(NotifierTest, ALongMessageIsSplitAndAPartialSendResumesAtTheNextPart) {
   FakeChannel tiny("discord", 40, std::chrono::milliseconds(0));
   std::unique_ptr<Notifier> n = Make(NotificationLevel::kErrors, {&tiny});
   Task t = AddTask("Long");
-  ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kNew, TaskStatus::kNeedsReview,
-                                 {"engine", std::string(100, 'x')}).ok());
+  ASSERT_TRUE(store_
+                  ->Transition(t.id, TaskStatus::kNew, TaskStatus::kNeedsReview,
+                               {"engine", std::string(100, 'x')})
+                  .ok());
   ASSERT_TRUE(n->Step().ok());
   ASSERT_GE(tiny.sent.size(), 3u);
   std::string joined;
@@ -279,7 +315,8 @@ TEST_F(NotifierTest, AMessageRefusedFiveTimesIsSkipped) {
   }
   EXPECT_EQ(tg_.send_calls, Notifier::kMaxRefusals);
   tg_.send_status = Status::OK();
-  ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kRouted, TaskStatus::kInProgress, {"e", "s"}).ok());
+  ASSERT_TRUE(
+      store_->Transition(t.id, TaskStatus::kRouted, TaskStatus::kInProgress, {"e", "s"}).ok());
   ASSERT_TRUE(n->Step().ok());
   ASSERT_EQ(tg_.sent.size(), 1u);
   EXPECT_THAT(tg_.sent[0], HasSubstr("routed \u2192 in_progress"));
@@ -288,8 +325,10 @@ TEST_F(NotifierTest, AMessageRefusedFiveTimesIsSkipped) {
 TEST_F(NotifierTest, SecretsAreRedacted) {
   std::unique_ptr<Notifier> n = Make(NotificationLevel::kAll, {&tg_});
   Task t = AddTask("Leak");
-  ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kNew, TaskStatus::kNeedsReview,
-                                 {"engine", "failed: ghp_abcdefghijklmnopqrstuvwxyz0123456789"}).ok());
+  ASSERT_TRUE(store_
+                  ->Transition(t.id, TaskStatus::kNew, TaskStatus::kNeedsReview,
+                               {"engine", "failed: ghp_abcdefghijklmnopqrstuvwxyz0123456789"})
+                  .ok());
   ASSERT_TRUE(n->Step().ok());
   ASSERT_EQ(tg_.sent.size(), 1u);
   EXPECT_THAT(tg_.sent[0], ::testing::Not(HasSubstr("ghp_abc")));

@@ -21,7 +21,8 @@ std::string TelegramApi::Scrub(std::string text) const {
 Result<Json> TelegramApi::Call(const std::string& method, const Json& params, int read_timeout) {
   std::string what = "telegram " + method;
   Result<std::unique_ptr<HttpSession>> http = HttpSession::Open(api_url_);
-  if (!http.ok()) return Status::InvalidArgument("channels.telegram.api_url", Scrub(http.status().message()));
+  if (!http.ok())
+    return Status::InvalidArgument("channels.telegram.api_url", Scrub(http.status().message()));
   (*http)->set_read_timeout(read_timeout);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -38,7 +39,7 @@ Result<Json> TelegramApi::Call(const std::string& method, const Json& params, in
   if (!j.is_object()) {
     std::string why = "HTTP " + std::to_string(r->status) + ", not JSON";
     return r->status >= 500 || r->status == 429 ? Status::Unavailable(what, why)
-                                                 : Status::InvalidArgument(what, why);
+                                                : Status::InvalidArgument(what, why);
   }
   if (j.value("ok", false) && r->status == 200) return j.value("result", Json());
   std::string why = Scrub("HTTP " + std::to_string(r->status) + ": " + j.value("description", ""));
@@ -66,9 +67,8 @@ Status TelegramChannel::CheckHealth() {
 }
 
 Status TelegramChannel::SendTo(const std::string& chat_id, const std::string& text) {
-  Result<Json> sent = api_.Call("sendMessage", {{"chat_id", chat_id},
-                                                {"text", text},
-                                                {"disable_web_page_preview", true}});
+  Result<Json> sent = api_.Call(
+      "sendMessage", {{"chat_id", chat_id}, {"text", text}, {"disable_web_page_preview", true}});
   if (sent.ok()) return Status::OK();
   if (sent.status().retry_after_seconds() > 0) {
     gate_.HoldUntil(clock_.Monotonic() + std::chrono::seconds(sent.status().retry_after_seconds()));
@@ -78,7 +78,10 @@ Status TelegramChannel::SendTo(const std::string& chat_id, const std::string& te
 
 TelegramCommands::TelegramCommands(TelegramApi& api, TelegramChannel& replies, SqliteStore& store,
                                    const Config& config, std::function<void()> on_change)
-    : api_(api), replies_(replies), store_(store), config_(config),
+    : api_(api),
+      replies_(replies),
+      store_(store),
+      config_(config),
       on_change_(std::move(on_change)) {}
 
 Status TelegramCommands::Step(int poll_seconds) {
@@ -104,18 +107,20 @@ Status TelegramCommands::Step(int poll_seconds) {
 
 void TelegramCommands::Handle(const Json& message) {
   const Json& chat = message.value("chat", Json::object());
-  std::string chat_id = chat.is_object() && chat.contains("id")
-                            ? (chat["id"].is_string() ? chat["id"].get<std::string>()
-                                                      : chat["id"].dump())
-                            : "";
+  std::string chat_id =
+      chat.is_object() && chat.contains("id")
+          ? (chat["id"].is_string() ? chat["id"].get<std::string>() : chat["id"].dump())
+          : "";
   std::string text = message.value("text", "");
   if (text.empty() || text[0] != '/') return;
   const Json& from = message.value("from", Json::object());
   std::string who = from.is_object() ? from.value("username", "") : "";
   if (who.empty() && from.is_object() && from.contains("id")) who = from["id"].dump();
   if (chat_id != config_.telegram.chat_id) {
-    spdlog::warn("telegram: ignored a command from chat {} (only channels.telegram.chat_id is "
-                 "obeyed)", chat_id);
+    spdlog::warn(
+        "telegram: ignored a command from chat {} (only channels.telegram.chat_id is "
+        "obeyed)",
+        chat_id);
     return;
   }
   std::optional<ChatReply> reply =

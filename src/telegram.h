@@ -37,8 +37,8 @@ class HttpSession;
 
 class TelegramApi {
  public:
-  TelegramApi(std::string api_url, std::string token) : api_url_(std::move(api_url)),
-                                                       token_(std::move(token)) {}
+  TelegramApi(std::string api_url, std::string token)
+      : api_url_(std::move(api_url)), token_(std::move(token)) {}
   // `method`'s `result`. Unavailable for network errors, 5xx and 429 (with retry_after);
   // InvalidArgument when Telegram refused the call (ok: false). `read_timeout` in seconds.
   Result<nlohmann::json> Call(const std::string& method, const nlohmann::json& params,

@@ -31,35 +31,36 @@ struct Posted {
 class FakeChatApis {
  public:
   FakeChatApis() {
-    server_.Post(R"(/bot([^/]+)/(\w+))", [this](const httplib::Request& req, httplib::Response& res) {
-      if (req.matches[1] != kTelegramToken) {
-        res.status = 401;
-        res.set_content(R"({"ok":false,"error_code":401,"description":"Unauthorized"})",
-                        "application/json");
-        return;
-      }
-      Json body = Json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-      std::string method = req.matches[2];
-      Json result = true;
-      if (method == "getMe") {
-        result = {{"id", 1}, {"is_bot", true}, {"username", "orch_bot"}};
-      } else if (method == "sendMessage") {
-        std::lock_guard<std::mutex> lock(mu_);
-        Json chat = body.value("chat_id", Json());
-        telegram_.push_back({chat.is_string() ? chat.get<std::string>() : chat.dump(),
-                             body.value("text", "")});
-      } else if (method == "getUpdates") {
-        result = Updates(body.value("offset", int64_t{0}));
-      }
-      res.set_content(Json{{"ok", true}, {"result", result}}.dump(), "application/json");
-    });
+    server_.Post(
+        R"(/bot([^/]+)/(\w+))", [this](const httplib::Request& req, httplib::Response& res) {
+          if (req.matches[1] != kTelegramToken) {
+            res.status = 401;
+            res.set_content(R"({"ok":false,"error_code":401,"description":"Unauthorized"})",
+                            "application/json");
+            return;
+          }
+          Json body = Json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+          std::string method = req.matches[2];
+          Json result = true;
+          if (method == "getMe") {
+            result = {{"id", 1}, {"is_bot", true}, {"username", "orch_bot"}};
+          } else if (method == "sendMessage") {
+            std::lock_guard<std::mutex> lock(mu_);
+            Json chat = body.value("chat_id", Json());
+            telegram_.push_back(
+                {chat.is_string() ? chat.get<std::string>() : chat.dump(), body.value("text", "")});
+          } else if (method == "getUpdates") {
+            result = Updates(body.value("offset", int64_t{0}));
+          }
+          res.set_content(Json{{"ok", true}, {"result", result}}.dump(), "application/json");
+        });
     server_.Get("/api/users/@me", [](const httplib::Request& req, httplib::Response& res) {
-      res.status = req.get_header_value("Authorization") == std::string("Bot ") + kDiscordToken
-                       ? 200 : 401;
+      res.status =
+          req.get_header_value("Authorization") == std::string("Bot ") + kDiscordToken ? 200 : 401;
       res.set_content(R"({"id":"1","username":"orch"})", "application/json");
     });
-    server_.Post(R"(/api/channels/(\d+)/messages)",
-                 [this](const httplib::Request& req, httplib::Response& res) {
+    server_.Post(R"(/api/channels/(\d+)/messages)", [this](const httplib::Request& req,
+                                                           httplib::Response& res) {
       std::lock_guard<std::mutex> lock(mu_);
       if (req.get_header_value("Authorization") != std::string("Bot ") + kDiscordToken) {
         res.status = 401;
@@ -68,8 +69,9 @@ class FakeChatApis {
       if (!limited_once_) {  // the first post hits a rate limit
         limited_once_ = true;
         res.status = 429;
-        res.set_content(R"({"message":"You are being rate limited.","retry_after":0.3,"global":false})",
-                        "application/json");
+        res.set_content(
+            R"({"message":"You are being rate limited.","retry_after":0.3,"global":false})",
+            "application/json");
         return;
       }
       Json body = Json::parse(req.body, nullptr, false);
@@ -156,15 +158,20 @@ class NotifyLoopTest : public GitHubLoopTest {
     return dir_.Sub("work");
   }
   void ConfigureChats(const std::string& level, int max_attempts) {
-    Configure("router:\n  mode: round_robin\n  agents: [claude]\n"
-              "workflow:\n  max_attempts: " + std::to_string(max_attempts) +
-              "\n  timeout_seconds: 30\n"
-              "channels:\n"
-              "  telegram:\n    enabled: true\n    bot_token: \"" + kTelegramToken +
-              "\"\n    chat_id: \"" + kChat + "\"\n    api_url: " + chats_.url() + "\n"
-              "  discord:\n    enabled: true\n    bot_token: " + kDiscordToken +
-              "\n    channel_id: \"777\"\n    api_url: " + chats_.url() + "/api\n"
-              "notifications:\n  level: " + level + "\n");
+    Configure(
+        "router:\n  mode: round_robin\n  agents: [claude]\n"
+        "workflow:\n  max_attempts: " +
+        std::to_string(max_attempts) +
+        "\n  timeout_seconds: 30\n"
+        "channels:\n"
+        "  telegram:\n    enabled: true\n    bot_token: \"" +
+        kTelegramToken + "\"\n    chat_id: \"" + kChat + "\"\n    api_url: " + chats_.url() +
+        "\n"
+        "  discord:\n    enabled: true\n    bot_token: " +
+        kDiscordToken + "\n    channel_id: \"777\"\n    api_url: " + chats_.url() +
+        "/api\n"
+        "notifications:\n  level: " +
+        level + "\n");
   }
   int64_t LabelledIssue(const std::string& body, const std::string& title) {
     int number = Sim("POST", "/_sim/repos/acme/widgets/issues",
@@ -205,26 +212,29 @@ TEST_F(NotifyLoopTest, EveryMoveOfATaskReachesTelegramAndDiscordOnce) {
   // channel once per move, with the PR's link; Discord's 429 is waited out, not lost.
   ConfigureChats("all", 3);
   StartOrch();
-  int64_t id = LabelledIssue("standin: say working on it\nstandin: write hello.txt hi\n",
-                             "Add a greeting");
+  int64_t id =
+      LabelledIssue("standin: say working on it\nstandin: write hello.txt hi\n", "Add a greeting");
   ASSERT_TRUE(Eventually([&] { return StatusOf(id) == "in_review"; }, std::chrono::seconds(30)))
       << Log();
   std::string tag = "[acme/widgets#" + std::to_string(id) + "] Add a greeting: ";
-  for (const char* move : {"new \u2192 routed", "routed \u2192 in_progress",
-                           "in_progress \u2192 in_review"}) {
-    EXPECT_TRUE(Eventually([&] {
-      return !With(chats_.Telegram(), kChat, tag + move).empty() &&
-             !With(chats_.Discord(), "777", tag + move).empty();
-    }, std::chrono::seconds(20))) << move << "\n" << Dump(chats_.Telegram()) << Dump(chats_.Discord())
-                                  << Log();
+  for (const char* move :
+       {"new \u2192 routed", "routed \u2192 in_progress", "in_progress \u2192 in_review"}) {
+    EXPECT_TRUE(Eventually(
+        [&] {
+          return !With(chats_.Telegram(), kChat, tag + move).empty() &&
+                 !With(chats_.Discord(), "777", tag + move).empty();
+        },
+        std::chrono::seconds(20)))
+        << move << "\n"
+        << Dump(chats_.Telegram()) << Dump(chats_.Discord()) << Log();
     EXPECT_EQ(With(chats_.Telegram(), kChat, tag + move).size(), 1u) << Dump(chats_.Telegram());
     EXPECT_EQ(With(chats_.Discord(), "777", tag + move).size(), 1u) << Dump(chats_.Discord());
   }
   EXPECT_TRUE(chats_.DiscordWasLimited());
   std::vector<std::string> pr = With(chats_.Telegram(), kChat, "in_progress \u2192 in_review");
   ASSERT_EQ(pr.size(), 1u);
-  EXPECT_THAT(pr[0], HasSubstr("\nhttp://127.0.0.1:" + std::to_string(sim_port_) +
-                               "/acme/widgets/pull/"));
+  EXPECT_THAT(pr[0],
+              HasSubstr("\nhttp://127.0.0.1:" + std::to_string(sim_port_) + "/acme/widgets/pull/"));
 
   // /stream from the allowed chat answers with the tail of the agent's output.
   Json task = OrchJson({"task", "show", std::to_string(id), "--json"});
@@ -254,13 +264,17 @@ TEST_F(NotifyLoopTest, UnblockWorksFromTheAllowedChatOnly) {
   int64_t a = LabelledIssue(fail, "First");
   int64_t b = LabelledIssue(fail, "Second");
   for (int64_t id : {a, b}) {
-    ASSERT_TRUE(Eventually([&] { return StatusOf(id) == "needs_review"; },
-                           std::chrono::seconds(40))) << Log();
+    ASSERT_TRUE(
+        Eventually([&] { return StatusOf(id) == "needs_review"; }, std::chrono::seconds(40)))
+        << Log();
     std::string tag = "[acme/widgets#" + std::to_string(id) + "]";
-    EXPECT_TRUE(Eventually([&] {
-      return !With(chats_.Telegram(), kChat, tag).empty() &&
-             !With(chats_.Telegram(), kChat, "in_progress \u2192 needs_review").empty();
-    }, std::chrono::seconds(20))) << Dump(chats_.Telegram());
+    EXPECT_TRUE(Eventually(
+        [&] {
+          return !With(chats_.Telegram(), kChat, tag).empty() &&
+                 !With(chats_.Telegram(), kChat, "in_progress \u2192 needs_review").empty();
+        },
+        std::chrono::seconds(20)))
+        << Dump(chats_.Telegram());
   }
   std::vector<std::string> failed = With(chats_.Telegram(), kChat, "in_progress \u2192 routed");
   EXPECT_EQ(failed.size(), 2u) << Dump(chats_.Telegram());
@@ -270,7 +284,8 @@ TEST_F(NotifyLoopTest, UnblockWorksFromTheAllowedChatOnly) {
   chats_.Message(kChat, "alice", "/unblock " + std::to_string(b));
   ASSERT_TRUE(Eventually([&] {
     return !With(chats_.Telegram(), kChat, "task " + std::to_string(b) + " unblocked").empty();
-  })) << Dump(chats_.Telegram()) << Log();
+  })) << Dump(chats_.Telegram())
+      << Log();
   EXPECT_EQ(StatusOf(a), "needs_review");
   EXPECT_TRUE(With(chats_.Telegram(), "999", "").empty());  // the stranger hears nothing
   EXPECT_THAT(Log(), HasSubstr("telegram: ignored a command from chat 999"));
