@@ -21,6 +21,7 @@
 #include "inbox_writer.h"
 #include "jobs.h"
 #include "log.h"
+#include "notify_service.h"
 #include "subprocess.h"
 #include "version.h"
 #include "webhook_server.h"
@@ -198,6 +199,9 @@ class ServeCommand : public Command {
                    config->engine.sync_interval.count());
     }
     spdlog::info("engine: ticking every {}s", config->engine.tick_interval.count());
+    Result<std::unique_ptr<NotifyService>> notify =  // chat channels, on their own threads
+        NotifyService::Start(home->db_path(), *config, ctx.clock, [&daemon] { daemon.Wake(); });
+    if (!notify.ok()) return notify.status();
     StartSignalThread(daemon);
     int ticks = daemon.Run();
     if (receiver) receiver->Stop();  // in-flight deliveries finish and commit first

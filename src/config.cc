@@ -94,7 +94,8 @@ const std::vector<std::pair<const char*, NotificationLevel>> kLevels = {
     {"all", NotificationLevel::kAll},
     {"important", NotificationLevel::kImportant},
     {"errors", NotificationLevel::kErrors},
-    {"none", NotificationLevel::kNone}};
+    {"none", NotificationLevel::kNone},
+    {"errors_only", NotificationLevel::kErrors}};  // the name the issue used
 const std::vector<std::pair<const char*, OutputFormat>> kFormats = {
     {"claude-json", OutputFormat::kClaudeJson},
     {"claude-stream-json", OutputFormat::kClaudeStreamJson},
@@ -529,14 +530,16 @@ void Reader::ReadRoot(const YAML::Node& root) {
                   ReadMap(v, k,
                           {{"enabled", [&](auto& x, auto& y) { Bool(x, y, &tg.enabled); }},
                            {"bot_token", [&](auto& x, auto& y) { String(x, y, &tg.bot_token); }},
-                           {"chat_id", [&](auto& x, auto& y) { String(x, y, &tg.chat_id); }}});
+                           {"chat_id", [&](auto& x, auto& y) { String(x, y, &tg.chat_id); }},
+                           {"api_url", [&](auto& x, auto& y) { String(x, y, &tg.api_url); }}});
                 }},
                {"discord", [&](auto& v, auto& k) {
                   ReadMap(
                       v, k,
                       {{"enabled", [&](auto& x, auto& y) { Bool(x, y, &dc.enabled); }},
                        {"bot_token", [&](auto& x, auto& y) { String(x, y, &dc.bot_token); }},
-                       {"channel_id", [&](auto& x, auto& y) { String(x, y, &dc.channel_id); }}});
+                       {"channel_id", [&](auto& x, auto& y) { String(x, y, &dc.channel_id); }},
+                       {"api_url", [&](auto& x, auto& y) { String(x, y, &dc.api_url); }}});
                 }}});
         }},
        {"notifications",
@@ -637,8 +640,13 @@ void Reader::CheckCrossReferences() {
     check_agent("jobs[" + std::to_string(i) + "].task.agent", c.jobs[i].task.agent);
   }
   if (c.webhook.bind.empty()) ErrorAt("webhook.bind", "must not be empty");
-  if (c.github.api_url.rfind("http://", 0) != 0 && c.github.api_url.rfind("https://", 0) != 0) {
-    ErrorAt("github.api_url", "expected an http:// or https:// URL");
+  for (const auto& [key, url] : {std::pair<const char*, const std::string&>{"github.api_url",
+                                                                            c.github.api_url},
+                                 {"channels.telegram.api_url", c.telegram.api_url},
+                                 {"channels.discord.api_url", c.discord.api_url}}) {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      ErrorAt(key, "expected an http:// or https:// URL");
+    }
   }
 }
 

@@ -38,6 +38,8 @@ using Seconds = std::chrono::seconds;
 // full-access (alias danger-full-access), none.
 enum class Sandbox { kReadOnly, kWorkspaceWrite, kFullAccess, kNone };
 enum class RouterMode { kLlm, kRoundRobin };
+// What reaches the chat channels (notify.h: LevelSends). Config names: all, important,
+// errors (alias errors_only), none.
 enum class NotificationLevel { kAll, kImportant, kErrors, kNone };
 // How a generic agent's output is read: one of the real CLIs' formats, or plain text.
 enum class OutputFormat { kClaudeJson, kClaudeStreamJson, kCodexJsonl, kOpencodeJsonl, kText };
@@ -118,13 +120,15 @@ struct GitHubConfig {
 struct TelegramConfig {
   bool enabled = false;
   std::string bot_token;
-  std::string chat_id;
+  std::string chat_id;  // where notifications go, and the only chat whose commands are obeyed
+  std::string api_url = "https://api.telegram.org";  // a local fake in tests
 };
 
 struct DiscordConfig {
   bool enabled = false;
   std::string bot_token;
   std::string channel_id;
+  std::string api_url = "https://discord.com/api/v10";  // a local fake in tests
 };
 
 enum class JobType { kTask, kCommand };

@@ -151,11 +151,13 @@ std::string RenderConfig(const Config& c) {
   out << YAML::Key << "enabled" << YAML::Value << c.telegram.enabled;
   out << YAML::Key << "bot_token" << YAML::Value << Mask(c.telegram.bot_token);
   out << YAML::Key << "chat_id" << YAML::Value << c.telegram.chat_id;
+  out << YAML::Key << "api_url" << YAML::Value << c.telegram.api_url;
   out << YAML::EndMap;
   out << YAML::Key << "discord" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << c.discord.enabled;
   out << YAML::Key << "bot_token" << YAML::Value << Mask(c.discord.bot_token);
   out << YAML::Key << "channel_id" << YAML::Value << c.discord.channel_id;
+  out << YAML::Key << "api_url" << YAML::Value << c.discord.api_url;
   out << YAML::EndMap;
   out << YAML::EndMap;
 

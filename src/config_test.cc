@@ -341,5 +341,19 @@ TEST_F(ConfigTest, RenderMasksSecretsAndParsesBack) {
   EXPECT_EQ(RenderConfig(*back), yaml);
 }
 
+TEST_F(ConfigTest, NotificationLevelTakesErrorsOnlyAsErrorsAndChannelsTakeApiUrls) {
+  Result<Config> c = Parse(
+      "notifications: {level: errors_only}\n"
+      "channels:\n  telegram: {api_url: \"http://127.0.0.1:9\"}\n"
+      "  discord: {api_url: \"http://127.0.0.1:10/api\"}\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->notification_level, NotificationLevel::kErrors);
+  EXPECT_STREQ(NotificationLevelName(c->notification_level), "errors");
+  EXPECT_EQ(c->telegram.api_url, "http://127.0.0.1:9");
+  EXPECT_EQ(c->discord.api_url, "http://127.0.0.1:10/api");
+  EXPECT_THAT(Error("channels: {discord: {api_url: discord.com}}\n"),
+              HasSubstr("channels.discord.api_url: expected an http:// or https:// URL"));
+}
+
 }  // namespace
 }  // namespace orch

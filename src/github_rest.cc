@@ -125,6 +125,10 @@ HttpSession::HttpSession(std::string base_url, std::string origin, std::string p
 
 HttpSession::~HttpSession() = default;
 
+void HttpSession::set_read_timeout(int seconds) { client_->set_read_timeout(seconds); }
+
+void HttpSession::Stop() { client_->stop(); }
+
 Result<std::unique_ptr<HttpSession>> HttpSession::Open(const std::string& base_url) {
   size_t scheme = base_url.find("://");
   if (scheme == std::string::npos ||

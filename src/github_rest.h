@@ -47,6 +47,10 @@ class HttpSession {
                             const std::map<std::string, std::string>& headers,
                             const std::string& body = "");
   const std::string& base_url() const { return base_url_; }
+  // For long polls (Telegram getUpdates): how long Send waits for a response (default 30 s).
+  void set_read_timeout(int seconds);
+  // Aborts a Send in progress on another thread, which then fails with Unavailable. Any thread.
+  void Stop();
 
  private:
   HttpSession(std::string base_url, std::string origin, std::string prefix);

@@ -200,6 +200,10 @@ class SqliteStore {
   Result<Task> GetTask(int64_t id);
   Result<std::vector<Task>> ListTasks(const TaskFilter& filter);
   Result<std::vector<Event>> TaskEvents(int64_t task_id);
+  // Events of every task with id > `id`, oldest first, at most `limit` (store_events.cc): the
+  // feed the notifier reads from its cursor. MaxEventId is 0 for an empty table.
+  Result<std::vector<Event>> EventsAfter(int64_t id, int limit);
+  Result<int64_t> MaxEventId();
   // Links task `id` to the pull request that carries its work. NotFound without such a task.
   Status SetTaskPullRequest(int64_t id, int64_t pr_number);
 
