@@ -22,6 +22,8 @@ const CommandRow kCommands[] = {
      MakeInitCommand},
     {"", "serve", "Run the daemon in the foreground", MakeServeCommand},
     {"", "log", "Print the daemon's log", MakeLogCommand},
+    {"", "stream", "Print agents' output live: one task's, or every running task's",
+     MakeStreamCommand},
     {"config", "validate", "Check configuration files", MakeConfigValidateCommand},
     {"config", "show", "Print the merged configuration, secrets masked", MakeConfigShowCommand},
     {"project", "add", "Register a repository (owner/repo, clone URL or local path)",

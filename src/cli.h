@@ -100,6 +100,7 @@ std::unique_ptr<Command> MakeTaskAttachCommand();
 std::unique_ptr<Command> MakeTaskKillCommand();
 std::unique_ptr<Command> MakeRouteCommand();
 std::unique_ptr<Command> MakeAgentsCommand();
+std::unique_ptr<Command> MakeStreamCommand();
 
 }  // namespace orch
 

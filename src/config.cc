@@ -395,6 +395,12 @@ void Reader::ReadRoot(const YAML::Node& root) {
                     }},
                    {"health_url", [&](auto& v, auto& k) { String(v, k, &wh.health_url); }}});
         }},
+       {"api",
+        [&](auto& n, auto& p) {
+          ReadMap(n, p,
+                  {{"bind", [&](auto& v, auto& k) { String(v, k, &c.api.bind); }},
+                   {"port", [&](auto& v, auto& k) { Int(v, k, 0, 65535, &c.api.port); }}});
+        }},
        {"engine",
         [&](auto& n, auto& p) {
           ReadMap(
@@ -492,7 +498,8 @@ void Reader::ReadRoot(const YAML::Node& root) {
 
 // Sections that configure the one daemon rather than a repository's work: a project's file
 // may not set them, since nothing would read them there.
-constexpr const char* kGlobalOnly[] = {"webhook", "engine", "github", "channels", "notifications"};
+constexpr const char* kGlobalOnly[] = {"webhook", "api",      "engine",
+                                       "github",  "channels", "notifications"};
 
 void Reader::ParseSource(const ConfigSource& source) {
   file_ = source.name;
@@ -562,6 +569,7 @@ void Reader::CheckCrossReferences() {
     ErrorAt("channels.discord.enabled", "discord needs bot_token and channel_id");
   }
   if (c.webhook.bind.empty()) ErrorAt("webhook.bind", "must not be empty");
+  if (c.api.bind.empty()) ErrorAt("api.bind", "must not be empty");
   if (c.github.api_url.rfind("http://", 0) != 0 && c.github.api_url.rfind("https://", 0) != 0) {
     ErrorAt("github.api_url", "expected an http:// or https:// URL");
   }
