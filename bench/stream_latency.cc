@@ -115,8 +115,8 @@ std::string Percentiles(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   auto pct = [&](double p) { return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))]; };
   char buf[160];
-  snprintf(buf, sizeof buf, "n=%-6zu p50 %8.2f ms  p99 %8.2f ms  max %8.2f ms", v.size(),
-           pct(0.50), pct(0.99), v.back());
+  snprintf(buf, sizeof buf, "n=%-6zu p50 %8.2f ms  p99 %8.2f ms  max %8.2f ms", v.size(), pct(0.50),
+           pct(0.99), v.back());
   return buf;
 }
 
@@ -137,8 +137,11 @@ struct Setup {
     Run({"tmux", "-L", socket, "kill-server"});
   }
   std::map<std::string, std::string> Env() const {
-    return {{"ORCH_HOME", home}, {"HOME", dir.path()}, {"ORCH_TMUX_SOCKET", socket},
-            {"GH_TOKEN", ""}, {"GITHUB_TOKEN", ""}};
+    return {{"ORCH_HOME", home},
+            {"HOME", dir.path()},
+            {"ORCH_TMUX_SOCKET", socket},
+            {"GH_TOKEN", ""},
+            {"GITHUB_TOKEN", ""}};
   }
 };
 
@@ -175,8 +178,8 @@ bool Start(Setup& s, int n, int interval_ms, const std::string& self) {
     s.ids.push_back(t.id);
     s.sessions.push_back(session);
   }
-  s.tmux_pid = std::atoi(
-      Run({"tmux", "-L", s.socket, "display-message", "-p", "#{pid}"}).out.c_str());
+  s.tmux_pid =
+      std::atoi(Run({"tmux", "-L", s.socket, "display-message", "-p", "#{pid}"}).out.c_str());
   s.orch = std::make_unique<Background>(std::vector<std::string>{ORCH_BINARY, "serve"}, s.Env(),
                                         s.dir.Sub("orch.out"));
   if (!Eventually([&] { return std::filesystem::exists(s.home + "/state/api.json"); })) {
@@ -197,7 +200,8 @@ void Stream(const Setup& s, int64_t id, const std::atomic<bool>& stop,
   client.set_tcp_nodelay(true);
   SseParser parser;
   std::string partial;
-  uint64_t offset = std::filesystem::file_size(s.home + "/runs/" + std::to_string(id) + "/1/output.log");
+  uint64_t offset =
+      std::filesystem::file_size(s.home + "/runs/" + std::to_string(id) + "/1/output.log");
   client.Get("/api/tasks/" + std::to_string(id) + "/stream",
              {{"Authorization", "Bearer " + s.token}, {"Last-Event-ID", std::to_string(offset)}},
              [&](const char* data, size_t n) {
@@ -224,8 +228,8 @@ void Poll(const Setup& s, const std::atomic<bool>& stop, int64_t since_ns, Laten
   while (!stop.load()) {
     auto next = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     for (size_t i = 0; i < s.sessions.size(); ++i) {
-      ProcessResult r = Run({"tmux", "-L", s.socket, "capture-pane", "-p", "-J", "-t",
-                             "=" + s.sessions[i] + ":"});
+      ProcessResult r = Run(
+          {"tmux", "-L", s.socket, "capture-pane", "-p", "-J", "-t", "=" + s.sessions[i] + ":"});
       int64_t now = NowNs();
       std::istringstream lines(r.out);
       for (std::string line; std::getline(lines, line);) {
@@ -300,10 +304,10 @@ void Measure(int n, int seconds, int lines_per_second, const std::string& self) 
          Pct(std::max(0.0, sse_daemon - idle_daemon), secs) / n);
   printf("  daemon, during the poll    %7.3f%%   %8.4f%%\n", Pct(poll_daemon, secs),
          Pct(poll_daemon, secs) / n);
-  printf("  2 s capture-pane poller    %7.3f%%   %8.4f%%   (thread %.3f s, tmux clients %.3f s, "
-         "tmux server extra %.3f s)\n",
-         Pct(poll_cpu, secs), Pct(poll_cpu, secs) / n, poll_thread, poll_children,
-         poll_tmux_extra);
+  printf(
+      "  2 s capture-pane poller    %7.3f%%   %8.4f%%   (thread %.3f s, tmux clients %.3f s, "
+      "tmux server extra %.3f s)\n",
+      Pct(poll_cpu, secs), Pct(poll_cpu, secs) / n, poll_thread, poll_children, poll_tmux_extra);
   fflush(stdout);
 }
 

@@ -78,8 +78,7 @@ Result<std::vector<ApiTask>> ListApiTasks(const ApiAddress& address, const std::
 }
 
 Status StreamOnce(const ApiAddress& address, int64_t id, uint64_t* offset,
-                  const StreamCallback& on_event, const std::atomic<bool>* stop,
-                  bool* connected) {
+                  const StreamCallback& on_event, const std::atomic<bool>* stop, bool* connected) {
   httplib::Headers headers = Auth(address);
   if (*offset > 0) headers.emplace("Last-Event-ID", std::to_string(*offset));
   int status = 0;

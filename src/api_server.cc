@@ -161,11 +161,10 @@ void ApiServer::Route() {
     Reply(res, 401, {{"error", "missing or wrong token (Authorization: Bearer <api.token>)"}});
     return httplib::Server::HandlerResponse::Handled;
   });
-  s.Get("/api/tasks", [this](const httplib::Request& req, httplib::Response& res) {
-    ListTasks(req, res);
-  });
-  s.Get(R"(/api/tasks/(\d+)/stream)", [this](const httplib::Request& req,
-                                             httplib::Response& res) { Stream(req, res); });
+  s.Get("/api/tasks",
+        [this](const httplib::Request& req, httplib::Response& res) { ListTasks(req, res); });
+  s.Get(R"(/api/tasks/(\d+)/stream)",
+        [this](const httplib::Request& req, httplib::Response& res) { Stream(req, res); });
 }
 
 void ApiServer::ListTasks(const httplib::Request& req, httplib::Response& res) {
@@ -235,8 +234,11 @@ Status ApiServer::LoadRuns(Subscriber& sub) {
 
 bool ApiServer::Pump(Subscriber& sub, httplib::DataSink& sink) {
   auto send = [&](const std::string& content, bool final) {
-    StreamEvent e{.task_id = sub.task_id, .content = content, .timestamp_ms = NowMillis(),
-                  .is_final = final, .id = sub.offset};
+    StreamEvent e{.task_id = sub.task_id,
+                  .content = content,
+                  .timestamp_ms = NowMillis(),
+                  .is_final = final,
+                  .id = sub.offset};
     std::string wire = FormatSseEvent(e);
     sub.last_write = clock_.Monotonic();
     return sink.write(wire.data(), wire.size());

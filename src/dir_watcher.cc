@@ -107,8 +107,7 @@ bool DirWatcher::Handle::Wait(uint64_t seen, std::chrono::milliseconds timeout) 
   }
   // Without a watch nothing bumps the generation: look again soon.
   if (e.wd < 0) timeout = std::min(timeout, std::chrono::milliseconds(100));
-  return e.cv.wait_for(lock, timeout,
-                       [&] { return e.generation != seen || watcher_.stopped_; }) &&
+  return e.cv.wait_for(lock, timeout, [&] { return e.generation != seen || watcher_.stopped_; }) &&
          !watcher_.stopped_;
 }
 

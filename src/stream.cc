@@ -55,9 +55,11 @@ size_t Utf8CompleteLength(std::string_view s) {
   for (size_t back = 1; back <= 4 && back <= n; ++back) {
     unsigned char c = static_cast<unsigned char>(s[n - back]);
     if ((c & 0xC0) == 0x80) continue;  // continuation byte
-    size_t need = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                             : (c & 0xF8) == 0xF0  ? 4
-                                                   : 1;  // not a lead byte: leave it be
+    size_t need = c < 0x80             ? 1
+                  : (c & 0xE0) == 0xC0 ? 2
+                  : (c & 0xF0) == 0xE0 ? 3
+                  : (c & 0xF8) == 0xF0 ? 4
+                                       : 1;  // not a lead byte: leave it be
     return back < need ? n - back : n;
   }
   return n;  // only continuation bytes: not UTF-8 we could complete
@@ -95,8 +97,8 @@ std::string FormatSseEvent(const StreamEvent& e) {
                {"content", e.content},
                {"timestamp", e.timestamp_ms},
                {"is_final", e.is_final}};
-  return "id: " + std::to_string(e.id) + "\ndata: " +
-         data.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
+  return "id: " + std::to_string(e.id) +
+         "\ndata: " + data.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
 }
 
 void SseParser::Feed(std::string_view bytes,

@@ -29,9 +29,9 @@ struct RunLog {
 };
 
 struct Chunk {
-  std::string content;   // may be empty: nothing new yet
-  uint64_t end = 0;      // the offset after `content`
-  bool at_end = false;   // the last run has ended and nothing follows `end`
+  std::string content;  // may be empty: nothing new yet
+  uint64_t end = 0;     // the offset after `content`
+  bool at_end = false;  // the last run has ended and nothing follows `end`
 };
 
 // Reads up to `max_bytes` of the task's output from `offset` on, from one run's log at most.

@@ -1,6 +1,8 @@
 // Live agent output through the daemon's local API: `orch serve` with the GitHub simulator and
 // the agent stand-ins (as in agents_test.cc), read by `orch stream` and by a plain HTTP
 // client speaking SSE.
+#include "stream.h"
+
 #include <gmock/gmock.h>
 #include <signal.h>
 
@@ -8,7 +10,6 @@
 #include <sstream>
 
 #include "github_fixture.h"
-#include "stream.h"
 
 namespace orch::test {
 namespace {
@@ -71,8 +72,8 @@ class StreamTest : public GitHubLoopTest {
     for (int i = 1; i <= lines; ++i) {
       char tok[8];
       snprintf(tok, sizeof tok, "tok-%02d", i);
-      body += std::string("standin: say ") + tok + "\nstandin: sleep " + std::to_string(gap_ms) +
-              "\n";
+      body +=
+          std::string("standin: say ") + tok + "\nstandin: sleep " + std::to_string(gap_ms) + "\n";
     }
     return body;
   }
@@ -93,15 +94,14 @@ class StreamTest : public GitHubLoopTest {
     if (from > 0) h.emplace("Last-Event-ID", std::to_string(from));
     std::vector<StreamEvent> events;
     SseParser parser;
-    Api()->Get("/api/tasks/" + std::to_string(id) + "/stream", h,
-               [&](const char* data, size_t n) {
-                 parser.Feed(std::string_view(data, n), [&](const SseMessage& m) {
-                   Result<StreamEvent> e = ParseStreamEvent(m);
-                   EXPECT_TRUE(e.ok()) << m.data;
-                   if (e.ok()) events.push_back(*e);
-                 });
-                 return events.size() < max_events;
-               });
+    Api()->Get("/api/tasks/" + std::to_string(id) + "/stream", h, [&](const char* data, size_t n) {
+      parser.Feed(std::string_view(data, n), [&](const SseMessage& m) {
+        Result<StreamEvent> e = ParseStreamEvent(m);
+        EXPECT_TRUE(e.ok()) << m.data;
+        if (e.ok()) events.push_back(*e);
+      });
+      return events.size() < max_events;
+    });
     return events;
   }
   static std::string Content(const std::vector<StreamEvent>& events) {
