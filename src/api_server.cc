@@ -115,6 +115,12 @@ Status ApiServer::Start() {
   s.set_keep_alive_timeout(5);
   s.set_read_timeout(10);
   s.set_write_timeout(10);
+  // httplib's default also sets SO_REUSEPORT, which would let a second daemon (another
+  // ORCH_HOME) bind the same port and take half of this one's clients.
+  s.set_socket_options([](socket_t fd) {
+    int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   Route();
   int port = config_.port == 0 ? s.bind_to_any_port(config_.bind)
                                : (s.bind_to_port(config_.bind, config_.port) ? config_.port : -1);
