@@ -75,7 +75,7 @@ class StreamTest : public GitHubLoopTest {
       body +=
           std::string("standin: say ") + tok + "\nstandin: sleep " + std::to_string(gap_ms) + "\n";
     }
-    return body;
+    return body + "standin: write notes.txt done\n";  // a change, so the task gets a PR
   }
   std::unique_ptr<httplib::Client> Api() {
     Json j = Json::parse(ReadFile(home() + "/state/api.json"));
@@ -159,7 +159,8 @@ TEST_F(StreamTest, AReconnectWithLastEventIdResumesWhereItLeftOff) {
 
 TEST_F(StreamTest, AFinishedTaskReplaysEverythingAndEndsWithIsFinal) {
   StartOrch();
-  int64_t id = LabelledTask("standin: say tok-01\nstandin: say tok-02\n");
+  int64_t id =
+      LabelledTask("standin: say tok-01\nstandin: say tok-02\nstandin: write a.txt a\n");
   ASSERT_TRUE(Reaches(id, "in_review")) << Log();
   std::string log = RunLog(id);
   std::vector<StreamEvent> events = Read(id, 0);
