@@ -34,6 +34,7 @@ bench: build
 	$(BUILD_DIR)/orch_bench
 	$(BUILD_DIR)/orch_webhook_bench
 	$(BUILD_DIR)/orch_dispatch_bench
+	$(BUILD_DIR)/orch_stream_bench
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -24,6 +24,8 @@ const CommandRow kCommands[] = {
     {"", "log", "Print the daemon's log", MakeLogCommand},
     {"", "status", "Is the daemon up; its mode, tasks by status and live agents",
      MakeStatusCommand},
+    {"", "stream", "Print agents' output live: one task's, or every running task's",
+     MakeStreamCommand},
     {"config", "validate", "Check configuration files", MakeConfigValidateCommand},
     {"config", "show", "Print the merged configuration, secrets masked", MakeConfigShowCommand},
     {"project", "add", "Register a repository (owner/repo, clone URL or local path)",

@@ -113,6 +113,7 @@ std::unique_ptr<Command> MakeJobRemoveCommand();
 std::unique_ptr<Command> MakeJobEnableCommand();
 std::unique_ptr<Command> MakeJobDisableCommand();
 std::unique_ptr<Command> MakeJobRunCommand();
+std::unique_ptr<Command> MakeStreamCommand();
 
 }  // namespace orch
 

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "agent_stack.h"
+#include "api_server.h"
 #include "daemon.h"
 #include "engine.h"
 #include "github_locked.h"
@@ -170,6 +171,11 @@ class ServeCommand : public Command {
     spdlog::info("jobs: {} job(s) configured (orch job list)", config->jobs.size());
     spdlog::info("agents: tmux -L {} (attach: orch task attach ID), at most {} at once",
                  agents.tmux.socket(), config->engine.max_parallel);
+
+    ApiServer api(*home, config->api, ctx.clock);  // `orch stream`; agents run without it
+    if (Status s = api.Start(); !s.ok()) {
+      spdlog::warn("api: {}; orch stream cannot connect", s.message());
+    }
 
     // The receiver writes through its own connection; the engine's stays on this thread.
     std::unique_ptr<SqliteStore> inbox_store;

@@ -452,6 +452,12 @@ void Reader::ReadRoot(const YAML::Node& root) {
                     }},
                    {"health_url", [&](auto& v, auto& k) { String(v, k, &wh.health_url); }}});
         }},
+       {"api",
+        [&](auto& n, auto& p) {
+          ReadMap(n, p,
+                  {{"bind", [&](auto& v, auto& k) { String(v, k, &c.api.bind); }},
+                   {"port", [&](auto& v, auto& k) { Int(v, k, 0, 65535, &c.api.port); }}});
+        }},
        {"engine",
         [&](auto& n, auto& p) {
           ReadMap(
@@ -554,7 +560,7 @@ void Reader::ReadRoot(const YAML::Node& root) {
 // Sections that configure the one daemon rather than a repository's work: a project's file
 // may not set them, since nothing would read them there.
 // Jobs too: the scheduler reads config.yml and jobs.yml only (a job's `project` scopes it).
-constexpr const char* kGlobalOnly[] = {"webhook", "engine",        "github",
+constexpr const char* kGlobalOnly[] = {"webhook",  "api",           "engine", "github",
                                        "channels", "notifications", "jobs"};
 
 void Reader::ParseSource(const ConfigSource& source) {
@@ -640,6 +646,7 @@ void Reader::CheckCrossReferences() {
     check_agent("jobs[" + std::to_string(i) + "].task.agent", c.jobs[i].task.agent);
   }
   if (c.webhook.bind.empty()) ErrorAt("webhook.bind", "must not be empty");
+  if (c.api.bind.empty()) ErrorAt("api.bind", "must not be empty");
   for (const auto& [key, url] : {std::pair<const char*, const std::string&>{"github.api_url",
                                                                             c.github.api_url},
                                  {"channels.telegram.api_url", c.telegram.api_url},

@@ -62,6 +62,12 @@ struct WebhookConfig {
   std::string health_url;
 };
 
+// The daemon's local API (api_server.h): `orch stream` and SSE clients.
+struct ApiConfig {
+  std::string bind = "127.0.0.1";
+  int port = 7171;  // 0: any free port (the one chosen is in $ORCH_HOME/state/api.json)
+};
+
 struct EngineConfig {
   Seconds tick_interval{10};
   Seconds sync_interval{120};
@@ -160,6 +166,7 @@ struct JobConfig {
 
 struct Config {
   WebhookConfig webhook;
+  ApiConfig api;
   EngineConfig engine;
   WorkflowConfig workflow;
   RouterConfig router;
@@ -183,7 +190,7 @@ EnvLookup ProcessEnv();
 struct ConfigSource {
   std::string name;  // e.g. "/home/me/.orch/config.yml"
   std::string text;
-  // A project's .orch.yml: the daemon-wide sections (webhook, engine, github, channels,
+  // A project's .orch.yml: the daemon-wide sections (webhook, api, engine, github, channels,
   // notifications, jobs) are errors there.
   bool project = false;
   // $ORCH_HOME/jobs.yml: only `jobs` is allowed, and its jobs are added to those before it

@@ -93,6 +93,11 @@ std::string RenderConfig(const Config& c) {
   out << YAML::Key << "health_url" << YAML::Value << c.webhook.health_url;
   out << YAML::EndMap;
 
+  out << YAML::Key << "api" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "bind" << YAML::Value << c.api.bind;
+  out << YAML::Key << "port" << YAML::Value << c.api.port;
+  out << YAML::EndMap;
+
   const EngineConfig& e = c.engine;
   out << YAML::Key << "engine" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "tick_interval" << YAML::Value << Secs(e.tick_interval);

@@ -1,0 +1,231 @@
+// Live agent output through the daemon's local API: `orch serve` with the GitHub simulator and
+// the agent stand-ins (as in agents_test.cc), read by `orch stream` and by a plain HTTP
+// client speaking SSE.
+#include "stream.h"
+
+#include <gmock/gmock.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "github_fixture.h"
+
+namespace orch::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+class StreamTest : public GitHubLoopTest {
+ protected:
+  std::string ProjectPath() override {
+    MakeRepoWithOrigin(dir_.Sub("origin.git"), dir_.Sub("work"));
+    std::filesystem::create_directories(dir_.Sub("bin"));
+    for (const char* name : {"claude", "codex", "opencode"}) {
+      std::filesystem::create_symlink(ORCH_AGENT_STANDIN, dir_.Sub("bin/") + name);
+    }
+    extra_env_["PATH"] = dir_.Sub("bin") + ":" + std::string(getenv("PATH"));
+    return dir_.Sub("work");
+  }
+  void SetUp() override {
+    GitHubLoopTest::SetUp();
+    // Round robin to the claude stand-in; the API on a free port.
+    Configure(
+        "router:\n  mode: round_robin\n  agents: [claude]\n"
+        "workflow:\n  max_attempts: 1\n  timeout_seconds: 30\n"
+        "api:\n  port: 0\n");
+  }
+  // Labels a fresh issue with `body`; returns the task's id.
+  int64_t LabelledTask(const std::string& body) {
+    int number = Sim("POST", "/_sim/repos/acme/widgets/issues",
+                     {{"user", "alice"}, {"title", "Talk"}, {"body", body}})["issue"]["number"];
+    Label(number, "bob");
+    int64_t id = 0;
+    EXPECT_TRUE(Eventually([&] {
+      for (const Json& t : Tasks()) {
+        if (t["external_id"] == std::to_string(number)) id = t["id"];
+      }
+      return id != 0;
+    })) << Log();
+    return id;
+  }
+  Json Task(int64_t id) { return OrchJson({"task", "show", std::to_string(id), "--json"}); }
+  bool Reaches(int64_t id, const std::string& status) {
+    return Eventually([&] { return Task(id)["status"] == status; }, std::chrono::seconds(30));
+  }
+  // Everything the task's single run wrote.
+  std::string RunLog(int64_t id) {
+    Json runs = Task(id)["runs"];
+    EXPECT_EQ(runs.size(), 1u);
+    return runs.empty() ? "" : ReadFile(runs[0]["run_dir"].get<std::string>() + "/output.log");
+  }
+  // Lines that say "tok-NN" (the stand-in's say directives), as NN in order of appearance.
+  static std::vector<std::string> Tokens(const std::string& text) {
+    std::vector<std::string> out;
+    for (size_t at = text.find("tok-"); at != std::string::npos; at = text.find("tok-", at + 1)) {
+      out.push_back(text.substr(at, 6));
+    }
+    return out;
+  }
+  static std::string Script(int lines, int gap_ms) {
+    std::string body = "Talk slowly.\n\nstandin: sleep 800\n";
+    for (int i = 1; i <= lines; ++i) {
+      char tok[8];
+      snprintf(tok, sizeof tok, "tok-%02d", i);
+      body +=
+          std::string("standin: say ") + tok + "\nstandin: sleep " + std::to_string(gap_ms) + "\n";
+    }
+    return body + "standin: write notes.txt done\n";  // a change, so the task gets a PR
+  }
+  std::unique_ptr<httplib::Client> Api() {
+    Json j = Json::parse(ReadFile(home() + "/state/api.json"));
+    auto c = std::make_unique<httplib::Client>(j["url"].get<std::string>());
+    c->set_read_timeout(30);
+    return c;
+  }
+  std::string Token() {
+    std::string t = ReadFile(home() + "/state/api.token");
+    while (!t.empty() && t.back() == '\n') t.pop_back();
+    return t;
+  }
+  // Reads the task's stream from `from` (0: no Last-Event-ID); stops after `max_events`.
+  std::vector<StreamEvent> Read(int64_t id, uint64_t from, size_t max_events = SIZE_MAX) {
+    httplib::Headers h = {{"Authorization", "Bearer " + Token()}};
+    if (from > 0) h.emplace("Last-Event-ID", std::to_string(from));
+    std::vector<StreamEvent> events;
+    SseParser parser;
+    Api()->Get("/api/tasks/" + std::to_string(id) + "/stream", h, [&](const char* data, size_t n) {
+      parser.Feed(std::string_view(data, n), [&](const SseMessage& m) {
+        Result<StreamEvent> e = ParseStreamEvent(m);
+        EXPECT_TRUE(e.ok()) << m.data;
+        if (e.ok()) events.push_back(*e);
+      });
+      return events.size() < max_events;
+    });
+    return events;
+  }
+  static std::string Content(const std::vector<StreamEvent>& events) {
+    std::string out;
+    for (const StreamEvent& e : events) out += e.content;
+    return out;
+  }
+};
+
+TEST_F(StreamTest, TwoClientsOnALiveTaskEachPrintEveryLineOnceInOrder) {
+  // Given a running agent that says twelve things, two `orch stream` clients that joined
+  // while it ran each print the run's log exactly, then exit 0 after the final event.
+  StartOrch();
+  EXPECT_THAT(Log(), HasSubstr("api: listening on http://127.0.0.1:"));
+  int64_t id = LabelledTask(Script(12, 100));
+  std::string id_arg = std::to_string(id);
+  Background a({ORCH_BINARY, "stream", id_arg}, Env(), dir_.Sub("a.out"));
+  Background b({ORCH_BINARY, "stream", id_arg}, Env(), dir_.Sub("b.out"));
+  ASSERT_TRUE(Eventually([&] { return !Tokens(ReadFile(dir_.Sub("a.out"))).empty(); },
+                         std::chrono::seconds(20)))
+      << Log();
+  EXPECT_EQ(Task(id)["status"], "in_progress");  // it was live when the first line arrived
+  EXPECT_EQ(a.Wait(std::chrono::seconds(30)), 0) << ReadFile(dir_.Sub("a.out"));
+  EXPECT_EQ(b.Wait(std::chrono::seconds(30)), 0) << ReadFile(dir_.Sub("b.out"));
+  std::string log = RunLog(id);
+  std::vector<std::string> want;
+  for (int i = 1; i <= 12; ++i) want.push_back((i < 10 ? "tok-0" : "tok-") + std::to_string(i));
+  std::vector<std::string> said = Tokens(log);  // the result event repeats them afterwards
+  said.resize(std::min(said.size(), want.size()));
+  ASSERT_EQ(said, want) << log;
+  EXPECT_EQ(ReadFile(dir_.Sub("a.out")), log);
+  EXPECT_EQ(ReadFile(dir_.Sub("b.out")), log);
+}
+
+TEST_F(StreamTest, AReconnectWithLastEventIdResumesWhereItLeftOff) {
+  StartOrch();
+  int64_t id = LabelledTask(Script(8, 150));
+  // The first connection takes two events and hangs up mid-run.
+  std::vector<StreamEvent> first = Read(id, 0, 2);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_FALSE(first.back().is_final);
+  EXPECT_EQ(first.back().id, Content(first).size());  // ids are byte offsets
+  // The second resumes from the last id it saw and reads to the end.
+  std::vector<StreamEvent> rest = Read(id, first.back().id);
+  ASSERT_FALSE(rest.empty());
+  EXPECT_TRUE(rest.back().is_final);
+  EXPECT_EQ(rest.back().content, "");
+  for (const StreamEvent& e : rest) EXPECT_EQ(e.task_id, id);
+  std::string log = RunLog(id);
+  EXPECT_EQ(Content(first) + Content(rest), log);
+  EXPECT_EQ(rest.back().id, log.size());
+  // Any offset works, even one inside a chunk.
+  EXPECT_EQ(Content(Read(id, 5)), log.substr(5));
+}
+
+TEST_F(StreamTest, AFinishedTaskReplaysEverythingAndEndsWithIsFinal) {
+  StartOrch();
+  int64_t id =
+      LabelledTask("standin: say tok-01\nstandin: say tok-02\nstandin: write a.txt a\n");
+  ASSERT_TRUE(Reaches(id, "in_review")) << Log();
+  std::string log = RunLog(id);
+  std::vector<StreamEvent> events = Read(id, 0);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(Content(events), log);
+  EXPECT_TRUE(events.back().is_final);
+  EXPECT_EQ(events.back().id, log.size());
+  for (size_t i = 0; i + 1 < events.size(); ++i) EXPECT_FALSE(events[i].is_final);
+  ProcessResult r = Orch({"stream", std::to_string(id)});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, log);
+  // Resuming at the end gives only the final event.
+  std::vector<StreamEvent> tail = Read(id, log.size());
+  ASSERT_EQ(tail.size(), 1u);
+  EXPECT_TRUE(tail[0].is_final);
+}
+
+TEST_F(StreamTest, AWrongOrMissingTokenIs401AndAnUnknownTaskIs404) {
+  StartOrch();
+  int64_t id = LabelledTask("standin: say hi\n");
+  std::string path = "/api/tasks/" + std::to_string(id) + "/stream";
+  httplib::Result none = Api()->Get(path);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  httplib::Result wrong = Api()->Get(path, {{"Authorization", "Bearer not-the-token"}});
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  httplib::Result tasks = Api()->Get("/api/tasks", {{"Authorization", "Bearer " + Token()}});
+  ASSERT_TRUE(tasks);
+  EXPECT_EQ(tasks->status, 200);
+  Json list = Json::parse(tasks->body);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["id"], id);
+  EXPECT_EQ(list[0]["project"], "acme/widgets");
+  httplib::Result unknown =
+      Api()->Get("/api/tasks/999/stream", {{"Authorization", "Bearer " + Token()}});
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  ProcessResult r = Orch({"stream", "999"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("999"));
+}
+
+TEST_F(StreamTest, FollowingEveryTaskPrefixesEachLine) {
+  StartOrch();
+  Background all({ORCH_BINARY, "stream"}, Env(), dir_.Sub("all.out"));
+  int64_t id = LabelledTask(Script(3, 100));
+  std::string prefix = "[acme/widgets#" + std::to_string(id) + "] ";
+  ASSERT_TRUE(Reaches(id, "in_review")) << Log();
+  EXPECT_TRUE(Eventually([&] { return Tokens(ReadFile(dir_.Sub("all.out"))).size() >= 3; }))
+      << ReadFile(dir_.Sub("all.out"));
+  all.Signal(SIGTERM);
+  all.Wait(std::chrono::seconds(5));
+  std::string out = ReadFile(dir_.Sub("all.out"));
+  EXPECT_THAT(out, HasSubstr(prefix));
+  EXPECT_EQ(RunLog(id).find("tok-01") != std::string::npos, true);
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) EXPECT_EQ(line.rfind(prefix, 0), 0u) << line;
+}
+
+TEST_F(StreamTest, WithoutADaemonStreamSaysSo) {
+  ProcessResult r = Orch({"stream", "1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("orch serve is not running"));
+}
+
+}  // namespace
+}  // namespace orch::test
