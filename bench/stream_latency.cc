@@ -163,6 +163,7 @@ bool Start(Setup& s, int n, int interval_ms, const std::string& self) {
     Task t = *store->AddTask(nt, {"bench", "live session"});
     std::string run_dir = s.home + "/runs/" + std::to_string(t.id) + "/1";
     std::filesystem::create_directories(run_dir);
+    WriteFile(run_dir + "/output.log", "");  // exists before its writer starts
     std::string session = SessionName(project.name, t.id);
     TaskRun run;
     run.task_id = t.id;
@@ -200,8 +201,10 @@ void Stream(const Setup& s, int64_t id, const std::atomic<bool>& stop,
   client.set_tcp_nodelay(true);
   SseParser parser;
   std::string partial;
+  std::error_code ec;
   uint64_t offset =
-      std::filesystem::file_size(s.home + "/runs/" + std::to_string(id) + "/1/output.log");
+      std::filesystem::file_size(s.home + "/runs/" + std::to_string(id) + "/1/output.log", ec);
+  if (ec) offset = 0;
   client.Get("/api/tasks/" + std::to_string(id) + "/stream",
              {{"Authorization", "Bearer " + s.token}, {"Last-Event-ID", std::to_string(offset)}},
              [&](const char* data, size_t n) {
