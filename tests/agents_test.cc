@@ -17,16 +17,7 @@ using ::testing::HasSubstr;
 
 class AgentLoopTest : public GitHubLoopTest {
  protected:
-  std::string ProjectPath() override {
-    MakeRepoWithOrigin(dir_.Sub("origin.git"), dir_.Sub("work"));
-    // The stand-ins, under the real CLIs' names, first in PATH.
-    std::filesystem::create_directories(dir_.Sub("bin"));
-    for (const char* name : {"claude", "codex", "opencode"}) {
-      std::filesystem::create_symlink(ORCH_AGENT_STANDIN, dir_.Sub("bin/") + name);
-    }
-    extra_env_["PATH"] = dir_.Sub("bin") + ":" + std::string(getenv("PATH"));
-    return dir_.Sub("work");
-  }
+  std::string ProjectPath() override { return RepoWithStandins(); }
 
   // Config for agents: round robin over `agents`, quick ticks, `extra` appended.
   void ConfigureAgents(const std::string& agents = "[claude]", const std::string& extra = "") {

@@ -35,6 +35,17 @@ class GitHubLoopTest : public OrchTest {
   }
   // The project's checkout; the intake tests need none.
   virtual std::string ProjectPath() { return dir_.path(); }
+  // For tests that run agents: a checkout whose origin is a local bare repo, and the agent
+  // stand-ins (tools/agent-standin) under the real CLIs' names first in orch's PATH.
+  std::string RepoWithStandins() {
+    MakeRepoWithOrigin(dir_.Sub("origin.git"), dir_.Sub("work"));
+    std::filesystem::create_directories(dir_.Sub("bin"));
+    for (const char* name : {"claude", "codex", "opencode"}) {
+      std::filesystem::create_symlink(ORCH_AGENT_STANDIN, dir_.Sub("bin/") + name);
+    }
+    extra_env_["PATH"] = dir_.Sub("bin") + ":" + std::string(getenv("PATH"));
+    return dir_.Sub("work");
+  }
   // (Re)starts the simulator with the test seed plus `more_seed`, and `more_args`.
   void StartSim(const Json& more_seed, const std::vector<std::string>& more_args) {
     if (sim_) {

@@ -150,13 +150,7 @@ class FakeChatApis {
 
 class NotifyLoopTest : public GitHubLoopTest {
  protected:
-  std::string ProjectPath() override {
-    MakeRepoWithOrigin(dir_.Sub("origin.git"), dir_.Sub("work"));
-    std::filesystem::create_directories(dir_.Sub("bin"));
-    std::filesystem::create_symlink(ORCH_AGENT_STANDIN, dir_.Sub("bin/claude"));
-    extra_env_["PATH"] = dir_.Sub("bin") + ":" + std::string(getenv("PATH"));
-    return dir_.Sub("work");
-  }
+  std::string ProjectPath() override { return RepoWithStandins(); }
   void ConfigureChats(const std::string& level, int max_attempts) {
     Configure(
         "router:\n  mode: round_robin\n  agents: [claude]\n"

@@ -15,15 +15,7 @@ using ::testing::HasSubstr;
 
 class ReviewLoopTest : public GitHubLoopTest {
  protected:
-  std::string ProjectPath() override {
-    MakeRepoWithOrigin(dir_.Sub("origin.git"), dir_.Sub("work"));
-    std::filesystem::create_directories(dir_.Sub("bin"));
-    for (const char* name : {"claude", "codex", "opencode"}) {
-      std::filesystem::create_symlink(ORCH_AGENT_STANDIN, dir_.Sub("bin/") + name);
-    }
-    extra_env_["PATH"] = dir_.Sub("bin") + ":" + std::string(getenv("PATH"));
-    return dir_.Sub("work");
-  }
+  std::string ProjectPath() override { return RepoWithStandins(); }
   void SetUp() override {
     GitHubLoopTest::SetUp();
     Configure("router:\n  mode: round_robin\n  agents: [claude, codex]\n");

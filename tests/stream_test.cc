@@ -18,15 +18,7 @@ using ::testing::HasSubstr;
 
 class StreamTest : public GitHubLoopTest {
  protected:
-  std::string ProjectPath() override {
-    MakeRepoWithOrigin(dir_.Sub("origin.git"), dir_.Sub("work"));
-    std::filesystem::create_directories(dir_.Sub("bin"));
-    for (const char* name : {"claude", "codex", "opencode"}) {
-      std::filesystem::create_symlink(ORCH_AGENT_STANDIN, dir_.Sub("bin/") + name);
-    }
-    extra_env_["PATH"] = dir_.Sub("bin") + ":" + std::string(getenv("PATH"));
-    return dir_.Sub("work");
-  }
+  std::string ProjectPath() override { return RepoWithStandins(); }
   void SetUp() override {
     GitHubLoopTest::SetUp();
     // Round robin to the claude stand-in; the API on a free port.
