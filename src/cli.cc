@@ -24,6 +24,8 @@ const CommandRow kCommands[] = {
     {"", "log", "Print the daemon's log", MakeLogCommand},
     {"", "status", "Is the daemon up; its mode, tasks by status and live agents",
      MakeStatusCommand},
+    {"", "doctor", "Check tmux, git, agent CLIs, GitHub, the webhook, ports and disk",
+     MakeDoctorCommand},
     {"", "stream", "Print agents' output live: one task's, or every running task's",
      MakeStreamCommand},
     {"config", "validate", "Check configuration files", MakeConfigValidateCommand},

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "clock.h"
 #include "config.h"
@@ -73,6 +74,17 @@ struct CommandRow {
 // Runs `orch` with argv; returns the exit code.
 int RunCli(int argc, const char* const* argv, Context& ctx);
 
+// Which agent CLIs can run (orch agents, orch doctor): the built-in three and agents.<name>.
+struct AgentCheck {
+  std::string name;
+  std::string command;
+  bool installed = false;
+  std::string version;
+  bool usable = false;
+  std::string problem;  // why not usable
+};
+std::vector<AgentCheck> CheckAgents(const Config& config, const EnvLookup& env);
+
 // Shared output helpers.
 std::string FormatTime(int64_t unix_seconds);  // 2026-11-21T06:02:00Z
 
@@ -101,6 +113,7 @@ std::unique_ptr<Command> MakeTaskKillCommand();
 std::unique_ptr<Command> MakeRouteCommand();
 std::unique_ptr<Command> MakeAgentsCommand();
 std::unique_ptr<Command> MakeStatusCommand();
+std::unique_ptr<Command> MakeDoctorCommand();
 std::unique_ptr<Command> MakeServiceInstallCommand();
 std::unique_ptr<Command> MakeServiceUninstallCommand();
 std::unique_ptr<Command> MakeServiceStartCommand();

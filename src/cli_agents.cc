@@ -48,50 +48,18 @@ class AgentsCommand : public Command {
   Status Run(Context& ctx) override {
     Result<Config> config = ctx.config();
     if (!config.ok()) return config.status();
-    std::vector<std::string> names = {"claude", "codex", "opencode"};
-    for (const auto& [name, _] : config->agents) {
-      if (!IsBuiltinAgent(name)) names.push_back(name);
-    }
-    PosixProcessRunner processes;
-    AgentInstalled installed = PathAgentInstalled(*config);
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& name : names) {
-      nlohmann::json a = {{"name", name}, {"installed", false}, {"version", ""},
-                          {"usable", false}, {"problem", ""}};
-      Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(name, *config, ctx.env);
-      if (!adapter.ok()) {
-        a["problem"] = adapter.status().message();
-      } else {
-        a["command"] = (*adapter)->command();
-        if (!installed(name)) {
-          a["problem"] = (*adapter)->command() + " not found in PATH";
-        } else {
-          a["installed"] = true;
-          ProcessOptions opts{.argv = (*adapter)->VersionArgv(),
-                              .timeout = std::chrono::seconds(20)};
-          Result<ProcessResult> r = processes.Run(opts);
-          if (!r.ok()) {
-            a["problem"] = r.status().message();
-          } else if (r->exit_code != 0 || r->timed_out) {
-            a["problem"] = "--version " + std::string(r->timed_out ? "timed out" : "failed") +
-                           ": " + r->err.substr(0, 200);
-          } else {
-            std::string v = r->out.substr(0, r->out.find('\n'));
-            a["version"] = v;
-            a["usable"] = true;
-          }
-        }
-      }
-      out.push_back(a);
-    }
+    std::vector<AgentCheck> checks = CheckAgents(*config, ctx.env);
     if (json_) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const AgentCheck& a : checks) {
+        out.push_back({{"name", a.name}, {"command", a.command}, {"installed", a.installed},
+                       {"version", a.version}, {"usable", a.usable}, {"problem", a.problem}});
+      }
       ctx.out << out.dump(2) << "\n";
       return Status::OK();
     }
-    for (const auto& a : out) {
-      ctx.out << a["name"].get<std::string>() << ": "
-              << (a["usable"].get<bool>() ? "usable, " + a["version"].get<std::string>()
-                                          : "not usable: " + a["problem"].get<std::string>())
+    for (const AgentCheck& a : checks) {
+      ctx.out << a.name << ": " << (a.usable ? "usable, " + a.version : "not usable: " + a.problem)
               << "\n";
     }
     return Status::OK();
@@ -102,6 +70,46 @@ class AgentsCommand : public Command {
 };
 
 }  // namespace
+
+std::vector<AgentCheck> CheckAgents(const Config& config, const EnvLookup& env) {
+  std::vector<std::string> names = {"claude", "codex", "opencode"};
+  for (const auto& [name, _] : config.agents) {
+    if (!IsBuiltinAgent(name)) names.push_back(name);
+  }
+  PosixProcessRunner processes;
+  AgentInstalled installed = PathAgentInstalled(config);
+  std::vector<AgentCheck> out;
+  for (const auto& name : names) {
+    AgentCheck a;
+    a.name = name;
+    Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(name, config, env);
+    if (!adapter.ok()) {
+      a.problem = adapter.status().message();
+      out.push_back(a);
+      continue;
+    }
+    a.command = (*adapter)->command();
+    if (!installed(name)) {
+      a.problem = a.command + " not found in PATH";
+      out.push_back(a);
+      continue;
+    }
+    a.installed = true;
+    ProcessOptions opts{.argv = (*adapter)->VersionArgv(), .timeout = std::chrono::seconds(20)};
+    Result<ProcessResult> r = processes.Run(opts);
+    if (!r.ok()) {
+      a.problem = r.status().message();
+    } else if (r->exit_code != 0 || r->timed_out) {
+      a.problem = "--version " + std::string(r->timed_out ? "timed out" : "failed") + ": " +
+                  r->err.substr(0, 200);
+    } else {
+      a.version = r->out.substr(0, r->out.find('\n'));
+      a.usable = true;
+    }
+    out.push_back(a);
+  }
+  return out;
+}
 
 std::unique_ptr<Command> MakeRouteCommand() { return std::make_unique<RouteCommand>(); }
 std::unique_ptr<Command> MakeAgentsCommand() { return std::make_unique<AgentsCommand>(); }

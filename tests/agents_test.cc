@@ -387,5 +387,29 @@ TEST_F(AgentLoopTest, RouteIsADryRunAndAgentsListsTheInstalledClis) {
   EXPECT_EQ(agents[0]["version"], "2.1.197 (Claude Code)");
 }
 
+TEST_F(AgentLoopTest, DoctorChecksEverythingAndSaysHowToFixFailures) {
+  ConfigureAgents();
+  Json checks = OrchJson({"doctor", "--json"});
+  std::map<std::string, Json> by_name;
+  for (const Json& c : checks) by_name[c["check"]] = c;
+  for (const char* name : {"tmux", "git", "config", "agent claude", "github", "webhook secret",
+                           "webhook port", "disk"}) {
+    ASSERT_TRUE(by_name.count(name)) << name << " missing: " << checks.dump(2);
+    EXPECT_EQ(by_name[name]["ok"], true) << by_name[name].dump();
+  }
+  EXPECT_THAT(by_name["github"]["detail"].get<std::string>(), HasSubstr("acting as orch-bot"));
+  // Without a secret, and with the webhook port taken by someone else: FAIL, with the fix.
+  httplib::Server squatter;
+  ASSERT_TRUE(squatter.bind_to_port("127.0.0.1", orch_port_));
+  std::string cfg = ReadFile(home() + "/config.yml");
+  cfg.replace(cfg.find("  secret: "), 10 + std::string(kSecret).size(), "  secret: \"\"");
+  WriteFile(home() + "/config.yml", cfg);
+  ProcessResult r = Orch({"doctor"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("FAIL  webhook secret"));
+  EXPECT_THAT(r.out, HasSubstr("FAIL  webhook port"));
+  EXPECT_THAT(r.out, HasSubstr("fix: set webhook.secret"));
+}
+
 }  // namespace
 }  // namespace orch::test
