@@ -4,7 +4,7 @@ ORCH_HOME ?= $(HOME)/.orch
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps configure build test run bench clean
+.PHONY: all deps configure build test run bench package clean
 
 all: build
 
@@ -35,6 +35,10 @@ bench: build
 	$(BUILD_DIR)/orch_webhook_bench
 	$(BUILD_DIR)/orch_dispatch_bench
 	$(BUILD_DIR)/orch_stream_bench
+
+# A .deb of orch (CPack): build/orch_<version>_<arch>.deb.
+package: build
+	cd $(BUILD_DIR) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD_DIR)
