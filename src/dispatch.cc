@@ -365,6 +365,19 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
       f.run = run;
       f.run.finished_at = clock_.NowUnix();
       f.killed = std::filesystem::exists(run.run_dir + "/" + kKilledMarker);
+      if (check.state == RunState::kVanished &&
+          !std::filesystem::exists(run.run_dir + "/spec.json")) {
+        // orch stopped between recording the run and starting it: no agent ever ran.
+        return [this, f, task] {
+          TaskRun run = f.run;
+          run.outcome = "not started";
+          run.summary = "orch stopped before the agent started";
+          LogIfError(store_.FinishRun(run));
+          LogIfError(store_.Transition(task.id, TaskStatus::kInProgress, TaskStatus::kRouted,
+                                       {"engine", "the agent had not started when orch stopped; "
+                                                  "starting it again"}));
+        };
+      }
       if (check.state == RunState::kVanished) {
         f.failure = "the agent's tmux session vanished without an exit status";
         f.result.error = AgentError::kFailed;

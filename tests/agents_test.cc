@@ -219,6 +219,54 @@ TEST_F(AgentLoopTest, ARestartMidRunAdoptsTheSessionAndAppliesTheResultOnce) {
   EXPECT_EQ(Comments(number).size(), 1u);
 }
 
+TEST_F(AgentLoopTest, KillNineWithFiveAgentsRunningLosesNoneAndRunsNoneTwice) {
+  ConfigureAgents();
+  std::string cfg = ReadFile(home() + "/config.yml");
+  cfg.replace(cfg.find("engine:\n"), 8, "engine:\n  max_parallel: 5\n");
+  WriteFile(home() + "/config.yml", cfg);
+  StartOrch();
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    int n = OpenIssueWith("standin: say started\nstandin: sleep 5000\nstandin: write f" +
+                              std::to_string(i) + ".txt x\n",
+                          "Task " + std::to_string(i));
+    Label(n, "bob");
+  }
+  ASSERT_TRUE(Eventually([&] {
+    int running = 0;
+    for (const Json& t : Tasks()) running += t["status"] == "in_progress";
+    return running == 5;
+  })) << Log();
+  for (const Json& t : Tasks()) ids.push_back(t["id"]);
+  // Every agent is running (it has printed), then the daemon dies hard.
+  ASSERT_TRUE(Eventually([&] {
+    for (int64_t id : ids) {
+      Json runs = Task(id)["runs"];
+      if (runs.empty() ||
+          ReadFile(runs[0]["run_dir"].get<std::string>() + "/output.log").find("started") ==
+              std::string::npos) {
+        return false;
+      }
+    }
+    return true;
+  })) << Log();
+  orch_->Signal(SIGKILL);
+  orch_->Wait(std::chrono::seconds(5));
+  orch_.reset();
+  StartOrch();
+  for (int64_t id : ids) {
+    ASSERT_TRUE(Reaches(id, "in_review", std::chrono::seconds(30))) << id << "\n" << Log();
+    EXPECT_EQ(Task(id)["runs"].size(), 1u) << id << ": " << Task(id)["runs"].dump();
+  }
+  EXPECT_EQ(Pulls().size(), 5u);
+  size_t adopted = 0;
+  for (size_t at = Log().find("adopted task"); at != std::string::npos;
+       at = Log().find("adopted task", at + 1)) {
+    ++adopted;
+  }
+  EXPECT_EQ(adopted, 5u);
+}
+
 TEST_F(AgentLoopTest, TaskKillStopsTheAgentAndAPersonLooksNext) {
   ConfigureAgents();
   StartOrch();
