@@ -25,8 +25,8 @@ struct Check {
   std::string name;
   bool ok = false;
   bool warning = false;  // not fatal: orch runs, with less
-  std::string detail;
-  std::string fix;
+  std::string detail = "";
+  std::string fix = "";
 };
 
 // The first line `argv` prints, or why it could not run.

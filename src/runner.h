@@ -36,10 +36,10 @@ namespace orch {
 struct RunnerOptions {
   std::string orch_home;
   std::string worktrees_base;  // empty: $ORCH_HOME/worktrees
-  std::string orch_binary;     // runs `orch shim`; empty: this process's executable
+  std::string orch_binary = "";  // runs `orch shim`; empty: this process's executable
   // The token for fetching and pushing `repo` over https (empty: none), also removed from the
   // agent's environment by value, whatever variable it came from.
-  std::function<std::string(const std::string& repo)> token_for;
+  std::function<std::string(const std::string& repo)> token_for = {};
 };
 
 // What to run: the task, where, and how.
@@ -49,8 +49,8 @@ struct RunPlan {
   std::string agent;
   std::string model;
   int attempt = 1;
-  std::string resume_id;        // the agent's session to resume, if any
-  std::string previous_failure; // why the last attempt failed, told to the agent
+  std::string resume_id = "";         // the agent's session to resume, if any
+  std::string previous_failure = "";  // why the last attempt failed, told to the agent
 };
 
 struct RunHandle {

@@ -42,13 +42,13 @@ struct Project {
 
 struct NewTask {
   int64_t project_id = 0;
-  std::optional<std::string> external_id;
-  std::optional<int64_t> parent_id;
+  std::optional<std::string> external_id = std::nullopt;
+  std::optional<int64_t> parent_id = std::nullopt;
   TaskSource source = TaskSource::kCli;
-  std::optional<std::string> source_id;
-  std::string title;
-  std::string body;
-  std::vector<std::string> labels;
+  std::optional<std::string> source_id = std::nullopt;
+  std::string title = "";
+  std::string body = "";
+  std::vector<std::string> labels = {};
   TaskStatus status = TaskStatus::kNew;  // children of a delegation may start blocked
 };
 

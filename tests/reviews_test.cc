@@ -152,7 +152,9 @@ TEST_F(ReviewLoopTest, PollingFindsReviewsWithoutWebhooksAndTheCycleCapEndsInNee
   Review(pr, "alice", "CHANGES_REQUESTED", "Again.");
   ASSERT_TRUE(Reaches(id, "needs_review")) << Log();
   for (const Json& d : Sim("GET", "/_sim/deliveries")) {
-    if (d["event"] == "pull_request_review") EXPECT_NE(d["status"], 202) << d.dump();
+    if (d["event"] == "pull_request_review") {
+      EXPECT_NE(d["status"], 202) << d.dump();
+    }
   }
   EXPECT_THAT(Task(id)["status_reason"].get<std::string>(), HasSubstr("max_review_cycles"));
 }
