@@ -294,11 +294,20 @@ Status SqliteStore::SetTaskPullRequest(int64_t id, int64_t pr_number) {
 }
 
 Result<std::vector<Event>> SqliteStore::TaskEvents(int64_t task_id) {
+  return ReadEvents("WHERE task_id = ? ORDER BY id", task_id, -1);
+}
+
+Result<std::vector<Event>> SqliteStore::EventsAfter(int64_t id, int limit) {
+  return ReadEvents("WHERE id > ? ORDER BY id LIMIT ?", id, limit);
+}
+
+Result<std::vector<Event>> SqliteStore::ReadEvents(const char* where, int64_t key, int limit) {
   try {
-    SQLite::Statement q(*db_,
-                        "SELECT id, task_id, kind, from_status, to_status, actor, reason, "
-                        "created_at FROM events WHERE task_id = ? ORDER BY id");
-    q.bind(1, static_cast<int64_t>(task_id));
+    SQLite::Statement q(*db_, std::string("SELECT id, task_id, kind, from_status, to_status, "
+                                          "actor, reason, created_at FROM events ") +
+                                  where);
+    q.bind(1, static_cast<int64_t>(key));
+    if (limit >= 0) q.bind(2, limit);
     std::vector<Event> out;
     while (q.executeStep()) {
       Event e;
@@ -313,6 +322,16 @@ Result<std::vector<Event>> SqliteStore::TaskEvents(int64_t task_id) {
       out.push_back(std::move(e));
     }
     return out;
+  } catch (const std::exception& e) {
+    return Error(e, "reading events");
+  }
+}
+
+Result<int64_t> SqliteStore::MaxEventId() {
+  try {
+    SQLite::Statement q(*db_, "SELECT COALESCE(MAX(id), 0) FROM events");
+    q.executeStep();
+    return static_cast<int64_t>(q.getColumn(0).getInt64());
   } catch (const std::exception& e) {
     return Error(e, "reading events");
   }

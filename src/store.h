@@ -200,7 +200,7 @@ class SqliteStore {
   Result<Task> GetTask(int64_t id);
   Result<std::vector<Task>> ListTasks(const TaskFilter& filter);
   Result<std::vector<Event>> TaskEvents(int64_t task_id);
-  // Events of every task with id > `id`, oldest first, at most `limit` (store_events.cc): the
+  // Events of every task with id > `id`, oldest first, at most `limit`: the
   // feed the notifier reads from its cursor. MaxEventId is 0 for an empty table.
   Result<std::vector<Event>> EventsAfter(int64_t id, int limit);
   Result<int64_t> MaxEventId();
@@ -279,6 +279,8 @@ class SqliteStore {
  private:
   SqliteStore(std::string path, const Clock& clock, std::unique_ptr<SQLite::Database> db);
   Status SetTaskColumn(int64_t id, const char* column, const std::string& value);
+  // Events matching `where` (a WHERE clause with `key` as ?1 and, when limit >= 0, ?2).
+  Result<std::vector<Event>> ReadEvents(const char* where, int64_t key, int limit);
   // Deletes the payload log segments PruneWebhookReceipts promises to.
   Status PrunePayloads(int64_t before);
   // Turns a SQLite exception into a Status naming the database file.
