@@ -20,14 +20,6 @@ constexpr int64_t kTmuxCheckEvery = 5;  // seconds between looks at a run's pane
 const char* const kBotName = "orch";
 const char* const kBotEmail = "orch@users.noreply.github.com";
 
-std::optional<int64_t> IssueNumber(const Task& t) {
-  if (!t.external_id || t.external_id->empty()) return std::nullopt;
-  for (char c : *t.external_id) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-  }
-  return std::atoll(t.external_id->c_str());
-}
-
 std::string Bullets(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& i : items) out += "- " + i + "\n";
@@ -256,9 +248,13 @@ Status Dispatcher::StartRouted(DispatchReport* report) {
       continue;
     }
     std::string branch = BranchName(task);
-    if (IsReviewFollowUp(task) && task.branch.empty()) {
+    std::string resume_id = task.agent_session;
+    if (IsReviewFollowUp(task)) {
+      // On the parent's branch, continuing the parent's conversation with the agent.
       Result<Task> parent = store_.GetTask(*task.parent_id);
-      if (parent.ok() && !parent->branch.empty()) branch = parent->branch;
+      if (!parent.ok()) return parent.status();
+      if (task.branch.empty() && !parent->branch.empty()) branch = parent->branch;
+      if (resume_id.empty()) resume_id = parent->agent_session;
     }
     std::string worktree = runner_.WorktreePath(project->name, branch);
     if (busy_worktrees.count(worktree)) continue;  // one agent per branch at a time
@@ -269,16 +265,9 @@ Status Dispatcher::StartRouted(DispatchReport* report) {
                  .agent = route->agent,
                  .model = route->model,
                  .attempt = static_cast<int>(runs->size()) + 1,
-                 .resume_id = task.agent_session};
+                 .resume_id = resume_id};
     if (!runs->empty() && !runs->back().error_class.empty()) {
       plan.previous_failure = runs->back().error_class + ": " + runs->back().summary;
-    }
-    if (IsReviewFollowUp(task)) {
-      // On the parent's branch, continuing the parent's conversation with the agent.
-      Result<Task> parent = store_.GetTask(*task.parent_id);
-      if (!parent.ok()) return parent.status();
-      if (task.agent_session.empty()) plan.resume_id = parent->agent_session;
-      if (task.branch.empty()) plan.task.branch = parent->branch;
     }
     Status moved = store_.Transition(task.id, TaskStatus::kRouted, TaskStatus::kInProgress,
                                      {"engine", "starting " + route->agent});
@@ -606,11 +595,7 @@ Status Dispatcher::FailAttempt(const Task& task, const std::string& agent,
       route->agent = next;
       route->by = "failover";
       route->reason = agent + " failed: " + why;
-      const auto& models = route->complexity == "simple"    ? config_.model_map.simple
-                           : route->complexity == "complex" ? config_.model_map.complex
-                                                            : config_.model_map.medium;
-      auto m = models.find(next);
-      route->model = m == models.end() ? "" : m->second;
+      route->model = ModelFor(config_, route->complexity, next);
       ORCH_RETURN_IF_ERROR(store_.SetTaskRoute(task.id, RouteToJson(*route).dump()));
       // Another agent cannot resume this one's session.
       ORCH_RETURN_IF_ERROR(store_.SetTaskAgentSession(task.id, ""));

@@ -149,15 +149,12 @@ Result<std::string> ReviewHandler::ChangesRequested(const Project& project, cons
   if (made.empty()) return std::string("follow-ups exist already");
 
   // One comment on the issue listing them.
-  bool issue = parent.external_id && !parent.external_id->empty() &&
-               std::all_of(parent.external_id->begin(), parent.external_id->end(), ::isdigit);
-  if (issue) {
+  if (std::optional<int64_t> issue = IssueNumber(parent)) {
     std::ostringstream c;
     c << "**orch**: @" << review.user.login << " requested changes on #" << pr << ". "
       << made.size() << " follow-up task(s), run on branch `" << parent.branch << "`:\n\n";
     for (const Task& t : made) c << "- task " << t.id << ": " << t.title << "\n";
-    Result<Comment> posted = github_.CreateComment(*project.repo, std::atoll(parent.external_id->c_str()),
-                                                   RedactSecrets(c.str()));
+    Result<Comment> posted = github_.CreateComment(*project.repo, *issue, RedactSecrets(c.str()));
     if (!posted.ok()) {
       spdlog::warn("github: commenting on #{}: {}", *parent.external_id, posted.status().message());
     }

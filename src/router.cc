@@ -265,12 +265,17 @@ void Router::Finish(const Task& task, Route* route) const {
     }
   }
   if (route->complexity.empty()) route->complexity = "medium";
-  const std::map<std::string, std::string>* models =
-      route->complexity == "simple"    ? &config_.model_map.simple
-      : route->complexity == "complex" ? &config_.model_map.complex
-                                       : &config_.model_map.medium;
-  auto it = models->find(route->agent);
-  if (it != models->end()) route->model = it->second;
+  route->model = ModelFor(config_, route->complexity, route->agent);
+}
+
+std::string ModelFor(const Config& config, const std::string& complexity,
+                     const std::string& agent) {
+  const std::map<std::string, std::string>& models =
+      complexity == "simple"    ? config.model_map.simple
+      : complexity == "complex" ? config.model_map.complex
+                                : config.model_map.medium;
+  auto it = models.find(agent);
+  return it == models.end() ? "" : it->second;
 }
 
 }  // namespace orch

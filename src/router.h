@@ -44,6 +44,10 @@ using AgentInstalled = std::function<bool(const std::string& name)>;
 // The real check: the adapter's command is an executable file in $PATH (or a path).
 AgentInstalled PathAgentInstalled(const Config& config);
 
+// model_map[complexity][agent], or "" (the CLI's default) when the map has none.
+std::string ModelFor(const Config& config, const std::string& complexity,
+                     const std::string& agent);
+
 // Reads the classification from an LLM's final text (JSON, possibly fenced). Exposed for tests.
 Result<Route> ParseRouteAnswer(const std::string& text);
 

@@ -56,10 +56,8 @@ std::string BasePath(const std::string& home, int64_t task_id) {
 
 std::string BranchName(const Task& task) {
   if (!task.branch.empty()) return task.branch;
-  bool issue = task.external_id && !task.external_id->empty() &&
-               std::all_of(task.external_id->begin(), task.external_id->end(),
-                           [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-  std::string id = issue ? *task.external_id : "t" + std::to_string(task.id);
+  std::optional<int64_t> issue = IssueNumber(task);
+  std::string id = issue ? std::to_string(*issue) : "t" + std::to_string(task.id);
   return "orch/" + id + "-" + Slug(task.title);
 }
 

@@ -1,6 +1,8 @@
 #include "task.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 
 namespace orch {
 namespace {
@@ -82,6 +84,14 @@ bool IsLegalTransition(TaskStatus from, TaskStatus to) {
     if (e.from == from) return std::find(e.to.begin(), e.to.end(), to) != e.to.end();
   }
   return false;
+}
+
+std::optional<int64_t> IssueNumber(const Task& t) {
+  if (!t.external_id || t.external_id->empty()) return std::nullopt;
+  for (char c : *t.external_id) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+  }
+  return std::atoll(t.external_id->c_str());
 }
 
 }  // namespace orch

@@ -64,6 +64,10 @@ struct Task {
   std::string agent_session;         // the agent's session/thread id, to resume
 };
 
+// The GitHub issue number of a task made from an issue (its external id when that is all
+// digits); nullopt for tasks from the CLI, mentions, reviews and jobs.
+std::optional<int64_t> IssueNumber(const Task& t);
+
 // Who or what caused a change, and why: recorded on the change's event row.
 struct Cause {
   std::string actor;   // e.g. "cli:alice", "engine", "github:bob"
