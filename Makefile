@@ -23,12 +23,13 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-# Builds, then runs the daemon in the foreground with ORCH_HOME (default ~/.orch). On the first
-# run it writes a config.yml with a generated webhook secret (the receiver refuses to start
-# without one).
+# Builds, then runs orch in the foreground with ORCH_HOME (default ~/.orch). With GitHub
+# credentials configured that is the daemon (`orch serve`); without, the offline demo (a local
+# GitHub simulator, a stand-in agent and orch, under $(ORCH_HOME)/demo). The first run writes a
+# config.yml with a generated webhook secret (the receiver refuses to start without one).
 run: build
 	@scripts/first-run "$(ORCH_HOME)"
-	ORCH_HOME="$(ORCH_HOME)" $(BUILD_DIR)/orch serve
+	ORCH_HOME="$(ORCH_HOME)" $(BUILD_DIR)/orch demo start --or-serve
 
 bench: build
 	$(BUILD_DIR)/orch_bench

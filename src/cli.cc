@@ -64,6 +64,10 @@ const CommandRow kCommands[] = {
     {"job", "disable", "Switch a job off (kept in the store, not the YAML)",
      MakeJobDisableCommand},
     {"job", "run", "Run a job now, whatever its schedule", MakeJobRunCommand},
+    {"demo", "start", "Run the offline demo: a simulated GitHub, a stand-in agent, orch serving both",
+     MakeDemoStartCommand},
+    {"demo", "label", "In the demo, label an issue as its maintainer", MakeDemoLabelCommand},
+    {"demo", "review", "In the demo, review an issue's pull request", MakeDemoReviewCommand},
     {"webhook", "stats", "Webhook deliveries of the last 24 hours, by outcome and event",
      MakeWebhookStatsCommand},
     {"webhook", "deliveries", "List webhook deliveries, newest first", MakeWebhookDeliveriesCommand},
@@ -77,6 +81,7 @@ const std::map<std::string, const char*> kGroupHelp = {
     {"service", "Run orch as a service that starts at login"},
     {"job", "Scheduled jobs: tasks or commands run on a cron schedule"},
     {"webhook", "Inspect and replay GitHub webhook deliveries"},
+    {"demo", "The offline demo `make run` starts without GitHub credentials"},
 };
 
 int ExitCode(const Status& s) {

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "service.h"
+#include "subprocess.h"
 
 namespace orch {
 namespace {
@@ -24,7 +25,7 @@ class ServiceCommand : public Command {
       return Status::InvalidArgument("orch service", "HOME is not set");
     }
     std::error_code ec;
-    std::string exe = std::filesystem::canonical("/proc/self/exe", ec).string();
+    std::string exe = ExecutablePath();
     ServiceSpec spec{.orch_binary = exe,
                      .orch_home = std::filesystem::absolute(home->root, ec).string(),
                      .path = ctx.env("PATH").value_or("/usr/local/bin:/usr/bin:/bin"),

@@ -8,14 +8,10 @@
 #include <sstream>
 #include <vector>
 
+#include "subprocess.h"
+
 namespace orch {
 namespace {
-
-std::string ExeDir() {
-  std::error_code ec;
-  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? "" : exe.parent_path().string();
-}
 
 void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
@@ -29,8 +25,10 @@ Result<PromptFile> LoadPrompt(const std::string& orch_home, const std::string& n
   std::vector<std::string> dirs;
   if (!orch_home.empty()) dirs.push_back(orch_home + "/prompts");
   if (const char* d = std::getenv("ORCH_PROMPTS_DIR"); d && *d) dirs.push_back(d);
-  std::string exe = ExeDir();
-  if (!exe.empty()) dirs.push_back(exe + "/../share/orch/prompts");
+  std::string exe = ExecutablePath();
+  if (!exe.empty()) {
+    dirs.push_back(std::filesystem::path(exe).parent_path().string() + "/../share/orch/prompts");
+  }
 #ifdef ORCH_SOURCE_PROMPTS
   dirs.push_back(ORCH_SOURCE_PROMPTS);
 #endif

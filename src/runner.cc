@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "prompt.h"
+#include "subprocess.h"
 
 extern char** environ;
 
@@ -96,10 +97,7 @@ std::string BuildAgentPrompt(const RunPlan& plan, const std::string& system_prom
 Runner::Runner(const Config& config, WorktreeGit& git, Tmux& tmux, RunnerOptions options)
     : config_(config), git_(git), tmux_(tmux), options_(std::move(options)) {
   if (options_.worktrees_base.empty()) options_.worktrees_base = options_.orch_home + "/worktrees";
-  if (options_.orch_binary.empty()) {
-    std::error_code ec;
-    options_.orch_binary = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-  }
+  if (options_.orch_binary.empty()) options_.orch_binary = ExecutablePath();
 }
 
 std::string Runner::RunDir(int64_t task_id, int attempt) const {

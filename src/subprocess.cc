@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 extern char** environ;
 
@@ -142,6 +143,12 @@ Result<ProcessResult> PosixProcessRunner::Run(const ProcessOptions& o) {
     result.term_signal = WTERMSIG(wstatus);
   }
   return result;
+}
+
+std::string ExecutablePath() {
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::canonical("/proc/self/exe", ec);
+  return ec ? "" : exe.string();
 }
 
 }  // namespace orch

@@ -52,6 +52,10 @@ class PosixProcessRunner : public ProcessRunner {
   Result<ProcessResult> Run(const ProcessOptions& options) override;
 };
 
+// The absolute path of the running orch binary (from /proc/self/exe, symlinks resolved), or ""
+// when it cannot be known. Its directory is where the installed simulators and prompts are.
+std::string ExecutablePath();
+
 }  // namespace orch
 
 #endif  // ORCH_SUBPROCESS_H_
