@@ -148,7 +148,8 @@ bool ParserReads(const std::string& key) {
   while (std::getline(in, segment, '.')) segments.push_back(segment);
   std::string yaml = YAML::Dump(Setting(segments, 0));
   Result<Config> parsed =
-      ParseConfig({{"config.yml", yaml}}, [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+      ParseConfig({{"config.yml", yaml}},
+                  [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
   if (parsed.ok()) return true;
   const std::string& errors = parsed.status().message();
   return errors.find("unknown key") == std::string::npos &&
@@ -176,8 +177,7 @@ TEST(DocsTest, ConfigurationPageListsExactlyTheKeysTheCodeReads) {
     if (!documented.count(k)) undocumented.insert(k);
   }
   EXPECT_TRUE(undocumented.empty())
-      << "keys the code reads that docs/configuration.md does not document: "
-      << Join(undocumented);
+      << "keys the code reads that docs/configuration.md does not document: " << Join(undocumented);
 
   std::set<std::string> unread;
   for (const std::string& k : documented) {
