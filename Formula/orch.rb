@@ -36,7 +36,8 @@ class Orch < Formula
     working_dir var/"orch"
     log_path var/"log/orch.log"
     error_log_path var/"log/orch.error.log"
-    environment_variables PATH: std_service_path_env, ORCH_HOME: var/"orch"
+    # orch rotates its own log under ORCH_HOME/state; stderr keeps only what comes before it.
+    environment_variables PATH: std_service_path_env, ORCH_HOME: var/"orch", ORCH_LOG_STDERR: "0"
   end
 
   test do

@@ -117,7 +117,10 @@ class ServeCommand : public Command {
       return Status::InvalidArgument(lock.status().message());
     }
     if (!lock.ok()) return lock.status();
-    ORCH_RETURN_IF_ERROR(InitLogging(home->log_path(), true));
+    // The log goes to the rotated file, and to stderr too unless a service manager that keeps
+    // stderr in an unrotated file of its own (launchd, brew services) says ORCH_LOG_STDERR=0.
+    ORCH_RETURN_IF_ERROR(
+        InitLogging(home->log_path(), ctx.env("ORCH_LOG_STDERR").value_or("1") != "0"));
     Result<SqliteStore*> store = ctx.store();
     if (!store.ok()) return store.status();
 

@@ -68,10 +68,17 @@ Result<std::string> ReviewHandler::Apply(const Project& project, int64_t pr,
   if (!handled.ok()) return handled.status();
   if (*handled) return "review " + std::to_string(review.id) + " already handled: " + **handled;
   Result<std::string> did = std::string("review recorded (" + review.state + ")");
-  if (review.state == "CHANGES_REQUESTED") {
-    did = ChangesRequested(project, **parent, pr, review);
-  } else if (review.state == "APPROVED") {
-    did = Approved(project, **parent, pr);
+  if (review.state == "CHANGES_REQUESTED" || review.state == "APPROVED") {
+    // Only trusted reviewers start follow-ups or finish a task.
+    Result<TrustVerdict> trust = trust_.Check(*project.repo, review.user);
+    if (!trust.ok()) return trust.status();
+    if (!trust->trusted) {
+      did = "ignored: untrusted: " + trust->reason;
+    } else if (review.state == "CHANGES_REQUESTED") {
+      did = ChangesRequested(project, **parent, pr, review);
+    } else {
+      did = Approved(project, **parent, pr, review);
+    }
   }
   if (!did.ok()) return did.status();
   ORCH_RETURN_IF_ERROR(store_.SetKv(key, *did));
@@ -84,9 +91,6 @@ Result<std::string> ReviewHandler::ChangesRequested(const Project& project, cons
     return std::string("changes requested; follow-ups are off "
                        "(workflow.auto_create_followup_on_changes)");
   }
-  Result<TrustVerdict> trust = trust_.Check(*project.repo, review.user);
-  if (!trust.ok()) return trust.status();
-  if (!trust->trusted) return "ignored: untrusted: " + trust->reason;
   // The cap on review cycles: one more request for changes than allowed means a person looks.
   std::string cycles_key = "review.cycles." + std::to_string(parent.id);
   Result<std::optional<std::string>> cycles = store_.GetKv(cycles_key);
@@ -167,14 +171,18 @@ Result<std::string> ReviewHandler::ChangesRequested(const Project& project, cons
 }
 
 Result<std::string> ReviewHandler::Approved(const Project& project, const Task& parent,
-                                            int64_t pr) {
+                                            int64_t pr, const Review& review) {
   if (!config_.workflow.auto_close_task_on_approval) return std::string("approved");
   Result<std::vector<Review>> reviews = github_.ListReviews(*project.repo, pr);
   if (!reviews.ok()) return reviews.status();
-  // Each reviewer's latest verdict (comments do not change a verdict).
+  // Each trusted reviewer's latest verdict (comments do not change a verdict; an untrusted
+  // reviewer's request for changes holds nothing up, as their approval finishes nothing).
   std::map<std::string, std::string> verdict;
   for (const Review& r : *reviews) {
-    if (r.state == "APPROVED" || r.state == "CHANGES_REQUESTED") verdict[r.user.login] = r.state;
+    if (r.state != "APPROVED" && r.state != "CHANGES_REQUESTED") continue;
+    Result<TrustVerdict> trust = trust_.Check(*project.repo, r.user);
+    if (!trust.ok()) return trust.status();
+    if (trust->trusted) verdict[r.user.login] = r.state;
   }
   for (const auto& [who, state] : verdict) {
     if (state != "APPROVED") return "approved, but " + who + " still requests changes";
@@ -184,7 +192,8 @@ Result<std::string> ReviewHandler::Approved(const Project& project, const Task& 
   }
   ORCH_RETURN_IF_ERROR(store_.Transition(
       parent.id, TaskStatus::kInReview, TaskStatus::kDone,
-      {"github", "pull request #" + std::to_string(pr) + " approved (not merged)"}));
+      {"github:" + review.user.login,
+       "pull request #" + std::to_string(pr) + " approved (not merged)"}));
   return "approved: task " + std::to_string(parent.id) + " done";
 }
 

@@ -54,7 +54,8 @@ class ReviewHandler {
  private:
   Result<std::string> ChangesRequested(const Project& project, const Task& parent, int64_t pr,
                                        const Review& review);
-  Result<std::string> Approved(const Project& project, const Task& parent, int64_t pr);
+  Result<std::string> Approved(const Project& project, const Task& parent, int64_t pr,
+                               const Review& review);
   std::string HandledKey(const Project& project, int64_t review_id) const;
 
   SqliteStore& store_;

@@ -71,15 +71,16 @@ std::string RenderLaunchdPlist(const ServiceSpec& s) {
     << "  <key>EnvironmentVariables</key>\n  <dict>\n"
     << "    <key>ORCH_HOME</key>\n    <string>" << XmlEscape(s.orch_home) << "</string>\n"
     << "    <key>PATH</key>\n    <string>" << XmlEscape(s.path) << "</string>\n"
+    << "    <key>ORCH_LOG_STDERR</key>\n    <string>0</string>\n"
     << "  </dict>\n"
     << "  <key>WorkingDirectory</key>\n  <string>" << XmlEscape(s.orch_home) << "</string>\n"
     << "  <key>RunAtLoad</key>\n  <true/>\n"
     << "  <key>KeepAlive</key>\n  <true/>\n"
     << "  <key>AbandonProcessGroup</key>\n  <true/>\n"
     << "  <key>StandardOutPath</key>\n  <string>" << XmlEscape(s.log_dir)
-    << "/orch.log</string>\n"
+    << "/launchd.out.log</string>\n"
     << "  <key>StandardErrorPath</key>\n  <string>" << XmlEscape(s.log_dir)
-    << "/orch.error.log</string>\n"
+    << "/launchd.err.log</string>\n"
     << "</dict>\n</plist>\n";
   return p.str();
 }

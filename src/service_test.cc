@@ -60,8 +60,10 @@ TEST(ServiceTest, LaunchdPlistKeepsOrchAliveWithLogsAndPath) {
   EXPECT_THAT(plist, HasSubstr("<key>KeepAlive</key>\n  <true/>"));
   EXPECT_THAT(plist, HasSubstr("<key>PATH</key>\n    <string>/opt/homebrew/bin:/usr/bin:/bin"));
   EXPECT_THAT(plist, HasSubstr("<key>WorkingDirectory</key>\n  <string>/home/me/.orch</string>"));
-  EXPECT_THAT(plist, HasSubstr("<string>/home/me/.orch/state/orch.log</string>"));
-  EXPECT_THAT(plist, HasSubstr("<string>/home/me/.orch/state/orch.error.log</string>"));
+  // Not the rotated log orch writes itself, and that log is not copied to stderr as well.
+  EXPECT_THAT(plist, HasSubstr("<string>/home/me/.orch/state/launchd.out.log</string>"));
+  EXPECT_THAT(plist, HasSubstr("<string>/home/me/.orch/state/launchd.err.log</string>"));
+  EXPECT_THAT(plist, HasSubstr("<key>ORCH_LOG_STDERR</key>\n    <string>0</string>"));
   EXPECT_THAT(plist, HasSubstr("<key>AbandonProcessGroup</key>"));
   if (test::Run({"sh", "-c", "command -v plutil"}).exit_code == 0) {
     test::TempDir dir;

@@ -121,16 +121,25 @@ TEST_F(ReviewLoopTest, ThreeInlineCommentsBecomeThreeFollowUpsOnTheSameBranchAnd
   EXPECT_EQ(Sim("GET", "/repos/acme/widgets/pulls/" + std::to_string(pr))["merged"], false);
 }
 
-TEST_F(ReviewLoopTest, AMergeFinishesTheTaskAndUntrustedReviewsStartNothing) {
+TEST_F(ReviewLoopTest, OnlyTrustedReviewsStartFollowUpsOrFinishTheTask) {
   StartOrch();
   auto [number, id, pr] = TaskInReview();
   Review(pr, "eve", "CHANGES_REQUESTED", "standin: write evil.txt x");  // eve: read access
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_TRUE(Children(id).empty());
   EXPECT_THAT(Deliveries().dump(), HasSubstr("untrusted"));
+  // Nor does an untrusted approval finish the task, and eve's request for changes above does
+  // not hold up a trusted approval either.
+  Review(pr, "eve", "APPROVED", "lgtm");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(Task(id)["status"], "in_review");
+  Json eve_approval = Deliveries()[0];
+  EXPECT_THAT(eve_approval.dump(), HasSubstr("ignored: untrusted"));
+  Review(pr, "bob", "APPROVED", "Fine by me.");  // bob: write access
+  ASSERT_TRUE(Reaches(id, "done")) << Log();
   Sim("POST", "/_sim/repos/acme/widgets/pulls/" + std::to_string(pr) + "/merge",
       {{"user", "alice"}});
-  ASSERT_TRUE(Reaches(id, "done")) << Log();
+  EXPECT_EQ(Task(id)["status"], "done");  // a merge after approval changes nothing
 }
 
 TEST_F(ReviewLoopTest, PollingFindsReviewsWithoutWebhooksAndTheCycleCapEndsInNeedsReview) {
