@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <set>
+#include <sstream>
 
 #include "cli.h"
 #include "daemon.h"
@@ -48,6 +50,33 @@ bool PortFree(const std::string& bind, int port) {
   bool free = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
   close(fd);
   return free;
+}
+
+// A classic token (or gh's OAuth token) says its scopes: orch pushes, opens pull requests and
+// labels issues, which takes `repo` (`public_repo` covers public repositories only).
+// Fine-grained tokens and Apps say nothing; their permissions show at the first refusal.
+void ScopeCheck(const GitHubUser& me, Check& gh) {
+  if (!me.scopes) {
+    gh.detail += "; scopes not reported (a fine-grained token or an App): it needs Issues, "
+                 "Pull requests and Contents read/write";
+    return;
+  }
+  std::set<std::string> scopes;
+  std::stringstream list(*me.scopes);
+  for (std::string s; std::getline(list, s, ',');) {
+    s.erase(0, s.find_first_not_of(' '));
+    s.erase(s.find_last_not_of(' ') + 1);
+    if (!s.empty()) scopes.insert(s);
+  }
+  gh.detail += "; scopes: " + (me.scopes->empty() ? std::string("none") : *me.scopes);
+  if (scopes.count("repo") > 0) return;
+  if (scopes.count("public_repo") > 0) {
+    gh.detail += " (public repositories only)";
+    return;
+  }
+  gh.ok = false;
+  gh.fix = "the token lacks the repo scope: make one with repo (gh auth refresh -s repo, or a "
+           "new token at https://github.com/settings/tokens)";
 }
 
 class DoctorCommand : public Command {
@@ -104,10 +133,14 @@ class DoctorCommand : public Command {
         Result<GitHubUser> me = (*client)->AuthenticatedUser();
         gh.ok = me.ok();
         gh.detail = me.ok() ? "acting as " + me->login + " (" + (*client)->tokens().Describe() +
-                                  "; it needs issues and pull requests read/write)"
+                                  ")"
                             : me.status().message();
+        gh.fix = "set github.token (or GITHUB_TOKEN), a GitHub App, or run gh auth login";
+        if (me.ok()) ScopeCheck(*me, gh);
       }
-      gh.fix = "set github.token (or GITHUB_TOKEN), a GitHub App, or run gh auth login";
+      if (gh.fix.empty()) {
+        gh.fix = "set github.token (or GITHUB_TOKEN), a GitHub App, or run gh auth login";
+      }
       checks.push_back(gh);
       if (config->webhook.enabled) {
         checks.push_back({.name = "webhook secret",

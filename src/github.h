@@ -22,6 +22,9 @@ namespace orch {
 struct GitHubUser {
   std::string login;
   std::string type;  // "User", "Bot", "Organization"
+  // For the authenticated user: the token's X-OAuth-Scopes (classic tokens and gh's OAuth
+  // token); nullopt when GitHub sent none (fine-grained tokens, Apps).
+  std::optional<std::string> scopes = std::nullopt;
   bool is_bot() const { return type == "Bot"; }
 };
 

@@ -294,7 +294,9 @@ Result<GitHubUser> RestGitHubClient::AuthenticatedUser() {
   }
   Result<HttpResponse> r = Do({.target = "/user", .what = "reading the authenticated user"});
   if (!r.ok()) return r.status();
-  return ParseOne<GitHubUser>(*r, "reading the authenticated user", ParseUser);
+  Result<GitHubUser> me = ParseOne<GitHubUser>(*r, "reading the authenticated user", ParseUser);
+  if (me.ok() && r->headers.count("x-oauth-scopes") > 0) me->scopes = r->Header("x-oauth-scopes");
+  return me;
 }
 
 Result<IssueListing> RestGitHubClient::ListIssues(const std::string& repo,

@@ -89,7 +89,10 @@ Result<std::unique_ptr<NotifyService>> NotifyService::Start(const std::string& d
                                                             const Config& config,
                                                             const Clock& clock,
                                                             std::function<void()> on_change) {
-  if (!config.telegram.enabled && !config.discord.enabled) return std::unique_ptr<NotifyService>();
+  if (!config.telegram.enabled && !config.discord.enabled) {
+    spdlog::info("notify: no chat channel enabled (channels.telegram, channels.discord)");
+    return std::unique_ptr<NotifyService>();
+  }
   auto st = std::make_unique<State>();
   st->config = config;
   std::vector<ChatChannel*> channels;

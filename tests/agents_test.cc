@@ -446,6 +446,19 @@ TEST_F(AgentLoopTest, DoctorChecksEverythingAndSaysHowToFixFailures) {
     EXPECT_EQ(by_name[name]["ok"], true) << by_name[name].dump();
   }
   EXPECT_THAT(by_name["github"]["detail"].get<std::string>(), HasSubstr("acting as orch-bot"));
+  EXPECT_THAT(by_name["github"]["detail"].get<std::string>(), HasSubstr("scopes: repo"));
+  // A classic token without the repo scope: FAIL, and how to get one.
+  StartSim({{"oauth_scopes", "read:org, gist"}}, {});
+  Configure();
+  ProcessResult scoped = Orch({"doctor"});
+  EXPECT_EQ(scoped.exit_code, 1);
+  EXPECT_THAT(scoped.out, HasSubstr("FAIL  github"));
+  EXPECT_THAT(scoped.out, HasSubstr("scopes: read:org, gist"));
+  EXPECT_THAT(scoped.out, HasSubstr("lacks the repo scope"));
+  // A fine-grained token reports no scopes: said, not failed.
+  StartSim({{"oauth_scopes", ""}}, {});
+  ConfigureAgents();
+  EXPECT_THAT(Orch({"doctor"}).out, HasSubstr("scopes not reported"));
   // Without a secret, and with the webhook port taken by someone else: FAIL, with the fix.
   httplib::Server squatter;
   ASSERT_TRUE(squatter.bind_to_port("127.0.0.1", orch_port_));

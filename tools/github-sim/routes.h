@@ -64,6 +64,7 @@ struct Call {
   Query query;          // as sent, in order
   nlohmann::json body;  // parsed JSON body; an empty object when there was none
   std::string login;    // who is calling: a user, "<slug>[bot]" or "" (control API)
+  bool plain_token = false;  // authenticated by a (classic) token, not an App
   std::string match(size_t i) const { return req.matches[i].str(); }
 };
 

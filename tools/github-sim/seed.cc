@@ -28,6 +28,7 @@ int64_t GetId(const json& j, const char* key) {
 Status ReadSettings(const json& seed, Settings* s) {
   s->authenticated_user = Get<std::string>(seed, "authenticated_user", s->authenticated_user);
   s->tokens = Get<std::vector<std::string>>(seed, "tokens", {});
+  s->oauth_scopes = Get<std::string>(seed, "oauth_scopes", s->oauth_scopes);
   s->per_page_default = Get<int>(seed, "per_page_default", s->per_page_default);
   s->rate_limit = Get<int>(seed, "rate_limit", s->rate_limit);
   s->html_url = Get<std::string>(seed, "html_url", s->html_url);

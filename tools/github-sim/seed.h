@@ -30,6 +30,9 @@ struct AppSettings {
 struct Settings {
   std::string authenticated_user = "orch-bot";  // GET /user for a plain token
   std::vector<std::string> tokens;              // empty: any token is accepted
+  // X-OAuth-Scopes on answers to a plain token, as for GitHub's classic tokens; "" sends none
+  // (fine-grained tokens). Installation tokens never get it.
+  std::string oauth_scopes = "repo";
   AppSettings app;
   int per_page_default = 30;
   int rate_limit = 5000;

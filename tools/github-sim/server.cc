@@ -203,7 +203,11 @@ Reply SimServer::Decide(const Route& route, Call& call, const std::optional<Faul
     return r;
   }
   if (!ParseBody(call.req.body, &call.body)) return BadJson();
-  return Invoke(route, *sim_, call);
+  Reply reply = Invoke(route, *sim_, call);
+  if (call.plain_token && !sim_->settings.oauth_scopes.empty()) {
+    reply.headers.push_back({"x-oauth-scopes", sim_->settings.oauth_scopes});
+  }
+  return reply;
 }
 
 std::optional<Reply> SimServer::Authenticate(Auth auth, Call& call) {
@@ -226,6 +230,7 @@ std::optional<Reply> SimServer::Authenticate(Auth auth, Call& call) {
     return Unauthorized("Bad credentials");
   }
   call.login = s.authenticated_user;
+  call.plain_token = true;
   return std::nullopt;
 }
 
