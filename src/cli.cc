@@ -68,6 +68,9 @@ const CommandRow kCommands[] = {
      MakeDemoStartCommand},
     {"demo", "label", "In the demo, label an issue as its maintainer", MakeDemoLabelCommand},
     {"demo", "review", "In the demo, review an issue's pull request", MakeDemoReviewCommand},
+    {"flow", "list", "List the flow definitions orch finds", MakeFlowListCommand},
+    {"flow", "validate", "Check flow definitions: steps, agents, references, cycles",
+     MakeFlowValidateCommand},
     {"webhook", "stats", "Webhook deliveries of the last 24 hours, by outcome and event",
      MakeWebhookStatsCommand},
     {"webhook", "deliveries", "List webhook deliveries, newest first", MakeWebhookDeliveriesCommand},
@@ -81,6 +84,7 @@ const std::map<std::string, const char*> kGroupHelp = {
     {"service", "Run orch as a service that starts at login"},
     {"job", "Scheduled jobs: tasks or commands run on a cron schedule"},
     {"webhook", "Inspect and replay GitHub webhook deliveries"},
+    {"flow", "Flows: DAGs of agent and code steps"},
     {"demo", "The offline demo `make run` starts without GitHub credentials"},
 };
 

@@ -127,6 +127,8 @@ std::unique_ptr<Command> MakeJobEnableCommand();
 std::unique_ptr<Command> MakeJobDisableCommand();
 std::unique_ptr<Command> MakeJobRunCommand();
 std::unique_ptr<Command> MakeStreamCommand();
+std::unique_ptr<Command> MakeFlowListCommand();
+std::unique_ptr<Command> MakeFlowValidateCommand();
 std::unique_ptr<Command> MakeDemoStartCommand();
 std::unique_ptr<Command> MakeDemoLabelCommand();
 std::unique_ptr<Command> MakeDemoReviewCommand();

@@ -53,6 +53,29 @@ TEST_F(CliTest, HelpListsEveryCommandGroup) {
   EXPECT_THAT(sub.out, HasSubstr("--label"));
 }
 
+TEST_F(CliTest, FlowValidateNamesTheCycleAndListShowsEveryFlow) {
+  std::filesystem::create_directories(home() + "/flows");
+  WriteFile(home() + "/flows/fix.yml",
+            "name: fix\nsteps:\n"
+            "  - {id: code, agent: claude, prompt: \"Fix {{input}}\", writes: [src]}\n"
+            "  - {id: test, kind: code, command: [make, test], needs: [code]}\n");
+  WriteFile(home() + "/flows/loop.yml",
+            "name: loop\nsteps:\n"
+            "  - {id: plan, agent: claude, prompt: p, needs: [review]}\n"
+            "  - {id: code, agent: codex, prompt: c, needs: [plan]}\n"
+            "  - {id: review, agent: opencode, prompt: r, needs: [code]}\n");
+  ProcessResult all = Orch({"flow", "validate"});
+  EXPECT_EQ(all.exit_code, 2);
+  EXPECT_THAT(all.out, HasSubstr("fix.yml: ok: fix, 2 step(s) in 2 wave(s): code \u2192 test"));
+  EXPECT_THAT(all.err, HasSubstr(home() + "/flows/loop.yml:3: steps: cycle: plan \u2192 code "
+                                          "\u2192 review \u2192 plan"));
+  EXPECT_EQ(Orch({"flow", "validate", home() + "/flows/fix.yml"}).exit_code, 0);
+  nlohmann::json list = OrchJson({"flow", "list", "--json"});
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["name"], "fix");
+  EXPECT_EQ(list[1]["ok"], false);
+}
+
 TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Orch({}).exit_code, 2);
   ProcessResult r = Orch({"frobnicate"});

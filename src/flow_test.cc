@@ -1,0 +1,212 @@
+#include "flow.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace orch {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+bool KnownAgent(const std::string& name) { return name == "claude" || name == "codex"; }
+
+Flow Parse(const std::string& yaml) {
+  Result<Flow> f = ParseFlow(yaml, "flows/t.yml", KnownAgent);
+  EXPECT_TRUE(f.ok()) << f.status().message();
+  return f.ok() ? *f : Flow{};
+}
+
+std::string Problems(const std::string& yaml) {
+  Result<Flow> f = ParseFlow(yaml, "flows/t.yml", KnownAgent);
+  EXPECT_FALSE(f.ok());
+  return f.ok() ? "" : f.status().message();
+}
+
+// plan → (code, docs) → review; test after code. code and docs both write src/.
+constexpr char kDiamond[] = R"(name: diamond
+steps:
+  - id: plan
+    agent: claude
+    prompt: "Plan {{input}}"
+  - id: code
+    agent: codex
+    prompt: "Code to {{ steps.plan.output }}"
+    needs: [plan]
+    writes: [src]
+  - id: docs
+    role: writer
+    prompt: "Document {{steps.plan.output}}"
+    needs: [plan]
+    writes: [src/README.md]
+  - id: test
+    kind: code
+    command: [make, test]
+    needs: [code]
+  - id: review
+    agent: claude
+    prompt: "Review {{steps.code.output}} after {{steps.plan.output}}"
+    needs: [code, docs]
+)";
+
+TEST(FlowTest, ParsesStepsAndTheirWaves) {
+  Flow f = Parse(kDiamond);
+  ASSERT_EQ(f.steps.size(), 5u);
+  EXPECT_EQ(f.steps[3].kind, StepKind::kCode);
+  EXPECT_THAT(f.steps[3].command, ElementsAre("make", "test"));
+  EXPECT_EQ(f.steps[2].role, "writer");
+  EXPECT_EQ(f.steps[1].line, 6);
+  EXPECT_THAT(StaticWaves(f), ElementsAre(ElementsAre("plan"), ElementsAre("code", "docs"),
+                                          ElementsAre("test", "review")));
+}
+
+TEST(FlowTest, ACycleIsRejectedWithAMessageNamingIt) {
+  std::string p = Problems(R"(name: loop
+steps:
+  - id: plan
+    agent: claude
+    prompt: p
+    needs: [review]
+  - id: code
+    agent: claude
+    prompt: c
+    needs: [plan]
+  - id: review
+    agent: codex
+    prompt: r
+    needs: [code]
+)");
+  EXPECT_THAT(p, HasSubstr("cycle: plan \u2192 code \u2192 review \u2192 plan"));
+  EXPECT_THAT(p, HasSubstr("flows/t.yml:3: steps:"));
+}
+
+TEST(FlowTest, UnknownStepsAgentsKeysAndPlaceholdersAreErrorsWithFileAndLine) {
+  std::string p = Problems(R"(name: bad
+steps:
+  - id: a
+    agent: gpt9
+    prompt: "{{steps.b.output}} {{secret}}"
+    needs: [nope]
+  - id: a
+    kind: code
+  - id: c
+    kind: shell
+    colour: red
+)");
+  EXPECT_THAT(p, HasSubstr("flows/t.yml:3: steps[0].agent: no agent \"gpt9\" is configured"));
+  EXPECT_THAT(p, HasSubstr("flows/t.yml:7: steps[1].id: \"a\" is used by an earlier step"));
+  EXPECT_THAT(p, HasSubstr("steps[1].command: required for a code step"));
+  EXPECT_THAT(p, HasSubstr("steps[2].kind: \"shell\" is not one of agent, code"));
+  EXPECT_THAT(p, HasSubstr("flows/t.yml:11: steps[2].colour: unknown key"));
+  // References are checked once the steps themselves are sound.
+  std::string refs = Problems(R"(name: refs
+steps:
+  - id: a
+    agent: claude
+    prompt: "{{steps.b.output}} {{secret}}"
+    needs: [nope]
+  - id: b
+    agent: claude
+    prompt: b
+)");
+  EXPECT_THAT(refs, HasSubstr("flows/t.yml:3: steps[0].needs: unknown step \"nope\""));
+  std::string placeholders = Problems(R"(name: refs
+steps:
+  - id: a
+    agent: claude
+    prompt: "{{steps.b.output}} {{secret}}"
+  - id: b
+    agent: claude
+    prompt: b
+)");
+  EXPECT_THAT(placeholders, HasSubstr("{{steps.b.output}}: \"b\" is not a step this one needs"));
+  EXPECT_THAT(placeholders, HasSubstr("unknown placeholder {{secret}}"));
+  EXPECT_THAT(Problems("steps: [\n"), HasSubstr("flows/t.yml:"));
+  EXPECT_THAT(Problems("steps: []\n"), HasSubstr("name: required"));
+}
+
+TEST(FlowTest, PromptsUseTheInputAndEarlierOutputs) {
+  Flow f = Parse(kDiamond);
+  EXPECT_EQ(RenderPrompt(f.steps[4], "x", {{"code", "diff"}, {"plan", "the plan"}}),
+            "Review diff after the plan");
+  EXPECT_EQ(RenderPrompt(f.steps[0], "issue 7", {}), "Plan issue 7");
+}
+
+TEST(FlowTest, WritesOverlapByPathComponents) {
+  EXPECT_TRUE(PathsOverlap("src", "src/a.cc"));
+  EXPECT_TRUE(PathsOverlap("./src/", "src"));
+  EXPECT_TRUE(PathsOverlap(".", "docs"));
+  EXPECT_FALSE(PathsOverlap("src", "src2/a.cc"));
+  EXPECT_FALSE(PathsOverlap("docs/a.md", "docs/b.md"));
+}
+
+TEST(FlowScheduleTest, WavesAdvanceOnTerminalStepsAndWritersNeverOverlap) {
+  Flow f = Parse(kDiamond);
+  FlowSchedule s(f);
+  EXPECT_THAT(s.NextWave(4), ElementsAre("plan"));
+  EXPECT_THAT(s.NextWave(4), IsEmpty());  // plan still running
+  EXPECT_THAT(s.Finish("plan", true), IsEmpty());
+  // code and docs are both ready, but docs writes under code's src/: one at a time.
+  EXPECT_THAT(s.NextWave(4), ElementsAre("code"));
+  s.Finish("code", true);
+  EXPECT_THAT(s.NextWave(4), ElementsAre("docs", "test"));
+  s.Finish("test", true);
+  EXPECT_THAT(s.NextWave(4), IsEmpty());  // review waits for docs
+  s.Finish("docs", true);
+  EXPECT_THAT(s.NextWave(4), ElementsAre("review"));
+  EXPECT_FALSE(s.Done());
+  s.Finish("review", true);
+  EXPECT_TRUE(s.Done());
+  EXPECT_TRUE(s.Succeeded());
+}
+
+TEST(FlowScheduleTest, MaxParallelBoundsAWave) {
+  Flow f = Parse(R"(name: fan
+steps:
+  - {id: a, kind: code, command: [true]}
+  - {id: b, kind: code, command: [true]}
+  - {id: c, kind: code, command: [true]}
+)");
+  FlowSchedule s(f);
+  EXPECT_THAT(s.NextWave(2), ElementsAre("a", "b"));
+  EXPECT_THAT(s.NextWave(2), IsEmpty());
+  s.Finish("b", true);
+  EXPECT_THAT(s.NextWave(2), ElementsAre("c"));
+}
+
+TEST(FlowScheduleTest, AFailureSkipsItsDependentsAndUnrelatedBranchesGoOn) {
+  Flow f = Parse(kDiamond);
+  FlowSchedule s(f);
+  s.NextWave(4);
+  s.Finish("plan", true);
+  s.NextWave(4);  // code
+  EXPECT_THAT(s.Finish("code", false), ElementsAre("test", "review"));
+  EXPECT_THAT(s.NextWave(4), ElementsAre("docs"));  // docs does not need code
+  EXPECT_FALSE(s.Done());
+  s.Finish("docs", true);
+  EXPECT_TRUE(s.Done());
+  EXPECT_FALSE(s.Succeeded());
+  std::string report = s.Report({{"plan", "the plan"}, {"code", "it broke"}, {"docs", "ok"}});
+  EXPECT_THAT(report, HasSubstr("# Flow diamond: failed"));
+  EXPECT_THAT(report, HasSubstr("## code: failed\n\nit broke\n"));
+  EXPECT_THAT(report, HasSubstr("## review: skipped\n\nNot run: it needs code.\n"));
+  EXPECT_THAT(report, HasSubstr("## docs: completed\n\nok\n"));
+}
+
+TEST(FlowScheduleTest, ARestoredScheduleNeverStartsACompletedStepAgain) {
+  Flow f = Parse(kDiamond);
+  FlowSchedule s(f);
+  s.Restore("plan", StepState::kCompleted);
+  s.Restore("code", StepState::kRunning);  // adopted: still running
+  s.Restore("nope", StepState::kFailed);    // ignored
+  EXPECT_THAT(s.NextWave(4), IsEmpty());    // docs conflicts with the running code
+  s.Finish("code", true);
+  EXPECT_THAT(s.NextWave(4), ElementsAre("docs", "test"));
+  EXPECT_EQ(s.state("plan"), StepState::kCompleted);
+  EXPECT_THAT(s.Finish("plan", false), IsEmpty());  // not running: nothing changes
+  EXPECT_EQ(s.state("plan"), StepState::kCompleted);
+}
+
+}  // namespace
+}  // namespace orch
