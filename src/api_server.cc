@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "http_stop.h"
 #include "stream.h"
 
 namespace orch {
@@ -143,7 +144,7 @@ Status ApiServer::Start() {
 void ApiServer::Stop() {
   if (!server_) return;
   watcher_.Shutdown();  // open streams end at once
-  server_->stop();
+  StopServer(*server_);
   if (thread_.joinable()) thread_.join();
   server_.reset();
   std::error_code ec;

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http_stop.h"
 #include "webhook_signature.h"
 
 namespace orch {
@@ -327,7 +328,7 @@ Status WebhookServer::Start() {
 
 void WebhookServer::Stop() {
   if (!server_) return;
-  server_->stop();  // closes the listener; the pool finishes the requests it has
+  StopServer(*server_);  // closes the listener; the pool finishes the requests it has
   if (thread_.joinable()) thread_.join();
   server_.reset();
 }

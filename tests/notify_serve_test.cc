@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "github_fixture.h"
+#include "http_stop.h"
 
 namespace orch::test {
 namespace {
@@ -89,7 +90,7 @@ class FakeChatApis {
       stopping_ = true;
     }
     cv_.notify_all();
-    server_.stop();
+    StopServer(server_);
     thread_.join();
   }
 

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "http_stop.h"
+
 extern char** environ;
 
 namespace orch::sim::test {
@@ -139,7 +141,7 @@ HookReceiver::HookReceiver() {
 }
 
 HookReceiver::~HookReceiver() {
-  server_.stop();
+  orch::StopServer(server_);
   thread_.join();
 }
 
