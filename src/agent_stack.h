@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 
+#include "breaker.h"
 #include "dispatch.h"
 #include "git.h"
 #include "github_rest.h"
@@ -25,12 +26,18 @@ struct AgentStack {
              GitHubClient* github, std::function<void()> wake)
       : tmux(processes, TmuxSocketName(env)),
         runner(config, git, tmux, Options(home, env, rest)),
-        router(config, &store, processes, PathAgentInstalled(config), home.root),
-        dispatcher(store, config, clock, router, runner, github, std::move(wake)) {}
+        breakers(store, config.router, clock),
+        router(config, &store, processes,
+               [installed = PathAgentInstalled(config), this](const std::string& agent) {
+                 return installed(agent) && breakers.Available(agent);
+               },
+               home.root),
+        dispatcher(store, config, clock, router, runner, github, std::move(wake), &breakers) {}
 
   Libgit2Git git;
   Tmux tmux;
   Runner runner;
+  Breakers breakers;  // an agent whose breaker is open is not offered to the router
   Router router;
   Dispatcher dispatcher;
 

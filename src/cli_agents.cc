@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "agent.h"
+#include "breaker.h"
 #include "cli.h"
 #include "router.h"
 #include "subprocess.h"
@@ -49,18 +50,23 @@ class AgentsCommand : public Command {
     Result<Config> config = ctx.config();
     if (!config.ok()) return config.status();
     std::vector<AgentCheck> checks = CheckAgents(*config, ctx.env);
+    Result<SqliteStore*> store = ctx.store();
+    if (!store.ok()) return store.status();
+    Breakers breakers(**store, config->router, ctx.clock);
     if (json_) {
       nlohmann::json out = nlohmann::json::array();
       for (const AgentCheck& a : checks) {
         out.push_back({{"name", a.name}, {"command", a.command}, {"installed", a.installed},
-                       {"version", a.version}, {"usable", a.usable}, {"problem", a.problem}});
+                       {"version", a.version}, {"usable", a.usable}, {"problem", a.problem},
+                       {"breaker", BreakerStateName(breakers.Get(a.name).state)},
+                       {"breaker_detail", breakers.Describe(a.name)}});
       }
       ctx.out << out.dump(2) << "\n";
       return Status::OK();
     }
     for (const AgentCheck& a : checks) {
       ctx.out << a.name << ": " << (a.usable ? "usable, " + a.version : "not usable: " + a.problem)
-              << "\n";
+              << "; breaker " << breakers.Describe(a.name) << "\n";
     }
     return Status::OK();
   }

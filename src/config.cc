@@ -503,6 +503,12 @@ void Reader::ReadRoot(const YAML::Node& root) {
                    {"max_route_attempts",
                     [&](auto& v, auto& k) { Int(v, k, 1, 20, &rt.max_route_attempts); }},
                    {"agents", [&](auto& v, auto& k) { List(v, k, &rt.agents); }},
+                   {"breaker_failures",
+                    [&](auto& v, auto& k) { Int(v, k, 1, 100, &rt.breaker_failures); }},
+                   {"breaker_window",
+                    [&](auto& v, auto& k) { Duration(v, k, one, &rt.breaker_window); }},
+                   {"breaker_cooldown",
+                    [&](auto& v, auto& k) { Duration(v, k, one, &rt.breaker_cooldown); }},
                    {"allowed_tools", [&](auto& v, auto& k) { List(v, k, &rt.allowed_tools); }},
                    {"default_skills", [&](auto& v, auto& k) { List(v, k, &rt.default_skills); }}});
         }},

@@ -96,6 +96,10 @@ struct RouterConfig {
   std::string fallback_executor = "claude";
   int max_route_attempts = 3;
   std::vector<std::string> agents{"claude", "codex", "opencode"};
+  // The circuit breaker per agent (breaker.h): failures in a row within the window open it.
+  int breaker_failures = 3;
+  Seconds breaker_window{600};
+  Seconds breaker_cooldown{300};
   std::vector<std::string> allowed_tools;
   std::vector<std::string> default_skills;
 };

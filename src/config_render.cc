@@ -131,6 +131,9 @@ std::string RenderConfig(const Config& c) {
   out << YAML::Key << "fallback_executor" << YAML::Value << r.fallback_executor;
   out << YAML::Key << "max_route_attempts" << YAML::Value << r.max_route_attempts;
   EmitList(out, "agents", r.agents);
+  out << YAML::Key << "breaker_failures" << YAML::Value << r.breaker_failures;
+  out << YAML::Key << "breaker_window" << YAML::Value << r.breaker_window.count();
+  out << YAML::Key << "breaker_cooldown" << YAML::Value << r.breaker_cooldown.count();
   EmitList(out, "allowed_tools", r.allowed_tools);
   EmitList(out, "default_skills", r.default_skills);
   out << YAML::EndMap;

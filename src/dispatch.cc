@@ -81,14 +81,15 @@ struct Finished {
 
 Dispatcher::Dispatcher(SqliteStore& store, const Config& config, const Clock& clock,
                        Router& router, Runner& runner, GitHubClient* github,
-                       std::function<void()> wake, int workers)
+                       std::function<void()> wake, Breakers* breakers, int workers)
     : store_(store),
       config_(config),
       clock_(clock),
       router_(router),
       runner_(runner),
       github_(github),
-      wake_(std::move(wake)) {
+      wake_(std::move(wake)),
+      breakers_(breakers) {
   for (int i = 0; i < workers; ++i) {
     threads_.emplace_back([this] {
       while (true) {
@@ -247,6 +248,21 @@ Status Dispatcher::StartRouted(DispatchReport* report) {
                                           {"engine", "no route recorded; routing again"}));
       continue;
     }
+    bool switched = false;
+    if (breakers_ && !breakers_->Available(route->agent)) {
+      // Its breaker is open: another agent takes the task, or it waits for the cooldown.
+      std::string next = NextAgent(route->agent);
+      if (next == route->agent) continue;
+      std::string was = route->agent;
+      route->agent = next;
+      route->by = "failover";
+      route->reason = was + "'s circuit breaker is open";
+      route->model = ModelFor(config_, route->complexity, next);
+      ORCH_RETURN_IF_ERROR(store_.SetTaskRoute(task.id, RouteToJson(*route).dump()));
+      ORCH_RETURN_IF_ERROR(store_.SetTaskAgentSession(task.id, ""));  // not this agent's
+      switched = true;
+      spdlog::info("dispatch: task {}: {}'s breaker is open, {} takes it", task.id, was, next);
+    }
     std::string branch = BranchName(task);
     std::string resume_id = task.agent_session;
     if (IsReviewFollowUp(task)) {
@@ -256,6 +272,7 @@ Status Dispatcher::StartRouted(DispatchReport* report) {
       if (task.branch.empty() && !parent->branch.empty()) branch = parent->branch;
       if (resume_id.empty()) resume_id = parent->agent_session;
     }
+    if (switched) resume_id.clear();  // another agent cannot resume the session
     std::string worktree = runner_.WorktreePath(project->name, branch);
     if (busy_worktrees.count(worktree)) continue;  // one agent per branch at a time
     Result<std::vector<TaskRun>> runs = store_.ListRuns(task.id);
@@ -273,6 +290,7 @@ Status Dispatcher::StartRouted(DispatchReport* report) {
                                      {"engine", "starting " + route->agent});
     if (moved.IsConflict()) continue;
     ORCH_RETURN_IF_ERROR(moved);
+    if (breakers_) breakers_->Started(route->agent);
     if (task.branch.empty()) ORCH_RETURN_IF_ERROR(store_.SetTaskBranch(task.id, branch));
     plan.task.branch = branch;
     TaskRun row;
@@ -466,6 +484,15 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
           run.summary = f.result.contract->summary;
         }
         LogIfError(store_.FinishRun(run));
+        if (breakers_ && !f.killed) {
+          // The backend's own outcome: an answer that parsed, or an agent error (a session that
+          // vanished included). A failed push or PR is not the agent's doing.
+          if (!f.result.ok()) {
+            breakers_->Failed(run.agent);
+          } else if (f.result.contract) {
+            breakers_->Succeeded(run.agent);
+          }
+        }
         if (!f.result.session_id.empty()) {
           LogIfError(store_.SetTaskAgentSession(task.id, f.result.session_id));
         }
@@ -569,7 +596,8 @@ std::string Dispatcher::NextAgent(const std::string& failed) const {
     for (const auto& [key, until] : cooldown_until_) {
       cooling = cooling || (key.rfind(a + ":", 0) == 0 && until > now);
     }
-    if (!cooling && PathAgentInstalled(config_)(a)) return a;
+    if (cooling || (breakers_ && !breakers_->Available(a))) continue;
+    if (PathAgentInstalled(config_)(a)) return a;
   }
   return failed;
 }

@@ -25,6 +25,7 @@
 #include <set>
 #include <thread>
 
+#include "breaker.h"
 #include "clock.h"
 #include "config.h"
 #include "github.h"
@@ -44,8 +45,10 @@ class Dispatcher {
  public:
   // `github` may be null (no PRs or comments then: the task ends needs_review with the branch
   // pushed). `github` must be safe to call from worker threads (LockedGitHubClient).
+  // `breakers` (may be null) are told each run's outcome and keep open agents out of failover.
   Dispatcher(SqliteStore& store, const Config& config, const Clock& clock, Router& router,
-             Runner& runner, GitHubClient* github, std::function<void()> wake, int workers = 3);
+             Runner& runner, GitHubClient* github, std::function<void()> wake,
+             Breakers* breakers = nullptr, int workers = 3);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -87,6 +90,7 @@ class Dispatcher {
 
   std::optional<int64_t> only_;
   std::set<int64_t> busy_;  // tasks with a job in flight (engine thread only)
+  Breakers* breakers_;
   std::map<std::string, int64_t> cooldown_until_;  // "agent:model" after a rate limit
   std::map<int64_t, int64_t> next_tmux_check_;     // run id -> unix seconds
   int64_t next_sweep_ = 0;

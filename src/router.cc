@@ -132,7 +132,8 @@ std::optional<std::string> Router::LabelAgent(const Task& task) const {
     if (!known) {
       spdlog::warn("router: task {}: label {} names no configured agent", task.id, l);
     } else if (!installed_(name)) {
-      spdlog::warn("router: task {}: label {}: {} is not installed", task.id, l, name);
+      spdlog::warn("router: task {}: label {}: {} is not installed or its circuit breaker is open",
+                   task.id, l, name);
     } else {
       return name;
     }

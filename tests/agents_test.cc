@@ -472,5 +472,54 @@ TEST_F(AgentLoopTest, DoctorChecksEverythingAndSaysHowToFixFailures) {
   EXPECT_THAT(r.out, HasSubstr("fix: set webhook.secret"));
 }
 
+TEST_F(AgentLoopTest, TheBreakerOpensAfterKFailuresAndClosesAfterAGoodProbe) {
+  Configure(
+      "router:\n  mode: round_robin\n  agents: [claude, codex]\n"
+      "  breaker_failures: 2\n  breaker_cooldown: 3s\n"
+      "workflow:\n  max_attempts: 1\n  timeout_seconds: 30\n");
+  StartOrch();
+  auto breaker = [&](const std::string& agent) {
+    for (const Json& a : OrchJson({"agents", "--json"})) {
+      if (a["name"] == agent) return a["breaker"].get<std::string>();
+    }
+    return std::string("?");
+  };
+  auto labelled = [&](const std::string& body) {
+    int number = OpenIssueWith(body);
+    Label(number, "bob", "agent:claude");
+    int64_t id = 0;
+    EXPECT_TRUE(Eventually([&] {
+      for (const Json& t : Tasks()) {
+        if (t["external_id"] == std::to_string(number)) id = t["id"];
+      }
+      return id != 0;
+    }));
+    return id;
+  };
+  // Two failures of claude in a row: its breaker opens.
+  for (int i = 0; i < 2; ++i) {
+    int64_t id = labelled("standin: error other\n");
+    ASSERT_TRUE(Reaches(id, "needs_review")) << Log();
+    EXPECT_EQ(Task(id)["route"]["agent"], "claude");
+  }
+  EXPECT_EQ(breaker("claude"), "open");
+  EXPECT_EQ(breaker("codex"), "closed");
+  // While it is open the router skips claude, even for an agent:claude label.
+  int64_t rerouted = labelled("standin: write a.txt a\n");
+  ASSERT_TRUE(Reaches(rerouted, "in_review")) << Log();
+  EXPECT_EQ(Task(rerouted)["route"]["agent"], "codex");
+  // After the cooldown one run of claude is the probe; it succeeds and the breaker closes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3200));
+  int64_t probe = labelled("standin: write b.txt b\n");
+  ASSERT_TRUE(Reaches(probe, "in_review")) << Log();
+  EXPECT_EQ(Task(probe)["route"]["agent"], "claude");
+  EXPECT_EQ(breaker("claude"), "closed");
+  std::string log = Log();
+  for (const char* line : {"breaker claude: open", "breaker claude: half-open",
+                           "breaker claude: closed"}) {
+    EXPECT_NE(log.find(line), std::string::npos) << line;
+  }
+}
+
 }  // namespace
 }  // namespace orch::test
