@@ -164,6 +164,46 @@ ALTER TABLE jobs ADD COLUMN first_seen_at INTEGER NOT NULL DEFAULT 0;
 -- A job's task for one scheduled time in one project exists once, however often it is tried.
 CREATE UNIQUE INDEX tasks_job_run_unique ON tasks(project_id, source_id) WHERE source = 'job';
 )sql"},
+      {5, "orchestrated runs", R"sql(
+-- A run: several agents on one problem (debug), a plan across repositories, or a flow (a DAG
+-- of steps). orchestrated_at is the once-only guard: set by the one caller that starts the
+-- orchestrator, whatever restarts or double triggers happen.
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CONSTRAINT runs_kind_valid CHECK (kind IN ('debug', 'plan', 'flow')),
+  status TEXT NOT NULL DEFAULT 'running'
+    CONSTRAINT runs_status_valid
+    CHECK (status IN ('running', 'completed', 'failed', 'cancelled')),
+  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+  source_task_id INTEGER REFERENCES tasks(id) ON DELETE SET NULL,
+  issue TEXT,
+  flow_name TEXT NOT NULL DEFAULT '',
+  input TEXT NOT NULL DEFAULT '{}' CONSTRAINT runs_input_json CHECK (json_valid(input)),
+  report TEXT NOT NULL DEFAULT '',
+  orchestrated_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  finished_at INTEGER
+);
+CREATE INDEX runs_by_project ON runs(project_id, status);
+-- A run's steps: one per agent session of a debug run, per repository of a plan, per step of
+-- a flow. output is kept whole.
+CREATE TABLE run_steps (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  step_id TEXT NOT NULL,
+  kind TEXT NOT NULL CONSTRAINT run_steps_kind_valid CHECK (kind IN ('agent', 'code')),
+  agent TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT 'pending'
+    CONSTRAINT run_steps_status_valid
+    CHECK (status IN ('pending', 'running', 'completed', 'failed', 'skipped')),
+  task_id INTEGER REFERENCES tasks(id) ON DELETE SET NULL,
+  output TEXT NOT NULL DEFAULT '',
+  attempt INTEGER NOT NULL DEFAULT 0 CONSTRAINT run_steps_attempt_valid CHECK (attempt >= 0),
+  started_at INTEGER,
+  finished_at INTEGER,
+  CONSTRAINT run_steps_unique UNIQUE (run_id, step_id)
+);
+)sql"},
   };
   return kMigrations;
 }

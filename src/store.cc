@@ -7,6 +7,7 @@
 
 #include "migrations.h"
 #include "payload_log.h"
+#include "store_sql.h"
 
 namespace orch {
 namespace {
@@ -18,24 +19,9 @@ const char* kTaskColumns =
     "t.body, t.labels, t.status, t.status_reason, t.attempts, t.created_at, t.updated_at, "
     "t.pr_number, t.route, t.branch, t.agent_session";
 
-std::optional<std::string> OptText(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return c.getString();
-}
-
-std::optional<int64_t> OptInt(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return c.getInt64();
-}
-
-template <typename T>
-void BindOpt(SQLite::Statement& s, int index, const std::optional<T>& v) {
-  if (v) {
-    s.bind(index, *v);
-  } else {
-    s.bind(index);
-  }
-}
+using sql::BindOpt;
+using sql::OptInt;
+using sql::OptText;
 
 Task ReadTask(SQLite::Statement& q) {
   Task t;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "clock.h"
+#include "flow.h"
 #include "status.h"
 #include "task.h"
 
@@ -170,6 +171,42 @@ constexpr int kMaxDeliveryAttempts = 5;
 // The wait after the `failures`-th failed application: 5 s, 10 s, 20 s, ... capped at 5 min.
 std::chrono::seconds DeliveryRetryDelay(int failures);
 
+// An orchestrated run (the `runs` table): several agents on one problem, a plan across
+// repositories, or a flow. Its steps are RunStepRecords.
+enum class RunKind { kDebug, kPlan, kFlow };
+enum class RunStatus { kRunning, kCompleted, kFailed, kCancelled };
+const char* RunKindName(RunKind k);
+const char* RunStatusName(RunStatus s);
+
+struct RunRecord {
+  int64_t id = 0;
+  RunKind kind = RunKind::kDebug;
+  RunStatus status = RunStatus::kRunning;
+  int64_t project_id = 0;
+  std::optional<int64_t> source_task_id = std::nullopt;
+  std::optional<std::string> issue = std::nullopt;
+  std::string flow_name = "";
+  std::string input = "{}";  // JSON
+  std::string report = "";
+  std::optional<int64_t> orchestrated_at = std::nullopt;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  std::optional<int64_t> finished_at = std::nullopt;
+};
+
+struct RunStepRecord {
+  int64_t run_id = 0;
+  std::string step_id;
+  StepKind kind = StepKind::kAgent;
+  std::string agent = "";
+  StepState status = StepState::kPending;
+  std::optional<int64_t> task_id = std::nullopt;
+  std::string output = "";
+  int attempt = 0;
+  std::optional<int64_t> started_at = std::nullopt;
+  std::optional<int64_t> finished_at = std::nullopt;
+};
+
 class SqliteStore {
  public:
   ~SqliteStore();
@@ -219,6 +256,21 @@ class SqliteStore {
   Result<std::vector<TaskRun>> ListRuns(int64_t task_id);
   // Runs not finished yet, oldest first.
   Result<std::vector<TaskRun>> UnfinishedRuns();
+
+  // Orchestrated runs (store_orch_runs.cc). CreateRun inserts the run and its steps in one
+  // transaction (InvalidArgument for input that is not JSON or a step id used twice).
+  Result<RunRecord> CreateRun(const RunRecord& run, const std::vector<RunStepRecord>& steps);
+  Result<RunRecord> GetRun(int64_t id);
+  // Newest first; all projects when `project_id` is not given.
+  Result<std::vector<RunRecord>> ListRunRecords(std::optional<int64_t> project_id);
+  Result<std::vector<RunStepRecord>> ListRunSteps(int64_t run_id);
+  // Writes a step's status, task, output, attempt and times. NotFound without such a step.
+  Status UpdateRunStep(const RunStepRecord& step);
+  // Ends a running run with its report. Conflict when it has ended already.
+  Status FinishRunRecord(int64_t id, RunStatus status, const std::string& report);
+  // The once-only guard of a run's orchestrator: true for the one caller that sets
+  // orchestrated_at, false for every later one (a second trigger, a restart).
+  Result<bool> ClaimOrchestration(int64_t run_id);
 
   // Moves task `id` from `from` to `to` if it is still in `from`, and records the event.
   // InvalidArgument when the state machine forbids the move; Conflict when the task is no

@@ -2,6 +2,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "store.h"
+#include "store_sql.h"
 
 namespace orch {
 namespace {
@@ -10,19 +11,8 @@ const char* kJobColumns =
     "name, first_seen_at, last_slot_at, last_run_at, last_result, last_exit_code, last_output, "
     "last_task_id, enabled";
 
-std::optional<int64_t> OptInt(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return c.getInt64();
-}
-
-template <typename T>
-void BindOpt(SQLite::Statement& s, int index, const std::optional<T>& v) {
-  if (v) {
-    s.bind(index, static_cast<int64_t>(*v));
-  } else {
-    s.bind(index);
-  }
-}
+using sql::BindOpt;
+using sql::OptInt;
 
 JobState ReadJob(SQLite::Statement& q) {
   JobState j;

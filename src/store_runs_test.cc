@@ -228,5 +228,91 @@ TEST(StoreMigrationTest, Migration3AppliesOnAVersion2Database) {
   EXPECT_EQ(started->run_dir, "/runs/1/2");
 }
 
+// Orchestrated runs (the runs and run_steps tables).
+TEST_F(StoreRunsTest, ARunAndItsStepsAreStoredInOneGo) {
+  Task source = AddTask("the bug");
+  RunRecord r{.kind = RunKind::kDebug, .project_id = project_.id, .source_task_id = source.id,
+              .issue = "7", .input = R"({"agents":["claude","codex","opencode"]})"};
+  std::vector<RunStepRecord> steps;
+  for (const char* agent : {"claude", "codex", "opencode"}) {
+    steps.push_back({.step_id = agent, .agent = agent});
+  }
+  Result<RunRecord> run = store_->CreateRun(r, steps);
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_EQ(run->status, RunStatus::kRunning);
+  EXPECT_EQ(run->source_task_id, source.id);
+  EXPECT_FALSE(run->orchestrated_at);
+  Result<std::vector<RunStepRecord>> got = store_->ListRunSteps(run->id);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_EQ((*got)[1].step_id, "codex");
+  EXPECT_EQ((*got)[1].status, StepState::kPending);
+
+  // A step's progress, whole output kept.
+  RunStepRecord codex = (*got)[1];
+  codex.status = StepState::kFailed;
+  codex.task_id = source.id;
+  codex.output = std::string(100000, 'x');
+  codex.attempt = 2;
+  codex.finished_at = clock_.NowUnix();
+  ASSERT_TRUE(store_->UpdateRunStep(codex).ok());
+  got = store_->ListRunSteps(run->id);
+  EXPECT_EQ((*got)[1].status, StepState::kFailed);
+  EXPECT_EQ((*got)[1].output.size(), 100000u);
+  EXPECT_EQ((*got)[1].attempt, 2);
+  EXPECT_TRUE(store_->UpdateRunStep({.run_id = run->id, .step_id = "gemini"}).IsNotFound());
+
+  EXPECT_EQ(store_->ListRunRecords(project_.id)->size(), 1u);
+  EXPECT_EQ(store_->ListRunRecords(std::nullopt)->size(), 1u);
+  EXPECT_TRUE(store_->ListRunRecords(project_.id + 1)->empty());
+}
+
+TEST_F(StoreRunsTest, OrchestrationIsClaimedOnceAndARunEndsOnce) {
+  Result<RunRecord> run =
+      store_->CreateRun({.kind = RunKind::kDebug, .project_id = project_.id}, {});
+  ASSERT_TRUE(run.ok());
+  Result<bool> first = store_->ClaimOrchestration(run->id);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(*first);
+  // A second trigger, or the same store opened again after a restart: never twice.
+  EXPECT_FALSE(*store_->ClaimOrchestration(run->id));
+  auto again = std::move(SqliteStore::Open(db_path(), clock_)).value();
+  EXPECT_FALSE(*again->ClaimOrchestration(run->id));
+  EXPECT_TRUE(again->GetRun(run->id)->orchestrated_at.has_value());
+
+  ASSERT_TRUE(store_->FinishRunRecord(run->id, RunStatus::kCompleted, "# Report").ok());
+  EXPECT_TRUE(store_->FinishRunRecord(run->id, RunStatus::kFailed, "").IsConflict());
+  Result<RunRecord> done = store_->GetRun(run->id);
+  EXPECT_EQ(done->status, RunStatus::kCompleted);
+  EXPECT_EQ(done->report, "# Report");
+  EXPECT_TRUE(done->finished_at.has_value());
+  // An ended run is never orchestrated.
+  Result<RunRecord> other =
+      store_->CreateRun({.kind = RunKind::kPlan, .project_id = project_.id}, {});
+  ASSERT_TRUE(store_->FinishRunRecord(other->id, RunStatus::kCancelled, "").ok());
+  EXPECT_FALSE(*store_->ClaimOrchestration(other->id));
+  EXPECT_TRUE(store_->GetRun(999).status().IsNotFound());
+}
+
+TEST_F(StoreRunsTest, BadRunsAreRefusedByNamedConstraints) {
+  Result<RunRecord> not_json = store_->CreateRun({.project_id = project_.id, .input = "{nope"}, {});
+  EXPECT_THAT(not_json.status().message(), ::testing::HasSubstr("is not JSON"));
+  // A step id twice: nothing of the run is kept.
+  Result<RunRecord> twice = store_->CreateRun(
+      {.kind = RunKind::kFlow, .project_id = project_.id, .flow_name = "f"},
+      {{.step_id = "a"}, {.step_id = "a"}});
+  EXPECT_FALSE(twice.ok());
+  EXPECT_THAT(twice.status().message(), ::testing::HasSubstr("run_steps"));
+  EXPECT_TRUE(store_->ListRunRecords(std::nullopt)->empty());
+  SQLite::Database db(db_path(), SQLite::OPEN_READWRITE);
+  try {
+    db.exec("INSERT INTO runs(kind, status, project_id, created_at, updated_at) "
+            "VALUES ('debug', 'paused', 1, 0, 0)");
+    ADD_FAILURE() << "a status outside the CHECK was stored";
+  } catch (const SQLite::Exception& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("runs_status_valid"));
+  }
+}
+
 }  // namespace
 }  // namespace orch
