@@ -199,10 +199,26 @@ class EnvelopeScanner {
     p_ += n;
     return true;
   }
+  // Skips whole 8-byte words of plain string bytes (none a quote, a backslash, a control
+  // character or non-ASCII): an issue body is kilobytes of them, and byte by byte this loop was
+  // the receiver thread's largest cost after hashing. The byte loop after it is exact.
+  void SkipPlain() {
+    constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+    auto has_zero = [](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
+    while (end_ - p_ >= 8) {
+      uint64_t w;
+      memcpy(&w, p_, 8);
+      uint64_t special = has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\')) |
+                         ((w - kOnes * 0x20) & ~w & kHigh) | (w & kHigh);
+      if (special) return;
+      p_ += 8;
+    }
+  }
   bool String(std::string* out) {
     ++p_;  // '"'
     while (true) {
       const char* run = p_;
+      SkipPlain();
       while (p_ < end_) {
         unsigned char c = static_cast<unsigned char>(*p_);
         if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
