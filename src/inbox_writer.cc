@@ -16,14 +16,16 @@ namespace orch {
 // not block again on mu_ the leader still holds), and because glibc's sem_post touches nothing
 // after waking the waiter, which may return and destroy the semaphore at once.
 struct InboxWriter::Writer {
-  explicit Writer(NewDelivery d) : delivery(std::move(d)) { sem_init(&wake, 0, 0); }
+  explicit Writer(std::vector<NewDelivery> d) : deliveries(std::move(d)) {
+    sem_init(&wake, 0, 0);
+  }
   ~Writer() { sem_destroy(&wake); }
   void Wait() {
     while (sem_wait(&wake) != 0 && errno == EINTR) {
     }
   }
-  NewDelivery delivery;
-  Result<InboxOutcome> result = Status::Internal("delivery not written");
+  std::vector<NewDelivery> deliveries;
+  Result<std::vector<InboxOutcome>> result = Status::Internal("delivery not written");
   bool done = false;  // written under mu_ before `wake` is posted
   sem_t wake;
 };
@@ -66,17 +68,31 @@ void InboxWriter::CheckpointLoop() {
 }
 
 Result<InboxOutcome> InboxWriter::Submit(NewDelivery delivery) {
-  Writer w(std::move(delivery));
+  std::vector<NewDelivery> one;
+  one.push_back(std::move(delivery));
+  Result<std::vector<InboxOutcome>> r = Write(std::move(one), /*gather=*/true);
+  if (!r.ok()) return r.status();
+  return r->front();
+}
+
+Result<std::vector<InboxOutcome>> InboxWriter::SubmitAll(std::vector<NewDelivery> deliveries) {
+  if (deliveries.empty()) return std::vector<InboxOutcome>();
+  return Write(std::move(deliveries), /*gather=*/false);
+}
+
+Result<std::vector<InboxOutcome>> InboxWriter::Write(std::vector<NewDelivery> deliveries,
+                                                     bool gather) {
+  Writer w(std::move(deliveries));
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&w);
-  ++submitted_;
+  submitted_ += w.deliveries.size();
   if (&w != queue_.front()) {
     lock.unlock();
     w.Wait();
     if (w.done) return std::move(w.result);  // a leader wrote it for us
     lock.lock();  // we lead now
   }
-  if (queue_.size() < kGatherBelow) {
+  if (gather && queue_.size() < kGatherBelow) {
     // A short batch: let the request threads that are runnable (parsing, verifying) queue up
     // first. One commit costs ~60 us plus ~20 us per delivery, so on a busy machine a bigger
     // batch saves CPU; alone, the yield returns at once and costs a syscall.
@@ -92,9 +108,17 @@ Result<InboxOutcome> InboxWriter::Submit(NewDelivery delivery) {
   lock.lock();
   ++commits_;
   commit_micros_ += std::chrono::duration_cast<std::chrono::microseconds>(spent).count();
-  for (size_t i = 0; i < batch.size(); ++i) {
-    batch[i]->result = stored.ok() ? Result<InboxOutcome>((*stored)[i]) : stored.status();
-    batch[i]->done = true;
+  size_t next = 0;  // each writer's outcomes are the next n of the batch's
+  for (Writer* b : batch) {
+    size_t n = b->deliveries.size();
+    if (stored.ok()) {
+      b->result = std::vector<InboxOutcome>(stored->begin() + static_cast<ptrdiff_t>(next),
+                                            stored->begin() + static_cast<ptrdiff_t>(next + n));
+    } else {
+      b->result = stored.status();
+    }
+    next += n;
+    b->done = true;
     queue_.pop_front();
   }
   Writer* next_leader = queue_.empty() ? nullptr : queue_.front();
@@ -128,8 +152,12 @@ std::vector<InboxWriter::Writer*> InboxWriter::TakeBatch() {
 
 std::vector<NewDelivery> InboxWriter::Deliveries(const std::vector<Writer*>& batch) {
   std::vector<NewDelivery> deliveries;
-  deliveries.reserve(batch.size());
-  for (Writer* b : batch) deliveries.push_back(std::move(b->delivery));
+  size_t n = 0;
+  for (Writer* b : batch) n += b->deliveries.size();
+  deliveries.reserve(n);
+  for (Writer* b : batch) {
+    for (NewDelivery& d : b->deliveries) deliveries.push_back(std::move(d));
+  }
   return deliveries;
 }
 

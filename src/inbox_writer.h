@@ -46,6 +46,10 @@ class InboxWriter {
   // Stores `delivery` durably (see SqliteStore::StoreDeliveries) and returns its outcome; the
   // store's error when the batch it rode in could not be committed.
   Result<InboxOutcome> Submit(NewDelivery delivery);
+  // Stores several deliveries as one writer (they ride in the same commit) and returns their
+  // outcomes in order; the store's error when the batch could not be committed. An event-loop
+  // receiver hands over everything it has read at once this way.
+  Result<std::vector<InboxOutcome>> SubmitAll(std::vector<NewDelivery> deliveries);
 
   // How many transactions and deliveries so far (the benchmark prints their ratio).
   uint64_t commits() const;
@@ -57,9 +61,12 @@ class InboxWriter {
   struct Writer;
 
   void CheckpointLoop();
+  // Submit and SubmitAll. `gather`: a leader with a short queue first lets other request
+  // threads join its batch (right for one thread per request; a SubmitAll caller has gathered).
+  Result<std::vector<InboxOutcome>> Write(std::vector<NewDelivery> deliveries, bool gather);
   // The front of the queue, up to max_batch_ writers, the leader first. Requires mu_.
   std::vector<Writer*> TakeBatch();
-  // Moves the batch's deliveries out, in order.
+  // Moves the batch's deliveries out, in order (each writer's in turn).
   static std::vector<NewDelivery> Deliveries(const std::vector<Writer*>& batch);
 
   static constexpr uint64_t kCheckpointEvery = 8192;

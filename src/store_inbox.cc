@@ -96,8 +96,13 @@ Result<InboxOutcome> SqliteStore::StoreDelivery(const NewDelivery& d) {
 
 struct SqliteStore::InboxStatements {
   explicit InboxStatements(SQLite::Database& db)
-      // The most telling earlier row: an applied one first, then a waiting one, then the newest.
-      : find(db,
+      // Whether any earlier row has the id or the body: two index probes, where `find` below
+      // merges both indexes and sorts. Nearly every delivery is new, and then this is all.
+      : seen(db,
+             "SELECT 1 FROM webhook_deliveries WHERE delivery_id = ?1 UNION ALL "
+             "SELECT 1 FROM webhook_deliveries WHERE payload_hash = ?2 LIMIT 1"),
+        // The most telling earlier row: an applied one first, then a waiting one, then the newest.
+        find(db,
              "SELECT id, processed_at IS NOT NULL, next_attempt_at IS NOT NULL, retry_count "
              "FROM webhook_deliveries WHERE delivery_id = ?1 OR payload_hash = ?2 "
              "ORDER BY processed_at IS NOT NULL DESC, next_attempt_at IS NOT NULL DESC, id DESC "
@@ -112,7 +117,7 @@ struct SqliteStore::InboxStatements {
         receipt(db,
                 "INSERT INTO webhook_receipts(delivery_row, outcome, received_at) "
                 "VALUES (?, ?, ?)") {}
-  SQLite::Statement find, requeue, insert, receipt;
+  SQLite::Statement seen, find, requeue, insert, receipt;
 };
 
 // Here rather than in store.cc: both need InboxStatements complete to destroy inbox_.
@@ -142,12 +147,17 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
     for (size_t i = 0; i < deliveries.size(); ++i) {
       const NewDelivery& d = deliveries[i];
       std::string hash = d.payload_hash.empty() ? Sha256Hex(d.payload) : d.payload_hash;
+      st.seen.reset();
+      st.seen.bind(1, d.delivery_id);
+      st.seen.bind(2, hash);
+      bool seen = st.seen.executeStep();
+      st.seen.reset();
       st.find.reset();
       st.find.bind(1, d.delivery_id);
       st.find.bind(2, hash);
       InboxOutcome outcome = InboxOutcome::kStored;
       int64_t row = 0;
-      if (st.find.executeStep()) {
+      if (seen && st.find.executeStep()) {
         row = st.find.getColumn(0).getInt64();
         bool applied = st.find.getColumn(1).getInt() != 0;
         bool waiting = st.find.getColumn(2).getInt() != 0;

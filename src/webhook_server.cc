@@ -1,14 +1,11 @@
 #include "webhook_server.h"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
 #include <cstring>
 
 #include <nlohmann/json.hpp>
 
-#include "http_stop.h"
 #include "webhook_signature.h"
 
 namespace orch {
@@ -202,10 +199,26 @@ class EnvelopeScanner {
     p_ += n;
     return true;
   }
+  // Skips whole 8-byte words of plain string bytes (none a quote, a backslash, a control
+  // character or non-ASCII): an issue body is kilobytes of them, and byte by byte this loop was
+  // the receiver thread's largest cost after hashing. The byte loop after it is exact.
+  void SkipPlain() {
+    constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+    auto has_zero = [](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
+    while (end_ - p_ >= 8) {
+      uint64_t w;
+      memcpy(&w, p_, 8);
+      uint64_t special = has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\')) |
+                         ((w - kOnes * 0x20) & ~w & kHigh) | (w & kHigh);
+      if (special) return;
+      p_ += 8;
+    }
+  }
   bool String(std::string* out) {
     ++p_;  // '"'
     while (true) {
       const char* run = p_;
+      SkipPlain();
       while (p_ < end_) {
         unsigned char c = static_cast<unsigned char>(*p_);
         if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
@@ -257,9 +270,8 @@ class EnvelopeScanner {
   std::string error_;
 };
 
-void Reply(httplib::Response& res, int status, const Json& body) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
+HttpReply Reply(int status, const Json& body) {
+  return HttpReply{.status = status, .body = body.dump()};
 }
 
 }  // namespace
@@ -291,84 +303,130 @@ Status WebhookServer::Start() {
         "refusing to accept unsigned webhooks; set a secret (the same one in GitHub's webhook "
         "settings) or set webhook.enabled: false to rely on polling");
   }
-  server_ = std::make_unique<httplib::Server>();
-  httplib::Server& s = *server_;
-  int threads = options_.threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  s.set_tcp_nodelay(true);
-  s.set_keep_alive_max_count(1'000'000);
-  s.set_keep_alive_timeout(5);
-  s.set_read_timeout(10);
-  s.set_payload_max_length(static_cast<size_t>(options_.max_payload_bytes));
-  int listen_fd = -1;
-  s.set_socket_options([&listen_fd](socket_t fd) {
-    int yes = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    listen_fd = fd;
-  });
-  Route();
-  std::string where = options_.bind + ":" + std::to_string(options_.port);
-  if (options_.port == 0) {
-    port_ = s.bind_to_any_port(options_.bind);
-  } else {
-    port_ = s.bind_to_port(options_.bind, options_.port) ? options_.port : -1;
+  HttpReceiverOptions ro{.bind = options_.bind,
+                         .port = options_.port,
+                         .max_body_bytes = options_.max_payload_bytes,
+                         .max_connections = options_.max_connections};
+  receiver_ = std::make_unique<HttpReceiver>(
+      ro, [this](HttpRequest& req, HttpReceiver::Ticket t) { return Handle(req, t); },
+      [this] { HandOver(); });
+  if (Status s = receiver_->Start(); !s.ok()) {
+    receiver_.reset();
+    return Status::InvalidArgument(
+        "webhook receiver cannot listen on " + options_.bind + ":" + std::to_string(options_.port),
+        "the port is in use or the address is not local; change webhook.port or webhook.bind (" +
+            s.message() + ")");
   }
-  if (port_ <= 0) {
-    server_.reset();
-    return Status::InvalidArgument("webhook receiver cannot listen on " + where,
-                                   "the port is in use or the address is not local; change "
-                                   "webhook.port or webhook.bind");
-  }
-  // httplib listens with a backlog of 5; a burst of new connections overflows it. Linux lets
-  // listen() on a listening socket raise the backlog.
-  if (listen_fd >= 0) ::listen(listen_fd, 1024);
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  port_ = receiver_->port();
+  stopping_ = false;
+  committer_ = std::thread([this] { CommitLoop(); });
   return Status::OK();
 }
 
 void WebhookServer::Stop() {
-  if (!server_) return;
-  StopServer(*server_);  // closes the listener; the pool finishes the requests it has
-  if (thread_.joinable()) thread_.join();
-  server_.reset();
+  if (!receiver_) return;
+  // The receiver waits for the answers of requests begun, which the commit thread gives.
+  receiver_->Stop();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  queued_.notify_one();
+  if (committer_.joinable()) committer_.join();
+  receiver_.reset();
 }
 
-void WebhookServer::Route() {
-  server_->Post("/webhook", [this](const httplib::Request& req, httplib::Response& res) {
-    // The signature is checked before anything else reads the body.
-    if (!VerifySignature(options_.secret, req.body, req.get_header_value("X-Hub-Signature-256"))) {
-      spdlog::debug("webhook: rejected a request with a missing or wrong signature");
-      return Reply(res, 401, {{"error", "X-Hub-Signature-256 is missing or does not match"}});
+std::optional<HttpReply> WebhookServer::Handle(HttpRequest& req, HttpReceiver::Ticket ticket) {
+  if (req.path == "/webhook" && req.method == "POST") return Webhook(req, ticket);
+  if (req.path == "/health" && (req.method == "GET" || req.method == "HEAD")) return Health();
+  return HttpReply{.status = 404, .body = "", .content_type = ""};
+}
+
+std::optional<HttpReply> WebhookServer::Webhook(HttpRequest& req, HttpReceiver::Ticket ticket) {
+  // The size was checked by the receiver; the signature is checked before anything else reads
+  // the body.
+  if (!VerifySignature(options_.secret, req.body, req.Header("X-Hub-Signature-256"))) {
+    spdlog::debug("webhook: rejected a request with a missing or wrong signature");
+    return Reply(401, {{"error", "X-Hub-Signature-256 is missing or does not match"}});
+  }
+  std::string event(req.Header("X-GitHub-Event"));
+  std::string delivery(req.Header("X-GitHub-Delivery"));
+  if (event.empty() || delivery.empty()) {
+    return Reply(400, {{"error", "X-GitHub-Event and X-GitHub-Delivery are required"}});
+  }
+  Result<WebhookEnvelope> env = ParseEnvelope(req.body);
+  if (!env.ok()) return Reply(400, {{"error", env.status().message()}});
+  last_webhook_at_ = clock_.NowUnix();
+  // Hashed here so the one writer does not have to.
+  std::string hash = Sha256Hex(req.body);
+  round_.push_back({ticket, delivery,
+                    {std::move(delivery), std::move(event), std::move(env->action),
+                     std::move(env->repo), std::move(req.body), std::move(hash)}});
+  return std::nullopt;  // answered by the commit thread
+}
+
+void WebhookServer::HandOver() {
+  if (round_.empty()) return;
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    was_empty = pending_.empty();
+    if (was_empty) {
+      pending_.swap(round_);
+    } else {
+      for (Pending& p : round_) pending_.push_back(std::move(p));
     }
-    std::string event = req.get_header_value("X-GitHub-Event");
-    std::string delivery = req.get_header_value("X-GitHub-Delivery");
-    if (event.empty() || delivery.empty()) {
-      return Reply(res, 400, {{"error", "X-GitHub-Event and X-GitHub-Delivery are required"}});
+  }
+  round_.clear();
+  if (was_empty) queued_.notify_one();  // else the commit thread was woken already
+}
+
+HttpReply WebhookServer::Health() const {
+  int64_t last = last_webhook_at_.load();
+  Json body = {{"status", "ok"},
+               {"signature_verification", !options_.secret.empty()},
+               {"webhook_received_recently", last > 0 && clock_.NowUnix() - last <= 300},
+               {"last_webhook_at", last > 0 ? Json(last) : Json(nullptr)}};
+  return Reply(200, body);
+}
+
+void WebhookServer::CommitLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    queued_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+    if (pending_.empty()) return;  // stopping, and everything is answered
+    // Whatever queued while the last batch committed goes in this one.
+    std::vector<Pending> batch;
+    batch.swap(pending_);
+    lock.unlock();
+    std::vector<NewDelivery> deliveries;
+    deliveries.reserve(batch.size());
+    for (Pending& p : batch) deliveries.push_back(std::move(p.delivery));
+    Result<std::vector<InboxOutcome>> outcomes = inbox_.SubmitAll(std::move(deliveries));
+    std::vector<std::pair<HttpReceiver::Ticket, HttpReply>> answers;
+    answers.reserve(batch.size());
+    bool stored = false;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const std::string& id = batch[i].delivery_id;
+      HttpReply r;
+      if (!outcomes.ok()) {
+        r = Reply(503, {{"error", "could not store the delivery; redeliver it later"}});
+      } else if ((*outcomes)[i] == InboxOutcome::kDuplicate) {
+        r = Reply(200, {{"status", "duplicate"}, {"delivery", id}});
+      } else {
+        stored = true;
+        r = Reply(202, {{"status", InboxOutcomeName((*outcomes)[i])}, {"delivery", id}});
+      }
+      answers.emplace_back(batch[i].ticket, std::move(r));
     }
-    Result<WebhookEnvelope> env = ParseEnvelope(req.body);
-    if (!env.ok()) return Reply(res, 400, {{"error", env.status().message()}});
-    last_webhook_at_ = clock_.NowUnix();
-    // Hashed here, on this request's thread, so the one writer does not have to.
-    Result<InboxOutcome> outcome = inbox_.Submit(
-        {delivery, event, env->action, env->repo, req.body, Sha256Hex(req.body)});
-    if (!outcome.ok()) {
-      spdlog::error("webhook: delivery {} not stored: {}", delivery, outcome.status().message());
-      return Reply(res, 503, {{"error", "could not store the delivery; redeliver it later"}});
+    if (!outcomes.ok()) {
+      spdlog::error("webhook: {} deliveries not stored: {}", batch.size(),
+                    outcomes.status().message());
     }
-    if (*outcome == InboxOutcome::kDuplicate) {
-      return Reply(res, 200, {{"status", "duplicate"}, {"delivery", delivery}});
-    }
-    if (on_stored_) on_stored_();
-    Reply(res, 202, {{"status", InboxOutcomeName(*outcome)}, {"delivery", delivery}});
-  });
-  server_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    int64_t last = last_webhook_at_.load();
-    Json body = {{"status", "ok"},
-                 {"signature_verification", !options_.secret.empty()},
-                 {"webhook_received_recently", last > 0 && clock_.NowUnix() - last <= 300},
-                 {"last_webhook_at", last > 0 ? Json(last) : Json(nullptr)}};
-    Reply(res, 200, body);
-  });
+    if (stored && on_stored_) on_stored_();
+    receiver_->Answer(std::move(answers));
+    lock.lock();
+  }
 }
 
 }  // namespace orch

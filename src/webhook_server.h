@@ -1,36 +1,37 @@
 // WebhookServer: the HTTP side of GitHub's webhooks. `POST /webhook` and `GET /health` on
-// webhook.bind:webhook.port (cpp-httplib).
+// webhook.bind:webhook.port, served by an HttpReceiver (one epoll thread) and one commit thread.
 //
-// A POST is worked in this order and stops at the first failure: body size (413), the
-// X-Hub-Signature-256 HMAC over the raw bytes, constant-time (401; nothing parsed, nothing
-// stored), the event headers and JSON syntax (400), then the durable inbox (InboxWriter), and
-// only after its commit the 2xx. The server never calls GitHub or applies a delivery; it wakes
-// the engine, which does.
+// A POST is worked in this order and stops at the first failure: body size (413, by the
+// receiver, before the body is read), the X-Hub-Signature-256 HMAC over the raw bytes,
+// constant-time (401; nothing parsed, nothing stored), the event headers and JSON syntax (400),
+// then the durable inbox, and only after its commit the 2xx. The checks run on the receiver's
+// thread; deliveries that pass are queued for the commit thread, which hands everything queued
+// to the InboxWriter as one batch (one transaction) and answers the batch when it has committed;
+// meanwhile the receiver goes on reading and checking the next requests. The server never calls
+// GitHub or applies a delivery; it wakes the engine, which does.
 //
-// cpp-httplib 0.11.4 as Debian ships it has its settings compiled in, so they are set at run
-// time here: TCP_NODELAY on (otherwise a keep-alive POST waits ~40 ms on delayed ACK), a thread
-// pool sized for the connections we serve (httplib holds one thread per keep-alive connection),
-// keep-alive for many requests per connection, and a listen backlog of 1024 instead of 5.
+// (It used cpp-httplib, whose thread per connection and ~15 system calls per request were most
+// of the receiver's CPU; see http_receiver.h.)
 //
-// Thread safety: Start() and Stop() from one thread; handlers run on the pool's threads.
+// Thread safety: Start() and Stop() from one thread; the rest runs on the server's own threads.
 #ifndef ORCH_WEBHOOK_SERVER_H_
 #define ORCH_WEBHOOK_SERVER_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "clock.h"
+#include "http_receiver.h"
 #include "inbox_writer.h"
 #include "status.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace orch {
 
@@ -39,7 +40,7 @@ struct WebhookServerOptions {
   int port = 8080;  // 0: any free port (tests)
   std::string secret;
   int64_t max_payload_bytes = 25 * 1024 * 1024;
-  int threads = 128;  // the most connections served at once
+  size_t max_connections = 1024;  // open at once; more wait in the listen backlog
   std::optional<int64_t> last_webhook_at = std::nullopt;  // from the store, so /health survives a restart
 };
 
@@ -56,7 +57,7 @@ Result<WebhookEnvelope> ParseEnvelope(std::string_view body);
 
 class WebhookServer {
  public:
-  // `on_stored` runs after a delivery was newly queued (the daemon wakes the engine).
+  // `on_stored` runs after a commit that newly queued deliveries (the daemon wakes the engine).
   WebhookServer(WebhookServerOptions options, InboxWriter& inbox, const Clock& clock,
                 std::function<void()> on_stored);
   ~WebhookServer();
@@ -66,20 +67,40 @@ class WebhookServer {
   Status Start();
   // The bound port (useful with port 0).
   int port() const { return port_; }
-  // Stops accepting, lets in-flight requests finish, and joins the threads. Idempotent.
+  // Stops accepting, lets requests already begun finish (their deliveries committed and
+  // answered), and joins the threads. Idempotent.
   void Stop();
 
  private:
-  void Route();
+  struct Pending {
+    HttpReceiver::Ticket ticket;
+    std::string delivery_id;  // for the answer, once `delivery` went to the inbox
+    NewDelivery delivery;
+  };
+
+  // The receiver's handler: answers at once, or queues the delivery and answers after commit.
+  std::optional<HttpReply> Handle(HttpRequest& req, HttpReceiver::Ticket ticket);
+  std::optional<HttpReply> Webhook(HttpRequest& req, HttpReceiver::Ticket ticket);
+  HttpReply Health() const;
+  // After each round of the receiver's events: hands the round's deliveries to the commit
+  // thread at once, so a commit takes all of them rather than the first.
+  void HandOver();
+  void CommitLoop();
 
   WebhookServerOptions options_;
   InboxWriter& inbox_;
   const Clock& clock_;
   std::function<void()> on_stored_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<HttpReceiver> receiver_;
   int port_ = 0;
   std::atomic<int64_t> last_webhook_at_{0};
+  std::vector<Pending> round_;  // receiver thread only: checked in this round of events
+
+  std::thread committer_;
+  std::mutex mu_;
+  std::condition_variable queued_;
+  std::vector<Pending> pending_;  // checked deliveries waiting for the commit thread
+  bool stopping_ = false;
 };
 
 }  // namespace orch

@@ -182,6 +182,42 @@ TEST_F(WebhookServerTest, ConcurrentDeliveriesAreAllStoredInFewerCommits) {
   EXPECT_LE(inbox_->commits(), inbox_->submitted());
 }
 
+TEST_F(WebhookServerTest, StopAnswersWhatItBeganAndEveryAnswerWasStored) {
+  // Clients keep posting while the server stops: each request either got a 202 for a delivery
+  // that is in the inbox, or no answer at all (refused or closed before it began).
+  constexpr int kThreads = 8;
+  std::atomic<int> accepted{0}, other{0};
+  std::atomic<bool> go{true};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      httplib::Client c("127.0.0.1", server_->port());
+      c.set_connection_timeout(1);
+      for (int i = 0; go; ++i) {
+        std::string body = "{\"n\":" + std::to_string(t * 100000 + i) + "}";
+        httplib::Result r =
+            c.Post("/webhook",
+                   {{"X-GitHub-Event", "issues"},
+                    {"X-GitHub-Delivery", "d-" + std::to_string(t) + "-" + std::to_string(i)},
+                    {"X-Hub-Signature-256", SignBody(kSecret, body)}},
+                   body, "application/json");
+        if (!r) continue;  // no answer: not acknowledged
+        if (r->status == 202) {
+          ++accepted;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  while (accepted < 50) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  server_->Stop();
+  go = false;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(store_->DueDeliveries(100000)->size(), static_cast<size_t>(accepted.load()));
+}
+
 TEST(WebhookServerStartTest, RefusesToStartWithoutASecret) {
   test::FakeClock clock;
   auto store = std::move(SqliteStore::Open(":memory:", clock)).value();
