@@ -184,8 +184,13 @@ class TaskShowCommand : public TaskIdCommand {
   Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
     Result<std::vector<TaskRun>> runs = store.ListRuns(t.id);
     if (!runs.ok()) return runs.status();
+    // After a transient agent error: when the next attempt may start (dispatch.cc).
+    std::optional<int64_t> retry_at;
+    Result<std::optional<std::string>> kv = store.GetKv(RetryKey(t.id));
+    if (kv.ok() && *kv) retry_at = std::atoll((*kv)->c_str());
     if (json_) {
       nlohmann::json j = TaskJson(t);
+      j["retry_not_before"] = retry_at ? nlohmann::json(FormatTime(*retry_at)) : nlohmann::json();
       j["runs"] = nlohmann::json::array();
       for (const TaskRun& r : *runs) j["runs"].push_back(RunJson(r));
       ctx.out << j.dump(2) << "\n";
@@ -210,6 +215,9 @@ class TaskShowCommand : public TaskIdCommand {
           ctx.out << "  profile:  " << r["profile"].dump() << "\n";
         }
       }
+    }
+    if (t.status == TaskStatus::kRouted && retry_at && *retry_at > ctx.clock.NowUnix()) {
+      ctx.out << "  retry:    not before " << FormatTime(*retry_at) << " (backoff)\n";
     }
     if (!t.branch.empty()) ctx.out << "  branch:   " << t.branch << "\n";
     if (t.pr_number) ctx.out << "  pr:       #" << *t.pr_number << "\n";

@@ -81,6 +81,10 @@ struct WorkflowConfig {
   std::vector<std::string> trigger_labels{"orch"};
   std::vector<std::string> allowed_authors;
   int max_attempts = 3;
+  // The wait before a retry after a transient agent error: full jitter up to
+  // min(retry_max_delay, retry_base_delay * 2^(attempt-1)); a base of 0 retries at once.
+  Seconds retry_base_delay{5};
+  Seconds retry_max_delay{300};
   int max_review_cycles = 3;  // reviews requesting changes before a person must look
   Seconds timeout{1800};  // key: timeout_seconds
   bool auto_create_followup_on_changes = true;

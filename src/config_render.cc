@@ -114,6 +114,8 @@ std::string RenderConfig(const Config& c) {
   EmitList(out, "trigger_labels", w.trigger_labels);
   EmitList(out, "allowed_authors", w.allowed_authors);
   out << YAML::Key << "max_attempts" << YAML::Value << w.max_attempts;
+  out << YAML::Key << "retry_base_delay" << YAML::Value << w.retry_base_delay.count();
+  out << YAML::Key << "retry_max_delay" << YAML::Value << w.retry_max_delay.count();
   out << YAML::Key << "max_review_cycles" << YAML::Value << w.max_review_cycles;
   out << YAML::Key << "timeout_seconds" << YAML::Value << w.timeout.count();
   out << YAML::Key << "auto_create_followup_on_changes" << YAML::Value

@@ -71,7 +71,6 @@ struct Finished {
   TaskRun run;
   AgentResult result;
   std::string failure;        // non-empty: the attempt failed (agent or publishing)
-  bool rate_limited = false;
   int commits = 0;            // on the branch beyond the base
   std::optional<PullRequest> pr;
   bool killed = false;  // `orch task kill`: a person stopped it
@@ -239,6 +238,11 @@ Status Dispatcher::StartRouted(DispatchReport* report) {
   for (const Task& task : *routed) {
     if (active >= config_.engine.max_parallel) break;
     if (busy_.count(task.id) || (only_ && *only_ != task.id)) continue;
+    // A retry after a transient error waits for its backoff.
+    Result<std::optional<std::string>> not_before = store_.GetKv(RetryKey(task.id));
+    if (not_before.ok() && *not_before && clock_.NowUnix() < std::atoll((*not_before)->c_str())) {
+      continue;
+    }
     Result<Project> project = ProjectOf(task);
     if (!project.ok()) return project.status();
     Result<Route> route = RouteFromJson(task.route.value_or("{}"));
@@ -335,7 +339,7 @@ Status Dispatcher::StartRouted(DispatchReport* report) {
         failed.summary = started.status().message();
         LogIfError(store_.FinishRun(failed));
         LogIfError(FailAttempt(plan.task, plan.agent, plan.model,
-                                      "could not start: " + started.status().message(), false));
+                               "could not start: " + started.status().message(), AgentError::kNone));
       };
     });
   }
@@ -400,7 +404,6 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
           if (!f.result.ok()) {
             f.failure = std::string(AgentErrorName(f.result.error)) + ": " +
                         f.result.error_message;
-            f.rate_limited = f.result.error == AgentError::kRateLimit;
           }
         }
       }
@@ -510,7 +513,7 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
           return;
         }
         if (!f.failure.empty()) {
-          LogIfError(FailAttempt(task, run.agent, run.model, f.failure, f.rate_limited));
+          LogIfError(FailAttempt(task, run.agent, run.model, f.failure, f.result.error));
           return;
         }
         const AgentContract& c = *f.result.contract;
@@ -568,7 +571,7 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
           case ContractStatus::kInProgress:
             // Worked, not finished: another attempt resumes the same session.
             LogIfError(FailAttempt(task, run.agent, run.model,
-                                          "the agent stopped before finishing: " + c.summary, false));
+                                          "the agent stopped before finishing: " + c.summary, AgentError::kNone));
             break;
           case ContractStatus::kBlocked:
           case ContractStatus::kNeedsReview:
@@ -602,10 +605,25 @@ std::string Dispatcher::NextAgent(const std::string& failed) const {
   return failed;
 }
 
+int64_t RetryDelay(int attempt, int64_t base, int64_t cap, std::mt19937_64& rng) {
+  int64_t ceiling = std::min(cap, base << std::clamp(attempt - 1, 0, 20));
+  if (ceiling <= 0) return 0;
+  return std::uniform_int_distribution<int64_t>(0, ceiling)(rng);
+}
+
+bool IsTransient(AgentError e) {
+  return e == AgentError::kRateLimit || e == AgentError::kModelUnavailable ||
+         e == AgentError::kTimeout || e == AgentError::kFailed;
+}
+
+std::string RetryKey(int64_t task_id) { return "retry.not_before." + std::to_string(task_id); }
+
 Status Dispatcher::FailAttempt(const Task& task, const std::string& agent,
                                const std::string& model, const std::string& why,
-                               bool rate_limited) {
-  if (rate_limited) cooldown_until_[agent + ":" + model] = clock_.NowUnix() + kRateLimitCooldown;
+                               AgentError error) {
+  if (error == AgentError::kRateLimit) {
+    cooldown_until_[agent + ":" + model] = clock_.NowUnix() + kRateLimitCooldown;
+  }
   Result<Task> now = store_.GetTask(task.id);
   if (!now.ok()) return now.status();
   if (now->status != TaskStatus::kInProgress) return Status::OK();  // moved meanwhile
@@ -629,9 +647,16 @@ Status Dispatcher::FailAttempt(const Task& task, const std::string& agent,
       ORCH_RETURN_IF_ERROR(store_.SetTaskAgentSession(task.id, ""));
     }
   }
+  std::string wait;
+  if (IsTransient(error) && config_.workflow.retry_base_delay.count() > 0) {
+    int64_t delay = RetryDelay(now->attempts + 1, config_.workflow.retry_base_delay.count(),
+                               config_.workflow.retry_max_delay.count(), rng_);
+    ORCH_RETURN_IF_ERROR(store_.SetKv(RetryKey(task.id), std::to_string(clock_.NowUnix() + delay)));
+    wait = " in " + std::to_string(delay) + "s";
+  }
   return store_.Transition(task.id, TaskStatus::kInProgress, TaskStatus::kRouted,
                            {"engine", why + (next != agent ? "; failing over to " + next
-                                                           : "; retrying " + agent)},
+                                                           : "; retrying " + agent) + wait},
                            AttemptEffect::kCount);
 }
 

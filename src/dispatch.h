@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -34,6 +35,15 @@
 #include "store.h"
 
 namespace orch {
+
+// The wait before retrying after a transient agent error (rate limit, model unavailable,
+// timeout, an unclassified failure such as an API 5xx): exponential backoff with full jitter,
+// uniform in [0, min(cap, base * 2^(attempt-1))] seconds, so agents that fail together do not
+// all come back at once (workflow.retry_base_delay and retry_max_delay).
+int64_t RetryDelay(int attempt, int64_t base, int64_t cap, std::mt19937_64& rng);
+bool IsTransient(AgentError e);
+// The store key holding when task `id` may start its next attempt (unix seconds).
+std::string RetryKey(int64_t task_id);
 
 struct DispatchReport {
   int routed = 0;
@@ -75,8 +85,9 @@ class Dispatcher {
   Status StartRouted(DispatchReport* report);
   Status ReapExited(DispatchReport* report);
   // What a failed attempt does: retry (another agent when there is one) or needs_review.
+  // After a transient agent error (`error`) the retry waits: RetryDelay's full jitter.
   Status FailAttempt(const Task& task, const std::string& agent, const std::string& model,
-                     const std::string& why, bool rate_limited);
+                     const std::string& why, AgentError error);
   std::string NextAgent(const std::string& failed) const;
   Result<Project> ProjectOf(const Task& task);
 
@@ -91,6 +102,7 @@ class Dispatcher {
   std::optional<int64_t> only_;
   std::set<int64_t> busy_;  // tasks with a job in flight (engine thread only)
   Breakers* breakers_;
+  std::mt19937_64 rng_{std::random_device{}()};  // retry jitter
   std::map<std::string, int64_t> cooldown_until_;  // "agent:model" after a rate limit
   std::map<int64_t, int64_t> next_tmux_check_;     // run id -> unix seconds
   int64_t next_sweep_ = 0;

@@ -22,7 +22,9 @@ class AgentLoopTest : public GitHubLoopTest {
   // Config for agents: round robin over `agents`, quick ticks, `extra` appended.
   void ConfigureAgents(const std::string& agents = "[claude]", const std::string& extra = "") {
     Configure("router:\n  mode: round_robin\n  agents: " + agents +
-              "\nworkflow:\n  max_attempts: 3\n  timeout_seconds: 30\n" + extra);
+              "\nworkflow:\n  max_attempts: 3\n  timeout_seconds: 30\n"
+              "  retry_base_delay: 0\n" +  // retries at once; the backoff has its own test
+              extra);
   }
 
   int OpenIssueWith(const std::string& body, const std::string& title = "Add a greeting") {
@@ -519,6 +521,37 @@ TEST_F(AgentLoopTest, TheBreakerOpensAfterKFailuresAndClosesAfterAGoodProbe) {
                            "breaker claude: closed"}) {
     EXPECT_NE(log.find(line), std::string::npos) << line;
   }
+}
+
+TEST_F(AgentLoopTest, ATransientErrorWaitsForAJitteredBackoffAndOthersRetryAtOnce) {
+  Configure(
+      "router:\n  mode: round_robin\n  agents: [claude]\n"
+      "  breaker_failures: 10\n"  // three failures in a row would open claude's breaker
+      "workflow:\n  max_attempts: 2\n  timeout_seconds: 30\n"
+      "  retry_base_delay: 2s\n  retry_max_delay: 2s\n");
+  StartOrch();
+  // An API 500: transient. The retry is put off to a time within the cap, and waits for it.
+  auto [number, id] = LabelledIssue("standin: error other\n");
+  ASSERT_TRUE(Reaches(id, "needs_review")) << Log();
+  Json task = Task(id);
+  ASSERT_EQ(task["runs"].size(), 2u);
+  ASSERT_TRUE(task["retry_not_before"].is_string()) << task.dump();
+  auto unix = [](const Json& iso) {  // 2026-11-21T06:02:00Z
+    std::tm tm{};
+    strptime(iso.get<std::string>().c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return static_cast<int64_t>(timegm(&tm));
+  };
+  int64_t not_before = unix(task["retry_not_before"]);
+  int64_t first_end = unix(task["runs"][0]["finished_at"]);
+  EXPECT_GE(not_before, first_end);
+  EXPECT_LE(not_before, first_end + 2);
+  EXPECT_GE(unix(task["runs"][1]["started_at"]), not_before);
+  EXPECT_THAT(OrchJson({"task", "log", std::to_string(id), "--json"}).dump(),
+              HasSubstr("retrying claude in "));
+  // Bad credentials are not transient: no backoff.
+  auto [number2, auth] = LabelledIssue("standin: error auth\n");
+  ASSERT_TRUE(Reaches(auth, "needs_review")) << Log();
+  EXPECT_TRUE(Task(auth)["retry_not_before"].is_null());
 }
 
 }  // namespace

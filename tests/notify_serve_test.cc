@@ -157,7 +157,7 @@ class NotifyLoopTest : public GitHubLoopTest {
         "router:\n  mode: round_robin\n  agents: [claude]\n"
         "workflow:\n  max_attempts: " +
         std::to_string(max_attempts) +
-        "\n  timeout_seconds: 30\n"
+        "\n  timeout_seconds: 30\n  retry_base_delay: 0\n"
         "channels:\n"
         "  telegram:\n    enabled: true\n    bot_token: \"" +
         kTelegramToken + "\"\n    chat_id: \"" + kChat + "\"\n    api_url: " + chats_.url() +
