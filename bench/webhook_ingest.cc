@@ -5,12 +5,14 @@
 // The receiver is the real one (WebhookServer + InboxWriter + SqliteStore in a temp dir, WAL,
 // synchronous=NORMAL) on 127.0.0.1. The load generator is bundled: one epoll thread driving N
 // keep-alive connections, each sending 8 KB `issues.labeled` bodies that are all different
-// (unique delivery id and body, so none is deduplicated), each correctly signed. It checks every
-// answer is 202, that every connection was served, and afterwards that the inbox holds exactly
-// as many deliveries as were acknowledged.
+// (unique delivery id and body, so none is deduplicated), each correctly signed. Delivery ids
+// are random UUIDs as GitHub sends them, so the inbox's id index takes its inserts at random
+// places; `seq` as the second argument sends "bench-N" instead, near-sequential (cheaper). It
+// checks every answer is 202, that every connection was served, and afterwards that the inbox
+// holds exactly as many deliveries as were acknowledged.
 //
-// Run: build/orch_webhook_bench [seconds per level, default 3]. Figures are printed; nothing is
-// asserted beyond the correctness checks above (exit 1 if one fails).
+// Run: build/orch_webhook_bench [seconds per level, default 3] [uuid|seq]. Figures are printed;
+// nothing is asserted beyond the correctness checks above (exit 1 if one fails).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -27,6 +29,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -44,6 +47,26 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr const char* kSecret = "bench-secret";
+
+bool g_sequential_ids = false;  // "bench-N" rather than random UUIDs
+
+// The n-th delivery id with prefix `kind`: a random version-4 UUID like GitHub's, or kind-n.
+std::string DeliveryId(const char* kind, long n) {
+  if (g_sequential_ids) return std::string(kind) + "-" + std::to_string(n);
+  static std::mt19937_64 rng(12345);
+  static const char* kHex = "0123456789abcdef";
+  uint64_t a = rng(), b = rng();
+  std::string id;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) id.push_back('-');
+    uint64_t word = i < 16 ? a : b;
+    int digit = static_cast<int>(word >> ((i % 16) * 4) & 15);
+    if (i == 12) digit = 4;
+    if (i == 16) digit = 8 | (digit & 3);
+    id.push_back(kHex[digit]);
+  }
+  return id;
+}
 
 // HMAC-SHA256 with the inner hash of (key ^ ipad) || prefix computed once, so signing a body
 // that differs only in its tail costs one short hash, not 8 KB of hashing on the client's CPU.
@@ -155,7 +178,7 @@ class Load {
 
   void NextRequest(Conn& c) {
     std::string tail = std::to_string(seq_) + "\"}";
-    std::string id = "bench-" + std::to_string(seq_++);
+    std::string id = DeliveryId("bench", seq_++);
     size_t len = prefix_.size() + tail.size();
     c.out = "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: GitHub-Hookshot/bench\r\n"
             "Content-Type: application/json\r\nX-GitHub-Event: issues\r\nX-GitHub-Delivery: " +
@@ -276,6 +299,7 @@ double MeanMicros(int n, F f) {
 
 int main(int argc, char** argv) {
   double seconds = argc > 1 ? atof(argv[1]) : 3.0;
+  g_sequential_ids = argc > 2 && std::string(argv[2]) == "seq";
   std::string tmpl = (std::filesystem::temp_directory_path() / "orch-wh-bench-XXXXXX").string();
   std::string dir = mkdtemp(tmpl.data());
   orch::SystemClock clock;
@@ -290,8 +314,7 @@ int main(int argc, char** argv) {
     auto store = std::move(orch::SqliteStore::Open(dir + "/single.db", clock)).value();
     commit_us = MeanMicros(2000, [&](int i) {
       std::string b = body + std::to_string(i);
-      (void)store->StoreDelivery({"single-" + std::to_string(i), "issues", "labeled",
-                                  "acme/widgets", b});
+      (void)store->StoreDelivery({DeliveryId("single", i), "issues", "labeled", "acme/widgets", b});
     });
   }
 
@@ -301,8 +324,9 @@ int main(int argc, char** argv) {
     batch_us = MeanMicros(300, [&](int i) {
       std::vector<orch::NewDelivery> batch;
       for (int j = 0; j < 16; ++j) {
-        std::string id = std::to_string(i * 16 + j);
-        batch.push_back({"batch-" + id, "issues", "labeled", "acme/widgets", body + id});
+        std::string n = std::to_string(i * 16 + j);
+        batch.push_back(
+            {DeliveryId("batch", i * 16 + j), "issues", "labeled", "acme/widgets", body + n});
       }
       (void)store->StoreDeliveries(batch);
     });
@@ -353,8 +377,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   Load load(server.port());
-  printf("webhook_ingest: 8 KB signed issues.labeled, each committed to the SQLite inbox "
-         "(WAL, synchronous=NORMAL) before its 202\n");
+  printf(
+      "webhook_ingest: 8 KB signed issues.labeled, each committed to the SQLite inbox "
+      "(WAL, synchronous=NORMAL) before its 202; delivery ids %s\n",
+      g_sequential_ids ? "bench-N (near-sequential)" : "random UUIDs");
   printf("  one HMAC-SHA256 verify of the body:        %8.1f us\n", hmac_us);
   printf("  one SQLite commit of one delivery:         %8.1f us  (at most %.0f/s one by one)\n",
          commit_us, 1e6 / commit_us);

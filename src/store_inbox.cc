@@ -68,6 +68,21 @@ void BindPayload(SQLite::Statement& insert, const NewDelivery& d, const PayloadR
   insert.bind(11, ref->length);
 }
 
+// The first 8 bytes of the SHA-256 whose hex is `hash`, as a signed 64-bit integer: the
+// payload_hash_prefix column (migration 6 computes the same from payload_hash in SQL).
+int64_t HashPrefix(std::string_view hash) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 16 && i < hash.size(); ++i) {
+    char c = hash[i];
+    int digit = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : 0;
+    v = v << 4 | static_cast<uint64_t>(digit);
+  }
+  return static_cast<int64_t>(v);
+}
+
 }  // namespace
 
 const char* InboxOutcomeName(InboxOutcome o) {
@@ -98,13 +113,16 @@ struct SqliteStore::InboxStatements {
   explicit InboxStatements(SQLite::Database& db)
       // Whether any earlier row has the id or the body: two index probes, where `find` below
       // merges both indexes and sorts. Nearly every delivery is new, and then this is all.
+      // A body is found by its hash's prefix (?3) and confirmed on the whole hash (?2).
       : seen(db,
              "SELECT 1 FROM webhook_deliveries WHERE delivery_id = ?1 UNION ALL "
-             "SELECT 1 FROM webhook_deliveries WHERE payload_hash = ?2 LIMIT 1"),
+             "SELECT 1 FROM webhook_deliveries WHERE payload_hash_prefix = ?3 "
+             "AND payload_hash = ?2 LIMIT 1"),
         // The most telling earlier row: an applied one first, then a waiting one, then the newest.
         find(db,
              "SELECT id, processed_at IS NOT NULL, next_attempt_at IS NOT NULL, retry_count "
-             "FROM webhook_deliveries WHERE delivery_id = ?1 OR payload_hash = ?2 "
+             "FROM webhook_deliveries WHERE delivery_id = ?1 "
+             "OR (payload_hash_prefix = ?3 AND payload_hash = ?2) "
              "ORDER BY processed_at IS NOT NULL DESC, next_attempt_at IS NOT NULL DESC, id DESC "
              "LIMIT 1"),
         requeue(db,
@@ -113,7 +131,7 @@ struct SqliteStore::InboxStatements {
         insert(db,
                "INSERT INTO webhook_deliveries(delivery_id, event_type, action, payload_hash, "
                "repo, payload, next_attempt_at, created_at, payload_segment, payload_offset, "
-               "payload_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+               "payload_length, payload_hash_prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         receipt(db,
                 "INSERT INTO webhook_receipts(delivery_row, outcome, received_at) "
                 "VALUES (?, ?, ?)") {}
@@ -146,15 +164,20 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
     int64_t now = clock_.NowUnix();
     for (size_t i = 0; i < deliveries.size(); ++i) {
       const NewDelivery& d = deliveries[i];
-      std::string hash = d.payload_hash.empty() ? Sha256Hex(d.payload) : d.payload_hash;
+      std::string computed = d.payload_hash.empty() ? Sha256Hex(d.payload) : std::string();
+      const std::string& hash = d.payload_hash.empty() ? computed : d.payload_hash;
+      int64_t prefix = HashPrefix(hash);
+      // The strings outlive the statements' use of them: no copies.
       st.seen.reset();
-      st.seen.bind(1, d.delivery_id);
-      st.seen.bind(2, hash);
+      st.seen.bindNoCopy(1, d.delivery_id);
+      st.seen.bindNoCopy(2, hash);
+      st.seen.bind(3, prefix);
       bool seen = st.seen.executeStep();
       st.seen.reset();
       st.find.reset();
-      st.find.bind(1, d.delivery_id);
-      st.find.bind(2, hash);
+      st.find.bindNoCopy(1, d.delivery_id);
+      st.find.bindNoCopy(2, hash);
+      st.find.bind(3, prefix);
       InboxOutcome outcome = InboxOutcome::kStored;
       int64_t row = 0;
       if (seen && st.find.executeStep()) {
@@ -180,14 +203,15 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
         st.receipt.exec();
       } else {
         st.insert.reset();
-        st.insert.bind(1, d.delivery_id);
-        st.insert.bind(2, d.event_type);
-        st.insert.bind(3, d.action);
-        st.insert.bind(4, hash);
-        st.insert.bind(5, d.repo);
+        st.insert.bindNoCopy(1, d.delivery_id);
+        st.insert.bindNoCopy(2, d.event_type);
+        st.insert.bindNoCopy(3, d.action);
+        st.insert.bindNoCopy(4, hash);
+        st.insert.bindNoCopy(5, d.repo);
         BindPayload(st.insert, d, refs.empty() ? nullptr : &refs[i]);
         st.insert.bind(7, now);
         st.insert.bind(8, now);
+        st.insert.bind(12, prefix);
         st.insert.exec();
       }
       st.find.reset();

@@ -1,10 +1,15 @@
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 
+#include "migrations.h"
 #include "payload_log.h"
 #include "store.h"
 #include "test_util.h"
+#include "webhook_signature.h"
 
 namespace orch {
 namespace {
@@ -224,6 +229,111 @@ TEST_F(InboxTest, PruningDropsOldAppliedDeliveriesButKeepsFailedAndWaitingOnes) 
   EXPECT_EQ(left[1].delivery_id, "failed");
   // The pruned one, redelivered, is new again: applied once more, harmlessly.
   EXPECT_EQ(Store(Labeled("applied")), InboxOutcome::kStored);
+}
+
+TEST_F(InboxTest, BodiesWhoseHashesShareTheirFirst8BytesAreNotDuplicates) {
+  // Bodies are looked up by the first 8 bytes of their SHA-256; two hashes alike there must
+  // still be told apart by the rest.
+  std::string prefix = "0123456789abcdef";
+  NewDelivery a = Labeled("d-1", "{\"n\":1}");
+  a.payload_hash = prefix + std::string(48, '0');
+  NewDelivery b = Labeled("d-2", "{\"n\":2}");
+  b.payload_hash = prefix + std::string(48, '1');
+  EXPECT_EQ(Store(a), InboxOutcome::kStored);
+  ASSERT_TRUE(store_->MarkDeliveryApplied(Due()[0].id).ok());
+  EXPECT_EQ(Store(b), InboxOutcome::kStored);
+  ASSERT_EQ(Due().size(), 1u);
+  EXPECT_EQ(Due()[0].delivery_id, "d-2");
+  // The whole hash again, under a new id: a duplicate of the applied one.
+  NewDelivery again = Labeled("d-3", "{\"n\":1}");
+  again.payload_hash = a.payload_hash;
+  EXPECT_EQ(Store(again), InboxOutcome::kDuplicate);
+  SQLite::Database db(dir_.Sub("orch.db"));
+  EXPECT_EQ(db.execAndGet("SELECT COUNT(DISTINCT payload_hash_prefix) FROM webhook_deliveries")
+                .getInt64(),
+            1);
+  EXPECT_EQ(db.execAndGet("SELECT payload_hash_prefix FROM webhook_deliveries LIMIT 1").getInt64(),
+            0x0123456789abcdefLL);
+}
+
+TEST(InboxMigrationTest, Migration6KeepsDeduplicatingDeliveriesStoredAtVersion5) {
+  test::TempDir dir;
+  test::FakeClock clock;
+  std::string path = dir.Sub("orch.db");
+  std::string applied_body = "{\"applied\":1}", failed_body = "{\"failed\":1}";
+  {
+    // A database as orch left it at version 5, with deliveries: one applied, one failed for
+    // good, and rows whose hashes test the signed conversion of the prefix.
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    std::vector<Migration> v5;
+    for (const Migration& m : Migrations()) {
+      if (m.version <= 5) v5.push_back(m);
+    }
+    ASSERT_EQ(v5.size(), 5u);
+    ASSERT_TRUE(ApplyMigrations(db, v5, 1).ok());
+    SQLite::Statement ins(db,
+                          "INSERT INTO webhook_deliveries(delivery_id, event_type, payload_hash, "
+                          "payload, processed_at, next_attempt_at, created_at) "
+                          "VALUES (?, 'issues', ?, '{}', ?, NULL, 1)");
+    auto add = [&](const std::string& id, const std::string& hash, bool applied) {
+      ins.reset();
+      ins.bind(1, id);
+      ins.bind(2, hash);
+      if (applied) {
+        ins.bind(3, static_cast<int64_t>(2));
+      } else {
+        ins.bind(3);
+      }
+      ins.exec();
+    };
+    add("old-applied", Sha256Hex(applied_body), true);
+    add("old-failed", Sha256Hex(failed_body), false);
+    add("all-f", std::string(64, 'f'), true);
+    add("min", "8" + std::string(63, '0'), true);
+    add("max", "7" + std::string(15, 'f') + std::string(48, '0'), true);
+    add("upper", "ABCDEF0123456789" + std::string(48, '0'), true);
+  }
+  Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(path, clock);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  SqliteStore& store = **s;
+  EXPECT_EQ(*store.SchemaVersion(), Migrations().back().version);
+  {
+    SQLite::Database db(path);
+    auto prefix = [&](const char* id) {
+      SQLite::Statement q(db,
+                          "SELECT payload_hash_prefix FROM webhook_deliveries "
+                          "WHERE delivery_id = ?");
+      q.bind(1, id);
+      EXPECT_TRUE(q.executeStep()) << id;
+      return q.getColumn(0).getInt64();
+    };
+    EXPECT_EQ(prefix("all-f"), -1);
+    EXPECT_EQ(prefix("min"), std::numeric_limits<int64_t>::min());
+    EXPECT_EQ(prefix("max"), std::numeric_limits<int64_t>::max());
+    EXPECT_EQ(prefix("upper"), static_cast<int64_t>(0xabcdef0123456789ULL));
+    EXPECT_EQ(static_cast<uint64_t>(prefix("old-applied")),
+              std::stoull(Sha256Hex(applied_body).substr(0, 16), nullptr, 16));
+    // The TEXT hash index is gone; the prefix has its own.
+    EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND "
+                            "name = 'webhook_deliveries_by_hash'")
+                  .getInt(),
+              0);
+    EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND "
+                            "name = 'webhook_deliveries_by_hash_prefix'")
+                  .getInt(),
+              1);
+  }
+  auto store_one = [&](const std::string& id, const std::string& body) {
+    Result<InboxOutcome> r = store.StoreDelivery({id, "issues", "labeled", "acme/w", body});
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : InboxOutcome::kStored;
+  };
+  // The old rows are still found: by body, by id, and a failed one is applied again.
+  EXPECT_EQ(store_one("new-id", applied_body), InboxOutcome::kDuplicate);
+  EXPECT_EQ(store_one("old-applied", "{\"other\":1}"), InboxOutcome::kDuplicate);
+  EXPECT_EQ(store_one("old-failed", failed_body), InboxOutcome::kRequeued);
+  EXPECT_EQ(store_one("fresh", "{\"fresh\":1}"), InboxOutcome::kStored);
+  EXPECT_EQ(store_one("fresh-again", "{\"fresh\":1}"), InboxOutcome::kDuplicate);
 }
 
 }  // namespace
