@@ -73,6 +73,15 @@ class WebhookServerTest : public ::testing::Test {
     return client_->Post("/webhook", h, body, "application/json");
   }
   int64_t Receipts() { return store_->GetWebhookStats(0)->received; }
+  // Posts {"n":<n>}, signed, as delivery d-<thread>-<i>, from a client of the caller's thread.
+  static httplib::Result PostNumbered(httplib::Client& c, int thread, int i, int n) {
+    std::string body = "{\"n\":" + std::to_string(n) + "}";
+    return c.Post("/webhook",
+                  {{"X-GitHub-Event", "issues"},
+                   {"X-GitHub-Delivery", "d-" + std::to_string(thread) + "-" + std::to_string(i)},
+                   {"X-Hub-Signature-256", SignBody(kSecret, body)}},
+                  body, "application/json");
+  }
 
   test::TempDir dir_;
   test::FakeClock clock_;
@@ -164,13 +173,7 @@ TEST_F(WebhookServerTest, ConcurrentDeliveriesAreAllStoredInFewerCommits) {
     threads.emplace_back([&, t] {
       httplib::Client c("127.0.0.1", server_->port());
       for (int i = 0; i < kEach; ++i) {
-        std::string body = "{\"n\":" + std::to_string(t * 1000 + i) + "}";
-        httplib::Result r =
-            c.Post("/webhook",
-                   {{"X-GitHub-Event", "issues"},
-                    {"X-GitHub-Delivery", "d-" + std::to_string(t) + "-" + std::to_string(i)},
-                    {"X-Hub-Signature-256", SignBody(kSecret, body)}},
-                   body, "application/json");
+        httplib::Result r = PostNumbered(c, t, i, t * 1000 + i);
         if (r && r->status == 202) ++accepted;
       }
     });
@@ -194,13 +197,7 @@ TEST_F(WebhookServerTest, StopAnswersWhatItBeganAndEveryAnswerWasStored) {
       httplib::Client c("127.0.0.1", server_->port());
       c.set_connection_timeout(1);
       for (int i = 0; go; ++i) {
-        std::string body = "{\"n\":" + std::to_string(t * 100000 + i) + "}";
-        httplib::Result r =
-            c.Post("/webhook",
-                   {{"X-GitHub-Event", "issues"},
-                    {"X-GitHub-Delivery", "d-" + std::to_string(t) + "-" + std::to_string(i)},
-                    {"X-Hub-Signature-256", SignBody(kSecret, body)}},
-                   body, "application/json");
+        httplib::Result r = PostNumbered(c, t, i, t * 100000 + i);
         if (!r) continue;  // no answer: not acknowledged
         if (r->status == 202) {
           ++accepted;
