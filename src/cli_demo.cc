@@ -286,7 +286,9 @@ class DemoStartCommand : public Command {
     }
 
     std::string home = DemoHome(*base);
-    std::string socket = ctx.env("ORCH_TMUX_SOCKET").value_or("orch") + "-demo";
+    // Its own tmux server; already the demo's when the banner's export is in effect.
+    std::string socket = ctx.env("ORCH_TMUX_SOCKET").value_or("orch");
+    if (socket.size() < 5 || socket.compare(socket.size() - 5, 5, "-demo") != 0) socket += "-demo";
     std::error_code ec;
     if (fs::exists(home) && !fs::exists(home + "/" + kMarker)) {
       return Status::InvalidArgument(home, "exists and is not orch's demo; move it away");
