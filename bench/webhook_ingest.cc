@@ -13,8 +13,10 @@
 //
 // Run: build/orch_webhook_bench [seconds per level, default 3] [uuid|seq]. Figures are printed;
 // nothing is asserted beyond the correctness checks above (exit 1 if one fails).
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
@@ -23,7 +25,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -31,11 +32,8 @@
 #include <filesystem>
 #include <random>
 #include <string>
-#include <vector>
-
-#include <httplib.h>
-
 #include <thread>
+#include <vector>
 
 #include "http_receiver.h"
 #include "inbox_writer.h"

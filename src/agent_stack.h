@@ -27,11 +27,12 @@ struct AgentStack {
       : tmux(processes, TmuxSocketName(env)),
         runner(config, git, tmux, Options(home, env, rest)),
         breakers(store, config.router, clock),
-        router(config, &store, processes,
-               [installed = PathAgentInstalled(config), this](const std::string& agent) {
-                 return installed(agent) && breakers.Available(agent);
-               },
-               home.root),
+        router(
+            config, &store, processes,
+            [installed = PathAgentInstalled(config), this](const std::string& agent) {
+              return installed(agent) && breakers.Available(agent);
+            },
+            home.root),
         dispatcher(store, config, clock, router, runner, github, std::move(wake), &breakers) {}
 
   Libgit2Git git;

@@ -16,9 +16,12 @@ std::string Key(const std::string& agent) { return "breaker." + agent; }
 
 const char* BreakerStateName(BreakerState s) {
   switch (s) {
-    case BreakerState::kClosed: return "closed";
-    case BreakerState::kOpen: return "open";
-    case BreakerState::kHalfOpen: return "half-open";
+    case BreakerState::kClosed:
+      return "closed";
+    case BreakerState::kOpen:
+      return "open";
+    case BreakerState::kHalfOpen:
+      return "half-open";
   }
   return "?";
 }
@@ -43,9 +46,8 @@ BreakerStatus Breakers::Get(const std::string& agent) {
 }
 
 void Breakers::Put(const std::string& agent, const BreakerStatus& s) {
-  nlohmann::json j = {{"state", BreakerStateName(s.state)},
-                      {"failures", s.failures},
-                      {"opened_at", s.opened_at}};
+  nlohmann::json j = {
+      {"state", BreakerStateName(s.state)}, {"failures", s.failures}, {"opened_at", s.opened_at}};
   Status st = store_.SetKv(Key(agent), j.dump());
   if (!st.ok()) spdlog::error("breaker {}: {}", agent, st.message());
 }
@@ -53,8 +55,10 @@ void Breakers::Put(const std::string& agent, const BreakerStatus& s) {
 bool Breakers::Available(const std::string& agent) {
   BreakerStatus s = Get(agent);
   switch (s.state) {
-    case BreakerState::kClosed: return true;
-    case BreakerState::kHalfOpen: return false;
+    case BreakerState::kClosed:
+      return true;
+    case BreakerState::kHalfOpen:
+      return false;
     case BreakerState::kOpen:
       return clock_.NowUnix() >= s.opened_at + config_.breaker_cooldown.count();
   }
@@ -103,16 +107,17 @@ std::string Breakers::Describe(const std::string& agent) {
   BreakerStatus s = Get(agent);
   switch (s.state) {
     case BreakerState::kClosed:
-      return s.failures.empty() ? "closed"
-                                : "closed (" + std::to_string(s.failures.size()) +
-                                      " failure(s) in a row)";
-    case BreakerState::kHalfOpen: return "half-open (a probe run is going)";
+      return s.failures.empty()
+                 ? "closed"
+                 : "closed (" + std::to_string(s.failures.size()) + " failure(s) in a row)";
+    case BreakerState::kHalfOpen:
+      return "half-open (a probe run is going)";
     case BreakerState::kOpen: {
       int64_t left = s.opened_at + config_.breaker_cooldown.count() - clock_.NowUnix();
-      return left > 0 ? "open (" + std::to_string(s.failures.size()) +
-                            " failure(s) in a row; a probe may run in " + std::to_string(left) +
-                            "s)"
-                      : "open (the next run is a probe)";
+      return left > 0
+                 ? "open (" + std::to_string(s.failures.size()) +
+                       " failure(s) in a row; a probe may run in " + std::to_string(left) + "s)"
+                 : "open (the next run is a probe)";
     }
   }
   return "?";

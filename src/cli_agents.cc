@@ -56,8 +56,12 @@ class AgentsCommand : public Command {
     if (json_) {
       nlohmann::json out = nlohmann::json::array();
       for (const AgentCheck& a : checks) {
-        out.push_back({{"name", a.name}, {"command", a.command}, {"installed", a.installed},
-                       {"version", a.version}, {"usable", a.usable}, {"problem", a.problem},
+        out.push_back({{"name", a.name},
+                       {"command", a.command},
+                       {"installed", a.installed},
+                       {"version", a.version},
+                       {"usable", a.usable},
+                       {"problem", a.problem},
                        {"breaker", BreakerStateName(breakers.Get(a.name).state)},
                        {"breaker_detail", breakers.Describe(a.name)}});
       }

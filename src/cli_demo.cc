@@ -105,8 +105,8 @@ std::string DemoHome(const Home& home) {
 // Runs a command to completion; a failure names the command and its stderr.
 Status RunStep(ProcessRunner& runner, const std::vector<std::string>& argv,
                const std::optional<std::string>& cwd = std::nullopt) {
-  Result<ProcessResult> r = runner.Run({.argv = argv, .cwd = cwd,
-                                        .timeout = std::chrono::seconds(30)});
+  Result<ProcessResult> r =
+      runner.Run({.argv = argv, .cwd = cwd, .timeout = std::chrono::seconds(30)});
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) return Status::IOError(argv[0] + " " + argv[1], r->err.substr(0, 300));
   return Status::OK();
@@ -116,31 +116,29 @@ Status RunStep(ProcessRunner& runner, const std::vector<std::string>& argv,
 Status MakeSampleRepo(ProcessRunner& runner, const std::string& bare, const std::string& work) {
   ORCH_RETURN_IF_ERROR(RunStep(runner, {"git", "init", "-q", "--bare", "-b", "main", bare}));
   ORCH_RETURN_IF_ERROR(RunStep(runner, {"git", "init", "-q", "-b", "main", work}));
-  ORCH_RETURN_IF_ERROR(WriteText(work + "/README.md",
-                                 "# widgets\n\norch's demo repository.\n"));
+  ORCH_RETURN_IF_ERROR(WriteText(work + "/README.md", "# widgets\n\norch's demo repository.\n"));
   ORCH_RETURN_IF_ERROR(WriteText(work + "/hello.py", "print(\"TODO\")\n"));
   ORCH_RETURN_IF_ERROR(RunStep(runner, {"git", "add", "-A"}, work));
-  ORCH_RETURN_IF_ERROR(RunStep(runner, {"git", "-c", "user.name=orch demo", "-c",
-                                        "user.email=demo@orch.invalid", "commit", "-q", "-m",
-                                        "widgets: a start"},
-                               work));
+  ORCH_RETURN_IF_ERROR(
+      RunStep(runner,
+              {"git", "-c", "user.name=orch demo", "-c", "user.email=demo@orch.invalid", "commit",
+               "-q", "-m", "widgets: a start"},
+              work));
   ORCH_RETURN_IF_ERROR(RunStep(runner, {"git", "remote", "add", "origin", bare}, work));
   return RunStep(runner, {"git", "push", "-q", "-u", "origin", "main"}, work);
 }
 
 Json Seed(const std::string& token) {
-  return {{"authenticated_user", "orch-bot"},
-          {"tokens", {token}},
-          {"repos",
-           {{{"full_name", kRepo},
-             {"default_branch", "main"},
-             {"collaborators", {{kPerson, "admin"}, {"orch-bot", "write"}}},
-             {"labels", {{{"name", "orch"}, {"color", "5319e7"}}}},
-             {"issues",
-              {{{"number", 1},
-                {"title", kIssueTitle},
-                {"body", kIssueBody},
-                {"user", kPerson}}}}}}}};
+  return {
+      {"authenticated_user", "orch-bot"},
+      {"tokens", {token}},
+      {"repos",
+       {{{"full_name", kRepo},
+         {"default_branch", "main"},
+         {"collaborators", {{kPerson, "admin"}, {"orch-bot", "write"}}},
+         {"labels", {{{"name", "orch"}, {"color", "5319e7"}}}},
+         {"issues",
+          {{{"number", 1}, {"title", kIssueTitle}, {"body", kIssueBody}, {"user", kPerson}}}}}}}};
 }
 
 // The simulator as a child process in its own process group (so Ctrl-C reaches orch, which
@@ -238,8 +236,8 @@ Result<Json> SimCall(const DemoInfo& demo, const std::string& method, const std:
                                httplib::to_string(r.error()) + " (is `orch demo start` running?)");
   }
   if (r->status != 200 && r->status != 201) {
-    return Status::IOError(method + " " + path, "HTTP " + std::to_string(r->status) + ": " +
-                                                    r->body.substr(0, 300));
+    return Status::IOError(method + " " + path,
+                           "HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 300));
   }
   return Json::parse(r->body, nullptr, false);
 }
@@ -302,8 +300,8 @@ class DemoStartCommand : public Command {
     }
     PosixProcessRunner runner;
     // A crashed earlier demo may have left agents in tmux: end them with its files.
-    (void)runner.Run({.argv = {"tmux", "-L", socket, "kill-server"},
-                      .timeout = std::chrono::seconds(5)});
+    (void)runner.Run(
+        {.argv = {"tmux", "-L", socket, "kill-server"}, .timeout = std::chrono::seconds(5)});
     fs::remove_all(home, ec);
     if (ec) return Status::IOError(home, ec.message());
     fs::create_directories(home + "/state", ec);
@@ -359,9 +357,9 @@ class DemoStartCommand : public Command {
            << "engine:\n  tick_interval: 1\n  sync_interval: 60\n"
            << "workflow:\n  timeout_seconds: 120\n";
     ORCH_RETURN_IF_ERROR(WriteText(home + "/config.yml", config.str()));
-    ORCH_RETURN_IF_ERROR(WriteText(
-        home + "/" + kMarker,
-        Json({{"repo", kRepo}, {"sim_url", sim_url}, {"token", token}}).dump(2) + "\n"));
+    ORCH_RETURN_IF_ERROR(
+        WriteText(home + "/" + kMarker,
+                  Json({{"repo", kRepo}, {"sim_url", sim_url}, {"token", token}}).dump(2) + "\n"));
 
     // orch itself, on the demo home: the same `orch serve` as the real service.
     setenv("ORCH_HOME", home.c_str(), 1);
@@ -391,8 +389,8 @@ class DemoStartCommand : public Command {
     serving_ended = true;
     announcer.join();
     sim.Stop();
-    (void)runner.Run({.argv = {"tmux", "-L", socket, "kill-server"},
-                      .timeout = std::chrono::seconds(5)});
+    (void)runner.Run(
+        {.argv = {"tmux", "-L", socket, "kill-server"}, .timeout = std::chrono::seconds(5)});
     ctx.err << "orch: demo stopped; its files stay in " << home << " until the next start\n";
     return served;
   }
@@ -416,8 +414,7 @@ class DemoStartCommand : public Command {
       << " No GitHub credentials are configured, so this is the offline demo. Nothing leaves\n"
       << " this machine:\n"
       << "   GitHub   a local simulator at " << sim_url << " with " << kRepo << ",\n"
-      << "            issue #1 \"" << kIssueTitle << "\"; you act as " << kPerson
-      << ", its admin\n"
+      << "            issue #1 \"" << kIssueTitle << "\"; you act as " << kPerson << ", its admin\n"
       << "   git      the repository's remote is " << home << "/origin.git\n"
       << "   agent    a stand-in answering as claude; it carries out the issue's `standin:`\n"
       << "            lines and makes a real commit\n"
@@ -426,8 +423,7 @@ class DemoStartCommand : public Command {
       << "\n"
       << " In another terminal:\n"
       << "   export ORCH_HOME=" << home << " ORCH_TMUX_SOCKET=" << socket << "\n"
-      << Steps(orch)
-      << "\n"
+      << Steps(orch) << "\n"
       << " Ctrl-C stops the demo. For real GitHub set GITHUB_TOKEN (or see the README's\n"
       << " \"Connecting GitHub\") and run `make run` again.\n"
       << "===================================================================================\n";
@@ -437,7 +433,8 @@ class DemoStartCommand : public Command {
   // The commands to try, each with what it shows, comments aligned.
   static std::string Steps(const std::string& orch) {
     const std::pair<std::string, std::vector<const char*>> steps[] = {
-        {"demo label 1", {"label issue #1 `orch`: it is routed, the agent", "starts in tmux, a PR opens"}},
+        {"demo label 1",
+         {"label issue #1 `orch`: it is routed, the agent", "starts in tmux, a PR opens"}},
         {"stream 1", {"watch the agent's output live"}},
         {"demo review 1 --request-changes", {"two review comments: two follow-up tasks"}},
         {"task list", {"the follow-ups run on the PR's branch"}},
@@ -468,14 +465,13 @@ class DemoLabelCommand : public Command {
   Status Run(Context& ctx) override {
     Result<DemoInfo> demo = FindDemo(ctx);
     if (!demo.ok()) return demo.status();
-    Result<Json> answer =
-        SimCall(*demo, "POST",
-                std::string("/_sim/repos/") + kRepo + "/issues/" + std::to_string(issue_) +
-                    "/labels",
-                {{"user", kPerson}, {"label", label_}});
+    Result<Json> answer = SimCall(
+        *demo, "POST",
+        std::string("/_sim/repos/") + kRepo + "/issues/" + std::to_string(issue_) + "/labels",
+        {{"user", kPerson}, {"label", label_}});
     if (!answer.ok()) return answer.status();
-    ctx.out << kPerson << " labelled " << kRepo << "#" << issue_ << " `" << label_ << "`: "
-            << DeliveryNote(*answer) << "\n";
+    ctx.out << kPerson << " labelled " << kRepo << "#" << issue_ << " `" << label_
+            << "`: " << DeliveryNote(*answer) << "\n";
     return Status::OK();
   }
 
@@ -535,9 +531,8 @@ class DemoReviewCommand : public Command {
              "standin: write README.md Run `python3 hello.py` or `python3 bonjour.py`.\n"}}});
     }
     Result<Json> answer = SimCall(
-        *demo, "POST", std::string("/_sim/repos/") + kRepo + "/pulls/" + std::to_string(pr) +
-                           "/reviews",
-        review);
+        *demo, "POST",
+        std::string("/_sim/repos/") + kRepo + "/pulls/" + std::to_string(pr) + "/reviews", review);
     if (!answer.ok()) return answer.status();
     ctx.out << kPerson << (approve_ ? " approved" : " requested changes on") << " pull request #"
             << pr << (approve_ ? "" : " with 2 comments") << ": " << DeliveryNote(*answer) << "\n";

@@ -57,8 +57,9 @@ bool PortFree(const std::string& bind, int port) {
 // Fine-grained tokens and Apps say nothing; their permissions show at the first refusal.
 void ScopeCheck(const GitHubUser& me, Check& gh) {
   if (!me.scopes) {
-    gh.detail += "; scopes not reported (a fine-grained token or an App): it needs Issues, "
-                 "Pull requests and Contents read/write";
+    gh.detail +=
+        "; scopes not reported (a fine-grained token or an App): it needs Issues, "
+        "Pull requests and Contents read/write";
     return;
   }
   std::set<std::string> scopes;
@@ -75,8 +76,9 @@ void ScopeCheck(const GitHubUser& me, Check& gh) {
     return;
   }
   gh.ok = false;
-  gh.fix = "the token lacks the repo scope: make one with repo (gh auth refresh -s repo, or a "
-           "new token at https://github.com/settings/tokens)";
+  gh.fix =
+      "the token lacks the repo scope: make one with repo (gh auth refresh -s repo, or a "
+      "new token at https://github.com/settings/tokens)";
 }
 
 class DoctorCommand : public Command {
@@ -132,8 +134,7 @@ class DoctorCommand : public Command {
       } else {
         Result<GitHubUser> me = (*client)->AuthenticatedUser();
         gh.ok = me.ok();
-        gh.detail = me.ok() ? "acting as " + me->login + " (" + (*client)->tokens().Describe() +
-                                  ")"
+        gh.detail = me.ok() ? "acting as " + me->login + " (" + (*client)->tokens().Describe() + ")"
                             : me.status().message();
         gh.fix = "set github.token (or GITHUB_TOKEN), a GitHub App, or run gh auth login";
         if (me.ok()) ScopeCheck(*me, gh);

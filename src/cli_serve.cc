@@ -165,9 +165,10 @@ class ServeCommand : public Command {
                       shared_github.get(), [&daemon] { daemon.Wake(); });
     RunWatcher watcher([&daemon] { daemon.Wake(); });
     agents.dispatcher.on_run_started = [&watcher](const std::string& dir) { watcher.Watch(dir); };
-    spdlog::info("capture: agents' output in {}/runs/<task>/<attempt>/output.log, exits seen "
-                 "through inotify",
-                 home->root);
+    spdlog::info(
+        "capture: agents' output in {}/runs/<task>/<attempt>/output.log, exits seen "
+        "through inotify",
+        home->root);
     Status adopted = agents.dispatcher.Adopt();
     if (!adopted.ok()) spdlog::warn("dispatch: adopting sessions: {}", adopted.message());
     engine.set_dispatcher(&agents.dispatcher);

@@ -78,9 +78,9 @@ struct Finished {
 
 }  // namespace
 
-Dispatcher::Dispatcher(SqliteStore& store, const Config& config, const Clock& clock,
-                       Router& router, Runner& runner, GitHubClient* github,
-                       std::function<void()> wake, Breakers* breakers, int workers)
+Dispatcher::Dispatcher(SqliteStore& store, const Config& config, const Clock& clock, Router& router,
+                       Runner& runner, GitHubClient* github, std::function<void()> wake,
+                       Breakers* breakers, int workers)
     : store_(store),
       config_(config),
       clock_(clock),
@@ -339,7 +339,8 @@ Status Dispatcher::StartRouted(DispatchReport* report) {
         failed.summary = started.status().message();
         LogIfError(store_.FinishRun(failed));
         LogIfError(FailAttempt(plan.task, plan.agent, plan.model,
-                               "could not start: " + started.status().message(), AgentError::kNone));
+                               "could not start: " + started.status().message(),
+                               AgentError::kNone));
       };
     });
   }
@@ -402,8 +403,7 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
         } else {
           f.result = (*adapter)->Parse(*out);
           if (!f.result.ok()) {
-            f.failure = std::string(AgentErrorName(f.result.error)) + ": " +
-                        f.result.error_message;
+            f.failure = std::string(AgentErrorName(f.result.error)) + ": " + f.result.error_message;
           }
         }
       }
@@ -571,7 +571,8 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
           case ContractStatus::kInProgress:
             // Worked, not finished: another attempt resumes the same session.
             LogIfError(FailAttempt(task, run.agent, run.model,
-                                          "the agent stopped before finishing: " + c.summary, AgentError::kNone));
+                                   "the agent stopped before finishing: " + c.summary,
+                                   AgentError::kNone));
             break;
           case ContractStatus::kBlocked:
           case ContractStatus::kNeedsReview:
@@ -618,9 +619,8 @@ bool IsTransient(AgentError e) {
 
 std::string RetryKey(int64_t task_id) { return "retry.not_before." + std::to_string(task_id); }
 
-Status Dispatcher::FailAttempt(const Task& task, const std::string& agent,
-                               const std::string& model, const std::string& why,
-                               AgentError error) {
+Status Dispatcher::FailAttempt(const Task& task, const std::string& agent, const std::string& model,
+                               const std::string& why, AgentError error) {
   if (error == AgentError::kRateLimit) {
     cooldown_until_[agent + ":" + model] = clock_.NowUnix() + kRateLimitCooldown;
   }
@@ -654,10 +654,11 @@ Status Dispatcher::FailAttempt(const Task& task, const std::string& agent,
     ORCH_RETURN_IF_ERROR(store_.SetKv(RetryKey(task.id), std::to_string(clock_.NowUnix() + delay)));
     wait = " in " + std::to_string(delay) + "s";
   }
-  return store_.Transition(task.id, TaskStatus::kInProgress, TaskStatus::kRouted,
-                           {"engine", why + (next != agent ? "; failing over to " + next
-                                                           : "; retrying " + agent) + wait},
-                           AttemptEffect::kCount);
+  return store_.Transition(
+      task.id, TaskStatus::kInProgress, TaskStatus::kRouted,
+      {"engine",
+       why + (next != agent ? "; failing over to " + next : "; retrying " + agent) + wait},
+      AttemptEffect::kCount);
 }
 
 Result<std::vector<std::string>> Dispatcher::SweepWorktrees() {

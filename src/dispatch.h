@@ -102,7 +102,7 @@ class Dispatcher {
   std::optional<int64_t> only_;
   std::set<int64_t> busy_;  // tasks with a job in flight (engine thread only)
   Breakers* breakers_;
-  std::mt19937_64 rng_{std::random_device{}()};  // retry jitter
+  std::mt19937_64 rng_{std::random_device{}()};    // retry jitter
   std::map<std::string, int64_t> cooldown_until_;  // "agent:model" after a rate limit
   std::map<int64_t, int64_t> next_tmux_check_;     // run id -> unix seconds
   int64_t next_sweep_ = 0;

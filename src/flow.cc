@@ -179,8 +179,7 @@ class FlowReader {
         }
         std::string id = ref.substr(6, ref.size() - 13);
         if (before.count(id) == 0) {
-          ErrorAtLine(s.line, path,
-                      "{{" + ref + "}}: \"" + id + "\" is not a step this one needs");
+          ErrorAtLine(s.line, path, "{{" + ref + "}}: \"" + id + "\" is not a step this one needs");
         }
       }
     }
@@ -317,11 +316,16 @@ bool PathsOverlap(const std::string& a, const std::string& b) {
 
 const char* StepStateName(StepState s) {
   switch (s) {
-    case StepState::kPending: return "pending";
-    case StepState::kRunning: return "running";
-    case StepState::kCompleted: return "completed";
-    case StepState::kFailed: return "failed";
-    case StepState::kSkipped: return "skipped";
+    case StepState::kPending:
+      return "pending";
+    case StepState::kRunning:
+      return "running";
+    case StepState::kCompleted:
+      return "completed";
+    case StepState::kFailed:
+      return "failed";
+    case StepState::kSkipped:
+      return "skipped";
   }
   return "?";
 }
@@ -405,7 +409,10 @@ bool FlowSchedule::Succeeded() const {
 std::string FlowSchedule::Report(const std::map<std::string, std::string>& outputs) const {
   std::ostringstream r;
   r << "# Flow " << flow_.name << ": "
-    << (!Done() ? "running" : Succeeded() ? "completed" : "failed") << "\n";
+    << (!Done()       ? "running"
+        : Succeeded() ? "completed"
+                      : "failed")
+    << "\n";
   for (const FlowStep& s : flow_.steps) {
     StepState st = state(s.id);
     r << "\n## " << s.id << ": " << StepStateName(st) << "\n";
@@ -413,7 +420,8 @@ std::string FlowSchedule::Report(const std::map<std::string, std::string>& outpu
       std::string why;
       for (const std::string& n : s.needs) {
         StepState ns = state(n);
-        if (ns == StepState::kFailed || ns == StepState::kSkipped) why += (why.empty() ? "" : ", ") + n;
+        if (ns == StepState::kFailed || ns == StepState::kSkipped)
+          why += (why.empty() ? "" : ", ") + n;
       }
       r << "\nNot run: it needs " << why << ".\n";
     }

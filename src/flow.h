@@ -36,13 +36,13 @@ enum class StepKind { kAgent, kCode };
 struct FlowStep {
   std::string id;
   StepKind kind = StepKind::kAgent;
-  std::string agent = "";                  // kAgent: a configured agent, or "" with a role
-  std::string role = "";                   // kAgent: for the router when no agent is named
-  std::string prompt = "";                 // kAgent: the template
-  std::vector<std::string> command = {};   // kCode: the argv
-  std::vector<std::string> needs = {};     // ids of steps that must complete first
-  std::vector<std::string> writes = {};    // paths it may change; overlapping ones never run at once
-  int line = 0;                            // where it is defined, for messages
+  std::string agent = "";                 // kAgent: a configured agent, or "" with a role
+  std::string role = "";                  // kAgent: for the router when no agent is named
+  std::string prompt = "";                // kAgent: the template
+  std::vector<std::string> command = {};  // kCode: the argv
+  std::vector<std::string> needs = {};    // ids of steps that must complete first
+  std::vector<std::string> writes = {};   // paths it may change; overlapping ones never run at once
+  int line = 0;                           // where it is defined, for messages
 };
 
 struct Flow {

@@ -199,8 +199,8 @@ TEST(FlowScheduleTest, ARestoredScheduleNeverStartsACompletedStepAgain) {
   FlowSchedule s(f);
   s.Restore("plan", StepState::kCompleted);
   s.Restore("code", StepState::kRunning);  // adopted: still running
-  s.Restore("nope", StepState::kFailed);    // ignored
-  EXPECT_THAT(s.NextWave(4), IsEmpty());    // docs conflicts with the running code
+  s.Restore("nope", StepState::kFailed);   // ignored
+  EXPECT_THAT(s.NextWave(4), IsEmpty());   // docs conflicts with the running code
   s.Finish("code", true);
   EXPECT_THAT(s.NextWave(4), ElementsAre("docs", "test"));
   EXPECT_EQ(s.state("plan"), StepState::kCompleted);

@@ -2,7 +2,9 @@
 #include <git2.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "git.h"
 
@@ -57,6 +59,19 @@ Status GitFailure(const std::string& what) {
 }
 
 // Worktree names are directory names under .git/worktrees: no slashes.
+// One lock per repository (by its common git directory, shared by its work trees). Adding and
+// removing work trees, fetching and pushing from worker threads at once raced in libgit2: two
+// adds both found .git/worktrees missing and the second failed to make it ("directory exists"),
+// and two ref updates can collide on a lock file.
+std::mutex& RepoLock(git_repository* repo) {
+  static std::mutex guard;
+  static std::map<std::string, std::unique_ptr<std::mutex>> locks;
+  std::lock_guard<std::mutex> l(guard);
+  std::unique_ptr<std::mutex>& m = locks[git_repository_commondir(repo)];
+  if (!m) m = std::make_unique<std::mutex>();
+  return *m;
+}
+
 std::string WorktreeName(const std::string& branch) {
   std::string name = branch;
   for (char& c : name) {
@@ -70,6 +85,7 @@ std::string WorktreeName(const std::string& branch) {
 Result<Worktree> Libgit2Git::AddWorktree(const WorktreeRequest& req) {
   Result<Repo> repo = Open(req.repo);
   if (!repo.ok()) return repo.status();
+  std::lock_guard<std::mutex> serial(RepoLock(repo->get()));
   git_remote* raw_remote = nullptr;
   if (git_remote_lookup(&raw_remote, repo->get(), req.remote.c_str()) != 0) {
     return Status::NotFound(req.repo, "no remote \"" + req.remote + "\": " + LastError());
@@ -163,6 +179,7 @@ Status Libgit2Git::RemoveWorktree(const std::string& repo_path, const std::strin
                                   const std::string& branch) {
   Result<Repo> repo = Open(repo_path);
   if (!repo.ok()) return repo.status();
+  std::lock_guard<std::mutex> serial(RepoLock(repo->get()));
   git_strarray names = {nullptr, 0};
   if (git_worktree_list(&names, repo->get()) == 0) {
     for (size_t i = 0; i < names.count; ++i) {
@@ -288,6 +305,7 @@ Status Libgit2Git::Push(const std::string& worktree, const std::string& remote_n
                         const std::string& branch, const std::string& token) {
   Result<Repo> repo = Open(worktree);
   if (!repo.ok()) return repo.status();
+  std::lock_guard<std::mutex> serial(RepoLock(repo->get()));
   git_remote* raw = nullptr;
   if (git_remote_lookup(&raw, repo->get(), remote_name.c_str()) != 0) {
     return Status::NotFound(worktree, "no remote \"" + remote_name + "\": " + LastError());

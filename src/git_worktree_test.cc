@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "git.h"
 #include "test_util.h"
@@ -223,6 +224,27 @@ TEST_F(GitWorktreeTest, AddAfterTheDirectoryWasDeletedByHand) {
   fs::remove_all(wt.path);
   Worktree again = MustAdd("orch/10-stale");
   EXPECT_TRUE(fs::exists(again.path + "/README.md"));
+}
+
+TEST_F(GitWorktreeTest, WorkTreesAddedFromManyThreadsAtOnceAllSucceed) {
+  // The dispatcher's workers start several agents of one project in the same tick. Without the
+  // per-repository lock the second add failed to make .git/worktrees ("directory exists").
+  constexpr int kThreads = 5;
+  std::vector<std::thread> threads;
+  std::vector<Status> results(kThreads);
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      std::string branch = "orch/" + std::to_string(i) + "-x";
+      Result<Worktree> wt =
+          git_.AddWorktree({.repo = checkout(), .branch = branch, .path = wt_path(branch)});
+      results[i] = wt.status();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kThreads; ++i) EXPECT_TRUE(results[i].ok()) << results[i].message();
+  Result<std::vector<std::string>> all = git_.ListWorktrees(checkout());
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), static_cast<size_t>(kThreads));
 }
 
 TEST_F(GitWorktreeTest, ListWorktreesOfTheCheckout) {

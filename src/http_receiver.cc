@@ -48,18 +48,30 @@ bool HasToken(std::string_view list, std::string_view token) {
 
 const char* Reason(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 413: return "Payload Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 404:
+      return "Not Found";
+    case 413:
+      return "Payload Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "";
   }
 }
 
@@ -115,8 +127,8 @@ Status HttpReceiver::Start() {
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE;
   addrinfo* found = nullptr;
-  if (getaddrinfo(options_.bind.c_str(), std::to_string(options_.port).c_str(), &hints,
-                  &found) != 0) {
+  if (getaddrinfo(options_.bind.c_str(), std::to_string(options_.port).c_str(), &hints, &found) !=
+      0) {
     return Status::InvalidArgument("cannot listen on " + where, "unknown address");
   }
   for (addrinfo* a = found; a && listen_fd_ < 0; a = a->ai_next) {
@@ -361,8 +373,8 @@ bool HttpReceiver::ParseHead(Conn& c, size_t head_end) {
     c.req.headers.emplace_back(line.substr(0, colon), Trim(line.substr(colon + 1)));
   }
   std::string_view connection = c.req.Header("Connection");
-  c.keep_alive = version == "HTTP/1.1" ? !HasToken(connection, "close")
-                                       : HasToken(connection, "keep-alive");
+  c.keep_alive =
+      version == "HTTP/1.1" ? !HasToken(connection, "close") : HasToken(connection, "keep-alive");
   c.head_only = c.req.method == "HEAD";
   std::string_view te = c.req.Header("Transfer-Encoding");
   std::string_view cl = c.req.Header("Content-Length");

@@ -96,8 +96,8 @@ class HttpReceiverTest : public ::testing::Test {
             return std::nullopt;
           }
           return HttpReply{.status = 200,
-                              .body = req.method + " " + req.path + " " + req.body,
-                              .content_type = "text/plain"};
+                           .body = req.method + " " + req.path + " " + req.body,
+                           .content_type = "text/plain"};
         });
     ASSERT_TRUE(receiver_->Start().ok());
   }
@@ -134,9 +134,10 @@ TEST_F(HttpReceiverTest, ServesARealClientWithKeepAlive) {
 
 TEST_F(HttpReceiverTest, PipelinedRequestsAreAnsweredInOrder) {
   RawClient c(receiver_->port());
-  c.Send("POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\none"
-         "POST /b HTTP/1.1\r\ncontent-length: 3\r\n\r\ntwo"
-         "GET /c HTTP/1.1\r\n\r\n");
+  c.Send(
+      "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\none"
+      "POST /b HTTP/1.1\r\ncontent-length: 3\r\n\r\ntwo"
+      "GET /c HTTP/1.1\r\n\r\n");
   std::string out = c.Read(3);
   size_t a = out.find("POST /a one"), b = out.find("POST /b two"), g = out.find("GET /c ");
   ASSERT_NE(a, std::string::npos) << out;
@@ -205,7 +206,10 @@ TEST_F(HttpReceiverTest, AnswersMayComeLaterFromAnotherThreadInOrderPerConnectio
   ASSERT_TRUE(WaitForLater(1));
   // The pipelined request waits for the first answer.
   EXPECT_EQ(c.Read(1, std::chrono::milliseconds(100)), "");
-  std::thread([&] { receiver_->Answer(Later()[0], {.status = 202, .body = "{}", .content_type = "application/json"}); }).join();
+  std::thread([&] {
+    receiver_->Answer(Later()[0],
+                      {.status = 202, .body = "{}", .content_type = "application/json"});
+  }).join();
   std::string out = c.Read(2);
   EXPECT_THAT(out, StartsWith("HTTP/1.1 202 Accepted\r\n"));
   EXPECT_THAT(out, HasSubstr("GET /after "));

@@ -16,9 +16,7 @@ namespace orch {
 // not block again on mu_ the leader still holds), and because glibc's sem_post touches nothing
 // after waking the waiter, which may return and destroy the semaphore at once.
 struct InboxWriter::Writer {
-  explicit Writer(std::vector<NewDelivery> d) : deliveries(std::move(d)) {
-    sem_init(&wake, 0, 0);
-  }
+  explicit Writer(std::vector<NewDelivery> d) : deliveries(std::move(d)) { sem_init(&wake, 0, 0); }
   ~Writer() { sem_destroy(&wake); }
   void Wait() {
     while (sem_wait(&wake) != 0 && errno == EINTR) {

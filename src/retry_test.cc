@@ -23,7 +23,7 @@ TEST(RetryDelayTest, FullJitterUpToAnExponentialCeilingAndTheCap) {
     EXPECT_TRUE(seen.count(0)) << attempt;
     EXPECT_TRUE(seen.count(ceiling)) << attempt;
   }
-  EXPECT_EQ(RetryDelay(3, 0, 300, rng), 0);    // a base of 0: at once
+  EXPECT_EQ(RetryDelay(3, 0, 300, rng), 0);     // a base of 0: at once
   EXPECT_LE(RetryDelay(60, 5, 300, rng), 300);  // no overflow far out
 }
 
@@ -32,9 +32,9 @@ TEST(RetryDelayTest, OnlyTheBackendsPassingTroublesAreTransient) {
                        AgentError::kFailed}) {
     EXPECT_TRUE(IsTransient(e)) << AgentErrorName(e);
   }
-  for (AgentError e : {AgentError::kNone, AgentError::kAuth, AgentError::kContextOverflow,
-                       AgentError::kMissingTool, AgentError::kWaitingForInput,
-                       AgentError::kUnparseable}) {
+  for (AgentError e :
+       {AgentError::kNone, AgentError::kAuth, AgentError::kContextOverflow,
+        AgentError::kMissingTool, AgentError::kWaitingForInput, AgentError::kUnparseable}) {
     EXPECT_FALSE(IsTransient(e)) << AgentErrorName(e);
   }
 }

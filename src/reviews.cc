@@ -170,8 +170,8 @@ Result<std::string> ReviewHandler::ChangesRequested(const Project& project, cons
   return "created follow-up task(s) " + ids;
 }
 
-Result<std::string> ReviewHandler::Approved(const Project& project, const Task& parent,
-                                            int64_t pr, const Review& review) {
+Result<std::string> ReviewHandler::Approved(const Project& project, const Task& parent, int64_t pr,
+                                            const Review& review) {
   if (!config_.workflow.auto_close_task_on_approval) return std::string("approved");
   Result<std::vector<Review>> reviews = github_.ListReviews(*project.repo, pr);
   if (!reviews.ok()) return reviews.status();
@@ -190,10 +190,10 @@ Result<std::string> ReviewHandler::Approved(const Project& project, const Task& 
   if (parent.status != TaskStatus::kInReview) {
     return std::string("approved; task is ") + TaskStatusName(parent.status);
   }
-  ORCH_RETURN_IF_ERROR(store_.Transition(
-      parent.id, TaskStatus::kInReview, TaskStatus::kDone,
-      {"github:" + review.user.login,
-       "pull request #" + std::to_string(pr) + " approved (not merged)"}));
+  ORCH_RETURN_IF_ERROR(
+      store_.Transition(parent.id, TaskStatus::kInReview, TaskStatus::kDone,
+                        {"github:" + review.user.login,
+                         "pull request #" + std::to_string(pr) + " approved (not merged)"}));
   return "approved: task " + std::to_string(parent.id) + " done";
 }
 

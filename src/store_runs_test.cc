@@ -231,8 +231,11 @@ TEST(StoreMigrationTest, Migration3AppliesOnAVersion2Database) {
 // Orchestrated runs (the runs and run_steps tables).
 TEST_F(StoreRunsTest, ARunAndItsStepsAreStoredInOneGo) {
   Task source = AddTask("the bug");
-  RunRecord r{.kind = RunKind::kDebug, .project_id = project_.id, .source_task_id = source.id,
-              .issue = "7", .input = R"({"agents":["claude","codex","opencode"]})"};
+  RunRecord r{.kind = RunKind::kDebug,
+              .project_id = project_.id,
+              .source_task_id = source.id,
+              .issue = "7",
+              .input = R"({"agents":["claude","codex","opencode"]})"};
   std::vector<RunStepRecord> steps;
   for (const char* agent : {"claude", "codex", "opencode"}) {
     steps.push_back({.step_id = agent, .agent = agent});
@@ -298,16 +301,17 @@ TEST_F(StoreRunsTest, BadRunsAreRefusedByNamedConstraints) {
   Result<RunRecord> not_json = store_->CreateRun({.project_id = project_.id, .input = "{nope"}, {});
   EXPECT_THAT(not_json.status().message(), ::testing::HasSubstr("is not JSON"));
   // A step id twice: nothing of the run is kept.
-  Result<RunRecord> twice = store_->CreateRun(
-      {.kind = RunKind::kFlow, .project_id = project_.id, .flow_name = "f"},
-      {{.step_id = "a"}, {.step_id = "a"}});
+  Result<RunRecord> twice =
+      store_->CreateRun({.kind = RunKind::kFlow, .project_id = project_.id, .flow_name = "f"},
+                        {{.step_id = "a"}, {.step_id = "a"}});
   EXPECT_FALSE(twice.ok());
   EXPECT_THAT(twice.status().message(), ::testing::HasSubstr("run_steps"));
   EXPECT_TRUE(store_->ListRunRecords(std::nullopt)->empty());
   SQLite::Database db(db_path(), SQLite::OPEN_READWRITE);
   try {
-    db.exec("INSERT INTO runs(kind, status, project_id, created_at, updated_at) "
-            "VALUES ('debug', 'paused', 1, 0, 0)");
+    db.exec(
+        "INSERT INTO runs(kind, status, project_id, created_at, updated_at) "
+        "VALUES ('debug', 'paused', 1, 0, 0)");
     ADD_FAILURE() << "a status outside the CHECK was stored";
   } catch (const SQLite::Exception& e) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("runs_status_valid"));

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
-
 #include <nlohmann/json.hpp>
 
 #include "webhook_signature.h"
@@ -359,7 +358,8 @@ std::optional<HttpReply> WebhookServer::Webhook(HttpRequest& req, HttpReceiver::
   last_webhook_at_ = clock_.NowUnix();
   // Hashed here so the one writer does not have to.
   std::string hash = Sha256Hex(req.body);
-  round_.push_back({ticket, delivery,
+  round_.push_back({ticket,
+                    delivery,
                     {std::move(delivery), std::move(event), std::move(env->action),
                      std::move(env->repo), std::move(req.body), std::move(hash)}});
   return std::nullopt;  // answered by the commit thread

@@ -21,9 +21,10 @@ class AgentLoopTest : public GitHubLoopTest {
 
   // Config for agents: round robin over `agents`, quick ticks, `extra` appended.
   void ConfigureAgents(const std::string& agents = "[claude]", const std::string& extra = "") {
+    // Retries at once and no circuit breaker in the way: each has its own test.
     Configure("router:\n  mode: round_robin\n  agents: " + agents +
-              "\nworkflow:\n  max_attempts: 3\n  timeout_seconds: 30\n"
-              "  retry_base_delay: 0\n" +  // retries at once; the backoff has its own test
+              "\n  breaker_failures: 100\n"
+              "workflow:\n  max_attempts: 3\n  timeout_seconds: 30\n  retry_base_delay: 0\n" +
               extra);
   }
 
@@ -517,8 +518,8 @@ TEST_F(AgentLoopTest, TheBreakerOpensAfterKFailuresAndClosesAfterAGoodProbe) {
   EXPECT_EQ(Task(probe)["route"]["agent"], "claude");
   EXPECT_EQ(breaker("claude"), "closed");
   std::string log = Log();
-  for (const char* line : {"breaker claude: open", "breaker claude: half-open",
-                           "breaker claude: closed"}) {
+  for (const char* line :
+       {"breaker claude: open", "breaker claude: half-open", "breaker claude: closed"}) {
     EXPECT_NE(log.find(line), std::string::npos) << line;
   }
 }

@@ -27,12 +27,15 @@ class DemoTest : public OrchTest {
   }
   std::string DemoHome() const { return home() + "/demo"; }
   // The output of the latest start (each start its own file).
-  std::string Output() const { return ReadFile(dir_.Sub("demo" + std::to_string(starts_) + ".out")); }
+  std::string Output() const {
+    return ReadFile(dir_.Sub("demo" + std::to_string(starts_) + ".out"));
+  }
   // Starts `orch demo start`, waits for its banner, and points later commands at the demo.
   void StartDemo() {
     ++starts_;
-    demo_ = std::make_unique<Background>(std::vector<std::string>{ORCH_BINARY, "demo", "start"},
-                                         Env(), dir_.Sub("demo" + std::to_string(starts_) + ".out"));
+    demo_ =
+        std::make_unique<Background>(std::vector<std::string>{ORCH_BINARY, "demo", "start"}, Env(),
+                                     dir_.Sub("demo" + std::to_string(starts_) + ".out"));
     ASSERT_TRUE(Eventually([&] { return Output().find("demo label 1") != std::string::npos; },
                            std::chrono::seconds(30)))
         << Output();
@@ -148,9 +151,8 @@ TEST_F(DemoTest, WithCredentialsMakeRunRunsTheRealServiceAndDemoCommandsNeedADem
 
   int port = FreePort();
   std::filesystem::create_directories(home());
-  WriteFile(home() + "/config.yml", "webhook:\n  secret: s3cret\n  port: " +
-                                        std::to_string(port) + "\napi:\n  port: " +
-                                        std::to_string(FreePort()) + "\n");
+  WriteFile(home() + "/config.yml", "webhook:\n  secret: s3cret\n  port: " + std::to_string(port) +
+                                        "\napi:\n  port: " + std::to_string(FreePort()) + "\n");
   extra_env_["GITHUB_TOKEN"] = "t0ken";
   Background serve({ORCH_BINARY, "demo", "start", "--or-serve"}, Env(), dir_.Sub("serve.out"));
   ASSERT_TRUE(Eventually([&] {

@@ -154,7 +154,7 @@ class NotifyLoopTest : public GitHubLoopTest {
   std::string ProjectPath() override { return RepoWithStandins(); }
   void ConfigureChats(const std::string& level, int max_attempts) {
     Configure(
-        "router:\n  mode: round_robin\n  agents: [claude]\n"
+        "router:\n  mode: round_robin\n  agents: [claude]\n  breaker_failures: 100\n"
         "workflow:\n  max_attempts: " +
         std::to_string(max_attempts) +
         "\n  timeout_seconds: 30\n  retry_base_delay: 0\n"
