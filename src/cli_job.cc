@@ -44,16 +44,15 @@ Result<const JobConfig*> FindJob(const Config& config, const std::string& id) {
 
 // jobs.yml as a YAML node with a `jobs` sequence (empty when the file does not exist).
 Result<YAML::Node> ReadJobsFile(const Home& home) {
-  Result<ConfigSource> file = ReadConfigFile(home.jobs_path());
+  Result<std::optional<ConfigSource>> file = ReadConfigFileIfPresent(home.jobs_path());
+  if (!file.ok()) return file.status();
   YAML::Node root;
-  if (file.ok()) {
+  if (*file) {
     try {
-      root = YAML::Load(file->text);
+      root = YAML::Load((*file)->text);
     } catch (const YAML::Exception& e) {
       return Status::Config(home.jobs_path(), e.what());
     }
-  } else if (!file.status().IsNotFound()) {
-    return file.status();
   }
   if (!root.IsMap()) root = YAML::Node(YAML::NodeType::Map);
   if (!root["jobs"] || !root["jobs"].IsSequence()) root["jobs"] = YAML::Node(YAML::NodeType::Sequence);
@@ -66,12 +65,9 @@ Status WriteJobsFile(Context& ctx, const Home& home, const YAML::Node& root) {
   out << root;
   std::string text = std::string(out.c_str()) + "\n";
   std::vector<ConfigSource> sources;
-  Result<ConfigSource> global = ReadConfigFile(home.config_path());
-  if (global.ok()) {
-    sources.push_back(*global);
-  } else if (!global.status().IsNotFound()) {
-    return global.status();
-  }
+  Result<std::optional<ConfigSource>> global = ReadConfigFileIfPresent(home.config_path());
+  if (!global.ok()) return global.status();
+  if (*global) sources.push_back(**global);
   ConfigSource jobs{home.jobs_path(), text};
   jobs.jobs_file = true;
   sources.push_back(jobs);

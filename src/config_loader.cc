@@ -19,6 +19,13 @@ Result<ConfigSource> ReadConfigFile(const std::string& path) {
   return ConfigSource{path, text.str()};
 }
 
+Result<std::optional<ConfigSource>> ReadConfigFileIfPresent(const std::string& path) {
+  Result<ConfigSource> file = ReadConfigFile(path);
+  if (file.ok()) return std::optional<ConfigSource>(*file);
+  if (file.status().IsNotFound()) return std::optional<ConfigSource>();
+  return file.status();
+}
+
 Result<std::optional<ConfigSource>> ReadProjectConfig(const Project& project, Git& git) {
   if (project.kind == ProjectKind::kClone) {
     Result<std::optional<std::string>> text = git.ReadFileAtHead(project.path, ".orch.yml");
@@ -27,30 +34,22 @@ Result<std::optional<ConfigSource>> ReadProjectConfig(const Project& project, Gi
     return std::optional<ConfigSource>(
         ConfigSource{project.path + ":HEAD:.orch.yml", **text, /*project=*/true});
   }
-  Result<ConfigSource> file = ReadConfigFile(project.path + "/.orch.yml");
-  if (file.ok()) {
-    file->project = true;
-    return std::optional<ConfigSource>(*file);
-  }
-  if (file.status().IsNotFound()) return std::optional<ConfigSource>();
-  return file.status();
+  Result<std::optional<ConfigSource>> file = ReadConfigFileIfPresent(project.path + "/.orch.yml");
+  if (file.ok() && *file) (*file)->project = true;
+  return file;
 }
 
 Result<Config> LoadConfig(const Home& home, const EnvLookup& env, Git& git,
                           const Project* project) {
   std::vector<ConfigSource> sources;
-  Result<ConfigSource> global = ReadConfigFile(home.config_path());
-  if (global.ok()) {
-    sources.push_back(*global);
-  } else if (!global.status().IsNotFound()) {
-    return global.status();
-  }
-  Result<ConfigSource> jobs = ReadConfigFile(home.jobs_path());
-  if (jobs.ok()) {
-    jobs->jobs_file = true;
-    sources.push_back(*jobs);
-  } else if (!jobs.status().IsNotFound()) {
-    return jobs.status();
+  Result<std::optional<ConfigSource>> global = ReadConfigFileIfPresent(home.config_path());
+  if (!global.ok()) return global.status();
+  if (*global) sources.push_back(**global);
+  Result<std::optional<ConfigSource>> jobs = ReadConfigFileIfPresent(home.jobs_path());
+  if (!jobs.ok()) return jobs.status();
+  if (*jobs) {
+    (*jobs)->jobs_file = true;
+    sources.push_back(**jobs);
   }
   if (project != nullptr) {
     Result<std::optional<ConfigSource>> local = ReadProjectConfig(*project, git);

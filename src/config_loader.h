@@ -24,6 +24,9 @@ namespace orch {
 // IOError when it cannot be read.
 Result<ConfigSource> ReadConfigFile(const std::string& path);
 
+// The same, nullopt when the file does not exist (optional files: config.yml, jobs.yml).
+Result<std::optional<ConfigSource>> ReadConfigFileIfPresent(const std::string& path);
+
 // The project's .orch.yml, or nullopt when it has none.
 Result<std::optional<ConfigSource>> ReadProjectConfig(const Project& project, Git& git);
 

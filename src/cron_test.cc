@@ -20,16 +20,7 @@ std::tm At(int wday, int mday, int mon, int hour, int min) {
   return t;
 }
 
-// Unix seconds of a UTC date and time.
-int64_t Utc(int y, int mon, int d, int h, int min) {
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mon - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = min;
-  return static_cast<int64_t>(timegm(&tm));
-}
+using test::Utc;
 
 int64_t Next(const char* spec, int64_t after) {
   Result<Cron> c = ParseCron(spec);

@@ -11,15 +11,7 @@
 namespace orch {
 namespace {
 
-int64_t Utc(int y, int mon, int d, int h, int min) {
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mon - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = min;
-  return static_cast<int64_t>(timegm(&tm));
-}
+using test::Utc;
 
 // Records what it was asked to run and answers with `result`.
 class FakeRunner : public ProcessRunner {

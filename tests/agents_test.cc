@@ -33,12 +33,6 @@ class AgentLoopTest : public GitHubLoopTest {
                {{"user", "alice"}, {"title", title}, {"body", body}})["issue"]["number"];
   }
 
-  Json Task(int64_t id) { return OrchJson({"task", "show", std::to_string(id), "--json"}); }
-  std::string Status(int64_t id) { return Task(id)["status"]; }
-  bool Reaches(int64_t id, const std::string& status,
-               std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-    return Eventually([&] { return Status(id) == status; }, timeout);
-  }
   Json Pulls() { return Sim("GET", "/repos/acme/widgets/pulls?state=all"); }
   Json Comments(int number) {
     return Sim("GET", "/repos/acme/widgets/issues/" + std::to_string(number) + "/comments");
@@ -52,17 +46,6 @@ class AgentLoopTest : public GitHubLoopTest {
     std::vector<std::string> argv = {"tmux", "-L", tmux_socket_};
     argv.insert(argv.end(), args.begin(), args.end());
     return test::Run(argv).out;
-  }
-  // Starts orch, labels a fresh issue with `body` as bob, and returns {issue, task id}.
-  std::pair<int, int64_t> LabelledIssue(const std::string& body) {
-    int number = OpenIssueWith(body);
-    Label(number, "bob");
-    EXPECT_TRUE(Eventually([&] { return Tasks().size() >= 1; })) << Log();
-    for (const Json& t : Tasks()) {
-      if (t["external_id"] == std::to_string(number)) return {number, t["id"].get<int64_t>()};
-    }
-    ADD_FAILURE() << "no task for issue " << number;
-    return {number, 0};
   }
 };
 
@@ -488,16 +471,7 @@ TEST_F(AgentLoopTest, TheBreakerOpensAfterKFailuresAndClosesAfterAGoodProbe) {
     return std::string("?");
   };
   auto labelled = [&](const std::string& body) {
-    int number = OpenIssueWith(body);
-    Label(number, "bob", "agent:claude");
-    int64_t id = 0;
-    EXPECT_TRUE(Eventually([&] {
-      for (const Json& t : Tasks()) {
-        if (t["external_id"] == std::to_string(number)) id = t["id"];
-      }
-      return id != 0;
-    }));
-    return id;
+    return LabelledIssue(body, "Add a greeting", "agent:claude").second;
   };
   // Two failures of claude in a row: its breaker opens.
   for (int i = 0; i < 2; ++i) {
@@ -537,11 +511,7 @@ TEST_F(AgentLoopTest, ATransientErrorWaitsForAJitteredBackoffAndOthersRetryAtOnc
   Json task = Task(id);
   ASSERT_EQ(task["runs"].size(), 2u);
   ASSERT_TRUE(task["retry_not_before"].is_string()) << task.dump();
-  auto unix = [](const Json& iso) {  // 2026-11-21T06:02:00Z
-    std::tm tm{};
-    strptime(iso.get<std::string>().c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return static_cast<int64_t>(timegm(&tm));
-  };
+  auto unix = [](const Json& iso) { return UtcFromIso(iso.get<std::string>()); };
   int64_t not_before = unix(task["retry_not_before"]);
   int64_t first_end = unix(task["runs"][0]["finished_at"]);
   EXPECT_GE(not_before, first_end);

@@ -42,9 +42,8 @@ class DemoTest : public OrchTest {
     extra_env_["ORCH_HOME"] = DemoHome();
     extra_env_["ORCH_TMUX_SOCKET"] = tmux_socket_ + "-demo";
   }
-  Json Task(int id) { return OrchJson({"task", "show", std::to_string(id), "--json"}); }
-  bool Reaches(int id, const std::string& status) {
-    return Eventually([&] { return Task(id)["status"] == status; }, std::chrono::seconds(60));
+  bool Settles(int64_t id, const std::string& status) {
+    return Reaches(id, status, std::chrono::seconds(60));
   }
   std::string OnBranch(const std::string& branch, const std::string& file) {
     return test::Run({"git", "-C", DemoHome() + "/origin.git", "show", branch + ":" + file}).out;
@@ -67,7 +66,7 @@ TEST_F(DemoTest, TheWholeLoopRunsHeadlessFromLabelToApproval) {
   ASSERT_EQ(label.exit_code, 0) << label.err;
   EXPECT_THAT(label.out, HasSubstr("orch answered 202"));
   // Routed to the stand-in claude, run in tmux, pushed, PR opened: in_review.
-  ASSERT_TRUE(Reaches(1, "in_review")) << ReadFile(DemoHome() + "/state/orch.log");
+  ASSERT_TRUE(Settles(1, "in_review")) << ReadFile(DemoHome() + "/state/orch.log");
   Json task = Task(1);
   EXPECT_EQ(task["route"]["agent"], "claude");
   ASSERT_TRUE(task["pr_number"].is_number());
@@ -94,7 +93,7 @@ TEST_F(DemoTest, TheWholeLoopRunsHeadlessFromLabelToApproval) {
       },
       std::chrono::seconds(30)));
   for (int id : followups) {
-    ASSERT_TRUE(Reaches(id, "done")) << ReadFile(DemoHome() + "/state/orch.log");
+    ASSERT_TRUE(Settles(id, "done")) << ReadFile(DemoHome() + "/state/orch.log");
     EXPECT_EQ(Task(id)["branch"], branch);
   }
   EXPECT_EQ(OnBranch(branch, "bonjour.py"), "print(\"Bonjour, le monde !\")\n");
@@ -105,7 +104,7 @@ TEST_F(DemoTest, TheWholeLoopRunsHeadlessFromLabelToApproval) {
   // Approved: done.
   ProcessResult approve = Orch({"demo", "review", "1", "--approve"});
   ASSERT_EQ(approve.exit_code, 0) << approve.err;
-  ASSERT_TRUE(Reaches(1, "done"));
+  ASSERT_TRUE(Settles(1, "done"));
   EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::minutes(3));
 
   // Ctrl-C (here SIGTERM) stops orch, the simulator and the demo's agents.
@@ -122,7 +121,7 @@ TEST_F(DemoTest, TheWholeLoopRunsHeadlessFromLabelToApproval) {
 TEST_F(DemoTest, AStartAfterAnEarlierDemoBeginsAfreshAndOtherHomesAreNeverRemoved) {
   StartDemo();
   ASSERT_EQ(Orch({"demo", "label", "1"}).exit_code, 0);
-  ASSERT_TRUE(Reaches(1, "in_review"));
+  ASSERT_TRUE(Settles(1, "in_review"));
   demo_->Signal(SIGTERM);
   ASSERT_EQ(demo_->Wait(std::chrono::seconds(15)), 0);
   // A second start: issue #1 is fresh again and the store has no tasks.

@@ -124,6 +124,23 @@ class GitHubLoopTest : public OrchTest {
                {{"user", user}, {"label", label}});
   }
   Json Tasks() { return OrchJson({"task", "list", "--json"}); }
+  // Opens an issue as alice, has bob add `label`, and waits for the task that starts:
+  // {issue number, task id}; the id is 0 (and the test fails) when none comes.
+  std::pair<int, int64_t> LabelledIssue(const std::string& body,
+                                        const std::string& title = "Add a greeting",
+                                        const std::string& label = "orch") {
+    int number = Sim("POST", "/_sim/repos/acme/widgets/issues",
+                     {{"user", "alice"}, {"title", title}, {"body", body}})["issue"]["number"];
+    Label(number, "bob", label);
+    int64_t id = 0;
+    EXPECT_TRUE(Eventually([&] {
+      for (const Json& t : Tasks()) {
+        if (t["external_id"] == std::to_string(number)) id = t["id"];
+      }
+      return id != 0;
+    })) << "no task for issue " << number << "\n" << Log();
+    return {number, id};
+  }
   Json Deliveries() { return OrchJson({"webhook", "deliveries", "--json"}); }
   // The simulator's log of REST requests orch made whose path starts with `prefix`.
   std::vector<Json> Requests(const std::string& prefix) {

@@ -168,22 +168,6 @@ class NotifyLoopTest : public GitHubLoopTest {
         "notifications:\n  level: " +
         level + "\n");
   }
-  int64_t LabelledIssue(const std::string& body, const std::string& title) {
-    int number = Sim("POST", "/_sim/repos/acme/widgets/issues",
-                     {{"user", "alice"}, {"title", title}, {"body", body}})["issue"]["number"];
-    Label(number, "bob");
-    int64_t id = 0;
-    EXPECT_TRUE(Eventually([&] {
-      for (const Json& t : Tasks()) {
-        if (t["external_id"] == std::to_string(number)) id = t["id"];
-      }
-      return id != 0;
-    })) << Log();
-    return id;
-  }
-  std::string StatusOf(int64_t id) {
-    return OrchJson({"task", "show", std::to_string(id), "--json"})["status"];
-  }
   // The texts posted to `to` that contain `needle`.
   static std::vector<std::string> With(const std::vector<Posted>& posted, const std::string& to,
                                        const std::string& needle) {
@@ -207,10 +191,8 @@ TEST_F(NotifyLoopTest, EveryMoveOfATaskReachesTelegramAndDiscordOnce) {
   // channel once per move, with the PR's link; Discord's 429 is waited out, not lost.
   ConfigureChats("all", 3);
   StartOrch();
-  int64_t id =
-      LabelledIssue("standin: say working on it\nstandin: write hello.txt hi\n", "Add a greeting");
-  ASSERT_TRUE(Eventually([&] { return StatusOf(id) == "in_review"; }, std::chrono::seconds(30)))
-      << Log();
+  int64_t id = LabelledIssue("standin: say working on it\nstandin: write hello.txt hi\n").second;
+  ASSERT_TRUE(Reaches(id, "in_review", std::chrono::seconds(30))) << Log();
   std::string tag = "[acme/widgets#" + std::to_string(id) + "] Add a greeting: ";
   for (const char* move :
        {"new \u2192 routed", "routed \u2192 in_progress", "in_progress \u2192 in_review"}) {
@@ -256,11 +238,11 @@ TEST_F(NotifyLoopTest, UnblockWorksFromTheAllowedChatOnly) {
   ConfigureChats("errors_only", 2);
   StartOrch();
   const std::string fail = "standin: write a.txt x\nstandin: final I think I am done!\n";
-  int64_t a = LabelledIssue(fail, "First");
-  int64_t b = LabelledIssue(fail, "Second");
+  int64_t a = LabelledIssue(fail, "First").second;
+  int64_t b = LabelledIssue(fail, "Second").second;
   for (int64_t id : {a, b}) {
     ASSERT_TRUE(
-        Eventually([&] { return StatusOf(id) == "needs_review"; }, std::chrono::seconds(40)))
+        Reaches(id, "needs_review", std::chrono::seconds(40)))
         << Log();
     std::string tag = "[acme/widgets#" + std::to_string(id) + "]";
     EXPECT_TRUE(Eventually(
@@ -281,7 +263,7 @@ TEST_F(NotifyLoopTest, UnblockWorksFromTheAllowedChatOnly) {
     return !With(chats_.Telegram(), kChat, "task " + std::to_string(b) + " unblocked").empty();
   })) << Dump(chats_.Telegram())
       << Log();
-  EXPECT_EQ(StatusOf(a), "needs_review");
+  EXPECT_EQ(Task(a)["status"], "needs_review");
   EXPECT_TRUE(With(chats_.Telegram(), "999", "").empty());  // the stranger hears nothing
   EXPECT_THAT(Log(), HasSubstr("telegram: ignored a command from chat 999"));
   Json events_b = OrchJson({"task", "log", std::to_string(b), "--json"});

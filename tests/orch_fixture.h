@@ -43,6 +43,13 @@ class OrchTest : public ::testing::Test {
     return j;
   }
 
+  // `orch task show ID --json`, and waiting until its status is `status`.
+  nlohmann::json Task(int64_t id) { return OrchJson({"task", "show", std::to_string(id), "--json"}); }
+  bool Reaches(int64_t id, const std::string& status,
+               std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    return Eventually([&] { return Task(id)["status"] == status; }, timeout);
+  }
+
   TempDir dir_;
   std::string tmux_socket_ = "orch-test-" + std::to_string(getpid()) + "-" +
                              std::to_string(reinterpret_cast<uintptr_t>(this) % 1000000);

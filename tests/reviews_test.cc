@@ -20,10 +20,6 @@ class ReviewLoopTest : public GitHubLoopTest {
     GitHubLoopTest::SetUp();
     Configure("router:\n  mode: round_robin\n  agents: [claude, codex]\n");
   }
-  Json Task(int64_t id) { return OrchJson({"task", "show", std::to_string(id), "--json"}); }
-  bool Reaches(int64_t id, const std::string& status) {
-    return Eventually([&] { return Task(id)["status"] == status; }, std::chrono::seconds(20));
-  }
   std::vector<Json> Children(int64_t parent) {
     std::vector<Json> out;
     for (const Json& t : Tasks()) {
@@ -33,18 +29,7 @@ class ReviewLoopTest : public GitHubLoopTest {
   }
   // A labelled issue whose task reached in_review with its PR: {issue, task, pr}.
   std::tuple<int, int64_t, int> TaskInReview() {
-    int number = Sim("POST", "/_sim/repos/acme/widgets/issues",
-                     {{"user", "alice"},
-                      {"title", "Add a greeting"},
-                      {"body", "standin: write hello.txt hello\n"}})["issue"]["number"];
-    Label(number, "bob");
-    int64_t id = 0;
-    EXPECT_TRUE(Eventually([&] {
-      for (const Json& t : Tasks()) {
-        if (t["external_id"] == std::to_string(number)) id = t["id"];
-      }
-      return id != 0;
-    }));
+    auto [number, id] = LabelledIssue("standin: write hello.txt hello\n");
     EXPECT_TRUE(Reaches(id, "in_review")) << Log();
     return {number, id, Task(id)["pr_number"].get<int>()};
   }

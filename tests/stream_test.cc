@@ -28,23 +28,7 @@ class StreamTest : public GitHubLoopTest {
         "api:\n  port: 0\n");
   }
   // Labels a fresh issue with `body`; returns the task's id.
-  int64_t LabelledTask(const std::string& body) {
-    int number = Sim("POST", "/_sim/repos/acme/widgets/issues",
-                     {{"user", "alice"}, {"title", "Talk"}, {"body", body}})["issue"]["number"];
-    Label(number, "bob");
-    int64_t id = 0;
-    EXPECT_TRUE(Eventually([&] {
-      for (const Json& t : Tasks()) {
-        if (t["external_id"] == std::to_string(number)) id = t["id"];
-      }
-      return id != 0;
-    })) << Log();
-    return id;
-  }
-  Json Task(int64_t id) { return OrchJson({"task", "show", std::to_string(id), "--json"}); }
-  bool Reaches(int64_t id, const std::string& status) {
-    return Eventually([&] { return Task(id)["status"] == status; }, std::chrono::seconds(30));
-  }
+  int64_t LabelledTask(const std::string& body) { return LabelledIssue(body, "Talk").second; }
   // Everything the task's single run wrote.
   std::string RunLog(int64_t id) {
     Json runs = Task(id)["runs"];
@@ -153,7 +137,7 @@ TEST_F(StreamTest, AFinishedTaskReplaysEverythingAndEndsWithIsFinal) {
   StartOrch();
   int64_t id =
       LabelledTask("standin: say tok-01\nstandin: say tok-02\nstandin: write a.txt a\n");
-  ASSERT_TRUE(Reaches(id, "in_review")) << Log();
+  ASSERT_TRUE(Reaches(id, "in_review", std::chrono::seconds(30))) << Log();
   std::string log = RunLog(id);
   std::vector<StreamEvent> events = Read(id, 0);
   ASSERT_GE(events.size(), 2u);
@@ -201,7 +185,7 @@ TEST_F(StreamTest, FollowingEveryTaskPrefixesEachLine) {
   Background all({ORCH_BINARY, "stream"}, Env(), dir_.Sub("all.out"));
   int64_t id = LabelledTask(Script(3, 100));
   std::string prefix = "[acme/widgets#" + std::to_string(id) + "] ";
-  ASSERT_TRUE(Reaches(id, "in_review")) << Log();
+  ASSERT_TRUE(Reaches(id, "in_review", std::chrono::seconds(30))) << Log();
   EXPECT_TRUE(Eventually([&] { return Tokens(ReadFile(dir_.Sub("all.out"))).size() >= 3; }))
       << ReadFile(dir_.Sub("all.out"));
   all.Signal(SIGTERM);

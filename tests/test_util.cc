@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 #include <cstring>
+#include <ctime>
 #include <thread>
 
 extern char** environ;
@@ -124,6 +125,22 @@ std::string RsaPrivateKeyPem() {
   BIO_free(bio);
   EVP_PKEY_free(key);
   return pem;
+}
+
+int64_t Utc(int year, int month, int day, int hour, int minute) {
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+int64_t UtcFromIso(const std::string& iso) {
+  std::tm tm{};
+  if (strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm) == nullptr) return -1;
+  return static_cast<int64_t>(timegm(&tm));
 }
 
 int FreePort() {

@@ -102,6 +102,11 @@ int FreePort();
 // A fresh 2048-bit RSA private key in PEM (for GitHub App tests).
 std::string RsaPrivateKeyPem();
 
+// Unix seconds of a UTC date and time, and of an ISO time as orch prints it
+// (2026-11-21T06:02:00Z).
+int64_t Utc(int year, int month, int day, int hour, int minute);
+int64_t UtcFromIso(const std::string& iso);
+
 // Polls `pred` every 10 ms for up to `timeout`; true as soon as it holds.
 bool Eventually(const std::function<bool()>& pred,
                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
