@@ -1,5 +1,6 @@
 // `orch flow list | validate`: the flow definitions orch finds, and whether each one holds.
-// Flows live in `$ORCH_HOME/flows/*.yml` and in each registered project's `flows/*.yml`.
+// Flows live in `$ORCH_HOME/flows/*.yml`, in each registered project's `flows/*.yml`, and
+// orch ships some (share/orch/flows).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
@@ -10,49 +11,20 @@
 
 #include "cli.h"
 #include "flow.h"
+#include "runs.h"
 
 namespace orch {
 namespace {
 
-namespace fs = std::filesystem;
-
-struct FlowFile {
-  std::string path;
-  std::string project;  // "" for $ORCH_HOME/flows
-};
-
-// Every flows/*.yml orch would look at, $ORCH_HOME's first, each directory sorted.
+// Every flows/*.yml orch would look at (runs.h: $ORCH_HOME's, each project's, shipped).
 Result<std::vector<FlowFile>> FindFlowFiles(Context& ctx) {
   Result<Home> home = ctx.home();
   if (!home.ok()) return home.status();
-  std::vector<std::pair<std::string, std::string>> dirs = {{home->root + "/flows", ""}};
   Result<SqliteStore*> store = ctx.store();
   if (!store.ok()) return store.status();
   Result<std::vector<Project>> projects = (*store)->ListProjects();
   if (!projects.ok()) return projects.status();
-  for (const Project& p : *projects) dirs.push_back({p.path + "/flows", p.name});
-  std::vector<FlowFile> files;
-  for (const auto& [dir, project] : dirs) {
-    std::error_code ec;
-    std::vector<std::string> found;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      std::string ext = e.path().extension().string();
-      if (e.is_regular_file() && (ext == ".yml" || ext == ".yaml")) found.push_back(e.path());
-    }
-    std::sort(found.begin(), found.end());
-    for (const std::string& f : found) files.push_back({f, project});
-  }
-  return files;
-}
-
-Result<Flow> LoadFlow(const std::string& path, const Config& config) {
-  std::ifstream in(path);
-  if (!in) return Status::NotFound(path, "cannot read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return ParseFlow(text.str(), path, [&config](const std::string& agent) {
-    return IsBuiltinAgent(agent) || config.agents.count(agent) > 0;
-  });
+  return orch::FindFlowFiles(home->root, *projects);
 }
 
 class FlowListCommand : public Command {

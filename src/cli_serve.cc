@@ -21,6 +21,7 @@
 #include "config_loader.h"
 #include "inbox_writer.h"
 #include "jobs.h"
+#include "runs.h"
 #include "log.h"
 #include "notify_service.h"
 #include "subprocess.h"
@@ -175,6 +176,16 @@ class ServeCommand : public Command {
     JobScheduler jobs(**store, config->jobs, ctx.clock, runner, home->root);
     jobs.set_loader(JobsReloader(*home, ctx.env, ctx.git));
     engine.set_jobs(&jobs);
+    // Orchestrated runs: each step's project config is read when the step starts (its
+    // workflow.test_command), the rest of orch's config once, here.
+    RunEngine runs(
+        **store, *config, ctx.clock, shared_github.get(),
+        [&](const Project& p) { return LoadConfig(*home, ctx.env, ctx.git, &p); },
+        [&agents](const std::string& project, const std::string& branch) {
+          return agents.runner.WorktreePath(project, branch);
+        },
+        [&daemon] { daemon.Wake(); });
+    engine.set_runs(&runs);
     spdlog::info("jobs: {} job(s) configured (orch job list)", config->jobs.size());
     spdlog::info("agents: tmux -L {} (attach: orch task attach ID), at most {} at once",
                  agents.tmux.socket(), config->engine.max_parallel);

@@ -88,6 +88,9 @@ const std::vector<std::pair<const char*, Sandbox>> kSandboxes = {
     {"none", Sandbox::kNone},
     {"full-auto", Sandbox::kWorkspaceWrite},
     {"danger-full-access", Sandbox::kFullAccess}};
+const std::vector<std::pair<const char*, bool>> kReportTo = {{"comment", true}, {"none", false}};
+const std::vector<std::pair<const char*, bool>> kPlanModes = {{"parallel", false},
+                                                              {"sequential", true}};
 const std::vector<std::pair<const char*, RouterMode>> kRouterModes = {
     {"llm", RouterMode::kLlm}, {"round_robin", RouterMode::kRoundRobin}};
 const std::vector<std::pair<const char*, NotificationLevel>> kLevels = {
@@ -493,7 +496,39 @@ void Reader::ReadRoot(const YAML::Node& root) {
                     [&](auto& v, auto& k) { Bool(v, k, &wf.auto_create_followup_on_changes); }},
                    {"auto_close_task_on_approval",
                     [&](auto& v, auto& k) { Bool(v, k, &wf.auto_close_task_on_approval); }},
-                   {"sandbox", [&](auto& v, auto& k) { Enum(v, k, kSandboxes, &wf.sandbox); }}});
+                   {"sandbox", [&](auto& v, auto& k) { Enum(v, k, kSandboxes, &wf.sandbox); }},
+                   {"test_command", [&](auto& v, auto& k) { List(v, k, &wf.test_command); }}});
+        }},
+       {"runs",
+        [&](auto& n, auto& p) {
+          auto& r = c.runs;
+          ReadMap(
+              n, p,
+              {{"orchestrator_agent",
+                [&](auto& v, auto& k) { String(v, k, &r.orchestrator_agent); }},
+               {"report_to",
+                [&](auto& v, auto& k) { Enum(v, k, kReportTo, &r.report_to_comment); }},
+               {"session_output_budget",
+                [&](auto& v, auto& k) { Int(v, k, 200, 1000000, &r.session_output_budget); }},
+               {"total_output_budget",
+                [&](auto& v, auto& k) { Int(v, k, 200, 10000000, &r.total_output_budget); }},
+               {"debug", [&](auto& v, auto& k) {
+                  ReadMap(v, k,
+                          {{"auto_orchestrate",
+                            [&](auto& x, auto& y) { Bool(x, y, &r.auto_orchestrate); }},
+                           {"agents", [&](auto& x, auto& y) { List(x, y, &r.debug_agents); }}});
+                }}});
+        }},
+       {"plan",
+        [&](auto& n, auto& p) {
+          ReadMap(n, p,
+                  {{"repos",
+                    [&](auto& v, auto& k) {
+                      std::vector<std::string> repos;
+                      List(v, k, &repos);
+                      c.plan.repos = repos;
+                    }},
+                   {"mode", [&](auto& v, auto& k) { Enum(v, k, kPlanModes, &c.plan.sequential); }}});
         }},
        {"router",
         [&](auto& n, auto& p) {
@@ -624,6 +659,8 @@ void Reader::CheckCrossReferences() {
   };
   check_agent("router.agent", c.router.agent);
   check_agent("router.fallback_executor", c.router.fallback_executor);
+  check_agent("runs.orchestrator_agent", c.runs.orchestrator_agent);
+  for (const auto& name : c.runs.debug_agents) check_agent("runs.debug.agents", name);
   for (const auto& name : c.router.agents) check_agent("router.agents", name);
   const std::pair<const char*, const std::map<std::string, std::string>*> maps[] = {
       {"simple", &c.model_map.simple},

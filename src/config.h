@@ -90,6 +90,24 @@ struct WorkflowConfig {
   bool auto_create_followup_on_changes = true;
   bool auto_close_task_on_approval = true;
   Sandbox sandbox = Sandbox::kWorkspaceWrite;
+  // The project's test command (an argv, never a shell line): flows' `{{test_command}}`.
+  std::vector<std::string> test_command;
+};
+
+// Orchestrated runs (runs.h).
+struct RunsConfig {
+  std::string orchestrator_agent = "codex";  // runs a debug run's aggregated prompt
+  bool report_to_comment = true;             // key report_to: comment | none
+  bool auto_orchestrate = true;              // key debug.auto_orchestrate
+  std::vector<std::string> debug_agents;     // key debug.agents; empty: router.agents
+  int session_output_budget = 6000;          // characters of each session in the prompt
+  int total_output_budget = 24000;           // characters of all sessions together
+};
+
+// Plan mode (runs.h): the repositories a goal is planned across.
+struct PlanConfig {
+  std::optional<std::vector<std::string>> repos;  // registered projects; unset: the project
+  bool sequential = false;                        // key mode: parallel | sequential
 };
 
 struct RouterConfig {
@@ -185,6 +203,8 @@ struct Config {
   DiscordConfig discord;    // channels.discord
   NotificationLevel notification_level = NotificationLevel::kImportant;
   std::vector<JobConfig> jobs;
+  RunsConfig runs;
+  PlanConfig plan;
 };
 
 // The agents orch has adapters for; others need agents.<name>.command and output_format.

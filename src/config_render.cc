@@ -122,6 +122,24 @@ std::string RenderConfig(const Config& c) {
       << w.auto_create_followup_on_changes;
   out << YAML::Key << "auto_close_task_on_approval" << YAML::Value << w.auto_close_task_on_approval;
   out << YAML::Key << "sandbox" << YAML::Value << SandboxName(w.sandbox);
+  EmitList(out, "test_command", w.test_command);
+  out << YAML::EndMap;
+
+  const RunsConfig& rn = c.runs;
+  out << YAML::Key << "runs" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "orchestrator_agent" << YAML::Value << rn.orchestrator_agent;
+  out << YAML::Key << "report_to" << YAML::Value << (rn.report_to_comment ? "comment" : "none");
+  out << YAML::Key << "session_output_budget" << YAML::Value << rn.session_output_budget;
+  out << YAML::Key << "total_output_budget" << YAML::Value << rn.total_output_budget;
+  out << YAML::Key << "debug" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "auto_orchestrate" << YAML::Value << rn.auto_orchestrate;
+  EmitList(out, "agents", rn.debug_agents);
+  out << YAML::EndMap;
+  out << YAML::EndMap;
+
+  out << YAML::Key << "plan" << YAML::Value << YAML::BeginMap;
+  if (c.plan.repos) EmitList(out, "repos", *c.plan.repos);
+  out << YAML::Key << "mode" << YAML::Value << (c.plan.sequential ? "sequential" : "parallel");
   out << YAML::EndMap;
 
   const RouterConfig& r = c.router;

@@ -26,8 +26,8 @@ std::string Bullets(const std::vector<std::string>& items) {
   return out;
 }
 
-std::string PullRequestBody(const Task& task, const AgentContract& c, const std::string& agent,
-                            const std::string& model) {
+// The contract as Markdown: the summary, then what was done, what remains, the files.
+std::string ContractText(const AgentContract& c) {
   std::ostringstream b;
   b << c.summary << "\n\n";
   if (!c.accomplished.empty()) b << "### Done\n" << Bullets(c.accomplished) << "\n";
@@ -37,6 +37,13 @@ std::string PullRequestBody(const Task& task, const AgentContract& c, const std:
     for (const auto& f : c.files_changed) files.push_back("`" + f + "`");
     b << "### Files changed\n" << Bullets(files) << "\n";
   }
+  return b.str();
+}
+
+std::string PullRequestBody(const Task& task, const AgentContract& c, const std::string& agent,
+                            const std::string& model) {
+  std::ostringstream b;
+  b << ContractText(c);
   b << "Written by " << agent << (model.empty() ? "" : " (" + model + ")") << " through orch.";
   if (std::optional<int64_t> n = IssueNumber(task)) b << "\n\nCloses #" << *n;
   b << "\n";
@@ -254,7 +261,9 @@ Status Dispatcher::StartRouted(DispatchReport* report) {
     }
     bool switched = false;
     if (breakers_ && !breakers_->Available(route->agent)) {
-      // Its breaker is open: another agent takes the task, or it waits for the cooldown.
+      // Its breaker is open: another agent takes the task, or it waits for the cooldown. A
+      // run's step keeps its agent (a debug run compares agents; a reviewer is not the coder).
+      if (task.run_id) continue;
       std::string next = NextAgent(route->agent);
       if (next == route->agent) continue;
       std::string was = route->agent;
@@ -407,7 +416,18 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
           }
         }
       }
-      if (f.failure.empty()) {
+      if (f.failure.empty() && task.run_id) {
+        // A run's step publishes nothing; what it changed is committed on its branch for the
+        // steps after it, and its output goes to the run (runs.h).
+        if (!task.read_only) {
+          Result<bool> committed = runner_.Commit(
+              run.worktree, task.title + "\n\n" + f.result.contract->summary + "\n", kBotName,
+              kBotEmail);
+          if (!committed.ok()) {
+            f.failure = "committing the agent's work: " + committed.status().message();
+          }
+        }
+      } else if (f.failure.empty()) {
         // orch, not the agent, commits what is left and publishes it.
         std::string message = task.title + (IssueNumber(task) ? " (#" + *task.external_id + ")" : "") +
                               "\n\n" + f.result.contract->summary + "\n";
@@ -421,7 +441,7 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
           f.commits = *ahead;
         }
       }
-      if (f.failure.empty() && f.commits > 0) {
+      if (f.failure.empty() && f.commits > 0 && !task.run_id) {
         std::string branch = BranchName(task);
         Status pushed = WithRetries([&] { return runner_.Push(project, run.worktree, branch); });
         if (!pushed.ok()) {
@@ -449,8 +469,8 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
           }
         }
       }
-      // One comment per attempt on the issue.
-      if (github_ && project.repo) {
+      // One comment per attempt on the issue (a run's steps have none: the run reports).
+      if (github_ && project.repo && !task.run_id) {
         if (std::optional<int64_t> n = IssueNumber(task)) {
           std::ostringstream c;
           int64_t secs = run.finished_at.value_or(f.run.finished_at.value_or(0)) - run.started_at;
@@ -484,7 +504,8 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
           }
         } else {
           run.outcome = ContractStatusName(f.result.contract->status);
-          run.summary = f.result.contract->summary;
+          // A run's step keeps the whole answer: it is the step's output.
+          run.summary = task.run_id ? ContractText(*f.result.contract) : f.result.contract->summary;
         }
         LogIfError(store_.FinishRun(run));
         if (breakers_ && !f.killed) {
@@ -517,6 +538,27 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
           return;
         }
         const AgentContract& c = *f.result.contract;
+        if (task.run_id) {
+          if (!c.delegations.empty()) {
+            spdlog::info("dispatch: task {} is a step of run {}: its delegations are not made",
+                         task.id, *task.run_id);
+          }
+          if (c.status == ContractStatus::kInProgress) {
+            LogIfError(FailAttempt(task, run.agent, run.model,
+                                   "the agent stopped before finishing: " + c.summary,
+                                   AgentError::kNone));
+          } else if (c.status == ContractStatus::kDone) {
+            LogIfError(store_.Transition(task.id, TaskStatus::kInProgress, TaskStatus::kDone,
+                                         {"engine", "step of run " + std::to_string(*task.run_id) +
+                                                        " done"}));
+          } else {
+            LogIfError(store_.Transition(
+                task.id, TaskStatus::kInProgress, TaskStatus::kNeedsReview,
+                {"agent:" + run.agent, std::string(ContractStatusName(c.status)) + ": " +
+                                           (c.reason.empty() ? c.summary : c.reason)}));
+          }
+          return;
+        }
         bool follow_up = IsReviewFollowUp(task);
         if (follow_up && !f.result.session_id.empty()) {
           LogIfError(store_.SetTaskAgentSession(*task.parent_id, f.result.session_id));
@@ -634,7 +676,7 @@ Status Dispatcher::FailAttempt(const Task& task, const std::string& agent, const
                                             " failed: " + why},
                              AttemptEffect::kCount);
   }
-  std::string next = NextAgent(agent);
+  std::string next = now->run_id ? agent : NextAgent(agent);  // a run's step keeps its agent
   if (next != agent) {
     Result<Route> route = RouteFromJson(now->route.value_or("{}"));
     if (route.ok()) {
@@ -672,12 +714,17 @@ Result<std::vector<std::string>> Dispatcher::SweepWorktrees() {
     Result<std::vector<Task>> tasks = store_.ListTasks({.project_id = p.id});
     if (!tasks.ok()) return tasks.status();
     std::map<std::string, const Task*> by_branch;
+    std::set<std::string> keep;
     for (const Task& t : *tasks) {
       // Follow-ups share their parent's branch; the parent decides when it goes.
       if (!t.branch.empty() && !IsReviewFollowUp(t)) by_branch[t.branch] = &t;
+      // A run's steps that may write keep their work trees: a flow's branch holds its work,
+      // a debug session's its fix. Read-only ones (plans, reviews) go like any other.
+      if (!t.branch.empty() && t.run_id && !t.read_only) keep.insert(t.branch);
     }
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
       std::string branch = "orch/" + entry.path().filename().string();
+      if (keep.count(branch)) continue;
       auto it = by_branch.find(branch);
       if (it == by_branch.end()) {
         spdlog::warn("dispatch: orphan work tree {} (no task has branch {}); remove it with "

@@ -9,6 +9,7 @@
 #include "dispatch.h"
 #include "jobs.h"
 #include "reviews.h"
+#include "runs.h"
 
 namespace orch {
 namespace {
@@ -42,6 +43,10 @@ Engine::Engine(SqliteStore& store, const Config& config, const Clock& clock,
     syncer_ = std::make_unique<Syncer>(store_, *github_, *intake_);
     reviews_ = std::make_unique<ReviewHandler>(store_, *github_, *trust_, config_);
     intake_->set_reviews(reviews_.get());
+    intake_->set_run_starter([this](const Project& p, const IntakeDecision& d) -> Result<std::string> {
+      if (!runs_) return std::string("ignored: runs are not driven here");
+      return runs_->StartFromIssue(p, d.run_kind, d.external_id, d.title, d.body);
+    });
   }
 }
 
@@ -73,6 +78,9 @@ Result<TickReport> Engine::Tick() {
     if (j.ok()) report.jobs_started = j->started;
     note(j.status(), "running scheduled jobs");
   }
+  // Runs before the dispatcher (a step's new task is routed this tick) and after it (a step
+  // whose task the dispatcher just finished leads to the next at once).
+  if (runs_) note(runs_->Step(), "advancing runs");
   if (dispatcher_) {
     Result<DispatchReport> d = dispatcher_->Step();
     if (d.ok()) {
@@ -82,6 +90,7 @@ Result<TickReport> Engine::Tick() {
     }
     note(d.status(), "dispatching agents");
   }
+  if (runs_) note(runs_->Step(), "advancing runs");
   Result<int> unblocked = UnblockFinishedParents();
   if (unblocked.ok()) report.parents_unblocked = *unblocked;
   note(unblocked.status(), "unblocking parents");

@@ -35,6 +35,7 @@
 namespace orch {
 
 class Dispatcher;
+class RunEngine;
 class ReviewHandler;
 class JobScheduler;
 
@@ -68,6 +69,8 @@ class Engine {
   void set_dispatcher(Dispatcher* d) { dispatcher_ = d; }
   // Scheduled jobs (jobs.h); without one, no job runs.
   void set_jobs(JobScheduler* j) { jobs_ = j; }
+  // Orchestrated runs (runs.h); without one, runs wait.
+  void set_runs(RunEngine* r) { runs_ = r; }
 
   // The kv key of the heartbeat Tick() writes (unix seconds of the last tick).
   static constexpr const char* kHeartbeatKey = "engine.last_tick";
@@ -90,6 +93,7 @@ class Engine {
   HealthProbe probe_;
   Dispatcher* dispatcher_ = nullptr;
   JobScheduler* jobs_ = nullptr;
+  RunEngine* runs_ = nullptr;
   std::unique_ptr<TrustPolicy> trust_;
   std::unique_ptr<Intake> intake_;
   std::unique_ptr<Syncer> syncer_;

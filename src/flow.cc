@@ -3,6 +3,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <functional>
 #include <set>
@@ -113,9 +115,32 @@ class FlowReader {
           List(kv.second, at, &step.needs);
         } else if (key == "writes") {
           List(kv.second, at, &step.writes);
+        } else if (key == "read_only") {
+          std::string v;
+          if (Scalar(kv.second, at, &v)) {
+            if (v != "true" && v != "false") Error(kv.second, at, "expected true or false");
+            step.read_only = v == "true";
+          }
+        } else if (key == "not_agent_of") {
+          Scalar(kv.second, at, &step.not_agent_of);
+        } else if (key == "loop_to") {
+          Scalar(kv.second, at, &step.loop_to);
+        } else if (key == "max_cycles") {
+          std::string v;
+          if (Scalar(kv.second, at, &v)) {
+            try {
+              step.max_cycles = std::stoi(v);
+            } catch (const std::exception&) {
+              step.max_cycles = -1;
+            }
+            if (step.max_cycles < 1 || step.max_cycles > 20) {
+              Error(kv.second, at, "expected a number from 1 to 20");
+            }
+          }
         } else {
           Error(kv.first, at,
-                "unknown key (id, kind, agent, role, prompt, command, needs, writes)");
+                "unknown key (id, kind, agent, role, prompt, command, needs, writes, read_only, "
+                "not_agent_of, loop_to, max_cycles)");
         }
       }
       if (step.id.empty()) {
@@ -156,8 +181,18 @@ class FlowReader {
           ErrorAtLine(s.line, path + ".needs", "unknown step \"" + need + "\"");
         }
       }
+      if (!s.not_agent_of.empty() && flow.Find(s.not_agent_of) == nullptr) {
+        ErrorAtLine(s.line, path + ".not_agent_of", "unknown step \"" + s.not_agent_of + "\"");
+      }
     }
     if (!errors_.empty()) return;
+    for (size_t i = 0; i < flow.steps.size(); ++i) {
+      const FlowStep& s = flow.steps[i];
+      if (!s.loop_to.empty() && Ancestors(flow, s.id).count(s.loop_to) == 0) {
+        ErrorAtLine(s.line, "steps[" + std::to_string(i) + "].loop_to",
+                    "\"" + s.loop_to + "\" is not a step this one needs");
+      }
+    }
     for (size_t i = 0; i < flow.steps.size(); ++i) {
       const FlowStep& s = flow.steps[i];
       std::set<std::string> before = Ancestors(flow, s.id);
@@ -264,6 +299,72 @@ Result<Flow> ParseFlow(const std::string& yaml, const std::string& file,
   } catch (const YAML::Exception& e) {
     return Status::Config(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
+}
+
+nlohmann::json FlowToJson(const Flow& flow) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const FlowStep& s : flow.steps) {
+    steps.push_back({{"id", s.id},
+                     {"kind", s.kind == StepKind::kCode ? "code" : "agent"},
+                     {"agent", s.agent},
+                     {"role", s.role},
+                     {"prompt", s.prompt},
+                     {"command", s.command},
+                     {"needs", s.needs},
+                     {"writes", s.writes},
+                     {"read_only", s.read_only},
+                     {"not_agent_of", s.not_agent_of},
+                     {"loop_to", s.loop_to},
+                     {"max_cycles", s.max_cycles},
+                     {"project", s.project}});
+  }
+  return {{"name", flow.name}, {"description", flow.description}, {"file", flow.file},
+          {"steps", steps}};
+}
+
+Result<Flow> FlowFromJson(const nlohmann::json& j) {
+  try {
+    Flow flow;
+    flow.name = j.at("name").get<std::string>();
+    flow.description = j.value("description", "");
+    flow.file = j.value("file", "");
+    for (const nlohmann::json& s : j.at("steps")) {
+      FlowStep step;
+      step.id = s.at("id").get<std::string>();
+      step.kind = s.value("kind", "agent") == "code" ? StepKind::kCode : StepKind::kAgent;
+      step.agent = s.value("agent", "");
+      step.role = s.value("role", "");
+      step.prompt = s.value("prompt", "");
+      step.command = s.value("command", std::vector<std::string>{});
+      step.needs = s.value("needs", std::vector<std::string>{});
+      step.writes = s.value("writes", std::vector<std::string>{});
+      step.read_only = s.value("read_only", false);
+      step.not_agent_of = s.value("not_agent_of", "");
+      step.loop_to = s.value("loop_to", "");
+      step.max_cycles = s.value("max_cycles", 2);
+      step.project = s.value("project", "");
+      flow.steps.push_back(std::move(step));
+    }
+    return flow;
+  } catch (const nlohmann::json::exception& e) {
+    return Status::InvalidArgument("run definition", e.what());
+  }
+}
+
+bool RequestsChanges(const std::string& output) {
+  bool changes = false;
+  std::stringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    std::string l;
+    for (char c : line) l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    size_t at = l.find("verdict:");
+    if (at == std::string::npos) continue;
+    std::string rest = l.substr(at + 8);
+    rest.erase(0, rest.find_first_not_of(" *`\"'"));
+    if (rest.rfind("changes", 0) == 0) changes = true;
+    if (rest.rfind("approve", 0) == 0) changes = false;
+  }
+  return changes;
 }
 
 std::vector<std::vector<std::string>> StaticWaves(const Flow& flow) {
@@ -377,6 +478,11 @@ std::vector<std::string> FlowSchedule::Finish(const std::string& step, bool ok) 
   if (state(step) != StepState::kRunning) return skipped;
   states_[step] = ok ? StepState::kCompleted : StepState::kFailed;
   if (ok) return skipped;
+  return SkipBlocked();
+}
+
+std::vector<std::string> FlowSchedule::SkipBlocked() {
+  std::vector<std::string> skipped;
   // Definition order is not dependency order: repeat until nothing more is skipped.
   for (bool more = true; more;) {
     more = false;

@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "status.h"
 
 namespace orch {
@@ -42,7 +44,14 @@ struct FlowStep {
   std::vector<std::string> command = {};  // kCode: the argv
   std::vector<std::string> needs = {};    // ids of steps that must complete first
   std::vector<std::string> writes = {};   // paths it may change; overlapping ones never run at once
-  int line = 0;                           // where it is defined, for messages
+  bool read_only = false;                 // kAgent: the CLI's read-only mode (reviewers, plans)
+  std::string not_agent_of = "";          // kAgent: never the agent that ran this other step
+  // A review loop: when this step's output asks for changes (a line `VERDICT: changes`),
+  // `loop_to` (a step it needs) and everything between run again, at most `max_cycles` times.
+  std::string loop_to = "";
+  int max_cycles = 2;
+  std::string project = "";  // the project it runs in; empty: the run's (plan children)
+  int line = 0;              // where it is defined, for messages
 };
 
 struct Flow {
@@ -59,6 +68,14 @@ struct Flow {
 // "<file>:<line>: <key>: <why>" (Config status); a cycle as "cycle: plan → code → review → plan".
 Result<Flow> ParseFlow(const std::string& yaml, const std::string& file,
                        const std::function<bool(const std::string&)>& is_agent);
+
+// A flow as JSON (runs.definition) and back. FlowFromJson checks only the shape.
+nlohmann::json FlowToJson(const Flow& flow);
+Result<Flow> FlowFromJson(const nlohmann::json& j);
+
+// True when a reviewer's output asks for changes: a line `VERDICT: changes` (or
+// `changes_requested`, any case) and no later `VERDICT: approve`.
+bool RequestsChanges(const std::string& output);
 
 // The steps grouped by depth: wave 0 needs nothing, wave n needs only earlier waves. What the
 // schedule does with no limit on parallel steps and no write conflicts.
@@ -87,6 +104,8 @@ class FlowSchedule {
   // A running step ended. On failure every pending step that needs it, directly or not, is
   // skipped; they are returned. Unrelated branches go on.
   std::vector<std::string> Finish(const std::string& step, bool ok);
+  // Skips every pending step that needs a failed or skipped one (after a Restore); returns them.
+  std::vector<std::string> SkipBlocked();
   // Nothing pending or running.
   bool Done() const;
   // Done and every step completed.

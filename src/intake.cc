@@ -40,6 +40,14 @@ IntakeDecision FromIssueEvent(const Json& p, const IntakeRules& rules) {
   d.title = Str(issue, "title");
   d.body = Str(issue, "body");
   d.labels = LabelNames(issue);
+  if (action == "labeled" &&
+      (Str(Obj(p, "label"), "name") == kDebugLabel || Str(Obj(p, "label"), "name") == kPlanLabel)) {
+    if (Str(issue, "state") == "closed") return Ignore("the issue is closed");
+    d.action = IntakeAction::kStartRun;
+    d.run_kind = Str(Obj(p, "label"), "name") == kDebugLabel ? "debug" : "plan";
+    d.reason = "labelled " + Str(Obj(p, "label"), "name");
+    return d;
+  }
   if (action == "labeled" || action == "opened") {
     std::string label = Str(Obj(p, "label"), "name");
     bool triggered = action == "labeled"
@@ -204,6 +212,13 @@ Result<std::string> Intake::Apply(const Project& project, const IntakeDecision& 
     case IntakeAction::kReview:
       if (!reviews_) return "review recorded (" + d.review.state + ")";
       return reviews_->Apply(project, d.pr_number, d.review);
+    case IntakeAction::kStartRun: {
+      if (!start_run_) return std::string("ignored: runs are not driven here");
+      Result<TrustVerdict> trust = trust_.Check(d.repo.empty() ? *project.repo : d.repo, d.actor);
+      if (!trust.ok()) return trust.status();
+      if (!trust->trusted) return "ignored: untrusted: " + trust->reason;
+      return start_run_(project, d);
+    }
   }
   return Status::Internal("intake", "unknown action");
 }

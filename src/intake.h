@@ -16,6 +16,7 @@
 #define ORCH_INTAKE_H_
 
 #include <nlohmann/json_fwd.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,8 +42,13 @@ enum class IntakeAction {
   kReopenTask,
   kPrMerged,
   kPrClosed,
-  kReview
+  kReview,
+  kStartRun  // an orch:debug or orch:plan label (runs.h)
 };
+
+// Labels that start an orchestrated run on the issue instead of a task.
+inline constexpr const char* kDebugLabel = "orch:debug";
+inline constexpr const char* kPlanLabel = "orch:plan";
 
 struct IntakeDecision {
   IntakeAction action = IntakeAction::kIgnore;
@@ -57,6 +63,7 @@ struct IntakeDecision {
   std::vector<std::string> labels;
   int64_t pr_number = 0;
   Review review;  // for kReview (state upper-cased as REST has it)
+  std::string run_kind;  // for kStartRun: "debug" or "plan"
 };
 
 class ReviewHandler;
@@ -79,6 +86,10 @@ class Intake {
   Intake(SqliteStore& store, TrustPolicy& trust) : store_(store), trust_(trust) {}
   // Where kReview decisions go; without one they are recorded and ignored.
   void set_reviews(ReviewHandler* reviews) { reviews_ = reviews; }
+  // What starts a run for a trusted kStartRun (once per issue and kind: it says so when the
+  // run exists); without one they are recorded and ignored.
+  using RunStarter = std::function<Result<std::string>(const Project&, const IntakeDecision&)>;
+  void set_run_starter(RunStarter starter) { start_run_ = std::move(starter); }
 
   // Applies `d` to `project`. Returns what happened ("created task 4", "ignored: eve has read
   // access ..."); fails only when the store or GitHub (for a trust check) did, so the caller can
@@ -93,6 +104,7 @@ class Intake {
   SqliteStore& store_;
   TrustPolicy& trust_;
   ReviewHandler* reviews_ = nullptr;
+  RunStarter start_run_;
 };
 
 }  // namespace orch

@@ -237,6 +237,23 @@ UPDATE webhook_deliveries SET payload_hash_prefix =
 CREATE INDEX webhook_deliveries_by_hash_prefix ON webhook_deliveries(payload_hash_prefix);
 DROP INDEX webhook_deliveries_by_hash;
 )sql"},
+      {7, "run step tasks", R"sql(
+-- An agent step of a run is a task (so it is routed, retried, streamed and adopted like any
+-- other), marked with its run. Such a task publishes nothing: no push, no pull request, no
+-- comment; its output goes to its step. read_only asks the agent's CLI for its read-only mode
+-- (plan sessions, reviewers).
+ALTER TABLE tasks ADD COLUMN run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL;
+ALTER TABLE tasks ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0
+  CONSTRAINT tasks_read_only_bool CHECK (read_only IN (0, 1));
+CREATE INDEX tasks_by_run ON tasks(run_id) WHERE run_id IS NOT NULL;
+-- The run's steps as they were when it started (JSON, runs.h), so a restart resumes the same
+-- graph even if the flow's file changed meanwhile.
+ALTER TABLE runs ADD COLUMN definition TEXT NOT NULL DEFAULT '{}'
+  CONSTRAINT runs_definition_json CHECK (json_valid(definition));
+-- How many times a review sent this step back (flows' review loops).
+ALTER TABLE run_steps ADD COLUMN cycle INTEGER NOT NULL DEFAULT 0
+  CONSTRAINT run_steps_cycle_valid CHECK (cycle >= 0);
+)sql"},
   };
   return kMigrations;
 }

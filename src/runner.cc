@@ -114,7 +114,8 @@ AgentRequest Runner::Request(const RunPlan& plan, const std::string& system_prom
           .main_checkout = plan.project.kind == ProjectKind::kLocal ? plan.project.path : "",
           .system_prompt_file = system_prompt_file,
           .resume_id = plan.resume_id,
-          .sandbox = std::nullopt,
+          .sandbox = plan.task.read_only ? std::optional<Sandbox>(Sandbox::kReadOnly)
+                                         : std::nullopt,
           .allowed_tools = config_.router.allowed_tools};
 }
 

@@ -17,7 +17,7 @@ constexpr int kBusyTimeoutMs = 5000;
 const char* kTaskColumns =
     "t.id, t.project_id, p.name, t.external_id, t.parent_id, t.source, t.source_id, t.title, "
     "t.body, t.labels, t.status, t.status_reason, t.attempts, t.created_at, t.updated_at, "
-    "t.pr_number, t.route, t.branch, t.agent_session";
+    "t.pr_number, t.route, t.branch, t.agent_session, t.run_id, t.read_only";
 
 using sql::BindOpt;
 using sql::OptInt;
@@ -51,6 +51,8 @@ Task ReadTask(SQLite::Statement& q) {
   t.route = OptText(q.getColumn(16));
   t.branch = q.getColumn(17).isNull() ? "" : q.getColumn(17).getString();
   t.agent_session = q.getColumn(18).isNull() ? "" : q.getColumn(18).getString();
+  t.run_id = OptInt(q.getColumn(19));
+  t.read_only = q.getColumn(20).getInt() != 0;
   return t;
 }
 
@@ -179,38 +181,47 @@ Status SqliteStore::RemoveProject(int64_t id) {
   return Status::OK();
 }
 
+int64_t SqliteStore::InsertTask(const NewTask& t, const Cause& cause) {
+  int64_t now = clock_.NowUnix();
+  SQLite::Statement ins(
+      *db_,
+      "INSERT INTO tasks(project_id, external_id, parent_id, source, source_id, title, body, "
+      "labels, status, created_at, updated_at, run_id, read_only, branch) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  ins.bind(1, static_cast<int64_t>(t.project_id));
+  BindOpt(ins, 2, t.external_id);
+  BindOpt(ins, 3, t.parent_id);
+  ins.bind(4, TaskSourceName(t.source));
+  BindOpt(ins, 5, t.source_id);
+  ins.bind(6, t.title);
+  ins.bind(7, t.body);
+  ins.bind(8, nlohmann::json(t.labels).dump());
+  ins.bind(9, TaskStatusName(t.status));
+  ins.bind(10, now);
+  ins.bind(11, now);
+  BindOpt(ins, 12, t.run_id);
+  ins.bind(13, t.read_only ? 1 : 0);
+  BindOpt(ins, 14, t.branch.empty() ? std::nullopt : std::optional<std::string>(t.branch));
+  ins.exec();
+  int64_t id = db_->getLastInsertRowid();
+  SQLite::Statement ev(*db_,
+                       "INSERT INTO events(project_id, task_id, kind, to_status, actor, reason, "
+                       "created_at) VALUES (?, ?, 'created', ?, ?, ?, ?)");
+  ev.bind(1, static_cast<int64_t>(t.project_id));
+  ev.bind(2, id);
+  ev.bind(3, TaskStatusName(t.status));
+  ev.bind(4, cause.actor);
+  ev.bind(5, cause.reason);
+  ev.bind(6, now);
+  ev.exec();
+  return id;
+}
+
 Result<Task> SqliteStore::AddTask(const NewTask& t, const Cause& cause) {
   int64_t id = 0;
   try {
     SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    int64_t now = clock_.NowUnix();
-    SQLite::Statement ins(
-        *db_,
-        "INSERT INTO tasks(project_id, external_id, parent_id, source, source_id, title, body, "
-        "labels, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    ins.bind(1, static_cast<int64_t>(t.project_id));
-    BindOpt(ins, 2, t.external_id);
-    BindOpt(ins, 3, t.parent_id);
-    ins.bind(4, TaskSourceName(t.source));
-    BindOpt(ins, 5, t.source_id);
-    ins.bind(6, t.title);
-    ins.bind(7, t.body);
-    ins.bind(8, nlohmann::json(t.labels).dump());
-    ins.bind(9, TaskStatusName(t.status));
-    ins.bind(10, now);
-    ins.bind(11, now);
-    ins.exec();
-    id = db_->getLastInsertRowid();
-    SQLite::Statement ev(*db_,
-                         "INSERT INTO events(project_id, task_id, kind, to_status, actor, reason, "
-                         "created_at) VALUES (?, ?, 'created', ?, ?, ?, ?)");
-    ev.bind(1, static_cast<int64_t>(t.project_id));
-    ev.bind(2, id);
-    ev.bind(3, TaskStatusName(t.status));
-    ev.bind(4, cause.actor);
-    ev.bind(5, cause.reason);
-    ev.bind(6, now);
-    ev.exec();
+    id = InsertTask(t, cause);
     txn.commit();
   } catch (const std::exception& e) {
     if (IsConstraint(e)) {

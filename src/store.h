@@ -51,6 +51,9 @@ struct NewTask {
   std::string body = "";
   std::vector<std::string> labels = {};
   TaskStatus status = TaskStatus::kNew;  // children of a delegation may start blocked
+  std::optional<int64_t> run_id = std::nullopt;  // a run's step (runs.h)
+  bool read_only = false;
+  std::string branch = "";  // empty: chosen at the first run (BranchName)
 };
 
 struct TaskFilter {
@@ -192,6 +195,7 @@ struct RunRecord {
   int64_t created_at = 0;
   int64_t updated_at = 0;
   std::optional<int64_t> finished_at = std::nullopt;
+  std::string definition = "{}";  // its steps as started (JSON, runs.h)
 };
 
 struct RunStepRecord {
@@ -205,6 +209,7 @@ struct RunStepRecord {
   int attempt = 0;
   std::optional<int64_t> started_at = std::nullopt;
   std::optional<int64_t> finished_at = std::nullopt;
+  int cycle = 0;  // times a review loop sent it back
 };
 
 class SqliteStore {
@@ -264,13 +269,21 @@ class SqliteStore {
   // Newest first; all projects when `project_id` is not given.
   Result<std::vector<RunRecord>> ListRunRecords(std::optional<int64_t> project_id);
   Result<std::vector<RunStepRecord>> ListRunSteps(int64_t run_id);
-  // Writes a step's status, task, output, attempt and times. NotFound without such a step.
+  // Writes a step's status, task, output, attempt, cycle and times. NotFound without such a
+  // step. UpdateRunSteps writes several in one transaction (all or none).
   Status UpdateRunStep(const RunStepRecord& step);
+  Status UpdateRunSteps(const std::vector<RunStepRecord>& steps);
+  // Starts a pending agent step: adds its task and marks the step running with it (attempt + 1)
+  // in one transaction, so a crash leaves neither a task without its step nor the reverse.
+  // Conflict when the step is not pending (started already).
+  Result<Task> StartAgentStep(int64_t run_id, const std::string& step_id, const NewTask& task,
+                              const Cause& cause);
   // Ends a running run with its report. Conflict when it has ended already.
   Status FinishRunRecord(int64_t id, RunStatus status, const std::string& report);
   // The once-only guard of a run's orchestrator: true for the one caller that sets
   // orchestrated_at, false for every later one (a second trigger, a restart).
-  Result<bool> ClaimOrchestration(int64_t run_id);
+  // The same transaction adds `step` (the orchestrator's, pending) to the run.
+  Result<bool> ClaimOrchestration(int64_t run_id, const RunStepRecord& step);
 
   // Moves task `id` from `from` to `to` if it is still in `from`, and records the event.
   // InvalidArgument when the state machine forbids the move; Conflict when the task is no
@@ -329,6 +342,8 @@ class SqliteStore {
   Status SetKv(const std::string& key, const std::string& value);
 
  private:
+  // Inserts a task and its 'created' event; the caller holds a transaction. Throws.
+  int64_t InsertTask(const NewTask& task, const Cause& cause);
   SqliteStore(std::string path, const Clock& clock, std::unique_ptr<SQLite::Database> db);
   Status SetTaskColumn(int64_t id, const char* column, const std::string& value);
   // Events matching `where` (a WHERE clause with `key` as ?1 and, when limit >= 0, ?2).

@@ -16,9 +16,10 @@ using sql::OptText;
 
 constexpr char kRunColumns[] =
     "id, kind, status, project_id, source_task_id, issue, flow_name, input, report, "
-    "orchestrated_at, created_at, updated_at, finished_at";
+    "orchestrated_at, created_at, updated_at, finished_at, definition";
 constexpr char kStepColumns[] =
-    "run_id, step_id, kind, agent, status, task_id, output, attempt, started_at, finished_at";
+    "run_id, step_id, kind, agent, status, task_id, output, attempt, started_at, finished_at, "
+    "cycle";
 
 constexpr const char* kKinds[] = {"debug", "plan", "flow"};
 constexpr const char* kStatuses[] = {"running", "completed", "failed", "cancelled"};
@@ -47,6 +48,7 @@ RunRecord ReadRunRecord(SQLite::Statement& q) {
   r.created_at = q.getColumn(10).getInt64();
   r.updated_at = q.getColumn(11).getInt64();
   r.finished_at = OptInt(q.getColumn(12));
+  r.definition = q.getColumn(13).getString();
   return r;
 }
 
@@ -62,7 +64,21 @@ RunStepRecord ReadStep(SQLite::Statement& q) {
   s.attempt = q.getColumn(7).getInt();
   s.started_at = OptInt(q.getColumn(8));
   s.finished_at = OptInt(q.getColumn(9));
+  s.cycle = q.getColumn(10).getInt();
   return s;
+}
+
+void InsertStep(SQLite::Database& db, int64_t run_id, const RunStepRecord& s) {
+  SQLite::Statement step(db,
+                         "INSERT INTO run_steps(run_id, step_id, kind, agent, status, task_id) "
+                         "VALUES (?, ?, ?, ?, ?, ?)");
+  step.bind(1, run_id);
+  step.bind(2, s.step_id);
+  step.bind(3, s.kind == StepKind::kCode ? "code" : "agent");
+  step.bind(4, s.agent);
+  step.bind(5, StepStateName(s.status));
+  BindOpt(step, 6, s.task_id);
+  step.exec();
 }
 
 }  // namespace
@@ -75,14 +91,17 @@ Result<RunRecord> SqliteStore::CreateRun(const RunRecord& run,
   if (!nlohmann::json::accept(run.input)) {
     return Status::InvalidArgument("run input", "is not JSON");
   }
+  if (!nlohmann::json::accept(run.definition)) {
+    return Status::InvalidArgument("run definition", "is not JSON");
+  }
   int64_t id = 0;
   try {
     SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     int64_t now = clock_.NowUnix();
     SQLite::Statement ins(*db_,
                           "INSERT INTO runs(kind, status, project_id, source_task_id, issue, "
-                          "flow_name, input, created_at, updated_at) "
-                          "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?)");
+                          "flow_name, input, created_at, updated_at, definition) "
+                          "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)");
     ins.bind(1, RunKindName(run.kind));
     ins.bind(2, run.project_id);
     BindOpt(ins, 3, run.source_task_id);
@@ -91,20 +110,10 @@ Result<RunRecord> SqliteStore::CreateRun(const RunRecord& run,
     ins.bind(6, run.input);
     ins.bind(7, now);
     ins.bind(8, now);
+    ins.bind(9, run.definition);
     ins.exec();
     id = db_->getLastInsertRowid();
-    for (const RunStepRecord& s : steps) {
-      SQLite::Statement step(*db_,
-                             "INSERT INTO run_steps(run_id, step_id, kind, agent, status, task_id) "
-                             "VALUES (?, ?, ?, ?, ?, ?)");
-      step.bind(1, id);
-      step.bind(2, s.step_id);
-      step.bind(3, s.kind == StepKind::kCode ? "code" : "agent");
-      step.bind(4, s.agent);
-      step.bind(5, StepStateName(s.status));
-      BindOpt(step, 6, s.task_id);
-      step.exec();
-    }
+    for (const RunStepRecord& s : steps) InsertStep(*db_, id, s);
     txn.commit();
   } catch (const SQLite::Exception& e) {
     if (e.getErrorCode() == SQLITE_CONSTRAINT) {
@@ -155,33 +164,65 @@ Result<std::vector<RunStepRecord>> SqliteStore::ListRunSteps(int64_t run_id) {
   return out;
 }
 
-Status SqliteStore::UpdateRunStep(const RunStepRecord& s) {
+Status SqliteStore::UpdateRunStep(const RunStepRecord& s) { return UpdateRunSteps({s}); }
+
+Status SqliteStore::UpdateRunSteps(const std::vector<RunStepRecord>& steps) {
   try {
     SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement upd(*db_,
-                          "UPDATE run_steps SET status = ?, task_id = ?, output = ?, attempt = ?, "
-                          "started_at = ?, finished_at = ? WHERE run_id = ? AND step_id = ?");
-    upd.bind(1, StepStateName(s.status));
-    BindOpt(upd, 2, s.task_id);
-    upd.bind(3, s.output);
-    upd.bind(4, s.attempt);
-    BindOpt(upd, 5, s.started_at);
-    BindOpt(upd, 6, s.finished_at);
-    upd.bind(7, s.run_id);
-    upd.bind(8, s.step_id);
-    if (upd.exec() == 0) {
-      return Status::NotFound("run " + std::to_string(s.run_id) + " step " + s.step_id,
-                              "no such step");
+    for (const RunStepRecord& s : steps) {
+      SQLite::Statement upd(*db_,
+                            "UPDATE run_steps SET status = ?, task_id = ?, output = ?, "
+                            "attempt = ?, started_at = ?, finished_at = ?, cycle = ? "
+                            "WHERE run_id = ? AND step_id = ?");
+      upd.bind(1, StepStateName(s.status));
+      BindOpt(upd, 2, s.task_id);
+      upd.bind(3, s.output);
+      upd.bind(4, s.attempt);
+      BindOpt(upd, 5, s.started_at);
+      BindOpt(upd, 6, s.finished_at);
+      upd.bind(7, s.cycle);
+      upd.bind(8, s.run_id);
+      upd.bind(9, s.step_id);
+      if (upd.exec() == 0) {
+        return Status::NotFound("run " + std::to_string(s.run_id) + " step " + s.step_id,
+                                "no such step");  // the transaction rolls back
+      }
+      SQLite::Statement touch(*db_, "UPDATE runs SET updated_at = ? WHERE id = ?");
+      touch.bind(1, clock_.NowUnix());
+      touch.bind(2, s.run_id);
+      touch.exec();
     }
-    SQLite::Statement touch(*db_, "UPDATE runs SET updated_at = ? WHERE id = ?");
-    touch.bind(1, clock_.NowUnix());
-    touch.bind(2, s.run_id);
-    touch.exec();
     txn.commit();
   } catch (const std::exception& e) {
-    return Error(e, "updating a run step");
+    return Error(e, "updating run steps");
   }
   return Status::OK();
+}
+
+Result<Task> SqliteStore::StartAgentStep(int64_t run_id, const std::string& step_id,
+                                         const NewTask& task, const Cause& cause) {
+  int64_t id = 0;
+  try {
+    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    id = InsertTask(task, cause);
+    int64_t now = clock_.NowUnix();
+    SQLite::Statement upd(*db_,
+                          "UPDATE run_steps SET status = 'running', task_id = ?, output = '', "
+                          "attempt = attempt + 1, started_at = ?, finished_at = NULL "
+                          "WHERE run_id = ? AND step_id = ? AND status = 'pending'");
+    upd.bind(1, id);
+    upd.bind(2, now);
+    upd.bind(3, run_id);
+    upd.bind(4, step_id);
+    if (upd.exec() == 0) {
+      return Status::Conflict("run " + std::to_string(run_id) + " step " + step_id,
+                              "is not pending");  // the task is rolled back with it
+    }
+    txn.commit();
+  } catch (const std::exception& e) {
+    return Error(e, "starting a run step");
+  }
+  return GetTask(id);
 }
 
 Status SqliteStore::FinishRunRecord(int64_t id, RunStatus status, const std::string& report) {
@@ -208,8 +249,9 @@ Status SqliteStore::FinishRunRecord(int64_t id, RunStatus status, const std::str
                           std::string("has ended already: ") + RunStatusName(run->status));
 }
 
-Result<bool> SqliteStore::ClaimOrchestration(int64_t run_id) {
+Result<bool> SqliteStore::ClaimOrchestration(int64_t run_id, const RunStepRecord& step) {
   try {
+    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement upd(*db_,
                           "UPDATE runs SET orchestrated_at = ?, updated_at = ? "
                           "WHERE id = ? AND orchestrated_at IS NULL AND status = 'running'");
@@ -217,7 +259,10 @@ Result<bool> SqliteStore::ClaimOrchestration(int64_t run_id) {
     upd.bind(1, now);
     upd.bind(2, now);
     upd.bind(3, run_id);
-    return upd.exec() == 1;
+    if (upd.exec() != 1) return false;
+    InsertStep(*db_, run_id, step);
+    txn.commit();
+    return true;
   } catch (const std::exception& e) {
     return Error(e, "claiming a run's orchestration");
   }

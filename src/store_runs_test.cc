@@ -274,14 +274,19 @@ TEST_F(StoreRunsTest, OrchestrationIsClaimedOnceAndARunEndsOnce) {
   Result<RunRecord> run =
       store_->CreateRun({.kind = RunKind::kDebug, .project_id = project_.id}, {});
   ASSERT_TRUE(run.ok());
-  Result<bool> first = store_->ClaimOrchestration(run->id);
+  RunStepRecord orchestrator{.step_id = "orchestrator", .agent = "codex"};
+  Result<bool> first = store_->ClaimOrchestration(run->id, orchestrator);
   ASSERT_TRUE(first.ok());
   EXPECT_TRUE(*first);
+  // The claim added the orchestrator's step, pending.
+  ASSERT_EQ(store_->ListRunSteps(run->id)->size(), 1u);
+  EXPECT_EQ((*store_->ListRunSteps(run->id))[0].status, StepState::kPending);
   // A second trigger, or the same store opened again after a restart: never twice.
-  EXPECT_FALSE(*store_->ClaimOrchestration(run->id));
+  EXPECT_FALSE(*store_->ClaimOrchestration(run->id, orchestrator));
   auto again = std::move(SqliteStore::Open(db_path(), clock_)).value();
-  EXPECT_FALSE(*again->ClaimOrchestration(run->id));
+  EXPECT_FALSE(*again->ClaimOrchestration(run->id, orchestrator));
   EXPECT_TRUE(again->GetRun(run->id)->orchestrated_at.has_value());
+  EXPECT_EQ(store_->ListRunSteps(run->id)->size(), 1u);
 
   ASSERT_TRUE(store_->FinishRunRecord(run->id, RunStatus::kCompleted, "# Report").ok());
   EXPECT_TRUE(store_->FinishRunRecord(run->id, RunStatus::kFailed, "").IsConflict());
@@ -293,7 +298,7 @@ TEST_F(StoreRunsTest, OrchestrationIsClaimedOnceAndARunEndsOnce) {
   Result<RunRecord> other =
       store_->CreateRun({.kind = RunKind::kPlan, .project_id = project_.id}, {});
   ASSERT_TRUE(store_->FinishRunRecord(other->id, RunStatus::kCancelled, "").ok());
-  EXPECT_FALSE(*store_->ClaimOrchestration(other->id));
+  EXPECT_FALSE(*store_->ClaimOrchestration(other->id, orchestrator));
   EXPECT_TRUE(store_->GetRun(999).status().IsNotFound());
 }
 

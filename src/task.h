@@ -62,6 +62,8 @@ struct Task {
   std::optional<std::string> route;  // the router's choice as JSON (router.h), once routed
   std::string branch;                // orch/<issue>-<slug>, fixed at the first run
   std::string agent_session;         // the agent's session/thread id, to resume
+  std::optional<int64_t> run_id;     // a step of this orchestrated run (runs.h): publishes nothing
+  bool read_only = false;            // the agent runs in its CLI's read-only mode
 };
 
 // The GitHub issue number of a task made from an issue (its external id when that is all
