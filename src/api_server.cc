@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "http_stop.h"
+#include "runs.h"
 #include "stream.h"
 
 namespace orch {
@@ -172,6 +173,161 @@ void ApiServer::Route() {
         [this](const httplib::Request& req, httplib::Response& res) { ListTasks(req, res); });
   s.Get(R"(/api/tasks/(\d+)/stream)",
         [this](const httplib::Request& req, httplib::Response& res) { Stream(req, res); });
+  s.Post("/api/runs",
+         [this](const httplib::Request& req, httplib::Response& res) { CreateRun(req, res); });
+  s.Get("/api/runs",
+        [this](const httplib::Request& req, httplib::Response& res) { ListRuns(req, res); });
+  s.Get(R"(/api/runs/(\d+))",
+        [this](const httplib::Request& req, httplib::Response& res) { ShowRun(req, res); });
+  s.Get(R"(/api/runs/(\d+)/events)",
+        [this](const httplib::Request& req, httplib::Response& res) { RunEvents(req, res); });
+}
+
+void ApiServer::CreateRun(const httplib::Request& req, httplib::Response& res) {
+  if (!runs_config_) return Reply(res, 503, {{"error", "runs are not served here"}});
+  Json body = Json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("project") || !body["project"].is_string() ||
+      !body.contains("flow") || !body["flow"].is_string()) {
+    return Reply(res, 400, {{"error", "expected {project, flow, input, model?}"}});
+  }
+  if (body.contains("model") && !body["model"].is_string()) {
+    return Reply(res, 400, {{"error", "model must be a string"}});
+  }
+  std::lock_guard<std::mutex> lock(store_mu_);
+  Result<Project> project = store_->FindProject(body["project"].get<std::string>());
+  if (!project.ok()) return Reply(res, 404, {{"error", project.status().message()}});
+  Result<Flow> flow = FindFlow(body["flow"].get<std::string>(), home_.root, *project, *runs_config_);
+  if (!flow.ok()) {
+    return Reply(res, flow.status().IsNotFound() ? 404 : 400, {{"error", flow.status().message()}});
+  }
+  flow->model = body.value("model", "");
+  Json input = body.contains("input") ? body["input"] : Json("");
+  Result<RunRecord> run = orch::CreateFlowRun(*store_, *flow, *project, input.dump());
+  if (!run.ok()) return Reply(res, 400, {{"error", run.status().message()}});
+  Result<std::vector<RunStepRecord>> steps = store_->ListRunSteps(run->id);
+  if (!steps.ok()) return Reply(res, 500, {{"error", steps.status().message()}});
+  if (wake_) wake_();
+  Reply(res, 201, RunJson(*run, *steps));
+}
+
+void ApiServer::ListRuns(const httplib::Request& req, httplib::Response& res) {
+  std::lock_guard<std::mutex> lock(store_mu_);
+  std::optional<int64_t> project_id;
+  if (req.has_param("project")) {
+    Result<Project> p = store_->FindProject(req.get_param_value("project"));
+    if (!p.ok()) return Reply(res, 404, {{"error", p.status().message()}});
+    project_id = p->id;
+  }
+  Result<std::vector<RunRecord>> runs = store_->ListRunRecords(project_id);
+  if (!runs.ok()) return Reply(res, 500, {{"error", runs.status().message()}});
+  Json out = Json::array();
+  for (const RunRecord& r : *runs) {
+    Result<std::vector<RunStepRecord>> steps = store_->ListRunSteps(r.id);
+    if (!steps.ok()) return Reply(res, 500, {{"error", steps.status().message()}});
+    out.push_back(RunJson(r, *steps));
+  }
+  Reply(res, 200, out);
+}
+
+void ApiServer::ShowRun(const httplib::Request& req, httplib::Response& res) {
+  std::lock_guard<std::mutex> lock(store_mu_);
+  Result<RunRecord> run = store_->GetRun(std::stoll(req.matches[1]));
+  if (!run.ok()) {
+    return Reply(res, run.status().IsNotFound() ? 404 : 500, {{"error", run.status().message()}});
+  }
+  Result<std::vector<RunStepRecord>> steps = store_->ListRunSteps(run->id);
+  if (!steps.ok()) return Reply(res, 500, {{"error", steps.status().message()}});
+  Reply(res, 200, RunJson(*run, *steps));
+}
+
+void ApiServer::RunEvents(const httplib::Request& req, httplib::Response& res) {
+  int64_t id = std::stoll(req.matches[1]);
+  Json first;
+  {
+    std::lock_guard<std::mutex> lock(store_mu_);
+    Result<RunRecord> run = store_->GetRun(id);
+    if (!run.ok()) {
+      return Reply(res, run.status().IsNotFound() ? 404 : 500, {{"error", run.status().message()}});
+    }
+    Result<std::vector<RunStepRecord>> steps = store_->ListRunSteps(id);
+    if (!steps.ok()) return Reply(res, 500, {{"error", steps.status().message()}});
+    first = RunJson(*run, *steps);
+  }
+  // What the client has been told: each step's status, and whether it knows the run ended.
+  struct State {
+    bool started = false;
+    std::map<std::string, std::string> told;
+    std::chrono::steady_clock::time_point last_write;
+  };
+  auto state = std::make_shared<State>();
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream", [this, id, first, state](size_t, httplib::DataSink& sink) {
+        auto send = [&](const char* event, const Json& data) {
+          std::string wire = std::string("event: ") + event + "\ndata: " +
+                             data.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
+          state->last_write = clock_.Monotonic();
+          return sink.write(wire.data(), wire.size());
+        };
+        if (!state->started) {
+          state->started = true;
+          Json steps = Json::array();
+          for (const Json& s : first["steps"]) {
+            steps.push_back({{"step_id", s["step_id"]},
+                             {"agent", s["agent"]},
+                             {"kind", s["kind"]},
+                             {"label", s["label"]}});
+            state->told[s["step_id"].get<std::string>()] = "pending";
+          }
+          return send("run_started",
+                      {{"run_id", id}, {"flow_name", first["flow_name"]}, {"steps", steps}});
+        }
+        while (!watcher_.stopped()) {
+          Json now;
+          {
+            std::lock_guard<std::mutex> lock(store_mu_);
+            Result<RunRecord> run = store_->GetRun(id);
+            Result<std::vector<RunStepRecord>> steps = store_->ListRunSteps(id);
+            if (!run.ok() || !steps.ok()) return false;
+            now = RunJson(*run, *steps);
+          }
+          bool ended = now["status"] != "running";
+          std::vector<Json> updates;
+          for (const Json& s : now["steps"]) {
+            std::string step = s["step_id"], status = s["status"];
+            if (state->told[step] == status) continue;
+            state->told[step] = status;
+            updates.push_back({{"run_id", id}, {"step_id", step}, {"status", status}});
+          }
+          if (ended) {
+            // The last update carries the run's end and its report (a step-less one if no step
+            // changed since the last look).
+            if (updates.empty()) {
+              const Json& last = now["steps"].empty() ? Json() : now["steps"].back();
+              updates.push_back({{"run_id", id},
+                                 {"step_id", last.is_null() ? "" : last["step_id"]},
+                                 {"status", last.is_null() ? "" : last["status"]}});
+            }
+            updates.back()["run_status"] = now["status"];
+            updates.back()["report"] = now["report"];
+          }
+          for (const Json& u : updates) {
+            if (!send("run_step_updated", u)) return false;
+          }
+          if (ended) {
+            sink.done();
+            return true;
+          }
+          if (!updates.empty()) return true;
+          std::this_thread::sleep_for(std::chrono::milliseconds(250));
+          if (clock_.Monotonic() - state->last_write >= options_.keepalive) {
+            static const char kKeepalive[] = ": keep-alive\n\n";
+            state->last_write = clock_.Monotonic();
+            return sink.write(kKeepalive, sizeof kKeepalive - 1);
+          }
+        }
+        return false;
+      });
 }
 
 void ApiServer::ListTasks(const httplib::Request& req, httplib::Response& res) {

@@ -9,6 +9,17 @@
 //                                 last run has ended and all was sent, then the end. 404 for an
 //                                 unknown task.
 //
+//   POST /api/runs {project, flow, input, model?}   starts a flow run (runs.h): 201 with the
+//                                 run as GET /api/runs/{id} shows it; 400 for bad JSON, 404 for
+//                                 an unknown project or flow
+//   GET /api/runs[?project=P]     the runs, newest first, with their steps
+//   GET /api/runs/{id}            one run: its steps (status, agent, task, output) and report
+//   GET /api/runs/{id}/events     SSE: `run_started {run_id, flow_name, steps[{step_id, agent,
+//                                 kind, label}]}`, then `run_step_updated {run_id, step_id,
+//                                 status, run_status?, report?}` whenever a step's status
+//                                 changes (run_status and report once the run has ended, then
+//                                 the end). Each step's live output is its task's stream.
+//
 // Every request needs `Authorization: Bearer <token>` (401 otherwise), the token being the
 // contents of $ORCH_HOME/state/api.token: random, mode 0600, made on the first start and kept.
 // Start() writes {url} to $ORCH_HOME/state/api.json (write, then rename) for clients; Stop()
@@ -22,6 +33,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -71,6 +83,12 @@ class ApiServer {
   // Ends open streams, stops accepting, joins the threads, removes api.json. Idempotent.
   void Stop();
   const std::string& url() const { return url_; }
+  // What POST /api/runs needs: orch's config (flows' agents) and a way to wake the engine.
+  // Without a config it answers 503.
+  void set_runs(const Config* config, std::function<void()> wake) {
+    runs_config_ = config;
+    wake_ = std::move(wake);
+  }
 
  private:
   struct Subscriber;
@@ -78,6 +96,10 @@ class ApiServer {
   bool Authorized(const httplib::Request& req) const;
   void ListTasks(const httplib::Request& req, httplib::Response& res);
   void Stream(const httplib::Request& req, httplib::Response& res);
+  void CreateRun(const httplib::Request& req, httplib::Response& res);
+  void ListRuns(const httplib::Request& req, httplib::Response& res);
+  void ShowRun(const httplib::Request& req, httplib::Response& res);
+  void RunEvents(const httplib::Request& req, httplib::Response& res);
   // Writes what the subscriber has not seen yet, or waits for it; false ends the connection.
   bool Pump(Subscriber& sub, httplib::DataSink& sink);
   // Reloads the task's runs (and moves the watch to the newest run's directory).
@@ -93,6 +115,8 @@ class ApiServer {
   std::unique_ptr<SqliteStore> store_;
   DirWatcher watcher_;
   std::unique_ptr<httplib::Server> server_;
+  const Config* runs_config_ = nullptr;
+  std::function<void()> wake_;
   std::thread thread_;
 };
 

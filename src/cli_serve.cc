@@ -191,6 +191,7 @@ class ServeCommand : public Command {
                  agents.tmux.socket(), config->engine.max_parallel);
 
     ApiServer api(*home, config->api, ctx.clock);  // `orch stream`; agents run without it
+    api.set_runs(&*config, [&daemon] { daemon.Wake(); });
     if (Status s = api.Start(); !s.ok()) {
       spdlog::warn("api: {}; orch stream cannot connect", s.message());
     }

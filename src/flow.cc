@@ -319,7 +319,7 @@ nlohmann::json FlowToJson(const Flow& flow) {
                      {"project", s.project}});
   }
   return {{"name", flow.name}, {"description", flow.description}, {"file", flow.file},
-          {"steps", steps}};
+          {"model", flow.model}, {"steps", steps}};
 }
 
 Result<Flow> FlowFromJson(const nlohmann::json& j) {
@@ -328,6 +328,7 @@ Result<Flow> FlowFromJson(const nlohmann::json& j) {
     flow.name = j.at("name").get<std::string>();
     flow.description = j.value("description", "");
     flow.file = j.value("file", "");
+    flow.model = j.value("model", "");
     for (const nlohmann::json& s : j.at("steps")) {
       FlowStep step;
       step.id = s.at("id").get<std::string>();

@@ -59,6 +59,7 @@ struct Flow {
   std::string description = "";
   std::string file = "";
   std::vector<FlowStep> steps = {};
+  std::string model = "";  // a run's model for its agent steps (a `model:<name>` label)
 
   const FlowStep* Find(const std::string& id) const;
 };

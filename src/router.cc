@@ -169,6 +169,10 @@ Result<Route> Router::RouteTask(const Task& task) {
     }
   }
   Finish(task, &route);
+  // A `model:<name>` label (a run started with a model) overrides the model map.
+  for (const auto& l : task.labels) {
+    if (l.rfind("model:", 0) == 0 && l.size() > 6) route.model = l.substr(6);
+  }
   return route;
 }
 

@@ -593,6 +593,7 @@ Status RunEngine::StartAgentStep(const RunRecord& run, const Flow& flow, const F
             .run_id = run.id,
             .read_only = step.read_only};
   if (!agent.empty()) t.labels = {"agent:" + agent};
+  if (!flow.model.empty()) t.labels.push_back("model:" + flow.model);
   // A flow's agent steps share one branch, so each sees the work of the ones before it.
   if (run.kind == RunKind::kFlow) t.branch = "orch/run-" + std::to_string(run.id);
   Result<Task> made = store_.StartAgentStep(run.id, step.id, t,

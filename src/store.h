@@ -269,7 +269,7 @@ class SqliteStore {
   // Newest first; all projects when `project_id` is not given.
   Result<std::vector<RunRecord>> ListRunRecords(std::optional<int64_t> project_id);
   Result<std::vector<RunStepRecord>> ListRunSteps(int64_t run_id);
-  // Writes a step's status, task, output, attempt, cycle and times. NotFound without such a
+  // Writes a step's status, agent, task, output, attempt, cycle and times. NotFound without such a
   // step. UpdateRunSteps writes several in one transaction (all or none).
   Status UpdateRunStep(const RunStepRecord& step);
   Status UpdateRunSteps(const std::vector<RunStepRecord>& steps);

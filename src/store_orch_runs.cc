@@ -172,7 +172,7 @@ Status SqliteStore::UpdateRunSteps(const std::vector<RunStepRecord>& steps) {
     for (const RunStepRecord& s : steps) {
       SQLite::Statement upd(*db_,
                             "UPDATE run_steps SET status = ?, task_id = ?, output = ?, "
-                            "attempt = ?, started_at = ?, finished_at = ?, cycle = ? "
+                            "attempt = ?, started_at = ?, finished_at = ?, cycle = ?, agent = ? "
                             "WHERE run_id = ? AND step_id = ?");
       upd.bind(1, StepStateName(s.status));
       BindOpt(upd, 2, s.task_id);
@@ -181,8 +181,9 @@ Status SqliteStore::UpdateRunSteps(const std::vector<RunStepRecord>& steps) {
       BindOpt(upd, 5, s.started_at);
       BindOpt(upd, 6, s.finished_at);
       upd.bind(7, s.cycle);
-      upd.bind(8, s.run_id);
-      upd.bind(9, s.step_id);
+      upd.bind(8, s.agent);
+      upd.bind(9, s.run_id);
+      upd.bind(10, s.step_id);
       if (upd.exec() == 0) {
         return Status::NotFound("run " + std::to_string(s.run_id) + " step " + s.step_id,
                                 "no such step");  // the transaction rolls back

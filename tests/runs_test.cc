@@ -1,0 +1,251 @@
+// Orchestrated runs with real parts: `orch serve`, the GitHub simulator, real git repositories
+// with bare origins, tmux on the test's socket, and the agent stand-ins as claude, codex and
+// opencode. Each test scripts the stand-ins through `standin[<agent>]:` lines.
+#include <gmock/gmock.h>
+#include <signal.h>
+
+#include <filesystem>
+
+#include "github_fixture.h"
+
+namespace orch::test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class RunsTest : public GitHubLoopTest {
+ protected:
+  std::string ProjectPath() override { return RepoWithStandins(); }
+
+  void ConfigureRuns(const std::string& extra = "",
+                     const std::string& agents = "[claude, codex, opencode]") {
+    // Retries at once and no circuit breaker in the way: each has its own test.
+    Configure(
+        "router:\n  mode: round_robin\n  agents: " + agents + "\n"
+        "  breaker_failures: 100\n"
+        "workflow:\n  max_attempts: 2\n  timeout_seconds: 60\n  retry_base_delay: 0\n" +
+        extra);
+  }
+
+  Json Run(int64_t id) { return OrchJson({"run", "show", std::to_string(id), "--json"}); }
+  bool RunEnds(int64_t id, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    return Eventually([&] { return Run(id)["status"] != "running"; }, timeout);
+  }
+  Json Runs() { return OrchJson({"run", "list", "--json"}); }
+  Json StepOf(const Json& run, const std::string& id) {
+    for (const Json& s : run["steps"]) {
+      if (s["step_id"] == id) return s;
+    }
+    ADD_FAILURE() << "no step " << id << " in " << run.dump(2);
+    return Json::object();
+  }
+  // The prompt orch gave the agent of `task`'s first attempt.
+  std::string PromptOf(int64_t task) {
+    Json t = Task(task);
+    if (t["runs"].empty()) return "";
+    return ReadFile(t["runs"][0]["run_dir"].get<std::string>() + "/prompt.md");
+  }
+  int TasksTitled(const std::string& part) {
+    int n = 0;
+    for (const Json& t : Tasks()) n += t["title"].get<std::string>().find(part) != std::string::npos;
+    return n;
+  }
+  void RestartOrch(int signal) {
+    orch_->Signal(signal);
+    orch_->Wait(std::chrono::seconds(10));
+    StartOrch();
+  }
+  // A second project with its own repository and bare origin.
+  std::string AddSecondProject(const std::string& name) {
+    std::string work = dir_.Sub("work-2");
+    MakeRepoWithOrigin(dir_.Sub("origin-2.git"), work);
+    SystemClock clock;
+    auto store = std::move(SqliteStore::Open(home() + "/orch.db", clock)).value();
+    EXPECT_TRUE(store->AddProject({.name = name, .repo = name, .path = work}).ok());
+    return work;
+  }
+};
+
+TEST_F(RunsTest, ADebugRunOrchestratesOnceWithEverySessionsOutputEvenAfterRestarts) {
+  ConfigureRuns("runs:\n  orchestrator_agent: codex\n  session_output_budget: 300\n");
+  StartOrch();
+  // claude answers at length (one accomplished line per directive), codex briefly, opencode
+  // fails on every attempt.
+  std::string body = "The frobnicator breaks on Tuesdays.\n";
+  for (int i = 0; i < 12; ++i) {
+    body += "standin[claude]: say claude looked at frobnicator part " + std::to_string(i) + "\n";
+  }
+  body += "standin[codex]: say codex found the Tuesday check\nstandin[opencode]: error other\n";
+  int number = Sim("POST", "/_sim/repos/acme/widgets/issues",
+                   {{"user", "alice"}, {"title", "Frobnicator breaks"}, {"body", body}})["issue"]
+                   ["number"];
+  Label(number, "bob", "orch:debug");
+  int64_t id = 0;
+  ASSERT_TRUE(Eventually([&] {
+    Json runs = Runs();
+    if (!runs.empty()) id = runs[0]["id"];
+    return id != 0;
+  })) << Log();
+  ASSERT_TRUE(RunEnds(id, std::chrono::seconds(90))) << Log();
+
+  Json run = Run(id);
+  EXPECT_EQ(run["kind"], "debug");
+  EXPECT_EQ(run["status"], "completed") << run.dump(2);
+  EXPECT_EQ(run["issue"], std::to_string(number));
+  EXPECT_EQ(StepOf(run, "claude")["status"], "completed");
+  EXPECT_EQ(StepOf(run, "codex")["status"], "completed");
+  EXPECT_EQ(StepOf(run, "opencode")["status"], "failed");
+  EXPECT_EQ(StepOf(run, "opencode")["agent"], "opencode");  // never failed over to another
+  Json orchestrator = StepOf(run, "orchestrator");
+  EXPECT_EQ(orchestrator["status"], "completed");
+  EXPECT_EQ(orchestrator["agent"], "codex");
+  EXPECT_EQ(orchestrator["attempt"], 1);
+  EXPECT_EQ(TasksTitled("orchestrate"), 1);
+
+  // The orchestrator saw all three sessions, the failure included, claude's cut to the budget.
+  std::string prompt = PromptOf(orchestrator["task_id"]);
+  EXPECT_THAT(prompt, HasSubstr("Session claude (agent claude): completed"));
+  EXPECT_THAT(prompt, HasSubstr("Session codex (agent codex): completed"));
+  EXPECT_THAT(prompt, HasSubstr("Session opencode (agent opencode): failed"));
+  EXPECT_THAT(prompt, HasSubstr("codex found the Tuesday check"));
+  EXPECT_THAT(prompt, HasSubstr("[... truncated:"));
+  // Claude's list is cut after 300 characters (the problem above still has every line).
+  EXPECT_THAT(prompt, HasSubstr("- say claude looked at frobnicator part 1\n"));
+  EXPECT_THAT(prompt, Not(HasSubstr("- say claude looked at frobnicator part 11")));
+  // The report is stored and posted on the issue; the sessions published nothing.
+  EXPECT_THAT(run["report"].get<std::string>(), HasSubstr("Orchestrator (codex): completed"));
+  Json comments = Sim("GET", "/repos/acme/widgets/issues/" + std::to_string(number) + "/comments");
+  ASSERT_EQ(comments.size(), 1u) << comments.dump(2);
+  EXPECT_THAT(comments[0]["body"].get<std::string>(), HasSubstr("debug run " + std::to_string(id)));
+  EXPECT_TRUE(Sim("GET", "/repos/acme/widgets/pulls?state=all").empty());
+
+  // A second trigger, by hand and by label, and a restart: never a second orchestrator.
+  ProcessResult again = Orch({"run", "orchestrate", std::to_string(id)});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_THAT(again.err, HasSubstr("orchestrated already"));
+  Label(number, "bob", "orch:debug");
+  RestartOrch(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // a few ticks
+  EXPECT_EQ(Runs().size(), 1u);
+  EXPECT_EQ(TasksTitled("orchestrate"), 1);
+  EXPECT_EQ(Run(id)["orchestrated_at"], run["orchestrated_at"]);
+}
+
+TEST_F(RunsTest, APlanAcrossTwoRepositoriesHasAChildEachAndAReportOfBoth) {
+  AddSecondProject("acme/gadgets");
+  WriteFile(dir_.Sub("work/.orch.yml"), "plan:\n  repos: [acme/widgets, acme/gadgets]\n");
+  ConfigureRuns();
+  StartOrch();
+  Json made = OrchJson({"run", "plan", "Add a frobnicator\nstandin: say planned it", "-p",
+                        "acme/widgets", "--json"});
+  int64_t id = made["id"];
+  ASSERT_TRUE(RunEnds(id)) << Log();
+  Json run = Run(id);
+  EXPECT_EQ(run["status"], "completed") << run.dump(2);
+  ASSERT_EQ(run["steps"].size(), 2u);
+  std::set<std::string> agents;
+  for (const Json& s : run["steps"]) {
+    EXPECT_EQ(s["status"], "completed");
+    EXPECT_THAT(s["output"].get<std::string>(), HasSubstr("say planned it"));
+    // A read-only session in that repository's own work tree.
+    Json task = Task(s["task_id"]);
+    EXPECT_EQ(task["project"], s["project"]);
+    std::string command = task["runs"][0]["command"].dump();
+    std::string agent = task["runs"][0]["agent"];
+    agents.insert(agent);
+    if (agent == "claude") EXPECT_THAT(command, HasSubstr(R"("--permission-mode","plan")"));
+    if (agent == "codex") EXPECT_THAT(command, HasSubstr(R"("-s","read-only")"));
+  }
+  EXPECT_EQ(StepOf(run, "acme/widgets")["label"], "plan for acme/widgets");
+  EXPECT_EQ(StepOf(run, "acme/gadgets")["label"], "plan for acme/gadgets");
+  std::string report = run["report"];
+  EXPECT_THAT(report, HasSubstr("## acme/widgets"));
+  EXPECT_THAT(report, HasSubstr("## acme/gadgets"));
+  // `orch run show` prints the hierarchy.
+  ProcessResult show = Orch({"run", "show", std::to_string(id)});
+  EXPECT_THAT(show.out, HasSubstr("plan for acme/gadgets  completed"));
+
+  // No repository: the error, and no run.
+  WriteFile(dir_.Sub("work/.orch.yml"), "plan:\n  repos: []\n");
+  ProcessResult none = Orch({"run", "plan", "Anything", "-p", "acme/widgets"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_THAT(none.err, HasSubstr("plan mode requires at least one repository"));
+  EXPECT_EQ(Runs().size(), 1u);
+}
+
+TEST_F(RunsTest, KillNineMidFlowRerunsNoCompletedStepAndTheFlowFinishes) {
+  std::string counter = dir_.Sub("counter.txt");
+  std::filesystem::create_directories(home() + "/flows");
+  WriteFile(home() + "/flows/five.yml",
+            "name: five\nsteps:\n"
+            "  - id: a\n    agent: claude\n    prompt: \"standin: write a.txt A\"\n"
+            "  - id: b\n    kind: code\n    needs: [a]\n"
+            "    command: [sh, -c, \"cat a.txt >> " + counter + "\"]\n"
+            "  - id: c\n    agent: codex\n    needs: [b]\n"
+            "    prompt: \"standin: sleep 4000\\nstandin: write c.txt C\\n{{steps.b.output}}\"\n"
+            "  - id: d\n    kind: code\n    needs: [c]\n"
+            "    command: [sh, -c, \"cat c.txt >> " + counter + "\"]\n"
+            "  - id: e\n    agent: claude\n    needs: [d]\n    prompt: \"standin: say all done\"\n");
+  ConfigureRuns();
+  StartOrch();
+  Json made = OrchJson({"flow", "run", "five", "--input", "go", "--json"});
+  int64_t id = made["id"];
+  // c is running: a and b are done.
+  ASSERT_TRUE(Eventually([&] { return StepOf(Run(id), "c")["status"] == "running"; },
+                         std::chrono::seconds(30)))
+      << Log();
+  ASSERT_EQ(StepOf(Run(id), "b")["status"], "completed");
+  RestartOrch(SIGKILL);
+  ASSERT_TRUE(RunEnds(id)) << Log();
+
+  Json run = Run(id);
+  EXPECT_EQ(run["status"], "completed") << run.dump(2);
+  for (const char* s : {"a", "b", "c", "d", "e"}) {
+    EXPECT_EQ(StepOf(run, s)["status"], "completed") << s;
+    EXPECT_EQ(StepOf(run, s)["attempt"], 1) << s << " ran again";
+  }
+  // b ran once before the kill, d once after; c's session was adopted, not started again.
+  EXPECT_EQ(ReadFile(counter), "A\nC\n");
+  EXPECT_EQ(Task(StepOf(run, "c")["task_id"])["runs"].size(), 1u);
+  EXPECT_EQ(TasksTitled("flow run " + std::to_string(id)), 3);
+  std::string report = run["report"];
+  EXPECT_THAT(report, HasSubstr("# Flow five: completed"));
+  for (const char* s : {"## a: completed", "## b: completed", "## e: completed"}) {
+    EXPECT_THAT(report, HasSubstr(s));
+  }
+  // The agent steps' work is committed on the flow's branch.
+  ProcessResult file = test::Run(
+      {"git", "-C", dir_.Sub("work"), "show", "orch/run-" + std::to_string(id) + ":c.txt"});
+  EXPECT_EQ(file.out, "C\n");
+}
+
+TEST_F(RunsTest, TheShippedCodeReviewTestFlowLoopsBackToTheCoderAtMostMaxCycles) {
+  WriteFile(dir_.Sub("work/.orch.yml"),
+            "workflow:\n  test_command: [sh, -c, \"test -f feature.txt && echo tests pass\"]\n");
+  ConfigureRuns("", "[claude, codex]");
+  StartOrch();
+  // Every review asks for changes: the coder runs 1 + max_cycles (2) times, then the tests.
+  Json made = OrchJson({"flow", "run", "code-review-test", "--input",
+                        "Add the feature.\nstandin: write feature.txt yes\n"
+                        "standin: say VERDICT: changes",
+                        "--json"});
+  int64_t id = made["id"];
+  ASSERT_TRUE(RunEnds(id, std::chrono::seconds(90))) << Log();
+  Json run = Run(id);
+  EXPECT_EQ(run["status"], "completed") << run.dump(2);
+  Json code = StepOf(run, "code"), review = StepOf(run, "review"), tests = StepOf(run, "test");
+  EXPECT_EQ(code["cycle"], 2);
+  EXPECT_EQ(code["attempt"], 3);
+  EXPECT_EQ(review["attempt"], 3);
+  EXPECT_NE(code["agent"], review["agent"]);  // the reviewer is never the coder's agent
+  EXPECT_EQ(tests["attempt"], 1);
+  EXPECT_THAT(tests["output"].get<std::string>(), HasSubstr("tests pass"));
+  EXPECT_THAT(run["report"].get<std::string>(), HasSubstr("still asked for changes after 2"));
+  // The coder's second run was told what the review asked for.
+  std::string second = PromptOf(code["task_id"]);
+  EXPECT_THAT(second, HasSubstr("asked for changes"));
+}
+
+}  // namespace
+}  // namespace orch::test
