@@ -284,6 +284,7 @@ class FlowRunCommand : public Command {
   void Define(CLI::App& app) override {
     app.add_option("name", name_, "The flow's name (orch flow list)")->required();
     app.add_option("--input", input_, "The flow's input: JSON, or plain text ({{input}})");
+    app.add_option("--model", model_, "The model of its agent steps (default: model_map)");
     app.add_option("-p,--project", project_, "The project it runs in");
     app.add_flag("--json", json_, "Print the new run as JSON");
   }
@@ -298,6 +299,7 @@ class FlowRunCommand : public Command {
     if (!config.ok()) return config.status();
     Result<Flow> flow = FindFlow(name_, home->root, *project, *config);
     if (!flow.ok()) return flow.status();
+    flow->model = model_;
     // Plain text is the input as a string; JSON stays JSON.
     json input = json::parse(input_, nullptr, false);
     if (input.is_discarded() || input_.empty()) input = input_;
@@ -310,6 +312,7 @@ class FlowRunCommand : public Command {
  private:
   std::string name_;
   std::string input_;
+  std::string model_;
   std::optional<std::string> project_;
   bool json_ = false;
 };

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace orch {
 namespace {
 
@@ -206,6 +208,93 @@ TEST(FlowScheduleTest, ARestoredScheduleNeverStartsACompletedStepAgain) {
   EXPECT_EQ(s.state("plan"), StepState::kCompleted);
   EXPECT_THAT(s.Finish("plan", false), IsEmpty());  // not running: nothing changes
   EXPECT_EQ(s.state("plan"), StepState::kCompleted);
+}
+
+TEST(FlowTest, ReviewLoopsReadOnlyStepsAndOtherAgentsAreParsedAndChecked) {
+  Flow f = Parse(R"(name: crt
+steps:
+  - id: code
+    role: coder
+    prompt: "{{input}}"
+  - id: review
+    role: reviewer
+    needs: [code]
+    read_only: true
+    not_agent_of: code
+    loop_to: code
+    max_cycles: 3
+    prompt: "Review {{steps.code.output}}"
+)");
+  const FlowStep* review = f.Find("review");
+  ASSERT_NE(review, nullptr);
+  EXPECT_TRUE(review->read_only);
+  EXPECT_EQ(review->not_agent_of, "code");
+  EXPECT_EQ(review->loop_to, "code");
+  EXPECT_EQ(review->max_cycles, 3);
+  EXPECT_FALSE(f.Find("code")->read_only);
+  // A loop may only go back to a step it needs; cycles are bounded; flags are booleans.
+  std::string bad = Problems(R"(name: bad
+steps:
+  - id: a
+    agent: claude
+    prompt: x
+  - id: b
+    agent: codex
+    prompt: y
+    loop_to: a
+    max_cycles: 0
+    read_only: maybe
+    not_agent_of: nobody
+)");
+  EXPECT_THAT(bad, HasSubstr("flows/t.yml:10: steps[1].max_cycles: expected a number from 1 to 20"));
+  EXPECT_THAT(bad, HasSubstr("steps[1].read_only: expected true or false"));
+  EXPECT_THAT(bad, HasSubstr("steps[1].not_agent_of: unknown step \"nobody\""));
+  std::string stray = Problems(R"(name: stray
+steps:
+  - id: a
+    agent: claude
+    prompt: x
+  - id: b
+    agent: codex
+    prompt: y
+    loop_to: a
+)");
+  EXPECT_THAT(stray, HasSubstr("steps[1].loop_to: \"a\" is not a step this one needs"));
+}
+
+TEST(FlowTest, AFlowSurvivesItsJsonRoundTrip) {
+  Flow f = Parse(kDiamond);
+  f.model = "opus";
+  f.steps[1].read_only = true;
+  f.steps[1].project = "acme/api";
+  Result<Flow> back = FlowFromJson(FlowToJson(f));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(FlowToJson(*back), FlowToJson(f));
+  EXPECT_EQ(back->steps.size(), f.steps.size());
+  EXPECT_TRUE(back->steps[1].read_only);
+  EXPECT_EQ(back->model, "opus");
+  EXPECT_FALSE(FlowFromJson(nlohmann::json::object()).ok());
+}
+
+TEST(FlowTest, AReviewRequestsChangesByItsLastVerdictLine) {
+  EXPECT_TRUE(RequestsChanges("Looks risky.\nVERDICT: changes"));
+  EXPECT_TRUE(RequestsChanges("- verdict: `changes_requested`"));
+  EXPECT_FALSE(RequestsChanges("VERDICT: changes\nFixed now.\nVERDICT: approve"));
+  EXPECT_FALSE(RequestsChanges("VERDICT: approve"));
+  EXPECT_FALSE(RequestsChanges("No verdict at all; changes would be nice."));
+}
+
+TEST(FlowScheduleTest, SkipBlockedSettlesAScheduleRestoredAfterACrash) {
+  // The store said `plan` failed, but orch stopped before it skipped the steps after it.
+  Flow f = Parse(kDiamond);
+  FlowSchedule s(f);
+  s.Restore("plan", StepState::kFailed);
+  EXPECT_THAT(s.NextWave(8), IsEmpty());
+  EXPECT_FALSE(s.Done());
+  std::vector<std::string> skipped = s.SkipBlocked();
+  EXPECT_EQ(skipped.size(), f.steps.size() - 1);
+  EXPECT_TRUE(s.Done());
+  EXPECT_FALSE(s.Succeeded());
 }
 
 }  // namespace

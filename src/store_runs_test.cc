@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "migrations.h"
+#include "runs.h"
 #include "store.h"
 #include "test_util.h"
 
@@ -11,6 +12,8 @@ namespace orch {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 class StoreRunsTest : public ::testing::Test {
  protected:
@@ -321,6 +324,76 @@ TEST_F(StoreRunsTest, BadRunsAreRefusedByNamedConstraints) {
   } catch (const SQLite::Exception& e) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("runs_status_valid"));
   }
+}
+
+TEST_F(StoreRunsTest, StartingAnAgentStepAddsItsTaskAndMarksItRunningInOneGo) {
+  Result<RunRecord> run = store_->CreateRun(
+      {.kind = RunKind::kFlow, .project_id = project_.id, .flow_name = "f",
+       .definition = R"({"name": "f", "steps": []})"},
+      {{.step_id = "code"}, {.step_id = "test", .kind = StepKind::kCode}});
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_EQ(run->definition, R"({"name": "f", "steps": []})");
+  NewTask t{.project_id = project_.id, .title = "flow run: code", .run_id = run->id,
+            .read_only = true, .branch = "orch/run-1"};
+  Result<Task> task = store_->StartAgentStep(run->id, "code", t, {"engine", "test"});
+  ASSERT_TRUE(task.ok()) << task.status().message();
+  EXPECT_EQ(task->run_id, run->id);
+  EXPECT_TRUE(task->read_only);
+  EXPECT_EQ(task->branch, "orch/run-1");
+  std::vector<RunStepRecord> steps = *store_->ListRunSteps(run->id);
+  EXPECT_EQ(steps[0].status, StepState::kRunning);
+  EXPECT_EQ(steps[0].task_id, task->id);
+  EXPECT_EQ(steps[0].attempt, 1);
+  // A second start of the same step adds no task.
+  size_t tasks = store_->ListTasks({})->size();
+  EXPECT_TRUE(store_->StartAgentStep(run->id, "code", t, {"engine", "again"}).status().IsConflict());
+  EXPECT_EQ(store_->ListTasks({})->size(), tasks);
+  // Several steps change together or not at all.
+  RunStepRecord done = steps[0], bad = steps[1];
+  done.status = StepState::kCompleted;
+  done.agent = "claude";
+  done.cycle = 1;
+  bad.step_id = "nope";
+  EXPECT_TRUE(store_->UpdateRunSteps({done, bad}).IsNotFound());
+  EXPECT_EQ((*store_->ListRunSteps(run->id))[0].status, StepState::kRunning);
+  ASSERT_TRUE(store_->UpdateRunSteps({done}).ok());
+  RunStepRecord after = (*store_->ListRunSteps(run->id))[0];
+  EXPECT_EQ(after.status, StepState::kCompleted);
+  EXPECT_EQ(after.agent, "claude");
+  EXPECT_EQ(after.cycle, 1);
+  EXPECT_TRUE(store_->CreateRun({.kind = RunKind::kFlow, .project_id = project_.id,
+                                 .definition = "{not json"}, {})
+                  .status()
+                  .IsUsageError());
+}
+
+TEST_F(StoreRunsTest, TheOrchestratorsPromptHasEverySessionCutToItsBudget) {
+  RunRecord run{.id = 7, .kind = RunKind::kDebug, .input = R"({"title": "It breaks", "body": "b"})"};
+  std::vector<RunStepRecord> sessions = {
+      {.step_id = "claude", .agent = "claude", .status = StepState::kCompleted,
+       .output = std::string(500, 'c')},
+      {.step_id = "codex", .agent = "codex", .status = StepState::kFailed, .output = "boom"},
+      {.step_id = "opencode", .agent = "opencode", .status = StepState::kCompleted,
+       .output = std::string(90, 'o')}};
+  // Each session gets min(400, 300 / 3) = 100 characters.
+  std::string p = OrchestratorPrompt(run, sessions, 400, 300);
+  EXPECT_THAT(p, HasSubstr("It breaks"));
+  EXPECT_THAT(p, HasSubstr("## Session codex (agent codex): failed\n\nboom"));
+  EXPECT_THAT(p, HasSubstr(std::string(100, 'c') + "\n[... truncated: 400 of 500 characters"));
+  EXPECT_THAT(p, Not(HasSubstr(std::string(101, 'c'))));
+  EXPECT_THAT(p, HasSubstr(std::string(90, 'o') + "\n\n"));  // within budget: whole
+}
+
+TEST_F(StoreRunsTest, APlanNeedsARepositoryAndMakesNoRunWithoutOne) {
+  Config config;
+  config.plan.repos = std::vector<std::string>{};
+  Result<RunRecord> none = CreatePlanRun(*store_, config, {.project = project_, .goal = "g"});
+  EXPECT_TRUE(none.status().IsUsageError());
+  EXPECT_THAT(none.status().message(), HasSubstr("plan mode requires at least one repository"));
+  config.plan.repos = std::vector<std::string>{"acme/nothing"};
+  EXPECT_THAT(CreatePlanRun(*store_, config, {.project = project_, .goal = "g"}).status().message(),
+              HasSubstr("plan.repos: \"acme/nothing\""));
+  EXPECT_TRUE(store_->ListRunRecords(std::nullopt)->empty());
 }
 
 }  // namespace

@@ -247,5 +247,66 @@ TEST_F(RunsTest, TheShippedCodeReviewTestFlowLoopsBackToTheCoderAtMostMaxCycles)
   EXPECT_THAT(second, HasSubstr("asked for changes"));
 }
 
+TEST_F(RunsTest, TheLocalApiStartsAFlowListsItAndStreamsItsStepsToTheEnd) {
+  std::filesystem::create_directories(home() + "/flows");
+  WriteFile(home() + "/flows/two.yml",
+            "name: two\nsteps:\n"
+            "  - id: first\n    agent: claude\n    prompt: \"{{input}}\\nstandin: say one\"\n"
+            "  - id: second\n    kind: code\n    needs: [first]\n    command: [echo, two]\n");
+  ConfigureRuns();
+  StartOrch();
+  Json address = Json::parse(ReadFile(home() + "/state/api.json"));
+  std::string url = address["url"];
+  httplib::Client api(url);
+  api.set_read_timeout(60);
+  std::string token = ReadFile(home() + "/state/api.token");
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  httplib::Headers auth = {{"Authorization", "Bearer " + token}};
+
+  // Bad requests first: no token, bad JSON, an unknown flow.
+  EXPECT_EQ(api.Post("/api/runs", "{}", "application/json")->status, 401);
+  EXPECT_EQ(api.Post("/api/runs", auth, "{", "application/json")->status, 400);
+  EXPECT_EQ(api.Post("/api/runs", auth, R"({"project": "acme/widgets", "flow": "nope"})",
+                     "application/json")
+                ->status,
+            404);
+  httplib::Result made =
+      api.Post("/api/runs", auth,
+               R"({"project": "acme/widgets", "flow": "two", "input": "go", "model": "opus"})",
+               "application/json");
+  ASSERT_TRUE(made);
+  ASSERT_EQ(made->status, 201) << made->body;
+  Json run = Json::parse(made->body);
+  int64_t id = run["id"];
+  EXPECT_EQ(run["flow_name"], "two");
+  EXPECT_EQ(run["steps"].size(), 2u);
+
+  // The events, from run_started to the last update with the run's end and report.
+  std::string events;
+  httplib::Result stream = api.Get("/api/runs/" + std::to_string(id) + "/events", auth,
+                                   [&](const char* data, size_t n) {
+                                     events.append(data, n);
+                                     return true;
+                                   });
+  ASSERT_TRUE(stream);
+  EXPECT_EQ(stream->status, 200);
+  EXPECT_EQ(events.rfind("event: run_started\ndata: ", 0), 0u) << events;
+  EXPECT_THAT(events, HasSubstr(R"("step_id":"first")"));
+  EXPECT_THAT(events, HasSubstr(R"("label":"second")"));
+  EXPECT_THAT(events, HasSubstr("event: run_step_updated"));
+  EXPECT_THAT(events, HasSubstr(R"("run_status":"completed")"));
+  EXPECT_THAT(events, HasSubstr("# Flow two: completed"));
+
+  Json listed = Json::parse(api.Get("/api/runs?project=acme/widgets", auth)->body);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["id"], id);
+  Json shown = Json::parse(api.Get("/api/runs/" + std::to_string(id), auth)->body);
+  EXPECT_EQ(shown["status"], "completed");
+  EXPECT_THAT(StepOf(shown, "second")["output"].get<std::string>(), HasSubstr("two"));
+  // The model reached the agent step's route.
+  EXPECT_EQ(Task(StepOf(shown, "first")["task_id"])["route"]["model"], "opus");
+  EXPECT_EQ(api.Get("/api/runs/999", auth)->status, 404);
+}
+
 }  // namespace
 }  // namespace orch::test
