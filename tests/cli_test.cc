@@ -71,9 +71,11 @@ TEST_F(CliTest, FlowValidateNamesTheCycleAndListShowsEveryFlow) {
                                           "\u2192 review \u2192 plan"));
   EXPECT_EQ(Orch({"flow", "validate", home() + "/flows/fix.yml"}).exit_code, 0);
   nlohmann::json list = OrchJson({"flow", "list", "--json"});
-  ASSERT_EQ(list.size(), 2u);
+  ASSERT_EQ(list.size(), 3u);  // $ORCH_HOME's two, then the one orch ships
   EXPECT_EQ(list[0]["name"], "fix");
   EXPECT_EQ(list[1]["ok"], false);
+  EXPECT_EQ(list[2]["name"], "code-review-test");
+  EXPECT_EQ(list[2]["ok"], true);
 }
 
 TEST_F(CliTest, UsageErrorsExitTwo) {

@@ -24,7 +24,8 @@ class RunsTest : public GitHubLoopTest {
     Configure(
         "router:\n  mode: round_robin\n  agents: " + agents + "\n"
         "  breaker_failures: 100\n"
-        "workflow:\n  max_attempts: 2\n  timeout_seconds: 60\n  retry_base_delay: 0\n" +
+        "workflow:\n  max_attempts: 2\n  timeout_seconds: 60\n  retry_base_delay: 0\n"
+        "api:\n  port: 0\n" +
         extra);
   }
 
