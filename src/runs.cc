@@ -214,7 +214,14 @@ Status CancelRun(SqliteStore& store, int64_t run_id, const std::function<void(co
     if (s.status != StepState::kPending && s.status != StepState::kRunning) continue;
     if (s.status == StepState::kRunning && s.task_id) {
       Result<Task> t = store.GetTask(*s.task_id);
-      if (t.ok() && t->status == TaskStatus::kInProgress) kill(*t);
+      if (t.ok() && t->status == TaskStatus::kInProgress) {
+        kill(*t);  // the dispatcher then sends it to needs_review
+      } else if (t.ok() && (t->status == TaskStatus::kNew || t->status == TaskStatus::kRouted)) {
+        // Not started: it never will be.
+        Status moved = store.Transition(t->id, t->status, TaskStatus::kDone,
+                                        {"cli", "run " + std::to_string(run_id) + " cancelled"});
+        if (!moved.ok() && !moved.IsConflict()) return moved;
+      }
     }
     s.status = StepState::kSkipped;
     s.output += (s.output.empty() ? "" : "\n") + std::string("cancelled");

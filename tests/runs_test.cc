@@ -309,5 +309,54 @@ TEST_F(RunsTest, TheLocalApiStartsAFlowListsItAndStreamsItsStepsToTheEnd) {
   EXPECT_EQ(api.Get("/api/runs/999", auth)->status, 404);
 }
 
+TEST_F(RunsTest, ADebugRunFromTheCliWaitsForOrchRunOrchestrateAndCancelStopsAnother) {
+  ConfigureRuns("runs:\n  orchestrator_agent: claude\n  debug:\n    auto_orchestrate: false\n");
+  StartOrch();
+  ProcessResult added = Orch({"task", "add", "Fix the frobnicator", "--body",
+                              "standin[codex]: say codex was here", "--json"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  int64_t task = Json::parse(added.out)["id"];
+  Json made = OrchJson({"run", "debug", std::to_string(task), "--agents", "claude,codex", "--json"});
+  int64_t id = made["id"];
+  ASSERT_TRUE(Eventually([&] {
+    Json run = Run(id);
+    return StepOf(run, "claude")["status"] == "completed" &&
+           StepOf(run, "codex")["status"] == "completed";
+  }, std::chrono::seconds(30))) << Log();
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // ticks: nothing starts by itself
+  Json waiting = Run(id);
+  EXPECT_EQ(waiting["status"], "running");
+  EXPECT_EQ(waiting["steps"].size(), 2u);
+  EXPECT_EQ(waiting["source_task_id"], task);
+  ProcessResult go = Orch({"run", "orchestrate", std::to_string(id)});
+  ASSERT_EQ(go.exit_code, 0) << go.err;
+  ASSERT_TRUE(RunEnds(id)) << Log();
+  Json run = Run(id);
+  EXPECT_EQ(run["status"], "completed");
+  EXPECT_EQ(StepOf(run, "orchestrator")["agent"], "claude");
+  EXPECT_THAT(PromptOf(StepOf(run, "orchestrator")["task_id"]), HasSubstr("codex was here"));
+
+  // A long session, cancelled: its agent stops and the run ends cancelled.
+  ProcessResult long_task = Orch({"task", "add", "Slow", "--body",
+                                  "standin[codex]: sleep 30000", "--json"});
+  ASSERT_EQ(long_task.exit_code, 0) << long_task.err;
+  std::string slow_task = std::to_string(Json::parse(long_task.out)["id"].get<int64_t>());
+  Json slow = OrchJson({"run", "debug", slow_task, "--agents", "codex", "--json"});
+  int64_t slow_id = slow["id"];
+  ASSERT_TRUE(Eventually([&] {
+    Json step = StepOf(Run(slow_id), "codex");
+    return !step["task_id"].is_null() && Task(step["task_id"])["status"] == "in_progress";
+  })) << Log();
+  int64_t session_task = StepOf(Run(slow_id), "codex")["task_id"];
+  ProcessResult cancel = Orch({"run", "cancel", std::to_string(slow_id)});
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
+  Json cancelled = Run(slow_id);
+  EXPECT_EQ(cancelled["status"], "cancelled");
+  EXPECT_EQ(StepOf(cancelled, "codex")["status"], "skipped");
+  EXPECT_NE(Orch({"run", "cancel", std::to_string(slow_id)}).exit_code, 0);  // ended already
+  EXPECT_TRUE(Reaches(session_task, "needs_review")) << Log();  // stopped, not finished
+  EXPECT_EQ(Run(slow_id)["status"], "cancelled");
+}
+
 }  // namespace
 }  // namespace orch::test
