@@ -220,21 +220,6 @@ class FlowReader {
     }
   }
 
-  // The steps `id` needs, directly or through others (the needs graph may not be acyclic yet:
-  // visited steps are not entered twice).
-  static std::set<std::string> Ancestors(const Flow& flow, const std::string& id) {
-    std::set<std::string> seen;
-    std::vector<std::string> todo = {id};
-    while (!todo.empty()) {
-      const FlowStep* s = flow.Find(todo.back());
-      todo.pop_back();
-      if (s == nullptr) continue;
-      for (const std::string& n : s->needs) {
-        if (seen.insert(n).second) todo.push_back(n);
-      }
-    }
-    return seen;
-  }
 
   // Depth-first along "runs before" (a need before the step needing it); the first back edge
   // found, in definition order, is the cycle reported.
@@ -284,6 +269,20 @@ std::vector<std::string> Components(const std::string& path) {
 }
 
 }  // namespace
+
+std::set<std::string> Ancestors(const Flow& flow, const std::string& id) {
+  std::set<std::string> seen;
+  std::vector<std::string> todo = {id};
+  while (!todo.empty()) {
+    const FlowStep* s = flow.Find(todo.back());
+    todo.pop_back();
+    if (s == nullptr) continue;
+    for (const std::string& n : s->needs) {
+      if (seen.insert(n).second) todo.push_back(n);
+    }
+  }
+  return seen;
+}
 
 const FlowStep* Flow::Find(const std::string& id) const {
   for (const FlowStep& s : steps) {

@@ -24,6 +24,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,10 @@ struct Flow {
 // "<file>:<line>: <key>: <why>" (Config status); a cycle as "cycle: plan → code → review → plan".
 Result<Flow> ParseFlow(const std::string& yaml, const std::string& file,
                        const std::function<bool(const std::string&)>& is_agent);
+
+// The steps `id` needs, directly or through others. Safe on a graph with cycles (a step is
+// entered once).
+std::set<std::string> Ancestors(const Flow& flow, const std::string& id);
 
 // A flow as JSON (runs.definition) and back. FlowFromJson checks only the shape.
 nlohmann::json FlowToJson(const Flow& flow);

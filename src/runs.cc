@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "prompt.h"
 #include "secret_scan.h"
@@ -65,21 +66,6 @@ Result<RunRecord> Create(SqliteStore& store, RunRecord run, const Flow& flow,
   }
   for (RunStepRecord& s : extra) steps.push_back(std::move(s));
   return store.CreateRun(run, steps);
-}
-
-// The steps `id` needs, directly or through others.
-std::set<std::string> Ancestors(const Flow& flow, const std::string& id) {
-  std::set<std::string> seen;
-  std::vector<std::string> todo = {id};
-  while (!todo.empty()) {
-    const FlowStep* s = flow.Find(todo.back());
-    todo.pop_back();
-    if (s == nullptr) continue;
-    for (const std::string& n : s->needs) {
-      if (seen.insert(n).second) todo.push_back(n);
-    }
-  }
-  return seen;
 }
 
 std::string OneLine(const std::string& s) {
@@ -303,12 +289,14 @@ RunEngine::RunEngine(SqliteStore& store, const Config& config, const Clock& cloc
       github_(github),
       project_config_(std::move(project_config)),
       worktree_of_(std::move(worktree_of)),
-      wake_(std::move(wake)) {}
+      wake_(std::move(wake)),
+      code_(std::make_shared<CodeShared>()) {
+  code_->wake = wake_;
+}
 
 RunEngine::~RunEngine() {
-  for (auto& [key, t] : code_jobs_) {
-    if (t.joinable()) t.join();
-  }
+  std::lock_guard<std::mutex> l(code_->mu);
+  code_->stopped = true;
 }
 
 Status RunEngine::Step() {
@@ -316,15 +304,11 @@ Status RunEngine::Step() {
   if (!runs.ok()) return runs.status();
   std::vector<CodeResult> done;
   {
-    std::lock_guard<std::mutex> l(mu_);
-    done.swap(code_done_);
+    std::lock_guard<std::mutex> l(code_->mu);
+    done.swap(code_->done);
   }
   for (const CodeResult& c : done) {
-    auto it = code_jobs_.find(StepKey(c.run_id, c.step_id));
-    if (it != code_jobs_.end()) {
-      it->second.join();
-      code_jobs_.erase(it);
-    }
+    code_running_.erase(StepKey(c.run_id, c.step_id));
     Result<std::vector<RunStepRecord>> steps = store_.ListRunSteps(c.run_id);
     if (!steps.ok()) continue;
     for (RunStepRecord s : *steps) {
@@ -461,7 +445,7 @@ Status RunEngine::Advance(const RunRecord& run) {
   // Code steps that were running when orch stopped run again, a bounded number of times.
   for (auto& [id, row] : rows) {
     if (row.kind != StepKind::kCode || row.status != StepState::kRunning) continue;
-    if (code_jobs_.count(StepKey(run.id, id))) continue;
+    if (code_running_.count(StepKey(run.id, id))) continue;
     const FlowStep* def = flow->Find(id);
     if (def == nullptr || row.attempt >= kMaxCodeAttempts) {
       row.status = StepState::kFailed;
@@ -650,8 +634,8 @@ void RunEngine::StartCodeStep(const RunRecord& run, const FlowStep& step, const 
   std::string step_id = step.id;
   spdlog::info("runs: run {} step {}: running {} in {}", run_id, step_id,
                argv.empty() ? "" : argv[0], cwd);
-  code_jobs_[StepKey(run_id, step_id)] = std::thread([this, run_id, step_id, argv, cwd, timeout,
-                                                      problem] {
+  code_running_.insert(StepKey(run_id, step_id));
+  std::thread([shared = code_, run_id, step_id, argv, cwd, timeout, problem] {
     CodeResult c{run_id, step_id, false, problem};
     if (problem.empty()) {
       PosixProcessRunner processes;
@@ -668,12 +652,11 @@ void RunEngine::StartCodeStep(const RunRecord& run, const FlowStep& step, const 
                    (r->timed_out ? ", timed out" : "") + ")\n" + RedactSecrets(all);
       }
     }
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      code_done_.push_back(std::move(c));
-    }
-    if (wake_) wake_();
-  });
+    std::lock_guard<std::mutex> l(shared->mu);
+    if (shared->stopped) return;
+    shared->done.push_back(std::move(c));
+    if (shared->wake) shared->wake();
+  }).detach();
 }
 
 Status RunEngine::Finish(const RunRecord& run, RunStatus status, const std::string& report) {

@@ -26,8 +26,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "clock.h"
@@ -105,7 +105,7 @@ class RunEngine {
             std::function<Result<Config>(const Project&)> project_config,
             std::function<std::string(const std::string&, const std::string&)> worktree_of,
             std::function<void()> wake);
-  ~RunEngine();  // waits for code steps still running
+  ~RunEngine();  // code steps still running are left to finish on their own
   RunEngine(const RunEngine&) = delete;
   RunEngine& operator=(const RunEngine&) = delete;
 
@@ -138,9 +138,17 @@ class RunEngine {
   std::function<std::string(const std::string&, const std::string&)> worktree_of_;
   std::function<void()> wake_;
 
-  std::mutex mu_;
-  std::vector<CodeResult> code_done_;              // under mu_
-  std::map<std::string, std::thread> code_jobs_;   // "run/step" -> its thread (engine thread)
+  // Shared with the code steps' threads, which are detached: a daemon that stops does not
+  // wait for a test command (the step runs again after the restart). Once `stopped`, a
+  // thread that ends reports to no one.
+  struct CodeShared {
+    std::mutex mu;
+    bool stopped = false;              // under mu
+    std::vector<CodeResult> done;      // under mu
+    std::function<void()> wake;        // called under mu, never once stopped
+  };
+  std::shared_ptr<CodeShared> code_;
+  std::set<std::string> code_running_;  // "run/step" (engine thread)
 };
 
 }  // namespace orch

@@ -358,5 +358,31 @@ TEST_F(RunsTest, ADebugRunFromTheCliWaitsForOrchRunOrchestrateAndCancelStopsAnot
   EXPECT_EQ(Run(slow_id)["status"], "cancelled");
 }
 
+TEST_F(RunsTest, ACodeStepCutShortByAStopRunsAgainAndNeverHoldsTheStopUp) {
+  std::filesystem::create_directories(home() + "/flows");
+  // The first run sleeps long; the one after the restart finds its marker and ends at once.
+  WriteFile(home() + "/flows/slow.yml",
+            "name: slow\nsteps:\n"
+            "  - id: x\n    kind: code\n"
+            "    command: [sh, -c, \"if [ -f marker ]; then echo second; else touch marker; "
+            "sleep 30; fi\"]\n");
+  ConfigureRuns();
+  StartOrch();
+  int64_t id = OrchJson({"flow", "run", "slow", "--json"})["id"];
+  ASSERT_TRUE(Eventually([&] { return std::filesystem::exists(dir_.Sub("work/marker")); }))
+      << Log();
+  auto stopping = std::chrono::steady_clock::now();
+  orch_->Signal(SIGTERM);
+  ASSERT_NE(orch_->Wait(std::chrono::seconds(10)), -1) << "the stop waited for the step";
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::seconds(8));
+  EXPECT_EQ(StepOf(Run(id), "x")["status"], "running");
+  StartOrch();
+  ASSERT_TRUE(RunEnds(id)) << Log();
+  Json x = StepOf(Run(id), "x");
+  EXPECT_EQ(x["status"], "completed");
+  EXPECT_EQ(x["attempt"], 2);
+  EXPECT_THAT(x["output"].get<std::string>(), HasSubstr("second"));
+}
+
 }  // namespace
 }  // namespace orch::test
