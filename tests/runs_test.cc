@@ -131,6 +131,17 @@ TEST_F(RunsTest, ADebugRunOrchestratesOnceWithEverySessionsOutputEvenAfterRestar
   EXPECT_EQ(Runs().size(), 1u);
   EXPECT_EQ(TasksTitled("orchestrate"), 1);
   EXPECT_EQ(Run(id)["orchestrated_at"], run["orchestrated_at"]);
+
+  // Someone without write access cannot start a run.
+  int other = OpenIssue()["issue"]["number"];
+  Label(other, "eve", "orch:debug");
+  ASSERT_TRUE(Eventually([&] {
+    for (const Json& d : Deliveries()) {
+      if (d["result"].get<std::string>().find("untrusted") != std::string::npos) return true;
+    }
+    return false;
+  })) << Deliveries().dump(2);
+  EXPECT_EQ(Runs().size(), 1u);
 }
 
 TEST_F(RunsTest, APlanAcrossTwoRepositoriesHasAChildEachAndAReportOfBoth) {
