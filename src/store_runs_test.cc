@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "migrations.h"
 #include "runs.h"
 #include "store.h"
@@ -394,6 +396,27 @@ TEST_F(StoreRunsTest, APlanNeedsARepositoryAndMakesNoRunWithoutOne) {
   EXPECT_THAT(CreatePlanRun(*store_, config, {.project = project_, .goal = "g"}).status().message(),
               HasSubstr("plan.repos: \"acme/nothing\""));
   EXPECT_TRUE(store_->ListRunRecords(std::nullopt)->empty());
+}
+
+TEST_F(StoreRunsTest, ASequentialPlanRunsOneChildAtATimeAndAParallelOneAllAtOnce) {
+  ASSERT_TRUE(store_->AddProject({.name = "acme/gadgets", .path = "/src/gadgets"}).ok());
+  Config config;
+  config.plan.repos = std::vector<std::string>{"acme/widgets", "acme/gadgets"};
+  for (bool sequential : {false, true}) {
+    config.plan.sequential = sequential;
+    Result<RunRecord> run = CreatePlanRun(*store_, config, {.project = project_, .goal = "g"});
+    ASSERT_TRUE(run.ok()) << run.status().message();
+    Result<Flow> flow = FlowFromJson(nlohmann::json::parse(run->definition));
+    ASSERT_TRUE(flow.ok());
+    ASSERT_EQ(flow->steps.size(), 2u);
+    EXPECT_EQ(flow->steps[1].project, "acme/gadgets");
+    EXPECT_TRUE(flow->steps[1].read_only);
+    FlowSchedule schedule(*flow);
+    EXPECT_EQ(schedule.NextWave(8).size(), sequential ? 1u : 2u);
+    // One child's failure does not stop the other.
+    schedule.Finish(flow->steps[0].id, false);
+    EXPECT_EQ(schedule.NextWave(8).size(), sequential ? 1u : 0u);
+  }
 }
 
 }  // namespace
