@@ -117,6 +117,16 @@ class VersionCommand : public Command {
 
 std::unique_ptr<Command> MakeVersionCommand() { return std::make_unique<VersionCommand>(); }
 
+Result<int64_t> ParseId(const std::string& s, const std::string& what, const std::string& hint) {
+  try {
+    size_t used = 0;
+    long long id = std::stoll(s, &used);
+    if (used == s.size() && id > 0) return static_cast<int64_t>(id);
+  } catch (const std::exception&) {
+  }
+  return Status::InvalidArgument(what + " \"" + s + "\"", hint);
+}
+
 std::string FormatTime(int64_t unix_seconds) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};

@@ -87,6 +87,9 @@ std::vector<AgentCheck> CheckAgents(const Config& config, const EnvLookup& env);
 
 // Shared output helpers.
 std::string FormatTime(int64_t unix_seconds);  // 2026-11-21T06:02:00Z
+// A positive id given on the command line; InvalidArgument `<what> "<s>": <hint>` otherwise.
+Result<int64_t> ParseId(const std::string& s, const std::string& what = "task id",
+                        const std::string& hint = "expected a positive number");
 
 // Factories for the rows of kCommands, defined in the cli_*.cc files.
 std::unique_ptr<Command> MakeVersionCommand();

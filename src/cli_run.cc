@@ -19,13 +19,7 @@ namespace {
 using json = nlohmann::json;
 
 Result<int64_t> ParseRunId(const std::string& s) {
-  try {
-    size_t used = 0;
-    int64_t id = std::stoll(s, &used);
-    if (used == s.size() && id > 0) return id;
-  } catch (const std::exception&) {
-  }
-  return Status::InvalidArgument("run \"" + s + "\"", "expected a run id (orch run list)");
+  return ParseId(s, "run", "expected a run id (orch run list)");
 }
 
 void PrintCreated(Context& ctx, const RunRecord& run, bool as_json) {
@@ -227,8 +221,8 @@ class RunDebugCommand : public Command {
         r.body = "Read the issue on GitHub: orch has no task for it.";
       }
     } else {
-      Result<int64_t> id = ParseRunId(target_);
-      if (!id.ok()) return Status::InvalidArgument("target \"" + target_ + "\"", "expected a task id or #N");
+      Result<int64_t> id = ParseId(target_, "target", "expected a task id or #N");
+      if (!id.ok()) return id.status();
       Result<Task> task = (*store)->GetTask(*id);
       if (!task.ok()) return task.status();
       Result<Project> project = (*store)->FindProject(std::to_string(task->project_id));

@@ -72,17 +72,6 @@ nlohmann::json EventJson(const Event& e) {
           {"at", FormatTime(e.created_at)}};
 }
 
-// Parses a task id argument; InvalidArgument for anything but a positive number.
-Result<int64_t> ParseId(const std::string& s) {
-  try {
-    size_t used = 0;
-    long long id = std::stoll(s, &used);
-    if (used == s.size() && id > 0) return static_cast<int64_t>(id);
-  } catch (const std::exception&) {
-  }
-  return Status::InvalidArgument("task id \"" + s + "\"", "expected a positive number");
-}
-
 class TaskAddCommand : public Command {
  public:
   void Define(CLI::App& app) override {

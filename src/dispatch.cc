@@ -210,25 +210,6 @@ Status Dispatcher::RouteNew(DispatchReport* report) {
         spdlog::error("router: task {}: {}", task.id, s.message());
       }
     };
-    if (task.run_id) {
-      // A run's step with a named agent keeps it, even while that agent's breaker is open
-      // (StartRouted waits for the cooldown): a debug run compares agents.
-      std::optional<Route> pinned;
-      for (const std::string& l : task.labels) {
-        if (l.rfind("agent:", 0) == 0 && l.size() > 6) {
-          pinned = Route{.agent = l.substr(6), .complexity = "medium",
-                         .reason = "step of run " + std::to_string(*task.run_id), .by = "run"};
-        }
-      }
-      if (pinned) {
-        pinned->model = ModelFor(config_, pinned->complexity, pinned->agent);
-        for (const std::string& l : task.labels) {
-          if (l.rfind("model:", 0) == 0 && l.size() > 6) pinned->model = l.substr(6);
-        }
-        apply_route(task, *pinned);
-        continue;
-      }
-    }
     if (IsReviewFollowUp(task)) {
       // The agent that wrote the PR answers its review.
       Result<Task> parent = store_.GetTask(*task.parent_id);

@@ -65,6 +65,8 @@ class Router {
   static constexpr const char* kRoundRobinKey = "router.round_robin";
 
  private:
+  // The agent of an `agent:<name>` label when it is configured and usable (installed, breaker
+  // closed); a run's step gets its named agent whatever its breaker says.
   std::optional<std::string> LabelAgent(const Task& task) const;
   Result<Route> RoundRobin();
   Result<Route> AskModel(const Task& task);

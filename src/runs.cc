@@ -300,7 +300,8 @@ RunEngine::~RunEngine() {
 }
 
 Status RunEngine::Step() {
-  Result<std::vector<RunRecord>> runs = store_.ListRunRecords(std::nullopt);
+  // Only running runs: ended ones (with their reports) are not read on every tick.
+  Result<std::vector<RunRecord>> runs = store_.ListRunRecords(std::nullopt, RunStatus::kRunning);
   if (!runs.ok()) return runs.status();
   std::vector<CodeResult> done;
   {
@@ -321,7 +322,6 @@ Status RunEngine::Step() {
   }
   Status first;
   for (auto it = runs->rbegin(); it != runs->rend(); ++it) {  // oldest first
-    if (it->status != RunStatus::kRunning) continue;
     Status s = Advance(*it);
     if (!s.ok()) {
       spdlog::error("runs: run {}: {}", it->id, s.message());

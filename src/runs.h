@@ -61,9 +61,9 @@ struct DebugRequest {
   Project project;
   std::optional<int64_t> source_task_id = std::nullopt;
   std::optional<std::string> issue = std::nullopt;  // its number: the report goes there
-  std::string title;  // the problem; from GitHub it is untrusted and reaches agents fenced
-  std::string body;
-  std::vector<std::string> agents;  // one session each; empty: runs.debug.agents, router.agents
+  std::string title = "";  // the problem; from GitHub it is untrusted and reaches agents fenced
+  std::string body = "";
+  std::vector<std::string> agents = {};  // one session each; empty: runs.debug.agents, router.agents
 };
 Result<RunRecord> CreateDebugRun(SqliteStore& store, const Config& config, const DebugRequest& r);
 

@@ -266,8 +266,10 @@ class SqliteStore {
   // transaction (InvalidArgument for input that is not JSON or a step id used twice).
   Result<RunRecord> CreateRun(const RunRecord& run, const std::vector<RunStepRecord>& steps);
   Result<RunRecord> GetRun(int64_t id);
-  // Newest first; all projects when `project_id` is not given.
-  Result<std::vector<RunRecord>> ListRunRecords(std::optional<int64_t> project_id);
+  // Newest first; all projects when `project_id` is not given, every status when `status`
+  // is not.
+  Result<std::vector<RunRecord>> ListRunRecords(std::optional<int64_t> project_id,
+                                                std::optional<RunStatus> status = std::nullopt);
   Result<std::vector<RunStepRecord>> ListRunSteps(int64_t run_id);
   // Writes a step's status, agent, task, output, attempt, cycle and times. NotFound without such a
   // step. UpdateRunSteps writes several in one transaction (all or none).

@@ -137,13 +137,15 @@ Result<RunRecord> SqliteStore::GetRun(int64_t id) {
   return Status::NotFound("run " + std::to_string(id), "no such run");
 }
 
-Result<std::vector<RunRecord>> SqliteStore::ListRunRecords(std::optional<int64_t> project_id) {
+Result<std::vector<RunRecord>> SqliteStore::ListRunRecords(std::optional<int64_t> project_id,
+                                                          std::optional<RunStatus> status) {
   std::vector<RunRecord> out;
   try {
     SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns +
-                                  " FROM runs WHERE ?1 IS NULL OR project_id = ?1 "
-                                  "ORDER BY id DESC");
+                                  " FROM runs WHERE (?1 IS NULL OR project_id = ?1) "
+                                  "AND (?2 IS NULL OR status = ?2) ORDER BY id DESC");
     BindOpt(q, 1, project_id);
+    BindOpt(q, 2, status ? std::optional<std::string>(RunStatusName(*status)) : std::nullopt);
     while (q.executeStep()) out.push_back(ReadRunRecord(q));
   } catch (const std::exception& e) {
     return Error(e, "listing runs");

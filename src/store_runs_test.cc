@@ -304,6 +304,9 @@ TEST_F(StoreRunsTest, OrchestrationIsClaimedOnceAndARunEndsOnce) {
       store_->CreateRun({.kind = RunKind::kPlan, .project_id = project_.id}, {});
   ASSERT_TRUE(store_->FinishRunRecord(other->id, RunStatus::kCancelled, "").ok());
   EXPECT_FALSE(*store_->ClaimOrchestration(other->id, orchestrator));
+  EXPECT_TRUE(store_->ListRunRecords(std::nullopt, RunStatus::kRunning)->empty());
+  EXPECT_EQ(store_->ListRunRecords(std::nullopt, RunStatus::kCancelled)->size(), 1u);
+  EXPECT_EQ(store_->ListRunRecords(project_.id, RunStatus::kCompleted)->front().id, run->id);
   EXPECT_TRUE(store_->GetRun(999).status().IsNotFound());
 }
 

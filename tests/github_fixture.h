@@ -142,6 +142,18 @@ class GitHubLoopTest : public OrchTest {
     return {number, id};
   }
   Json Deliveries() { return OrchJson({"webhook", "deliveries", "--json"}); }
+  // A client of the daemon's local API (its address from state/api.json), and its token.
+  std::unique_ptr<httplib::Client> Api(int read_timeout_seconds = 30) {
+    Json j = Json::parse(ReadFile(home() + "/state/api.json"));
+    auto c = std::make_unique<httplib::Client>(j["url"].get<std::string>());
+    c->set_read_timeout(read_timeout_seconds);
+    return c;
+  }
+  std::string Token() {
+    std::string t = ReadFile(home() + "/state/api.token");
+    while (!t.empty() && t.back() == '\n') t.pop_back();
+    return t;
+  }
   // The simulator's log of REST requests orch made whose path starts with `prefix`.
   std::vector<Json> Requests(const std::string& prefix) {
     std::vector<Json> out;

@@ -166,8 +166,12 @@ TEST_F(RunsTest, APlanAcrossTwoRepositoriesHasAChildEachAndAReportOfBoth) {
     std::string command = task["runs"][0]["command"].dump();
     std::string agent = task["runs"][0]["agent"];
     agents.insert(agent);
-    if (agent == "claude") EXPECT_THAT(command, HasSubstr(R"("--permission-mode","plan")"));
-    if (agent == "codex") EXPECT_THAT(command, HasSubstr(R"("-s","read-only")"));
+    if (agent == "claude") {
+      EXPECT_THAT(command, HasSubstr(R"("--permission-mode","plan")"));
+    }
+    if (agent == "codex") {
+      EXPECT_THAT(command, HasSubstr(R"("-s","read-only")"));
+    }
   }
   EXPECT_EQ(StepOf(run, "acme/widgets")["label"], "plan for acme/widgets");
   EXPECT_EQ(StepOf(run, "acme/gadgets")["label"], "plan for acme/gadgets");
@@ -267,13 +271,9 @@ TEST_F(RunsTest, TheLocalApiStartsAFlowListsItAndStreamsItsStepsToTheEnd) {
             "  - id: second\n    kind: code\n    needs: [first]\n    command: [echo, two]\n");
   ConfigureRuns();
   StartOrch();
-  Json address = Json::parse(ReadFile(home() + "/state/api.json"));
-  std::string url = address["url"];
-  httplib::Client api(url);
-  api.set_read_timeout(60);
-  std::string token = ReadFile(home() + "/state/api.token");
-  while (!token.empty() && token.back() == '\n') token.pop_back();
-  httplib::Headers auth = {{"Authorization", "Bearer " + token}};
+  std::unique_ptr<httplib::Client> client = Api(60);
+  httplib::Client& api = *client;
+  httplib::Headers auth = {{"Authorization", "Bearer " + Token()}};
 
   // Bad requests first: no token, bad JSON, an unknown flow.
   EXPECT_EQ(api.Post("/api/runs", "{}", "application/json")->status, 401);

@@ -53,17 +53,6 @@ class StreamTest : public GitHubLoopTest {
     }
     return body + "standin: write notes.txt done\n";  // a change, so the task gets a PR
   }
-  std::unique_ptr<httplib::Client> Api() {
-    Json j = Json::parse(ReadFile(home() + "/state/api.json"));
-    auto c = std::make_unique<httplib::Client>(j["url"].get<std::string>());
-    c->set_read_timeout(30);
-    return c;
-  }
-  std::string Token() {
-    std::string t = ReadFile(home() + "/state/api.token");
-    while (!t.empty() && t.back() == '\n') t.pop_back();
-    return t;
-  }
   // Reads the task's stream from `from` (0: no Last-Event-ID); stops after `max_events`.
   std::vector<StreamEvent> Read(int64_t id, uint64_t from, size_t max_events = SIZE_MAX) {
     httplib::Headers h = {{"Authorization", "Bearer " + Token()}};
