@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -167,7 +168,10 @@ Status HttpReceiver::Start() {
     loop_running_ = true;
   }
   last_sweep_ = SteadyClock::now();
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "orch-http");
+    Loop();
+  });
   return Status::OK();
 }
 

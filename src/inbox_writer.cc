@@ -1,6 +1,7 @@
 #include "inbox_writer.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
 
@@ -36,7 +37,10 @@ InboxWriter::InboxWriter(SqliteStore& store, std::unique_ptr<SqliteStore> checkp
     checkpointer_.reset();  // keep SQLite's own checkpoints rather than none
     return;
   }
-  checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+  checkpoint_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "orch-checkpoint");
+    CheckpointLoop();
+  });
 }
 
 InboxWriter::~InboxWriter() {

@@ -254,6 +254,25 @@ ALTER TABLE runs ADD COLUMN definition TEXT NOT NULL DEFAULT '{}'
 ALTER TABLE run_steps ADD COLUMN cycle INTEGER NOT NULL DEFAULT 0
   CONSTRAINT run_steps_cycle_valid CHECK (cycle >= 0);
 )sql"},
+      {8, "webhook dedup keys in memory", R"sql(
+-- The inbox finds earlier rows with a delivery's id or body through keys it keeps in memory
+-- (store_inbox.cc), read from this table. The two indexes on those random keys were most of the
+-- cost of storing a delivery: each insert dirtied a leaf page of each at a random place, and
+-- every dirty page is a frame in the WAL and a page copied again at checkpoint.
+DROP INDEX webhook_deliveries_by_delivery;
+DROP INDEX webhook_deliveries_by_hash_prefix;
+-- Counts deleted deliveries, so a process holding the keys knows to read them again: rows are
+-- only ever added with ids above the newest, except after the newest was deleted.
+CREATE TABLE webhook_inbox_state (
+  id INTEGER PRIMARY KEY CONSTRAINT webhook_inbox_state_one_row CHECK (id = 1),
+  deletions INTEGER NOT NULL
+);
+INSERT INTO webhook_inbox_state(id, deletions) VALUES (1, 0);
+CREATE TRIGGER webhook_deliveries_count_deletions AFTER DELETE ON webhook_deliveries
+BEGIN
+  UPDATE webhook_inbox_state SET deletions = deletions + 1 WHERE id = 1;
+END;
+)sql"},
   };
   return kMigrations;
 }

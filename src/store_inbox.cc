@@ -2,8 +2,12 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
+#include <functional>
+#include <optional>
 #include <set>
 #include <string_view>
+#include <tuple>
+#include <unordered_map>
 
 #include "payload_log.h"
 #include "store.h"
@@ -83,6 +87,71 @@ int64_t HashPrefix(std::string_view hash) {
   return static_cast<int64_t>(v);
 }
 
+// Which rows of webhook_deliveries have a given delivery id or body, kept in memory by the
+// connection that stores deliveries. The table has no index on either: both keys are random, so
+// each insert dirtied a leaf page of each index at a random place, which was most of the cost of
+// a commit. The keys are derived from the table and never ahead of it: before each batch, under
+// the write lock, Refresh reads the rows added since it last looked, and starts again from a
+// full read after any deletion (webhook_inbox_state counts them; ids are only reused after the
+// newest row was deleted). A key is a hash, so a hit is only a candidate; the row is read and
+// compared whole.
+class DeliveryKeys {
+ public:
+  explicit DeliveryKeys(SQLite::Database& db)
+      : deletions_query_(db, "SELECT deletions FROM webhook_inbox_state WHERE id = 1"),
+        since_(db,
+               "SELECT id, delivery_id, payload_hash_prefix FROM webhook_deliveries "
+               "WHERE id > ? ORDER BY id") {}
+
+  // Brings the keys up to date with the table. Run inside the write transaction.
+  void Refresh() {
+    deletions_query_.reset();
+    int64_t deletions = deletions_query_.executeStep() ? deletions_query_.getColumn(0).getInt64()
+                                                       : 0;
+    deletions_query_.reset();
+    if (!valid_ || deletions != deletions_) {
+      by_id_.clear();
+      by_prefix_.clear();
+      newest_ = 0;
+      deletions_ = deletions;
+      valid_ = true;
+    }
+    since_.reset();
+    since_.bind(1, newest_);
+    while (since_.executeStep()) {
+      const char* id = since_.getColumn(1).getText();
+      Add(since_.getColumn(0).getInt64(), id, since_.getColumn(2).getInt64());
+    }
+    since_.reset();
+  }
+  void Add(int64_t row, std::string_view delivery_id, int64_t hash_prefix) {
+    by_id_.emplace(IdKey(delivery_id), row);
+    by_prefix_.emplace(hash_prefix, row);
+    newest_ = std::max(newest_, row);
+  }
+  // Rows that may have `delivery_id` or a body whose hash starts with `hash_prefix`.
+  std::vector<int64_t> Candidates(std::string_view delivery_id, int64_t hash_prefix) const {
+    std::vector<int64_t> rows;
+    auto [a, b] = by_id_.equal_range(IdKey(delivery_id));
+    for (; a != b; ++a) rows.push_back(a->second);
+    auto [c, d] = by_prefix_.equal_range(hash_prefix);
+    for (; c != d; ++c) rows.push_back(c->second);
+    return rows;
+  }
+
+ private:
+  static uint64_t IdKey(std::string_view delivery_id) {
+    return std::hash<std::string_view>{}(delivery_id);
+  }
+
+  SQLite::Statement deletions_query_, since_;
+  bool valid_ = false;
+  int64_t deletions_ = 0;
+  int64_t newest_ = 0;  // the highest row id read or added
+  std::unordered_multimap<uint64_t, int64_t> by_id_;
+  std::unordered_multimap<int64_t, int64_t> by_prefix_;
+};
+
 }  // namespace
 
 const char* InboxOutcomeName(InboxOutcome o) {
@@ -111,20 +180,12 @@ Result<InboxOutcome> SqliteStore::StoreDelivery(const NewDelivery& d) {
 
 struct SqliteStore::InboxStatements {
   explicit InboxStatements(SQLite::Database& db)
-      // Whether any earlier row has the id or the body: two index probes, where `find` below
-      // merges both indexes and sorts. Nearly every delivery is new, and then this is all.
-      // A body is found by its hash's prefix (?3) and confirmed on the whole hash (?2).
-      : seen(db,
-             "SELECT 1 FROM webhook_deliveries WHERE delivery_id = ?1 UNION ALL "
-             "SELECT 1 FROM webhook_deliveries WHERE payload_hash_prefix = ?3 "
-             "AND payload_hash = ?2 LIMIT 1"),
-        // The most telling earlier row: an applied one first, then a waiting one, then the newest.
-        find(db,
-             "SELECT id, processed_at IS NOT NULL, next_attempt_at IS NOT NULL, retry_count "
-             "FROM webhook_deliveries WHERE delivery_id = ?1 "
-             "OR (payload_hash_prefix = ?3 AND payload_hash = ?2) "
-             "ORDER BY processed_at IS NOT NULL DESC, next_attempt_at IS NOT NULL DESC, id DESC "
-             "LIMIT 1"),
+      : keys(db),
+        // A candidate row from `keys`: is it the delivery (?2, ?3), and what became of it?
+        candidate(db,
+                  "SELECT processed_at IS NOT NULL, next_attempt_at IS NOT NULL, retry_count "
+                  "FROM webhook_deliveries WHERE id = ?1 AND (delivery_id = ?2 OR "
+                  "payload_hash = ?3)"),
         requeue(db,
                 "UPDATE webhook_deliveries SET next_attempt_at = ?, retry_count = "
                 "CASE WHEN next_attempt_at IS NULL THEN 0 ELSE retry_count END WHERE id = ?"),
@@ -135,7 +196,8 @@ struct SqliteStore::InboxStatements {
         receipt(db,
                 "INSERT INTO webhook_receipts(delivery_row, outcome, received_at) "
                 "VALUES (?, ?, ?)") {}
-  SQLite::Statement seen, find, requeue, insert, receipt;
+  DeliveryKeys keys;
+  SQLite::Statement candidate, requeue, insert, receipt;
 };
 
 // Here rather than in store.cc: both need InboxStatements complete to destroy inbox_.
@@ -161,31 +223,38 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
     if (!inbox_) inbox_ = std::make_unique<InboxStatements>(*db_);
     InboxStatements& st = *inbox_;
     SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    st.keys.Refresh();
     int64_t now = clock_.NowUnix();
     for (size_t i = 0; i < deliveries.size(); ++i) {
       const NewDelivery& d = deliveries[i];
       std::string computed = d.payload_hash.empty() ? Sha256Hex(d.payload) : std::string();
       const std::string& hash = d.payload_hash.empty() ? computed : d.payload_hash;
       int64_t prefix = HashPrefix(hash);
-      // The strings outlive the statements' use of them: no copies.
-      st.seen.reset();
-      st.seen.bindNoCopy(1, d.delivery_id);
-      st.seen.bindNoCopy(2, hash);
-      st.seen.bind(3, prefix);
-      bool seen = st.seen.executeStep();
-      st.seen.reset();
-      st.find.reset();
-      st.find.bindNoCopy(1, d.delivery_id);
-      st.find.bindNoCopy(2, hash);
-      st.find.bind(3, prefix);
+      // The most telling earlier row with the id or the body: an applied one first, then a
+      // waiting one, then the newest. Nearly every delivery is new and has no candidate.
+      struct Earlier {
+        int64_t row = 0;
+        bool applied = false, waiting = false;
+        int failures = 0;
+        auto rank() const { return std::make_tuple(applied, waiting, row); }
+      };
+      std::optional<Earlier> earlier;
+      for (int64_t row : st.keys.Candidates(d.delivery_id, prefix)) {
+        st.candidate.reset();
+        st.candidate.bind(1, row);
+        st.candidate.bindNoCopy(2, d.delivery_id);
+        st.candidate.bindNoCopy(3, hash);
+        if (!st.candidate.executeStep()) continue;  // a hash collision, or a deleted row
+        Earlier e{row, st.candidate.getColumn(0).getInt() != 0,
+                  st.candidate.getColumn(1).getInt() != 0, st.candidate.getColumn(2).getInt()};
+        if (!earlier || e.rank() > earlier->rank()) earlier = e;
+      }
+      st.candidate.reset();
       InboxOutcome outcome = InboxOutcome::kStored;
       int64_t row = 0;
-      if (seen && st.find.executeStep()) {
-        row = st.find.getColumn(0).getInt64();
-        bool applied = st.find.getColumn(1).getInt() != 0;
-        bool waiting = st.find.getColumn(2).getInt() != 0;
-        int failures = st.find.getColumn(3).getInt();
-        if (applied || (waiting && failures == 0)) {
+      if (earlier) {
+        row = earlier->row;
+        if (earlier->applied || (earlier->waiting && earlier->failures == 0)) {
           outcome = InboxOutcome::kDuplicate;
         } else {
           // Failed for good, or backing off after failures: a redelivery means "try now".
@@ -213,14 +282,17 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
         st.insert.bind(8, now);
         st.insert.bind(12, prefix);
         st.insert.exec();
+        // Later deliveries of this batch must find it too.
+        st.keys.Add(db_->getLastInsertRowid(), d.delivery_id, prefix);
       }
-      st.find.reset();
       out.push_back(outcome);
     }
     txn.commit();
     return out;
   } catch (const std::exception& e) {
-    inbox_.reset();  // a failed statement may be left mid-step; prepare afresh next time
+    // A failed statement may be left mid-step, and the keys may name rows rolled back:
+    // prepare and read afresh next time.
+    inbox_.reset();
     return Error(e, "storing webhook delivery");
   }
 }

@@ -1,5 +1,6 @@
 #include "webhook_server.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -318,7 +319,10 @@ Status WebhookServer::Start() {
   }
   port_ = receiver_->port();
   stopping_ = false;
-  committer_ = std::thread([this] { CommitLoop(); });
+  committer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "orch-inbox");
+    CommitLoop();
+  });
   return Status::OK();
 }
 
