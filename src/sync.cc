@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <iomanip>
 #include <sstream>
 #include <nlohmann/json.hpp>
@@ -14,20 +15,21 @@ namespace {
 std::string KvKey(const std::string& repo) { return "sync." + repo; }
 
 struct Labeling {
-  std::optional<GitHubUser> who;  // the person who last added a trigger label
-  bool by_orch_only = false;      // trigger labels were added, but only by orch itself
+  std::optional<GitHubUser> who;  // the person who last added one of the labels
+  bool by_orch_only = false;      // such labels were added, but only by orch itself
 };
 
-// Who added a trigger label most recently, from the issue's events. orch's own label changes
-// (it projects agent:* labels) do not count, as its own webhooks do not.
+// Who added one of the labels `counts` accepts most recently, from the issue's events. orch's
+// own label changes (it projects agent:* labels) do not count, as its own webhooks do not.
 Result<Labeling> FindLabeler(GitHubClient& github, const std::string& repo, const Issue& issue,
+                             const std::function<bool(const std::string&)>& counts,
                              const IntakeRules& rules) {
   Result<std::vector<IssueEvent>> events = github.ListIssueEvents(repo, issue.number);
   if (!events.ok()) return events.status();
   Labeling out;
   bool by_orch = false;
   for (const IssueEvent& e : *events) {
-    if (e.event != "labeled" || !IsTriggerLabel(e.label, rules)) continue;
+    if (e.event != "labeled" || !counts(e.label)) continue;
     if (SameLogin(e.actor.login, rules.bot_login)) {
       by_orch = true;
     } else {
@@ -71,6 +73,43 @@ Result<std::optional<IntakeDecision>> ReopenedSince(GitHubClient& github, const 
 
 }  // namespace
 
+Status Syncer::StartLabelledRuns(const Project& project, const Issue& issue,
+                                 const IntakeRules& rules) {
+  if (issue.is_pull_request || issue.state != "open") return Status::OK();
+  const std::string& repo = *project.repo;
+  for (const char* label : {kDebugLabel, kPlanLabel}) {
+    if (std::find(issue.labels.begin(), issue.labels.end(), label) == issue.labels.end()) continue;
+    std::string kind = label == kDebugLabel ? "debug" : "plan";
+    // Once per issue and kind: asked of the store first, which spares the events request.
+    Result<std::vector<RunRecord>> runs = store_.ListRunRecords(project.id);
+    if (!runs.ok()) return runs.status();
+    std::string number = std::to_string(issue.number);
+    if (std::any_of(runs->begin(), runs->end(), [&](const RunRecord& r) {
+          return r.issue == number && RunKindName(r.kind) == kind;
+        })) {
+      continue;
+    }
+    Result<Labeling> labeling = FindLabeler(
+        github_, repo, issue, [&](const std::string& l) { return l == label; }, rules);
+    if (!labeling.ok()) return labeling.status();
+    if (!labeling->who) continue;  // orch's own label starts nothing
+    IntakeDecision d;
+    d.action = IntakeAction::kStartRun;
+    d.run_kind = kind;
+    d.reason = std::string("labelled ") + label + " (seen by sync)";
+    d.repo = repo;
+    d.actor = *labeling->who;
+    d.external_id = number;
+    d.title = issue.title;
+    d.body = issue.body;
+    d.labels = issue.labels;
+    Result<std::string> applied = intake_.Apply(project, d);
+    if (!applied.ok()) return applied.status();
+    spdlog::info("sync: {}#{}: {}", repo, issue.number, *applied);
+  }
+  return Status::OK();
+}
+
 Result<SyncReport> Syncer::SyncProject(const Project& project, const IntakeRules& rules) {
   SyncReport report;
   const std::string& repo = *project.repo;
@@ -93,6 +132,7 @@ Result<SyncReport> Syncer::SyncProject(const Project& project, const IntakeRules
   for (const Issue& issue : listing->issues) {
     ++report.issues_seen;
     newest = std::max(newest, issue.updated_at);  // ISO-8601 UTC sorts as text
+    ORCH_RETURN_IF_ERROR(StartLabelledRuns(project, issue, rules));
     IntakeDecision d = DecideIssue(repo, issue, std::nullopt, rules);
     if (d.action == IntakeAction::kCreateTask) {
       Result<std::vector<Task>> existing = store_.ListTasks(
@@ -105,7 +145,9 @@ Result<SyncReport> Syncer::SyncProject(const Project& project, const IntakeRules
         if (!*reopen) continue;
         d = **reopen;
       } else {
-        Result<Labeling> labeling = FindLabeler(github_, repo, issue, rules);
+        Result<Labeling> labeling = FindLabeler(
+            github_, repo, issue, [&](const std::string& l) { return IsTriggerLabel(l, rules); },
+            rules);
         if (!labeling.ok()) return labeling.status();
         if (labeling->by_orch_only) continue;  // orch's own label starts nothing
         d = DecideIssue(repo, issue, labeling->who, rules);

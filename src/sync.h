@@ -1,7 +1,7 @@
 // Sync: the polling side of intake. For each project with a GitHub repository, lists the issues
 // updated since its cursor with a conditional request, and applies the same rules as webhooks
-// (intake.h). When nothing changed GitHub answers 304, which costs no rate limit, so an idle sync
-// is cheap. The cursor and the first page's ETag live in the store's kv table, written only
+// (intake.h), the runs `orch:debug` and `orch:plan` labels ask for included. When nothing
+// changed GitHub answers 304, which costs no rate limit, so an idle sync is cheap. The cursor and the first page's ETag live in the store's kv table, written only
 // after the issues were applied, so a failed sync is retried in full next time.
 //
 // Thread safety: one thread (the engine's).
@@ -32,6 +32,10 @@ class Syncer {
   Result<SyncReport> SyncProject(const Project& project, const IntakeRules& rules);
 
  private:
+  // Starts the debug or plan run an `orch:debug` or `orch:plan` label asks for, as its webhook
+  // would: once per issue and kind, and only for a trusted person who added the label.
+  Status StartLabelledRuns(const Project& project, const Issue& issue, const IntakeRules& rules);
+
   SqliteStore& store_;
   GitHubClient& github_;
   Intake& intake_;

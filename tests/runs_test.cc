@@ -144,6 +144,41 @@ TEST_F(RunsTest, ADebugRunOrchestratesOnceWithEverySessionsOutputEvenAfterRestar
   EXPECT_EQ(Runs().size(), 1u);
 }
 
+TEST_F(RunsTest, WithWebhooksOffTheSyncStartsARunForATrustedLabelOnly) {
+  ConfigureRuns("runs:\n  orchestrator_agent: codex\n");
+  // Polling only, every second.
+  std::string config = ReadFile(home() + "/config.yml");
+  size_t webhook = config.find("webhook:\n");
+  config.replace(webhook, config.find("github:\n") - webhook, "webhook:\n  enabled: false\n");
+  config.replace(config.find("sync_interval: 3600"), 19, "sync_interval: 1");
+  WriteFile(home() + "/config.yml", config);
+  StartOrch();
+  int untrusted = OpenIssue()["issue"]["number"];
+  Label(untrusted, "eve", "orch:plan");
+  int number = OpenIssue()["issue"]["number"];
+  Label(number, "bob", "orch:debug");
+  int64_t id = 0;
+  ASSERT_TRUE(Eventually([&] {
+    Json runs = Runs();
+    if (!runs.empty()) id = runs[0]["id"];
+    return id != 0;
+  })) << Log();
+  ASSERT_TRUE(RunEnds(id, std::chrono::seconds(90))) << Log();
+  Json run = Run(id);
+  EXPECT_EQ(run["kind"], "debug");
+  EXPECT_EQ(run["issue"], std::to_string(number));
+  EXPECT_EQ(run["status"], "completed") << run.dump(2);
+  // It asked who added each label; eve has read access only.
+  EXPECT_FALSE(Requests("/repos/acme/widgets/issues/" + std::to_string(number) + "/events")
+                   .empty());
+  EXPECT_THAT(Log(), HasSubstr("sync: acme/widgets#" + std::to_string(untrusted) +
+                               ": ignored: untrusted"));
+  // Later syncs (the report's comment updates the issue) start nothing more.
+  Label(untrusted, "alice", "bug");
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(Runs().size(), 1u) << Runs().dump(2);
+}
+
 TEST_F(RunsTest, APlanAcrossTwoRepositoriesHasAChildEachAndAReportOfBoth) {
   AddSecondProject("acme/gadgets");
   WriteFile(dir_.Sub("work/.orch.yml"), "plan:\n  repos: [acme/widgets, acme/gadgets]\n");
