@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "log.h"
+#include "runs.h"
 #include "secret_scan.h"
 
 namespace orch {
@@ -91,6 +92,7 @@ ChatReply Retry(SqliteStore& store, const Config& config, int64_t id, const std:
     return {name + " is " + TaskStatusName(t->status) +
             "; only needs_review, blocked or in_progress tasks can be retried"};
   }
+  if (Status done = CheckStepTaskRestartable(store, *t); !done.ok()) return {done.message()};
   if (t->attempts >= config.workflow.max_attempts) {
     return {name + " has used " + std::to_string(t->attempts) + " of " +
             std::to_string(config.workflow.max_attempts) + " attempts; /unblock resets them"};
@@ -109,6 +111,7 @@ ChatReply Unblock(SqliteStore& store, int64_t id, const std::string& actor) {
   if (t->status != TaskStatus::kBlocked && t->status != TaskStatus::kNeedsReview) {
     return {name + " is " + TaskStatusName(t->status) + ", not blocked or needs_review"};
   }
+  if (Status done = CheckStepTaskRestartable(store, *t); !done.ok()) return {done.message()};
   Status s = store.Transition(id, t->status, TaskStatus::kNew, {actor, "unblocked"},
                               AttemptEffect::kReset);
   if (!s.ok()) return {s.message()};

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "daemon.h"
 #include "github_locked.h"
+#include "runs.h"
 
 namespace orch {
 namespace {
@@ -264,6 +265,7 @@ class TaskRetryCommand : public TaskIdCommand {
                                          "; only needs_review, blocked or in_progress tasks can "
                                          "be retried");
     }
+    ORCH_RETURN_IF_ERROR(CheckStepTaskRestartable(store, t));
     Result<Project> project = store.FindProject(std::to_string(t.project_id));
     if (!project.ok()) return project.status();
     Result<Config> config = ctx.config(&*project);
@@ -316,10 +318,15 @@ class TaskUnblockCommand : public Command {
             "task " + target_,
             std::string("is ") + TaskStatusName(t->status) + ", not blocked or needs_review");
       }
+      ORCH_RETURN_IF_ERROR(CheckStepTaskRestartable(**store, *t));
       tasks.push_back(*t);
     }
     int moved = 0;
     for (const Task& t : tasks) {
+      if (Status done = CheckStepTaskRestartable(**store, t); !done.ok()) {
+        ctx.err << "orch: skipped " << done.message() << "\n";
+        continue;
+      }
       Status s = (*store)->Transition(t.id, t.status, TaskStatus::kNew, {ctx.actor(), "unblocked"},
                                       AttemptEffect::kReset);
       if (s.IsConflict()) {  // moved by the daemon meanwhile; say so and go on

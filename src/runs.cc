@@ -191,6 +191,27 @@ Result<RunRecord> CreateFlowRun(SqliteStore& store, const Flow& flow, const Proj
                 flow);
 }
 
+Status CheckStepTaskRestartable(SqliteStore& store, const Task& task) {
+  if (!task.run_id) return Status::OK();
+  Result<RunRecord> run = store.GetRun(*task.run_id);
+  if (!run.ok()) return run.status().IsNotFound() ? Status::OK() : run.status();
+  Result<std::vector<RunStepRecord>> steps = store.ListRunSteps(run->id);
+  if (!steps.ok()) return steps.status();
+  std::string run_name = "run " + std::to_string(run->id);
+  for (const RunStepRecord& s : *steps) {
+    if (s.task_id != task.id) continue;
+    if (run->status == RunStatus::kRunning && s.status == StepState::kRunning) return Status::OK();
+    return Status::Conflict(
+        "task " + std::to_string(task.id) + " is step " + s.step_id + " of " + run_name,
+        std::string("the step is ") + StepStateName(s.status) + " and the run " +
+            (run->status == RunStatus::kRunning ? "has gone on without it"
+                                                : std::string("is ") + RunStatusName(run->status)) +
+            ", so another attempt would feed nothing back; start a new run instead (`orch run "
+            "show " + std::to_string(run->id) + "`)");
+  }
+  return Status::OK();
+}
+
 Status CancelRun(SqliteStore& store, int64_t run_id, const std::function<void(const Task&)>& kill) {
   Result<std::vector<RunStepRecord>> steps = store.ListRunSteps(run_id);
   if (!steps.ok()) return steps.status();

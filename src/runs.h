@@ -81,6 +81,12 @@ Result<RunRecord> CreateFlowRun(SqliteStore& store, const Flow& flow, const Proj
                                 const std::string& input_json,
                                 std::optional<std::string> issue = std::nullopt);
 
+// For `orch task retry/unblock` and their chat commands: Conflict when `task` is an agent step
+// of a run that has moved on from it (the step failed, was skipped or cancelled, or the run
+// ended), since running it again would feed nothing back into the run; the message says so and
+// names the run. OK for any other task.
+Status CheckStepTaskRestartable(SqliteStore& store, const Task& task);
+
 // Cancels a running run: pending and running steps are skipped, and the agents of running
 // steps are stopped through `kill` (given each step's task). Conflict when it has ended.
 Status CancelRun(SqliteStore& store, int64_t run_id,

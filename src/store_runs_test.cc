@@ -372,6 +372,29 @@ TEST_F(StoreRunsTest, StartingAnAgentStepAddsItsTaskAndMarksItRunningInOneGo) {
                   .IsUsageError());
 }
 
+TEST_F(StoreRunsTest, AStepsTaskMayStartAgainOnlyWhileItsStepRuns) {
+  Result<RunRecord> run = store_->CreateRun(
+      {.kind = RunKind::kDebug, .project_id = project_.id, .definition = R"({"steps": []})"},
+      {{.step_id = "claude"}});
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  Result<Task> task = store_->StartAgentStep(
+      run->id, "claude", {.project_id = project_.id, .title = "debug: claude", .run_id = run->id},
+      {"engine", "test"});
+  ASSERT_TRUE(task.ok()) << task.status().message();
+  // Blocked while its step runs (a missing work tree, say): unblocking it is the way on.
+  EXPECT_TRUE(CheckStepTaskRestartable(*store_, *task).ok());
+  EXPECT_TRUE(CheckStepTaskRestartable(*store_, AddTask("not a run's")).ok());
+  RunStepRecord step = (*store_->ListRunSteps(run->id))[0];
+  step.status = StepState::kFailed;
+  ASSERT_TRUE(store_->UpdateRunStep(step).ok());
+  Status failed = CheckStepTaskRestartable(*store_, *task);
+  EXPECT_TRUE(failed.IsConflict());
+  EXPECT_THAT(failed.message(), HasSubstr("is step claude of run " + std::to_string(run->id)));
+  EXPECT_THAT(failed.message(), HasSubstr("has gone on without it"));
+  ASSERT_TRUE(store_->FinishRunRecord(run->id, RunStatus::kCompleted, "report").ok());
+  EXPECT_THAT(CheckStepTaskRestartable(*store_, *task).message(), HasSubstr("is completed"));
+}
+
 TEST_F(StoreRunsTest, TheOrchestratorsPromptHasEverySessionCutToItsBudget) {
   RunRecord run{.id = 7, .kind = RunKind::kDebug, .input = R"({"title": "It breaks", "body": "b"})"};
   std::vector<RunStepRecord> sessions = {

@@ -121,6 +121,16 @@ TEST_F(RunsTest, ADebugRunOrchestratesOnceWithEverySessionsOutputEvenAfterRestar
   EXPECT_THAT(comments[0]["body"].get<std::string>(), HasSubstr("debug run " + std::to_string(id)));
   EXPECT_TRUE(Sim("GET", "/repos/acme/widgets/pulls?state=all").empty());
 
+  // The failed session's task is not started again on its own: the run went on without it.
+  int64_t failed_task = StepOf(run, "opencode")["task_id"];
+  ProcessResult unblock = Orch({"task", "unblock", std::to_string(failed_task)});
+  EXPECT_NE(unblock.exit_code, 0);
+  EXPECT_THAT(unblock.err, HasSubstr("is step opencode of run " + std::to_string(id)));
+  ProcessResult all = Orch({"task", "unblock", "all"});
+  EXPECT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_THAT(all.err, HasSubstr("skipped task " + std::to_string(failed_task)));
+  EXPECT_EQ(Task(failed_task)["status"], "needs_review");
+
   // A second trigger, by hand and by label, and a restart: never a second orchestrator.
   ProcessResult again = Orch({"run", "orchestrate", std::to_string(id)});
   EXPECT_NE(again.exit_code, 0);
