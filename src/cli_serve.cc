@@ -185,6 +185,7 @@ class ServeCommand : public Command {
           return agents.runner.WorktreePath(project, branch);
         },
         [&daemon] { daemon.Wake(); });
+    runs.set_runner(&agents.runner);
     engine.set_runs(&runs);
     spdlog::info("jobs: {} job(s) configured (orch job list)", config->jobs.size());
     spdlog::info("agents: tmux -L {} (attach: orch task attach ID), at most {} at once",

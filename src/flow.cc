@@ -36,10 +36,12 @@ class FlowReader {
         Scalar(kv.second, "name", &flow.name);
       } else if (key == "description") {
         Scalar(kv.second, "description", &flow.description);
+      } else if (key == "pull_request") {
+        Bool(kv.second, key, &flow.pull_request);
       } else if (key == "steps") {
         ReadSteps(kv.second, &flow);
       } else {
-        Error(kv.first, key, "unknown key (name, description, steps)");
+        Error(kv.first, key, "unknown key (name, description, pull_request, steps)");
       }
     }
     if (flow.name.empty()) Error(root, "name", "required");
@@ -68,6 +70,12 @@ class FlowReader {
     }
     *out = node.Scalar();
     return true;
+  }
+  void Bool(const YAML::Node& node, const std::string& key, bool* out) {
+    std::string v;
+    if (!Scalar(node, key, &v)) return;
+    if (v != "true" && v != "false") Error(node, key, "expected true or false");
+    *out = v == "true";
   }
   void List(const YAML::Node& node, const std::string& key, std::vector<std::string>* out) {
     if (!node.IsSequence()) {
@@ -116,11 +124,7 @@ class FlowReader {
         } else if (key == "writes") {
           List(kv.second, at, &step.writes);
         } else if (key == "read_only") {
-          std::string v;
-          if (Scalar(kv.second, at, &v)) {
-            if (v != "true" && v != "false") Error(kv.second, at, "expected true or false");
-            step.read_only = v == "true";
-          }
+          Bool(kv.second, at, &step.read_only);
         } else if (key == "not_agent_of") {
           Scalar(kv.second, at, &step.not_agent_of);
         } else if (key == "loop_to") {
@@ -318,7 +322,7 @@ nlohmann::json FlowToJson(const Flow& flow) {
                      {"project", s.project}});
   }
   return {{"name", flow.name}, {"description", flow.description}, {"file", flow.file},
-          {"model", flow.model}, {"steps", steps}};
+          {"model", flow.model}, {"pull_request", flow.pull_request}, {"steps", steps}};
 }
 
 Result<Flow> FlowFromJson(const nlohmann::json& j) {
@@ -328,6 +332,7 @@ Result<Flow> FlowFromJson(const nlohmann::json& j) {
     flow.description = j.value("description", "");
     flow.file = j.value("file", "");
     flow.model = j.value("model", "");
+    flow.pull_request = j.value("pull_request", false);
     for (const nlohmann::json& s : j.at("steps")) {
       FlowStep step;
       step.id = s.at("id").get<std::string>();

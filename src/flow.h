@@ -61,6 +61,9 @@ struct Flow {
   std::string file = "";
   std::vector<FlowStep> steps = {};
   std::string model = "";  // a run's model for its agent steps (a `model:<name>` label)
+  // When the run completes, push its branch (orch/run-<id>) and open a pull request with the
+  // report, if its steps committed anything.
+  bool pull_request = false;
 
   const FlowStep* Find(const std::string& id) const;
 };

@@ -260,11 +260,20 @@ steps:
     loop_to: a
 )");
   EXPECT_THAT(stray, HasSubstr("steps[1].loop_to: \"a\" is not a step this one needs"));
+  // pull_request is the flow's own flag.
+  EXPECT_TRUE(Parse("name: pr\npull_request: true\nsteps:\n  - id: a\n    agent: claude\n"
+                    "    prompt: x\n")
+                  .pull_request);
+  EXPECT_FALSE(Parse(kDiamond).pull_request);
+  EXPECT_THAT(Problems("name: pr\npull_request: yes please\nsteps:\n  - id: a\n"
+                       "    agent: claude\n    prompt: x\n"),
+              HasSubstr("flows/t.yml:2: pull_request: expected true or false"));
 }
 
 TEST(FlowTest, AFlowSurvivesItsJsonRoundTrip) {
   Flow f = Parse(kDiamond);
   f.model = "opus";
+  f.pull_request = true;
   f.steps[1].read_only = true;
   f.steps[1].project = "acme/api";
   Result<Flow> back = FlowFromJson(FlowToJson(f));
@@ -273,6 +282,7 @@ TEST(FlowTest, AFlowSurvivesItsJsonRoundTrip) {
   EXPECT_EQ(back->steps.size(), f.steps.size());
   EXPECT_TRUE(back->steps[1].read_only);
   EXPECT_EQ(back->model, "opus");
+  EXPECT_TRUE(back->pull_request);
   EXPECT_FALSE(FlowFromJson(nlohmann::json::object()).ok());
 }
 

@@ -553,14 +553,75 @@ Status RunEngine::Advance(const RunRecord& run) {
                   report.str());
   }
   std::string report = schedule.Report(outputs);
+  bool unresolved = false;  // a review still asks for changes: its pull request is a draft
   for (const FlowStep& s : flow->steps) {
     if (!s.loop_to.empty() && RequestsChanges(rows[s.id].output)) {
+      unresolved = true;
       report += "\nNote: " + s.id + " still asked for changes after " +
                 std::to_string(rows[s.loop_to].cycle) + " cycle(s).\n";
     }
   }
-  report += "\nThe work is on branch orch/run-" + std::to_string(run.id) + ".\n";
-  return Finish(run, schedule.Succeeded() ? RunStatus::kCompleted : RunStatus::kFailed, report);
+  std::string branch = "orch/run-" + std::to_string(run.id);
+  RunStatus status = schedule.Succeeded() ? RunStatus::kCompleted : RunStatus::kFailed;
+  if (status != RunStatus::kCompleted || !flow->pull_request) {
+    return Finish(run, status, report + "\nThe work is on branch " + branch + ".\n");
+  }
+  Result<std::optional<int64_t>> pr = PublishFlow(run, *flow, rows, report, unresolved);
+  if (!pr.ok() && pr.status().IsRetryable()) return pr.status();  // the next tick tries again
+  if (!pr.ok()) {
+    return Finish(run, RunStatus::kFailed,
+                  report + "\nThe pull request could not be opened: " + pr.status().message() +
+                      ". The work is on branch " + branch + ".\n");
+  }
+  if (!*pr) return Finish(run, status, report + "\nNothing was committed: no pull request.\n");
+  return Finish(run, status,
+                report + "\nPull request #" + std::to_string(**pr) + " (branch " + branch + ").\n");
+}
+
+Result<std::optional<int64_t>> RunEngine::PublishFlow(
+    const RunRecord& run, const Flow& flow, const std::map<std::string, RunStepRecord>& rows,
+    const std::string& report, bool draft) {
+  if (!runner_ || !github_) {
+    return Status::InvalidArgument("pull_request: true needs GitHub credentials (github.token)");
+  }
+  Result<Project> project = store_.FindProject(std::to_string(run.project_id));
+  if (!project.ok()) return project.status();
+  if (!project->repo) {
+    return Status::InvalidArgument("project " + project->name + " has no GitHub repository");
+  }
+  // The branch started from its first writing step's base.
+  std::optional<int64_t> task;
+  for (const FlowStep& s : flow.steps) {
+    auto row = rows.find(s.id);
+    if (s.kind == StepKind::kAgent && !s.read_only && row != rows.end() && row->second.task_id) {
+      task = row->second.task_id;
+      break;
+    }
+  }
+  std::string branch = "orch/run-" + std::to_string(run.id);
+  std::string tree = worktree_of_(project->name, branch);
+  if (!task || !fs::is_directory(tree)) return std::optional<int64_t>();
+  Result<int> ahead = runner_->Ahead(tree, *task);
+  if (!ahead.ok()) return ahead.status();
+  if (*ahead == 0) return std::optional<int64_t>();
+  ORCH_RETURN_IF_ERROR(runner_->Push(*project, tree, branch));
+  Result<std::vector<PullRequest>> open = github_->ListPullRequests(*project->repo, branch, "open");
+  if (!open.ok()) return open.status();
+  if (!open->empty()) return std::optional<int64_t>(open->front().number);
+  json input = json::parse(run.input, nullptr, false);
+  std::string what = OneLine(input.is_string()      ? input.get<std::string>()
+                             : input.is_discarded() ? std::string()
+                                                    : input.dump());
+  NewPullRequest pr{.title = flow.name + (what.empty() ? "" : ": " + what),
+                    .body = RedactSecrets("**orch** flow run " + std::to_string(run.id) + "\n\n" +
+                                          report),
+                    .head = branch,
+                    .base = runner_->Base(*task),
+                    .draft = draft};
+  Result<PullRequest> made = github_->CreatePullRequest(*project->repo, pr);
+  if (!made.ok()) return made.status();
+  spdlog::info("runs: run {}: pull request #{}", run.id, made->number);
+  return std::optional<int64_t>(made->number);
 }
 
 Status RunEngine::StartAgentStep(const RunRecord& run, const Flow& flow, const FlowStep& step,

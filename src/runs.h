@@ -34,6 +34,7 @@
 #include "config.h"
 #include "flow.h"
 #include "github.h"
+#include "runner.h"
 #include "store.h"
 
 namespace orch {
@@ -115,6 +116,10 @@ class RunEngine {
   RunEngine(const RunEngine&) = delete;
   RunEngine& operator=(const RunEngine&) = delete;
 
+  // What pushes a flow's branch and opens its pull request (Flow::pull_request); without it
+  // (or without `github`) such a flow fails at its end, saying so.
+  void set_runner(Runner* runner) { runner_ = runner; }
+
   // Advances every running run once. Errors of one run are logged; the others go on.
   Status Step();
   // An orch:debug or orch:plan label on issue `issue`: starts that run, once per issue and
@@ -135,6 +140,12 @@ class RunEngine {
                         const std::map<std::string, RunStepRecord>& rows);
   void StartCodeStep(const RunRecord& run, const FlowStep& step, const RunStepRecord& row);
   Status Finish(const RunRecord& run, RunStatus status, const std::string& report);
+  // Pushes a completed flow's branch and opens (or finds) its pull request, whose body is the
+  // report; a draft when `draft`. Its number; nullopt when the steps committed nothing. Again
+  // after a crash it pushes the same branch and finds the same pull request.
+  Result<std::optional<int64_t>> PublishFlow(const RunRecord& run, const Flow& flow,
+                                             const std::map<std::string, RunStepRecord>& rows,
+                                             const std::string& report, bool draft);
 
   SqliteStore& store_;
   const Config& config_;
@@ -143,6 +154,7 @@ class RunEngine {
   std::function<Result<Config>(const Project&)> project_config_;
   std::function<std::string(const std::string&, const std::string&)> worktree_of_;
   std::function<void()> wake_;
+  Runner* runner_ = nullptr;
 
   // Shared with the code steps' threads, which are detached: a daemon that stops does not
   // wait for a test command (the step runs again after the restart). Once `stopped`, a

@@ -281,6 +281,48 @@ TEST_F(RunsTest, KillNineMidFlowRerunsNoCompletedStepAndTheFlowFinishes) {
   EXPECT_EQ(file.out, "C\n");
 }
 
+TEST_F(RunsTest, AFlowWithPullRequestPushesItsBranchAndOpensOneWithTheReport) {
+  std::filesystem::create_directories(home() + "/flows");
+  WriteFile(home() + "/flows/ship.yml",
+            "name: ship\npull_request: true\nsteps:\n"
+            "  - id: code\n    agent: claude\n    prompt: \"{{input}}\\nstandin: write a.txt A\"\n"
+            "  - id: review\n    agent: codex\n    needs: [code]\n    read_only: true\n"
+            "    prompt: \"standin: say VERDICT: approve\"\n");
+  WriteFile(home() + "/flows/look.yml",
+            "name: look\npull_request: true\nsteps:\n"
+            "  - id: look\n    agent: codex\n    read_only: true\n    prompt: \"standin: say fine\"\n");
+  ConfigureRuns();
+  StartOrch();
+  int64_t id = OrchJson({"flow", "run", "ship", "--input", "Add a", "--json"})["id"];
+  ASSERT_TRUE(RunEnds(id)) << Log();
+  Json run = Run(id);
+  EXPECT_EQ(run["status"], "completed") << run.dump(2);
+  std::string branch = "orch/run-" + std::to_string(id);
+  Json pulls = Sim("GET", "/repos/acme/widgets/pulls?state=all");
+  ASSERT_EQ(pulls.size(), 1u) << pulls.dump(2);
+  EXPECT_EQ(pulls[0]["head"]["ref"], branch);
+  EXPECT_EQ(pulls[0]["base"]["ref"], "main");
+  EXPECT_EQ(pulls[0]["draft"], false);  // the review approved
+  EXPECT_EQ(pulls[0]["title"], "ship: Add a");
+  std::string body = pulls[0]["body"];
+  EXPECT_THAT(body, HasSubstr("flow run " + std::to_string(id)));
+  EXPECT_THAT(body, HasSubstr("# Flow ship: completed"));
+  EXPECT_THAT(run["report"].get<std::string>(),
+              HasSubstr("Pull request #" + std::to_string(pulls[0]["number"].get<int>()) +
+                        " (branch " + branch + ")"));
+  // The branch, with the coder's commit, is on origin.
+  ProcessResult file =
+      test::Run({"git", "--git-dir", dir_.Sub("origin.git"), "show", branch + ":a.txt"});
+  EXPECT_EQ(file.out, "A\n") << file.err;
+
+  // A flow that committed nothing opens nothing.
+  int64_t look = OrchJson({"flow", "run", "look", "--input", "x", "--json"})["id"];
+  ASSERT_TRUE(RunEnds(look)) << Log();
+  EXPECT_EQ(Run(look)["status"], "completed");
+  EXPECT_THAT(Run(look)["report"].get<std::string>(), HasSubstr("Nothing was committed"));
+  EXPECT_EQ(Sim("GET", "/repos/acme/widgets/pulls?state=all").size(), 1u);
+}
+
 TEST_F(RunsTest, TheShippedCodeReviewTestFlowLoopsBackToTheCoderAtMostMaxCycles) {
   WriteFile(dir_.Sub("work/.orch.yml"),
             "workflow:\n  test_command: [sh, -c, \"test -f feature.txt && echo tests pass\"]\n");
@@ -303,6 +345,12 @@ TEST_F(RunsTest, TheShippedCodeReviewTestFlowLoopsBackToTheCoderAtMostMaxCycles)
   EXPECT_EQ(tests["attempt"], 1);
   EXPECT_THAT(tests["output"].get<std::string>(), HasSubstr("tests pass"));
   EXPECT_THAT(run["report"].get<std::string>(), HasSubstr("still asked for changes after 2"));
+  // The tests passed, so the branch went up as a pull request: a draft, with the review open.
+  Json pulls = Sim("GET", "/repos/acme/widgets/pulls?state=all");
+  ASSERT_EQ(pulls.size(), 1u) << pulls.dump(2);
+  EXPECT_EQ(pulls[0]["draft"], true);
+  EXPECT_EQ(pulls[0]["head"]["ref"], "orch/run-" + std::to_string(id));
+  EXPECT_THAT(pulls[0]["body"].get<std::string>(), HasSubstr("still asked for changes after 2"));
   // The coder's second run was told what the review asked for.
   std::string second = PromptOf(code["task_id"]);
   EXPECT_THAT(second, HasSubstr("asked for changes"));
