@@ -73,6 +73,17 @@ std::string OneLine(const std::string& s) {
   return out.size() > 80 ? out.substr(0, 77) + "..." : out;
 }
 
+// A flow run's input as {{input}} gives it: a string's text, an object's "text", other JSON as
+// is.
+std::string InputText(const RunRecord& run) {
+  json input = json::parse(run.input, nullptr, false);
+  if (input.is_string()) return input.get<std::string>();
+  if (input.is_object() && input.contains("text") && input["text"].is_string()) {
+    return input["text"].get<std::string>();
+  }
+  return input.is_discarded() ? std::string() : input.dump(2);
+}
+
 }  // namespace
 
 std::vector<FlowFile> FindFlowFiles(const std::string& orch_home,
@@ -608,10 +619,7 @@ Result<std::optional<int64_t>> RunEngine::PublishFlow(
   Result<std::vector<PullRequest>> open = github_->ListPullRequests(*project->repo, branch, "open");
   if (!open.ok()) return open.status();
   if (!open->empty()) return std::optional<int64_t>(open->front().number);
-  json input = json::parse(run.input, nullptr, false);
-  std::string what = OneLine(input.is_string()      ? input.get<std::string>()
-                             : input.is_discarded() ? std::string()
-                                                    : input.dump());
+  std::string what = OneLine(InputText(run));
   NewPullRequest pr{.title = flow.name + (what.empty() ? "" : ": " + what),
                     .body = RedactSecrets("**orch** flow run " + std::to_string(run.id) + "\n\n" +
                                           report),
@@ -629,11 +637,7 @@ Status RunEngine::StartAgentStep(const RunRecord& run, const Flow& flow, const F
   Result<Project> project = store_.FindProject(
       step.project.empty() ? std::to_string(run.project_id) : step.project);
   if (!project.ok()) return project.status();
-  json input = json::parse(run.input, nullptr, false);
-  std::string input_text = input.is_string() ? input.get<std::string>()
-                           : input.is_object() && input.contains("text") && input["text"].is_string()
-                               ? input["text"].get<std::string>()
-                               : input.dump(2);
+  std::string input_text = InputText(run);
   std::map<std::string, std::string> outputs;
   for (const auto& [id, row] : rows) outputs[id] = row.output;
   std::string prompt = run.kind == RunKind::kFlow ? RenderPrompt(step, input_text, outputs)
