@@ -34,6 +34,21 @@ class RunsTest : public GitHubLoopTest {
     return Eventually([&] { return Run(id)["status"] != "running"; }, timeout);
   }
   Json Runs() { return OrchJson({"run", "list", "--json"}); }
+  // $ORCH_HOME/flows/<name>.yml.
+  void WriteFlow(const std::string& name, const std::string& yaml) {
+    std::filesystem::create_directories(home() + "/flows");
+    WriteFile(home() + "/flows/" + name + ".yml", yaml);
+  }
+  // The id of the first run once there is one; 0 if none came.
+  int64_t FirstRun() {
+    int64_t id = 0;
+    Eventually([&] {
+      Json runs = Runs();
+      if (!runs.empty()) id = runs[0]["id"];
+      return id != 0;
+    });
+    return id;
+  }
   Json StepOf(const Json& run, const std::string& id) {
     for (const Json& s : run["steps"]) {
       if (s["step_id"] == id) return s;
@@ -82,12 +97,8 @@ TEST_F(RunsTest, ADebugRunOrchestratesOnceWithEverySessionsOutputEvenAfterRestar
                    {{"user", "alice"}, {"title", "Frobnicator breaks"}, {"body", body}})["issue"]
                    ["number"];
   Label(number, "bob", "orch:debug");
-  int64_t id = 0;
-  ASSERT_TRUE(Eventually([&] {
-    Json runs = Runs();
-    if (!runs.empty()) id = runs[0]["id"];
-    return id != 0;
-  })) << Log();
+  int64_t id = FirstRun();
+  ASSERT_NE(id, 0) << Log();
   ASSERT_TRUE(RunEnds(id, std::chrono::seconds(90))) << Log();
 
   Json run = Run(id);
@@ -167,12 +178,8 @@ TEST_F(RunsTest, WithWebhooksOffTheSyncStartsARunForATrustedLabelOnly) {
   Label(untrusted, "eve", "orch:plan");
   int number = OpenIssue()["issue"]["number"];
   Label(number, "bob", "orch:debug");
-  int64_t id = 0;
-  ASSERT_TRUE(Eventually([&] {
-    Json runs = Runs();
-    if (!runs.empty()) id = runs[0]["id"];
-    return id != 0;
-  })) << Log();
+  int64_t id = FirstRun();
+  ASSERT_NE(id, 0) << Log();
   ASSERT_TRUE(RunEnds(id, std::chrono::seconds(90))) << Log();
   Json run = Run(id);
   EXPECT_EQ(run["kind"], "debug");
@@ -237,8 +244,7 @@ TEST_F(RunsTest, APlanAcrossTwoRepositoriesHasAChildEachAndAReportOfBoth) {
 
 TEST_F(RunsTest, KillNineMidFlowRerunsNoCompletedStepAndTheFlowFinishes) {
   std::string counter = dir_.Sub("counter.txt");
-  std::filesystem::create_directories(home() + "/flows");
-  WriteFile(home() + "/flows/five.yml",
+  WriteFlow("five",
             "name: five\nsteps:\n"
             "  - id: a\n    agent: claude\n    prompt: \"standin: write a.txt A\"\n"
             "  - id: b\n    kind: code\n    needs: [a]\n"
@@ -282,13 +288,12 @@ TEST_F(RunsTest, KillNineMidFlowRerunsNoCompletedStepAndTheFlowFinishes) {
 }
 
 TEST_F(RunsTest, AFlowWithPullRequestPushesItsBranchAndOpensOneWithTheReport) {
-  std::filesystem::create_directories(home() + "/flows");
-  WriteFile(home() + "/flows/ship.yml",
+  WriteFlow("ship",
             "name: ship\npull_request: true\nsteps:\n"
             "  - id: code\n    agent: claude\n    prompt: \"{{input}}\\nstandin: write a.txt A\"\n"
             "  - id: review\n    agent: codex\n    needs: [code]\n    read_only: true\n"
             "    prompt: \"standin: say VERDICT: approve\"\n");
-  WriteFile(home() + "/flows/look.yml",
+  WriteFlow("look",
             "name: look\npull_request: true\nsteps:\n"
             "  - id: look\n    agent: codex\n    read_only: true\n    prompt: \"standin: say fine\"\n");
   ConfigureRuns();
@@ -357,8 +362,7 @@ TEST_F(RunsTest, TheShippedCodeReviewTestFlowLoopsBackToTheCoderAtMostMaxCycles)
 }
 
 TEST_F(RunsTest, TheLocalApiStartsAFlowListsItAndStreamsItsStepsToTheEnd) {
-  std::filesystem::create_directories(home() + "/flows");
-  WriteFile(home() + "/flows/two.yml",
+  WriteFlow("two",
             "name: two\nsteps:\n"
             "  - id: first\n    agent: claude\n    prompt: \"{{input}}\\nstandin: say one\"\n"
             "  - id: second\n    kind: code\n    needs: [first]\n    command: [echo, two]\n");
@@ -463,9 +467,8 @@ TEST_F(RunsTest, ADebugRunFromTheCliWaitsForOrchRunOrchestrateAndCancelStopsAnot
 }
 
 TEST_F(RunsTest, ACodeStepCutShortByAStopRunsAgainAndNeverHoldsTheStopUp) {
-  std::filesystem::create_directories(home() + "/flows");
   // The first run sleeps long; the one after the restart finds its marker and ends at once.
-  WriteFile(home() + "/flows/slow.yml",
+  WriteFlow("slow",
             "name: slow\nsteps:\n"
             "  - id: x\n    kind: code\n"
             "    command: [sh, -c, \"if [ -f marker ]; then echo second; else touch marker; "
