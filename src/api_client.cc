@@ -38,6 +38,7 @@ Status HttpError(int status, const std::string& body) {
   if (j.is_object() && j["error"].is_string()) why = j["error"].get<std::string>();
   if (status == 401) return Status::InvalidArgument("the daemon refused the API token", why);
   if (status == 404) return Status::NotFound(why);
+  if (status == 410) return Status::NotFound(why);  // gone for good: asking again will not help
   return Status::Unavailable("orch serve answered HTTP " + std::to_string(status), why);
 }
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -369,6 +370,17 @@ void ApiServer::Stream(const httplib::Request& req, httplib::Response& res) {
   Status loaded = LoadRuns(*sub);
   if (loaded.IsNotFound()) return Reply(res, 404, {{"error", loaded.message()}});
   if (!loaded.ok()) return Reply(res, 500, {{"error", loaded.message()}});
+  // Every attempt ended and none left its directory: deleted as old (engine.run_log_retention_days).
+  if (!sub->runs.empty() && std::all_of(sub->runs.begin(), sub->runs.end(), [](const RunLog& r) {
+        std::error_code ec;
+        return r.finished && !std::filesystem::exists(r.dir, ec);
+      })) {
+    return Reply(res, 410,
+                 {{"error", "the output of task " + std::to_string(sub->task_id) +
+                                " was deleted with its run directories, as old "
+                                "(engine.run_log_retention_days); `orch task show` keeps each "
+                                "attempt's summary"}});
+  }
   sub->last_write = clock_.Monotonic();
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(

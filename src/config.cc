@@ -476,7 +476,9 @@ void Reader::ReadRoot(const YAML::Node& root) {
                 }},
                {"max_parallel", [&](auto& v, auto& k) { Int(v, k, 1, 64, &en.max_parallel); }},
                {"stuck_timeout",
-                [&](auto& v, auto& k) { Duration(v, k, Seconds(60), &en.stuck_timeout); }}});
+                [&](auto& v, auto& k) { Duration(v, k, Seconds(60), &en.stuck_timeout); }},
+               {"run_log_retention_days",
+                [&](auto& v, auto& k) { Int(v, k, 0, 3650, &en.run_log_retention_days); }}});
         }},
        {"workflow",
         [&](auto& n, auto& p) {

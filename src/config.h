@@ -75,6 +75,8 @@ struct EngineConfig {
   Seconds webhook_health_check_interval{60};
   int max_parallel = 3;
   Seconds stuck_timeout{1800};
+  // The runs/<task>/ logs of a task done this many days ago are deleted; 0 keeps them.
+  int run_log_retention_days = 30;
 };
 
 struct WorkflowConfig {

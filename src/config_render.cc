@@ -107,6 +107,7 @@ std::string RenderConfig(const Config& c) {
       << Secs(e.webhook_health_check_interval);
   out << YAML::Key << "max_parallel" << YAML::Value << e.max_parallel;
   out << YAML::Key << "stuck_timeout" << YAML::Value << Secs(e.stuck_timeout);
+  out << YAML::Key << "run_log_retention_days" << YAML::Value << e.run_log_retention_days;
   out << YAML::EndMap;
 
   const WorkflowConfig& w = c.workflow;

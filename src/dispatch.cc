@@ -183,6 +183,10 @@ Result<DispatchReport> Dispatcher::Step() {
     next_sweep_ = clock_.NowUnix() + 60;
     note(SweepWorktrees().status(), "sweeping work trees");
   }
+  if (clock_.NowUnix() >= next_log_prune_) {
+    next_log_prune_ = clock_.NowUnix() + 3600;
+    note(PruneRunLogs().status(), "pruning run logs");
+  }
   if (!first.ok()) return first;
   return report;
 }
@@ -742,6 +746,41 @@ Result<std::vector<std::string>> Dispatcher::SweepWorktrees() {
     }
   }
   return orphans;
+}
+
+Result<int> Dispatcher::PruneRunLogs() {
+  int days = config_.engine.run_log_retention_days;
+  if (days <= 0) return 0;
+  int64_t before = clock_.NowUnix() - int64_t{days} * 86400;
+  std::error_code ec;
+  std::filesystem::directory_iterator dir(runner_.RunsDir(), ec);
+  if (ec) return 0;  // no run yet
+  int removed = 0;
+  for (const auto& entry : dir) {
+    std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    int64_t id = std::atoll(name.c_str());
+    if (busy_.count(id)) continue;
+    Result<Task> task = store_.GetTask(id);
+    if (!task.ok() && !task.status().IsNotFound()) return task.status();
+    if (task.ok()) {
+      if (task->status != TaskStatus::kDone || task->updated_at >= before) continue;
+    } else {
+      // No such task (its project was removed): by the directory's age.
+      auto changed = std::filesystem::last_write_time(entry.path(), ec);
+      if (ec) continue;
+      auto age = std::filesystem::file_time_type::clock::now() - changed;
+      if (age < std::chrono::hours(24) * days) continue;
+    }
+    std::filesystem::remove_all(entry.path(), ec);
+    if (ec) {
+      spdlog::warn("dispatch: deleting {}: {}", entry.path().string(), ec.message());
+      continue;
+    }
+    ++removed;
+  }
+  if (removed > 0) spdlog::info("dispatch: deleted the run logs of {} old task(s)", removed);
+  return removed;
 }
 
 Status Dispatcher::Adopt() {

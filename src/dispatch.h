@@ -68,6 +68,10 @@ class Dispatcher {
   // owns (orphans: left by hand or by an older orch), at most once a
   // minute. Returns the orphans' paths.
   Result<std::vector<std::string>> SweepWorktrees();
+  // Deletes runs/<task>/ of tasks done at least engine.run_log_retention_days ago, and of
+  // tasks that no longer exist once the directory is that old (at most once an hour from
+  // Step). Returns how many it deleted.
+  Result<int> PruneRunLogs();
   Result<DispatchReport> Step();
   // Waits until no job is in flight, then applies their results (tests and shutdown).
   void Drain();
@@ -106,6 +110,7 @@ class Dispatcher {
   std::map<std::string, int64_t> cooldown_until_;  // "agent:model" after a rate limit
   std::map<int64_t, int64_t> next_tmux_check_;     // run id -> unix seconds
   int64_t next_sweep_ = 0;
+  int64_t next_log_prune_ = 0;
 
   std::mutex mu_;
   std::condition_variable cv_;

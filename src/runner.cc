@@ -100,8 +100,10 @@ Runner::Runner(const Config& config, WorktreeGit& git, Tmux& tmux, RunnerOptions
   if (options_.orch_binary.empty()) options_.orch_binary = ExecutablePath();
 }
 
+std::string Runner::RunsDir() const { return options_.orch_home + "/runs"; }
+
 std::string Runner::RunDir(int64_t task_id, int attempt) const {
-  return options_.orch_home + "/runs/" + std::to_string(task_id) + "/" + std::to_string(attempt);
+  return RunsDir() + "/" + std::to_string(task_id) + "/" + std::to_string(attempt);
 }
 
 std::string Runner::WorktreePath(const std::string& project, const std::string& branch) const {

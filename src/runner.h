@@ -85,6 +85,8 @@ class Runner {
   Runner(const Config& config, WorktreeGit& git, Tmux& tmux, RunnerOptions options);
 
   std::string RunDir(int64_t task_id, int attempt) const;
+  // Where every task's run directories are: runs/<task>/<attempt>.
+  std::string RunsDir() const;
   const std::string& worktrees_base() const { return options_.worktrees_base; }
   std::string WorktreePath(const std::string& project, const std::string& branch) const;
   Tmux& tmux() { return tmux_; }

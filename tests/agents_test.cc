@@ -2,6 +2,7 @@
 // with a local bare `origin`, tmux on the test's own socket, and the agent stand-ins
 // (tools/agent-standin) answering as claude, codex and opencode with their real flags and
 // output formats. Each test scripts the stand-in through `standin:` lines in the issue body.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gmock/gmock.h>
 #include <signal.h>
 
@@ -364,14 +365,41 @@ TEST_F(AgentLoopTest, AMergedPullRequestsWorkTreeIsRemovedAndOrphansAreReported)
   // A work tree no task owns.
   std::string orphan = std::filesystem::path(worktree).parent_path().string() + "/stray";
   std::filesystem::create_directories(orphan);
-  // The sweep runs at start and then every minute: restart to see it now.
+  // Run logs: this task's, as if done 31 days ago; those of a task that is gone, as old; and
+  // a task gone only yesterday.
+  std::string logs = std::filesystem::path(Task(id)["runs"][0]["run_dir"].get<std::string>())
+                         .parent_path()
+                         .string();
+  ASSERT_TRUE(std::filesystem::exists(logs + "/1/output.log"));
+  std::string runs = std::filesystem::path(logs).parent_path().string();
+  for (const char* gone : {"/9001/1", "/9002/1"}) {
+    std::filesystem::create_directories(runs + gone);
+  }
+  auto old = std::filesystem::file_time_type::clock::now() - std::chrono::hours(24 * 31);
+  std::filesystem::last_write_time(runs + "/9001", old);
   orch_->Signal(SIGTERM);
   orch_->Wait(std::chrono::seconds(5));
+  {
+    SQLite::Database db(home() + "/orch.db", SQLite::OPEN_READWRITE);
+    db.exec("UPDATE tasks SET updated_at = updated_at - 31 * 86400 WHERE id = " +
+            std::to_string(id));
+  }
+  // The sweep runs at start and then every minute, the pruning every hour: restart to see
+  // them now.
   StartOrch();
   EXPECT_TRUE(Eventually([&] { return !std::filesystem::exists(worktree); })) << Log();
   EXPECT_THAT(Worktrees(), ::testing::Not(HasSubstr(worktree)));
   EXPECT_TRUE(Eventually([&] { return Log().find("orphan work tree " + orphan) != std::string::npos; }))
       << Log();
+  EXPECT_TRUE(Eventually([&] { return !std::filesystem::exists(logs); })) << Log();
+  EXPECT_FALSE(std::filesystem::exists(runs + "/9001"));
+  EXPECT_TRUE(std::filesystem::exists(runs + "/9002"));
+  EXPECT_THAT(Log(), HasSubstr("deleted the run logs of 2 old task(s)"));
+  // The task and its attempts stay.
+  EXPECT_EQ(Task(id)["runs"].size(), 1u);
+  ProcessResult stream = Orch({"stream", std::to_string(id)});
+  EXPECT_NE(stream.exit_code, 0);
+  EXPECT_THAT(stream.err, HasSubstr("was deleted with its run directories"));
 }
 
 TEST_F(AgentLoopTest, TaskRunDispatchesInTheForegroundThroughTheSamePath) {
