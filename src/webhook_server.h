@@ -50,6 +50,11 @@ struct WebhookEnvelope {
   std::string repo;  // repository.full_name
 };
 
+// The JSON of a delivery GitHub sent as `application/x-www-form-urlencoded` (a webhook's
+// content type may be set so): the URL-decoded value of its `payload` field. InvalidArgument
+// when there is none.
+Result<std::string> FormPayload(std::string_view body);
+
 // Checks that `body` is one JSON object and reads its top-level "action" and
 // "repository.full_name" in one pass without building a document. InvalidArgument describing
 // the syntax error otherwise.

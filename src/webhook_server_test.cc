@@ -140,6 +140,44 @@ TEST_F(WebhookServerTest, MalformedJsonWithAGoodSignatureIs400) {
   EXPECT_EQ(r->status, 400);
 }
 
+TEST(FormPayloadTest, DecodesThePayloadField) {
+  EXPECT_EQ(*FormPayload("payload=%7B%22a%22%3A%22b+c%2B%22%7D"), "{\"a\":\"b c+\"}");
+  EXPECT_EQ(*FormPayload("x=1&payload=%7B%7D&y=2"), "{}");
+  EXPECT_THAT(FormPayload("x=1").status().message(), HasSubstr("no payload field"));
+  EXPECT_FALSE(FormPayload("payload=%7").ok());
+  EXPECT_FALSE(FormPayload("payload=%zz").ok());
+}
+
+TEST_F(WebhookServerTest, AFormEncodedDeliveryIsCheckedAsSentAndStoredAsItsJson) {
+  // GitHub's webhook settings offer application/x-www-form-urlencoded too: the JSON comes as
+  // the `payload` field, and the signature covers the form as sent.
+  std::string json = R"({"action":"opened","repository":{"full_name":"acme/widgets"}})";
+  std::string form = "payload=" + httplib::detail::encode_query_param(json);
+  httplib::Headers h = {{"X-GitHub-Event", "issues"},
+                        {"X-GitHub-Delivery", "form-1"},
+                        {"X-Hub-Signature-256", SignBody(kSecret, form)}};
+  httplib::Result r = client_->Post("/webhook", h, form, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 202) << r->body;
+  std::vector<Delivery> due = *store_->DueDeliveries(10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].payload, json);
+  EXPECT_EQ(due[0].action, "opened");
+  EXPECT_EQ(due[0].repo, "acme/widgets");
+  // The signature is still checked over the raw form, and a form without payload is a 400.
+  h = {{"X-GitHub-Event", "issues"},
+       {"X-GitHub-Delivery", "form-2"},
+       {"X-Hub-Signature-256", SignBody(kSecret, json)}};
+  EXPECT_EQ(client_->Post("/webhook", h, form, "application/x-www-form-urlencoded")->status, 401);
+  std::string empty = "zen=hi";
+  h = {{"X-GitHub-Event", "ping"},
+       {"X-GitHub-Delivery", "form-3"},
+       {"X-Hub-Signature-256", SignBody(kSecret, empty)}};
+  r = client_->Post("/webhook", h, empty, "application/x-www-form-urlencoded");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("no payload field"));
+}
+
 TEST_F(WebhookServerTest, OversizedBodiesAre413) {
   std::string body = "{\"pad\":\"" + std::string(8000, 'x') + "\"}";
   httplib::Result r = Post(body, SignBody(kSecret, body));
