@@ -577,7 +577,7 @@ Status RunEngine::Advance(const RunRecord& run) {
   if (status != RunStatus::kCompleted || !flow->pull_request) {
     return Finish(run, status, report + "\nThe work is on branch " + branch + ".\n");
   }
-  Result<std::optional<int64_t>> pr = PublishFlow(run, *flow, rows, report, unresolved);
+  Result<std::optional<int64_t>> pr = PublishFlow(run, *flow, report, unresolved);
   if (!pr.ok() && pr.status().IsRetryable()) return pr.status();  // the next tick tries again
   if (!pr.ok()) {
     return Finish(run, RunStatus::kFailed,
@@ -589,9 +589,8 @@ Status RunEngine::Advance(const RunRecord& run) {
                 report + "\nPull request #" + std::to_string(**pr) + " (branch " + branch + ").\n");
 }
 
-Result<std::optional<int64_t>> RunEngine::PublishFlow(
-    const RunRecord& run, const Flow& flow, const std::map<std::string, RunStepRecord>& rows,
-    const std::string& report, bool draft) {
+Result<std::optional<int64_t>> RunEngine::PublishFlow(const RunRecord& run, const Flow& flow,
+                                                      const std::string& report, bool draft) {
   if (!runner_ || !github_) {
     return Status::InvalidArgument("pull_request: true needs GitHub credentials (github.token)");
   }
@@ -600,16 +599,16 @@ Result<std::optional<int64_t>> RunEngine::PublishFlow(
   if (!project->repo) {
     return Status::InvalidArgument("project " + project->name + " has no GitHub repository");
   }
-  // The branch started from its first writing step's base.
-  std::optional<int64_t> task;
-  for (const FlowStep& s : flow.steps) {
-    auto row = rows.find(s.id);
-    if (s.kind == StepKind::kAgent && !s.read_only && row != rows.end() && row->second.task_id) {
-      task = row->second.task_id;
-      break;
-    }
-  }
+  // The branch's work tree, and so the base it remembers (runner.h), came with the first task
+  // on it: the lowest id, as tasks are added when their steps start (a review loop's later
+  // tasks reuse the tree).
   std::string branch = "orch/run-" + std::to_string(run.id);
+  Result<std::vector<Task>> tasks = store_.ListTasks({.project_id = project->id});
+  if (!tasks.ok()) return tasks.status();
+  std::optional<int64_t> task;
+  for (const Task& t : *tasks) {
+    if (t.run_id == run.id && t.branch == branch && (!task || t.id < *task)) task = t.id;
+  }
   std::string tree = worktree_of_(project->name, branch);
   if (!task || !fs::is_directory(tree)) return std::optional<int64_t>();
   Result<int> ahead = runner_->Ahead(tree, *task);

@@ -144,7 +144,6 @@ class RunEngine {
   // report; a draft when `draft`. Its number; nullopt when the steps committed nothing. Again
   // after a crash it pushes the same branch and finds the same pull request.
   Result<std::optional<int64_t>> PublishFlow(const RunRecord& run, const Flow& flow,
-                                             const std::map<std::string, RunStepRecord>& rows,
                                              const std::string& report, bool draft);
 
   SqliteStore& store_;

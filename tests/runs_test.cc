@@ -331,6 +331,12 @@ TEST_F(RunsTest, AFlowWithPullRequestPushesItsBranchAndOpensOneWithTheReport) {
 TEST_F(RunsTest, TheShippedCodeReviewTestFlowLoopsBackToTheCoderAtMostMaxCycles) {
   WriteFile(dir_.Sub("work/.orch.yml"),
             "workflow:\n  test_command: [sh, -c, \"test -f feature.txt && echo tests pass\"]\n");
+  // origin's default branch is trunk: the flow's branch starts there, and its pull request
+  // goes there, though later steps' tasks only reuse the work tree.
+  ASSERT_EQ(
+      test::Run({"git", "--git-dir", dir_.Sub("origin.git"), "branch", "-m", "main", "trunk"})
+          .exit_code,
+      0);
   ConfigureRuns("", "[claude, codex]");
   StartOrch();
   // Every review asks for changes: the coder runs 1 + max_cycles (2) times, then the tests.
@@ -355,6 +361,7 @@ TEST_F(RunsTest, TheShippedCodeReviewTestFlowLoopsBackToTheCoderAtMostMaxCycles)
   ASSERT_EQ(pulls.size(), 1u) << pulls.dump(2);
   EXPECT_EQ(pulls[0]["draft"], true);
   EXPECT_EQ(pulls[0]["head"]["ref"], "orch/run-" + std::to_string(id));
+  EXPECT_EQ(pulls[0]["base"]["ref"], "trunk");
   EXPECT_THAT(pulls[0]["body"].get<std::string>(), HasSubstr("still asked for changes after 2"));
   // The coder's second run was told what the review asked for.
   std::string second = PromptOf(code["task_id"]);
