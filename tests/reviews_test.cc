@@ -106,6 +106,29 @@ TEST_F(ReviewLoopTest, ThreeInlineCommentsBecomeThreeFollowUpsOnTheSameBranchAnd
   EXPECT_EQ(Sim("GET", "/repos/acme/widgets/pulls/" + std::to_string(pr))["merged"], false);
 }
 
+TEST_F(ReviewLoopTest, FollowUpsPushToThePrWhenTheDefaultBranchIsNotMain) {
+  // The pull request goes against trunk; a follow-up, which reuses its parent's work tree,
+  // counts its commits against trunk too.
+  ASSERT_EQ(
+      test::Run({"git", "--git-dir", dir_.Sub("origin.git"), "branch", "-m", "main", "trunk"})
+          .exit_code,
+      0);
+  StartOrch();
+  auto [number, id, pr] = TaskInReview();
+  EXPECT_EQ(Sim("GET", "/repos/acme/widgets/pulls/" + std::to_string(pr))["base"]["ref"], "trunk");
+  std::string branch = Task(id)["branch"];
+  Review(pr, "alice", "CHANGES_REQUESTED", "One more.",
+         Json::array({{{"path", "hello.txt"},
+                       {"line", 1},
+                       {"body", "Add a fix\nstandin: write fix.txt fixed"}}}));
+  ASSERT_TRUE(Eventually([&] { return Children(id).size() == 1; })) << Log();
+  int64_t child = Children(id)[0]["id"];
+  ASSERT_TRUE(Reaches(child, "done")) << Log() << Task(child).dump(2);
+  ProcessResult f =
+      test::Run({"git", "-C", dir_.Sub("origin.git"), "show", branch + ":fix.txt"});
+  EXPECT_EQ(f.out, "fixed\n") << f.err;
+}
+
 TEST_F(ReviewLoopTest, OnlyTrustedReviewsStartFollowUpsOrFinishTheTask) {
   StartOrch();
   auto [number, id, pr] = TaskInReview();
