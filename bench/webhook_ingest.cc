@@ -423,19 +423,24 @@ int main(int argc, char** argv) {
   printf("  payloads read back and hashed: %ld of %ld sampled %s\n", sampled - bad, sampled,
          bad ? "MISMATCH" : "intact");
   if (bad) failed = true;
-  // The price of keeping dedup's keys in memory: a connection's first commit reads them all.
+  // The price of keeping dedup's keys in memory: `orch serve` reads them all when it starts
+  // (and a connection again after a pruning deleted rows).
   {
     auto fresh = std::move(orch::SqliteStore::Open(db, clock)).value();
     size_t heap0 = mallinfo2().uordblks;
     Clock::time_point t0 = Clock::now();
-    orch::Result<orch::InboxOutcome> first =
-        fresh->StoreDelivery({DeliveryId("first", 0), "issues", "labeled", "acme/widgets", body});
+    bool loaded = fresh->LoadInboxKeys().ok();
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     double bytes = static_cast<double>(mallinfo2().uordblks - heap0);
-    printf("  first commit after opening the inbox of %ld deliveries (reads dedup's keys): "
-           "%.1f ms (%.2f us and %.0f bytes of memory per delivery)\n",
-           stored, ms, ms * 1000 / static_cast<double>(stored), bytes / static_cast<double>(stored));
-    if (!first.ok() || *first != orch::InboxOutcome::kStored) failed = true;
+    t0 = Clock::now();
+    orch::Result<orch::InboxOutcome> first =
+        fresh->StoreDelivery({DeliveryId("first", 0), "issues", "labeled", "acme/widgets", body});
+    double first_us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+    printf("  reading dedup's keys of %ld deliveries (at start): %.1f ms, %.2f us and %.0f bytes "
+           "of memory per delivery; the first commit after it: %.0f us\n",
+           stored, ms, ms * 1000 / static_cast<double>(stored), bytes / static_cast<double>(stored),
+           first_us);
+    if (!loaded || !first.ok() || *first != orch::InboxOutcome::kStored) failed = true;
   }
   std::filesystem::remove_all(dir);
   return failed || !sink ? 1 : 0;

@@ -205,6 +205,7 @@ class ServeCommand : public Command {
       Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(home->db_path(), ctx.clock);
       if (!s.ok()) return s.status();
       inbox_store = std::move(s).value();
+      if (Status keys = inbox_store->LoadInboxKeys(); !keys.ok()) return keys;
       Result<std::unique_ptr<SqliteStore>> checkpointer =
           SqliteStore::Open(home->db_path(), ctx.clock);
       if (!checkpointer.ok()) return checkpointer.status();

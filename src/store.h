@@ -300,6 +300,9 @@ class SqliteStore {
   // The same for many deliveries in one transaction (the receiver's group commit): one outcome
   // per delivery, in order; on failure none of them is stored.
   Result<std::vector<InboxOutcome>> StoreDeliveries(const std::vector<NewDelivery>& deliveries);
+  // Reads the inbox's dedup keys into memory now (StoreDeliveries does on its first batch), so
+  // the first delivery after a start does not wait for them.
+  Status LoadInboxKeys();
   // Deliveries due now, oldest first, at most `limit`.
   Result<std::vector<Delivery>> DueDeliveries(int limit);
   // `result` says what applying it did (shown by `orch webhook deliveries`).

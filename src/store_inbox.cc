@@ -297,6 +297,19 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
   }
 }
 
+Status SqliteStore::LoadInboxKeys() {
+  try {
+    if (!inbox_) inbox_ = std::make_unique<InboxStatements>(*db_);
+    SQLite::Transaction txn(*db_);  // one snapshot for the count and the rows
+    inbox_->keys.Refresh();
+    txn.commit();
+    return Status::OK();
+  } catch (const std::exception& e) {
+    inbox_.reset();
+    return Error(e, "reading the inbox's dedup keys");
+  }
+}
+
 Result<std::vector<Delivery>> SqliteStore::DueDeliveries(int limit) {
   try {
     SQLite::Statement q(*db_, std::string("SELECT ") + kDeliveryColumns +

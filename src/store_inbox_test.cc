@@ -268,6 +268,16 @@ TEST_F(InboxTest, RowsAnotherConnectionStoredAreDuplicatesHere) {
   EXPECT_TRUE(Due().empty());
 }
 
+TEST_F(InboxTest, KeysReadAtStartFindEveryEarlierRow) {
+  EXPECT_EQ(Store(Labeled("a", "{\"a\":1}")), InboxOutcome::kStored);
+  EXPECT_EQ(Store(Labeled("b", "{\"b\":1}")), InboxOutcome::kStored);
+  auto daemon = std::move(SqliteStore::Open(dir_.Sub("orch.db"), clock_)).value();
+  ASSERT_TRUE(daemon->LoadInboxKeys().ok());
+  EXPECT_EQ(*daemon->StoreDelivery(Labeled("a", "{\"other\":1}")), InboxOutcome::kDuplicate);
+  EXPECT_EQ(*daemon->StoreDelivery(Labeled("new-id", "{\"b\":1}")), InboxOutcome::kDuplicate);
+  EXPECT_EQ(*daemon->StoreDelivery(Labeled("c", "{\"c\":1}")), InboxOutcome::kStored);
+}
+
 TEST_F(InboxTest, ARowIdReusedAfterPruningIsFoundByItsNewDelivery) {
   // Without AUTOINCREMENT, SQLite gives the next row the id after the newest remaining one: once
   // every row is pruned, a new row takes an id this connection already knew for another
