@@ -514,6 +514,7 @@ void Reader::ReadRoot(const YAML::Node& root) {
                 [&](auto& v, auto& k) { Int(v, k, 200, 1000000, &r.session_output_budget); }},
                {"total_output_budget",
                 [&](auto& v, auto& k) { Int(v, k, 200, 10000000, &r.total_output_budget); }},
+               {"roles", [&](auto& v, auto& k) { StringMap(v, k, &r.roles); }},
                {"debug", [&](auto& v, auto& k) {
                   ReadMap(v, k,
                           {{"auto_orchestrate",
@@ -663,6 +664,7 @@ void Reader::CheckCrossReferences() {
   check_agent("router.fallback_executor", c.router.fallback_executor);
   check_agent("runs.orchestrator_agent", c.runs.orchestrator_agent);
   for (const auto& name : c.runs.debug_agents) check_agent("runs.debug.agents", name);
+  for (const auto& [role, name] : c.runs.roles) check_agent("runs.roles." + role, name);
   for (const auto& name : c.router.agents) check_agent("router.agents", name);
   const std::pair<const char*, const std::map<std::string, std::string>*> maps[] = {
       {"simple", &c.model_map.simple},

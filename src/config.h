@@ -104,6 +104,9 @@ struct RunsConfig {
   std::vector<std::string> debug_agents;     // key debug.agents; empty: router.agents
   int session_output_budget = 6000;          // characters of each session in the prompt
   int total_output_budget = 24000;           // characters of all sessions together
+  // A flow step's `role` -> the agent that takes it (key roles); a role not listed goes to the
+  // router like any task.
+  std::map<std::string, std::string> roles;
 };
 
 // Plan mode (runs.h): the repositories a goal is planned across.

@@ -132,6 +132,7 @@ std::string RenderConfig(const Config& c) {
   out << YAML::Key << "report_to" << YAML::Value << (rn.report_to_comment ? "comment" : "none");
   out << YAML::Key << "session_output_budget" << YAML::Value << rn.session_output_budget;
   out << YAML::Key << "total_output_budget" << YAML::Value << rn.total_output_budget;
+  EmitMap(out, "roles", rn.roles);
   out << YAML::Key << "debug" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "auto_orchestrate" << YAML::Value << rn.auto_orchestrate;
   EmitList(out, "agents", rn.debug_agents);

@@ -229,6 +229,8 @@ TEST_F(ConfigTest, UnknownAgentsAreRejectedWhereTheyAreNamed) {
               HasSubstr("config.yml:2: router.agent: unknown agent \"gpt\""));
   EXPECT_THAT(Error("model_map:\n  simple:\n    goose: x\n"),
               HasSubstr("model_map.simple.goose: unknown agent"));
+  EXPECT_THAT(Error("runs:\n  roles:\n    coder: claude\n    reviewer: gpt\n"),
+              HasSubstr("config.yml:4: runs.roles.reviewer: unknown agent \"gpt\""));
   EXPECT_THAT(Error("agents:\n  goose:\n    args: [run]\n"),
               HasSubstr("agents.goose: command is required"));
 }

@@ -651,10 +651,16 @@ Status RunEngine::StartAgentStep(const RunRecord& run, const Flow& flow, const F
     }
   }
   std::string agent = step.agent;
+  // A reviewer is never the coder: not the agent that ran the step named by not_agent_of.
+  std::string avoid;
+  if (auto other = rows.find(step.not_agent_of); other != rows.end()) avoid = other->second.agent;
+  if (agent.empty() && !step.role.empty()) {
+    auto configured = config_.runs.roles.find(step.role);
+    if (configured != config_.runs.roles.end() && configured->second != avoid) {
+      agent = configured->second;
+    }
+  }
   if (agent.empty() && !step.not_agent_of.empty()) {
-    // Any agent but the one that ran the other step (a reviewer is not the coder).
-    auto other = rows.find(step.not_agent_of);
-    std::string avoid = other != rows.end() ? other->second.agent : "";
     for (const std::string& a : config_.router.agents) {
       if (a != avoid) {
         agent = a;

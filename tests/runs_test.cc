@@ -337,7 +337,8 @@ TEST_F(RunsTest, TheShippedCodeReviewTestFlowLoopsBackToTheCoderAtMostMaxCycles)
       test::Run({"git", "--git-dir", dir_.Sub("origin.git"), "branch", "-m", "main", "trunk"})
           .exit_code,
       0);
-  ConfigureRuns("", "[claude, codex]");
+  // The coder's role goes to codex; so would the reviewer's, but it is never the coder's agent.
+  ConfigureRuns("runs:\n  roles: {coder: codex, reviewer: codex}\n", "[claude, codex]");
   StartOrch();
   // Every review asks for changes: the coder runs 1 + max_cycles (2) times, then the tests.
   Json made = OrchJson({"flow", "run", "code-review-test", "--input",
@@ -352,7 +353,8 @@ TEST_F(RunsTest, TheShippedCodeReviewTestFlowLoopsBackToTheCoderAtMostMaxCycles)
   EXPECT_EQ(code["cycle"], 2);
   EXPECT_EQ(code["attempt"], 3);
   EXPECT_EQ(review["attempt"], 3);
-  EXPECT_NE(code["agent"], review["agent"]);  // the reviewer is never the coder's agent
+  EXPECT_EQ(code["agent"], "codex");
+  EXPECT_EQ(review["agent"], "claude");  // the reviewer is never the coder's agent
   EXPECT_EQ(tests["attempt"], 1);
   EXPECT_THAT(tests["output"].get<std::string>(), HasSubstr("tests pass"));
   EXPECT_THAT(run["report"].get<std::string>(), HasSubstr("still asked for changes after 2"));
