@@ -352,7 +352,7 @@ TEST_F(AgentLoopTest, DelegationsBecomeChildTasksAndBlockTheParent) {
 }
 
 TEST_F(AgentLoopTest, AMergedPullRequestsWorkTreeIsRemovedAndOrphansAreReported) {
-  ConfigureAgents();
+  ConfigureAgents("[claude]", "api:\n  port: 0\n");  // `orch stream` below; any free port
   StartOrch();
   auto [number, id] = LabelledIssue("standin: write a.txt x\n");
   ASSERT_TRUE(Reaches(id, "in_review")) << Log();
