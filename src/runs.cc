@@ -577,7 +577,19 @@ Status RunEngine::Advance(const RunRecord& run) {
   if (status != RunStatus::kCompleted || !flow->pull_request) {
     return Finish(run, status, report + "\nThe work is on branch " + branch + ".\n");
   }
-  Result<std::optional<int64_t>> pr = PublishFlow(run, *flow, report, unresolved);
+  // Where there is no GitHub to open it on, the run still did its work.
+  Result<Project> project = store_.FindProject(std::to_string(run.project_id));
+  if (!project.ok()) return project.status();
+  std::string nowhere = !runner_ || !github_ ? "orch has no GitHub credentials (github.token)"
+                        : !project->repo     ? "project " + project->name +
+                                               " has no GitHub repository"
+                                             : "";
+  if (!nowhere.empty()) {
+    return Finish(run, status,
+                  report + "\nNo pull request: " + nowhere + ". The work is on branch " + branch +
+                      ".\n");
+  }
+  Result<std::optional<int64_t>> pr = PublishFlow(run, *project, *flow, report, unresolved);
   if (!pr.ok() && pr.status().IsRetryable()) return pr.status();  // the next tick tries again
   if (!pr.ok()) {
     return Finish(run, RunStatus::kFailed,
@@ -589,33 +601,26 @@ Status RunEngine::Advance(const RunRecord& run) {
                 report + "\nPull request #" + std::to_string(**pr) + " (branch " + branch + ").\n");
 }
 
-Result<std::optional<int64_t>> RunEngine::PublishFlow(const RunRecord& run, const Flow& flow,
-                                                      const std::string& report, bool draft) {
-  if (!runner_ || !github_) {
-    return Status::InvalidArgument("pull_request: true needs GitHub credentials (github.token)");
-  }
-  Result<Project> project = store_.FindProject(std::to_string(run.project_id));
-  if (!project.ok()) return project.status();
-  if (!project->repo) {
-    return Status::InvalidArgument("project " + project->name + " has no GitHub repository");
-  }
+Result<std::optional<int64_t>> RunEngine::PublishFlow(const RunRecord& run, const Project& project,
+                                                      const Flow& flow, const std::string& report,
+                                                      bool draft) {
   // The branch's work tree, and so the base it remembers (runner.h), came with the first task
   // on it: the lowest id, as tasks are added when their steps start (a review loop's later
   // tasks reuse the tree).
   std::string branch = "orch/run-" + std::to_string(run.id);
-  Result<std::vector<Task>> tasks = store_.ListTasks({.project_id = project->id});
+  Result<std::vector<Task>> tasks = store_.ListTasks({.project_id = project.id});
   if (!tasks.ok()) return tasks.status();
   std::optional<int64_t> task;
   for (const Task& t : *tasks) {
     if (t.run_id == run.id && t.branch == branch && (!task || t.id < *task)) task = t.id;
   }
-  std::string tree = worktree_of_(project->name, branch);
+  std::string tree = worktree_of_(project.name, branch);
   if (!task || !fs::is_directory(tree)) return std::optional<int64_t>();
   Result<int> ahead = runner_->Ahead(tree, *task);
   if (!ahead.ok()) return ahead.status();
   if (*ahead == 0) return std::optional<int64_t>();
-  ORCH_RETURN_IF_ERROR(runner_->Push(*project, tree, branch));
-  Result<std::vector<PullRequest>> open = github_->ListPullRequests(*project->repo, branch, "open");
+  ORCH_RETURN_IF_ERROR(runner_->Push(project, tree, branch));
+  Result<std::vector<PullRequest>> open = github_->ListPullRequests(*project.repo, branch, "open");
   if (!open.ok()) return open.status();
   if (!open->empty()) return std::optional<int64_t>(open->front().number);
   std::string what = OneLine(InputText(run));
@@ -625,7 +630,7 @@ Result<std::optional<int64_t>> RunEngine::PublishFlow(const RunRecord& run, cons
                     .head = branch,
                     .base = runner_->Base(*task),
                     .draft = draft};
-  Result<PullRequest> made = github_->CreatePullRequest(*project->repo, pr);
+  Result<PullRequest> made = github_->CreatePullRequest(*project.repo, pr);
   if (!made.ok()) return made.status();
   spdlog::info("runs: run {}: pull request #{}", run.id, made->number);
   return std::optional<int64_t>(made->number);

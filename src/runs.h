@@ -117,7 +117,8 @@ class RunEngine {
   RunEngine& operator=(const RunEngine&) = delete;
 
   // What pushes a flow's branch and opens its pull request (Flow::pull_request); without it
-  // (or without `github`) such a flow fails at its end, saying so.
+  // (or without `github`, or a project without a GitHub repository) such a flow ends with its
+  // work on its local branch, and its report says why there is no pull request.
   void set_runner(Runner* runner) { runner_ = runner; }
 
   // Advances every running run once. Errors of one run are logged; the others go on.
@@ -140,11 +141,13 @@ class RunEngine {
                         const std::map<std::string, RunStepRecord>& rows);
   void StartCodeStep(const RunRecord& run, const FlowStep& step, const RunStepRecord& row);
   Status Finish(const RunRecord& run, RunStatus status, const std::string& report);
-  // Pushes a completed flow's branch and opens (or finds) its pull request, whose body is the
-  // report; a draft when `draft`. Its number; nullopt when the steps committed nothing. Again
-  // after a crash it pushes the same branch and finds the same pull request.
-  Result<std::optional<int64_t>> PublishFlow(const RunRecord& run, const Flow& flow,
-                                             const std::string& report, bool draft);
+  // Pushes a completed flow's branch to `project`'s origin and opens (or finds) its pull
+  // request on GitHub (runner_ and github_ set, project.repo too), whose body is the report; a
+  // draft when `draft`. Its number; nullopt when the steps committed nothing. Again after a
+  // crash it pushes the same branch and finds the same pull request.
+  Result<std::optional<int64_t>> PublishFlow(const RunRecord& run, const Project& project,
+                                             const Flow& flow, const std::string& report,
+                                             bool draft);
 
   SqliteStore& store_;
   const Config& config_;

@@ -326,6 +326,23 @@ TEST_F(RunsTest, AFlowWithPullRequestPushesItsBranchAndOpensOneWithTheReport) {
   EXPECT_EQ(Run(look)["status"], "completed");
   EXPECT_THAT(Run(look)["report"].get<std::string>(), HasSubstr("Nothing was committed"));
   EXPECT_EQ(Sim("GET", "/repos/acme/widgets/pulls?state=all").size(), 1u);
+
+  // A project with no GitHub repository keeps the work on its branch, and says why.
+  std::string local_work = dir_.Sub("work-local");
+  MakeRepoWithOrigin(dir_.Sub("origin-local.git"), local_work);
+  {
+    SystemClock clock;
+    auto store = std::move(SqliteStore::Open(home() + "/orch.db", clock)).value();
+    ASSERT_TRUE(store->AddProject({.name = "local", .path = local_work}).ok());
+  }
+  int64_t local =
+      OrchJson({"flow", "run", "ship", "-p", "local", "--input", "Add a", "--json"})["id"];
+  ASSERT_TRUE(RunEnds(local)) << Log();
+  EXPECT_EQ(Run(local)["status"], "completed") << Run(local).dump(2);
+  EXPECT_THAT(Run(local)["report"].get<std::string>(),
+              HasSubstr("No pull request: project local has no GitHub repository. The work is "
+                        "on branch orch/run-" + std::to_string(local)));
+  EXPECT_EQ(Sim("GET", "/repos/acme/widgets/pulls?state=all").size(), 1u);
 }
 
 TEST_F(RunsTest, TheShippedCodeReviewTestFlowLoopsBackToTheCoderAtMostMaxCycles) {
