@@ -306,7 +306,13 @@ class TaskUnblockCommand : public Command {
         filter.status = s;
         Result<std::vector<Task>> some = (*store)->ListTasks(filter);
         if (!some.ok()) return some.status();
-        tasks.insert(tasks.end(), some->begin(), some->end());
+        for (const Task& t : *some) {
+          if (Status done = CheckStepTaskRestartable(**store, t); !done.ok()) {
+            ctx.err << "orch: skipped " << done.message() << "\n";
+            continue;
+          }
+          tasks.push_back(t);
+        }
       }
     } else {
       Result<int64_t> id = ParseId(target_);
@@ -323,10 +329,6 @@ class TaskUnblockCommand : public Command {
     }
     int moved = 0;
     for (const Task& t : tasks) {
-      if (Status done = CheckStepTaskRestartable(**store, t); !done.ok()) {
-        ctx.err << "orch: skipped " << done.message() << "\n";
-        continue;
-      }
       Status s = (*store)->Transition(t.id, t.status, TaskStatus::kNew, {ctx.actor(), "unblocked"},
                                       AttemptEffect::kReset);
       if (s.IsConflict()) {  // moved by the daemon meanwhile; say so and go on

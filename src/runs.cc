@@ -202,6 +202,16 @@ Result<RunRecord> CreateFlowRun(SqliteStore& store, const Flow& flow, const Proj
                 flow);
 }
 
+Result<std::optional<RunRecord>> FindIssueRun(SqliteStore& store, int64_t project_id,
+                                              const std::string& issue, const std::string& kind) {
+  Result<std::vector<RunRecord>> runs = store.ListRunRecords(project_id);
+  if (!runs.ok()) return runs.status();
+  for (const RunRecord& r : *runs) {
+    if (r.issue == issue && RunKindName(r.kind) == kind) return std::optional<RunRecord>(r);
+  }
+  return std::optional<RunRecord>();
+}
+
 Status CheckStepTaskRestartable(SqliteStore& store, const Task& task) {
   if (!task.run_id) return Status::OK();
   Result<RunRecord> run = store.GetRun(*task.run_id);
@@ -366,13 +376,9 @@ Status RunEngine::Step() {
 Result<std::string> RunEngine::StartFromIssue(const Project& project, const std::string& kind,
                                               const std::string& issue, const std::string& title,
                                               const std::string& body) {
-  Result<std::vector<RunRecord>> runs = store_.ListRunRecords(project.id);
-  if (!runs.ok()) return runs.status();
-  for (const RunRecord& r : *runs) {
-    if (r.issue == issue && RunKindName(r.kind) == kind) {
-      return "run " + std::to_string(r.id) + " already exists";
-    }
-  }
+  Result<std::optional<RunRecord>> existing = FindIssueRun(store_, project.id, issue, kind);
+  if (!existing.ok()) return existing.status();
+  if (*existing) return "run " + std::to_string((*existing)->id) + " already exists";
   Result<Config> config = project_config_(project);
   if (!config.ok()) return config.status();
   Result<RunRecord> run = kind == "debug"

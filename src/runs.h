@@ -82,6 +82,12 @@ Result<RunRecord> CreateFlowRun(SqliteStore& store, const Flow& flow, const Proj
                                 const std::string& input_json,
                                 std::optional<std::string> issue = std::nullopt);
 
+// Whether `project` already has a run of `kind` ("debug" or "plan") for issue `issue`: a label
+// starts one once per issue and kind (RunEngine::StartFromIssue, and the sync before it asks
+// who added the label).
+Result<std::optional<RunRecord>> FindIssueRun(SqliteStore& store, int64_t project_id,
+                                              const std::string& issue, const std::string& kind);
+
 // For `orch task retry/unblock` and their chat commands: Conflict when `task` is an agent step
 // of a run that has moved on from it (the step failed, was skipped or cancelled, or the run
 // ended), since running it again would feed nothing back into the run; the message says so and

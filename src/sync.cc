@@ -9,6 +9,8 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "runs.h"
+
 namespace orch {
 namespace {
 
@@ -81,14 +83,10 @@ Status Syncer::StartLabelledRuns(const Project& project, const Issue& issue,
     if (std::find(issue.labels.begin(), issue.labels.end(), label) == issue.labels.end()) continue;
     std::string kind = label == kDebugLabel ? "debug" : "plan";
     // Once per issue and kind: asked of the store first, which spares the events request.
-    Result<std::vector<RunRecord>> runs = store_.ListRunRecords(project.id);
-    if (!runs.ok()) return runs.status();
     std::string number = std::to_string(issue.number);
-    if (std::any_of(runs->begin(), runs->end(), [&](const RunRecord& r) {
-          return r.issue == number && RunKindName(r.kind) == kind;
-        })) {
-      continue;
-    }
+    Result<std::optional<RunRecord>> existing = FindIssueRun(store_, project.id, number, kind);
+    if (!existing.ok()) return existing.status();
+    if (*existing) continue;
     Result<Labeling> labeling = FindLabeler(
         github_, repo, issue, [&](const std::string& l) { return l == label; }, rules);
     if (!labeling.ok()) return labeling.status();

@@ -73,12 +73,15 @@ class RunsTest : public GitHubLoopTest {
     StartOrch();
   }
   // A second project with its own repository and bare origin.
-  std::string AddSecondProject(const std::string& name) {
-    std::string work = dir_.Sub("work-2");
-    MakeRepoWithOrigin(dir_.Sub("origin-2.git"), work);
+  // Another project `name`, its repository work-<dir> with the bare origin origin-<dir>.git;
+  // its GitHub repository `repo` (none: a local-only project).
+  std::string AddProject(const std::string& name, const std::string& dir,
+                         std::optional<std::string> repo) {
+    std::string work = dir_.Sub("work-" + dir);
+    MakeRepoWithOrigin(dir_.Sub("origin-" + dir + ".git"), work);
     SystemClock clock;
     auto store = std::move(SqliteStore::Open(home() + "/orch.db", clock)).value();
-    EXPECT_TRUE(store->AddProject({.name = name, .repo = name, .path = work}).ok());
+    EXPECT_TRUE(store->AddProject({.name = name, .repo = repo, .path = work}).ok());
     return work;
   }
 };
@@ -197,7 +200,7 @@ TEST_F(RunsTest, WithWebhooksOffTheSyncStartsARunForATrustedLabelOnly) {
 }
 
 TEST_F(RunsTest, APlanAcrossTwoRepositoriesHasAChildEachAndAReportOfBoth) {
-  AddSecondProject("acme/gadgets");
+  AddProject("acme/gadgets", "2", "acme/gadgets");
   WriteFile(dir_.Sub("work/.orch.yml"), "plan:\n  repos: [acme/widgets, acme/gadgets]\n");
   ConfigureRuns();
   StartOrch();
@@ -328,13 +331,7 @@ TEST_F(RunsTest, AFlowWithPullRequestPushesItsBranchAndOpensOneWithTheReport) {
   EXPECT_EQ(Sim("GET", "/repos/acme/widgets/pulls?state=all").size(), 1u);
 
   // A project with no GitHub repository keeps the work on its branch, and says why.
-  std::string local_work = dir_.Sub("work-local");
-  MakeRepoWithOrigin(dir_.Sub("origin-local.git"), local_work);
-  {
-    SystemClock clock;
-    auto store = std::move(SqliteStore::Open(home() + "/orch.db", clock)).value();
-    ASSERT_TRUE(store->AddProject({.name = "local", .path = local_work}).ok());
-  }
+  AddProject("local", "local", std::nullopt);
   int64_t local =
       OrchJson({"flow", "run", "ship", "-p", "local", "--input", "Add a", "--json"})["id"];
   ASSERT_TRUE(RunEnds(local)) << Log();
