@@ -25,8 +25,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "store.h"
-#include "test_util.h"
+#include "store/store.h"
+#include "testing/test_util.h"
 
 namespace orch::test {
 namespace {

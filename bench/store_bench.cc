@@ -9,7 +9,7 @@
 
 #include <filesystem>
 
-#include "store.h"
+#include "store/store.h"
 
 namespace {
 

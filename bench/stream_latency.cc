@@ -38,10 +38,10 @@
 #include <sstream>
 #include <thread>
 
-#include "runner.h"
-#include "store.h"
-#include "stream.h"
-#include "test_util.h"
+#include "agents/runner.h"
+#include "store/store.h"
+#include "stream/stream.h"
+#include "testing/test_util.h"
 
 namespace orch::test {
 namespace {

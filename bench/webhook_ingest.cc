@@ -36,11 +36,11 @@
 #include <thread>
 #include <vector>
 
-#include "http_receiver.h"
-#include "inbox_writer.h"
-#include "store.h"
-#include "webhook_server.h"
-#include "webhook_signature.h"
+#include "receiver/http_receiver.h"
+#include "receiver/inbox_writer.h"
+#include "store/store.h"
+#include "receiver/webhook_server.h"
+#include "github/webhook_signature.h"
 
 namespace {
 

@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "github_rest.h"
-#include "subprocess.h"
-#include "test_util.h"
+#include "github/github_rest.h"
+#include "base/subprocess.h"
+#include "testing/test_util.h"
 
 namespace orch::test {
 namespace {

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "orch_fixture.h"
-#include "store.h"
+#include "store/store.h"
 
 namespace orch::test {
 

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "github_fixture.h"
-#include "store.h"
+#include "store/store.h"
 
 namespace orch::test {
 namespace {

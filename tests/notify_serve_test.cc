@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "github_fixture.h"
-#include "http_stop.h"
+#include "base/http_stop.h"
 
 namespace orch::test {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "test_util.h"
+#include "testing/test_util.h"
 
 namespace orch::test {
 

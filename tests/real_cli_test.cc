@@ -18,9 +18,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "agent.h"
-#include "subprocess.h"
-#include "test_util.h"
+#include "agents/agent.h"
+#include "base/subprocess.h"
+#include "testing/test_util.h"
 
 namespace orch {
 namespace {

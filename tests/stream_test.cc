@@ -1,7 +1,7 @@
 // Live agent output through the daemon's local API: `orch serve` with the GitHub simulator and
 // the agent stand-ins (as in agents_test.cc), read by `orch stream` and by a plain HTTP
 // client speaking SSE.
-#include "stream.h"
+#include "stream/stream.h"
 
 #include <gmock/gmock.h>
 #include <signal.h>

@@ -12,7 +12,7 @@
 #include <memory>
 
 #include "sim_fixture.h"
-#include "webhook_signature.h"
+#include "github/webhook_signature.h"
 
 namespace orch::sim::test {
 namespace {

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "status.h"
+#include "base/status.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
 

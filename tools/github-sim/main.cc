@@ -22,7 +22,7 @@
 
 #include "seed.h"
 #include "server.h"
-#include "status.h"
+#include "base/status.h"
 
 namespace orch::sim {
 namespace {

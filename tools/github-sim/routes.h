@@ -25,7 +25,7 @@
 #include "render.h"
 #include "seed.h"
 #include "state.h"
-#include "status.h"
+#include "base/status.h"
 #include "traffic.h"
 #include "webhooks.h"
 #include "wire.h"

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "state.h"
-#include "status.h"
+#include "base/status.h"
 
 namespace orch::sim {
 

@@ -21,7 +21,7 @@
 
 #include "routes.h"
 #include "seed.h"
-#include "status.h"
+#include "base/status.h"
 
 namespace orch::sim {
 

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "http_stop.h"
+#include "base/http_stop.h"
 
 extern char** environ;
 

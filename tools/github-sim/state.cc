@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "webhook_signature.h"
+#include "github/webhook_signature.h"
 
 namespace orch::sim {
 namespace {

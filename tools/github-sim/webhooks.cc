@@ -7,7 +7,7 @@
 
 #include <ctime>
 
-#include "webhook_signature.h"
+#include "github/webhook_signature.h"
 #include "wire.h"
 
 namespace orch::sim {

@@ -4,7 +4,7 @@
 #include <charconv>
 #include <ctime>
 
-#include "webhook_signature.h"
+#include "github/webhook_signature.h"
 
 namespace orch::sim {
 namespace {

@@ -1,0 +1,65 @@
+// AgentStack: the objects that run agents (tmux, work trees, runner, router, dispatcher),
+// wired the same way for the daemon (`orch serve`) and for `orch task run` in the foreground.
+// Not thread-safe itself; see each member.
+#ifndef ORCH_AGENTS_AGENT_STACK_H_
+#define ORCH_AGENTS_AGENT_STACK_H_
+
+#include <memory>
+#include <mutex>
+
+#include "engine/breaker.h"
+#include "agents/dispatch.h"
+#include "agents/git.h"
+#include "github/github_rest.h"
+#include "base/home.h"
+#include "agents/router.h"
+#include "agents/runner.h"
+#include "agents/tmux.h"
+
+namespace orch {
+
+struct AgentStack {
+  // `rest` (may be null) supplies tokens for fetch and push; `github` (may be null) is what
+  // the dispatcher calls, shared safely between threads.
+  AgentStack(const Home& home, const Config& config, const EnvLookup& env, SqliteStore& store,
+             const Clock& clock, ProcessRunner& processes, RestGitHubClient* rest,
+             GitHubClient* github, std::function<void()> wake)
+      : tmux(processes, TmuxSocketName(env)),
+        runner(config, git, tmux, Options(home, env, rest)),
+        breakers(store, config.router, clock),
+        router(
+            config, &store, processes,
+            [installed = PathAgentInstalled(config), this](const std::string& agent) {
+              return installed(agent) && breakers.Available(agent);
+            },
+            home.root),
+        dispatcher(store, config, clock, router, runner, github, std::move(wake), &breakers) {}
+
+  Libgit2Git git;
+  Tmux tmux;
+  Runner runner;
+  Breakers breakers;  // an agent whose breaker is open is not offered to the router
+  Router router;
+  Dispatcher dispatcher;
+
+ private:
+  RunnerOptions Options(const Home& home, const EnvLookup& env, RestGitHubClient* rest) {
+    RunnerOptions o{.orch_home = home.root,
+                    .worktrees_base = env("ORCH_WORKTREES").value_or("")};
+    if (rest) {
+      o.token_for = [rest, this](const std::string& repo) -> std::string {
+        std::lock_guard<std::mutex> l(token_mu_);  // App tokens refresh; workers share them
+        Result<std::string> auth = rest->mutable_tokens().Authorization(repo);
+        if (!auth.ok()) return "";
+        size_t space = auth->find(' ');  // "token X" or "Bearer X"
+        return space == std::string::npos ? *auth : auth->substr(space + 1);
+      };
+    }
+    return o;
+  }
+  std::mutex token_mu_;
+};
+
+}  // namespace orch
+
+#endif  // ORCH_AGENTS_AGENT_STACK_H_

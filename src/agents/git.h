@@ -1,0 +1,106 @@
+// Git: the repository operations orch needs, behind an interface.
+//
+// Libgit2Git is the real one. It initialises libgit2 for its lifetime; create one per process
+// (the daemon's wiring or the CLI's) and pass it by reference. libgit2 is thread-safe across
+// repositories; each call here opens and closes its own repository handle.
+#ifndef ORCH_AGENTS_GIT_H_
+#define ORCH_AGENTS_GIT_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace orch {
+
+class Git {
+ public:
+  virtual ~Git() = default;
+  // The top of the work tree that contains `path`. NotFound when `path` is not in a work tree.
+  virtual Result<std::string> WorkTreeRoot(const std::string& path) = 0;
+  // The URL of remote `name` of the repository at `repo_path`, or nullopt if there is none.
+  virtual Result<std::optional<std::string>> RemoteUrl(const std::string& repo_path,
+                                                       const std::string& name) = 0;
+  // Makes a bare clone of `url` at `dest`, which must not exist. Unavailable on network errors.
+  virtual Status CloneBare(const std::string& url, const std::string& dest) = 0;
+  // The contents of `file` in HEAD's tree (bare or not), or nullopt when HEAD has no such file
+  // or the repository has no commits.
+  virtual Result<std::optional<std::string>> ReadFileAtHead(const std::string& repo_path,
+                                                            const std::string& file) = 0;
+};
+
+// A task's work tree: `branch` checked out at `path`, made from `repo`.
+struct WorktreeRequest {
+  std::string repo;              // the project's checkout or bare clone
+  std::string remote = "origin";
+  std::string branch;            // orch/<issue>-<slug>
+  std::string path;              // $ORCH_HOME/worktrees/<project>/<branch>; must not exist
+  std::string token = "";        // for https remotes; empty: none
+};
+
+struct Worktree {
+  std::string path;
+  std::string branch;
+  std::string base;  // the remote's default branch the work starts from, e.g. "main"
+  bool created_branch = false;  // false: an earlier attempt's branch was kept
+};
+
+// Operations on task work trees (libgit2 in Libgit2Git).
+class WorktreeGit {
+ public:
+  virtual ~WorktreeGit() = default;
+  // Fetches the remote's default branch (and `branch`, if the remote has it), creates `branch`
+  // from the remote's copy of it or else from the default branch (an existing local `branch`
+  // is kept, so a retry continues the work), and checks it out at `path`. Never touches the
+  // checkout's own HEAD or current branch. Unavailable on network errors. On failure, a branch
+  // it created is deleted again and nothing is left at `path`.
+  virtual Result<Worktree> AddWorktree(const WorktreeRequest& request) = 0;
+  // Removes the work tree at `path` (files and git's record of it), and `branch` when given.
+  // OK when they are already gone.
+  virtual Status RemoveWorktree(const std::string& repo, const std::string& path,
+                                const std::string& branch) = 0;
+  // Paths of the work trees `repo` knows of (for finding orphans).
+  virtual Result<std::vector<std::string>> ListWorktrees(const std::string& repo) = 0;
+  // Stages every change in the work tree (new, modified, deleted; .gitignore respected) and
+  // commits it as `name <email>`. False when there was nothing to commit.
+  virtual Result<bool> CommitAll(const std::string& worktree, const std::string& message,
+                                 const std::string& name, const std::string& email) = 0;
+  // Commits on the work tree's HEAD that the remote's `base` branch does not have.
+  virtual Result<int> CommitsAhead(const std::string& worktree, const std::string& remote,
+                                   const std::string& base) = 0;
+  // Pushes `branch` to the same name on `remote` (no force: someone else's commits on the
+  // branch make it fail). Unavailable on network errors and rejections.
+  virtual Status Push(const std::string& worktree, const std::string& remote,
+                      const std::string& branch, const std::string& token) = 0;
+};
+
+class Libgit2Git : public Git, public WorktreeGit {
+ public:
+  Libgit2Git();
+  ~Libgit2Git() override;
+  Libgit2Git(const Libgit2Git&) = delete;
+  Libgit2Git& operator=(const Libgit2Git&) = delete;
+
+  Result<std::string> WorkTreeRoot(const std::string& path) override;
+  Result<std::optional<std::string>> RemoteUrl(const std::string& repo_path,
+                                               const std::string& name) override;
+  Status CloneBare(const std::string& url, const std::string& dest) override;
+  Result<std::optional<std::string>> ReadFileAtHead(const std::string& repo_path,
+                                                    const std::string& file) override;
+
+  Result<Worktree> AddWorktree(const WorktreeRequest& request) override;
+  Status RemoveWorktree(const std::string& repo, const std::string& path,
+                        const std::string& branch) override;
+  Result<std::vector<std::string>> ListWorktrees(const std::string& repo) override;
+  Result<bool> CommitAll(const std::string& worktree, const std::string& message,
+                         const std::string& name, const std::string& email) override;
+  Result<int> CommitsAhead(const std::string& worktree, const std::string& remote,
+                           const std::string& base) override;
+  Status Push(const std::string& worktree, const std::string& remote, const std::string& branch,
+              const std::string& token) override;
+};
+
+}  // namespace orch
+
+#endif  // ORCH_AGENTS_GIT_H_

@@ -1,0 +1,321 @@
+#include "agents/runner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "agents/prompt.h"
+#include "base/subprocess.h"
+
+extern char** environ;
+
+namespace orch {
+namespace {
+
+std::string Slug(const std::string& title) {
+  std::string out;
+  for (char c : title) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else if (!out.empty() && out.back() != '-') {
+      out += '-';
+    }
+    if (out.size() >= 40) break;
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.empty() ? "task" : out;
+}
+
+Status WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return Status::IOError(path, "cannot write");
+  return Status::OK();
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Where the task's base branch is remembered between attempts.
+std::string BasePath(const std::string& home, int64_t task_id) {
+  return home + "/runs/" + std::to_string(task_id) + "/base";
+}
+
+}  // namespace
+
+std::string BranchName(const Task& task) {
+  if (!task.branch.empty()) return task.branch;
+  std::optional<int64_t> issue = IssueNumber(task);
+  std::string id = issue ? std::to_string(*issue) : "t" + std::to_string(task.id);
+  return "orch/" + id + "-" + Slug(task.title);
+}
+
+std::string SessionName(const std::string& project, int64_t task_id) {
+  std::string name = "orch-";
+  for (char c : project) {
+    // tmux treats '.' and ':' in targets as window and pane separators.
+    name += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  }
+  return name + "-" + std::to_string(task_id);
+}
+
+std::string BuildAgentPrompt(const RunPlan& plan, const std::string& system_prompt) {
+  std::ostringstream p;
+  if (!system_prompt.empty()) p << system_prompt << "\n---\n\n";
+  const Task& t = plan.task;
+  p << "Task " << t.id << " in " << plan.project.name;
+  if (t.external_id) p << " (GitHub issue #" << *t.external_id << ")";
+  p << ", attempt " << plan.attempt << ".\n\n";
+  std::string untrusted = "Title: " + t.title + "\n";
+  if (!t.labels.empty()) {
+    untrusted += "Labels:";
+    for (const auto& l : t.labels) untrusted += " " + l;
+    untrusted += "\n";
+  }
+  untrusted += "\n" + t.body + "\n";
+  p << FenceUntrusted(untrusted);
+  if (!plan.previous_failure.empty()) {
+    p << "\nThe previous attempt did not finish: " << DefuseMarkers(plan.previous_failure)
+      << "\nContinue from the work tree as it is.\n";
+  }
+  p << "\nEnd with the JSON object described in your instructions.\n";
+  return p.str();
+}
+
+Runner::Runner(const Config& config, WorktreeGit& git, Tmux& tmux, RunnerOptions options)
+    : config_(config), git_(git), tmux_(tmux), options_(std::move(options)) {
+  if (options_.worktrees_base.empty()) options_.worktrees_base = options_.orch_home + "/worktrees";
+  if (options_.orch_binary.empty()) options_.orch_binary = ExecutablePath();
+}
+
+std::string Runner::RunsDir() const { return options_.orch_home + "/runs"; }
+
+std::string Runner::RunDir(int64_t task_id, int attempt) const {
+  return RunsDir() + "/" + std::to_string(task_id) + "/" + std::to_string(attempt);
+}
+
+std::string Runner::WorktreePath(const std::string& project, const std::string& branch) const {
+  return options_.worktrees_base + "/" + project + "/" + branch;
+}
+
+AgentRequest Runner::Request(const RunPlan& plan, const std::string& system_prompt_file) const {
+  return {.model = plan.model,
+          .workdir = WorktreePath(plan.project.name, BranchName(plan.task)),
+          .main_checkout = plan.project.kind == ProjectKind::kLocal ? plan.project.path : "",
+          .system_prompt_file = system_prompt_file,
+          .resume_id = plan.resume_id,
+          .sandbox = plan.task.read_only ? std::optional<Sandbox>(Sandbox::kReadOnly)
+                                         : std::nullopt,
+          .allowed_tools = config_.router.allowed_tools};
+}
+
+Result<std::vector<std::string>> Runner::Argv(const RunPlan& plan) const {
+  Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(plan.agent, config_);
+  if (!adapter.ok()) return adapter.status();
+  Result<PromptFile> system = LoadPrompt(options_.orch_home, "agent_system.md");
+  return (*adapter)->Build(Request(plan, system.ok() ? system->path : "")).argv;
+}
+
+Result<RunHandle> Runner::Start(const RunPlan& plan) {
+  Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(plan.agent, config_);
+  if (!adapter.ok()) return adapter.status();
+  RunHandle h;
+  h.branch = BranchName(plan.task);
+  h.session = SessionName(plan.project.name, plan.task.id);
+  h.run_dir = RunDir(plan.task.id, plan.attempt);
+  h.worktree = WorktreePath(plan.project.name, h.branch);
+  std::error_code ec;
+  std::filesystem::create_directories(h.run_dir, ec);
+  if (ec) return Status::IOError(h.run_dir, ec.message());
+
+  // The work tree: reused when a previous attempt left it, else made now (and removed again
+  // if anything below fails).
+  bool made = false;
+  bool made_branch = false;
+  std::string token = Token(plan.project);
+  if (!std::filesystem::exists(h.worktree + "/.git")) {
+    Result<Worktree> wt = git_.AddWorktree({.repo = plan.project.path,
+                                            .branch = h.branch,
+                                            .path = h.worktree,
+                                            .token = token});
+    if (!wt.ok()) return wt.status();  // AddWorktree leaves nothing behind on failure
+    h.base = wt->base;
+    made = true;
+    made_branch = wt->created_branch;
+  }
+  // Passes `s` through; a failure first removes the work tree made above, and its branch if
+  // this attempt made it (an earlier attempt's branch may hold its work).
+  auto undo = [&](Status s) -> Status {
+    if (!s.ok() && made) {
+      (void)git_.RemoveWorktree(plan.project.path, h.worktree, made_branch ? h.branch : "");
+    }
+    return s;
+  };
+  if (h.base.empty()) {
+    h.base = Base(plan.task.id);
+  } else {
+    Status s = WriteText(BasePath(options_.orch_home, plan.task.id), h.base);
+    if (!s.ok()) return undo(s);
+  }
+
+  Result<PromptFile> system = LoadPrompt(options_.orch_home, "agent_system.md");
+  if (!system.ok()) return undo(system.status());
+  AgentCommand cmd = (*adapter)->Build(Request(plan, system->path));
+  h.argv = cmd.argv;
+  std::string prompt_path = h.run_dir + "/prompt.md";
+  ORCH_RETURN_IF_ERROR(undo(WriteText(
+      prompt_path, BuildAgentPrompt(plan, cmd.system_prompt_in_prompt ? system->text : ""))));
+
+  ShimSpec spec;
+  spec.argv = cmd.argv;
+  spec.env_set = cmd.env_set;
+  spec.env_set["ORCH_AGENT"] = plan.agent;
+  spec.env_set["ORCH_MODEL"] = plan.model;
+  spec.env_set["ORCH_TASK_ID"] = std::to_string(plan.task.id);
+  spec.env_unset = {"GH_TOKEN", "GITHUB_TOKEN", "TMUX", "TMUX_PANE"};
+  if (!token.empty()) {
+    // Whatever variable the configured token came from goes too.
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string kv(*e);
+      size_t eq = kv.find('=');
+      if (eq != std::string::npos && kv.substr(eq + 1) == token) {
+        spec.env_unset.push_back(kv.substr(0, eq));
+      }
+    }
+  }
+  spec.cwd = h.worktree;
+  spec.stdin_path = prompt_path;
+  spec.timeout_seconds = config_.workflow.timeout.count();
+  spec.tmux_socket = tmux_.socket();
+  spec.channel = h.session;
+  spec.banner = "orch: task " + std::to_string(plan.task.id) + " attempt " +
+                std::to_string(plan.attempt) + ": " + plan.agent +
+                (plan.model.empty() ? "" : " (" + plan.model + ")") + " in " + h.worktree;
+  // A previous attempt's files must not be read as this one's.
+  for (const char* f : {"exit.json", "stdout", "output.log"}) {
+    std::filesystem::remove(h.run_dir + "/" + f, ec);
+  }
+  ORCH_RETURN_IF_ERROR(undo(WriteShimSpec(h.run_dir, spec)));
+  Status started = tmux_.NewSession(h.session, h.worktree,
+                                    {options_.orch_binary, "shim", h.run_dir}, {});
+  if (!started.ok()) return undo(started);
+  return h;
+}
+
+RunCheck Runner::Check(const std::string& session, const std::string& run_dir) {
+  RunCheck c;
+  Result<ShimExit> exit = ReadShimExit(run_dir);
+  if (exit.ok()) {
+    c.state = RunState::kExited;
+    c.exit = *exit;
+    return c;
+  }
+  Result<bool> dead = tmux_.PaneDead(session);
+  if (dead.ok() && !*dead) return c;  // running
+  // Re-read: the shim may have finished between the two looks.
+  exit = ReadShimExit(run_dir);
+  if (exit.ok()) {
+    c.state = RunState::kExited;
+    c.exit = *exit;
+    return c;
+  }
+  if (!dead.ok() && !dead.status().IsNotFound()) return c;  // tmux trouble: ask again later
+  c.state = RunState::kVanished;
+  return c;
+}
+
+Result<AgentOutput> Runner::ReadOutput(const std::string& run_dir, const ShimExit& exit) {
+  AgentOutput out;
+  out.exit_code = exit.exit_code;
+  out.timed_out = exit.timed_out;
+  out.stdout_text = ReadText(run_dir + "/stdout");
+  return out;
+}
+
+std::string Runner::Base(int64_t task_id) const {
+  std::string base = ReadText(BasePath(options_.orch_home, task_id));
+  return base.empty() ? "main" : base;
+}
+
+Result<bool> Runner::Commit(const std::string& worktree, const std::string& message,
+                            const std::string& name, const std::string& email) {
+  return git_.CommitAll(worktree, message, name, email);
+}
+
+Result<int> Runner::Ahead(const std::string& worktree, int64_t task_id) {
+  return git_.CommitsAhead(worktree, "origin", Base(task_id));
+}
+
+Status Runner::Push(const Project& project, const std::string& worktree,
+                    const std::string& branch) {
+  return git_.Push(worktree, "origin", branch, Token(project));
+}
+
+std::string Runner::Token(const Project& project) const {
+  if (!options_.token_for || !project.repo) return "";
+  return options_.token_for(*project.repo);
+}
+
+Status Runner::Stop(const std::string& session) { return tmux_.KillSession(session); }
+
+Status Runner::RemoveWorktree(const Project& project, const std::string& path,
+                              const std::string& branch) {
+  return git_.RemoveWorktree(project.path, path, branch);
+}
+
+RunWatcher::RunWatcher(std::function<void()> on_exit) : on_exit_(std::move(on_exit)) {
+  fd_ = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd_ < 0 || pipe2(stop_pipe_, O_CLOEXEC) != 0) {
+    spdlog::warn("runner: inotify unavailable, agent exits are noticed on the next tick");
+    return;
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+RunWatcher::~RunWatcher() {
+  if (thread_.joinable()) {
+    char c = 0;
+    (void)!write(stop_pipe_[1], &c, 1);
+    thread_.join();
+  }
+  for (int fd : {fd_, stop_pipe_[0], stop_pipe_[1]}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+void RunWatcher::Watch(const std::string& run_dir) {
+  if (fd_ >= 0) inotify_add_watch(fd_, run_dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE);
+}
+
+void RunWatcher::Loop() {
+  alignas(inotify_event) char buf[4096];
+  while (true) {
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) continue;
+    if (fds[1].revents) return;
+    bool exited = false;
+    ssize_t n;
+    while ((n = read(fd_, buf, sizeof buf)) > 0) {
+      for (char* p = buf; p < buf + n;) {
+        auto* ev = reinterpret_cast<inotify_event*>(p);
+        if (ev->len > 0 && std::string(ev->name) == "exit.json") exited = true;
+        p += sizeof(inotify_event) + ev->len;
+      }
+    }
+    if (exited) on_exit_();
+  }
+}
+
+}  // namespace orch

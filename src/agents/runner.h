@@ -1,0 +1,140 @@
+// Runner: one agent run = one git work tree + one tmux session running the shim (shim.h).
+//
+//   $ORCH_HOME/worktrees/<project>/<branch>/   the work tree (ORCH_WORKTREES moves the base)
+//   $ORCH_HOME/runs/<task>/<attempt>/          prompt.md, spec.json, output.log, stdout,
+//                                              exit.json
+//   tmux -L orch: session orch-<project>-<task> (ORCH_TMUX_SOCKET names another server)
+//
+// Start() is transactional: when any step fails, the work tree and branch it made are removed
+// and no session is left. Check() says whether a run ended, from the shim's exit file, with
+// the session's state as the backstop. A RunWatcher (inotify on the run directories) wakes the
+// engine the moment a shim writes its exit file, so completion is not noticed by polling.
+//
+// Thread safety: Start/Check/Stop may run on worker threads; each touches only its own run.
+#ifndef ORCH_AGENTS_RUNNER_H_
+#define ORCH_AGENTS_RUNNER_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agents/agent.h"
+#include "config/config.h"
+#include "agents/git.h"
+#include "agents/shim.h"
+#include "base/status.h"
+#include "store/store.h"
+#include "agents/tmux.h"
+
+namespace orch {
+
+struct RunnerOptions {
+  std::string orch_home;
+  std::string worktrees_base;  // empty: $ORCH_HOME/worktrees
+  std::string orch_binary = "";  // runs `orch shim`; empty: this process's executable
+  // The token for fetching and pushing `repo` over https (empty: none), also removed from the
+  // agent's environment by value, whatever variable it came from.
+  std::function<std::string(const std::string& repo)> token_for = {};
+};
+
+// What to run: the task, where, and how.
+struct RunPlan {
+  Task task;
+  Project project;
+  std::string agent;
+  std::string model;
+  int attempt = 1;
+  std::string resume_id = "";         // the agent's session to resume, if any
+  std::string previous_failure = "";  // why the last attempt failed, told to the agent
+};
+
+struct RunHandle {
+  std::string session;
+  std::string run_dir;
+  std::string worktree;
+  std::string branch;
+  std::string base;  // the default branch the work started from
+  std::vector<std::string> argv;
+};
+
+enum class RunState { kRunning, kExited, kVanished };
+
+struct RunCheck {
+  RunState state = RunState::kRunning;
+  ShimExit exit;  // when kExited
+};
+
+// A file in a run directory: a person killed the run (`orch task kill`), so it is not retried.
+inline constexpr const char* kKilledMarker = "killed";
+
+// orch/<issue or task id>-<slug of the title>
+std::string BranchName(const Task& task);
+// orch-<project>-<task id>, with characters tmux dislikes replaced.
+std::string SessionName(const std::string& project, int64_t task_id);
+// The prompt file's text: the system prompt when the CLI has no switch for it, the task
+// fenced as untrusted, and the previous failure if any.
+std::string BuildAgentPrompt(const RunPlan& plan, const std::string& system_prompt);
+
+class Runner {
+ public:
+  Runner(const Config& config, WorktreeGit& git, Tmux& tmux, RunnerOptions options);
+
+  std::string RunDir(int64_t task_id, int attempt) const;
+  // Where every task's run directories are: runs/<task>/<attempt>.
+  std::string RunsDir() const;
+  const std::string& worktrees_base() const { return options_.worktrees_base; }
+  std::string WorktreePath(const std::string& project, const std::string& branch) const;
+  Tmux& tmux() { return tmux_; }
+
+  Result<RunHandle> Start(const RunPlan& plan);
+  // The argv Start would run, without starting anything (recorded on the run's row).
+  Result<std::vector<std::string>> Argv(const RunPlan& plan) const;
+  RunCheck Check(const std::string& session, const std::string& run_dir);
+  // The agent's output, as the CLI printed it on stdout, and how it ended.
+  Result<AgentOutput> ReadOutput(const std::string& run_dir, const ShimExit& exit);
+  // Kills the session (the shim kills the agent's process group).
+  Status Stop(const std::string& session);
+  Status RemoveWorktree(const Project& project, const std::string& path, const std::string& branch);
+  // The remote's default branch task `task_id`'s work started from ("main" if unknown).
+  std::string Base(int64_t task_id) const;
+  Result<bool> Commit(const std::string& worktree, const std::string& message,
+                      const std::string& name, const std::string& email);
+  // Commits on the work tree's branch beyond Base(task_id).
+  Result<int> Ahead(const std::string& worktree, int64_t task_id);
+  Status Push(const Project& project, const std::string& worktree, const std::string& branch);
+
+ private:
+  std::string Token(const Project& project) const;
+  AgentRequest Request(const RunPlan& plan, const std::string& system_prompt_file) const;
+
+  const Config& config_;
+  WorktreeGit& git_;
+  Tmux& tmux_;
+  RunnerOptions options_;
+};
+
+// Watches run directories for exit.json and calls `on_exit` (from its own thread).
+class RunWatcher {
+ public:
+  explicit RunWatcher(std::function<void()> on_exit);
+  ~RunWatcher();
+  RunWatcher(const RunWatcher&) = delete;
+  RunWatcher& operator=(const RunWatcher&) = delete;
+  void Watch(const std::string& run_dir);
+
+ private:
+  void Loop();
+  std::function<void()> on_exit_;
+  int fd_ = -1;
+  int stop_pipe_[2] = {-1, -1};
+  std::thread thread_;
+};
+
+}  // namespace orch
+
+#endif  // ORCH_AGENTS_RUNNER_H_

@@ -1,0 +1,203 @@
+// `orch doctor`: checks what orch needs on this machine and says how to fix each failure.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <set>
+#include <sstream>
+
+#include "cli/cli.h"
+#include "engine/daemon.h"
+#include "github/github_rest.h"
+#include "base/subprocess.h"
+
+namespace orch {
+namespace {
+
+constexpr uint64_t kMinFreeBytes = 1ull << 30;  // worktrees and logs want room
+
+struct Check {
+  std::string name;
+  bool ok = false;
+  bool warning = false;  // not fatal: orch runs, with less
+  std::string detail = "";
+  std::string fix = "";
+};
+
+// The first line `argv` prints, or why it could not run.
+Result<std::string> FirstLine(ProcessRunner& runner, const std::vector<std::string>& argv) {
+  Result<ProcessResult> r = runner.Run({.argv = argv, .timeout = std::chrono::seconds(10)});
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) return Status::IOError(argv[0], r->err.substr(0, 200));
+  return r->out.substr(0, r->out.find('\n'));
+}
+
+// True when nothing listens on `bind:port` (we could bind it).
+bool PortFree(const std::string& bind, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, bind == "localhost" ? "127.0.0.1" : bind.c_str(), &addr.sin_addr);
+  bool free = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return free;
+}
+
+// A classic token (or gh's OAuth token) says its scopes: orch pushes, opens pull requests and
+// labels issues, which takes `repo` (`public_repo` covers public repositories only).
+// Fine-grained tokens and Apps say nothing; their permissions show at the first refusal.
+void ScopeCheck(const GitHubUser& me, Check& gh) {
+  if (!me.scopes) {
+    gh.detail +=
+        "; scopes not reported (a fine-grained token or an App): it needs Issues, "
+        "Pull requests and Contents read/write";
+    return;
+  }
+  std::set<std::string> scopes;
+  std::stringstream list(*me.scopes);
+  for (std::string s; std::getline(list, s, ',');) {
+    s.erase(0, s.find_first_not_of(' '));
+    s.erase(s.find_last_not_of(' ') + 1);
+    if (!s.empty()) scopes.insert(s);
+  }
+  gh.detail += "; scopes: " + (me.scopes->empty() ? std::string("none") : *me.scopes);
+  if (scopes.count("repo") > 0) return;
+  if (scopes.count("public_repo") > 0) {
+    gh.detail += " (public repositories only)";
+    return;
+  }
+  gh.ok = false;
+  gh.fix =
+      "the token lacks the repo scope: make one with repo (gh auth refresh -s repo, or a "
+      "new token at https://github.com/settings/tokens)";
+}
+
+class DoctorCommand : public Command {
+ public:
+  void Define(CLI::App& app) override { app.add_flag("--json", json_, "Print JSON"); }
+  Status Run(Context& ctx) override {
+    Result<Home> home = ctx.home();
+    if (!home.ok()) return home.status();
+    std::vector<Check> checks;
+    PosixProcessRunner runner;
+
+    for (const char* tool : {"tmux", "git"}) {
+      Check c{.name = tool};
+      Result<std::string> v = FirstLine(runner, {tool, "-V"});
+      if (std::string(tool) == "git") v = FirstLine(runner, {tool, "--version"});
+      c.ok = v.ok();
+      c.detail = v.ok() ? *v : v.status().message();
+      c.fix = std::string("install it: apt-get install ") + tool + " (brew install " + tool + ")";
+      checks.push_back(c);
+    }
+
+    Result<Config> config = ctx.config();
+    if (!config.ok()) {
+      checks.push_back({.name = "config", .detail = config.status().message(),
+                        .fix = "edit " + home->config_path() + " (orch config validate)"});
+    } else {
+      checks.push_back({.name = "config", .ok = true, .detail = home->config_path()});
+      int usable = 0;
+      for (const AgentCheck& a : CheckAgents(*config, ctx.env)) {
+        bool wanted = std::find(config->router.agents.begin(), config->router.agents.end(),
+                                a.name) != config->router.agents.end();
+        usable += a.usable && wanted;
+        checks.push_back({.name = "agent " + a.name,
+                          .ok = a.usable,
+                          .warning = !a.usable && !wanted,
+                          .detail = a.usable ? a.version : a.problem,
+                          .fix = a.name == "claude"     ? "npm install -g @anthropic-ai/claude-code"
+                                 : a.name == "codex"    ? "npm install -g @openai/codex"
+                                 : a.name == "opencode" ? "npm install -g opencode-ai"
+                                                        : "set agents." + a.name + ".command"});
+      }
+      if (usable == 0) {
+        checks.push_back({.name = "router.agents",
+                          .detail = "none of the agents the router may choose can run",
+                          .fix = "install one of them, or list installed ones in router.agents"});
+      }
+      // GitHub: credentials that work, and who orch is.
+      Check gh{.name = "github"};
+      Result<std::unique_ptr<RestGitHubClient>> client =
+          RestGitHubClient::Make(config->github, ctx.env, runner, ctx.clock);
+      if (!client.ok()) {
+        gh.detail = client.status().message();
+      } else {
+        Result<GitHubUser> me = (*client)->AuthenticatedUser();
+        gh.ok = me.ok();
+        gh.detail = me.ok() ? "acting as " + me->login + " (" + (*client)->tokens().Describe() + ")"
+                            : me.status().message();
+        gh.fix = "set github.token (or GITHUB_TOKEN), a GitHub App, or run gh auth login";
+        if (me.ok()) ScopeCheck(*me, gh);
+      }
+      if (gh.fix.empty()) {
+        gh.fix = "set github.token (or GITHUB_TOKEN), a GitHub App, or run gh auth login";
+      }
+      checks.push_back(gh);
+      if (config->webhook.enabled) {
+        checks.push_back({.name = "webhook secret",
+                          .ok = !config->webhook.secret.empty(),
+                          .detail = config->webhook.secret.empty() ? "not set: the receiver "
+                                                                     "refuses to start"
+                                                                   : "set",
+                          .fix = "set webhook.secret (openssl rand -hex 32), and the same in "
+                                 "GitHub's webhook settings"});
+        bool running = PidLock::Acquire(home->pid_path()).status().IsConflict();
+        bool free = PortFree(config->webhook.bind, config->webhook.port);
+        std::string addr = config->webhook.bind + ":" + std::to_string(config->webhook.port);
+        checks.push_back({.name = "webhook port",
+                          .ok = free || running,
+                          .detail = free      ? addr + " is free"
+                                    : running ? addr + " is in use by the running daemon"
+                                              : addr + " is in use by another program",
+                          .fix = "stop what listens there, or set webhook.port"});
+      }
+    }
+
+    struct statvfs fs {};
+    Check disk{.name = "disk"};
+    std::string where = std::filesystem::exists(home->root) ? home->root : ".";
+    if (statvfs(where.c_str(), &fs) == 0) {
+      uint64_t free = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+      disk.ok = free >= kMinFreeBytes;
+      disk.detail = std::to_string(free / (1024 * 1024)) + " MB free under " + where;
+    } else {
+      disk.detail = "cannot stat " + where;
+    }
+    disk.fix = "free some space (old worktrees: orch logs them as orphans)";
+    checks.push_back(disk);
+
+    bool failed = false;
+    nlohmann::json out = nlohmann::json::array();
+    for (const Check& c : checks) {
+      failed = failed || (!c.ok && !c.warning);
+      out.push_back({{"check", c.name}, {"ok", c.ok}, {"warning", !c.ok && c.warning},
+                     {"detail", c.detail}, {"fix", c.ok ? "" : c.fix}});
+      if (json_) continue;
+      ctx.out << (c.ok ? "ok    " : c.warning ? "warn  " : "FAIL  ") << c.name << ": " << c.detail
+              << "\n";
+      if (!c.ok) ctx.out << "      fix: " << c.fix << "\n";
+    }
+    if (json_) ctx.out << out.dump(2) << "\n";
+    if (failed) return Status::Unavailable("orch doctor", "some checks failed (see above)");
+    return Status::OK();
+  }
+
+ private:
+  bool json_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeDoctorCommand() { return std::make_unique<DoctorCommand>(); }
+
+}  // namespace orch

@@ -1,0 +1,81 @@
+// `orch service install | uninstall | start | stop | restart | status`.
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <ostream>
+
+#include "cli/cli.h"
+#include "cli/service.h"
+#include "base/subprocess.h"
+
+namespace orch {
+namespace {
+
+enum class Verb { kInstall, kUninstall, kStart, kStop, kRestart, kStatus };
+
+class ServiceCommand : public Command {
+ public:
+  explicit ServiceCommand(Verb verb) : verb_(verb) {}
+  void Define(CLI::App&) override {}
+  Status Run(Context& ctx) override {
+    Result<Home> home = ctx.home();
+    if (!home.ok()) return home.status();
+    std::optional<std::string> user_home = ctx.env("HOME");
+    if (!user_home || user_home->empty()) {
+      return Status::InvalidArgument("orch service", "HOME is not set");
+    }
+    std::error_code ec;
+    std::string exe = ExecutablePath();
+    ServiceSpec spec{.orch_binary = exe,
+                     .orch_home = std::filesystem::absolute(home->root, ec).string(),
+                     .path = ctx.env("PATH").value_or("/usr/local/bin:/usr/bin:/bin"),
+                     .log_dir = home->state_dir()};
+    PosixProcessRunner processes;
+    ServiceManager manager(processes, ServiceManager::Detect(exe), *user_home, spec);
+    Result<std::string> did = Status::Internal("service", "no verb");
+    switch (verb_) {
+      case Verb::kInstall: did = manager.Install(); break;
+      case Verb::kUninstall: did = manager.Uninstall(); break;
+      case Verb::kStart: did = manager.Start(); break;
+      case Verb::kStop: did = manager.Stop(); break;
+      case Verb::kRestart: did = manager.Restart(); break;
+      case Verb::kStatus: did = manager.StatusText(); break;
+    }
+    if (!did.ok()) {
+      if (verb_ == Verb::kInstall && !manager.UnitPath().empty()) {
+        ctx.err << "orch: wrote " << manager.UnitPath()
+                << ", but the service manager is not reachable (no systemd user session here?)"
+                << "; enable it later with systemctl --user enable --now orch\n";
+      }
+      return did.status();
+    }
+    ctx.out << *did << (did->empty() || did->back() == '\n' ? "" : "\n");
+    return Status::OK();
+  }
+
+ private:
+  Verb verb_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeServiceInstallCommand() {
+  return std::make_unique<ServiceCommand>(Verb::kInstall);
+}
+std::unique_ptr<Command> MakeServiceUninstallCommand() {
+  return std::make_unique<ServiceCommand>(Verb::kUninstall);
+}
+std::unique_ptr<Command> MakeServiceStartCommand() {
+  return std::make_unique<ServiceCommand>(Verb::kStart);
+}
+std::unique_ptr<Command> MakeServiceStopCommand() {
+  return std::make_unique<ServiceCommand>(Verb::kStop);
+}
+std::unique_ptr<Command> MakeServiceRestartCommand() {
+  return std::make_unique<ServiceCommand>(Verb::kRestart);
+}
+std::unique_ptr<Command> MakeServiceStatusCommand() {
+  return std::make_unique<ServiceCommand>(Verb::kStatus);
+}
+
+}  // namespace orch

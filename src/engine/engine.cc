@@ -1,0 +1,244 @@
+#include "engine/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "agents/dispatch.h"
+#include "engine/jobs.h"
+#include "engine/reviews.h"
+#include "runs/runs.h"
+
+namespace orch {
+namespace {
+
+constexpr int kDeliveriesPerTick = 200;
+constexpr int64_t kReceiptRetention = 7 * 86400;
+constexpr int64_t kDeliveryRetention = 30 * 86400;  // applied deliveries, for dedup and replay
+
+// The registered project for `repo` (owner/name, compared without case), if any.
+std::optional<Project> ProjectForRepo(const std::vector<Project>& projects,
+                                      const std::string& repo) {
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+    return s;
+  };
+  for (const Project& p : projects) {
+    if (p.repo && lower(*p.repo) == lower(repo)) return p;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Engine::Engine(SqliteStore& store, const Config& config, const Clock& clock,
+               GitHubClient* github, HealthProbe probe)
+    : store_(store), config_(config), clock_(clock), github_(github), probe_(std::move(probe)) {
+  rules_.trigger_labels = config_.workflow.trigger_labels;
+  if (github_) {
+    trust_ = std::make_unique<TrustPolicy>(*github_, clock_, config_.workflow.allowed_authors);
+    intake_ = std::make_unique<Intake>(store_, *trust_);
+    syncer_ = std::make_unique<Syncer>(store_, *github_, *intake_);
+    reviews_ = std::make_unique<ReviewHandler>(store_, *github_, *trust_, config_);
+    intake_->set_reviews(reviews_.get());
+    intake_->set_run_starter([this](const Project& p, const IntakeDecision& d) -> Result<std::string> {
+      if (!runs_) return std::string("ignored: runs are not driven here");
+      return runs_->StartFromIssue(p, d.run_kind, d.external_id, d.title, d.body);
+    });
+  }
+}
+
+Engine::~Engine() = default;
+
+Result<TickReport> Engine::Tick() {
+  TickReport report;
+  Status first;
+  auto note = [&first](const Status& s, const char* step) {
+    if (s.ok()) return;
+    spdlog::error("engine: {}: {}", step, s.message());
+    if (first.ok()) first = s;
+  };
+  // Without knowing its own login, orch cannot tell its own events from people's: wait.
+  bool intake = github_ && KnowOwnIdentity();
+  if (intake) {
+    Result<int> applied = ApplyDeliveries(&report.deliveries_failed);
+    if (applied.ok()) report.deliveries_applied = *applied;
+    note(applied.status(), "applying webhook deliveries");
+  }
+  CheckWebhookHealth();
+  if (intake) {
+    Result<int> synced = SyncIfDue();
+    if (synced.ok()) report.projects_synced = *synced;
+    note(synced.status(), "syncing with GitHub");
+  }
+  if (jobs_) {
+    Result<JobReport> j = jobs_->Step();
+    if (j.ok()) report.jobs_started = j->started;
+    note(j.status(), "running scheduled jobs");
+  }
+  // Runs before the dispatcher (a step's new task is routed this tick) and after it (a step
+  // whose task the dispatcher just finished leads to the next at once).
+  if (runs_) note(runs_->Step(), "advancing runs");
+  if (dispatcher_) {
+    Result<DispatchReport> d = dispatcher_->Step();
+    if (d.ok()) {
+      report.tasks_routed = d->routed;
+      report.agents_started = d->started;
+      report.agents_finished = d->finished;
+    }
+    note(d.status(), "dispatching agents");
+  }
+  if (runs_) note(runs_->Step(), "advancing runs");
+  Result<int> unblocked = UnblockFinishedParents();
+  if (unblocked.ok()) report.parents_unblocked = *unblocked;
+  note(unblocked.status(), "unblocking parents");
+  int64_t now = clock_.NowUnix();
+  if (now >= next_prune_) {
+    note(store_.PruneWebhookReceipts(now - kReceiptRetention), "pruning webhook receipts");
+    note(store_.PruneAppliedDeliveries(now - kDeliveryRetention), "pruning applied deliveries");
+    next_prune_ = now + 3600;
+  }
+  note(store_.SetKv(kHeartbeatKey, std::to_string(now)), "heartbeat");
+  if (!first.ok()) return first;
+  return report;
+}
+
+bool Engine::KnowOwnIdentity() {
+  if (!rules_.bot_login.empty()) return true;
+  Result<GitHubUser> me = github_->AuthenticatedUser();
+  if (!me.ok()) {
+    if (me.status().message() != identity_error_) {  // once per distinct failure, not per tick
+      spdlog::warn("engine: cannot tell who orch is on GitHub, intake waits: {}",
+                   me.status().message());
+      identity_error_ = me.status().message();
+    }
+    return false;
+  }
+  rules_.bot_login = me->login;
+  reviews_->set_bot_login(me->login);
+  spdlog::info("github: acting as {} (its own events start nothing)", me->login);
+  return true;
+}
+
+Result<int> Engine::ApplyDeliveries(int* failed) {
+  Result<std::vector<Delivery>> due = store_.DueDeliveries(kDeliveriesPerTick);
+  if (!due.ok()) return due.status();
+  if (due->empty()) return 0;
+  Result<std::vector<Project>> projects = store_.ListProjects();
+  if (!projects.ok()) return projects.status();
+  int applied = 0;
+  for (const Delivery& d : *due) {
+    std::string label = d.event_type + (d.action.empty() ? "" : "." + d.action) + " " +
+                        d.delivery_id;
+    Result<std::string> result = std::string();
+    std::optional<Project> project = ProjectForRepo(*projects, d.repo);
+    nlohmann::json payload = nlohmann::json::parse(d.payload, nullptr, false);
+    if (!d.payload_error.empty()) {
+      result = Status::Corruption("payload", d.payload_error);
+    } else if (payload.is_discarded()) {
+      result = Status::Corruption("payload", "not JSON");  // the receiver checked it; disk?
+    } else if (!project) {
+      result = "ignored: " + (d.repo.empty() ? std::string("no repository in the event")
+                                             : d.repo + " is not a registered project");
+    } else {
+      result = intake_->Apply(*project, DecideEvent(d.event_type, payload, rules_));
+    }
+    if (result.ok()) {
+      ORCH_RETURN_IF_ERROR(store_.MarkDeliveryApplied(d.id, *result));
+      spdlog::info("webhook: {}: {}", label, *result);
+      ++applied;
+    } else {
+      ORCH_RETURN_IF_ERROR(store_.MarkDeliveryFailed(d.id, result.status().message()));
+      spdlog::warn("webhook: {} failed (attempt {} of {}): {}", label, d.retry_count + 1,
+                   kMaxDeliveryAttempts, result.status().message());
+      ++*failed;
+    }
+  }
+  return applied;
+}
+
+void Engine::CheckWebhookHealth() {
+  if (!probe_) return;
+  int64_t now = clock_.NowUnix();
+  if (next_health_check_ && now < *next_health_check_) return;
+  next_health_check_ = now + config_.engine.webhook_health_check_interval.count();
+  Status health = probe_();
+  if (!health.ok() && !fallback_) {
+    fallback_ = true;
+    next_sync_ = now;  // catch up at once
+    spdlog::warn("webhook receiver unreachable ({}): entering polling fallback mode, syncing "
+                 "every {}s",
+                 health.message(), config_.engine.fallback_sync_interval.count());
+    (void)store_.SetKv(kModeKey, "polling fallback");
+  } else if (health.ok() && fallback_) {
+    fallback_ = false;
+    spdlog::info("webhook receiver reachable again: exiting polling fallback mode");
+    (void)store_.SetKv(kModeKey, "webhook");
+  } else if (health.ok() && !next_sync_) {
+    (void)store_.SetKv(kModeKey, "webhook");
+  }
+}
+
+Result<int> Engine::SyncIfDue() {
+  int64_t now = clock_.NowUnix();
+  if (next_sync_ && now < *next_sync_) return 0;
+  Seconds every = fallback_ ? config_.engine.fallback_sync_interval : config_.engine.sync_interval;
+  next_sync_ = now + every.count();
+  Result<std::vector<Project>> projects = store_.ListProjects();
+  if (!projects.ok()) return projects.status();
+  int synced = 0;
+  Status first;
+  for (const Project& p : *projects) {
+    if (!p.repo) continue;
+    Result<SyncReport> r = syncer_->SyncProject(p, rules_);
+    if (!r.ok()) {
+      spdlog::warn("sync: {}: {}", *p.repo, r.status().message());
+      // GitHub said how long to back off (rate limit): no sync before then, in any mode.
+      int64_t wait = r.status().retry_after_seconds();
+      if (wait > 0) next_sync_ = std::max(*next_sync_, now + wait);
+      if (first.ok()) first = r.status();
+      continue;
+    }
+    ++synced;
+    // Reviews and PR states of in_review tasks, so nothing depends on webhooks alone.
+    Result<int> reviewed = reviews_->Sync(p);
+    if (!reviewed.ok()) {
+      spdlog::warn("sync: {}: reviews: {}", *p.repo, reviewed.status().message());
+      if (first.ok()) first = reviewed.status();
+    }
+    if (r->not_modified) {
+      spdlog::debug("sync: {}: not modified", *p.repo);
+    } else {
+      spdlog::info("sync: {}: {} issue(s) changed, {} task(s) created", *p.repo, r->issues_seen,
+                   r->tasks_created);
+    }
+  }
+  if (!first.ok()) return first;
+  return synced;
+}
+
+Result<int> Engine::UnblockFinishedParents() {
+  Result<std::vector<Task>> blocked = store_.ListTasks({.status = TaskStatus::kBlocked});
+  if (!blocked.ok()) return blocked.status();
+  int moved = 0;
+  for (const Task& parent : *blocked) {
+    Result<std::vector<Task>> children = store_.ListTasks({.parent_id = parent.id});
+    if (!children.ok()) return children.status();
+    if (children->empty()) continue;  // blocked on something other than children
+    bool all_done = true;
+    for (const Task& c : *children) all_done = all_done && c.status == TaskStatus::kDone;
+    if (!all_done) continue;
+    Status s = store_.Transition(
+        parent.id, TaskStatus::kBlocked, TaskStatus::kNew,
+        {"engine", "all " + std::to_string(children->size()) + " child tasks are done"});
+    if (s.IsConflict()) continue;  // someone moved it meanwhile; their move stands
+    if (!s.ok()) return s;
+    spdlog::info("engine: task {} unblocked, its children are done", parent.id);
+    ++moved;
+  }
+  return moved;
+}
+
+}  // namespace orch

@@ -1,0 +1,111 @@
+// Engine: orch's state machine driver. Tick() is one step over the store, public so that a test
+// can drive the engine without a daemon or sleep (after watchman's stepIoThread).
+//
+// A tick, in order:
+//   1. applies due webhook deliveries from the inbox (intake.h), marking each applied with what
+//      it did, or failed (to be retried with backoff);
+//   2. checks the webhook receiver's health every engine.webhook_health_check_interval, and
+//      enters or leaves polling fallback mode, logging the change;
+//   3. syncs every project with GitHub when due: every engine.sync_interval, or every
+//      engine.fallback_sync_interval while in fallback mode;
+//   4. runs due scheduled jobs (jobs.h): tasks they create are routed in the same tick;
+//   5. routes new tasks, starts agents for routed ones, and turns finished runs into pull
+//      requests and task statuses (the dispatcher, dispatch.h);
+//   6. unblocks blocked parents whose children are all done;
+//   7. writes a heartbeat. Without a GitHub client (no
+// credentials) steps 1 and 3 wait, so deliveries stay queued rather than failing.
+//
+// Thread safety: one thread ticks (the daemon's writer thread); the engine owns no threads.
+#ifndef ORCH_ENGINE_ENGINE_H_
+#define ORCH_ENGINE_ENGINE_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "base/clock.h"
+#include "config/config.h"
+#include "github/github.h"
+#include "engine/intake.h"
+#include "base/status.h"
+#include "store/store.h"
+#include "engine/sync.h"
+#include "github/trust.h"
+
+namespace orch {
+
+class Dispatcher;
+class RunEngine;
+class ReviewHandler;
+class JobScheduler;
+
+struct TickReport {
+  int tasks_routed = 0;
+  int agents_started = 0;
+  int agents_finished = 0;
+  int parents_unblocked = 0;
+  int deliveries_applied = 0;
+  int deliveries_failed = 0;
+  int projects_synced = 0;
+  int jobs_started = 0;
+};
+
+// Asks whether the webhook receiver can be reached; OK when it can.
+using HealthProbe = std::function<Status()>;
+
+class Engine {
+ public:
+  // `github` may be null (no credentials); `probe` is empty when webhooks are disabled.
+  Engine(SqliteStore& store, const Config& config, const Clock& clock,
+         GitHubClient* github = nullptr, HealthProbe probe = {});
+  ~Engine();
+
+  // One pass. A failed step is reported and the rest still run; the first failure is returned
+  // after all steps, so one bad row cannot stall the loop.
+  Result<TickReport> Tick();
+
+  bool in_fallback() const { return fallback_; }
+  // Routing, dispatch and reaping (dispatch.h); without one, tasks wait in `new`.
+  void set_dispatcher(Dispatcher* d) { dispatcher_ = d; }
+  // Scheduled jobs (jobs.h); without one, no job runs.
+  void set_jobs(JobScheduler* j) { jobs_ = j; }
+  // Orchestrated runs (runs.h); without one, runs wait.
+  void set_runs(RunEngine* r) { runs_ = r; }
+
+  // The kv key of the heartbeat Tick() writes (unix seconds of the last tick).
+  static constexpr const char* kHeartbeatKey = "engine.last_tick";
+  // The kv key holding "webhook" or "polling fallback" or "polling" (for `orch status`).
+  static constexpr const char* kModeKey = "engine.mode";
+
+ private:
+  // Fills rules_.bot_login from GitHub once; false while GitHub cannot say.
+  bool KnowOwnIdentity();
+  Result<int> ApplyDeliveries(int* failed);
+  void CheckWebhookHealth();
+  Result<int> SyncIfDue();
+  // Parents in `blocked` that have children, all of them `done`, go back to `new`.
+  Result<int> UnblockFinishedParents();
+
+  SqliteStore& store_;
+  const Config& config_;
+  const Clock& clock_;
+  GitHubClient* github_;
+  HealthProbe probe_;
+  Dispatcher* dispatcher_ = nullptr;
+  JobScheduler* jobs_ = nullptr;
+  RunEngine* runs_ = nullptr;
+  std::unique_ptr<TrustPolicy> trust_;
+  std::unique_ptr<Intake> intake_;
+  std::unique_ptr<Syncer> syncer_;
+  std::unique_ptr<ReviewHandler> reviews_;
+  IntakeRules rules_;
+  std::string identity_error_;  // the last failure to learn rules_.bot_login, logged once
+  bool fallback_ = false;
+  std::optional<int64_t> next_health_check_;  // unix seconds
+  std::optional<int64_t> next_sync_;
+  int64_t next_prune_ = 0;
+};
+
+}  // namespace orch
+
+#endif  // ORCH_ENGINE_ENGINE_H_

@@ -1,0 +1,279 @@
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include "testing/fake_github.h"
+#include "testing/test_util.h"
+#include "github/webhook_signature.h"
+
+namespace orch {
+namespace {
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = SqliteStore::Open(":memory:", clock_);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    store_ = std::move(s).value();
+    project_id_ = store_->AddProject({.name = "acme/widgets", .path = "/w"})->id;
+  }
+  int64_t Add(const std::string& title, std::optional<int64_t> parent = std::nullopt,
+              TaskStatus status = TaskStatus::kNew) {
+    NewTask t;
+    t.project_id = project_id_;
+    t.title = title;
+    t.parent_id = parent;
+    t.status = status;
+    Result<Task> r = store_->AddTask(t, {"test", ""});
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r->id;
+  }
+  void Move(int64_t id, TaskStatus from, TaskStatus to) {
+    ASSERT_TRUE(store_->Transition(id, from, to, {"test", ""}).ok());
+  }
+
+  test::FakeClock clock_;
+  std::unique_ptr<SqliteStore> store_;
+  Config config_;
+  int64_t project_id_ = 0;
+};
+
+TEST_F(EngineTest, UnblocksAParentOnceAllItsChildrenAreDone) {
+  // Given a parent blocked on two children, a tick while one child is open changes nothing;
+  // once both are done, one tick returns the parent to new with the reason recorded.
+  int64_t parent = Add("parent", std::nullopt, TaskStatus::kBlocked);
+  int64_t a = Add("child a", parent);
+  int64_t b = Add("child b", parent);
+  Move(a, TaskStatus::kNew, TaskStatus::kDone);
+  Engine engine(*store_, config_, clock_);
+  Result<TickReport> r = engine.Tick();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->parents_unblocked, 0);
+  EXPECT_EQ(store_->GetTask(parent)->status, TaskStatus::kBlocked);
+
+  Move(b, TaskStatus::kNew, TaskStatus::kDone);
+  r = engine.Tick();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->parents_unblocked, 1);
+  Result<Task> p = store_->GetTask(parent);
+  EXPECT_EQ(p->status, TaskStatus::kNew);
+  EXPECT_EQ(p->status_reason, "all 2 child tasks are done");
+  EXPECT_EQ(store_->TaskEvents(parent)->back().actor, "engine");
+  // A second tick has nothing left to do.
+  EXPECT_EQ(engine.Tick()->parents_unblocked, 0);
+}
+
+TEST_F(EngineTest, LeavesTasksBlockedOnSomethingElseAlone) {
+  int64_t lone = Add("waiting for a worktree", std::nullopt, TaskStatus::kBlocked);
+  Engine engine(*store_, config_, clock_);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_EQ(store_->GetTask(lone)->status, TaskStatus::kBlocked);
+}
+
+TEST_F(EngineTest, TickWritesAHeartbeat) {
+  Engine engine(*store_, config_, clock_);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_EQ(store_->GetKv(Engine::kHeartbeatKey)->value(), std::to_string(clock_.NowUnix()));
+}
+
+// The engine with a GitHub behind it: the inbox, the sync and the fallback mode.
+class EngineIntakeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::move(SqliteStore::Open(":memory:", clock_)).value();
+    project_id_ =
+        store_->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = "/w"})->id;
+    github_.permissions = {{"bob", "write"}};
+    config_.engine.sync_interval = Seconds(120);
+    config_.engine.fallback_sync_interval = Seconds(30);
+    config_.engine.webhook_health_check_interval = Seconds(60);
+  }
+  void Deliver(const std::string& id, const std::string& sender, int number = 7) {
+    std::string body = R"({"action":"labeled","label":{"name":"orch"},"issue":{"number":)" +
+                       std::to_string(number) +
+                       R"(,"title":"T","state":"open","labels":[{"name":"orch"}]},)"
+                       R"("repository":{"full_name":"acme/widgets"},"sender":{"login":")" +
+                       sender + R"(","type":"User"}})";
+    ASSERT_EQ(*store_->StoreDelivery({id, "issues", "labeled", "acme/widgets", body}),
+              InboxOutcome::kStored);
+  }
+  Issue Labelled(int number, const std::string& updated) {
+    Issue i;
+    i.number = number;
+    i.title = "Issue " + std::to_string(number);
+    i.state = "open";
+    i.labels = {"orch"};
+    i.user = {"bob", "User"};
+    i.updated_at = updated;
+    return i;
+  }
+
+  test::FakeClock clock_;
+  std::unique_ptr<SqliteStore> store_;
+  Config config_;
+  test::FakeGitHub github_;
+  int64_t project_id_ = 0;
+};
+
+TEST_F(EngineIntakeTest, AppliesDueDeliveriesAndRecordsWhatEachDid) {
+  Deliver("d-1", "bob");
+  Deliver("d-2", "eve", 8);
+  Engine engine(*store_, config_, clock_, &github_);
+  Result<TickReport> r = engine.Tick();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->deliveries_applied, 2);
+  ASSERT_EQ(store_->ListTasks({})->size(), 1u);
+  std::vector<Delivery> all = *store_->ListDeliveries({});
+  EXPECT_EQ(all[1].result, "created task 1");
+  EXPECT_EQ(all[0].result,
+            "ignored: untrusted: eve is not a collaborator on acme/widgets (write, maintain or "
+            "admin needed, or workflow.allowed_authors)");
+  EXPECT_TRUE(store_->DueDeliveries(10)->empty());
+}
+
+TEST_F(EngineIntakeTest, AFailedApplicationIsRetriedWithBackoffThenApplied) {
+  Engine engine(*store_, config_, clock_, &github_);
+  ASSERT_TRUE(engine.Tick().ok());  // learns its own identity
+  Deliver("d-1", "bob");
+  github_.fail_next = Status::Unavailable("reading bob's permission", "HTTP 502");
+  Result<TickReport> r = engine.Tick();
+  EXPECT_EQ(r->deliveries_failed, 1);
+  Delivery d = *store_->GetDelivery(1);
+  EXPECT_EQ(d.retry_count, 1);
+  EXPECT_EQ(d.next_attempt_at, clock_.NowUnix() + 5);
+  EXPECT_TRUE(store_->ListTasks({})->empty());
+  EXPECT_EQ(engine.Tick()->deliveries_applied, 0);  // backing off
+  clock_.Advance(5);
+  EXPECT_EQ(engine.Tick()->deliveries_applied, 1);
+  EXPECT_EQ(store_->ListTasks({})->size(), 1u);
+  EXPECT_TRUE(store_->GetDelivery(1)->processed_at.has_value());
+}
+
+TEST_F(EngineIntakeTest, WithoutGitHubDeliveriesWaitInsteadOfFailing) {
+  Deliver("d-1", "bob");
+  Engine engine(*store_, config_, clock_, nullptr);
+  ASSERT_TRUE(engine.Tick().ok());
+  std::vector<Delivery> due = *store_->DueDeliveries(10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].retry_count, 0);
+}
+
+TEST_F(EngineIntakeTest, SyncCreatesTasksThenCostsOnly304sWhileIdle) {
+  github_.issues = {Labelled(3, "2026-11-21T10:00:00Z")};
+  github_.events[3] = {{1, "labeled", {"bob", "User"}, "orch", "2026-11-21T10:00:00Z"}};
+  Engine engine(*store_, config_, clock_, &github_);
+  Result<TickReport> r = engine.Tick();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->projects_synced, 1);
+  ASSERT_EQ(store_->ListTasks({})->size(), 1u);
+  EXPECT_EQ(store_->ListTasks({})->front().external_id, "3");
+  // Not due again until sync_interval has passed.
+  clock_.Advance(60);
+  EXPECT_EQ(engine.Tick()->projects_synced, 0);
+  clock_.Advance(60);
+  ASSERT_EQ(engine.Tick()->projects_synced, 1);  // same cursor now: keeps the ETag
+  clock_.Advance(120);
+  github_.calls.clear();
+  ASSERT_EQ(engine.Tick()->projects_synced, 1);
+  ASSERT_EQ(github_.calls.size(), 1u);
+  EXPECT_EQ(github_.calls[0],
+            "issues acme/widgets since=2026-11-21T10:00:00Z etag=" + github_.etag);
+  EXPECT_EQ(store_->ListTasks({})->size(), 1u);
+}
+
+TEST_F(EngineIntakeTest, SyncAsksWhoLabelledAndSkipsUntrustedLabellers) {
+  github_.issues = {Labelled(3, "2026-11-21T10:00:00Z")};
+  github_.events[3] = {{1, "labeled", {"eve", "User"}, "orch", "2026-11-21T10:00:00Z"}};
+  Engine engine(*store_, config_, clock_, &github_);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_TRUE(store_->ListTasks({})->empty());
+  EXPECT_EQ(github_.Count("permission eve"), 1);
+}
+
+TEST_F(EngineIntakeTest, AnUnreachableReceiverSwitchesToFallbackSyncsAndBack) {
+  bool healthy = true;
+  int probes = 0;
+  Engine engine(*store_, config_, clock_, &github_, [&] {
+    ++probes;
+    return healthy ? Status::OK() : Status::Unavailable("http://127.0.0.1:8080/health", "down");
+  });
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_FALSE(engine.in_fallback());
+  EXPECT_EQ(probes, 1);
+  healthy = false;
+  clock_.Advance(60);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_TRUE(engine.in_fallback());
+  EXPECT_EQ(store_->GetKv(Engine::kModeKey)->value(), "polling fallback");
+  // In fallback, syncs come every 30 s instead of every 120 s.
+  int syncs = 0;
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(30);
+    syncs += engine.Tick()->projects_synced;
+  }
+  EXPECT_EQ(syncs, 4);
+  healthy = true;
+  clock_.Advance(60);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_FALSE(engine.in_fallback());
+  EXPECT_EQ(store_->GetKv(Engine::kModeKey)->value(), "webhook");
+}
+
+TEST_F(EngineIntakeTest, ARateLimitedSyncWaitsAsLongAsGitHubAsked) {
+  Engine engine(*store_, config_, clock_, &github_);
+  ASSERT_TRUE(engine.Tick().ok());  // identity and a first sync
+  clock_.Advance(120);
+  github_.fail_next = Status::Unavailable("listing issues", "rate limited").WithRetryAfter(600);
+  EXPECT_FALSE(engine.Tick().ok());
+  github_.calls.clear();
+  clock_.Advance(120);  // sync_interval has passed, the wait GitHub asked for has not
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_EQ(github_.Count("issues"), 0);
+  clock_.Advance(480);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_EQ(github_.Count("issues"), 1);
+}
+
+TEST_F(EngineIntakeTest, SyncIgnoresTriggerLabelsOrchAddedItself) {
+  // Regression: the sync trusted orch-bot's own label (it has write access) and made a task;
+  // the same label seen as a webhook was ignored. A person's earlier label still counts.
+  github_.permissions["orch-bot"] = "write";
+  github_.issues = {Labelled(3, "2026-11-21T10:00:00Z"), Labelled(4, "2026-11-21T10:00:01Z")};
+  github_.events[3] = {{1, "labeled", {"orch-bot", "User"}, "orch", "2026-11-21T10:00:00Z"}};
+  github_.events[4] = {{2, "labeled", {"bob", "User"}, "orch", "2026-11-21T10:00:00Z"},
+                       {3, "labeled", {"orch-bot", "User"}, "agent:codex", "2026-11-21T10:00:01Z"}};
+  Engine engine(*store_, config_, clock_, &github_);
+  ASSERT_TRUE(engine.Tick().ok());
+  std::vector<Task> tasks = *store_->ListTasks({});
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].external_id, "4");
+  EXPECT_EQ(store_->TaskEvents(tasks[0].id)->front().actor, "github:bob");
+}
+
+TEST_F(EngineIntakeTest, SyncRevivesADoneTaskWhenItsIssueWasReopenedAfterwards) {
+  // With webhooks down, a reopen is seen only by polling: the issue's "reopened" event, newer
+  // than the task's last change, returns the task to new. A done task whose issue merely stayed
+  // open (the PR did not close it) is left alone.
+  github_.issues = {Labelled(3, "2026-11-21T10:00:00Z"), Labelled(4, "2026-11-21T10:00:00Z")};
+  github_.events[3] = {{1, "labeled", {"bob", "User"}, "orch", "2026-11-21T10:00:00Z"}};
+  github_.events[4] = {{2, "labeled", {"bob", "User"}, "orch", "2026-11-21T10:00:00Z"}};
+  Engine engine(*store_, config_, clock_, &github_);
+  ASSERT_TRUE(engine.Tick().ok());
+  std::vector<Task> tasks = *store_->ListTasks({});
+  ASSERT_EQ(tasks.size(), 2u);
+  for (const Task& t : tasks) {
+    ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kNew, TaskStatus::kDone, {"test", ""}).ok());
+  }
+  // The fake clock reads 2026-09-21 when the tasks are done; the reopen comes later.
+  github_.events[3].push_back({3, "reopened", {"bob", "User"}, "", "2030-01-01T00:00:00Z"});
+  github_.issues[0].updated_at = "2026-11-21T11:00:00Z";
+  github_.issues[1].updated_at = "2026-11-21T11:00:00Z";
+  github_.etag = "W/\"2\"";
+  clock_.Advance(120);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_EQ(store_->GetTask(tasks[0].id)->status, TaskStatus::kNew);
+  EXPECT_EQ(store_->GetTask(tasks[1].id)->status, TaskStatus::kDone);
+}
+
+}  // namespace
+}  // namespace orch

@@ -1,0 +1,295 @@
+#include "engine/intake.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "base/json_fields.h"
+#include "engine/reviews.h"
+
+namespace orch {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr auto Str = JsonString;
+constexpr auto Obj = JsonObject;
+
+GitHubUser UserOf(const Json& j) { return {Str(j, "login"), Str(j, "type")}; }
+
+std::vector<std::string> LabelNames(const Json& issue) {
+  std::vector<std::string> out;
+  auto it = issue.find("labels");
+  if (it == issue.end() || !it->is_array()) return out;
+  for (const Json& l : *it) out.push_back(l.is_string() ? l.get<std::string>() : Str(l, "name"));
+  return out;
+}
+
+IntakeDecision Ignore(const std::string& why) {
+  IntakeDecision d;
+  d.reason = why;
+  return d;
+}
+
+IntakeDecision FromIssueEvent(const Json& p, const IntakeRules& rules) {
+  const Json& issue = Obj(p, "issue");
+  std::string action = Str(p, "action");
+  IntakeDecision d;
+  d.external_id = std::to_string(issue.value("number", int64_t{0}));
+  d.title = Str(issue, "title");
+  d.body = Str(issue, "body");
+  d.labels = LabelNames(issue);
+  if (action == "labeled" &&
+      (Str(Obj(p, "label"), "name") == kDebugLabel || Str(Obj(p, "label"), "name") == kPlanLabel)) {
+    if (Str(issue, "state") == "closed") return Ignore("the issue is closed");
+    d.action = IntakeAction::kStartRun;
+    d.run_kind = Str(Obj(p, "label"), "name") == kDebugLabel ? "debug" : "plan";
+    d.reason = "labelled " + Str(Obj(p, "label"), "name");
+    return d;
+  }
+  if (action == "labeled" || action == "opened") {
+    std::string label = Str(Obj(p, "label"), "name");
+    bool triggered = action == "labeled"
+                         ? IsTriggerLabel(label, rules)
+                         : std::any_of(d.labels.begin(), d.labels.end(),
+                                       [&](const auto& l) { return IsTriggerLabel(l, rules); });
+    if (!triggered) return Ignore("no trigger label (" + action + ")");
+    if (Str(issue, "state") == "closed") return Ignore("the issue is closed");
+    d.action = IntakeAction::kCreateTask;
+    d.reason = action == "labeled" ? "labelled " + label : "opened with a trigger label";
+  } else if (action == "closed") {
+    d.action = IntakeAction::kCloseTask;
+    d.reason = "issue closed";
+  } else if (action == "reopened") {
+    d.action = IntakeAction::kReopenTask;
+    d.reason = "issue reopened";
+  } else {
+    return Ignore("issues." + action + " is not used");
+  }
+  return d;
+}
+
+IntakeDecision FromComment(const Json& p, const IntakeRules& rules) {
+  if (Str(p, "action") != "created") return Ignore("issue_comment." + Str(p, "action") + " is not used");
+  const Json& comment = Obj(p, "comment");
+  const Json& issue = Obj(p, "issue");
+  std::string text = Str(comment, "body");
+  if (!MentionsLogin(text, rules.bot_login)) return Ignore("the comment does not mention @" +
+                                                           rules.bot_login);
+  IntakeDecision d;
+  d.action = IntakeAction::kCreateTask;
+  d.reason = "mentioned in a comment";
+  d.source = TaskSource::kMention;
+  d.source_id = std::to_string(comment.value("id", int64_t{0}));
+  int64_t number = issue.value("number", int64_t{0});
+  d.title = "Mention on #" + std::to_string(number) + ": " + Str(issue, "title");
+  d.body = text;
+  d.labels = LabelNames(issue);
+  return d;
+}
+
+IntakeDecision FromPullRequest(const Json& p) {
+  const Json& pr = Obj(p, "pull_request");
+  if (Str(p, "action") != "closed") return Ignore("pull_request." + Str(p, "action") + " is not used");
+  IntakeDecision d;
+  d.pr_number = pr.value("number", int64_t{0});
+  bool merged = pr.value("merged", false);
+  d.action = merged ? IntakeAction::kPrMerged : IntakeAction::kPrClosed;
+  d.reason = merged ? "pull request merged" : "pull request closed without merging";
+  return d;
+}
+
+IntakeDecision FromReview(const Json& p) {
+  const Json& review = Obj(p, "review");
+  if (Str(p, "action") != "submitted") {
+    return Ignore("pull_request_review." + Str(p, "action") + " is not used");
+  }
+  IntakeDecision d;
+  d.action = IntakeAction::kReview;
+  d.pr_number = Obj(p, "pull_request").value("number", int64_t{0});
+  d.review.id = review.value("id", int64_t{0});
+  // Webhooks say "changes_requested", REST says "CHANGES_REQUESTED": one spelling from here on.
+  d.review.state = Str(review, "state");
+  std::transform(d.review.state.begin(), d.review.state.end(), d.review.state.begin(),
+                 [](unsigned char c) { return std::toupper(c); });
+  d.review.body = Str(review, "body");
+  d.review.user = UserOf(Obj(review, "user"));
+  d.reason = "review " + d.review.state;
+  return d;
+}
+
+}  // namespace
+
+bool IsTriggerLabel(const std::string& label, const IntakeRules& rules) {
+  if (label.rfind("agent:", 0) == 0 && label.size() > 6) return true;
+  return std::find(rules.trigger_labels.begin(), rules.trigger_labels.end(), label) !=
+         rules.trigger_labels.end();
+}
+
+bool MentionsLogin(const std::string& text, const std::string& login) {
+  if (login.empty()) return false;
+  auto word = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '[' ||
+           c == ']';
+  };
+  for (size_t at = text.find('@'); at != std::string::npos; at = text.find('@', at + 1)) {
+    if (at > 0 && word(text[at - 1])) continue;  // an e-mail address, not a mention
+    std::string name = text.substr(at + 1, login.size());
+    size_t end = at + 1 + login.size();
+    if (SameLogin(name, login) && (end >= text.size() || !word(text[end]))) return true;
+  }
+  return false;
+}
+
+IntakeDecision DecideEvent(const std::string& event_type, const Json& p,
+                           const IntakeRules& rules) {
+  GitHubUser sender = UserOf(Obj(p, "sender"));
+  std::string repo = Str(Obj(p, "repository"), "full_name");
+  IntakeDecision d;
+  if (!rules.bot_login.empty() && SameLogin(sender.login, rules.bot_login)) {
+    d = Ignore("orch's own event (" + sender.login + ")");
+  } else if (event_type == "issues") {
+    d = FromIssueEvent(p, rules);
+  } else if (event_type == "issue_comment") {
+    d = FromComment(p, rules);
+  } else if (event_type == "pull_request") {
+    d = FromPullRequest(p);
+  } else if (event_type == "pull_request_review") {
+    d = FromReview(p);
+  } else if (event_type == "ping") {
+    d = Ignore("ping: the webhook is set up");
+  } else {
+    d = Ignore(event_type + " events are not used");
+  }
+  d.repo = repo;
+  d.actor = sender;
+  return d;
+}
+
+IntakeDecision DecideIssue(const std::string& repo, const Issue& issue,
+                           const std::optional<GitHubUser>& labeler, const IntakeRules& rules) {
+  IntakeDecision d;
+  d.repo = repo;
+  d.external_id = std::to_string(issue.number);
+  if (issue.is_pull_request) return Ignore("a pull request");
+  if (issue.state == "closed") {
+    d.action = IntakeAction::kCloseTask;
+    d.reason = "issue closed (seen by sync)";
+    return d;
+  }
+  bool triggered = std::any_of(issue.labels.begin(), issue.labels.end(),
+                               [&](const auto& l) { return IsTriggerLabel(l, rules); });
+  if (!triggered) return Ignore("no trigger label");
+  d.action = IntakeAction::kCreateTask;
+  d.reason = "has a trigger label (seen by sync)";
+  d.actor = labeler.value_or(issue.user);
+  d.title = issue.title;
+  d.body = issue.body;
+  d.labels = issue.labels;
+  return d;
+}
+
+Result<std::string> Intake::Apply(const Project& project, const IntakeDecision& d) {
+  switch (d.action) {
+    case IntakeAction::kIgnore:
+      return "ignored: " + d.reason;
+    case IntakeAction::kCreateTask:
+      return CreateTask(project, d);
+    case IntakeAction::kCloseTask:
+    case IntakeAction::kReopenTask:
+      return CloseOrReopen(project, d);
+    case IntakeAction::kPrMerged:
+    case IntakeAction::kPrClosed:
+      return PullRequestClosed(project, d);
+    case IntakeAction::kReview:
+      if (!reviews_) return "review recorded (" + d.review.state + ")";
+      return reviews_->Apply(project, d.pr_number, d.review);
+    case IntakeAction::kStartRun: {
+      if (!start_run_) return std::string("ignored: runs are not driven here");
+      Result<TrustVerdict> trust = trust_.Check(d.repo.empty() ? *project.repo : d.repo, d.actor);
+      if (!trust.ok()) return trust.status();
+      if (!trust->trusted) return "ignored: untrusted: " + trust->reason;
+      return start_run_(project, d);
+    }
+  }
+  return Status::Internal("intake", "unknown action");
+}
+
+Result<std::string> Intake::CreateTask(const Project& project, const IntakeDecision& d) {
+  TaskFilter existing{.project_id = project.id};
+  if (d.source == TaskSource::kMention) {
+    existing.source_id = d.source_id;
+  } else {
+    existing.external_id = d.external_id;
+  }
+  Result<std::vector<Task>> found = store_.ListTasks(existing);
+  if (!found.ok()) return found.status();
+  for (const Task& t : *found) {
+    if (t.source == d.source) return "task " + std::to_string(t.id) + " already exists";
+  }
+  Result<TrustVerdict> trust = trust_.Check(d.repo.empty() ? *project.repo : d.repo, d.actor);
+  if (!trust.ok()) return trust.status();
+  if (!trust->trusted) {
+    spdlog::info("intake: {} #{}: not starting work: {}", project.name, d.external_id,
+                 trust->reason);
+    return "ignored: untrusted: " + trust->reason;
+  }
+  NewTask t;
+  t.project_id = project.id;
+  if (d.source != TaskSource::kMention) t.external_id = d.external_id;
+  t.source = d.source;
+  t.source_id = d.source_id;
+  t.title = d.title;
+  t.body = d.body;
+  t.labels = d.labels;
+  Result<Task> made = store_.AddTask(t, {"github:" + d.actor.login, d.reason + "; " + trust->reason});
+  if (made.status().IsConflict()) return std::string("task already exists");
+  if (!made.ok()) return made.status();
+  spdlog::info("intake: {} #{}: created task {} ({})", project.name, d.external_id, made->id,
+               d.reason);
+  return "created task " + std::to_string(made->id);
+}
+
+Result<std::string> Intake::CloseOrReopen(const Project& project, const IntakeDecision& d) {
+  Result<std::vector<Task>> found =
+      store_.ListTasks({.project_id = project.id, .external_id = d.external_id});
+  if (!found.ok()) return found.status();
+  if (found->empty()) return "ignored: no task for #" + d.external_id;
+  const Task& task = found->front();
+  Cause cause{"github:" + d.actor.login, d.reason};
+  if (d.action == IntakeAction::kCloseTask) {
+    if (task.status == TaskStatus::kDone) return "task " + std::to_string(task.id) + " already done";
+    Status s = store_.Transition(task.id, task.status, TaskStatus::kDone, cause);
+    if (!s.ok() && !s.IsConflict()) return s;
+    return "task " + std::to_string(task.id) + " done (issue closed)";
+  }
+  if (task.status != TaskStatus::kDone) return "task " + std::to_string(task.id) + " still open";
+  Result<TrustVerdict> trust = trust_.Check(*project.repo, d.actor);
+  if (!trust.ok()) return trust.status();
+  if (!trust->trusted) return "ignored: untrusted: " + trust->reason;
+  Status s = store_.Transition(task.id, TaskStatus::kDone, TaskStatus::kNew, cause,
+                               AttemptEffect::kReset);
+  if (!s.ok() && !s.IsConflict()) return s;
+  return "task " + std::to_string(task.id) + " back to new (issue reopened)";
+}
+
+Result<std::string> Intake::PullRequestClosed(const Project& project, const IntakeDecision& d) {
+  Result<std::vector<Task>> found =
+      store_.ListTasks({.project_id = project.id, .pr_number = d.pr_number});
+  if (!found.ok()) return found.status();
+  if (found->empty()) return "ignored: no task for pull request #" + std::to_string(d.pr_number);
+  std::string out;
+  TaskStatus to = d.action == IntakeAction::kPrMerged ? TaskStatus::kDone
+                                                      : TaskStatus::kNeedsReview;
+  for (const Task& t : *found) {
+    if (t.status == to || t.status == TaskStatus::kDone) continue;
+    if (!IsLegalTransition(t.status, to)) continue;
+    Status s = store_.Transition(t.id, t.status, to, {"github:" + d.actor.login, d.reason});
+    if (!s.ok() && !s.IsConflict()) return s;
+    out += (out.empty() ? "task " : ", task ") + std::to_string(t.id) + " " + TaskStatusName(to);
+  }
+  return out.empty() ? "nothing to change" : out;
+}
+
+}  // namespace orch

@@ -1,0 +1,70 @@
+// ReviewHandler: pull request reviews become follow-up tasks on the same branch and PR.
+//
+//   CHANGES_REQUESTED by a trusted reviewer (workflow.auto_create_followup_on_changes)
+//       -> one follow-up per review comment of that review (the per-review comments endpoint,
+//          so comments drafted before submission count), or one for the review body when it
+//          has text and no inline comments; each carries the file and line, the diff hunk
+//          (cut past 2,000 characters), the comment, the review body, the PR and its branch,
+//          and the reviewer; parent_id is the PR's task and source_id the comment ("review
+//          comment 123") or the review ("review 45"). The issue gets one comment listing them.
+//          After workflow.max_review_cycles such reviews the task goes to needs_review.
+//   APPROVED, and every reviewer's latest verdict is an approval
+//       (workflow.auto_close_task_on_approval) -> the task is done (this does not merge).
+//   anything else -> recorded.
+//
+// The same review seen twice (a redelivery, a webhook then a poll) does nothing the second
+// time: each review is marked handled in the store, and follow-ups are keyed by comment id.
+// Sync() looks at every in_review task's PR on each sync, so nothing depends on webhooks:
+// merged -> done, closed -> needs_review, and reviews not handled yet are handled.
+//
+// The dispatcher runs follow-ups with the parent's agent, on the parent's branch and worktree,
+// resuming the parent's agent session, one at a time, pushing to the same PR.
+// Thread safety: one thread (the engine's).
+#ifndef ORCH_ENGINE_REVIEWS_H_
+#define ORCH_ENGINE_REVIEWS_H_
+
+#include <string>
+
+#include "config/config.h"
+#include "github/github.h"
+#include "base/status.h"
+#include "store/store.h"
+#include "github/trust.h"
+
+namespace orch {
+
+// The diff hunk of a follow-up is cut past this many characters.
+constexpr size_t kMaxDiffHunk = 2000;
+
+class ReviewHandler {
+ public:
+  ReviewHandler(SqliteStore& store, GitHubClient& github, TrustPolicy& trust,
+                const Config& config)
+      : store_(store), github_(github), trust_(trust), config_(config) {}
+
+  // orch's own login: its own reviews are ignored.
+  void set_bot_login(const std::string& login) { bot_login_ = login; }
+
+  // Handles review `review` of pull request `pr` in `project`; says what it did. Fails only
+  // when the store or GitHub did (the caller retries).
+  Result<std::string> Apply(const Project& project, int64_t pr, const Review& review);
+  // Checks the PRs of `project`'s in_review tasks. Returns how many reviews it handled.
+  Result<int> Sync(const Project& project);
+
+ private:
+  Result<std::string> ChangesRequested(const Project& project, const Task& parent, int64_t pr,
+                                       const Review& review);
+  Result<std::string> Approved(const Project& project, const Task& parent, int64_t pr,
+                               const Review& review);
+  std::string HandledKey(const Project& project, int64_t review_id) const;
+
+  SqliteStore& store_;
+  GitHubClient& github_;
+  TrustPolicy& trust_;
+  const Config& config_;
+  std::string bot_login_;
+};
+
+}  // namespace orch
+
+#endif  // ORCH_ENGINE_REVIEWS_H_

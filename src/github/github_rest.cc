@@ -1,0 +1,385 @@
+#include "github/github_rest.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "base/json_fields.h"
+#include "version.h"
+
+namespace orch {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr auto Str = JsonString;
+constexpr auto Int = JsonInt;
+
+GitHubUser ParseUser(const Json& j) {
+  if (!j.is_object()) return {};
+  return {Str(j, "login"), Str(j, "type")};
+}
+
+Issue ParseIssue(const Json& j) {
+  Issue i;
+  i.number = Int(j, "number");
+  i.title = Str(j, "title");
+  i.body = Str(j, "body");
+  i.state = Str(j, "state");
+  if (j.contains("labels") && j["labels"].is_array()) {
+    for (const Json& l : j["labels"]) i.labels.push_back(l.is_string() ? l.get<std::string>()
+                                                                       : Str(l, "name"));
+  }
+  i.user = ParseUser(j.value("user", Json()));
+  i.is_pull_request = j.contains("pull_request") && !j["pull_request"].is_null();
+  i.updated_at = Str(j, "updated_at");
+  i.html_url = Str(j, "html_url");
+  return i;
+}
+
+PullRequest ParsePull(const Json& j) {
+  PullRequest p;
+  p.number = Int(j, "number");
+  p.title = Str(j, "title");
+  p.state = Str(j, "state");
+  p.merged = j.value("merged", false) || !Str(j, "merged_at").empty();
+  p.head_ref = Str(JsonObject(j, "head"), "ref");
+  p.base_ref = Str(JsonObject(j, "base"), "ref");
+  p.html_url = Str(j, "html_url");
+  return p;
+}
+
+Comment ParseComment(const Json& j) {
+  return {Int(j, "id"), Str(j, "body"), ParseUser(j.value("user", Json())), Str(j, "html_url")};
+}
+
+// Parses `text` and hands each element of its array (or of obj[field]) to `each`.
+template <typename T, typename F>
+Result<std::vector<T>> ParseList(const std::vector<std::string>& pages, const std::string& what,
+                                 F each, const char* field = nullptr) {
+  std::vector<T> out;
+  try {
+    for (const std::string& page : pages) {
+      Json j = Json::parse(page);
+      const Json& arr = field ? j.at(field) : j;
+      for (const Json& item : arr) out.push_back(each(item));
+    }
+  } catch (const std::exception& e) {
+    return Status::IOError(what + ": unexpected response from GitHub", e.what());
+  }
+  return out;
+}
+
+template <typename T, typename F>
+Result<T> ParseOne(const HttpResponse& r, const std::string& what, F parse) {
+  try {
+    return parse(Json::parse(r.body));
+  } catch (const std::exception& e) {
+    return Status::IOError(what + ": unexpected response from GitHub", e.what());
+  }
+}
+
+// Percent-encodes everything but RFC 3986's unreserved characters (labels may hold spaces,
+// colons and slashes).
+std::string Escape(std::string_view s, bool keep_slashes = false) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slashes && c == '/')) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+struct RestGitHubClient::Call {
+  std::string method = "GET";
+  std::string repo = "";    // for the installation token; "" for calls about no repository
+  std::string target = "";  // path below api_url, or an absolute Link URL
+  std::string what = "";    // for messages: "listing issues of acme/widgets"
+  std::string body = "";
+  std::string etag = "";
+};
+
+RestGitHubClient::RestGitHubClient(std::unique_ptr<HttpSession> session,
+                                   std::unique_ptr<TokenSource> tokens, const Clock& clock)
+    : session_(std::move(session)), tokens_(std::move(tokens)), clock_(clock) {}
+
+RestGitHubClient::~RestGitHubClient() = default;
+
+Result<std::unique_ptr<RestGitHubClient>> RestGitHubClient::Make(const GitHubConfig& config,
+                                                                 const EnvLookup& env,
+                                                                 ProcessRunner& runner,
+                                                                 const Clock& clock) {
+  Result<std::unique_ptr<HttpSession>> session = HttpSession::Open(config.api_url);
+  if (!session.ok()) return session.status();
+  Result<std::unique_ptr<TokenSource>> tokens =
+      MakeTokenSource(config, env, **session, runner, clock);
+  if (!tokens.ok()) return tokens.status();
+  return std::make_unique<RestGitHubClient>(std::move(session).value(),
+                                            std::move(tokens).value(), clock);
+}
+
+Result<HttpResponse> RestGitHubClient::Do(const Call& call) {
+  Result<std::string> auth = tokens_->Authorization(call.repo);
+  if (!auth.ok()) return auth.status().Prefixed(call.what);
+  std::map<std::string, std::string> headers = {
+      {"Authorization", *auth},
+      {"Accept", "application/vnd.github+json"},
+      {"X-GitHub-Api-Version", "2022-11-28"},
+      {"User-Agent", std::string("orch/") + ORCH_VERSION}};
+  if (!call.etag.empty()) headers["If-None-Match"] = call.etag;
+  Result<HttpResponse> r = session_->Send(call.method, call.target, headers, call.body);
+  if (!r.ok()) return r.status().Prefixed(call.what);
+  std::string remaining = r->Header("x-ratelimit-remaining");
+  if (!remaining.empty() && std::atoll(remaining.c_str()) < 100 && r->status != 304) {
+    spdlog::warn("github: {} requests left until the rate limit resets", remaining);
+  }
+  Status s = StatusFromResponse(*r, call.what, clock_.NowUnix());
+  if (!s.ok()) return s;
+  return r;
+}
+
+Result<std::vector<std::string>> RestGitHubClient::GetAllPages(const std::string& repo,
+                                                               const std::string& target,
+                                                               const std::string& what) {
+  std::vector<std::string> pages;
+  std::string next = target;
+  for (int page = 0; !next.empty(); ++page) {
+    if (page >= 100) return Status::IOError(what, "more than 100 pages; refusing to go on");
+    Result<HttpResponse> r = Do({.repo = repo, .target = next, .what = what});
+    if (!r.ok()) return r.status();
+    pages.push_back(std::move(r->body));
+    next = NextLink(r->Header("link"));
+  }
+  return pages;
+}
+
+Result<GitHubUser> RestGitHubClient::AuthenticatedUser() {
+  if (tokens_->is_app()) {
+    // Installation tokens cannot read /user; an App acts as "<slug>[bot]" (GET /app, JWT).
+    Result<HttpResponse> r = Do({.target = "/app", .what = "reading the GitHub App"});
+    if (!r.ok()) return r.status();
+    return ParseOne<GitHubUser>(*r, "reading the GitHub App", [](const Json& j) {
+      return GitHubUser{Str(j, "slug") + "[bot]", "Bot"};
+    });
+  }
+  Result<HttpResponse> r = Do({.target = "/user", .what = "reading the authenticated user"});
+  if (!r.ok()) return r.status();
+  Result<GitHubUser> me = ParseOne<GitHubUser>(*r, "reading the authenticated user", ParseUser);
+  if (me.ok() && r->headers.count("x-oauth-scopes") > 0) me->scopes = r->Header("x-oauth-scopes");
+  return me;
+}
+
+Result<IssueListing> RestGitHubClient::ListIssues(const std::string& repo,
+                                                  const IssueQuery& q) {
+  std::string what = "listing issues of " + repo;
+  std::string target = "/repos/" + repo + "/issues?state=" + q.state +
+                       "&sort=updated&direction=desc&per_page=" + std::to_string(q.per_page);
+  if (!q.since.empty()) target += "&since=" + Escape(q.since);
+  if (!q.labels.empty()) {
+    std::string joined;
+    for (const auto& l : q.labels) joined += (joined.empty() ? "" : ",") + l;
+    target += "&labels=" + Escape(joined);
+  }
+  Result<HttpResponse> first = Do({.repo = repo, .target = target, .what = what, .etag = q.etag});
+  if (!first.ok()) return first.status();
+  IssueListing out;
+  out.etag = first->Header("etag");
+  if (first->status == 304) {
+    out.not_modified = true;
+    return out;
+  }
+  std::vector<std::string> pages = {std::move(first->body)};
+  std::string next = NextLink(first->Header("link"));
+  if (!next.empty()) {
+    Result<std::vector<std::string>> rest = GetAllPages(repo, next, what);
+    if (!rest.ok()) return rest.status();
+    for (auto& p : *rest) pages.push_back(std::move(p));
+  }
+  Result<std::vector<Issue>> issues = ParseList<Issue>(pages, what, ParseIssue);
+  if (!issues.ok()) return issues.status();
+  out.issues = std::move(issues).value();
+  return out;
+}
+
+Result<Issue> RestGitHubClient::GetIssue(const std::string& repo, int64_t number) {
+  std::string what = "reading " + repo + "#" + std::to_string(number);
+  Result<HttpResponse> r =
+      Do({.repo = repo, .target = "/repos/" + repo + "/issues/" + std::to_string(number),
+          .what = what});
+  if (!r.ok()) return r.status();
+  return ParseOne<Issue>(*r, what, ParseIssue);
+}
+
+Result<std::vector<IssueEvent>> RestGitHubClient::ListIssueEvents(const std::string& repo,
+                                                                  int64_t number) {
+  std::string what = "listing events of " + repo + "#" + std::to_string(number);
+  Result<std::vector<std::string>> pages = GetAllPages(
+      repo, "/repos/" + repo + "/issues/" + std::to_string(number) + "/events?per_page=100",
+      what);
+  if (!pages.ok()) return pages.status();
+  return ParseList<IssueEvent>(*pages, what, [](const Json& j) {
+    return IssueEvent{Int(j, "id"), Str(j, "event"), ParseUser(j.value("actor", Json())),
+                      Str(JsonObject(j, "label"), "name"), Str(j, "created_at")};
+  });
+}
+
+Status RestGitHubClient::AddLabels(const std::string& repo, int64_t number,
+                                   const std::vector<std::string>& labels) {
+  Result<HttpResponse> r =
+      Do({.method = "POST", .repo = repo,
+          .target = "/repos/" + repo + "/issues/" + std::to_string(number) + "/labels",
+          .what = "labelling " + repo + "#" + std::to_string(number),
+          .body = Json{{"labels", labels}}.dump()});
+  return r.status();
+}
+
+Status RestGitHubClient::RemoveLabel(const std::string& repo, int64_t number,
+                                     const std::string& label) {
+  Result<HttpResponse> r =
+      Do({.method = "DELETE", .repo = repo,
+          .target = "/repos/" + repo + "/issues/" + std::to_string(number) + "/labels/" +
+                    Escape(label),
+          .what = "unlabelling " + repo + "#" + std::to_string(number)});
+  if (r.status().IsNotFound()) return Status::OK();
+  return r.status();
+}
+
+Status RestGitHubClient::EnsureLabel(const std::string& repo, const std::string& name,
+                                     const std::string& color, const std::string& description) {
+  Result<HttpResponse> got = Do({.repo = repo, .target = "/repos/" + repo + "/labels/" +
+                                                         Escape(name),
+                                 .what = "reading label " + name + " of " + repo});
+  if (got.ok()) return Status::OK();
+  if (!got.status().IsNotFound()) return got.status();
+  Result<HttpResponse> made =
+      Do({.method = "POST", .repo = repo, .target = "/repos/" + repo + "/labels",
+          .what = "creating label " + name + " in " + repo,
+          .body = Json{{"name", name}, {"color", color}, {"description", description}}.dump()});
+  if (made.status().IsConflict()) return Status::OK();  // someone made it meanwhile
+  return made.status();
+}
+
+Result<Comment> RestGitHubClient::CreateComment(const std::string& repo, int64_t number,
+                                                const std::string& body) {
+  std::string what = "commenting on " + repo + "#" + std::to_string(number);
+  Result<HttpResponse> r =
+      Do({.method = "POST", .repo = repo,
+          .target = "/repos/" + repo + "/issues/" + std::to_string(number) + "/comments",
+          .what = what, .body = Json{{"body", body}}.dump()});
+  if (!r.ok()) return r.status();
+  return ParseOne<Comment>(*r, what, ParseComment);
+}
+
+Result<std::vector<Comment>> RestGitHubClient::ListComments(const std::string& repo,
+                                                            int64_t number) {
+  std::string what = "listing comments of " + repo + "#" + std::to_string(number);
+  Result<std::vector<std::string>> pages = GetAllPages(
+      repo, "/repos/" + repo + "/issues/" + std::to_string(number) + "/comments?per_page=100",
+      what);
+  if (!pages.ok()) return pages.status();
+  return ParseList<Comment>(*pages, what, ParseComment);
+}
+
+Result<PullRequest> RestGitHubClient::CreatePullRequest(const std::string& repo,
+                                                        const NewPullRequest& pr) {
+  std::string what = "opening a pull request for " + pr.head + " in " + repo;
+  Result<HttpResponse> r =
+      Do({.method = "POST", .repo = repo, .target = "/repos/" + repo + "/pulls", .what = what,
+          .body = Json{{"title", pr.title}, {"body", pr.body}, {"head", pr.head},
+                       {"base", pr.base}, {"draft", pr.draft}}.dump()});
+  if (!r.ok()) return r.status();
+  return ParseOne<PullRequest>(*r, what, ParsePull);
+}
+
+Result<PullRequest> RestGitHubClient::GetPullRequest(const std::string& repo, int64_t number) {
+  std::string what = "reading pull request " + repo + "#" + std::to_string(number);
+  Result<HttpResponse> r =
+      Do({.repo = repo, .target = "/repos/" + repo + "/pulls/" + std::to_string(number),
+          .what = what});
+  if (!r.ok()) return r.status();
+  return ParseOne<PullRequest>(*r, what, ParsePull);
+}
+
+Result<std::vector<PullRequest>> RestGitHubClient::ListPullRequests(const std::string& repo,
+                                                                    const std::string& branch,
+                                                                    const std::string& state) {
+  std::string owner = repo.substr(0, repo.find('/'));
+  std::string what = "listing pull requests of " + repo + " from " + branch;
+  Result<std::vector<std::string>> pages = GetAllPages(
+      repo,
+      "/repos/" + repo + "/pulls?state=" + state + "&head=" + Escape(owner + ":" + branch) +
+          "&per_page=100",
+      what);
+  if (!pages.ok()) return pages.status();
+  return ParseList<PullRequest>(*pages, what, ParsePull);
+}
+
+Result<std::vector<Review>> RestGitHubClient::ListReviews(const std::string& repo, int64_t pr) {
+  std::string what = "listing reviews of " + repo + "#" + std::to_string(pr);
+  Result<std::vector<std::string>> pages = GetAllPages(
+      repo, "/repos/" + repo + "/pulls/" + std::to_string(pr) + "/reviews?per_page=100", what);
+  if (!pages.ok()) return pages.status();
+  return ParseList<Review>(*pages, what, [](const Json& j) {
+    return Review{Int(j, "id"), Str(j, "state"), Str(j, "body"),
+                  ParseUser(j.value("user", Json()))};
+  });
+}
+
+Result<std::vector<ReviewComment>> RestGitHubClient::ListReviewComments(const std::string& repo,
+                                                                        int64_t pr,
+                                                                        int64_t review_id) {
+  std::string what = "listing comments of review " + std::to_string(review_id);
+  Result<std::vector<std::string>> pages =
+      GetAllPages(repo,
+                  "/repos/" + repo + "/pulls/" + std::to_string(pr) + "/reviews/" +
+                      std::to_string(review_id) + "/comments?per_page=100",
+                  what);
+  if (!pages.ok()) return pages.status();
+  return ParseList<ReviewComment>(*pages, what, [](const Json& j) {
+    ReviewComment c{Int(j, "id"), Str(j, "path"), std::nullopt, Str(j, "diff_hunk"),
+                    Str(j, "body"), ParseUser(j.value("user", Json()))};
+    if (j.contains("line") && j["line"].is_number()) c.line = j["line"].get<int64_t>();
+    return c;
+  });
+}
+
+Result<std::string> RestGitHubClient::CollaboratorPermission(const std::string& repo,
+                                                             const std::string& login) {
+  std::string what = "reading " + login + "'s permission on " + repo;
+  Result<HttpResponse> r =
+      Do({.repo = repo,
+          .target = "/repos/" + repo + "/collaborators/" + Escape(login) + "/permission",
+          .what = what});
+  if (r.status().IsNotFound()) return std::string("none");
+  if (!r.ok()) return r.status();
+  return ParseOne<std::string>(*r, what, [](const Json& j) {
+    std::string role = Str(j, "role_name");
+    return role.empty() ? Str(j, "permission") : role;
+  });
+}
+
+Result<std::vector<CheckRun>> RestGitHubClient::ListCheckRuns(const std::string& repo,
+                                                              const std::string& ref) {
+  std::string what = "listing check runs of " + ref;
+  Result<std::vector<std::string>> pages = GetAllPages(
+      repo, "/repos/" + repo + "/commits/" + Escape(ref, true) + "/check-runs?per_page=100",
+      what);  // branch names keep their slashes, as GitHub expects
+  if (!pages.ok()) return pages.status();
+  return ParseList<CheckRun>(
+      *pages, what,
+      [](const Json& j) {
+        return CheckRun{Str(j, "name"), Str(j, "status"), Str(j, "conclusion")};
+      },
+      "check_runs");
+}
+
+}  // namespace orch

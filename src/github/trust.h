@@ -1,0 +1,57 @@
+// TrustPolicy: who may start work. Issue and comment text is untrusted input for a program that
+// runs with the user's credentials, so only some people's events create tasks:
+//   - logins listed in workflow.allowed_authors (bots included, when listed);
+//   - otherwise collaborators whose role is admin, maintain or write, asked through the API and
+//     cached for ten minutes per (repository, login);
+//   - bots are untrusted unless listed, whatever their permission.
+// Every verdict carries the reason, which intake records beside the event it ignored.
+//
+// Thread safety: one thread (the engine's).
+#ifndef ORCH_GITHUB_TRUST_H_
+#define ORCH_GITHUB_TRUST_H_
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/clock.h"
+#include "github/github.h"
+#include "base/status.h"
+
+namespace orch {
+
+struct TrustVerdict {
+  bool trusted = false;
+  std::string reason;  // "alice has write access", "eve has read access, needs write", ...
+};
+
+class TrustPolicy {
+ public:
+  TrustPolicy(GitHubClient& github, const Clock& clock, std::vector<std::string> allowed_authors,
+              int64_t ttl_seconds = 600)
+      : github_(github),
+        clock_(clock),
+        allowed_(std::move(allowed_authors)),
+        ttl_(ttl_seconds) {}
+
+  // The verdict for `user` acting on `repo`. Fails (retryably or not) only when the permission
+  // had to be asked and GitHub did not answer.
+  Result<TrustVerdict> Check(const std::string& repo, const GitHubUser& user);
+
+ private:
+  struct Cached {
+    std::string role;
+    int64_t at = 0;
+  };
+
+  GitHubClient& github_;
+  const Clock& clock_;
+  std::vector<std::string> allowed_;
+  int64_t ttl_;
+  std::map<std::pair<std::string, std::string>, Cached> cache_;
+};
+
+}  // namespace orch
+
+#endif  // ORCH_GITHUB_TRUST_H_

@@ -1,0 +1,137 @@
+#include "notify/notify_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "notify/discord.h"
+#include "notify/notify.h"
+#include "store/store.h"
+#include "notify/telegram.h"
+
+namespace orch {
+
+constexpr auto kNotifyEvery = std::chrono::milliseconds(500);
+constexpr int kPollSeconds = 25;  // Telegram's long poll; under HttpSession's 30 s read timeout
+
+struct NotifyService::State {
+  Config config;
+  std::unique_ptr<SqliteStore> notify_store;
+  std::unique_ptr<SqliteStore> command_store;
+  std::unique_ptr<TelegramApi> telegram_api;
+  std::unique_ptr<TelegramChannel> telegram;
+  std::unique_ptr<DiscordChannel> discord;
+  std::unique_ptr<Notifier> notifier;
+  std::unique_ptr<TelegramCommands> commands;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  std::thread notify_thread;
+  std::thread command_thread;
+
+  // Waits `d` or until stopping; false when stopping.
+  bool Wait(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock(mu);
+    return !cv.wait_for(lock, d, [this] { return stop; });
+  }
+
+  void NotifyLoop() {
+    std::string last_error;
+    do {
+      Status s = notifier->Step();
+      if (!s.ok() && s.message() != last_error) spdlog::warn("notify: {}", s.message());
+      last_error = s.ok() ? "" : s.message();
+    } while (Wait(kNotifyEvery));
+  }
+
+  void CommandLoop() {
+    int failures = 0;
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (stop) return;
+      }
+      Status s = commands->Step(kPollSeconds);
+      if (s.ok()) {
+        if (failures > 0) spdlog::info("telegram: receiving commands again");
+        failures = 0;
+        continue;
+      }
+      if (failures++ == 0) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!stop)
+          spdlog::warn("telegram: getUpdates failed, retrying with backoff: {}", s.message());
+      }
+      if (!Wait(std::chrono::duration_cast<std::chrono::milliseconds>(
+              DeliveryRetryDelay(failures)))) {
+        return;
+      }
+    }
+  }
+};
+
+NotifyService::NotifyService(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+NotifyService::~NotifyService() {
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->stop = true;
+  }
+  state_->cv.notify_all();
+  if (state_->telegram_api) state_->telegram_api->Stop();
+  if (state_->notify_thread.joinable()) state_->notify_thread.join();
+  if (state_->command_thread.joinable()) state_->command_thread.join();
+}
+
+Result<std::unique_ptr<NotifyService>> NotifyService::Start(const std::string& db_path,
+                                                            const Config& config,
+                                                            const Clock& clock,
+                                                            std::function<void()> on_change) {
+  if (!config.telegram.enabled && !config.discord.enabled) {
+    spdlog::info("notify: no chat channel enabled (channels.telegram, channels.discord)");
+    return std::unique_ptr<NotifyService>();
+  }
+  auto st = std::make_unique<State>();
+  st->config = config;
+  std::vector<ChatChannel*> channels;
+  if (config.telegram.enabled) {
+    st->telegram_api =
+        std::make_unique<TelegramApi>(config.telegram.api_url, config.telegram.bot_token);
+    st->telegram =
+        std::make_unique<TelegramChannel>(*st->telegram_api, config.telegram.chat_id, clock);
+    channels.push_back(st->telegram.get());
+  }
+  if (config.discord.enabled) {
+    Result<std::unique_ptr<DiscordChannel>> d = DiscordChannel::Open(config.discord, clock);
+    if (!d.ok()) return d.status();
+    st->discord = std::move(d).value();
+    channels.push_back(st->discord.get());
+  }
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(db_path, clock);
+  if (!store.ok()) return store.status();
+  st->notify_store = std::move(store).value();
+  st->notifier = std::make_unique<Notifier>(
+      *st->notify_store, clock,
+      NotifierOptions{.level = config.notification_level, .github_api_url = config.github.api_url},
+      channels);
+  ORCH_RETURN_IF_ERROR(st->notifier->LoadCursors());
+  if (st->telegram) {
+    Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(db_path, clock);
+    if (!s.ok()) return s.status();
+    st->command_store = std::move(s).value();
+    st->commands = std::make_unique<TelegramCommands>(
+        *st->telegram_api, *st->telegram, *st->command_store, st->config, std::move(on_change));
+  }
+  State* raw = st.get();
+  st->notify_thread = std::thread([raw] { raw->NotifyLoop(); });
+  if (st->commands) st->command_thread = std::thread([raw] { raw->CommandLoop(); });
+  spdlog::info("notify: {}{}{}, level {}", config.telegram.enabled ? "telegram" : "",
+               config.telegram.enabled && config.discord.enabled ? " and " : "",
+               config.discord.enabled ? "discord" : "",
+               NotificationLevelName(config.notification_level));
+  return std::unique_ptr<NotifyService>(new NotifyService(std::move(st)));
+}
+
+}  // namespace orch

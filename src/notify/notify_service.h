@@ -1,0 +1,41 @@
+// NotifyService: the chat channels as `orch serve` runs them (notify.h, telegram.h, discord.h).
+//
+// One thread runs Notifier::Step() about twice a second; with Telegram enabled, another
+// long-polls getUpdates for commands. Each opens its own store connection, so neither ever
+// waits on the engine's thread. Start() reads the notifier's cursors before it returns, so
+// the events of the daemon's first tick are sent, not taken for history.
+//
+// Thread safety: Start() and the destructor on the daemon's main thread.
+#ifndef ORCH_NOTIFY_NOTIFY_SERVICE_H_
+#define ORCH_NOTIFY_NOTIFY_SERVICE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/clock.h"
+#include "config/config.h"
+#include "base/status.h"
+
+namespace orch {
+
+class NotifyService {
+ public:
+  // Null when no channel is enabled. `on_change` runs (on the command thread) after a chat
+  // command moved a task. Fails when the store cannot be opened or an api_url is not a URL.
+  static Result<std::unique_ptr<NotifyService>> Start(const std::string& db_path,
+                                                      const Config& config, const Clock& clock,
+                                                      std::function<void()> on_change);
+  // Stops both threads, aborting a long poll in progress, and joins them.
+  ~NotifyService();
+
+  struct State;
+
+ private:
+  explicit NotifyService(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace orch
+
+#endif  // ORCH_NOTIFY_NOTIFY_SERVICE_H_

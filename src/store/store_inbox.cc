@@ -1,0 +1,516 @@
+// SqliteStore's webhook inbox: durable deliveries, dedup, and the retry queue.
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+
+#include "store/payload_log.h"
+#include "store/store.h"
+#include "github/webhook_signature.h"
+
+namespace orch {
+namespace {
+
+const char* kDeliveryColumns =
+    "id, delivery_id, event_type, action, payload_hash, repo, payload, processed_at, "
+    "COALESCE(error, ''), retry_count, next_attempt_at, created_at, result, payload_segment, "
+    "payload_offset, payload_length";
+
+// A zero-length BLOB (not NULL) for the payload column of a row whose payload is in the log.
+constexpr char kNoInlinePayload[] = "";
+
+// Reads the payload of the row at `q` from `log`; a failure is kept in `d.payload_error`.
+void ReadLoggedPayload(SQLite::Statement& q, const PayloadLog* log, Delivery& d) {
+  if (!log) {
+    d.payload_error = "the payload is in a payload log, which a \":memory:\" store has not";
+    return;
+  }
+  PayloadRef ref{q.getColumn(13).getInt64(), q.getColumn(14).getInt64(),
+                 q.getColumn(15).getInt64()};
+  Result<std::string> payload = log->Read(ref);
+  if (payload.ok()) {
+    d.payload = std::move(payload).value();
+  } else {
+    d.payload_error = payload.status().message();
+  }
+}
+
+Delivery ReadDelivery(SQLite::Statement& q, const PayloadLog* log) {
+  Delivery d;
+  d.id = q.getColumn(0).getInt64();
+  d.delivery_id = q.getColumn(1).getString();
+  d.event_type = q.getColumn(2).getString();
+  d.action = q.getColumn(3).getString();
+  d.payload_hash = q.getColumn(4).getString();
+  d.repo = q.getColumn(5).getString();
+  d.payload = q.getColumn(6).getString();
+  if (!q.getColumn(7).isNull()) d.processed_at = q.getColumn(7).getInt64();
+  d.error = q.getColumn(8).getString();
+  d.retry_count = q.getColumn(9).getInt();
+  if (!q.getColumn(10).isNull()) d.next_attempt_at = q.getColumn(10).getInt64();
+  d.created_at = q.getColumn(11).getInt64();
+  d.result = q.getColumn(12).getString();
+  if (!q.getColumn(13).isNull()) ReadLoggedPayload(q, log, d);
+  return d;
+}
+
+// Binds parameters 6 (payload) and 9-11 (its place in the log) of InboxStatements::insert.
+void BindPayload(SQLite::Statement& insert, const NewDelivery& d, const PayloadRef* ref) {
+  if (!ref) {
+    insert.bindNoCopy(6, d.payload.data(), static_cast<int>(d.payload.size()));
+    for (int i = 9; i <= 11; ++i) insert.bind(i);
+    return;
+  }
+  insert.bindNoCopy(6, static_cast<const void*>(kNoInlinePayload), 0);
+  insert.bind(9, ref->segment);
+  insert.bind(10, ref->offset);
+  insert.bind(11, ref->length);
+}
+
+// The first 8 bytes of the SHA-256 whose hex is `hash`, as a signed 64-bit integer: the
+// payload_hash_prefix column (migration 6 computes the same from payload_hash in SQL).
+int64_t HashPrefix(std::string_view hash) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 16 && i < hash.size(); ++i) {
+    char c = hash[i];
+    int digit = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : 0;
+    v = v << 4 | static_cast<uint64_t>(digit);
+  }
+  return static_cast<int64_t>(v);
+}
+
+// Which rows of webhook_deliveries have a given delivery id or body, kept in memory by the
+// connection that stores deliveries. The table has no index on either: both keys are random, so
+// each insert dirtied a leaf page of each index at a random place, which was most of the cost of
+// a commit. The keys are derived from the table and never ahead of it: before each batch, under
+// the write lock, Refresh reads the rows added since it last looked, and starts again from a
+// full read after any deletion (webhook_inbox_state counts them; ids are only reused after the
+// newest row was deleted). A key is a hash, so a hit is only a candidate; the row is read and
+// compared whole.
+class DeliveryKeys {
+ public:
+  explicit DeliveryKeys(SQLite::Database& db)
+      : deletions_query_(db, "SELECT deletions FROM webhook_inbox_state WHERE id = 1"),
+        since_(db,
+               "SELECT id, delivery_id, payload_hash_prefix FROM webhook_deliveries "
+               "WHERE id > ? ORDER BY id") {}
+
+  // Brings the keys up to date with the table. Run inside the write transaction.
+  void Refresh() {
+    deletions_query_.reset();
+    int64_t deletions = deletions_query_.executeStep() ? deletions_query_.getColumn(0).getInt64()
+                                                       : 0;
+    deletions_query_.reset();
+    if (!valid_ || deletions != deletions_) {
+      by_id_.clear();
+      by_prefix_.clear();
+      newest_ = 0;
+      deletions_ = deletions;
+      valid_ = true;
+    }
+    since_.reset();
+    since_.bind(1, newest_);
+    while (since_.executeStep()) {
+      const char* id = since_.getColumn(1).getText();
+      Add(since_.getColumn(0).getInt64(), id, since_.getColumn(2).getInt64());
+    }
+    since_.reset();
+  }
+  void Add(int64_t row, std::string_view delivery_id, int64_t hash_prefix) {
+    by_id_.emplace(IdKey(delivery_id), row);
+    by_prefix_.emplace(hash_prefix, row);
+    newest_ = std::max(newest_, row);
+  }
+  // Rows that may have `delivery_id` or a body whose hash starts with `hash_prefix`.
+  std::vector<int64_t> Candidates(std::string_view delivery_id, int64_t hash_prefix) const {
+    std::vector<int64_t> rows;
+    auto [a, b] = by_id_.equal_range(IdKey(delivery_id));
+    for (; a != b; ++a) rows.push_back(a->second);
+    auto [c, d] = by_prefix_.equal_range(hash_prefix);
+    for (; c != d; ++c) rows.push_back(c->second);
+    return rows;
+  }
+
+ private:
+  static uint64_t IdKey(std::string_view delivery_id) {
+    return std::hash<std::string_view>{}(delivery_id);
+  }
+
+  SQLite::Statement deletions_query_, since_;
+  bool valid_ = false;
+  int64_t deletions_ = 0;
+  int64_t newest_ = 0;  // the highest row id read or added
+  std::unordered_multimap<uint64_t, int64_t> by_id_;
+  std::unordered_multimap<int64_t, int64_t> by_prefix_;
+};
+
+}  // namespace
+
+const char* InboxOutcomeName(InboxOutcome o) {
+  switch (o) {
+    case InboxOutcome::kStored:
+      return "stored";
+    case InboxOutcome::kDuplicate:
+      return "duplicate";
+    case InboxOutcome::kRequeued:
+      return "requeued";
+  }
+  return "?";
+}
+
+std::chrono::seconds DeliveryRetryDelay(int failures) {
+  using std::chrono::seconds;
+  int shift = std::clamp(failures - 1, 0, 10);
+  return std::min(seconds(5) * (1 << shift), seconds(300));
+}
+
+Result<InboxOutcome> SqliteStore::StoreDelivery(const NewDelivery& d) {
+  Result<std::vector<InboxOutcome>> r = StoreDeliveries({d});
+  if (!r.ok()) return r.status();
+  return r->front();
+}
+
+struct SqliteStore::InboxStatements {
+  explicit InboxStatements(SQLite::Database& db)
+      : keys(db),
+        // A candidate row from `keys`: is it the delivery (?2, ?3), and what became of it?
+        candidate(db,
+                  "SELECT processed_at IS NOT NULL, next_attempt_at IS NOT NULL, retry_count "
+                  "FROM webhook_deliveries WHERE id = ?1 AND (delivery_id = ?2 OR "
+                  "payload_hash = ?3)"),
+        requeue(db,
+                "UPDATE webhook_deliveries SET next_attempt_at = ?, retry_count = "
+                "CASE WHEN next_attempt_at IS NULL THEN 0 ELSE retry_count END WHERE id = ?"),
+        insert(db,
+               "INSERT INTO webhook_deliveries(delivery_id, event_type, action, payload_hash, "
+               "repo, payload, next_attempt_at, created_at, payload_segment, payload_offset, "
+               "payload_length, payload_hash_prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        receipt(db,
+                "INSERT INTO webhook_receipts(delivery_row, outcome, received_at) "
+                "VALUES (?, ?, ?)") {}
+  DeliveryKeys keys;
+  SQLite::Statement candidate, requeue, insert, receipt;
+};
+
+// Here rather than in store.cc: both need InboxStatements complete to destroy inbox_.
+SqliteStore::SqliteStore(std::string path, const Clock& clock, std::unique_ptr<SQLite::Database> db)
+    : path_(std::move(path)), clock_(clock), db_(std::move(db)) {}
+SqliteStore::~SqliteStore() = default;
+
+Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
+    const std::vector<NewDelivery>& deliveries) {
+  // The payloads go to the log first, so no committed row can point past written data.
+  std::vector<PayloadRef> refs;
+  if (payloads_) {
+    std::vector<std::string_view> bodies;
+    bodies.reserve(deliveries.size());
+    for (const NewDelivery& d : deliveries) bodies.push_back(d.payload);
+    Result<std::vector<PayloadRef>> appended = payloads_->Append(bodies);
+    if (!appended.ok()) return appended.status().Prefixed("storing webhook delivery");
+    refs = std::move(appended).value();
+  }
+  std::vector<InboxOutcome> out;
+  out.reserve(deliveries.size());
+  try {
+    if (!inbox_) inbox_ = std::make_unique<InboxStatements>(*db_);
+    InboxStatements& st = *inbox_;
+    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    st.keys.Refresh();
+    int64_t now = clock_.NowUnix();
+    for (size_t i = 0; i < deliveries.size(); ++i) {
+      const NewDelivery& d = deliveries[i];
+      std::string computed = d.payload_hash.empty() ? Sha256Hex(d.payload) : std::string();
+      const std::string& hash = d.payload_hash.empty() ? computed : d.payload_hash;
+      int64_t prefix = HashPrefix(hash);
+      // The most telling earlier row with the id or the body: an applied one first, then a
+      // waiting one, then the newest. Nearly every delivery is new and has no candidate.
+      struct Earlier {
+        int64_t row = 0;
+        bool applied = false, waiting = false;
+        int failures = 0;
+        auto rank() const { return std::make_tuple(applied, waiting, row); }
+      };
+      std::optional<Earlier> earlier;
+      for (int64_t row : st.keys.Candidates(d.delivery_id, prefix)) {
+        st.candidate.reset();
+        st.candidate.bind(1, row);
+        st.candidate.bindNoCopy(2, d.delivery_id);
+        st.candidate.bindNoCopy(3, hash);
+        if (!st.candidate.executeStep()) continue;  // a hash collision, or a deleted row
+        Earlier e{row, st.candidate.getColumn(0).getInt() != 0,
+                  st.candidate.getColumn(1).getInt() != 0, st.candidate.getColumn(2).getInt()};
+        if (!earlier || e.rank() > earlier->rank()) earlier = e;
+      }
+      st.candidate.reset();
+      InboxOutcome outcome = InboxOutcome::kStored;
+      int64_t row = 0;
+      if (earlier) {
+        row = earlier->row;
+        if (earlier->applied || (earlier->waiting && earlier->failures == 0)) {
+          outcome = InboxOutcome::kDuplicate;
+        } else {
+          // Failed for good, or backing off after failures: a redelivery means "try now".
+          outcome = InboxOutcome::kRequeued;
+          st.requeue.reset();
+          st.requeue.bind(1, now);
+          st.requeue.bind(2, row);
+          st.requeue.exec();
+        }
+        // A new delivery counts as received through its own row; others get a receipt.
+        st.receipt.reset();
+        st.receipt.bind(1, row);
+        st.receipt.bind(2, InboxOutcomeName(outcome));
+        st.receipt.bind(3, now);
+        st.receipt.exec();
+      } else {
+        st.insert.reset();
+        st.insert.bindNoCopy(1, d.delivery_id);
+        st.insert.bindNoCopy(2, d.event_type);
+        st.insert.bindNoCopy(3, d.action);
+        st.insert.bindNoCopy(4, hash);
+        st.insert.bindNoCopy(5, d.repo);
+        BindPayload(st.insert, d, refs.empty() ? nullptr : &refs[i]);
+        st.insert.bind(7, now);
+        st.insert.bind(8, now);
+        st.insert.bind(12, prefix);
+        st.insert.exec();
+        // Later deliveries of this batch must find it too.
+        st.keys.Add(db_->getLastInsertRowid(), d.delivery_id, prefix);
+      }
+      out.push_back(outcome);
+    }
+    txn.commit();
+    return out;
+  } catch (const std::exception& e) {
+    // A failed statement may be left mid-step, and the keys may name rows rolled back:
+    // prepare and read afresh next time.
+    inbox_.reset();
+    return Error(e, "storing webhook delivery");
+  }
+}
+
+Status SqliteStore::LoadInboxKeys() {
+  try {
+    if (!inbox_) inbox_ = std::make_unique<InboxStatements>(*db_);
+    SQLite::Transaction txn(*db_);  // one snapshot for the count and the rows
+    inbox_->keys.Refresh();
+    txn.commit();
+    return Status::OK();
+  } catch (const std::exception& e) {
+    inbox_.reset();
+    return Error(e, "reading the inbox's dedup keys");
+  }
+}
+
+Result<std::vector<Delivery>> SqliteStore::DueDeliveries(int limit) {
+  try {
+    SQLite::Statement q(*db_, std::string("SELECT ") + kDeliveryColumns +
+                                  " FROM webhook_deliveries WHERE processed_at IS NULL AND "
+                                  "next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?");
+    q.bind(1, static_cast<int64_t>(clock_.NowUnix()));
+    q.bind(2, limit);
+    std::vector<Delivery> out;
+    while (q.executeStep()) out.push_back(ReadDelivery(q, payloads_.get()));
+    return out;
+  } catch (const std::exception& e) {
+    return Error(e, "reading due deliveries");
+  }
+}
+
+Result<Delivery> SqliteStore::GetDelivery(int64_t id) {
+  try {
+    SQLite::Statement q(
+        *db_, std::string("SELECT ") + kDeliveryColumns + " FROM webhook_deliveries WHERE id = ?");
+    q.bind(1, static_cast<int64_t>(id));
+    if (q.executeStep()) return ReadDelivery(q, payloads_.get());
+  } catch (const std::exception& e) {
+    return Error(e, "reading delivery");
+  }
+  return Status::NotFound("delivery " + std::to_string(id), "no such delivery");
+}
+
+Status SqliteStore::MarkDeliveryApplied(int64_t id, const std::string& result) {
+  try {
+    SQLite::Statement upd(*db_,
+                          "UPDATE webhook_deliveries SET processed_at = ?, next_attempt_at = NULL, "
+                          "result = ? WHERE id = ? AND processed_at IS NULL");
+    upd.bind(1, static_cast<int64_t>(clock_.NowUnix()));
+    upd.bind(2, result);
+    upd.bind(3, static_cast<int64_t>(id));
+    if (upd.exec() == 0) {
+      return Status::Conflict("delivery " + std::to_string(id), "missing or already applied");
+    }
+  } catch (const std::exception& e) {
+    return Error(e, "marking delivery applied");
+  }
+  return Status::OK();
+}
+
+Status SqliteStore::MarkDeliveryFailed(int64_t id, const std::string& error) {
+  try {
+    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement q(*db_,
+                        "SELECT retry_count FROM webhook_deliveries "
+                        "WHERE id = ? AND processed_at IS NULL");
+    q.bind(1, static_cast<int64_t>(id));
+    if (!q.executeStep()) {
+      return Status::Conflict("delivery " + std::to_string(id), "missing or already applied");
+    }
+    int failures = q.getColumn(0).getInt() + 1;
+    SQLite::Statement upd(*db_,
+                          "UPDATE webhook_deliveries SET retry_count = ?, error = ?, "
+                          "next_attempt_at = ? WHERE id = ?");
+    upd.bind(1, failures);
+    upd.bind(2, error);
+    if (failures < kMaxDeliveryAttempts) {
+      upd.bind(3, static_cast<int64_t>(clock_.NowUnix() + DeliveryRetryDelay(failures).count()));
+    } else {
+      upd.bind(3);  // failed for good; stays visible with its error
+    }
+    upd.bind(4, static_cast<int64_t>(id));
+    upd.exec();
+    txn.commit();
+  } catch (const std::exception& e) {
+    return Error(e, "marking delivery failed");
+  }
+  return Status::OK();
+}
+
+Result<std::vector<Delivery>> SqliteStore::ListDeliveries(const DeliveryFilter& filter) {
+  try {
+    std::string sql = std::string("SELECT ") + kDeliveryColumns + " FROM webhook_deliveries";
+    if (filter.failed_only) sql += " WHERE processed_at IS NULL AND next_attempt_at IS NULL";
+    sql += " ORDER BY id DESC LIMIT ?";
+    SQLite::Statement q(*db_, sql);
+    q.bind(1, filter.limit);
+    std::vector<Delivery> out;
+    while (q.executeStep()) out.push_back(ReadDelivery(q, payloads_.get()));
+    return out;
+  } catch (const std::exception& e) {
+    return Error(e, "listing deliveries");
+  }
+}
+
+Status SqliteStore::RequeueDelivery(int64_t id) {
+  Result<Delivery> d = GetDelivery(id);
+  if (!d.ok()) return d.status();
+  if (!d->payload_error.empty()) {
+    return Status::NotFound("delivery " + std::to_string(id),
+                            "cannot replay it: " + d->payload_error);
+  }
+  try {
+    SQLite::Statement upd(*db_,
+                          "UPDATE webhook_deliveries SET processed_at = NULL, next_attempt_at = ?, "
+                          "retry_count = 0, error = NULL, result = '' WHERE id = ?");
+    upd.bind(1, static_cast<int64_t>(clock_.NowUnix()));
+    upd.bind(2, static_cast<int64_t>(id));
+    if (upd.exec() == 0) {
+      return Status::NotFound("delivery " + std::to_string(id), "no such delivery");
+    }
+  } catch (const std::exception& e) {
+    return Error(e, "requeueing delivery");
+  }
+  return Status::OK();
+}
+
+Result<WebhookStats> SqliteStore::GetWebhookStats(int64_t since) {
+  WebhookStats st;
+  try {
+    // Received: each delivery's first arrival (its row) plus every later one (a receipt).
+    SQLite::Statement r(*db_,
+                        "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE created_at >= ?1) "
+                        "+ COUNT(*), COALESCE(SUM(outcome = 'duplicate'), 0) "
+                        "FROM webhook_receipts WHERE received_at >= ?1");
+    r.bind(1, since);
+    r.executeStep();
+    st.received = r.getColumn(0).getInt64();
+    st.duplicates = r.getColumn(1).getInt64();
+    SQLite::Statement d(*db_,
+                        "SELECT COALESCE(SUM(processed_at IS NOT NULL), 0), "
+                        "COALESCE(SUM(processed_at IS NULL AND next_attempt_at IS NULL), 0), "
+                        "COALESCE(SUM(processed_at IS NULL AND next_attempt_at IS NOT NULL), 0) "
+                        "FROM webhook_deliveries WHERE created_at >= ?");
+    d.bind(1, since);
+    d.executeStep();
+    st.applied = d.getColumn(0).getInt64();
+    st.failed = d.getColumn(1).getInt64();
+    st.pending = d.getColumn(2).getInt64();
+    SQLite::Statement e(*db_,
+                        "SELECT d.event_type || CASE WHEN d.action = '' THEN '' "
+                        "ELSE '.' || d.action END AS ev, COUNT(*) FROM ("
+                        "  SELECT id AS row FROM webhook_deliveries WHERE created_at >= ?1"
+                        "  UNION ALL SELECT delivery_row FROM webhook_receipts "
+                        "  WHERE received_at >= ?1) a "
+                        "JOIN webhook_deliveries d ON d.id = a.row "
+                        "GROUP BY ev ORDER BY COUNT(*) DESC, ev");
+    e.bind(1, since);
+    while (e.executeStep()) {
+      st.received_by_event.emplace_back(e.getColumn(0).getString(), e.getColumn(1).getInt64());
+    }
+  } catch (const std::exception& e) {
+    return Error(e, "reading webhook stats");
+  }
+  return st;
+}
+
+Result<std::optional<int64_t>> SqliteStore::LastWebhookAt() {
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT MAX(t) FROM (SELECT MAX(received_at) AS t FROM webhook_receipts "
+                        "UNION ALL SELECT MAX(created_at) FROM webhook_deliveries)");
+    q.executeStep();
+    if (q.getColumn(0).isNull()) return std::optional<int64_t>();
+    return std::optional<int64_t>(q.getColumn(0).getInt64());
+  } catch (const std::exception& e) {
+    return Error(e, "reading last webhook time");
+  }
+}
+
+Status SqliteStore::PruneWebhookReceipts(int64_t before) {
+  try {
+    SQLite::Statement del(*db_, "DELETE FROM webhook_receipts WHERE received_at < ?");
+    del.bind(1, before);
+    del.exec();
+  } catch (const std::exception& e) {
+    return Error(e, "pruning webhook receipts");
+  }
+  return PrunePayloads(before);
+}
+
+Status SqliteStore::PruneAppliedDeliveries(int64_t before) {
+  try {
+    SQLite::Statement del(*db_, "DELETE FROM webhook_deliveries WHERE processed_at < ?");
+    del.bind(1, before);
+    del.exec();
+  } catch (const std::exception& e) {
+    return Error(e, "pruning applied deliveries");
+  }
+  return Status::OK();
+}
+
+Status SqliteStore::PrunePayloads(int64_t before) {
+  if (!payloads_) return Status::OK();
+  std::set<int64_t> keep;
+  try {
+    // A full scan, once an hour: cheaper than an index every delivery would have to update.
+    SQLite::Statement q(*db_,
+                        "SELECT DISTINCT payload_segment FROM webhook_deliveries "
+                        "WHERE payload_segment IS NOT NULL AND "
+                        "(processed_at IS NULL OR processed_at >= ?1 OR created_at >= ?1)");
+    q.bind(1, before);
+    while (q.executeStep()) keep.insert(q.getColumn(0).getInt64());
+  } catch (const std::exception& e) {
+    return Error(e, "finding payload segments still needed");
+  }
+  return payloads_->Prune(keep, before).status();
+}
+
+}  // namespace orch

@@ -1,0 +1,125 @@
+// ApiServer: the daemon's local HTTP API (cpp-httplib) on api.bind:api.port, for `orch stream`
+// and any SSE client.
+//
+//   GET /api/tasks[?status=S]     [{id, project, status, title, external_id}]
+//   GET /api/tasks/{id}/stream    the task's agent output as Server-Sent Events (stream.h):
+//                                 every attempt's output.log in order, from Last-Event-ID (a
+//                                 byte offset) or 0; live bytes as the shim writes them
+//                                 (inotify, DirWatcher); a final `is_final` event once the
+//                                 last run has ended and all was sent, then the end. 404 for an
+//                                 unknown task.
+//
+//   POST /api/runs {project, flow, input, model?}   starts a flow run (runs.h): 201 with the
+//                                 run as GET /api/runs/{id} shows it; 400 for bad JSON, 404 for
+//                                 an unknown project or flow
+//   GET /api/runs[?project=P]     the runs, newest first, with their steps
+//   GET /api/runs/{id}            one run: its steps (status, agent, task, output) and report
+//   GET /api/runs/{id}/events     SSE: `run_started {run_id, flow_name, steps[{step_id, agent,
+//                                 kind, label}]}`, then `run_step_updated {run_id, step_id,
+//                                 status, run_status?, report?}` whenever a step's status
+//                                 changes (run_status and report once the run has ended, then
+//                                 the end). Each step's live output is its task's stream.
+//
+// Every request needs `Authorization: Bearer <token>` (401 otherwise), the token being the
+// contents of $ORCH_HOME/state/api.token: random, mode 0600, made on the first start and kept.
+// Start() writes {url} to $ORCH_HOME/state/api.json (write, then rename) for clients; Stop()
+// removes it. The server reads the store through its own connection, one request at a time.
+// Each open stream holds one of the pool's threads (cpp-httplib's model), so `threads` bounds
+// the streams served at once.
+//
+// Thread safety: Start() and Stop() from one thread; handlers run on the pool's threads.
+#ifndef ORCH_STREAM_API_SERVER_H_
+#define ORCH_STREAM_API_SERVER_H_
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "base/clock.h"
+#include "config/config.h"
+#include "base/dir_watcher.h"
+#include "base/home.h"
+#include "base/status.h"
+#include "store/store.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+class DataSink;
+}  // namespace httplib
+
+namespace orch {
+
+inline std::string ApiTokenPath(const Home& home) { return home.state_dir() + "/api.token"; }
+inline std::string ApiAddressPath(const Home& home) { return home.state_dir() + "/api.json"; }
+
+// The token in `path`, made (32 random bytes, hex, mode 0600) when there is none. IOError when
+// it cannot be read or written; Corruption when the file is empty.
+Result<std::string> LoadOrCreateApiToken(const std::string& path);
+
+struct ApiServerOptions {
+  int threads = 256;  // the most connections (streams included) served at once
+  // Idle streams send an SSE comment this often, so a dead client is noticed.
+  std::chrono::milliseconds keepalive{10'000};
+};
+
+class ApiServer {
+ public:
+  ApiServer(const Home& home, const ApiConfig& config, const Clock& clock,
+            ApiServerOptions options = {});
+  ~ApiServer();  // Stop()
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Makes or reads the token, opens the store, binds, writes api.json, starts serving on a
+  // background thread and logs the address. InvalidArgument naming the address when it is
+  // taken; IOError for the token or api.json.
+  Status Start();
+  // Ends open streams, stops accepting, joins the threads, removes api.json. Idempotent.
+  void Stop();
+  const std::string& url() const { return url_; }
+  // What POST /api/runs needs: orch's config (flows' agents) and a way to wake the engine.
+  // Without a config it answers 503.
+  void set_runs(const Config* config, std::function<void()> wake) {
+    runs_config_ = config;
+    wake_ = std::move(wake);
+  }
+
+ private:
+  struct Subscriber;
+  void Route();
+  bool Authorized(const httplib::Request& req) const;
+  void ListTasks(const httplib::Request& req, httplib::Response& res);
+  void Stream(const httplib::Request& req, httplib::Response& res);
+  void CreateRun(const httplib::Request& req, httplib::Response& res);
+  void ListRuns(const httplib::Request& req, httplib::Response& res);
+  void ShowRun(const httplib::Request& req, httplib::Response& res);
+  void RunEvents(const httplib::Request& req, httplib::Response& res);
+  // Writes what the subscriber has not seen yet, or waits for it; false ends the connection.
+  bool Pump(Subscriber& sub, httplib::DataSink& sink);
+  // Reloads the task's runs (and moves the watch to the newest run's directory).
+  Status LoadRuns(Subscriber& sub);
+
+  Home home_;
+  ApiConfig config_;
+  const Clock& clock_;
+  ApiServerOptions options_;
+  std::string token_;
+  std::string url_;
+  std::mutex store_mu_;  // one request at a time on the store connection
+  std::unique_ptr<SqliteStore> store_;
+  DirWatcher watcher_;
+  std::unique_ptr<httplib::Server> server_;
+  const Config* runs_config_ = nullptr;
+  std::function<void()> wake_;
+  std::thread thread_;
+};
+
+}  // namespace orch
+
+#endif  // ORCH_STREAM_API_SERVER_H_
