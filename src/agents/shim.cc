@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,7 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-extern char** environ;
+#include "agents/tmux.h"
+#include "base/subprocess.h"
 
 namespace orch {
 namespace {
@@ -67,27 +67,6 @@ void WriteAll(int fd, const char* data, size_t len) {
 volatile sig_atomic_t g_stop_signal = 0;
 void OnStopSignal(int sig) { g_stop_signal = sig; }
 
-// The environment for the agent: ours, minus env_unset, plus env_set.
-std::vector<std::string> AgentEnv(const ShimSpec& spec) {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv(*e);
-    std::string key = kv.substr(0, kv.find('='));
-    bool drop = spec.env_set.count(key) > 0;
-    for (const auto& u : spec.env_unset) drop = drop || u == key;
-    if (!drop) env.push_back(kv);
-  }
-  for (const auto& [k, v] : spec.env_set) env.push_back(k + "=" + v);
-  return env;
-}
-
-std::vector<char*> CStrings(std::vector<std::string>& v) {
-  std::vector<char*> out;
-  for (auto& s : v) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
-
 }  // namespace
 
 Status WriteShimSpec(const std::string& run_dir, const ShimSpec& s) {
@@ -126,8 +105,10 @@ Result<ShimSpec> ReadShimSpec(const std::string& run_dir) {
 }
 
 Status WriteShimExit(const std::string& run_dir, const ShimExit& e) {
-  nlohmann::json j = {{"exit_code", e.exit_code},   {"signal", e.signal},
-                      {"timed_out", e.timed_out},   {"started_at", e.started_at},
+  nlohmann::json j = {{"exit_code", e.exit_code},
+                      {"signal", e.signal},
+                      {"timed_out", e.timed_out},
+                      {"started_at", e.started_at},
                       {"finished_at", e.finished_at}};
   return WriteAtomically(run_dir + "/exit.json", j.dump() + "\n");
 }
@@ -154,8 +135,8 @@ int RunShim(const std::string& run_dir) {
   }
   ShimExit result;
   result.started_at = NowUnix();
-  int log = open((run_dir + "/output.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                 0600);
+  int log =
+      open((run_dir + "/output.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   int out_file =
       open((run_dir + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   auto emit = [&](const char* data, size_t len, bool is_stdout) {
@@ -179,8 +160,10 @@ int RunShim(const std::string& run_dir) {
   signal(SIGPIPE, SIG_IGN);
 
   // A missing prompt is orch's failure, not a missing agent CLI: say so with its own code.
-  if (!spec->stdin_path.empty() && access(spec->stdin_path.c_str(), R_OK) != 0) {
-    std::string msg = "orch: cannot read the prompt " + spec->stdin_path + ": " + strerror(errno) + "\n";
+  std::string in_path = spec->stdin_path.empty() ? "/dev/null" : spec->stdin_path;
+  int in_fd = open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in_fd < 0) {
+    std::string msg = "orch: cannot read the prompt " + in_path + ": " + strerror(errno) + "\n";
     emit(msg.data(), msg.size(), false);
     result.exit_code = 125;
     result.finished_at = NowUnix();
@@ -194,48 +177,26 @@ int RunShim(const std::string& run_dir) {
     fprintf(stderr, "orch shim: pipe: %s\n", strerror(errno));
     return 1;
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  std::string in_path = spec->stdin_path.empty() ? "/dev/null" : spec->stdin_path;
-  posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  if (!spec->cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec->cwd.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  sigaddset(&defaults, SIGHUP);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGINT);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attr, 0);
-  std::vector<std::string> argv = spec->argv;
-  std::vector<std::string> env = AgentEnv(*spec);
-  std::vector<char*> cargv = CStrings(argv);
-  std::vector<char*> cenv = CStrings(env);
+  std::vector<std::string> env = ChildEnvironment(spec->env_set, spec->env_unset);
   // PATH lookup with the agent's PATH, not ours.
   for (const auto& e : env) {
     if (e.rfind("PATH=", 0) == 0) setenv("PATH", e.c_str() + 5, 1);
   }
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, cargv[0], &actions, &attr, cargv.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  Result<pid_t> spawned =
+      Spawn({.argv = spec->argv,
+             .env = std::move(env),
+             .cwd = spec->cwd.empty() ? std::nullopt : std::optional<std::string>(spec->cwd),
+             .fds = {{0, in_fd}, {1, out_pipe[1]}, {2, err_pipe[1]}}});
+  close(in_fd);
   close(out_pipe[1]);
   close(err_pipe[1]);
 
-  if (rc != 0) {
-    std::string msg = "orch: cannot start " + argv[0] + ": " + strerror(rc) + "\n";
+  if (!spawned.ok()) {
+    std::string msg = "orch: " + spawned.status().message() + "\n";
     emit(msg.data(), msg.size(), false);
     result.exit_code = 127;
   } else {
+    pid_t pid = *spawned;
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::seconds(spec->timeout_seconds > 0 ? spec->timeout_seconds
                                                                    : 100LL * 365 * 86400);
@@ -304,14 +265,8 @@ int RunShim(const std::string& run_dir) {
   Status written = WriteShimExit(run_dir, result);
   if (!written.ok()) fprintf(stderr, "orch shim: %s\n", written.message().c_str());
   if (!spec->tmux_socket.empty() && !spec->channel.empty()) {
-    std::vector<std::string> targv = {"tmux", "-L", spec->tmux_socket, "-f", "/dev/null",
-                                      "wait-for", "-S", spec->channel};
-    std::vector<char*> ct = CStrings(targv);
-    pid_t t = -1;
-    if (posix_spawnp(&t, "tmux", nullptr, nullptr, ct.data(), environ) == 0) {
-      int st = 0;
-      waitpid(t, &st, 0);
-    }
+    PosixProcessRunner runner;
+    (void)Tmux(runner, spec->tmux_socket).Signal(spec->channel);
   }
   return result.exit_code < 0 ? 128 + result.signal : result.exit_code;
 }

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -28,20 +29,6 @@ struct Pipe {
   void CloseBoth() { Close(0), Close(1); }
 };
 
-std::vector<std::string> BuildEnv(const ProcessOptions& o) {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv(*e);
-    size_t eq = kv.find('=');
-    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  for (const auto& name : o.env_unset) env.erase(name);
-  for (const auto& [k, v] : o.env_set) env[k] = v;
-  std::vector<std::string> out;
-  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
-  return out;
-}
-
 std::vector<char*> CStrings(std::vector<std::string>& v) {
   std::vector<char*> out;
   for (auto& s : v) out.push_back(s.data());
@@ -49,7 +36,78 @@ std::vector<char*> CStrings(std::vector<std::string>& v) {
   return out;
 }
 
+// Owns a posix_spawn_file_actions_t: the spec's cwd and fd mapping.
+class FileActions {
+ public:
+  explicit FileActions(const SpawnSpec& spec) {
+    posix_spawn_file_actions_init(&actions_);
+    for (const auto& [child_fd, parent_fd] : spec.fds) {
+      posix_spawn_file_actions_adddup2(&actions_, parent_fd, child_fd);
+    }
+    if (spec.cwd) posix_spawn_file_actions_addchdir_np(&actions_, spec.cwd->c_str());
+  }
+  ~FileActions() { posix_spawn_file_actions_destroy(&actions_); }
+  FileActions(const FileActions&) = delete;
+  FileActions& operator=(const FileActions&) = delete;
+  const posix_spawn_file_actions_t* get() const { return &actions_; }
+
+ private:
+  posix_spawn_file_actions_t actions_;
+};
+
+// Owns a posix_spawnattr_t: the process group, and the signal state the child starts with.
+class SpawnAttributes {
+ public:
+  explicit SpawnAttributes(const SpawnSpec& spec) {
+    posix_spawnattr_init(&attr_);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (spec.new_process_group) flags |= POSIX_SPAWN_SETPGROUP;
+    posix_spawnattr_setflags(&attr_, flags);
+    posix_spawnattr_setpgroup(&attr_, 0);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    // The daemon blocks signals and the shim catches some: the child must start clean.
+    posix_spawnattr_setsigmask(&attr_, &none);
+    posix_spawnattr_setsigdefault(&attr_, &all);
+  }
+  ~SpawnAttributes() { posix_spawnattr_destroy(&attr_); }
+  SpawnAttributes(const SpawnAttributes&) = delete;
+  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
+  const posix_spawnattr_t* get() const { return &attr_; }
+
+ private:
+  posix_spawnattr_t attr_;
+};
+
 }  // namespace
+
+Result<pid_t> Spawn(const SpawnSpec& spec) {
+  if (spec.argv.empty()) return Status::InvalidArgument("spawn", "empty argv");
+  FileActions actions(spec);
+  SpawnAttributes attr(spec);
+  std::vector<std::string> argv_copy = spec.argv;
+  std::vector<std::string> env_copy = spec.env;
+  std::vector<char*> argv = CStrings(argv_copy);
+  std::vector<char*> envp = CStrings(env_copy);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, argv[0], actions.get(), attr.get(), argv.data(), envp.data());
+  if (rc != 0) return Status::NotFound("cannot start " + spec.argv[0], std::strerror(rc));
+  return pid;
+}
+
+std::vector<std::string> ChildEnvironment(const std::map<std::string, std::string>& set,
+                                          const std::vector<std::string>& unset) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    std::string name = kv.substr(0, kv.find('='));
+    bool drop = set.count(name) > 0 || std::find(unset.begin(), unset.end(), name) != unset.end();
+    if (!drop) env.push_back(std::move(kv));
+  }
+  for (const auto& [name, value] : set) env.push_back(name + "=" + value);
+  return env;
+}
 
 PosixProcessRunner::PosixProcessRunner() { signal(SIGPIPE, SIG_IGN); }
 
@@ -59,34 +117,12 @@ Result<ProcessResult> PosixProcessRunner::Run(const ProcessOptions& o) {
   if (!in.Open() || !out.Open() || !err.Open()) {
     return Status::IOError("pipe", std::strerror(errno));
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in.fd[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out.fd[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err.fd[1], 2);
-  if (o.cwd) posix_spawn_file_actions_addchdir_np(&actions, o.cwd->c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);  // the daemon blocks signals; the child must not
-  posix_spawnattr_setsigdefault(&attr, &all);
-
-  std::vector<std::string> argv_copy = o.argv;
-  std::vector<std::string> env_strings = BuildEnv(o);
-  std::vector<char*> argv = CStrings(argv_copy);
-  std::vector<char*> envp = CStrings(env_strings);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    return Status::NotFound("cannot start " + o.argv[0], std::strerror(rc));
-  }
+  Result<pid_t> spawned = Spawn({.argv = o.argv,
+                                 .env = ChildEnvironment(o.env_set, o.env_unset),
+                                 .cwd = o.cwd,
+                                 .fds = {{0, in.fd[0]}, {1, out.fd[1]}, {2, err.fd[1]}}});
+  if (!spawned.ok()) return spawned.status();
+  pid_t pid = *spawned;
   in.Close(0);
   out.Close(1);
   err.Close(1);

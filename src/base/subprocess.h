@@ -2,10 +2,13 @@
 //
 // Untrusted text (issue bodies, comments) may reach a child only as a separate argv element, in
 // a file, or on stdin. The child gets its own process group so a timeout kills its children too.
-// PosixProcessRunner is the real one (posix_spawn). Thread-safe: Run() may be called from any
-// thread; each call is independent.
+// PosixProcessRunner is the real one; it and `orch shim` both start their children through
+// Spawn(), the one place that calls posix_spawn. Thread-safe: Run() and Spawn() may be called
+// from any thread; each call is independent.
 #ifndef ORCH_BASE_SUBPROCESS_H_
 #define ORCH_BASE_SUBPROCESS_H_
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <map>
@@ -51,6 +54,27 @@ class PosixProcessRunner : public ProcessRunner {
   PosixProcessRunner();
   Result<ProcessResult> Run(const ProcessOptions& options) override;
 };
+
+// What Spawn() starts.
+struct SpawnSpec {
+  std::vector<std::string> argv;  // argv[0] is looked up in this process's PATH without a '/'
+  std::vector<std::string> env;   // the child's whole environment, "NAME=value" each
+  std::optional<std::string> cwd = std::nullopt;  // none: this process's
+  // The child's file descriptors: child fd -> this process's fd, dup2'ed before exec. Other
+  // descriptors are inherited unless they are close-on-exec.
+  std::map<int, int> fds = {};
+  // The child leads a new process group, so kill(-pid, ...) reaches its children too.
+  bool new_process_group = true;
+};
+
+// Starts a child from `spec.argv` (never a shell) with an empty signal mask and every signal at
+// its default action, and returns its pid; the caller reaps it. NotFound ("cannot start
+// <argv[0]>: <why>") when it cannot be started, InvalidArgument for an empty argv.
+Result<pid_t> Spawn(const SpawnSpec& spec);
+
+// This process's environment (in its order) without the names in `unset` or `set`, then `set`.
+std::vector<std::string> ChildEnvironment(const std::map<std::string, std::string>& set,
+                                          const std::vector<std::string>& unset);
 
 // The absolute path of the running orch binary (from /proc/self/exe, symlinks resolved), or ""
 // when it cannot be known. Its directory is where the installed simulators and prompts are.
