@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 extern char** environ;
 
@@ -80,6 +81,114 @@ class SpawnAttributes {
   posix_spawnattr_t attr_;
 };
 
+// The child's stdin (written), stdout and stderr (read), from Run()'s side.
+struct ChildPipes {
+  Pipe in, out, err;
+};
+
+constexpr std::chrono::milliseconds kCancelCheck(100);
+
+bool Cancelled(const ProcessOptions& o) { return o.cancel != nullptr && o.cancel->load(); }
+
+// How long one poll() may wait: until the deadline (-1: there is none), and no longer than
+// kCancelCheck while there is a cancel flag to look at.
+int PollTimeoutMs(const ProcessOptions& o, std::chrono::steady_clock::time_point deadline) {
+  int64_t ms = -1;
+  if (o.timeout) {
+    ms = std::max<int64_t>(
+        0, std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+               .count());
+  }
+  if (o.cancel != nullptr) ms = ms < 0 ? kCancelCheck.count() : std::min(ms, kCancelCheck.count());
+  return static_cast<int>(ms);
+}
+
+// Writes what of o.stdin_data the pipe takes now; closes stdin once all of it is written or the
+// child stopped reading.
+void FeedStdin(const ProcessOptions& o, Pipe& in, size_t& written) {
+  ssize_t w = write(in.fd[1], o.stdin_data.data() + written, o.stdin_data.size() - written);
+  if (w > 0) written += static_cast<size_t>(w);
+  if (w < 0 || written == o.stdin_data.size()) in.Close(1);
+}
+
+// Appends what `from` has to `to`; closes `from` at its end.
+void Drain(Pipe& from, std::string& to) {
+  char buf[65536];
+  ssize_t r = read(from.fd[0], buf, sizeof buf);
+  if (r > 0) {
+    to.append(buf, static_cast<size_t>(r));
+  } else if (r == 0 || errno != EINTR) {
+    from.Close(0);
+  }
+}
+
+// Feeds the child's stdin and collects its stdout and stderr until both are closed. A timeout
+// (no output for the rest of it) or the cancel flag kills the child's process group instead.
+void Exchange(const ProcessOptions& o, pid_t pid, ChildPipes& p, ProcessResult& result) {
+  size_t written = 0;
+  if (o.stdin_data.empty()) p.in.Close(1);
+  auto deadline = o.timeout ? std::chrono::steady_clock::now() + *o.timeout
+                            : std::chrono::steady_clock::time_point::max();
+  while (p.out.fd[0] >= 0 || p.err.fd[0] >= 0) {
+    pollfd fds[3];
+    int n = 0;
+    for (int fd : {p.out.fd[0], p.err.fd[0]}) {
+      if (fd >= 0) fds[n++] = {fd, POLLIN, 0};
+    }
+    if (p.in.fd[1] >= 0) fds[n++] = {p.in.fd[1], POLLOUT, 0};
+    int ready = poll(fds, static_cast<nfds_t>(n), PollTimeoutMs(o, deadline));
+    if (ready < 0 && errno == EINTR) continue;
+    if (Cancelled(o)) {
+      result.cancelled = true;
+      kill(-pid, SIGKILL);
+      return;
+    }
+    if (ready == 0 && std::chrono::steady_clock::now() >= deadline) {
+      result.timed_out = true;
+      kill(-pid, SIGKILL);
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      if (fds[i].revents == 0) continue;
+      if (fds[i].fd == p.in.fd[1]) {
+        FeedStdin(o, p.in, written);
+      } else if (fds[i].fd == p.out.fd[0]) {
+        Drain(p.out, result.out);
+      } else {
+        Drain(p.err, result.err);
+      }
+    }
+  }
+}
+
+// Waits for the child to end and records how. A child may close its output and run on: while
+// there is a cancel flag, it is looked at between short waits.
+void Reap(const ProcessOptions& o, pid_t pid, ProcessResult& result) {
+  int wstatus = 0;
+  if (o.cancel == nullptr) {
+    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+  } else {
+    // Most children are gone by now: look again soon, then less often.
+    std::chrono::milliseconds nap(1);
+    while (true) {
+      pid_t done = waitpid(pid, &wstatus, WNOHANG);
+      if (done == pid || (done < 0 && errno != EINTR)) break;
+      if (!result.cancelled && Cancelled(o)) {
+        result.cancelled = true;
+        kill(-pid, SIGKILL);
+      }
+      std::this_thread::sleep_for(nap);
+      nap = std::min(nap * 2, kCancelCheck);
+    }
+  }
+  if (WIFEXITED(wstatus)) {
+    result.exit_code = WEXITSTATUS(wstatus);
+  } else if (WIFSIGNALED(wstatus)) {
+    result.term_signal = WTERMSIG(wstatus);
+  }
+}
+
 }  // namespace
 
 Result<pid_t> Spawn(const SpawnSpec& spec) {
@@ -113,71 +222,23 @@ PosixProcessRunner::PosixProcessRunner() { signal(SIGPIPE, SIG_IGN); }
 
 Result<ProcessResult> PosixProcessRunner::Run(const ProcessOptions& o) {
   if (o.argv.empty()) return Status::InvalidArgument("run", "empty argv");
-  Pipe in, out, err;
-  if (!in.Open() || !out.Open() || !err.Open()) {
+  ChildPipes pipes;
+  if (!pipes.in.Open() || !pipes.out.Open() || !pipes.err.Open()) {
     return Status::IOError("pipe", std::strerror(errno));
   }
-  Result<pid_t> spawned = Spawn({.argv = o.argv,
-                                 .env = ChildEnvironment(o.env_set, o.env_unset),
-                                 .cwd = o.cwd,
-                                 .fds = {{0, in.fd[0]}, {1, out.fd[1]}, {2, err.fd[1]}}});
+  Result<pid_t> spawned =
+      Spawn({.argv = o.argv,
+             .env = ChildEnvironment(o.env_set, o.env_unset),
+             .cwd = o.cwd,
+             .fds = {{0, pipes.in.fd[0]}, {1, pipes.out.fd[1]}, {2, pipes.err.fd[1]}}});
   if (!spawned.ok()) return spawned.status();
-  pid_t pid = *spawned;
-  in.Close(0);
-  out.Close(1);
-  err.Close(1);
-
+  pipes.in.Close(0);
+  pipes.out.Close(1);
+  pipes.err.Close(1);
   ProcessResult result;
-  size_t written = 0;
-  if (o.stdin_data.empty()) in.Close(1);
-  auto deadline = o.timeout ? std::chrono::steady_clock::now() + *o.timeout
-                            : std::chrono::steady_clock::time_point::max();
-  while (out.fd[0] >= 0 || err.fd[0] >= 0) {
-    pollfd fds[3];
-    int n = 0;
-    for (int fd : {out.fd[0], err.fd[0]}) {
-      if (fd >= 0) fds[n++] = {fd, POLLIN, 0};
-    }
-    if (in.fd[1] >= 0) fds[n++] = {in.fd[1], POLLOUT, 0};
-    int wait_ms = -1;
-    if (o.timeout) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      wait_ms = static_cast<int>(std::max<int64_t>(0, left.count()));
-    }
-    int ready = poll(fds, static_cast<nfds_t>(n), wait_ms);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) {
-      result.timed_out = true;
-      kill(-pid, SIGKILL);
-      break;
-    }
-    for (int i = 0; i < n; ++i) {
-      if (fds[i].revents == 0) continue;
-      if (fds[i].fd == in.fd[1]) {
-        ssize_t w = write(in.fd[1], o.stdin_data.data() + written, o.stdin_data.size() - written);
-        if (w > 0) written += static_cast<size_t>(w);
-        if (w < 0 || written == o.stdin_data.size()) in.Close(1);
-        continue;
-      }
-      char buf[65536];
-      ssize_t r = read(fds[i].fd, buf, sizeof buf);
-      if (r > 0) {
-        (fds[i].fd == out.fd[0] ? result.out : result.err).append(buf, static_cast<size_t>(r));
-      } else if (r == 0 || errno != EINTR) {
-        (fds[i].fd == out.fd[0] ? out : err).Close(0);
-      }
-    }
-  }
-  in.Close(1);
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(wstatus)) {
-    result.exit_code = WEXITSTATUS(wstatus);
-  } else if (WIFSIGNALED(wstatus)) {
-    result.term_signal = WTERMSIG(wstatus);
-  }
+  Exchange(o, *spawned, pipes, result);
+  pipes.in.Close(1);
+  Reap(o, *spawned, result);
   return result;
 }
 

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -29,12 +30,17 @@ struct ProcessOptions {
   // Written to the child's stdin, which is then closed (never a tty).
   std::string stdin_data = "";
   std::optional<std::chrono::milliseconds> timeout = std::nullopt;
+  // Read at least every 100 ms while the child runs; once it reads true, the child's process
+  // group is killed (SIGKILL, as on a timeout) and Run() returns with `cancelled` set. Must
+  // outlive the Run() call.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ProcessResult {
   int exit_code = -1;   // -1 when killed by a signal
   int term_signal = 0;  // the signal that ended it, or 0
   bool timed_out = false;
+  bool cancelled = false;  // killed because ProcessOptions::cancel read true
   std::string out;
   std::string err;
 };

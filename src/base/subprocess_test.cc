@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 namespace orch {
 namespace {
 
@@ -44,6 +48,59 @@ TEST(SubprocessTest, TimeoutKillsTheWholeGroup) {
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->timed_out);
   EXPECT_EQ(r->term_signal, SIGKILL);
+}
+
+TEST(SubprocessTest, CancelFromAnotherThreadKillsTheChildAtOnce) {
+  // A child that would sleep for 30 s is cancelled 200 ms in: Run returns well within a second,
+  // the child killed as a timeout kills it, and says it was cancelled.
+  PosixProcessRunner runner;
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cancel = true;
+  });
+  auto started = std::chrono::steady_clock::now();
+  Result<ProcessResult> r = runner.Run({.argv = {"sleep", "30"}, .cancel = &cancel});
+  auto took = std::chrono::steady_clock::now() - started;
+  canceller.join();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->term_signal, SIGKILL);
+  EXPECT_LT(took, std::chrono::seconds(1));
+}
+
+TEST(SubprocessTest, CancelReachesAChildThatClosedItsOutput) {
+  // With stdout and stderr closed there is nothing to read: the flag is still looked at while
+  // Run waits for the child to exit.
+  PosixProcessRunner runner;
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cancel = true;
+  });
+  auto started = std::chrono::steady_clock::now();
+  Result<ProcessResult> r =
+      runner.Run({.argv = {"sh", "-c", "exec >&- 2>&-; sleep 30"}, .cancel = &cancel});
+  auto took = std::chrono::steady_clock::now() - started;
+  canceller.join();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_EQ(r->term_signal, SIGKILL);
+  EXPECT_LT(took, std::chrono::seconds(1));
+}
+
+TEST(SubprocessTest, AnUnsetCancelFlagChangesNothing) {
+  PosixProcessRunner runner;
+  std::atomic<bool> cancel{false};
+  Result<ProcessResult> r = runner.Run({.argv = {"sh", "-c", "sleep 0.3; echo done; exit 4"},
+                                        .timeout = std::chrono::seconds(10),
+                                        .cancel = &cancel});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->cancelled);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->exit_code, 4);
+  EXPECT_EQ(r->out, "done\n");
 }
 
 TEST(SubprocessTest, MissingProgramIsNotFound) {
