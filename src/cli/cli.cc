@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -125,15 +124,6 @@ Result<int64_t> ParseId(const std::string& s, const std::string& what, const std
   } catch (const std::exception&) {
   }
   return Status::InvalidArgument(what + " \"" + s + "\"", hint);
-}
-
-std::string FormatTime(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 Result<Home> Context::home() {

@@ -14,12 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "base/clock.h"
-#include "config/config.h"
 #include "agents/git.h"
+#include "base/clock.h"
 #include "base/home.h"
-#include "config/projects.h"
 #include "base/status.h"
+#include "base/time_format.h"
+#include "config/config.h"
+#include "config/projects.h"
 #include "store/store.h"
 
 namespace CLI {
@@ -85,8 +86,7 @@ struct AgentCheck {
 };
 std::vector<AgentCheck> CheckAgents(const Config& config, const EnvLookup& env);
 
-// Shared output helpers.
-std::string FormatTime(int64_t unix_seconds);  // 2026-11-21T06:02:00Z
+// Shared output helpers (times are written with FormatUnixTime, base/time_format.h).
 // A positive id given on the command line; InvalidArgument `<what> "<s>": <hint>` otherwise.
 Result<int64_t> ParseId(const std::string& s, const std::string& what = "task id",
                         const std::string& hint = "expected a positive number");

@@ -12,27 +12,22 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "base/subprocess.h"
+#include "base/time_format.h"
 #include "cli/cli.h"
 #include "config/config_loader.h"
 #include "engine/jobs.h"
-#include "base/subprocess.h"
 
 namespace orch {
 namespace {
 
 // Local time, as schedules are read: "2026-03-08 03:00 EDT".
 std::string LocalTime(std::optional<int64_t> t) {
-  if (!t) return "-";
-  std::time_t tt = static_cast<std::time_t>(*t);
-  std::tm tm{};
-  localtime_r(&tt, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M %Z", &tm);
-  return buf;
+  return t ? FormatUnixTime(*t, TimeFormat::kLocalMinutes) : "-";
 }
 
 nlohmann::json TimeJson(std::optional<int64_t> t) {
-  return t ? nlohmann::json(FormatTime(*t)) : nlohmann::json();
+  return t ? nlohmann::json(FormatUnixTime(*t, TimeFormat::kIso8601)) : nlohmann::json();
 }
 
 Result<const JobConfig*> FindJob(const Config& config, const std::string& id) {

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "base/time_format.h"
 #include "cli/cli.h"
 #include "config/projects.h"
 
@@ -16,7 +17,7 @@ nlohmann::json ProjectJson(const Project& p) {
           {"path", p.path},
           {"remote_url", p.remote_url},
           {"kind", ProjectKindName(p.kind)},
-          {"created_at", FormatTime(p.created_at)}};
+          {"created_at", FormatUnixTime(p.created_at, TimeFormat::kIso8601)}};
 }
 
 class ProjectAddCommand : public Command {

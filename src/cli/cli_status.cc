@@ -54,8 +54,10 @@ class StatusCommand : public Command {
     std::string mode = kv(Engine::kModeKey);
     out["webhook_mode"] = mode.empty() ? "unknown" : mode;
     std::string last_tick = kv(Engine::kHeartbeatKey);
-    out["last_tick"] = last_tick.empty() ? nlohmann::json()
-                                         : nlohmann::json(FormatTime(std::atoll(last_tick.c_str())));
+    out["last_tick"] =
+        last_tick.empty()
+            ? nlohmann::json()
+            : nlohmann::json(FormatUnixTime(std::atoll(last_tick.c_str()), TimeFormat::kIso8601));
     nlohmann::json by_status = nlohmann::json::object();
     for (TaskStatus s : kAllTaskStatuses) {
       Result<std::vector<Task>> tasks = (*store)->ListTasks({.status = s});
@@ -75,7 +77,8 @@ class StatusCommand : public Command {
         for (const auto& s : *sessions) alive = alive || s == r.tmux_session;
       }
       live.push_back({{"task_id", r.task_id}, {"agent", r.agent}, {"session", r.tmux_session},
-                      {"alive", alive}, {"started_at", FormatTime(r.started_at)}});
+                      {"alive", alive},
+                      {"started_at", FormatUnixTime(r.started_at, TimeFormat::kIso8601)}});
     }
     out["live_sessions"] = live;
     Result<WebhookStats> stats = (*store)->GetWebhookStats(ctx.clock.NowUnix() - 86400);

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "agents/agent_stack.h"
+#include "base/time_format.h"
 #include "cli/cli.h"
 #include "engine/daemon.h"
 #include "github/github_locked.h"
@@ -39,8 +40,8 @@ nlohmann::json TaskJson(const Task& t) {
           {"route", t.route ? nlohmann::json::parse(*t.route, nullptr, false) : nlohmann::json()},
           {"branch", t.branch},
           {"agent_session", t.agent_session},
-          {"created_at", FormatTime(t.created_at)},
-          {"updated_at", FormatTime(t.updated_at)}};
+          {"created_at", FormatUnixTime(t.created_at, TimeFormat::kIso8601)},
+          {"updated_at", FormatUnixTime(t.updated_at, TimeFormat::kIso8601)}};
 }
 
 nlohmann::json RunJson(const TaskRun& r) {
@@ -51,8 +52,10 @@ nlohmann::json RunJson(const TaskRun& r) {
           {"tmux_session", r.tmux_session},
           {"run_dir", r.run_dir},
           {"worktree", r.worktree},
-          {"started_at", FormatTime(r.started_at)},
-          {"finished_at", r.finished_at ? nlohmann::json(FormatTime(*r.finished_at)) : nlohmann::json()},
+          {"started_at", FormatUnixTime(r.started_at, TimeFormat::kIso8601)},
+          {"finished_at", r.finished_at
+                              ? nlohmann::json(FormatUnixTime(*r.finished_at, TimeFormat::kIso8601))
+                              : nlohmann::json()},
           {"exit_code", r.exit_code ? nlohmann::json(*r.exit_code) : nlohmann::json()},
           {"outcome", r.outcome},
           {"error_class", r.error_class},
@@ -70,7 +73,7 @@ nlohmann::json EventJson(const Event& e) {
           {"to", e.to_status},
           {"actor", e.actor},
           {"reason", e.reason},
-          {"at", FormatTime(e.created_at)}};
+          {"at", FormatUnixTime(e.created_at, TimeFormat::kIso8601)}};
 }
 
 class TaskAddCommand : public Command {
@@ -180,7 +183,9 @@ class TaskShowCommand : public TaskIdCommand {
     if (kv.ok() && *kv) retry_at = std::atoll((*kv)->c_str());
     if (json_) {
       nlohmann::json j = TaskJson(t);
-      j["retry_not_before"] = retry_at ? nlohmann::json(FormatTime(*retry_at)) : nlohmann::json();
+      j["retry_not_before"] = retry_at
+                                  ? nlohmann::json(FormatUnixTime(*retry_at, TimeFormat::kIso8601))
+                                  : nlohmann::json();
       j["runs"] = nlohmann::json::array();
       for (const TaskRun& r : *runs) j["runs"].push_back(RunJson(r));
       ctx.out << j.dump(2) << "\n";
@@ -207,7 +212,8 @@ class TaskShowCommand : public TaskIdCommand {
       }
     }
     if (t.status == TaskStatus::kRouted && retry_at && *retry_at > ctx.clock.NowUnix()) {
-      ctx.out << "  retry:    not before " << FormatTime(*retry_at) << " (backoff)\n";
+      ctx.out << "  retry:    not before " << FormatUnixTime(*retry_at, TimeFormat::kIso8601)
+              << " (backoff)\n";
     }
     if (!t.branch.empty()) ctx.out << "  branch:   " << t.branch << "\n";
     if (t.pr_number) ctx.out << "  pr:       #" << *t.pr_number << "\n";
@@ -224,8 +230,8 @@ class TaskShowCommand : public TaskIdCommand {
       for (const auto& l : t.labels) ctx.out << " " << l;
       ctx.out << "\n";
     }
-    ctx.out << "  created:  " << FormatTime(t.created_at) << "\n"
-            << "  updated:  " << FormatTime(t.updated_at) << "\n";
+    ctx.out << "  created:  " << FormatUnixTime(t.created_at, TimeFormat::kIso8601) << "\n"
+            << "  updated:  " << FormatUnixTime(t.updated_at, TimeFormat::kIso8601) << "\n";
     if (!t.body.empty()) ctx.out << "\n" << t.body << "\n";
     return Status::OK();
   }
@@ -244,7 +250,7 @@ class TaskLogCommand : public TaskIdCommand {
       return Status::OK();
     }
     for (const Event& e : *events) {
-      ctx.out << FormatTime(e.created_at) << "  " << e.kind << "  ";
+      ctx.out << FormatUnixTime(e.created_at, TimeFormat::kIso8601) << "  " << e.kind << "  ";
       if (!e.from_status.empty()) ctx.out << e.from_status << " -> ";
       ctx.out << e.to_status << "  by " << e.actor;
       if (!e.reason.empty()) ctx.out << ": " << e.reason;

@@ -1,21 +1,12 @@
 // `orch webhook stats | deliveries | redeliver`: the inbox as the receiver and engine left it.
 #include <CLI/CLI.hpp>
-#include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "base/time_format.h"
 #include "cli/cli.h"
 
 namespace orch {
 namespace {
-
-std::string When(int64_t unix) {
-  char buf[32];
-  std::time_t t = unix;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string StateOf(const Delivery& d) {
   if (d.processed_at) return "applied";
@@ -95,8 +86,8 @@ class WebhookDeliveriesCommand : public Command {
     }
     if (list->empty()) ctx.out << (failed_ ? "no failed deliveries\n" : "no deliveries\n");
     for (const Delivery& d : *list) {
-      ctx.out << d.id << "  " << When(d.created_at) << "  " << d.event_type
-              << (d.action.empty() ? "" : "." + d.action) << "  " << d.repo << "  "
+      ctx.out << d.id << "  " << FormatUnixTime(d.created_at, TimeFormat::kUtcSpaced) << "  "
+              << d.event_type << (d.action.empty() ? "" : "." + d.action) << "  " << d.repo << "  "
               << StateOf(d) << "  " << d.delivery_id << "\n";
       if (!d.result.empty()) ctx.out << "    " << d.result << "\n";
       if (!d.error.empty() && !d.processed_at) {
