@@ -64,6 +64,18 @@ class Reader {
   void ReadAgents(const YAML::Node& node);
   void ReadJob(const YAML::Node& node, const std::string& path, JobConfig* job);
   void ReadJobs(const YAML::Node& node);
+  // One reader per top-level section; `path` is the section's key.
+  void ReadWebhook(const YAML::Node& node, const std::string& path);
+  void ReadApi(const YAML::Node& node, const std::string& path);
+  void ReadEngine(const YAML::Node& node, const std::string& path);
+  void ReadWorkflow(const YAML::Node& node, const std::string& path);
+  void ReadRuns(const YAML::Node& node, const std::string& path);
+  void ReadPlan(const YAML::Node& node, const std::string& path);
+  void ReadRouter(const YAML::Node& node, const std::string& path);
+  void ReadModelMap(const YAML::Node& node, const std::string& path);
+  void ReadGithub(const YAML::Node& node, const std::string& path);
+  void ReadChannels(const YAML::Node& node, const std::string& path);
+  void ReadNotifications(const YAML::Node& node, const std::string& path);
   void ReadRoot(const YAML::Node& root);
 
   const EnvLookup& env_;
@@ -82,12 +94,9 @@ struct Field {
 // The first name of each value is the one printed; the others are aliases taken from Codex's
 // own vocabulary (`full-auto` was its workspace-write preset before 0.169).
 const std::vector<std::pair<const char*, Sandbox>> kSandboxes = {
-    {"read-only", Sandbox::kReadOnly},
-    {"workspace-write", Sandbox::kWorkspaceWrite},
-    {"full-access", Sandbox::kFullAccess},
-    {"none", Sandbox::kNone},
-    {"full-auto", Sandbox::kWorkspaceWrite},
-    {"danger-full-access", Sandbox::kFullAccess}};
+    {"read-only", Sandbox::kReadOnly},       {"workspace-write", Sandbox::kWorkspaceWrite},
+    {"full-access", Sandbox::kFullAccess},   {"none", Sandbox::kNone},
+    {"full-auto", Sandbox::kWorkspaceWrite}, {"danger-full-access", Sandbox::kFullAccess}};
 const std::vector<std::pair<const char*, bool>> kReportTo = {{"comment", true}, {"none", false}};
 const std::vector<std::pair<const char*, bool>> kPlanModes = {{"parallel", false},
                                                               {"sequential", true}};
@@ -432,177 +441,174 @@ void Reader::ReadJobs(const YAML::Node& node) {
   config_->jobs = std::move(jobs);
 }
 
-void Reader::ReadRoot(const YAML::Node& root) {
-  Config& c = *config_;
-  auto& wh = c.webhook;
-  auto& en = c.engine;
-  auto& wf = c.workflow;
-  auto& rt = c.router;
-  auto& gh = c.github;
+void Reader::ReadWebhook(const YAML::Node& node, const std::string& path) {
+  auto& wh = config_->webhook;
+  ReadMap(node, path,
+          {{"enabled", [&](auto& v, auto& k) { Bool(v, k, &wh.enabled); }},
+           {"port", [&](auto& v, auto& k) { Int(v, k, 1, 65535, &wh.port); }},
+           {"bind", [&](auto& v, auto& k) { String(v, k, &wh.bind); }},
+           {"secret", [&](auto& v, auto& k) { String(v, k, &wh.secret); }},
+           {"max_payload_bytes",
+            [&](auto& v, auto& k) {
+              Int(v, k, int64_t{1024}, int64_t{1} << 30, &wh.max_payload_bytes);
+            }},
+           {"health_url", [&](auto& v, auto& k) { String(v, k, &wh.health_url); }}});
+}
+
+void Reader::ReadApi(const YAML::Node& node, const std::string& path) {
+  auto& api = config_->api;
+  ReadMap(node, path,
+          {{"bind", [&](auto& v, auto& k) { String(v, k, &api.bind); }},
+           {"port", [&](auto& v, auto& k) { Int(v, k, 0, 65535, &api.port); }}});
+}
+
+void Reader::ReadEngine(const YAML::Node& node, const std::string& path) {
+  auto& en = config_->engine;
   const Seconds one(1);
   ReadMap(
-      root, "",
-      {{"webhook",
-        [&](auto& n, auto& p) {
-          ReadMap(n, p,
-                  {{"enabled", [&](auto& v, auto& k) { Bool(v, k, &wh.enabled); }},
-                   {"port", [&](auto& v, auto& k) { Int(v, k, 1, 65535, &wh.port); }},
-                   {"bind", [&](auto& v, auto& k) { String(v, k, &wh.bind); }},
-                   {"secret", [&](auto& v, auto& k) { String(v, k, &wh.secret); }},
-                   {"max_payload_bytes",
-                    [&](auto& v, auto& k) {
-                      Int(v, k, int64_t{1024}, int64_t{1} << 30, &wh.max_payload_bytes);
-                    }},
-                   {"health_url", [&](auto& v, auto& k) { String(v, k, &wh.health_url); }}});
-        }},
-       {"api",
-        [&](auto& n, auto& p) {
-          ReadMap(n, p,
-                  {{"bind", [&](auto& v, auto& k) { String(v, k, &c.api.bind); }},
-                   {"port", [&](auto& v, auto& k) { Int(v, k, 0, 65535, &c.api.port); }}});
-        }},
-       {"engine",
-        [&](auto& n, auto& p) {
-          ReadMap(
-              n, p,
-              {{"tick_interval", [&](auto& v, auto& k) { Duration(v, k, one, &en.tick_interval); }},
-               {"sync_interval",
-                [&](auto& v, auto& k) { Duration(v, k, one, &en.sync_interval); }},
-               {"fallback_sync_interval",
-                [&](auto& v, auto& k) { Duration(v, k, one, &en.fallback_sync_interval); }},
-               {"webhook_health_check_interval",
-                [&](auto& v, auto& k) {
-                  Duration(v, k, one, &en.webhook_health_check_interval);
-                }},
-               {"max_parallel", [&](auto& v, auto& k) { Int(v, k, 1, 64, &en.max_parallel); }},
-               {"stuck_timeout",
-                [&](auto& v, auto& k) { Duration(v, k, Seconds(60), &en.stuck_timeout); }},
-               {"run_log_retention_days",
-                [&](auto& v, auto& k) { Int(v, k, 0, 3650, &en.run_log_retention_days); }}});
-        }},
-       {"workflow",
-        [&](auto& n, auto& p) {
-          ReadMap(n, p,
-                  {{"trigger_labels", [&](auto& v, auto& k) { List(v, k, &wf.trigger_labels); }},
-                   {"allowed_authors", [&](auto& v, auto& k) { List(v, k, &wf.allowed_authors); }},
-                   {"max_attempts", [&](auto& v, auto& k) { Int(v, k, 1, 100, &wf.max_attempts); }},
-                   {"retry_base_delay",
-                    [&](auto& v, auto& k) { Duration(v, k, Seconds(0), &wf.retry_base_delay); }},
-                   {"retry_max_delay",
-                    [&](auto& v, auto& k) { Duration(v, k, Seconds(0), &wf.retry_max_delay); }},
-                   {"max_review_cycles",
-                    [&](auto& v, auto& k) { Int(v, k, 1, 100, &wf.max_review_cycles); }},
-                   {"timeout_seconds",
-                    [&](auto& v, auto& k) { Duration(v, k, Seconds(1), &wf.timeout); }},
-                   {"auto_create_followup_on_changes",
-                    [&](auto& v, auto& k) { Bool(v, k, &wf.auto_create_followup_on_changes); }},
-                   {"auto_close_task_on_approval",
-                    [&](auto& v, auto& k) { Bool(v, k, &wf.auto_close_task_on_approval); }},
-                   {"sandbox", [&](auto& v, auto& k) { Enum(v, k, kSandboxes, &wf.sandbox); }},
-                   {"test_command", [&](auto& v, auto& k) { List(v, k, &wf.test_command); }}});
-        }},
-       {"runs",
-        [&](auto& n, auto& p) {
-          auto& r = c.runs;
-          ReadMap(
-              n, p,
-              {{"orchestrator_agent",
-                [&](auto& v, auto& k) { String(v, k, &r.orchestrator_agent); }},
-               {"report_to",
-                [&](auto& v, auto& k) { Enum(v, k, kReportTo, &r.report_to_comment); }},
-               {"session_output_budget",
-                [&](auto& v, auto& k) { Int(v, k, 200, 1000000, &r.session_output_budget); }},
-               {"total_output_budget",
-                [&](auto& v, auto& k) { Int(v, k, 200, 10000000, &r.total_output_budget); }},
-               {"roles", [&](auto& v, auto& k) { StringMap(v, k, &r.roles); }},
-               {"debug", [&](auto& v, auto& k) {
-                  ReadMap(v, k,
-                          {{"auto_orchestrate",
-                            [&](auto& x, auto& y) { Bool(x, y, &r.auto_orchestrate); }},
-                           {"agents", [&](auto& x, auto& y) { List(x, y, &r.debug_agents); }}});
-                }}});
-        }},
-       {"plan",
-        [&](auto& n, auto& p) {
-          ReadMap(n, p,
-                  {{"repos",
-                    [&](auto& v, auto& k) {
-                      std::vector<std::string> repos;
-                      List(v, k, &repos);
-                      c.plan.repos = repos;
-                    }},
-                   {"mode", [&](auto& v, auto& k) { Enum(v, k, kPlanModes, &c.plan.sequential); }}});
-        }},
-       {"router",
-        [&](auto& n, auto& p) {
-          ReadMap(n, p,
-                  {{"mode", [&](auto& v, auto& k) { Enum(v, k, kRouterModes, &rt.mode); }},
-                   {"agent", [&](auto& v, auto& k) { String(v, k, &rt.agent); }},
-                   {"model", [&](auto& v, auto& k) { String(v, k, &rt.model); }},
-                   {"timeout_seconds", [&](auto& v, auto& k) { Duration(v, k, one, &rt.timeout); }},
-                   {"fallback_executor",
-                    [&](auto& v, auto& k) { String(v, k, &rt.fallback_executor); }},
-                   {"max_route_attempts",
-                    [&](auto& v, auto& k) { Int(v, k, 1, 20, &rt.max_route_attempts); }},
-                   {"agents", [&](auto& v, auto& k) { List(v, k, &rt.agents); }},
-                   {"breaker_failures",
-                    [&](auto& v, auto& k) { Int(v, k, 1, 100, &rt.breaker_failures); }},
-                   {"breaker_window",
-                    [&](auto& v, auto& k) { Duration(v, k, one, &rt.breaker_window); }},
-                   {"breaker_cooldown",
-                    [&](auto& v, auto& k) { Duration(v, k, one, &rt.breaker_cooldown); }},
-                   {"allowed_tools", [&](auto& v, auto& k) { List(v, k, &rt.allowed_tools); }},
-                   {"default_skills", [&](auto& v, auto& k) { List(v, k, &rt.default_skills); }}});
-        }},
-       {"model_map",
-        [&](auto& n, auto& p) {
-          auto& mm = c.model_map;
-          ReadMap(n, p,
-                  {{"simple", [&](auto& v, auto& k) { StringMap(v, k, &mm.simple); }},
-                   {"medium", [&](auto& v, auto& k) { StringMap(v, k, &mm.medium); }},
-                   {"complex", [&](auto& v, auto& k) { StringMap(v, k, &mm.complex); }},
-                   {"review", [&](auto& v, auto& k) { StringMap(v, k, &mm.review); }}});
-        }},
-       {"agents", [&](auto& n, auto&) { ReadAgents(n); }},
-       {"github",
-        [&](auto& n, auto& p) {
-          ReadMap(n, p,
-                  {{"api_url", [&](auto& v, auto& k) { String(v, k, &gh.api_url); }},
-                   {"token", [&](auto& v, auto& k) { String(v, k, &gh.token); }},
-                   {"app_id", [&](auto& v, auto& k) { Int(v, k, 0, INT64_MAX, &gh.app_id); }},
-                   {"private_key_path",
-                    [&](auto& v, auto& k) { String(v, k, &gh.private_key_path); }}});
-        }},
-       {"channels",
-        [&](auto& n, auto& p) {
-          auto& tg = c.telegram;
-          auto& dc = c.discord;
-          ReadMap(
-              n, p,
-              {{"telegram",
-                [&](auto& v, auto& k) {
-                  ReadMap(v, k,
-                          {{"enabled", [&](auto& x, auto& y) { Bool(x, y, &tg.enabled); }},
-                           {"bot_token", [&](auto& x, auto& y) { String(x, y, &tg.bot_token); }},
-                           {"chat_id", [&](auto& x, auto& y) { String(x, y, &tg.chat_id); }},
-                           {"api_url", [&](auto& x, auto& y) { String(x, y, &tg.api_url); }}});
-                }},
-               {"discord", [&](auto& v, auto& k) {
-                  ReadMap(
-                      v, k,
+      node, path,
+      {{"tick_interval", [&](auto& v, auto& k) { Duration(v, k, one, &en.tick_interval); }},
+       {"sync_interval", [&](auto& v, auto& k) { Duration(v, k, one, &en.sync_interval); }},
+       {"fallback_sync_interval",
+        [&](auto& v, auto& k) { Duration(v, k, one, &en.fallback_sync_interval); }},
+       {"webhook_health_check_interval",
+        [&](auto& v, auto& k) { Duration(v, k, one, &en.webhook_health_check_interval); }},
+       {"max_parallel", [&](auto& v, auto& k) { Int(v, k, 1, 64, &en.max_parallel); }},
+       {"stuck_timeout", [&](auto& v, auto& k) { Duration(v, k, Seconds(60), &en.stuck_timeout); }},
+       {"run_log_retention_days",
+        [&](auto& v, auto& k) { Int(v, k, 0, 3650, &en.run_log_retention_days); }}});
+}
+
+void Reader::ReadWorkflow(const YAML::Node& node, const std::string& path) {
+  auto& wf = config_->workflow;
+  ReadMap(
+      node, path,
+      {{"trigger_labels", [&](auto& v, auto& k) { List(v, k, &wf.trigger_labels); }},
+       {"allowed_authors", [&](auto& v, auto& k) { List(v, k, &wf.allowed_authors); }},
+       {"max_attempts", [&](auto& v, auto& k) { Int(v, k, 1, 100, &wf.max_attempts); }},
+       {"retry_base_delay",
+        [&](auto& v, auto& k) { Duration(v, k, Seconds(0), &wf.retry_base_delay); }},
+       {"retry_max_delay",
+        [&](auto& v, auto& k) { Duration(v, k, Seconds(0), &wf.retry_max_delay); }},
+       {"max_review_cycles", [&](auto& v, auto& k) { Int(v, k, 1, 100, &wf.max_review_cycles); }},
+       {"timeout_seconds", [&](auto& v, auto& k) { Duration(v, k, Seconds(1), &wf.timeout); }},
+       {"auto_create_followup_on_changes",
+        [&](auto& v, auto& k) { Bool(v, k, &wf.auto_create_followup_on_changes); }},
+       {"auto_close_task_on_approval",
+        [&](auto& v, auto& k) { Bool(v, k, &wf.auto_close_task_on_approval); }},
+       {"sandbox", [&](auto& v, auto& k) { Enum(v, k, kSandboxes, &wf.sandbox); }},
+       {"test_command", [&](auto& v, auto& k) { List(v, k, &wf.test_command); }}});
+}
+
+void Reader::ReadRuns(const YAML::Node& node, const std::string& path) {
+  auto& r = config_->runs;
+  ReadMap(node, path,
+          {{"orchestrator_agent", [&](auto& v, auto& k) { String(v, k, &r.orchestrator_agent); }},
+           {"report_to", [&](auto& v, auto& k) { Enum(v, k, kReportTo, &r.report_to_comment); }},
+           {"session_output_budget",
+            [&](auto& v, auto& k) { Int(v, k, 200, 1000000, &r.session_output_budget); }},
+           {"total_output_budget",
+            [&](auto& v, auto& k) { Int(v, k, 200, 10000000, &r.total_output_budget); }},
+           {"roles", [&](auto& v, auto& k) { StringMap(v, k, &r.roles); }},
+           {"debug", [&](auto& v, auto& k) {
+              ReadMap(
+                  v, k,
+                  {{"auto_orchestrate", [&](auto& x, auto& y) { Bool(x, y, &r.auto_orchestrate); }},
+                   {"agents", [&](auto& x, auto& y) { List(x, y, &r.debug_agents); }}});
+            }}});
+}
+
+void Reader::ReadPlan(const YAML::Node& node, const std::string& path) {
+  auto& plan = config_->plan;
+  ReadMap(node, path,
+          {{"repos",
+            [&](auto& v, auto& k) {
+              std::vector<std::string> repos;
+              List(v, k, &repos);
+              plan.repos = repos;
+            }},
+           {"mode", [&](auto& v, auto& k) { Enum(v, k, kPlanModes, &plan.sequential); }}});
+}
+
+void Reader::ReadRouter(const YAML::Node& node, const std::string& path) {
+  auto& rt = config_->router;
+  const Seconds one(1);
+  ReadMap(
+      node, path,
+      {{"mode", [&](auto& v, auto& k) { Enum(v, k, kRouterModes, &rt.mode); }},
+       {"agent", [&](auto& v, auto& k) { String(v, k, &rt.agent); }},
+       {"model", [&](auto& v, auto& k) { String(v, k, &rt.model); }},
+       {"timeout_seconds", [&](auto& v, auto& k) { Duration(v, k, one, &rt.timeout); }},
+       {"fallback_executor", [&](auto& v, auto& k) { String(v, k, &rt.fallback_executor); }},
+       {"max_route_attempts", [&](auto& v, auto& k) { Int(v, k, 1, 20, &rt.max_route_attempts); }},
+       {"agents", [&](auto& v, auto& k) { List(v, k, &rt.agents); }},
+       {"breaker_failures", [&](auto& v, auto& k) { Int(v, k, 1, 100, &rt.breaker_failures); }},
+       {"breaker_window", [&](auto& v, auto& k) { Duration(v, k, one, &rt.breaker_window); }},
+       {"breaker_cooldown", [&](auto& v, auto& k) { Duration(v, k, one, &rt.breaker_cooldown); }},
+       {"allowed_tools", [&](auto& v, auto& k) { List(v, k, &rt.allowed_tools); }},
+       {"default_skills", [&](auto& v, auto& k) { List(v, k, &rt.default_skills); }}});
+}
+
+void Reader::ReadModelMap(const YAML::Node& node, const std::string& path) {
+  auto& mm = config_->model_map;
+  ReadMap(node, path,
+          {{"simple", [&](auto& v, auto& k) { StringMap(v, k, &mm.simple); }},
+           {"medium", [&](auto& v, auto& k) { StringMap(v, k, &mm.medium); }},
+           {"complex", [&](auto& v, auto& k) { StringMap(v, k, &mm.complex); }},
+           {"review", [&](auto& v, auto& k) { StringMap(v, k, &mm.review); }}});
+}
+
+void Reader::ReadGithub(const YAML::Node& node, const std::string& path) {
+  auto& gh = config_->github;
+  ReadMap(node, path,
+          {{"api_url", [&](auto& v, auto& k) { String(v, k, &gh.api_url); }},
+           {"token", [&](auto& v, auto& k) { String(v, k, &gh.token); }},
+           {"app_id", [&](auto& v, auto& k) { Int(v, k, 0, INT64_MAX, &gh.app_id); }},
+           {"private_key_path", [&](auto& v, auto& k) { String(v, k, &gh.private_key_path); }}});
+}
+
+void Reader::ReadChannels(const YAML::Node& node, const std::string& path) {
+  auto& tg = config_->telegram;
+  auto& dc = config_->discord;
+  ReadMap(node, path,
+          {{"telegram",
+            [&](auto& v, auto& k) {
+              ReadMap(v, k,
+                      {{"enabled", [&](auto& x, auto& y) { Bool(x, y, &tg.enabled); }},
+                       {"bot_token", [&](auto& x, auto& y) { String(x, y, &tg.bot_token); }},
+                       {"chat_id", [&](auto& x, auto& y) { String(x, y, &tg.chat_id); }},
+                       {"api_url", [&](auto& x, auto& y) { String(x, y, &tg.api_url); }}});
+            }},
+           {"discord", [&](auto& v, auto& k) {
+              ReadMap(v, k,
                       {{"enabled", [&](auto& x, auto& y) { Bool(x, y, &dc.enabled); }},
                        {"bot_token", [&](auto& x, auto& y) { String(x, y, &dc.bot_token); }},
                        {"channel_id", [&](auto& x, auto& y) { String(x, y, &dc.channel_id); }},
                        {"api_url", [&](auto& x, auto& y) { String(x, y, &dc.api_url); }}});
-                }}});
-        }},
-       {"notifications",
-        [&](auto& n, auto& p) {
-          ReadMap(
-              n, p,
-              {{"level", [&](auto& v, auto& k) { Enum(v, k, kLevels, &c.notification_level); }}});
-        }},
-       {"jobs", [&](auto& n, auto&) { ReadJobs(n); }}});
+            }}});
+}
+
+void Reader::ReadNotifications(const YAML::Node& node, const std::string& path) {
+  ReadMap(
+      node, path,
+      {{"level", [&](auto& v, auto& k) { Enum(v, k, kLevels, &config_->notification_level); }}});
+}
+
+void Reader::ReadRoot(const YAML::Node& root) {
+  ReadMap(root, "",
+          {{"webhook", [&](auto& n, auto& p) { ReadWebhook(n, p); }},
+           {"api", [&](auto& n, auto& p) { ReadApi(n, p); }},
+           {"engine", [&](auto& n, auto& p) { ReadEngine(n, p); }},
+           {"workflow", [&](auto& n, auto& p) { ReadWorkflow(n, p); }},
+           {"runs", [&](auto& n, auto& p) { ReadRuns(n, p); }},
+           {"plan", [&](auto& n, auto& p) { ReadPlan(n, p); }},
+           {"router", [&](auto& n, auto& p) { ReadRouter(n, p); }},
+           {"model_map", [&](auto& n, auto& p) { ReadModelMap(n, p); }},
+           {"agents", [&](auto& n, auto&) { ReadAgents(n); }},
+           {"github", [&](auto& n, auto& p) { ReadGithub(n, p); }},
+           {"channels", [&](auto& n, auto& p) { ReadChannels(n, p); }},
+           {"notifications", [&](auto& n, auto& p) { ReadNotifications(n, p); }},
+           {"jobs", [&](auto& n, auto&) { ReadJobs(n); }}});
 }
 
 // Sections that configure the one daemon rather than a repository's work: a project's file
@@ -698,10 +704,10 @@ void Reader::CheckCrossReferences() {
   }
   if (c.webhook.bind.empty()) ErrorAt("webhook.bind", "must not be empty");
   if (c.api.bind.empty()) ErrorAt("api.bind", "must not be empty");
-  for (const auto& [key, url] : {std::pair<const char*, const std::string&>{"github.api_url",
-                                                                            c.github.api_url},
-                                 {"channels.telegram.api_url", c.telegram.api_url},
-                                 {"channels.discord.api_url", c.discord.api_url}}) {
+  for (const auto& [key, url] :
+       {std::pair<const char*, const std::string&>{"github.api_url", c.github.api_url},
+        {"channels.telegram.api_url", c.telegram.api_url},
+        {"channels.discord.api_url", c.discord.api_url}}) {
     if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
       ErrorAt(key, "expected an http:// or https:// URL");
     }

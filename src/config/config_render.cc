@@ -78,27 +78,25 @@ void EmitJobs(YAML::Emitter& out, const std::vector<JobConfig>& jobs) {
   out << YAML::EndSeq;
 }
 
-}  // namespace
-
-std::string RenderConfig(const Config& c) {
-  YAML::Emitter out;
-  out << YAML::BeginMap;
-
+void EmitWebhook(YAML::Emitter& out, const WebhookConfig& wh) {
   out << YAML::Key << "webhook" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "enabled" << YAML::Value << c.webhook.enabled;
-  out << YAML::Key << "port" << YAML::Value << c.webhook.port;
-  out << YAML::Key << "bind" << YAML::Value << c.webhook.bind;
-  out << YAML::Key << "secret" << YAML::Value << Mask(c.webhook.secret);
-  out << YAML::Key << "max_payload_bytes" << YAML::Value << c.webhook.max_payload_bytes;
-  out << YAML::Key << "health_url" << YAML::Value << c.webhook.health_url;
+  out << YAML::Key << "enabled" << YAML::Value << wh.enabled;
+  out << YAML::Key << "port" << YAML::Value << wh.port;
+  out << YAML::Key << "bind" << YAML::Value << wh.bind;
+  out << YAML::Key << "secret" << YAML::Value << Mask(wh.secret);
+  out << YAML::Key << "max_payload_bytes" << YAML::Value << wh.max_payload_bytes;
+  out << YAML::Key << "health_url" << YAML::Value << wh.health_url;
   out << YAML::EndMap;
+}
 
+void EmitApi(YAML::Emitter& out, const ApiConfig& api) {
   out << YAML::Key << "api" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "bind" << YAML::Value << c.api.bind;
-  out << YAML::Key << "port" << YAML::Value << c.api.port;
+  out << YAML::Key << "bind" << YAML::Value << api.bind;
+  out << YAML::Key << "port" << YAML::Value << api.port;
   out << YAML::EndMap;
+}
 
-  const EngineConfig& e = c.engine;
+void EmitEngine(YAML::Emitter& out, const EngineConfig& e) {
   out << YAML::Key << "engine" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "tick_interval" << YAML::Value << Secs(e.tick_interval);
   out << YAML::Key << "sync_interval" << YAML::Value << Secs(e.sync_interval);
@@ -109,8 +107,9 @@ std::string RenderConfig(const Config& c) {
   out << YAML::Key << "stuck_timeout" << YAML::Value << Secs(e.stuck_timeout);
   out << YAML::Key << "run_log_retention_days" << YAML::Value << e.run_log_retention_days;
   out << YAML::EndMap;
+}
 
-  const WorkflowConfig& w = c.workflow;
+void EmitWorkflow(YAML::Emitter& out, const WorkflowConfig& w) {
   out << YAML::Key << "workflow" << YAML::Value << YAML::BeginMap;
   EmitList(out, "trigger_labels", w.trigger_labels);
   EmitList(out, "allowed_authors", w.allowed_authors);
@@ -125,8 +124,9 @@ std::string RenderConfig(const Config& c) {
   out << YAML::Key << "sandbox" << YAML::Value << SandboxName(w.sandbox);
   EmitList(out, "test_command", w.test_command);
   out << YAML::EndMap;
+}
 
-  const RunsConfig& rn = c.runs;
+void EmitRuns(YAML::Emitter& out, const RunsConfig& rn) {
   out << YAML::Key << "runs" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "orchestrator_agent" << YAML::Value << rn.orchestrator_agent;
   out << YAML::Key << "report_to" << YAML::Value << (rn.report_to_comment ? "comment" : "none");
@@ -138,13 +138,16 @@ std::string RenderConfig(const Config& c) {
   EmitList(out, "agents", rn.debug_agents);
   out << YAML::EndMap;
   out << YAML::EndMap;
+}
 
+void EmitPlan(YAML::Emitter& out, const PlanConfig& plan) {
   out << YAML::Key << "plan" << YAML::Value << YAML::BeginMap;
-  if (c.plan.repos) EmitList(out, "repos", *c.plan.repos);
-  out << YAML::Key << "mode" << YAML::Value << (c.plan.sequential ? "sequential" : "parallel");
+  if (plan.repos) EmitList(out, "repos", *plan.repos);
+  out << YAML::Key << "mode" << YAML::Value << (plan.sequential ? "sequential" : "parallel");
   out << YAML::EndMap;
+}
 
-  const RouterConfig& r = c.router;
+void EmitRouter(YAML::Emitter& out, const RouterConfig& r) {
   out << YAML::Key << "router" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "mode" << YAML::Value << RouterModeName(r.mode);
   out << YAML::Key << "agent" << YAML::Value << r.agent;
@@ -159,42 +162,66 @@ std::string RenderConfig(const Config& c) {
   EmitList(out, "allowed_tools", r.allowed_tools);
   EmitList(out, "default_skills", r.default_skills);
   out << YAML::EndMap;
+}
 
+void EmitModelMap(YAML::Emitter& out, const ModelMap& mm) {
   out << YAML::Key << "model_map" << YAML::Value << YAML::BeginMap;
-  EmitMap(out, "simple", c.model_map.simple);
-  EmitMap(out, "medium", c.model_map.medium);
-  EmitMap(out, "complex", c.model_map.complex);
-  EmitMap(out, "review", c.model_map.review);
+  EmitMap(out, "simple", mm.simple);
+  EmitMap(out, "medium", mm.medium);
+  EmitMap(out, "complex", mm.complex);
+  EmitMap(out, "review", mm.review);
   out << YAML::EndMap;
+}
 
-  EmitAgents(out, c.agents);
-
+void EmitGithub(YAML::Emitter& out, const GitHubConfig& gh) {
   out << YAML::Key << "github" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "api_url" << YAML::Value << c.github.api_url;
-  out << YAML::Key << "token" << YAML::Value << Mask(c.github.token);
-  out << YAML::Key << "app_id" << YAML::Value << c.github.app_id;
-  out << YAML::Key << "private_key_path" << YAML::Value << c.github.private_key_path;
+  out << YAML::Key << "api_url" << YAML::Value << gh.api_url;
+  out << YAML::Key << "token" << YAML::Value << Mask(gh.token);
+  out << YAML::Key << "app_id" << YAML::Value << gh.app_id;
+  out << YAML::Key << "private_key_path" << YAML::Value << gh.private_key_path;
   out << YAML::EndMap;
+}
 
+void EmitChannels(YAML::Emitter& out, const TelegramConfig& tg, const DiscordConfig& dc) {
   out << YAML::Key << "channels" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "telegram" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "enabled" << YAML::Value << c.telegram.enabled;
-  out << YAML::Key << "bot_token" << YAML::Value << Mask(c.telegram.bot_token);
-  out << YAML::Key << "chat_id" << YAML::Value << c.telegram.chat_id;
-  out << YAML::Key << "api_url" << YAML::Value << c.telegram.api_url;
+  out << YAML::Key << "enabled" << YAML::Value << tg.enabled;
+  out << YAML::Key << "bot_token" << YAML::Value << Mask(tg.bot_token);
+  out << YAML::Key << "chat_id" << YAML::Value << tg.chat_id;
+  out << YAML::Key << "api_url" << YAML::Value << tg.api_url;
   out << YAML::EndMap;
   out << YAML::Key << "discord" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "enabled" << YAML::Value << c.discord.enabled;
-  out << YAML::Key << "bot_token" << YAML::Value << Mask(c.discord.bot_token);
-  out << YAML::Key << "channel_id" << YAML::Value << c.discord.channel_id;
-  out << YAML::Key << "api_url" << YAML::Value << c.discord.api_url;
+  out << YAML::Key << "enabled" << YAML::Value << dc.enabled;
+  out << YAML::Key << "bot_token" << YAML::Value << Mask(dc.bot_token);
+  out << YAML::Key << "channel_id" << YAML::Value << dc.channel_id;
+  out << YAML::Key << "api_url" << YAML::Value << dc.api_url;
   out << YAML::EndMap;
   out << YAML::EndMap;
+}
 
+void EmitNotifications(YAML::Emitter& out, NotificationLevel level) {
   out << YAML::Key << "notifications" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "level" << YAML::Value << NotificationLevelName(c.notification_level);
+  out << YAML::Key << "level" << YAML::Value << NotificationLevelName(level);
   out << YAML::EndMap;
+}
 
+}  // namespace
+
+std::string RenderConfig(const Config& c) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  EmitWebhook(out, c.webhook);
+  EmitApi(out, c.api);
+  EmitEngine(out, c.engine);
+  EmitWorkflow(out, c.workflow);
+  EmitRuns(out, c.runs);
+  EmitPlan(out, c.plan);
+  EmitRouter(out, c.router);
+  EmitModelMap(out, c.model_map);
+  EmitAgents(out, c.agents);
+  EmitGithub(out, c.github);
+  EmitChannels(out, c.telegram, c.discord);
+  EmitNotifications(out, c.notification_level);
   EmitJobs(out, c.jobs);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
