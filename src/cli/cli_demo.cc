@@ -30,10 +30,10 @@
 #include <sstream>
 #include <thread>
 
+#include "base/subprocess.h"
 #include "cli/cli.h"
 #include "engine/daemon.h"
 #include "github/github_rest.h"
-#include "base/subprocess.h"
 
 namespace orch {
 namespace {
@@ -251,6 +251,125 @@ std::string DeliveryNote(const Json& answer) {
                       : std::to_string(status));
 }
 
+// What `orch demo start` chooses for one demo: written into its config.yml and marker file.
+struct DemoSetup {
+  std::string home;
+  std::string socket;  // the demo's own tmux server (tmux -L)
+  std::string token;   // orch-bot's token on the simulator
+  std::string secret;  // the webhook secret
+  int webhook_port = 0;
+  int api_port = 0;
+  std::string sim_url;  // known once the simulator is up
+};
+
+// The demo's tmux socket: ORCH_TMUX_SOCKET (or "orch") with "-demo" appended, unless the
+// banner's export is in effect and it already ends so.
+std::string DemoTmuxSocket(const EnvLookup& env) {
+  std::string socket = env("ORCH_TMUX_SOCKET").value_or("orch");
+  if (socket.size() < 5 || socket.compare(socket.size() - 5, 5, "-demo") != 0) socket += "-demo";
+  return socket;
+}
+
+// Empties the demo home for a new demo, refusing a directory that is not the demo's or a demo
+// that is still running.
+Status ResetDemoHome(ProcessRunner& runner, const std::string& home, const std::string& socket) {
+  std::error_code ec;
+  if (fs::exists(home) && !fs::exists(home + "/" + kMarker)) {
+    return Status::InvalidArgument(home, "exists and is not orch's demo; move it away");
+  }
+  {
+    fs::create_directories(home + "/state", ec);
+    Result<PidLock> lock = PidLock::Acquire(home + "/state/orch.pid");
+    if (lock.status().IsConflict()) {
+      return Status::InvalidArgument("a demo is already running", lock.status().message());
+    }
+  }
+  // A crashed earlier demo may have left agents in tmux: end them with its files.
+  (void)runner.Run(
+      {.argv = {"tmux", "-L", socket, "kill-server"}, .timeout = std::chrono::seconds(5)});
+  fs::remove_all(home, ec);
+  if (ec) return Status::IOError(home, ec.message());
+  fs::create_directories(home + "/state", ec);
+  if (ec) return Status::IOError(home, ec.message());
+  return WriteText(home + "/" + kMarker, "{}\n");
+}
+
+// Signals wait for the daemon's signal thread: block them before any thread starts (the
+// simulator is spawned with an empty mask).
+void BlockStopSignals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+}
+
+// Spawns the GitHub simulator on a port of its choosing, sending webhooks to the demo's orch;
+// returns its URL once it has written its port.
+Result<std::string> StartSimulator(Child& sim, const std::string& sim_bin, const DemoSetup& demo) {
+  const std::string& home = demo.home;
+  std::string port_file = home + "/state/sim.port";
+  ORCH_RETURN_IF_ERROR(sim.Spawn(
+      {sim_bin, "--port", "0", "--port-file", port_file, "--seed", home + "/seed.json",
+       "--webhook-url", "http://127.0.0.1:" + std::to_string(demo.webhook_port) + "/webhook",
+       "--webhook-secret", demo.secret},
+      home + "/state/github-sim.log"));
+  std::string sim_port;
+  for (int i = 0; i < 100 && sim_port.empty() && sim.Running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sim_port = Slurp(port_file);
+    while (!sim_port.empty() && isspace(static_cast<unsigned char>(sim_port.back()))) {
+      sim_port.pop_back();
+    }
+  }
+  if (sim_port.empty()) {
+    return Status::IOError("the GitHub simulator did not start",
+                           Slurp(home + "/state/github-sim.log").substr(0, 300));
+  }
+  return "http://127.0.0.1:" + sim_port;
+}
+
+// The demo's config.yml (the simulator as GitHub, the stand-in as claude) and its marker file,
+// which `orch demo label` and `review` read.
+Status WriteDemoConfig(const DemoSetup& demo, const std::string& standin_bin) {
+  std::ostringstream config;
+  config << "# orch's demo: written by `orch demo start`, replaced on every start.\n"
+         << "webhook:\n  secret: \"" << demo.secret << "\"\n  port: " << demo.webhook_port << "\n"
+         << "api:\n  port: " << demo.api_port << "\n"
+         << "github:\n  api_url: " << demo.sim_url << "\n  token: \"" << demo.token << "\"\n"
+         << "router:\n  mode: round_robin\n  agents: [claude]\n"
+         << "agents:\n  claude:\n    command: " << standin_bin
+         << "\n    env:\n      ORCH_STANDIN_AS: claude\n"
+         << "engine:\n  tick_interval: 1\n  sync_interval: 60\n"
+         << "workflow:\n  timeout_seconds: 120\n";
+  ORCH_RETURN_IF_ERROR(WriteText(demo.home + "/config.yml", config.str()));
+  return WriteText(
+      demo.home + "/" + kMarker,
+      Json({{"repo", kRepo}, {"sim_url", demo.sim_url}, {"token", demo.token}}).dump(2) + "\n");
+}
+
+// Runs `orch serve` on `demo`, printing `banner` to `out` once the receiver answers, so it
+// follows the daemon's start-up lines.
+Status ServeWithBanner(Context& demo, std::ostream& out, const std::string& banner,
+                       int webhook_port) {
+  std::atomic<bool> serving_ended{false};
+  std::thread announcer([&, port = webhook_port] {
+    httplib::Client client("127.0.0.1", port);
+    client.set_connection_timeout(1);
+    for (int i = 0; i < 200 && !serving_ended; ++i) {
+      if (httplib::Result r = client.Get("/health"); r && r->status == 200) {
+        out << banner << std::flush;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  Status served = MakeServeCommand()->Run(demo);
+  serving_ended = true;
+  announcer.join();
+  return served;
+}
+
 class DemoStartCommand : public Command {
  public:
   void Define(CLI::App& app) override {
@@ -283,87 +402,33 @@ class DemoStartCommand : public Command {
       }
     }
 
-    std::string home = DemoHome(*base);
-    // Its own tmux server; already the demo's when the banner's export is in effect.
-    std::string socket = ctx.env("ORCH_TMUX_SOCKET").value_or("orch");
-    if (socket.size() < 5 || socket.compare(socket.size() - 5, 5, "-demo") != 0) socket += "-demo";
-    std::error_code ec;
-    if (fs::exists(home) && !fs::exists(home + "/" + kMarker)) {
-      return Status::InvalidArgument(home, "exists and is not orch's demo; move it away");
-    }
-    {
-      fs::create_directories(home + "/state", ec);
-      Result<PidLock> lock = PidLock::Acquire(home + "/state/orch.pid");
-      if (lock.status().IsConflict()) {
-        return Status::InvalidArgument("a demo is already running", lock.status().message());
-      }
-    }
+    DemoSetup setup;
+    setup.home = DemoHome(*base);
+    setup.socket = DemoTmuxSocket(ctx.env);
+    const std::string& home = setup.home;
     PosixProcessRunner runner;
-    // A crashed earlier demo may have left agents in tmux: end them with its files.
-    (void)runner.Run(
-        {.argv = {"tmux", "-L", socket, "kill-server"}, .timeout = std::chrono::seconds(5)});
-    fs::remove_all(home, ec);
-    if (ec) return Status::IOError(home, ec.message());
-    fs::create_directories(home + "/state", ec);
-    if (ec) return Status::IOError(home, ec.message());
-    ORCH_RETURN_IF_ERROR(WriteText(home + "/" + kMarker, "{}\n"));
-
+    ORCH_RETURN_IF_ERROR(ResetDemoHome(runner, home, setup.socket));
     ORCH_RETURN_IF_ERROR(MakeSampleRepo(runner, home + "/origin.git", home + "/widgets"));
-    std::string token = "ghp_demo" + RandomHex(16);
-    std::string secret = RandomHex(32);
-    ORCH_RETURN_IF_ERROR(WriteText(home + "/seed.json", Seed(token).dump(2)));
+    setup.token = "ghp_demo" + RandomHex(16);
+    setup.secret = RandomHex(32);
+    ORCH_RETURN_IF_ERROR(WriteText(home + "/seed.json", Seed(setup.token).dump(2)));
     Result<int> webhook_port = FreePort();
     if (!webhook_port.ok()) return webhook_port.status();
+    setup.webhook_port = *webhook_port;
     Result<int> api_port = FreePort();
     if (!api_port.ok()) return api_port.status();
+    setup.api_port = *api_port;
 
-    // Signals wait for the daemon's signal thread: block them before any thread starts (the
-    // simulator is spawned with an empty mask).
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
+    BlockStopSignals();
     Child sim;
-    std::string port_file = home + "/state/sim.port";
-    ORCH_RETURN_IF_ERROR(sim.Spawn(
-        {sim_bin, "--port", "0", "--port-file", port_file, "--seed", home + "/seed.json",
-         "--webhook-url", "http://127.0.0.1:" + std::to_string(*webhook_port) + "/webhook",
-         "--webhook-secret", secret},
-        home + "/state/github-sim.log"));
-    std::string sim_port;
-    for (int i = 0; i < 100 && sim_port.empty() && sim.Running(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      sim_port = Slurp(port_file);
-      while (!sim_port.empty() && isspace(static_cast<unsigned char>(sim_port.back()))) {
-        sim_port.pop_back();
-      }
-    }
-    if (sim_port.empty()) {
-      return Status::IOError("the GitHub simulator did not start",
-                             Slurp(home + "/state/github-sim.log").substr(0, 300));
-    }
-    std::string sim_url = "http://127.0.0.1:" + sim_port;
-
-    std::ostringstream config;
-    config << "# orch's demo: written by `orch demo start`, replaced on every start.\n"
-           << "webhook:\n  secret: \"" << secret << "\"\n  port: " << *webhook_port << "\n"
-           << "api:\n  port: " << *api_port << "\n"
-           << "github:\n  api_url: " << sim_url << "\n  token: \"" << token << "\"\n"
-           << "router:\n  mode: round_robin\n  agents: [claude]\n"
-           << "agents:\n  claude:\n    command: " << standin_bin
-           << "\n    env:\n      ORCH_STANDIN_AS: claude\n"
-           << "engine:\n  tick_interval: 1\n  sync_interval: 60\n"
-           << "workflow:\n  timeout_seconds: 120\n";
-    ORCH_RETURN_IF_ERROR(WriteText(home + "/config.yml", config.str()));
-    ORCH_RETURN_IF_ERROR(
-        WriteText(home + "/" + kMarker,
-                  Json({{"repo", kRepo}, {"sim_url", sim_url}, {"token", token}}).dump(2) + "\n"));
+    Result<std::string> sim_url = StartSimulator(sim, sim_bin, setup);
+    if (!sim_url.ok()) return sim_url.status();
+    setup.sim_url = *sim_url;
+    ORCH_RETURN_IF_ERROR(WriteDemoConfig(setup, standin_bin));
 
     // orch itself, on the demo home: the same `orch serve` as the real service.
     setenv("ORCH_HOME", home.c_str(), 1);
-    setenv("ORCH_TMUX_SOCKET", socket.c_str(), 1);
+    setenv("ORCH_TMUX_SOCKET", setup.socket.c_str(), 1);
     Context demo(ctx.out, ctx.err, ProcessEnv(), ctx.clock, ctx.git);
     Result<SqliteStore*> store = demo.store();
     if (!store.ok()) return store.status();
@@ -371,26 +436,12 @@ class DemoStartCommand : public Command {
         {.name = kRepo, .repo = std::string(kRepo), .path = home + "/widgets"});
     if (!project.ok()) return project.status();
 
-    // The banner once the receiver answers, so it follows the daemon's start-up lines.
-    std::string banner = Banner(exe, home, socket, sim_url, *webhook_port);
-    std::atomic<bool> serving_ended{false};
-    std::thread announcer([&, port = *webhook_port] {
-      httplib::Client client("127.0.0.1", port);
-      client.set_connection_timeout(1);
-      for (int i = 0; i < 200 && !serving_ended; ++i) {
-        if (httplib::Result r = client.Get("/health"); r && r->status == 200) {
-          ctx.out << banner << std::flush;
-          return;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    });
-    Status served = MakeServeCommand()->Run(demo);
-    serving_ended = true;
-    announcer.join();
+    Status served = ServeWithBanner(
+        demo, ctx.out, Banner(exe, home, setup.socket, setup.sim_url, setup.webhook_port),
+        setup.webhook_port);
     sim.Stop();
     (void)runner.Run(
-        {.argv = {"tmux", "-L", socket, "kill-server"}, .timeout = std::chrono::seconds(5)});
+        {.argv = {"tmux", "-L", setup.socket, "kill-server"}, .timeout = std::chrono::seconds(5)});
     ctx.err << "orch: demo stopped; its files stay in " << home << " until the next start\n";
     return served;
   }

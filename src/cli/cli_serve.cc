@@ -11,25 +11,28 @@
 #include <ostream>
 #include <thread>
 
-#include "cli/cli.h"
 #include "agents/agent_stack.h"
-#include "stream/api_server.h"
+#include "base/log.h"
+#include "base/subprocess.h"
+#include "cli/cli.h"
+#include "config/config_loader.h"
 #include "engine/daemon.h"
 #include "engine/engine.h"
+#include "engine/jobs.h"
 #include "github/github_locked.h"
 #include "github/github_rest.h"
-#include "config/config_loader.h"
-#include "receiver/inbox_writer.h"
-#include "engine/jobs.h"
-#include "runs/runs.h"
-#include "base/log.h"
 #include "notify/notify_service.h"
-#include "base/subprocess.h"
-#include "version.h"
+#include "receiver/inbox_writer.h"
 #include "receiver/webhook_server.h"
+#include "base/work_queue.h"
+#include "runs/run_engine.h"
+#include "stream/api_server.h"
+#include "version.h"
 
 namespace orch {
 namespace {
+
+constexpr int kRunWorkers = 2;  // code steps (test commands) and flow publishing at once
 
 // Waits for SIGINT/SIGTERM on its own thread (they are blocked everywhere else). The first asks
 // the daemon to stop; a second exits at once.
@@ -68,8 +71,8 @@ JobScheduler::Loader JobsReloader(const Home& home, EnvLookup env, Git& git) {
     }
     return s;
   };
-  return [home, env, &git, stamp, seen = stamp()]() mutable
-         -> std::optional<std::vector<JobConfig>> {
+  return [home, env, &git, stamp,
+          seen = stamp()]() mutable -> std::optional<std::vector<JobConfig>> {
     std::string now = stamp();
     if (now == seen) return std::nullopt;
     seen = now;
@@ -97,26 +100,98 @@ Status ProbeHealth(const std::string& url) {
   return Status::OK();
 }
 
+// Blocks the stop signals before any thread starts, so only the signal thread sees them.
+void BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// The daemon's pid lock, held for as long as it runs.
+Result<PidLock> LockDaemon(const Home& home) {
+  Result<PidLock> lock = PidLock::Acquire(home.pid_path());
+  if (lock.status().IsConflict()) {
+    // Another daemon is running: the user's to deal with, so exit 2.
+    return Status::InvalidArgument(lock.status().message());
+  }
+  return lock;
+}
+
+// Logs the start and, for `orch status`, records who runs and since when.
+void RecordStart(SqliteStore& store, const Clock& clock, const Home& home) {
+  spdlog::info("orch {} ({}) starting, pid {}", ORCH_VERSION, ORCH_GIT_DESCRIBE, getpid());
+  (void)store.SetKv("daemon.started_at", std::to_string(clock.NowUnix()));
+  (void)store.SetKv("daemon.version", std::string(ORCH_VERSION) + " (" + ORCH_GIT_DESCRIBE + ")");
+  spdlog::info("store: {}", store.path());
+  spdlog::info("log: {}", home.log_path());
+}
+
+// The GitHub client for the configured credentials, or null when none are configured (the
+// daemon then stores webhooks without applying them); broken credentials are an error.
+Result<std::unique_ptr<RestGitHubClient>> MakeGitHubClient(const GitHubConfig& config,
+                                                           const EnvLookup& env,
+                                                           ProcessRunner& runner,
+                                                           const Clock& clock) {
+  Result<std::unique_ptr<RestGitHubClient>> made =
+      RestGitHubClient::Make(config, env, runner, clock);
+  if (made.ok()) {
+    spdlog::info("github: {} with credentials from {}", config.api_url,
+                 (*made)->tokens().Describe());
+    return made;
+  }
+  if (made.status().IsUsageError() && made.status().message().rfind("no GitHub", 0) == 0) {
+    spdlog::warn("github: {}; webhooks are stored but not applied until credentials are set",
+                 made.status().message());
+    return std::unique_ptr<RestGitHubClient>();
+  }
+  return made.status();
+}
+
+// The webhook receiver and what it writes through: its own store connections, so the
+// engine's stays on the daemon's thread. Declared in the order they are built, so that the
+// server is destroyed first.
+struct WebhookReceiver {
+  std::unique_ptr<SqliteStore> inbox_store;
+  std::unique_ptr<InboxWriter> inbox;
+  std::unique_ptr<WebhookServer> server;
+};
+
+// Opens the receiver's store connections and starts it listening; `wake` runs for each
+// delivery stored.
+Status StartReceiver(const Home& home, const WebhookConfig& config, const Clock& clock,
+                     std::function<void()> wake, WebhookReceiver* receiver) {
+  Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(home.db_path(), clock);
+  if (!s.ok()) return s.status();
+  receiver->inbox_store = std::move(s).value();
+  if (Status keys = receiver->inbox_store->LoadInboxKeys(); !keys.ok()) return keys;
+  Result<std::unique_ptr<SqliteStore>> checkpointer = SqliteStore::Open(home.db_path(), clock);
+  if (!checkpointer.ok()) return checkpointer.status();
+  receiver->inbox =
+      std::make_unique<InboxWriter>(*receiver->inbox_store, std::move(checkpointer).value());
+  Result<std::optional<int64_t>> last = receiver->inbox_store->LastWebhookAt();
+  WebhookServerOptions opts{.bind = config.bind,
+                            .port = config.port,
+                            .secret = config.secret,
+                            .max_payload_bytes = config.max_payload_bytes,
+                            .last_webhook_at = last.ok() ? *last : std::nullopt};
+  receiver->server =
+      std::make_unique<WebhookServer>(opts, *receiver->inbox, clock, std::move(wake));
+  return receiver->server->Start();
+}
+
 class ServeCommand : public Command {
  public:
   void Define(CLI::App&) override {}
+  // Takes the daemon's lock, log and store, then serves until a stop signal.
   Status Run(Context& ctx) override {
-    // Block the stop signals before any thread starts, so only the signal thread sees them.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
+    BlockStopSignals();
     Result<Home> home = ctx.home();
     if (!home.ok()) return home.status();
     Result<Config> config = ctx.config();
     if (!config.ok()) return config.status();
-    Result<PidLock> lock = PidLock::Acquire(home->pid_path());
-    if (lock.status().IsConflict()) {
-      // Another daemon is running: the user's to deal with, so exit 2.
-      return Status::InvalidArgument(lock.status().message());
-    }
+    Result<PidLock> lock = LockDaemon(*home);
     if (!lock.ok()) return lock.status();
     // The log goes to the rotated file, and to stderr too unless a service manager that keeps
     // stderr in an unrotated file of its own (launchd, brew services) says ORCH_LOG_STDERR=0.
@@ -124,114 +199,96 @@ class ServeCommand : public Command {
         InitLogging(home->log_path(), ctx.env("ORCH_LOG_STDERR").value_or("1") != "0"));
     Result<SqliteStore*> store = ctx.store();
     if (!store.ok()) return store.status();
-
-    spdlog::info("orch {} ({}) starting, pid {}", ORCH_VERSION, ORCH_GIT_DESCRIBE, getpid());
-    // For `orch status`: who runs and since when.
-    (void)(*store)->SetKv("daemon.started_at", std::to_string(ctx.clock.NowUnix()));
-    (void)(*store)->SetKv("daemon.version",
-                          std::string(ORCH_VERSION) + " (" + ORCH_GIT_DESCRIBE + ")");
-    spdlog::info("store: {}", (*store)->path());
-    spdlog::info("log: {}", home->log_path());
+    RecordStart(**store, ctx.clock, *home);
 
     PosixProcessRunner runner;
-    std::unique_ptr<RestGitHubClient> github;
-    Result<std::unique_ptr<RestGitHubClient>> made =
-        RestGitHubClient::Make(config->github, ctx.env, runner, ctx.clock);
-    if (made.ok()) {
-      github = std::move(made).value();
-      spdlog::info("github: {} with credentials from {}", config->github.api_url,
-                   github->tokens().Describe());
-    } else if (made.status().IsUsageError() && made.status().message().rfind("no GitHub", 0) == 0) {
-      spdlog::warn("github: {}; webhooks are stored but not applied until credentials are set",
-                   made.status().message());
-    } else {
-      return made.status();
-    }
+    Result<std::unique_ptr<RestGitHubClient>> github =
+        MakeGitHubClient(config->github, ctx.env, runner, ctx.clock);
+    if (!github.ok()) return github.status();
+    return Serve(ctx, *home, *config, **store, runner, github->get());
+  }
 
+ private:
+  // The daemon's wiring: the engine, the agents, jobs, runs, the API, the webhook receiver and
+  // the chat channels, built in this order; runs the daemon until it stops. `github` is null
+  // without credentials.
+  static Status Serve(Context& ctx, const Home& home, const Config& config, SqliteStore& store,
+                      ProcessRunner& runner, RestGitHubClient* github) {
     HealthProbe probe;
-    std::string url = "http://" + config->webhook.bind + ":" + std::to_string(config->webhook.port);
-    if (config->webhook.enabled) {
+    std::string url = "http://" + config.webhook.bind + ":" + std::to_string(config.webhook.port);
+    if (config.webhook.enabled) {
       std::string health_url =
-          config->webhook.health_url.empty() ? url + "/health" : config->webhook.health_url;
+          config.webhook.health_url.empty() ? url + "/health" : config.webhook.health_url;
       probe = [health_url] { return ProbeHealth(health_url); };
     }
     // The engine's thread and the dispatcher's workers share one client, one call at a time.
     std::unique_ptr<LockedGitHubClient> shared_github;
     if (github) shared_github = std::make_unique<LockedGitHubClient>(*github);
-    Engine engine(**store, *config, ctx.clock, shared_github.get(), probe);
-    Daemon daemon(engine, config->engine.tick_interval);
+    Engine engine(store, config, ctx.clock, shared_github.get(), probe);
+    Daemon daemon(engine, config.engine.tick_interval);
 
     // Agents: router, runner (work trees + tmux) and the dispatcher that drives them.
-    AgentStack agents(*home, *config, ctx.env, **store, ctx.clock, runner, github.get(),
-                      shared_github.get(), [&daemon] { daemon.Wake(); });
+    AgentStack agents(home, config, ctx.env, store, ctx.clock, runner, github, shared_github.get(),
+                      [&daemon] { daemon.Wake(); });
     RunWatcher watcher([&daemon] { daemon.Wake(); });
     agents.dispatcher.on_run_started = [&watcher](const std::string& dir) { watcher.Watch(dir); };
     spdlog::info(
         "capture: agents' output in {}/runs/<task>/<attempt>/output.log, exits seen "
         "through inotify",
-        home->root);
+        home.root);
     Status adopted = agents.dispatcher.Adopt();
     if (!adopted.ok()) spdlog::warn("dispatch: adopting sessions: {}", adopted.message());
     engine.set_dispatcher(&agents.dispatcher);
-    JobScheduler jobs(**store, config->jobs, ctx.clock, runner, home->root);
-    jobs.set_loader(JobsReloader(*home, ctx.env, ctx.git));
+    JobScheduler jobs(store, config.jobs, ctx.clock, runner, home.root);
+    jobs.set_loader(JobsReloader(home, ctx.env, ctx.git));
     engine.set_jobs(&jobs);
     // Orchestrated runs: each step's project config is read when the step starts (its
     // workflow.test_command), the rest of orch's config once, here.
-    RunEngine runs(
-        **store, *config, ctx.clock, shared_github.get(),
-        [&](const Project& p) { return LoadConfig(*home, ctx.env, ctx.git, &p); },
-        [&agents](const std::string& project, const std::string& branch) {
-          return agents.runner.WorktreePath(project, branch);
-        },
-        [&daemon] { daemon.Wake(); });
-    runs.set_runner(&agents.runner);
+    // Their code steps, publishing and reports run on a queue of their own (a test command may
+    // take minutes; it must not hold up the agents' jobs).
+    WorkQueue run_work(kRunWorkers, [&daemon] { daemon.Wake(); });
+    RunEngine runs({.store = store,
+                    .config = config,
+                    .clock = ctx.clock,
+                    .processes = runner,
+                    .work = run_work,
+                    .files = agents.files,
+                    .project_config =
+                        [&](const Project& p) { return LoadConfig(home, ctx.env, ctx.git, &p); },
+                    .worktree_of =
+                        [&agents](const std::string& project, const std::string& branch) {
+                          return agents.runner.WorktreePath(project, branch);
+                        },
+                    .publisher = &agents.publisher,
+                    .wake = [&daemon] { daemon.Wake(); }});
     engine.set_runs(&runs);
-    spdlog::info("jobs: {} job(s) configured (orch job list)", config->jobs.size());
+    spdlog::info("jobs: {} job(s) configured (orch job list)", config.jobs.size());
     spdlog::info("agents: tmux -L {} (attach: orch task attach ID), at most {} at once",
-                 agents.tmux.socket(), config->engine.max_parallel);
+                 agents.tmux.socket(), config.engine.max_parallel);
 
-    ApiServer api(*home, config->api, ctx.clock);  // `orch stream`; agents run without it
-    api.set_runs(&*config, [&daemon] { daemon.Wake(); });
+    ApiServer api(home, config.api, ctx.clock);  // `orch stream`; agents run without it
+    api.set_runs(&config, [&daemon] { daemon.Wake(); });
     if (Status s = api.Start(); !s.ok()) {
       spdlog::warn("api: {}; orch stream cannot connect", s.message());
     }
 
-    // The receiver writes through its own connection; the engine's stays on this thread.
-    std::unique_ptr<SqliteStore> inbox_store;
-    std::unique_ptr<InboxWriter> inbox;
-    std::unique_ptr<WebhookServer> receiver;
-    if (config->webhook.enabled) {
-      Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(home->db_path(), ctx.clock);
-      if (!s.ok()) return s.status();
-      inbox_store = std::move(s).value();
-      if (Status keys = inbox_store->LoadInboxKeys(); !keys.ok()) return keys;
-      Result<std::unique_ptr<SqliteStore>> checkpointer =
-          SqliteStore::Open(home->db_path(), ctx.clock);
-      if (!checkpointer.ok()) return checkpointer.status();
-      inbox = std::make_unique<InboxWriter>(*inbox_store, std::move(checkpointer).value());
-      Result<std::optional<int64_t>> last = inbox_store->LastWebhookAt();
-      WebhookServerOptions opts{.bind = config->webhook.bind,
-                                .port = config->webhook.port,
-                                .secret = config->webhook.secret,
-                                .max_payload_bytes = config->webhook.max_payload_bytes,
-                                .last_webhook_at = last.ok() ? *last : std::nullopt};
-      receiver = std::make_unique<WebhookServer>(opts, *inbox, ctx.clock,
-                                                 [&daemon] { daemon.Wake(); });
-      ORCH_RETURN_IF_ERROR(receiver->Start());
+    WebhookReceiver receiver;
+    if (config.webhook.enabled) {
+      ORCH_RETURN_IF_ERROR(StartReceiver(
+          home, config.webhook, ctx.clock, [&daemon] { daemon.Wake(); }, &receiver));
       spdlog::info("webhook: listening on {}/webhook (signatures checked; health at {}/health)",
                    url, url);
     } else {
       spdlog::info("webhook: disabled; polling GitHub every {}s",
-                   config->engine.sync_interval.count());
+                   config.engine.sync_interval.count());
     }
-    spdlog::info("engine: ticking every {}s", config->engine.tick_interval.count());
+    spdlog::info("engine: ticking every {}s", config.engine.tick_interval.count());
     Result<std::unique_ptr<NotifyService>> notify =  // chat channels, on their own threads
-        NotifyService::Start(home->db_path(), *config, ctx.clock, [&daemon] { daemon.Wake(); });
+        NotifyService::Start(home.db_path(), config, ctx.clock, [&daemon] { daemon.Wake(); });
     if (!notify.ok()) return notify.status();
     StartSignalThread(daemon);
     int ticks = daemon.Run();
-    if (receiver) receiver->Stop();  // in-flight deliveries finish and commit first
+    if (receiver.server) receiver.server->Stop();  // in-flight deliveries finish and commit first
     spdlog::info("stopped after {} tick(s)", ticks);
     spdlog::default_logger()->flush();
     return Status::OK();
