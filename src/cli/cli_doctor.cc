@@ -13,10 +13,10 @@
 #include <set>
 #include <sstream>
 
+#include "base/subprocess.h"
 #include "cli/cli.h"
 #include "engine/daemon.h"
 #include "github/github_rest.h"
-#include "base/subprocess.h"
 
 namespace orch {
 namespace {
@@ -81,6 +81,121 @@ void ScopeCheck(const GitHubUser& me, Check& gh) {
       "new token at https://github.com/settings/tokens)";
 }
 
+// tmux and git: installed, and which versions.
+void AddToolChecks(ProcessRunner& runner, std::vector<Check>& checks) {
+  for (const char* tool : {"tmux", "git"}) {
+    Check c{.name = tool};
+    Result<std::string> v = FirstLine(runner, {tool, "-V"});
+    if (std::string(tool) == "git") v = FirstLine(runner, {tool, "--version"});
+    c.ok = v.ok();
+    c.detail = v.ok() ? *v : v.status().message();
+    c.fix = std::string("install it: apt-get install ") + tool + " (brew install " + tool + ")";
+    checks.push_back(c);
+  }
+}
+
+// One check per agent orch knows; an agent the router may not choose only warns. At least one
+// the router may choose must run.
+void AddAgentChecks(const Config& config, const EnvLookup& env, std::vector<Check>& checks) {
+  int usable = 0;
+  for (const AgentCheck& a : CheckAgents(config, env)) {
+    bool wanted = std::find(config.router.agents.begin(), config.router.agents.end(), a.name) !=
+                  config.router.agents.end();
+    usable += a.usable && wanted;
+    checks.push_back({.name = "agent " + a.name,
+                      .ok = a.usable,
+                      .warning = !a.usable && !wanted,
+                      .detail = a.usable ? a.version : a.problem,
+                      .fix = a.name == "claude"     ? "npm install -g @anthropic-ai/claude-code"
+                             : a.name == "codex"    ? "npm install -g @openai/codex"
+                             : a.name == "opencode" ? "npm install -g opencode-ai"
+                                                    : "set agents." + a.name + ".command"});
+  }
+  if (usable == 0) {
+    checks.push_back({.name = "router.agents",
+                      .detail = "none of the agents the router may choose can run",
+                      .fix = "install one of them, or list installed ones in router.agents"});
+  }
+}
+
+// GitHub: credentials that work, and who orch is.
+Check GitHubCheck(const Config& config, const EnvLookup& env, ProcessRunner& runner,
+                  const Clock& clock) {
+  Check gh{.name = "github"};
+  Result<std::unique_ptr<RestGitHubClient>> client =
+      RestGitHubClient::Make(config.github, env, runner, clock);
+  if (!client.ok()) {
+    gh.detail = client.status().message();
+  } else {
+    Result<GitHubUser> me = (*client)->AuthenticatedUser();
+    gh.ok = me.ok();
+    gh.detail = me.ok() ? "acting as " + me->login + " (" + (*client)->tokens().Describe() + ")"
+                        : me.status().message();
+    gh.fix = "set github.token (or GITHUB_TOKEN), a GitHub App, or run gh auth login";
+    if (me.ok()) ScopeCheck(*me, gh);
+  }
+  if (gh.fix.empty()) {
+    gh.fix = "set github.token (or GITHUB_TOKEN), a GitHub App, or run gh auth login";
+  }
+  return gh;
+}
+
+// With the receiver enabled: a secret, and a port that is free or held by orch's own daemon.
+void AddWebhookChecks(const Config& config, const Home& home, std::vector<Check>& checks) {
+  checks.push_back({.name = "webhook secret",
+                    .ok = !config.webhook.secret.empty(),
+                    .detail = config.webhook.secret.empty() ? "not set: the receiver "
+                                                              "refuses to start"
+                                                            : "set",
+                    .fix = "set webhook.secret (openssl rand -hex 32), and the same in "
+                           "GitHub's webhook settings"});
+  bool running = PidLock::Acquire(home.pid_path()).status().IsConflict();
+  bool free = PortFree(config.webhook.bind, config.webhook.port);
+  std::string addr = config.webhook.bind + ":" + std::to_string(config.webhook.port);
+  checks.push_back({.name = "webhook port",
+                    .ok = free || running,
+                    .detail = free      ? addr + " is free"
+                              : running ? addr + " is in use by the running daemon"
+                                        : addr + " is in use by another program",
+                    .fix = "stop what listens there, or set webhook.port"});
+}
+
+// Free space under orch's home (or the current directory before it exists).
+Check DiskCheck(const Home& home) {
+  struct statvfs fs {};
+  Check disk{.name = "disk"};
+  std::string where = std::filesystem::exists(home.root) ? home.root : ".";
+  if (statvfs(where.c_str(), &fs) == 0) {
+    uint64_t free = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+    disk.ok = free >= kMinFreeBytes;
+    disk.detail = std::to_string(free / (1024 * 1024)) + " MB free under " + where;
+  } else {
+    disk.detail = "cannot stat " + where;
+  }
+  disk.fix = "free some space (old worktrees: orch logs them as orphans)";
+  return disk;
+}
+
+// Prints each check with its fix when it failed, as text or JSON; true when one failed (a
+// warning is not a failure).
+bool PrintChecks(const std::vector<Check>& checks, bool json, std::ostream& os) {
+  bool failed = false;
+  nlohmann::json out = nlohmann::json::array();
+  for (const Check& c : checks) {
+    failed = failed || (!c.ok && !c.warning);
+    out.push_back({{"check", c.name},
+                   {"ok", c.ok},
+                   {"warning", !c.ok && c.warning},
+                   {"detail", c.detail},
+                   {"fix", c.ok ? "" : c.fix}});
+    if (json) continue;
+    os << (c.ok ? "ok    " : c.warning ? "warn  " : "FAIL  ") << c.name << ": " << c.detail << "\n";
+    if (!c.ok) os << "      fix: " << c.fix << "\n";
+  }
+  if (json) os << out.dump(2) << "\n";
+  return failed;
+}
+
 class DoctorCommand : public Command {
  public:
   void Define(CLI::App& app) override { app.add_flag("--json", json_, "Print JSON"); }
@@ -89,106 +204,22 @@ class DoctorCommand : public Command {
     if (!home.ok()) return home.status();
     std::vector<Check> checks;
     PosixProcessRunner runner;
-
-    for (const char* tool : {"tmux", "git"}) {
-      Check c{.name = tool};
-      Result<std::string> v = FirstLine(runner, {tool, "-V"});
-      if (std::string(tool) == "git") v = FirstLine(runner, {tool, "--version"});
-      c.ok = v.ok();
-      c.detail = v.ok() ? *v : v.status().message();
-      c.fix = std::string("install it: apt-get install ") + tool + " (brew install " + tool + ")";
-      checks.push_back(c);
-    }
-
+    AddToolChecks(runner, checks);
     Result<Config> config = ctx.config();
     if (!config.ok()) {
-      checks.push_back({.name = "config", .detail = config.status().message(),
+      checks.push_back({.name = "config",
+                        .detail = config.status().message(),
                         .fix = "edit " + home->config_path() + " (orch config validate)"});
     } else {
       checks.push_back({.name = "config", .ok = true, .detail = home->config_path()});
-      int usable = 0;
-      for (const AgentCheck& a : CheckAgents(*config, ctx.env)) {
-        bool wanted = std::find(config->router.agents.begin(), config->router.agents.end(),
-                                a.name) != config->router.agents.end();
-        usable += a.usable && wanted;
-        checks.push_back({.name = "agent " + a.name,
-                          .ok = a.usable,
-                          .warning = !a.usable && !wanted,
-                          .detail = a.usable ? a.version : a.problem,
-                          .fix = a.name == "claude"     ? "npm install -g @anthropic-ai/claude-code"
-                                 : a.name == "codex"    ? "npm install -g @openai/codex"
-                                 : a.name == "opencode" ? "npm install -g opencode-ai"
-                                                        : "set agents." + a.name + ".command"});
-      }
-      if (usable == 0) {
-        checks.push_back({.name = "router.agents",
-                          .detail = "none of the agents the router may choose can run",
-                          .fix = "install one of them, or list installed ones in router.agents"});
-      }
-      // GitHub: credentials that work, and who orch is.
-      Check gh{.name = "github"};
-      Result<std::unique_ptr<RestGitHubClient>> client =
-          RestGitHubClient::Make(config->github, ctx.env, runner, ctx.clock);
-      if (!client.ok()) {
-        gh.detail = client.status().message();
-      } else {
-        Result<GitHubUser> me = (*client)->AuthenticatedUser();
-        gh.ok = me.ok();
-        gh.detail = me.ok() ? "acting as " + me->login + " (" + (*client)->tokens().Describe() + ")"
-                            : me.status().message();
-        gh.fix = "set github.token (or GITHUB_TOKEN), a GitHub App, or run gh auth login";
-        if (me.ok()) ScopeCheck(*me, gh);
-      }
-      if (gh.fix.empty()) {
-        gh.fix = "set github.token (or GITHUB_TOKEN), a GitHub App, or run gh auth login";
-      }
-      checks.push_back(gh);
-      if (config->webhook.enabled) {
-        checks.push_back({.name = "webhook secret",
-                          .ok = !config->webhook.secret.empty(),
-                          .detail = config->webhook.secret.empty() ? "not set: the receiver "
-                                                                     "refuses to start"
-                                                                   : "set",
-                          .fix = "set webhook.secret (openssl rand -hex 32), and the same in "
-                                 "GitHub's webhook settings"});
-        bool running = PidLock::Acquire(home->pid_path()).status().IsConflict();
-        bool free = PortFree(config->webhook.bind, config->webhook.port);
-        std::string addr = config->webhook.bind + ":" + std::to_string(config->webhook.port);
-        checks.push_back({.name = "webhook port",
-                          .ok = free || running,
-                          .detail = free      ? addr + " is free"
-                                    : running ? addr + " is in use by the running daemon"
-                                              : addr + " is in use by another program",
-                          .fix = "stop what listens there, or set webhook.port"});
-      }
+      AddAgentChecks(*config, ctx.env, checks);
+      checks.push_back(GitHubCheck(*config, ctx.env, runner, ctx.clock));
+      if (config->webhook.enabled) AddWebhookChecks(*config, *home, checks);
     }
-
-    struct statvfs fs {};
-    Check disk{.name = "disk"};
-    std::string where = std::filesystem::exists(home->root) ? home->root : ".";
-    if (statvfs(where.c_str(), &fs) == 0) {
-      uint64_t free = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
-      disk.ok = free >= kMinFreeBytes;
-      disk.detail = std::to_string(free / (1024 * 1024)) + " MB free under " + where;
-    } else {
-      disk.detail = "cannot stat " + where;
+    checks.push_back(DiskCheck(*home));
+    if (PrintChecks(checks, json_, ctx.out)) {
+      return Status::Unavailable("orch doctor", "some checks failed (see above)");
     }
-    disk.fix = "free some space (old worktrees: orch logs them as orphans)";
-    checks.push_back(disk);
-
-    bool failed = false;
-    nlohmann::json out = nlohmann::json::array();
-    for (const Check& c : checks) {
-      failed = failed || (!c.ok && !c.warning);
-      out.push_back({{"check", c.name}, {"ok", c.ok}, {"warning", !c.ok && c.warning},
-                     {"detail", c.detail}, {"fix", c.ok ? "" : c.fix}});
-      if (json_) continue;
-      ctx.out << (c.ok ? "ok    " : c.warning ? "warn  " : "FAIL  ") << c.name << ": " << c.detail
-              << "\n";
-      if (!c.ok) ctx.out << "      fix: " << c.fix << "\n";
-    }
-    if (json_) ctx.out << out.dump(2) << "\n";
-    if (failed) return Status::Unavailable("orch doctor", "some checks failed (see above)");
     return Status::OK();
   }
 

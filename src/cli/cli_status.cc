@@ -3,11 +3,11 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "agents/tmux.h"
+#include "base/subprocess.h"
 #include "cli/cli.h"
 #include "engine/daemon.h"
 #include "engine/engine.h"
-#include "base/subprocess.h"
-#include "agents/tmux.h"
 
 namespace orch {
 namespace {
@@ -19,6 +19,85 @@ std::string Duration(int64_t s) {
   return std::to_string(s / 86400) + "d" + std::to_string(s % 86400 / 3600) + "h";
 }
 
+// The running daemon's pid ("?" when its lock names none), or nullopt when no daemon runs. The
+// daemon holds the pid lock while it runs: failing to take it means it is up.
+Result<std::optional<std::string>> DaemonPid(const Home& home) {
+  Result<PidLock> lock = PidLock::Acquire(home.pid_path());
+  if (lock.status().IsConflict()) {
+    std::string m = lock.status().message();
+    size_t at = m.find("(pid ");
+    return std::optional<std::string>(
+        at == std::string::npos ? "?" : m.substr(at + 5, m.find(')', at) - at - 5));
+  }
+  if (!lock.ok()) return lock.status();
+  return std::optional<std::string>();
+}
+
+// How many tasks are in each status, by the status's name.
+Result<nlohmann::json> CountTasks(SqliteStore& store) {
+  nlohmann::json by_status = nlohmann::json::object();
+  for (TaskStatus s : kAllTaskStatuses) {
+    Result<std::vector<Task>> tasks = store.ListTasks({.status = s});
+    if (!tasks.ok()) return tasks.status();
+    by_status[TaskStatusName(s)] = tasks->size();
+  }
+  return by_status;
+}
+
+// The runs not yet finished, each with whether its tmux session still exists.
+Result<nlohmann::json> LiveSessions(SqliteStore& store, const EnvLookup& env) {
+  Result<std::vector<TaskRun>> runs = store.UnfinishedRuns();
+  if (!runs.ok()) return runs.status();
+  PosixProcessRunner processes;
+  Tmux tmux(processes, TmuxSocketName(env));
+  Result<std::vector<std::string>> sessions = tmux.ListSessions();
+  nlohmann::json live = nlohmann::json::array();
+  for (const TaskRun& r : *runs) {
+    bool alive = false;
+    if (sessions.ok()) {
+      for (const auto& s : *sessions) alive = alive || s == r.tmux_session;
+    }
+    live.push_back({{"task_id", r.task_id},
+                    {"agent", r.agent},
+                    {"session", r.tmux_session},
+                    {"alive", alive},
+                    {"started_at", FormatUnixTime(r.started_at, TimeFormat::kIso8601)}});
+  }
+  return live;
+}
+
+// The text form of `status` (the --json object); `pid` as DaemonPid gave it.
+void PrintStatus(const nlohmann::json& status, const std::optional<std::string>& pid,
+                 std::ostream& out) {
+  if (pid) {
+    out << "orch is running (pid " << *pid << ")";
+    if (!status["version"].get<std::string>().empty()) {
+      out << ", " << status["version"].get<std::string>();
+    }
+    if (!status["uptime_seconds"].is_null()) {
+      out << ", up " << Duration(status["uptime_seconds"].get<int64_t>());
+    }
+    out << "\n";
+  } else {
+    out << "orch is not running (start it with orch serve, or orch service start)\n";
+  }
+  out << "webhooks: " << status["webhook_mode"].get<std::string>() << "; deliveries failed "
+      << "in 24h: " << status["failed_deliveries_24h"].get<int64_t>()
+      << ", pending: " << status["pending_deliveries"].get<int64_t>() << "\n";
+  out << "tasks:";
+  for (TaskStatus s : kAllTaskStatuses) {
+    out << " " << TaskStatusName(s) << " " << status["tasks"].at(TaskStatusName(s)).get<size_t>();
+  }
+  out << "\n";
+  const nlohmann::json& live = status["live_sessions"];
+  out << "agents running: " << live.size() << "\n";
+  for (const auto& l : live) {
+    out << "  task " << l["task_id"].get<int64_t>() << ": " << l["agent"].get<std::string>()
+        << " in " << l["session"].get<std::string>()
+        << (l["alive"].get<bool>() ? "" : " (session gone; reaped on the next tick)") << "\n";
+  }
+}
+
 class StatusCommand : public Command {
  public:
   void Define(CLI::App& app) override { app.add_flag("--json", json_, "Print JSON"); }
@@ -26,18 +105,9 @@ class StatusCommand : public Command {
     Result<Home> home = ctx.home();
     if (!home.ok()) return home.status();
     nlohmann::json out;
-    // The daemon holds the pid lock while it runs: failing to take it means it is up.
-    std::optional<std::string> pid;
-    {
-      Result<PidLock> lock = PidLock::Acquire(home->pid_path());
-      if (lock.status().IsConflict()) {
-        std::string m = lock.status().message();
-        size_t at = m.find("(pid ");
-        pid = at == std::string::npos ? "?" : m.substr(at + 5, m.find(')', at) - at - 5);
-      } else if (!lock.ok()) {
-        return lock.status();
-      }
-    }
+    Result<std::optional<std::string>> running = DaemonPid(*home);
+    if (!running.ok()) return running.status();
+    std::optional<std::string> pid = std::move(running).value();
     Result<SqliteStore*> store = ctx.store();
     if (!store.ok()) return store.status();
     auto kv = [&](const std::string& key) {
@@ -58,29 +128,12 @@ class StatusCommand : public Command {
         last_tick.empty()
             ? nlohmann::json()
             : nlohmann::json(FormatUnixTime(std::atoll(last_tick.c_str()), TimeFormat::kIso8601));
-    nlohmann::json by_status = nlohmann::json::object();
-    for (TaskStatus s : kAllTaskStatuses) {
-      Result<std::vector<Task>> tasks = (*store)->ListTasks({.status = s});
-      if (!tasks.ok()) return tasks.status();
-      by_status[TaskStatusName(s)] = tasks->size();
-    }
-    out["tasks"] = by_status;
-    Result<std::vector<TaskRun>> runs = (*store)->UnfinishedRuns();
-    if (!runs.ok()) return runs.status();
-    PosixProcessRunner processes;
-    Tmux tmux(processes, TmuxSocketName(ctx.env));
-    Result<std::vector<std::string>> sessions = tmux.ListSessions();
-    nlohmann::json live = nlohmann::json::array();
-    for (const TaskRun& r : *runs) {
-      bool alive = false;
-      if (sessions.ok()) {
-        for (const auto& s : *sessions) alive = alive || s == r.tmux_session;
-      }
-      live.push_back({{"task_id", r.task_id}, {"agent", r.agent}, {"session", r.tmux_session},
-                      {"alive", alive},
-                      {"started_at", FormatUnixTime(r.started_at, TimeFormat::kIso8601)}});
-    }
-    out["live_sessions"] = live;
+    Result<nlohmann::json> tasks = CountTasks(**store);
+    if (!tasks.ok()) return tasks.status();
+    out["tasks"] = *tasks;
+    Result<nlohmann::json> live = LiveSessions(**store, ctx.env);
+    if (!live.ok()) return live.status();
+    out["live_sessions"] = *live;
     Result<WebhookStats> stats = (*store)->GetWebhookStats(ctx.clock.NowUnix() - 86400);
     if (!stats.ok()) return stats.status();
     out["failed_deliveries_24h"] = stats->failed;
@@ -89,29 +142,7 @@ class StatusCommand : public Command {
       ctx.out << out.dump(2) << "\n";
       return Status::OK();
     }
-    if (pid) {
-      ctx.out << "orch is running (pid " << *pid << ")";
-      if (!out["version"].get<std::string>().empty()) ctx.out << ", " << out["version"].get<std::string>();
-      if (!out["uptime_seconds"].is_null()) {
-        ctx.out << ", up " << Duration(out["uptime_seconds"].get<int64_t>());
-      }
-      ctx.out << "\n";
-    } else {
-      ctx.out << "orch is not running (start it with orch serve, or orch service start)\n";
-    }
-    ctx.out << "webhooks: " << out["webhook_mode"].get<std::string>() << "; deliveries failed "
-            << "in 24h: " << stats->failed << ", pending: " << stats->pending << "\n";
-    ctx.out << "tasks:";
-    for (TaskStatus s : kAllTaskStatuses) {
-      ctx.out << " " << TaskStatusName(s) << " " << by_status[TaskStatusName(s)].get<size_t>();
-    }
-    ctx.out << "\n";
-    ctx.out << "agents running: " << live.size() << "\n";
-    for (const auto& l : live) {
-      ctx.out << "  task " << l["task_id"].get<int64_t>() << ": " << l["agent"].get<std::string>()
-              << " in " << l["session"].get<std::string>()
-              << (l["alive"].get<bool>() ? "" : " (session gone; reaped on the next tick)") << "\n";
-    }
+    PrintStatus(out, pid, ctx.out);
     return Status::OK();
   }
 
