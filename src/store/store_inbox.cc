@@ -9,9 +9,9 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "github/webhook_signature.h"
 #include "store/payload_log.h"
 #include "store/store.h"
-#include "github/webhook_signature.h"
 
 namespace orch {
 namespace {
@@ -106,8 +106,8 @@ class DeliveryKeys {
   // Brings the keys up to date with the table. Run inside the write transaction.
   void Refresh() {
     deletions_query_.reset();
-    int64_t deletions = deletions_query_.executeStep() ? deletions_query_.getColumn(0).getInt64()
-                                                       : 0;
+    int64_t deletions =
+        deletions_query_.executeStep() ? deletions_query_.getColumn(0).getInt64() : 0;
     deletions_query_.reset();
     if (!valid_ || deletions != deletions_) {
       by_id_.clear();
@@ -150,6 +150,15 @@ class DeliveryKeys {
   int64_t newest_ = 0;  // the highest row id read or added
   std::unordered_multimap<uint64_t, int64_t> by_id_;
   std::unordered_multimap<int64_t, int64_t> by_prefix_;
+};
+
+// An earlier row with a delivery's id or body, and what became of it.
+struct EarlierDelivery {
+  int64_t row = 0;
+  bool applied = false, waiting = false;
+  int failures = 0;
+  // The most telling row wins: an applied one first, then a waiting one, then the newest.
+  auto rank() const { return std::make_tuple(applied, waiting, row); }
 };
 
 }  // namespace
@@ -196,6 +205,66 @@ struct SqliteStore::InboxStatements {
         receipt(db,
                 "INSERT INTO webhook_receipts(delivery_row, outcome, received_at) "
                 "VALUES (?, ?, ?)") {}
+
+  // The most telling earlier row with the delivery's id or body (EarlierDelivery::rank), if
+  // any. Nearly every delivery is new and has no candidate.
+  std::optional<EarlierDelivery> FindEarlier(const std::string& delivery_id,
+                                             const std::string& hash, int64_t prefix) {
+    std::optional<EarlierDelivery> earlier;
+    for (int64_t row : keys.Candidates(delivery_id, prefix)) {
+      candidate.reset();
+      candidate.bind(1, row);
+      candidate.bindNoCopy(2, delivery_id);
+      candidate.bindNoCopy(3, hash);
+      if (!candidate.executeStep()) continue;  // a hash collision, or a deleted row
+      EarlierDelivery e{row, candidate.getColumn(0).getInt() != 0,
+                        candidate.getColumn(1).getInt() != 0, candidate.getColumn(2).getInt()};
+      if (!earlier || e.rank() > earlier->rank()) earlier = e;
+    }
+    candidate.reset();
+    return earlier;
+  }
+
+  // A delivery seen before in `earlier`: a duplicate while that is applied or waiting its first
+  // try, else requeued.
+  InboxOutcome RecordRedelivery(const EarlierDelivery& earlier, int64_t now) {
+    InboxOutcome outcome;
+    if (earlier.applied || (earlier.waiting && earlier.failures == 0)) {
+      outcome = InboxOutcome::kDuplicate;
+    } else {
+      // Failed for good, or backing off after failures: a redelivery means "try now".
+      outcome = InboxOutcome::kRequeued;
+      requeue.reset();
+      requeue.bind(1, now);
+      requeue.bind(2, earlier.row);
+      requeue.exec();
+    }
+    // A new delivery counts as received through its own row; others get a receipt.
+    receipt.reset();
+    receipt.bind(1, earlier.row);
+    receipt.bind(2, InboxOutcomeName(outcome));
+    receipt.bind(3, now);
+    receipt.exec();
+    return outcome;
+  }
+
+  // Inserts a new delivery's row; `ref` is where its payload is in the log, null to keep it in
+  // the row.
+  void Insert(const NewDelivery& d, const std::string& hash, int64_t prefix, const PayloadRef* ref,
+              int64_t now) {
+    insert.reset();
+    insert.bindNoCopy(1, d.delivery_id);
+    insert.bindNoCopy(2, d.event_type);
+    insert.bindNoCopy(3, d.action);
+    insert.bindNoCopy(4, hash);
+    insert.bindNoCopy(5, d.repo);
+    BindPayload(insert, d, ref);
+    insert.bind(7, now);
+    insert.bind(8, now);
+    insert.bind(12, prefix);
+    insert.exec();
+  }
+
   DeliveryKeys keys;
   SQLite::Statement candidate, requeue, insert, receipt;
 };
@@ -230,62 +299,14 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
       std::string computed = d.payload_hash.empty() ? Sha256Hex(d.payload) : std::string();
       const std::string& hash = d.payload_hash.empty() ? computed : d.payload_hash;
       int64_t prefix = HashPrefix(hash);
-      // The most telling earlier row with the id or the body: an applied one first, then a
-      // waiting one, then the newest. Nearly every delivery is new and has no candidate.
-      struct Earlier {
-        int64_t row = 0;
-        bool applied = false, waiting = false;
-        int failures = 0;
-        auto rank() const { return std::make_tuple(applied, waiting, row); }
-      };
-      std::optional<Earlier> earlier;
-      for (int64_t row : st.keys.Candidates(d.delivery_id, prefix)) {
-        st.candidate.reset();
-        st.candidate.bind(1, row);
-        st.candidate.bindNoCopy(2, d.delivery_id);
-        st.candidate.bindNoCopy(3, hash);
-        if (!st.candidate.executeStep()) continue;  // a hash collision, or a deleted row
-        Earlier e{row, st.candidate.getColumn(0).getInt() != 0,
-                  st.candidate.getColumn(1).getInt() != 0, st.candidate.getColumn(2).getInt()};
-        if (!earlier || e.rank() > earlier->rank()) earlier = e;
+      if (std::optional<EarlierDelivery> earlier = st.FindEarlier(d.delivery_id, hash, prefix)) {
+        out.push_back(st.RecordRedelivery(*earlier, now));
+        continue;
       }
-      st.candidate.reset();
-      InboxOutcome outcome = InboxOutcome::kStored;
-      int64_t row = 0;
-      if (earlier) {
-        row = earlier->row;
-        if (earlier->applied || (earlier->waiting && earlier->failures == 0)) {
-          outcome = InboxOutcome::kDuplicate;
-        } else {
-          // Failed for good, or backing off after failures: a redelivery means "try now".
-          outcome = InboxOutcome::kRequeued;
-          st.requeue.reset();
-          st.requeue.bind(1, now);
-          st.requeue.bind(2, row);
-          st.requeue.exec();
-        }
-        // A new delivery counts as received through its own row; others get a receipt.
-        st.receipt.reset();
-        st.receipt.bind(1, row);
-        st.receipt.bind(2, InboxOutcomeName(outcome));
-        st.receipt.bind(3, now);
-        st.receipt.exec();
-      } else {
-        st.insert.reset();
-        st.insert.bindNoCopy(1, d.delivery_id);
-        st.insert.bindNoCopy(2, d.event_type);
-        st.insert.bindNoCopy(3, d.action);
-        st.insert.bindNoCopy(4, hash);
-        st.insert.bindNoCopy(5, d.repo);
-        BindPayload(st.insert, d, refs.empty() ? nullptr : &refs[i]);
-        st.insert.bind(7, now);
-        st.insert.bind(8, now);
-        st.insert.bind(12, prefix);
-        st.insert.exec();
-        // Later deliveries of this batch must find it too.
-        st.keys.Add(db_->getLastInsertRowid(), d.delivery_id, prefix);
-      }
-      out.push_back(outcome);
+      st.Insert(d, hash, prefix, refs.empty() ? nullptr : &refs[i], now);
+      // Later deliveries of this batch must find it too.
+      st.keys.Add(db_->getLastInsertRowid(), d.delivery_id, prefix);
+      out.push_back(InboxOutcome::kStored);
     }
     txn.commit();
     return out;

@@ -53,6 +53,51 @@ Status WriteFileAtomically(const std::string& path, const std::string& text) {
   return Status::OK();
 }
 
+// One server-sent event: `event` with `data` as JSON.
+std::string EventWire(const char* event, const Json& data) {
+  return std::string("event: ") + event +
+         "\ndata: " + data.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
+}
+
+// The run_started event's data for `run` (RunJson), which tells the client each step is
+// pending: `told` records that.
+Json RunStartedData(int64_t id, const Json& run, std::map<std::string, std::string>& told) {
+  Json steps = Json::array();
+  for (const Json& s : run["steps"]) {
+    steps.push_back({{"step_id", s["step_id"]},
+                     {"agent", s["agent"]},
+                     {"kind", s["kind"]},
+                     {"label", s["label"]}});
+    told[s["step_id"].get<std::string>()] = "pending";
+  }
+  return {{"run_id", id}, {"flow_name", run["flow_name"]}, {"steps", steps}};
+}
+
+// The run_step_updated events' data for the steps of `run` (RunJson) whose status differs from
+// what `told` says the client knows, updating `told`. When the run has ended the last update
+// carries the run's end and its report (a step-less one if no step changed since the last look).
+std::vector<Json> StepUpdates(int64_t id, const Json& run,
+                              std::map<std::string, std::string>& told) {
+  std::vector<Json> updates;
+  for (const Json& s : run["steps"]) {
+    std::string step = s["step_id"], status = s["status"];
+    if (told[step] == status) continue;
+    told[step] = status;
+    updates.push_back({{"run_id", id}, {"step_id", step}, {"status", status}});
+  }
+  if (run["status"] != "running") {
+    if (updates.empty()) {
+      const Json& last = run["steps"].empty() ? Json() : run["steps"].back();
+      updates.push_back({{"run_id", id},
+                         {"step_id", last.is_null() ? "" : last["step_id"]},
+                         {"status", last.is_null() ? "" : last["status"]}});
+    }
+    updates.back()["run_status"] = run["status"];
+    updates.back()["report"] = run["report"];
+  }
+  return updates;
+}
+
 }  // namespace
 
 Result<std::string> LoadOrCreateApiToken(const std::string& path) {
@@ -197,7 +242,8 @@ void ApiServer::CreateRun(const httplib::Request& req, httplib::Response& res) {
   std::lock_guard<std::mutex> lock(store_mu_);
   Result<Project> project = store_->FindProject(body["project"].get<std::string>());
   if (!project.ok()) return Reply(res, 404, {{"error", project.status().message()}});
-  Result<Flow> flow = FindFlow(body["flow"].get<std::string>(), home_.root, *project, *runs_config_);
+  Result<Flow> flow =
+      FindFlow(body["flow"].get<std::string>(), home_.root, *project, *runs_config_);
   if (!flow.ok()) {
     return Reply(res, flow.status().IsNotFound() ? 404 : 400, {{"error", flow.status().message()}});
   }
@@ -265,23 +311,13 @@ void ApiServer::RunEvents(const httplib::Request& req, httplib::Response& res) {
   res.set_chunked_content_provider(
       "text/event-stream", [this, id, first, state](size_t, httplib::DataSink& sink) {
         auto send = [&](const char* event, const Json& data) {
-          std::string wire = std::string("event: ") + event + "\ndata: " +
-                             data.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
+          std::string wire = EventWire(event, data);
           state->last_write = clock_.Monotonic();
           return sink.write(wire.data(), wire.size());
         };
         if (!state->started) {
           state->started = true;
-          Json steps = Json::array();
-          for (const Json& s : first["steps"]) {
-            steps.push_back({{"step_id", s["step_id"]},
-                             {"agent", s["agent"]},
-                             {"kind", s["kind"]},
-                             {"label", s["label"]}});
-            state->told[s["step_id"].get<std::string>()] = "pending";
-          }
-          return send("run_started",
-                      {{"run_id", id}, {"flow_name", first["flow_name"]}, {"steps", steps}});
+          return send("run_started", RunStartedData(id, first, state->told));
         }
         while (!watcher_.stopped()) {
           Json now;
@@ -293,25 +329,7 @@ void ApiServer::RunEvents(const httplib::Request& req, httplib::Response& res) {
             now = RunJson(*run, *steps);
           }
           bool ended = now["status"] != "running";
-          std::vector<Json> updates;
-          for (const Json& s : now["steps"]) {
-            std::string step = s["step_id"], status = s["status"];
-            if (state->told[step] == status) continue;
-            state->told[step] = status;
-            updates.push_back({{"run_id", id}, {"step_id", step}, {"status", status}});
-          }
-          if (ended) {
-            // The last update carries the run's end and its report (a step-less one if no step
-            // changed since the last look).
-            if (updates.empty()) {
-              const Json& last = now["steps"].empty() ? Json() : now["steps"].back();
-              updates.push_back({{"run_id", id},
-                                 {"step_id", last.is_null() ? "" : last["step_id"]},
-                                 {"status", last.is_null() ? "" : last["status"]}});
-            }
-            updates.back()["run_status"] = now["status"];
-            updates.back()["report"] = now["report"];
-          }
+          std::vector<Json> updates = StepUpdates(id, now, state->told);
           for (const Json& u : updates) {
             if (!send("run_step_updated", u)) return false;
           }
@@ -370,7 +388,8 @@ void ApiServer::Stream(const httplib::Request& req, httplib::Response& res) {
   Status loaded = LoadRuns(*sub);
   if (loaded.IsNotFound()) return Reply(res, 404, {{"error", loaded.message()}});
   if (!loaded.ok()) return Reply(res, 500, {{"error", loaded.message()}});
-  // Every attempt ended and none left its directory: deleted as old (engine.run_log_retention_days).
+  // Every attempt ended and none left its directory: deleted as old
+  // (engine.run_log_retention_days).
   if (!sub->runs.empty() && std::all_of(sub->runs.begin(), sub->runs.end(), [](const RunLog& r) {
         std::error_code ec;
         return r.finished && !std::filesystem::exists(r.dir, ec);
