@@ -48,14 +48,76 @@ std::string FollowUpBody(const Task& parent, int64_t pr, const Review& review,
   return b.str();
 }
 
+// A follow-up task to make for a review, keyed by what it came from.
+struct FollowUp {
+  std::string source_id;
+  std::string title;
+  std::string body;
+};
+
+// One follow-up per comment, or one for a review that is only a body.
+std::vector<FollowUp> FollowUpsFor(const Task& parent, int64_t pr, const Review& review,
+                                   const std::vector<ReviewComment>& comments) {
+  std::vector<FollowUp> items;
+  for (const ReviewComment& c : comments) {
+    std::string where = c.path + (c.line ? ":" + std::to_string(*c.line) : "");
+    items.push_back(
+        {"review comment " + std::to_string(c.id),
+         "Review of #" + std::to_string(pr) + " at " + where + ": " + FirstLine(c.body, 60),
+         FollowUpBody(parent, pr, review, &c)});
+  }
+  if (items.empty() && !review.body.empty()) {
+    items.push_back({"review " + std::to_string(review.id),
+                     "Review of #" + std::to_string(pr) + ": " + FirstLine(review.body, 60),
+                     FollowUpBody(parent, pr, review, nullptr)});
+  }
+  return items;
+}
+
+// Adds the follow-ups not made before (by source id) as tasks on the parent's branch; returns
+// those it added.
+Result<std::vector<Task>> AddFollowUps(SqliteStore& store, const Project& project,
+                                       const Task& parent, const Review& review,
+                                       const std::vector<FollowUp>& items) {
+  std::vector<Task> made;
+  for (const FollowUp& item : items) {
+    Result<std::vector<Task>> existing =
+        store.ListTasks({.project_id = project.id, .source_id = item.source_id});
+    if (!existing.ok()) return existing.status();
+    if (!existing->empty()) continue;  // seen before: no duplicate
+    NewTask t{.project_id = project.id,
+              .parent_id = parent.id,
+              .source = TaskSource::kReview,
+              .source_id = item.source_id,
+              .title = item.title,
+              .body = item.body};
+    Result<Task> task =
+        store.AddTask(t, {"github:" + review.user.login, "review requested changes"});
+    if (!task.ok()) return task.status();
+    // Follow-ups work on the parent's branch (and so in its worktree, on its PR).
+    ORCH_RETURN_IF_ERROR(store.SetTaskBranch(task->id, parent.branch));
+    made.push_back(*task);
+  }
+  return made;
+}
+
+// The comment on the parent's issue that lists the follow-ups `made`.
+std::string FollowUpsComment(const Task& parent, int64_t pr, const Review& review,
+                             const std::vector<Task>& made) {
+  std::ostringstream c;
+  c << "**orch**: @" << review.user.login << " requested changes on #" << pr << ". " << made.size()
+    << " follow-up task(s), run on branch `" << parent.branch << "`:\n\n";
+  for (const Task& t : made) c << "- task " << t.id << ": " << t.title << "\n";
+  return c.str();
+}
+
 }  // namespace
 
 std::string ReviewHandler::HandledKey(const Project& project, int64_t review_id) const {
   return "review.handled." + std::to_string(project.id) + "." + std::to_string(review_id);
 }
 
-Result<std::string> ReviewHandler::Apply(const Project& project, int64_t pr,
-                                         const Review& review) {
+Result<std::string> ReviewHandler::Apply(const Project& project, int64_t pr, const Review& review) {
   if (!bot_login_.empty() && SameLogin(review.user.login, bot_login_)) {
     return std::string("ignored: orch's own review");
   }
@@ -87,8 +149,9 @@ Result<std::string> ReviewHandler::Apply(const Project& project, int64_t pr,
 Result<std::string> ReviewHandler::ChangesRequested(const Project& project, const Task& parent,
                                                     int64_t pr, const Review& review) {
   if (!config_.workflow.auto_create_followup_on_changes) {
-    return std::string("changes requested; follow-ups are off "
-                       "(workflow.auto_create_followup_on_changes)");
+    return std::string(
+        "changes requested; follow-ups are off "
+        "(workflow.auto_create_followup_on_changes)");
   }
   // The cap on review cycles: one more request for changes than allowed means a person looks.
   std::string cycles_key = "review.cycles." + std::to_string(parent.id);
@@ -99,9 +162,8 @@ Result<std::string> ReviewHandler::ChangesRequested(const Project& project, cons
     if (parent.status == TaskStatus::kInReview) {
       ORCH_RETURN_IF_ERROR(store_.Transition(
           parent.id, TaskStatus::kInReview, TaskStatus::kNeedsReview,
-          {"github:" + review.user.login,
-           "changes requested again after " + std::to_string(done) +
-               " review cycle(s) (workflow.max_review_cycles)"}));
+          {"github:" + review.user.login, "changes requested again after " + std::to_string(done) +
+                                              " review cycle(s) (workflow.max_review_cycles)"}));
     }
     return "review cycle cap reached: task " + std::to_string(parent.id) + " needs review";
   }
@@ -109,62 +171,24 @@ Result<std::string> ReviewHandler::ChangesRequested(const Project& project, cons
       github_.ListReviewComments(*project.repo, pr, review.id);
   if (!comments.ok()) return comments.status();
 
-  // One follow-up per comment, or one for a review that is only a body.
-  struct Item {
-    std::string source_id;
-    std::string title;
-    std::string body;
-  };
-  std::vector<Item> items;
-  for (const ReviewComment& c : *comments) {
-    std::string where = c.path + (c.line ? ":" + std::to_string(*c.line) : "");
-    items.push_back({"review comment " + std::to_string(c.id),
-                     "Review of #" + std::to_string(pr) + " at " + where + ": " +
-                         FirstLine(c.body, 60),
-                     FollowUpBody(parent, pr, review, &c)});
-  }
-  if (items.empty() && !review.body.empty()) {
-    items.push_back({"review " + std::to_string(review.id),
-                     "Review of #" + std::to_string(pr) + ": " + FirstLine(review.body, 60),
-                     FollowUpBody(parent, pr, review, nullptr)});
-  }
+  std::vector<FollowUp> items = FollowUpsFor(parent, pr, review, *comments);
   if (items.empty()) return std::string("changes requested with no comments: nothing to do");
-
-  std::vector<Task> made;
-  for (const Item& item : items) {
-    Result<std::vector<Task>> existing =
-        store_.ListTasks({.project_id = project.id, .source_id = item.source_id});
-    if (!existing.ok()) return existing.status();
-    if (!existing->empty()) continue;  // seen before: no duplicate
-    NewTask t{.project_id = project.id,
-              .parent_id = parent.id,
-              .source = TaskSource::kReview,
-              .source_id = item.source_id,
-              .title = item.title,
-              .body = item.body};
-    Result<Task> task = store_.AddTask(t, {"github:" + review.user.login, "review requested changes"});
-    if (!task.ok()) return task.status();
-    // Follow-ups work on the parent's branch (and so in its worktree, on its PR).
-    ORCH_RETURN_IF_ERROR(store_.SetTaskBranch(task->id, parent.branch));
-    made.push_back(*task);
-  }
+  Result<std::vector<Task>> made = AddFollowUps(store_, project, parent, review, items);
+  if (!made.ok()) return made.status();
   ORCH_RETURN_IF_ERROR(store_.SetKv(cycles_key, std::to_string(done + 1)));
-  if (made.empty()) return std::string("follow-ups exist already");
+  if (made->empty()) return std::string("follow-ups exist already");
 
   // One comment on the issue listing them.
   if (std::optional<int64_t> issue = IssueNumber(parent)) {
-    std::ostringstream c;
-    c << "**orch**: @" << review.user.login << " requested changes on #" << pr << ". "
-      << made.size() << " follow-up task(s), run on branch `" << parent.branch << "`:\n\n";
-    for (const Task& t : made) c << "- task " << t.id << ": " << t.title << "\n";
-    Result<Comment> posted = github_.CreateComment(*project.repo, *issue, RedactSecrets(c.str()));
+    Result<Comment> posted = github_.CreateComment(
+        *project.repo, *issue, RedactSecrets(FollowUpsComment(parent, pr, review, *made)));
     if (!posted.ok()) {
       spdlog::warn("github: commenting on #{}: {}", *parent.external_id, posted.status().message());
     }
   }
   std::string ids;
-  for (const Task& t : made) ids += (ids.empty() ? "" : ", ") + std::to_string(t.id);
-  spdlog::info("reviews: {} #{}: {} follow-up(s) for task {}: {}", project.name, pr, made.size(),
+  for (const Task& t : *made) ids += (ids.empty() ? "" : ", ") + std::to_string(t.id);
+  spdlog::info("reviews: {} #{}: {} follow-up(s) for task {}: {}", project.name, pr, made->size(),
                parent.id, ids);
   return "created follow-up task(s) " + ids;
 }
@@ -208,10 +232,10 @@ Result<int> ReviewHandler::Sync(const Project& project) {
     if (!pr.ok()) return pr.status();
     if (pr->state == "closed") {
       TaskStatus to = pr->merged ? TaskStatus::kDone : TaskStatus::kNeedsReview;
-      Status s = store_.Transition(
-          t.id, TaskStatus::kInReview, to,
-          {"sync", std::string("pull request #") + std::to_string(pr->number) +
-                       (pr->merged ? " merged" : " closed without merging")});
+      Status s =
+          store_.Transition(t.id, TaskStatus::kInReview, to,
+                            {"sync", std::string("pull request #") + std::to_string(pr->number) +
+                                         (pr->merged ? " merged" : " closed without merging")});
       if (!s.ok() && !s.IsConflict()) return s;
       continue;
     }

@@ -3,10 +3,9 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -101,75 +100,91 @@ class FlowReader {
         Error(n, path, "expected a mapping");
         continue;
       }
-      FlowStep step;
-      step.line = n.Mark().line + 1;
       std::string kind = "agent";
-      for (const auto& kv : n) {
-        std::string key = kv.first.Scalar();
-        std::string at = path + "." + key;
-        if (key == "id") {
-          Scalar(kv.second, at, &step.id);
-        } else if (key == "kind") {
-          Scalar(kv.second, at, &kind);
-        } else if (key == "agent") {
-          Scalar(kv.second, at, &step.agent);
-        } else if (key == "role") {
-          Scalar(kv.second, at, &step.role);
-        } else if (key == "prompt") {
-          Scalar(kv.second, at, &step.prompt);
-        } else if (key == "command") {
-          List(kv.second, at, &step.command);
-        } else if (key == "needs") {
-          List(kv.second, at, &step.needs);
-        } else if (key == "writes") {
-          List(kv.second, at, &step.writes);
-        } else if (key == "read_only") {
-          Bool(kv.second, at, &step.read_only);
-        } else if (key == "not_agent_of") {
-          Scalar(kv.second, at, &step.not_agent_of);
-        } else if (key == "loop_to") {
-          Scalar(kv.second, at, &step.loop_to);
-        } else if (key == "max_cycles") {
-          std::string v;
-          if (Scalar(kv.second, at, &v)) {
-            try {
-              step.max_cycles = std::stoi(v);
-            } catch (const std::exception&) {
-              step.max_cycles = -1;
-            }
-            if (step.max_cycles < 1 || step.max_cycles > 20) {
-              Error(kv.second, at, "expected a number from 1 to 20");
-            }
-          }
-        } else {
-          Error(kv.first, at,
-                "unknown key (id, kind, agent, role, prompt, command, needs, writes, read_only, "
-                "not_agent_of, loop_to, max_cycles)");
-        }
-      }
+      FlowStep step = ReadStep(n, path, &kind);
       if (step.id.empty()) {
         Error(n, path + ".id", "required");
       } else if (!ids.insert(step.id).second) {
         Error(n, path + ".id", "\"" + step.id + "\" is used by an earlier step");
       }
-      if (kind == "agent") {
-        step.kind = StepKind::kAgent;
-        if (step.agent.empty() && step.role.empty()) Error(n, path, "needs an agent or a role");
-        if (!step.agent.empty() && !is_agent_(step.agent)) {
-          Error(n, path + ".agent", "no agent \"" + step.agent + "\" is configured");
-        }
-        if (step.prompt.empty()) Error(n, path + ".prompt", "required for an agent step");
-        if (!step.command.empty()) Error(n, path + ".command", "only for kind: code");
-      } else if (kind == "code") {
-        step.kind = StepKind::kCode;
-        if (step.command.empty()) Error(n, path + ".command", "required for a code step (an argv)");
-        if (!step.agent.empty() || !step.role.empty() || !step.prompt.empty()) {
-          Error(n, path, "agent, role and prompt are only for kind: agent");
-        }
-      } else {
-        Error(n, path + ".kind", "\"" + kind + "\" is not one of agent, code");
-      }
+      SetKind(n, path, kind, &step);
       flow->steps.push_back(std::move(step));
+    }
+  }
+
+  // The keys of the step mapping `n` at `path`; its `kind:` goes to `kind` (SetKind checks it).
+  FlowStep ReadStep(const YAML::Node& n, const std::string& path, std::string* kind) {
+    FlowStep step;
+    step.line = n.Mark().line + 1;
+    for (const auto& kv : n) {
+      std::string key = kv.first.Scalar();
+      std::string at = path + "." + key;
+      if (key == "id") {
+        Scalar(kv.second, at, &step.id);
+      } else if (key == "kind") {
+        Scalar(kv.second, at, kind);
+      } else if (key == "agent") {
+        Scalar(kv.second, at, &step.agent);
+      } else if (key == "role") {
+        Scalar(kv.second, at, &step.role);
+      } else if (key == "prompt") {
+        Scalar(kv.second, at, &step.prompt);
+      } else if (key == "command") {
+        List(kv.second, at, &step.command);
+      } else if (key == "needs") {
+        List(kv.second, at, &step.needs);
+      } else if (key == "writes") {
+        List(kv.second, at, &step.writes);
+      } else if (key == "read_only") {
+        Bool(kv.second, at, &step.read_only);
+      } else if (key == "not_agent_of") {
+        Scalar(kv.second, at, &step.not_agent_of);
+      } else if (key == "loop_to") {
+        Scalar(kv.second, at, &step.loop_to);
+      } else if (key == "max_cycles") {
+        MaxCycles(kv.second, at, &step.max_cycles);
+      } else {
+        Error(kv.first, at,
+              "unknown key (id, kind, agent, role, prompt, command, needs, writes, read_only, "
+              "not_agent_of, loop_to, max_cycles)");
+      }
+    }
+    return step;
+  }
+
+  void MaxCycles(const YAML::Node& node, const std::string& key, int* out) {
+    std::string v;
+    if (!Scalar(node, key, &v)) return;
+    try {
+      *out = std::stoi(v);
+    } catch (const std::exception&) {
+      *out = -1;
+    }
+    if (*out < 1 || *out > 20) Error(node, key, "expected a number from 1 to 20");
+  }
+
+  // Sets the kind of the step at `path` and checks it has the keys that kind needs, and no
+  // others.
+  void SetKind(const YAML::Node& n, const std::string& path, const std::string& kind,
+               FlowStep* step) {
+    if (kind == "agent") {
+      step->kind = StepKind::kAgent;
+      if (step->agent.empty() && step->role.empty()) Error(n, path, "needs an agent or a role");
+      if (!step->agent.empty() && !is_agent_(step->agent)) {
+        Error(n, path + ".agent", "no agent \"" + step->agent + "\" is configured");
+      }
+      if (step->prompt.empty()) Error(n, path + ".prompt", "required for an agent step");
+      if (!step->command.empty()) Error(n, path + ".command", "only for kind: code");
+    } else if (kind == "code") {
+      step->kind = StepKind::kCode;
+      if (step->command.empty()) {
+        Error(n, path + ".command", "required for a code step (an argv)");
+      }
+      if (!step->agent.empty() || !step->role.empty() || !step->prompt.empty()) {
+        Error(n, path, "agent, role and prompt are only for kind: agent");
+      }
+    } else {
+      Error(n, path + ".kind", "\"" + kind + "\" is not one of agent, code");
     }
   }
 
@@ -223,7 +238,6 @@ class FlowReader {
       }
     }
   }
-
 
   // Depth-first along "runs before" (a need before the step needing it); the first back edge
   // found, in definition order, is the cycle reported.
@@ -321,7 +335,7 @@ nlohmann::json FlowToJson(const Flow& flow) {
                      {"max_cycles", s.max_cycles},
                      {"project", s.project}});
   }
-  return {{"name", flow.name}, {"description", flow.description}, {"file", flow.file},
+  return {{"name", flow.name},   {"description", flow.description},   {"file", flow.file},
           {"model", flow.model}, {"pull_request", flow.pull_request}, {"steps", steps}};
 }
 
