@@ -80,6 +80,96 @@ std::string WorktreeName(const std::string& branch) {
   return name;
 }
 
+// What the remote says before the fetch: its default branch, and whether it has the branch
+// asked for (an earlier attempt pushed it).
+struct RemoteHeads {
+  std::string default_ref;  // refs/heads/main
+  std::string base;         // main
+  bool has_branch = false;
+};
+
+// Connects to `remote` to read its heads, and disconnects.
+Result<RemoteHeads> ReadRemoteHeads(git_remote* remote, const git_remote_callbacks& callbacks,
+                                    const WorktreeRequest& req) {
+  if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr) != 0) {
+    return GitFailure("connecting to " + req.remote + " of " + req.repo);
+  }
+  git_buf head = GIT_BUF_INIT;
+  if (git_remote_default_branch(&head, remote) != 0) {
+    git_remote_disconnect(remote);
+    return GitFailure("finding the default branch of " + req.remote);
+  }
+  RemoteHeads heads;
+  heads.default_ref = std::string(head.ptr, head.size);
+  git_buf_dispose(&head);
+  heads.base = heads.default_ref.substr(std::string("refs/heads/").size());
+  const git_remote_head** listed = nullptr;
+  size_t n = 0;
+  if (git_remote_ls(&listed, &n, remote) == 0) {
+    for (size_t i = 0; i < n; ++i) {
+      heads.has_branch = heads.has_branch || listed[i]->name == "refs/heads/" + req.branch;
+    }
+  }
+  git_remote_disconnect(remote);
+  return heads;
+}
+
+// Fetches the default branch, and the branch asked for when the remote has it, into the
+// remote-tracking refs.
+Status FetchHeads(git_remote* remote, const git_remote_callbacks& callbacks,
+                  const RemoteHeads& heads, const WorktreeRequest& req) {
+  std::string base_spec =
+      "+" + heads.default_ref + ":refs/remotes/" + req.remote + "/" + heads.base;
+  std::string branch_spec =
+      "+refs/heads/" + req.branch + ":refs/remotes/" + req.remote + "/" + req.branch;
+  std::vector<const char*> specs = {base_spec.c_str()};
+  if (heads.has_branch) specs.push_back(branch_spec.c_str());
+  git_strarray refspecs = {const_cast<char**>(specs.data()), specs.size()};
+  git_fetch_options fetch = GIT_FETCH_OPTIONS_INIT;
+  fetch.callbacks = callbacks;
+  if (git_remote_fetch(remote, &refspecs, &fetch, "orch: fetch") != 0) {
+    return GitFailure("fetching " + req.remote + " into " + req.repo);
+  }
+  return Status::OK();
+}
+
+// The branch: kept if it exists; else from the remote's copy; else from the default branch.
+// `created` says whether it was made here.
+Result<Reference> LocalBranch(git_repository* repo, const RemoteHeads& heads,
+                              const WorktreeRequest& req, bool* created) {
+  git_reference* raw_branch = nullptr;
+  *created = false;
+  if (git_branch_lookup(&raw_branch, repo, req.branch.c_str(), GIT_BRANCH_LOCAL) == 0) {
+    return Reference(raw_branch);
+  }
+  *created = true;
+  std::string start =
+      "refs/remotes/" + req.remote + "/" + (heads.has_branch ? req.branch : heads.base);
+  git_oid oid;
+  if (git_reference_name_to_id(&oid, repo, start.c_str()) != 0) {
+    return Status::IOError(req.repo, "reading " + start + ": " + LastError());
+  }
+  git_commit* raw_commit = nullptr;
+  if (git_commit_lookup(&raw_commit, repo, &oid) != 0) {
+    return Status::IOError(req.repo, "reading " + start + ": " + LastError());
+  }
+  Commit commit(raw_commit);
+  if (git_branch_create(&raw_branch, repo, req.branch.c_str(), commit.get(), 0) != 0) {
+    return Status::IOError(req.repo, "creating branch " + req.branch + ": " + LastError());
+  }
+  return Reference(raw_branch);
+}
+
+// A stale record of work tree `name` (its directory deleted by hand) would refuse the add.
+void PruneStaleWorktree(git_repository* repo, const std::string& name) {
+  git_worktree* raw_wt = nullptr;
+  if (git_worktree_lookup(&raw_wt, repo, name.c_str()) != 0) return;
+  WorktreePtr stale(raw_wt);
+  git_worktree_prune_options prune = GIT_WORKTREE_PRUNE_OPTIONS_INIT;
+  prune.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED;
+  git_worktree_prune(stale.get(), &prune);
+}
+
 }  // namespace
 
 Result<Worktree> Libgit2Git::AddWorktree(const WorktreeRequest& req) {
@@ -95,84 +185,31 @@ Result<Worktree> Libgit2Git::AddWorktree(const WorktreeRequest& req) {
   git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
   callbacks.credentials = Credentials;
   callbacks.payload = &token;
-  if (git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr) != 0) {
-    return GitFailure("connecting to " + req.remote + " of " + req.repo);
-  }
-  git_buf head = GIT_BUF_INIT;
-  if (git_remote_default_branch(&head, remote.get()) != 0) {
-    git_remote_disconnect(remote.get());
-    return GitFailure("finding the default branch of " + req.remote);
-  }
-  std::string default_ref(head.ptr, head.size);  // refs/heads/main
-  git_buf_dispose(&head);
-  std::string base = default_ref.substr(std::string("refs/heads/").size());
-  const git_remote_head** heads = nullptr;
-  size_t nheads = 0;
-  bool remote_has_branch = false;
-  if (git_remote_ls(&heads, &nheads, remote.get()) == 0) {
-    for (size_t i = 0; i < nheads; ++i) {
-      remote_has_branch = remote_has_branch || heads[i]->name == "refs/heads/" + req.branch;
-    }
-  }
-  git_remote_disconnect(remote.get());
+  Result<RemoteHeads> heads = ReadRemoteHeads(remote.get(), callbacks, req);
+  if (!heads.ok()) return heads.status();
+  ORCH_RETURN_IF_ERROR(FetchHeads(remote.get(), callbacks, *heads, req));
 
-  std::string base_spec = "+" + default_ref + ":refs/remotes/" + req.remote + "/" + base;
-  std::string branch_spec =
-      "+refs/heads/" + req.branch + ":refs/remotes/" + req.remote + "/" + req.branch;
-  std::vector<const char*> specs = {base_spec.c_str()};
-  if (remote_has_branch) specs.push_back(branch_spec.c_str());
-  git_strarray refspecs = {const_cast<char**>(specs.data()), specs.size()};
-  git_fetch_options fetch = GIT_FETCH_OPTIONS_INIT;
-  fetch.callbacks = callbacks;
-  if (git_remote_fetch(remote.get(), &refspecs, &fetch, "orch: fetch") != 0) {
-    return GitFailure("fetching " + req.remote + " into " + req.repo);
-  }
-
-  // The branch: kept if it exists; else from the remote's copy; else from the default branch.
-  git_reference* raw_branch = nullptr;
   bool created = false;
-  if (git_branch_lookup(&raw_branch, repo->get(), req.branch.c_str(), GIT_BRANCH_LOCAL) != 0) {
-    created = true;
-    std::string start = "refs/remotes/" + req.remote + "/" + (remote_has_branch ? req.branch : base);
-    git_oid oid;
-    if (git_reference_name_to_id(&oid, repo->get(), start.c_str()) != 0) {
-      return Status::IOError(req.repo, "reading " + start + ": " + LastError());
-    }
-    git_commit* raw_commit = nullptr;
-    if (git_commit_lookup(&raw_commit, repo->get(), &oid) != 0) {
-      return Status::IOError(req.repo, "reading " + start + ": " + LastError());
-    }
-    Commit commit(raw_commit);
-    if (git_branch_create(&raw_branch, repo->get(), req.branch.c_str(), commit.get(), 0) != 0) {
-      return Status::IOError(req.repo, "creating branch " + req.branch + ": " + LastError());
-    }
-  }
-  Reference branch(raw_branch);
+  Result<Reference> branch = LocalBranch(repo->get(), *heads, req, &created);
+  if (!branch.ok()) return branch.status();
 
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(req.path).parent_path(), ec);
   if (ec) return Status::IOError(req.path, ec.message());
   git_worktree_add_options opts = GIT_WORKTREE_ADD_OPTIONS_INIT;
-  opts.ref = branch.get();
-  git_worktree* raw_wt = nullptr;
+  opts.ref = branch->get();
   std::string name = WorktreeName(req.branch);
-  // A stale record of the same name (its directory deleted by hand) would refuse the add.
-  if (git_worktree_lookup(&raw_wt, repo->get(), name.c_str()) == 0) {
-    WorktreePtr stale(raw_wt);
-    git_worktree_prune_options prune = GIT_WORKTREE_PRUNE_OPTIONS_INIT;
-    prune.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED;
-    git_worktree_prune(stale.get(), &prune);
-    raw_wt = nullptr;
-  }
+  PruneStaleWorktree(repo->get(), name);
+  git_worktree* raw_wt = nullptr;
   if (git_worktree_add(&raw_wt, repo->get(), name.c_str(), req.path.c_str(), &opts) != 0) {
     Status failed =
         Status::IOError(req.path, "adding a work tree for " + req.branch + ": " + LastError());
     std::filesystem::remove_all(req.path, ec);
-    if (created) git_branch_delete(branch.get());
+    if (created) git_branch_delete(branch->get());
     return failed;
   }
   git_worktree_free(raw_wt);
-  return Worktree{req.path, req.branch, base, created};
+  return Worktree{req.path, req.branch, heads->base, created};
 }
 
 Status Libgit2Git::RemoveWorktree(const std::string& repo_path, const std::string& path,
@@ -192,8 +229,8 @@ Status Libgit2Git::RemoveWorktree(const std::string& repo_path, const std::strin
         continue;
       }
       git_worktree_prune_options prune = GIT_WORKTREE_PRUNE_OPTIONS_INIT;
-      prune.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED |
-                    GIT_WORKTREE_PRUNE_WORKING_TREE;
+      prune.flags =
+          GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED | GIT_WORKTREE_PRUNE_WORKING_TREE;
       if (git_worktree_prune(wt.get(), &prune) != 0) {
         git_strarray_dispose(&names);
         return Status::IOError(path, "removing the work tree: " + LastError());
