@@ -1,4 +1,5 @@
-// AgentStack: the objects that run agents (tmux, work trees, runner, router, dispatcher),
+// AgentStack: the objects that run agents (tmux, work trees, runner, router, publisher, the
+// dispatcher and the work queue its jobs run on),
 // wired the same way for the daemon (`orch serve`) and for `orch task run` in the foreground.
 // Not thread-safe itself; see each member.
 #ifndef ORCH_AGENTS_AGENT_STACK_H_
@@ -9,6 +10,9 @@
 
 #include "engine/breaker.h"
 #include "agents/dispatch.h"
+#include "agents/publisher.h"
+#include "base/file_system.h"
+#include "base/work_queue.h"
 #include "agents/git.h"
 #include "github/github_rest.h"
 #include "base/home.h"
@@ -33,13 +37,30 @@ struct AgentStack {
               return installed(agent) && breakers.Available(agent);
             },
             home.root),
-        dispatcher(store, config, clock, router, runner, github, std::move(wake), &breakers) {}
+        publisher(runner, github),
+        work(kWorkers, std::move(wake)),
+        dispatcher({.store = store,
+                    .config = config,
+                    .clock = clock,
+                    .router = router,
+                    .runner = runner,
+                    .publisher = publisher,
+                    .work = work,
+                    .files = files,
+                    .breakers = &breakers}) {}
+  ~AgentStack() { work.Stop(); }  // before the dispatcher its jobs report to goes
+
+  // Jobs at once: routing calls, agent starts, reading and publishing what agents did.
+  static constexpr int kWorkers = 3;
 
   Libgit2Git git;
+  RealFileSystem files;
   Tmux tmux;
   Runner runner;
   Breakers breakers;  // an agent whose breaker is open is not offered to the router
   Router router;
+  Publisher publisher;
+  WorkQueue work;  // the dispatcher's background jobs; wakes the daemon as each ends
   Dispatcher dispatcher;
 
  private:

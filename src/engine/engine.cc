@@ -9,7 +9,7 @@
 #include "agents/dispatch.h"
 #include "engine/jobs.h"
 #include "engine/reviews.h"
-#include "runs/runs.h"
+#include "runs/run_engine.h"
 
 namespace orch {
 namespace {

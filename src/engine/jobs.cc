@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <utility>
 
 namespace orch {
 namespace {
@@ -63,10 +64,6 @@ JobScheduler::JobScheduler(SqliteStore& store, std::vector<JobConfig> jobs, cons
       runner_(runner),
       home_dir_(std::move(home_dir)) {}
 
-JobScheduler::~JobScheduler() {
-  for (auto& [id, r] : running_) r.result.wait();
-}
-
 Result<JobState> JobScheduler::LoadState(const std::string& id) {
   Result<std::optional<JobState>> s = store_.GetJobState(id);
   if (!s.ok()) return s.status();
@@ -78,7 +75,9 @@ Result<JobState> JobScheduler::LoadState(const std::string& id) {
 
 Result<JobReport> JobScheduler::Step() {
   JobReport report;
-  Status first = CollectFinished(false, &report.finished);
+  work_.ApplyDone();
+  report.finished = std::exchange(finished_, 0);
+  Status first = std::exchange(record_error_, Status::OK());
   if (loader_) {
     if (std::optional<std::vector<JobConfig>> jobs = loader_()) jobs_ = std::move(*jobs);
   }
@@ -138,9 +137,11 @@ Result<std::string> JobScheduler::Run(const JobConfig& job, JobState& state,
     state.last_run_at = now;
     ProcessOptions opts = CommandOptions(job);
     spdlog::info("job {}: running {} in {}", job.id, opts.argv[0], opts.cwd.value_or(""));
-    ProcessRunner* runner = &runner_;
-    running_[job.id] = Running{
-        std::async(std::launch::async, [runner, opts] { return runner->Run(opts); }), job.timeout};
+    running_.insert(job.id);
+    work_.Submit([this, id = job.id, timeout = job.timeout, opts]() -> WorkQueue::Apply {
+      Result<ProcessResult> r = runner_.Run(opts);
+      return [this, id, timeout, r] { RecordFinished(id, r, timeout); };
+    });
     result = "running";
   }
   if (result.rfind("skipped", 0) == 0) {
@@ -242,33 +243,25 @@ std::string JobScheduler::Record(const Result<ProcessResult>& r, Seconds timeout
   return "exit " + std::to_string(r->exit_code);
 }
 
-Status JobScheduler::CollectFinished(bool wait, int* finished) {
-  Status first;
-  for (auto it = running_.begin(); it != running_.end();) {
-    if (!wait && it->second.result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      ++it;
-      continue;
-    }
-    Result<ProcessResult> r = it->second.result.get();
-    Result<std::optional<JobState>> state = store_.GetJobState(it->first);
-    if (state.ok() && *state) {
-      JobState s = **state;
-      s.last_result = Record(r, it->second.timeout, s);
-      spdlog::info("job {}: {}", it->first, s.last_result);
-      Status saved = store_.SaveJobState(s);
-      if (!saved.ok() && first.ok()) first = saved;
-    } else if (!state.ok() && first.ok()) {
-      first = state.status();
-    }
-    ++*finished;
-    it = running_.erase(it);
+void JobScheduler::RecordFinished(const std::string& id, const Result<ProcessResult>& r,
+                                  Seconds timeout) {
+  running_.erase(id);
+  ++finished_;
+  Result<std::optional<JobState>> state = store_.GetJobState(id);
+  Status saved = state.status();
+  if (state.ok() && *state) {
+    JobState s = **state;
+    s.last_result = Record(r, timeout, s);
+    spdlog::info("job {}: {}", id, s.last_result);
+    saved = store_.SaveJobState(s);
   }
-  return first;
+  if (!saved.ok() && record_error_.ok()) record_error_ = saved;
 }
 
 Status JobScheduler::WaitForCommands() {
-  int finished = 0;
-  return CollectFinished(true, &finished);
+  work_.Drain();
+  finished_ = 0;
+  return std::exchange(record_error_, Status::OK());
 }
 
 }  // namespace orch

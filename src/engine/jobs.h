@@ -6,8 +6,8 @@
 // job names an agent. A unique index on (project, source_id) for job tasks means a double tick
 // or a crash between creating the task and recording the run cannot create it twice.
 // A `command` job runs its argv (never a shell) in its dir, with its timeout, through the
-// ProcessRunner on a thread of its own; a later Step() records the exit code and the tail of
-// the output.
+// ProcessRunner on the scheduler's WorkQueue (base/work_queue.h, kCommandWorkers at once); a
+// later Step() records the exit code and the tail of the output.
 //
 // Decisions:
 //   - Catch-up: scheduled times missed while orch was down are caught up only within the last
@@ -22,13 +22,13 @@
 // State (last time dealt with, last run, last result, the enable override) lives in the store's
 // `jobs` table; the YAML is never written by the scheduler.
 //
-// Thread safety: one thread calls Step() and RunNow() (the engine's); commands run on threads
-// the scheduler owns and report back through futures that Step() collects.
+// Thread safety: one thread calls Step() and RunNow() (the engine's); commands run on the
+// queue's workers and their results are applied by Step() on that thread.
 #ifndef ORCH_ENGINE_JOBS_H_
 #define ORCH_ENGINE_JOBS_H_
 
 #include <functional>
-#include <future>
+#include <set>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,6 +39,7 @@
 #include "base/status.h"
 #include "store/store.h"
 #include "base/subprocess.h"
+#include "base/work_queue.h"
 
 namespace orch {
 
@@ -61,10 +62,12 @@ struct JobReport {
 
 class JobScheduler {
  public:
+  static constexpr int kCommandWorkers = 4;  // command jobs running at once
+
   // `home_dir`: where a command job runs when it has no dir and no local project.
   JobScheduler(SqliteStore& store, std::vector<JobConfig> jobs, const Clock& clock,
                ProcessRunner& runner, std::string home_dir);
-  ~JobScheduler();  // waits for commands still running
+  ~JobScheduler() = default;  // waits for commands still running (the queue's)
   JobScheduler(const JobScheduler&) = delete;
   JobScheduler& operator=(const JobScheduler&) = delete;
 
@@ -88,10 +91,6 @@ class JobScheduler {
   void set_loader(Loader loader) { loader_ = std::move(loader); }
 
  private:
-  struct Running {
-    std::future<Result<ProcessResult>> result;
-    Seconds timeout;
-  };
   // Runs `job` for scheduled time `slot` (nullopt: by hand) and records it in `state`.
   Result<std::string> Run(const JobConfig& job, JobState& state, std::optional<int64_t> slot,
                           bool force, bool wait);
@@ -100,7 +99,8 @@ class JobScheduler {
   ProcessOptions CommandOptions(const JobConfig& job);
   // Turns a command's outcome into the job's result, exit code and output tail.
   static std::string Record(const Result<ProcessResult>& r, Seconds timeout, JobState& state);
-  Status CollectFinished(bool wait, int* finished);
+  // Records how command job `id` ended (on the engine's thread, from the queue's closure).
+  void RecordFinished(const std::string& id, const Result<ProcessResult>& r, Seconds timeout);
   Result<JobState> LoadState(const std::string& id);
 
   SqliteStore& store_;
@@ -108,8 +108,11 @@ class JobScheduler {
   const Clock& clock_;
   ProcessRunner& runner_;
   std::string home_dir_;
-  std::map<std::string, Running> running_;  // command jobs by id
+  std::set<std::string> running_;  // command jobs started and not yet recorded
+  int finished_ = 0;               // recorded since the last Step()
+  Status record_error_;            // the first store error while recording, for Step()
   Loader loader_;
+  WorkQueue work_{kCommandWorkers};  // last: stopped (waiting for commands) before the rest goes
 };
 
 }  // namespace orch

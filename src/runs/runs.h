@@ -2,39 +2,22 @@
 // goal planned across repositories (plan), and flows (DAGs of agent and code steps).
 //
 // A run is rows in the store (runs, run_steps; store.h) and its definition: a Flow (flow.h)
-// saved as JSON when it starts, so a restart resumes the same graph. Starting a run only writes
-// those rows; `orch serve`'s RunEngine then drives every running run on the engine's thread:
-//   - an agent step becomes a task marked with the run (the dispatcher routes, runs, retries
-//     and adopts it like any other, but publishes nothing: no push, PR or comment), started
-//     in the same transaction that marks the step running;
-//   - a code step runs its argv on a thread of its own;
-//   - a step's end is read back from its task (done: completed; needs_review: failed) and the
-//     next wave is derived from the stored states (FlowSchedule::Restore), never from memory.
-// So a kill -9 at any moment re-runs no completed step: running steps follow their tasks (the
-// dispatcher adopts live sessions), and a code step that was running starts again (bounded).
+// saved as JSON when it starts, so a restart resumes the same graph. This header finds flows on
+// disk and starts, cancels and describes runs: store writes only. RunEngine (run_engine.h)
+// drives them.
 //
-// Debug runs: when every session has ended, done or failed, the orchestrator agent runs once
-// with all their outputs (each cut to a budget with a visible marker). ClaimOrchestration in
-// the store is the once-only guard across restarts and double triggers.
-//
-// Thread safety: the Create* functions are stateless; RunEngine belongs to the engine's thread.
+// Thread safety: the functions are stateless; each call uses only what it is given.
 #ifndef ORCH_RUNS_RUNS_H_
 #define ORCH_RUNS_RUNS_H_
 
 #include <functional>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
-#include "base/clock.h"
 #include "config/config.h"
 #include "runs/flow.h"
-#include "github/github.h"
-#include "agents/runner.h"
 #include "store/store.h"
 
 namespace orch {
@@ -55,6 +38,9 @@ Result<Flow> LoadFlow(const std::string& path, const Config& config);
 // shipped. NotFound naming where it looked.
 Result<Flow> FindFlow(const std::string& name, const std::string& orch_home,
                       const Project& project, const Config& config);
+
+// The step of a debug run that reads every session's output once they have all ended.
+inline constexpr const char* kOrchestratorStep = "orchestrator";
 
 // ---- Starting runs (store writes only)
 
@@ -106,76 +92,6 @@ std::string OrchestratorPrompt(const RunRecord& run, const std::vector<RunStepRe
 
 // A run with its steps as JSON, for `orch run show --json` and GET /api/runs/{id}.
 nlohmann::json RunJson(const RunRecord& run, const std::vector<RunStepRecord>& steps);
-
-// ---- Driving them
-
-class RunEngine {
- public:
-  // `project_config` gives a project's merged config (its workflow.test_command); `github`
-  // (may be null) gets the reports of runs with an issue when runs.report_to is comment.
-  // `worktree_of(project, branch)` is where a branch's work tree is (code steps run there).
-  RunEngine(SqliteStore& store, const Config& config, const Clock& clock, GitHubClient* github,
-            std::function<Result<Config>(const Project&)> project_config,
-            std::function<std::string(const std::string&, const std::string&)> worktree_of,
-            std::function<void()> wake);
-  ~RunEngine();  // code steps still running are left to finish on their own
-  RunEngine(const RunEngine&) = delete;
-  RunEngine& operator=(const RunEngine&) = delete;
-
-  // What pushes a flow's branch and opens its pull request (Flow::pull_request); without it
-  // (or without `github`, or a project without a GitHub repository) such a flow ends with its
-  // work on its local branch, and its report says why there is no pull request.
-  void set_runner(Runner* runner) { runner_ = runner; }
-
-  // Advances every running run once. Errors of one run are logged; the others go on.
-  Status Step();
-  // An orch:debug or orch:plan label on issue `issue`: starts that run, once per issue and
-  // kind (a second label or a redelivery says the run exists). Says what it did.
-  Result<std::string> StartFromIssue(const Project& project, const std::string& kind,
-                                     const std::string& issue, const std::string& title,
-                                     const std::string& body);
-
- private:
-  struct CodeResult {
-    int64_t run_id;
-    std::string step_id;
-    bool ok;
-    std::string output;
-  };
-  Status Advance(const RunRecord& run);
-  Status StartAgentStep(const RunRecord& run, const Flow& flow, const FlowStep& step,
-                        const std::map<std::string, RunStepRecord>& rows);
-  void StartCodeStep(const RunRecord& run, const FlowStep& step, const RunStepRecord& row);
-  Status Finish(const RunRecord& run, RunStatus status, const std::string& report);
-  // Pushes a completed flow's branch to `project`'s origin and opens (or finds) its pull
-  // request on GitHub (runner_ and github_ set, project.repo too), whose body is the report; a
-  // draft when `draft`. Its number; nullopt when the steps committed nothing. Again after a
-  // crash it pushes the same branch and finds the same pull request.
-  Result<std::optional<int64_t>> PublishFlow(const RunRecord& run, const Project& project,
-                                             const Flow& flow, const std::string& report,
-                                             bool draft);
-
-  SqliteStore& store_;
-  const Config& config_;
-  const Clock& clock_;
-  GitHubClient* github_;
-  std::function<Result<Config>(const Project&)> project_config_;
-  std::function<std::string(const std::string&, const std::string&)> worktree_of_;
-  std::function<void()> wake_;
-  Runner* runner_ = nullptr;
-
-  // Shared with the code steps' threads, which are detached: a daemon that stops does not
-  // wait for a test command (the step runs again after the restart). Once `stopped`, a
-  // thread that ends reports to no one.
-  struct CodeShared {
-    std::mutex mu;
-    bool stopped = false;              // under mu
-    std::vector<CodeResult> done;      // under mu
-    std::function<void()> wake;        // called under mu, never once stopped
-  };
-  std::shared_ptr<CodeShared> code_;
-  std::set<std::string> code_running_;  // "run/step" (engine thread)
-};
 
 }  // namespace orch
 

@@ -22,6 +22,8 @@ class FakeGitHub : public GitHubClient {
   std::string etag = "W/\"1\"";  // the listing's current ETag
   std::vector<std::string> calls;
   std::optional<Status> fail_next;
+  std::vector<std::string> comments;       // bodies, in order
+  std::vector<NewPullRequest> opened;      // pull requests opened, in order (number 100 + i)
 
   Result<GitHubUser> AuthenticatedUser() override {
     if (Status s = Called("user"); !s.ok()) return s;
@@ -64,20 +66,28 @@ class FakeGitHub : public GitHubClient {
   }
   Result<Comment> CreateComment(const std::string&, int64_t, const std::string& body) override {
     if (Status s = Called("comment"); !s.ok()) return s;
+    comments.push_back(body);
     return Comment{1, body, me, ""};
   }
   Result<std::vector<Comment>> ListComments(const std::string&, int64_t) override {
     return std::vector<Comment>{};
   }
-  Result<PullRequest> CreatePullRequest(const std::string&, const NewPullRequest&) override {
-    return Status::Internal("not faked");
+  Result<PullRequest> CreatePullRequest(const std::string&, const NewPullRequest& pr) override {
+    if (Status s = Called("create pull request " + pr.head); !s.ok()) return s;
+    opened.push_back(pr);
+    return PullRequestOf(opened.size() - 1);
   }
   Result<PullRequest> GetPullRequest(const std::string&, int64_t) override {
     return Status::Internal("not faked");
   }
-  Result<std::vector<PullRequest>> ListPullRequests(const std::string&, const std::string&,
+  Result<std::vector<PullRequest>> ListPullRequests(const std::string&, const std::string& head,
                                                     const std::string&) override {
-    return std::vector<PullRequest>{};
+    if (Status s = Called("list pull requests " + head); !s.ok()) return s;
+    std::vector<PullRequest> open;
+    for (size_t i = 0; i < opened.size(); ++i) {
+      if (opened[i].head == head) open.push_back(PullRequestOf(i));
+    }
+    return open;
   }
   Result<std::vector<Review>> ListReviews(const std::string&, int64_t) override {
     return std::vector<Review>{};
@@ -103,6 +113,15 @@ class FakeGitHub : public GitHubClient {
   }
 
  private:
+  PullRequest PullRequestOf(size_t i) const {
+    PullRequest pr;
+    pr.number = 100 + static_cast<int64_t>(i);
+    pr.title = opened[i].title;
+    pr.state = "open";
+    pr.head_ref = opened[i].head;
+    pr.base_ref = opened[i].base;
+    return pr;
+  }
   Status Called(const std::string& what) {
     calls.push_back(what);
     if (fail_next) {

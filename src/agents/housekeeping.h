@@ -1,0 +1,52 @@
+// Housekeeping: the disk behind the agents, kept tidy on the engine's tick. Work trees of done
+// tasks are removed and work trees no task owns are reported (at most once a minute); the run
+// logs (runs/<task>/) of tasks done engine.run_log_retention_days ago are deleted (at most once
+// an hour). A task with a job in flight is never touched.
+//
+// Thread safety: the engine's thread only.
+#ifndef ORCH_AGENTS_HOUSEKEEPING_H_
+#define ORCH_AGENTS_HOUSEKEEPING_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "agents/runner.h"
+#include "base/clock.h"
+#include "base/file_system.h"
+#include "config/config.h"
+#include "store/store.h"
+
+namespace orch {
+
+class Housekeeping {
+ public:
+  Housekeeping(SqliteStore& store, const Config& config, const Clock& clock, Runner& runner,
+               FileSystem& files);
+
+  // Sweeps and prunes when each is due. `busy(task_id)`: the task has a job in flight.
+  Status Step(const std::function<bool(int64_t)>& busy);
+  // Removes the work trees of done tasks, and logs work trees under orch's base that no task
+  // owns (orphans: left by hand or by an older orch). Returns the orphans' paths.
+  Result<std::vector<std::string>> SweepWorktrees(const std::function<bool(int64_t)>& busy);
+  // Deletes runs/<task>/ of tasks done at least engine.run_log_retention_days ago, and of
+  // tasks that no longer exist once the directory is that old. Returns how many it deleted.
+  Result<int> PruneRunLogs(const std::function<bool(int64_t)>& busy);
+
+ private:
+  Status SweepProject(const Project& p, const std::function<bool(int64_t)>& busy,
+                      std::vector<std::string>* orphans);
+
+  SqliteStore& store_;
+  const Config& config_;
+  const Clock& clock_;
+  Runner& runner_;
+  FileSystem& files_;
+  int64_t next_sweep_ = 0;
+  int64_t next_prune_ = 0;
+};
+
+}  // namespace orch
+
+#endif  // ORCH_AGENTS_HOUSEKEEPING_H_
