@@ -181,6 +181,14 @@ Status StartReceiver(const Home& home, const WebhookConfig& config, const Clock&
   return receiver->server->Start();
 }
 
+// How the engine checks that webhooks still arrive: GET webhook.health_url (default the
+// receiver's own /health at `url`). None when webhooks are off.
+HealthProbe WebhookHealthProbe(const WebhookConfig& webhook, const std::string& url) {
+  if (!webhook.enabled) return {};
+  std::string health_url = webhook.health_url.empty() ? url + "/health" : webhook.health_url;
+  return [health_url] { return ProbeHealth(health_url); };
+}
+
 class ServeCommand : public Command {
  public:
   void Define(CLI::App&) override {}
@@ -214,13 +222,8 @@ class ServeCommand : public Command {
   // without credentials.
   static Status Serve(Context& ctx, const Home& home, const Config& config, SqliteStore& store,
                       ProcessRunner& runner, RestGitHubClient* github) {
-    HealthProbe probe;
     std::string url = "http://" + config.webhook.bind + ":" + std::to_string(config.webhook.port);
-    if (config.webhook.enabled) {
-      std::string health_url =
-          config.webhook.health_url.empty() ? url + "/health" : config.webhook.health_url;
-      probe = [health_url] { return ProbeHealth(health_url); };
-    }
+    HealthProbe probe = WebhookHealthProbe(config.webhook, url);
     // The engine's thread and the dispatcher's workers share one client, one call at a time.
     std::unique_ptr<LockedGitHubClient> shared_github;
     if (github) shared_github = std::make_unique<LockedGitHubClient>(*github);
