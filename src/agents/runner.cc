@@ -48,6 +48,18 @@ std::string ReadText(const std::string& path) {
   return s.str();
 }
 
+// The names of this process's environment variables whose value is `value` (none for "").
+std::vector<std::string> VariablesHolding(const std::string& value) {
+  std::vector<std::string> names;
+  if (value.empty()) return names;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos && kv.substr(eq + 1) == value) names.push_back(kv.substr(0, eq));
+  }
+  return names;
+}
+
 // Where the task's base branch is remembered between attempts.
 std::string BasePath(const std::string& home, int64_t task_id) {
   return home + "/runs/" + std::to_string(task_id) + "/base";
@@ -111,14 +123,14 @@ std::string Runner::WorktreePath(const std::string& project, const std::string& 
 }
 
 AgentRequest Runner::Request(const RunPlan& plan, const std::string& system_prompt_file) const {
-  return {.model = plan.model,
-          .workdir = WorktreePath(plan.project.name, BranchName(plan.task)),
-          .main_checkout = plan.project.kind == ProjectKind::kLocal ? plan.project.path : "",
-          .system_prompt_file = system_prompt_file,
-          .resume_id = plan.resume_id,
-          .sandbox = plan.task.read_only ? std::optional<Sandbox>(Sandbox::kReadOnly)
-                                         : std::nullopt,
-          .allowed_tools = config_.router.allowed_tools};
+  return {
+      .model = plan.model,
+      .workdir = WorktreePath(plan.project.name, BranchName(plan.task)),
+      .main_checkout = plan.project.kind == ProjectKind::kLocal ? plan.project.path : "",
+      .system_prompt_file = system_prompt_file,
+      .resume_id = plan.resume_id,
+      .sandbox = plan.task.read_only ? std::optional<Sandbox>(Sandbox::kReadOnly) : std::nullopt,
+      .allowed_tools = config_.router.allowed_tools};
 }
 
 Result<std::vector<std::string>> Runner::Argv(const RunPlan& plan) const {
@@ -140,44 +152,57 @@ Result<RunHandle> Runner::Start(const RunPlan& plan) {
   std::filesystem::create_directories(h.run_dir, ec);
   if (ec) return Status::IOError(h.run_dir, ec.message());
 
-  // The work tree: reused when a previous attempt left it, else made now (and removed again
-  // if anything below fails).
-  bool made = false;
-  bool made_branch = false;
   std::string token = Token(plan.project);
-  if (!std::filesystem::exists(h.worktree + "/.git")) {
-    Result<Worktree> wt = git_.AddWorktree({.repo = plan.project.path,
-                                            .branch = h.branch,
-                                            .path = h.worktree,
-                                            .token = token});
-    if (!wt.ok()) return wt.status();  // AddWorktree leaves nothing behind on failure
-    h.base = wt->base;
-    made = true;
-    made_branch = wt->created_branch;
+  Result<MadeWorktree> made = AddWorktreeIfMissing(plan, token, h);
+  if (!made.ok()) return made.status();  // AddWorktree leaves nothing behind on failure
+  Status started = StartSession(plan, **adapter, token, h);
+  if (!started.ok() && made->tree) {
+    // Remove the work tree made above, and its branch if this attempt made it (an earlier
+    // attempt's branch may hold its work).
+    (void)git_.RemoveWorktree(plan.project.path, h.worktree, made->branch ? h.branch : "");
   }
-  // Passes `s` through; a failure first removes the work tree made above, and its branch if
-  // this attempt made it (an earlier attempt's branch may hold its work).
-  auto undo = [&](Status s) -> Status {
-    if (!s.ok() && made) {
-      (void)git_.RemoveWorktree(plan.project.path, h.worktree, made_branch ? h.branch : "");
-    }
-    return s;
-  };
+  if (!started.ok()) return started;
+  return h;
+}
+
+// The work tree: reused when a previous attempt left it, else made now. Sets h.base when made.
+Result<Runner::MadeWorktree> Runner::AddWorktreeIfMissing(const RunPlan& plan,
+                                                          const std::string& token, RunHandle& h) {
+  if (std::filesystem::exists(h.worktree + "/.git")) return MadeWorktree{};
+  Result<Worktree> wt = git_.AddWorktree(
+      {.repo = plan.project.path, .branch = h.branch, .path = h.worktree, .token = token});
+  if (!wt.ok()) return wt.status();
+  h.base = wt->base;
+  return MadeWorktree{.tree = true, .branch = wt->created_branch};
+}
+
+// Everything after the work tree: the base remembered, the prompt and spec written, the tmux
+// session running the shim. Sets h.base (when still empty) and h.argv.
+Status Runner::StartSession(const RunPlan& plan, AgentAdapter& adapter, const std::string& token,
+                            RunHandle& h) {
   if (h.base.empty()) {
     h.base = Base(plan.task.id);
   } else {
-    Status s = WriteText(BasePath(options_.orch_home, plan.task.id), h.base);
-    if (!s.ok()) return undo(s);
+    ORCH_RETURN_IF_ERROR(WriteText(BasePath(options_.orch_home, plan.task.id), h.base));
   }
-
   Result<PromptFile> system = LoadPrompt(options_.orch_home, "agent_system.md");
-  if (!system.ok()) return undo(system.status());
-  AgentCommand cmd = (*adapter)->Build(Request(plan, system->path));
+  if (!system.ok()) return system.status();
+  AgentCommand cmd = adapter.Build(Request(plan, system->path));
   h.argv = cmd.argv;
   std::string prompt_path = h.run_dir + "/prompt.md";
-  ORCH_RETURN_IF_ERROR(undo(WriteText(
-      prompt_path, BuildAgentPrompt(plan, cmd.system_prompt_in_prompt ? system->text : ""))));
+  ORCH_RETURN_IF_ERROR(WriteText(
+      prompt_path, BuildAgentPrompt(plan, cmd.system_prompt_in_prompt ? system->text : "")));
+  // A previous attempt's files must not be read as this one's.
+  std::error_code ec;
+  for (const char* f : {"exit.json", "stdout", "output.log"}) {
+    std::filesystem::remove(h.run_dir + "/" + f, ec);
+  }
+  ORCH_RETURN_IF_ERROR(WriteShimSpec(h.run_dir, Spec(plan, cmd, h, token, prompt_path)));
+  return tmux_.NewSession(h.session, h.worktree, {options_.orch_binary, "shim", h.run_dir}, {});
+}
 
+ShimSpec Runner::Spec(const RunPlan& plan, const AgentCommand& cmd, const RunHandle& h,
+                      const std::string& token, const std::string& prompt_path) const {
   ShimSpec spec;
   spec.argv = cmd.argv;
   spec.env_set = cmd.env_set;
@@ -185,16 +210,8 @@ Result<RunHandle> Runner::Start(const RunPlan& plan) {
   spec.env_set["ORCH_MODEL"] = plan.model;
   spec.env_set["ORCH_TASK_ID"] = std::to_string(plan.task.id);
   spec.env_unset = {"GH_TOKEN", "GITHUB_TOKEN", "TMUX", "TMUX_PANE"};
-  if (!token.empty()) {
-    // Whatever variable the configured token came from goes too.
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string kv(*e);
-      size_t eq = kv.find('=');
-      if (eq != std::string::npos && kv.substr(eq + 1) == token) {
-        spec.env_unset.push_back(kv.substr(0, eq));
-      }
-    }
-  }
+  // Whatever variable the configured token came from goes too.
+  for (const std::string& name : VariablesHolding(token)) spec.env_unset.push_back(name);
   spec.cwd = h.worktree;
   spec.stdin_path = prompt_path;
   spec.timeout_seconds = config_.workflow.timeout.count();
@@ -203,15 +220,7 @@ Result<RunHandle> Runner::Start(const RunPlan& plan) {
   spec.banner = "orch: task " + std::to_string(plan.task.id) + " attempt " +
                 std::to_string(plan.attempt) + ": " + plan.agent +
                 (plan.model.empty() ? "" : " (" + plan.model + ")") + " in " + h.worktree;
-  // A previous attempt's files must not be read as this one's.
-  for (const char* f : {"exit.json", "stdout", "output.log"}) {
-    std::filesystem::remove(h.run_dir + "/" + f, ec);
-  }
-  ORCH_RETURN_IF_ERROR(undo(WriteShimSpec(h.run_dir, spec)));
-  Status started = tmux_.NewSession(h.session, h.worktree,
-                                    {options_.orch_binary, "shim", h.run_dir}, {});
-  if (!started.ok()) return undo(started);
-  return h;
+  return spec;
 }
 
 RunCheck Runner::Check(const std::string& session, const std::string& run_dir) {

@@ -24,18 +24,18 @@
 #include <vector>
 
 #include "agents/agent.h"
-#include "config/config.h"
 #include "agents/git.h"
 #include "agents/shim.h"
-#include "base/status.h"
-#include "store/store.h"
 #include "agents/tmux.h"
+#include "base/status.h"
+#include "config/config.h"
+#include "store/store.h"
 
 namespace orch {
 
 struct RunnerOptions {
   std::string orch_home;
-  std::string worktrees_base;  // empty: $ORCH_HOME/worktrees
+  std::string worktrees_base;    // empty: $ORCH_HOME/worktrees
   std::string orch_binary = "";  // runs `orch shim`; empty: this process's executable
   // The token for fetching and pushing `repo` over https (empty: none), also removed from the
   // agent's environment by value, whatever variable it came from.
@@ -109,6 +109,17 @@ class Runner {
   Status Push(const Project& project, const std::string& worktree, const std::string& branch);
 
  private:
+  // What Start made that a failed start must remove.
+  struct MadeWorktree {
+    bool tree = false;
+    bool branch = false;
+  };
+  Result<MadeWorktree> AddWorktreeIfMissing(const RunPlan& plan, const std::string& token,
+                                            RunHandle& h);
+  Status StartSession(const RunPlan& plan, AgentAdapter& adapter, const std::string& token,
+                      RunHandle& h);
+  ShimSpec Spec(const RunPlan& plan, const AgentCommand& cmd, const RunHandle& h,
+                const std::string& token, const std::string& prompt_path) const;
   std::string Token(const Project& project) const;
   AgentRequest Request(const RunPlan& plan, const std::string& system_prompt_file) const;
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "agents/tmux.h"
@@ -66,6 +67,198 @@ void WriteAll(int fd, const char* data, size_t len) {
 
 volatile sig_atomic_t g_stop_signal = 0;
 void OnStopSignal(int sig) { g_stop_signal = sig; }
+
+// tmux kill-session sends SIGHUP; orch task kill the same. Either ends the agent's group.
+void CatchStopSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigaction(SIGHUP, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+// Where the shim's text goes: the pane (the shim's stdout) and output.log, and the agent's
+// stdout also to the stdout file, which is parsed. A file that cannot be opened is skipped.
+class ShimOutput {
+ public:
+  explicit ShimOutput(const std::string& run_dir)
+      : log_(open((run_dir + "/output.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                  0600)),
+        stdout_file_(
+            open((run_dir + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) {}
+  ~ShimOutput() { Close(); }
+  ShimOutput(const ShimOutput&) = delete;
+  ShimOutput& operator=(const ShimOutput&) = delete;
+
+  void Emit(const char* data, size_t len, bool is_stdout) {
+    WriteAll(STDOUT_FILENO, data, len);
+    if (log_ >= 0) WriteAll(log_, data, len);
+    if (is_stdout && stdout_file_ >= 0) WriteAll(stdout_file_, data, len);
+  }
+  // orch's own words: the pane and the log, never the stdout file.
+  void Say(const std::string& text) { Emit(text.data(), text.size(), false); }
+  // Bold in the pane; plain in the log, which is read as text.
+  void Banner(const std::string& banner) {
+    if (banner.empty()) return;
+    std::string bold = "\033[1m" + banner + "\033[0m\n";
+    WriteAll(STDOUT_FILENO, bold.data(), bold.size());
+    std::string plain = banner + "\n";
+    if (log_ >= 0) WriteAll(log_, plain.data(), plain.size());
+  }
+  // The agent's stdout is complete: on disk before exit.json says so.
+  void FinishStdout() {
+    if (stdout_file_ >= 0) fsync(stdout_file_);
+    CloseFd(stdout_file_);
+  }
+  void Close() {
+    CloseFd(stdout_file_);
+    CloseFd(log_);
+  }
+
+ private:
+  static void CloseFd(int& fd) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  int log_;
+  int stdout_file_;
+};
+
+// The read ends of the agent's stdout and stderr, copied to the output as bytes arrive.
+class AgentPipes {
+ public:
+  AgentPipes(int out, int err) : fds_{{out, POLLIN, 0}, {err, POLLIN, 0}} {}
+  int open() const { return open_; }
+  // Waits up to `ms` for output and copies what came, closing a pipe at its end. False when
+  // poll() fails.
+  bool Copy(ShimOutput& output, int ms) {
+    int n = poll(fds_, 2, ms);
+    if (n < 0 && errno != EINTR) return false;
+    for (int i = 0; i < 2; ++i) {
+      if (fds_[i].fd < 0 || !(fds_[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t got = read(fds_[i].fd, buf_, sizeof buf_);
+      if (got > 0) {
+        output.Emit(buf_, got, i == 0);
+      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        close(fds_[i].fd);
+        fds_[i].fd = -1;
+        --open_;
+      }
+    }
+    return true;
+  }
+
+ private:
+  pollfd fds_[2];
+  int open_ = 2;
+  char buf_[65536];
+};
+
+// Stopping the agent's process group: SIGTERM first, SIGKILL 3 s later if it is still there.
+class GroupStopper {
+  using Clock = std::chrono::steady_clock;
+
+ public:
+  explicit GroupStopper(pid_t pid) : pid_(pid) {}
+  bool started() const { return kill_at_ != Clock::time_point::max(); }
+  void Terminate(Clock::time_point now) {
+    kill(-pid_, SIGTERM);
+    kill_at_ = now + std::chrono::seconds(3);
+  }
+  void KillIfDue(Clock::time_point now) {
+    if (now >= kill_at_) kill(-pid_, SIGKILL);
+  }
+
+ private:
+  pid_t pid_;
+  Clock::time_point kill_at_ = Clock::time_point::max();  // max: not stopping
+};
+
+// Starts the agent from the spec: stdin from `stdin_fd`, stdout and stderr into the pipes'
+// write ends, in its own process group.
+Result<pid_t> StartAgent(const ShimSpec& spec, int stdin_fd, int out_fd, int err_fd) {
+  std::vector<std::string> env = ChildEnvironment(spec.env_set, spec.env_unset);
+  // PATH lookup with the agent's PATH, not ours.
+  for (const auto& e : env) {
+    if (e.rfind("PATH=", 0) == 0) setenv("PATH", e.c_str() + 5, 1);
+  }
+  return Spawn({.argv = spec.argv,
+                .env = std::move(env),
+                .cwd = spec.cwd.empty() ? std::nullopt : std::optional<std::string>(spec.cwd),
+                .fds = {{0, stdin_fd}, {1, out_fd}, {2, err_fd}}});
+}
+
+// Copies the agent's output until it exits and its pipes are drained, stopping its group on a
+// stop signal or at the timeout, and records how it ended in `result`.
+void Supervise(const ShimSpec& spec, pid_t pid, AgentPipes& pipes, ShimOutput& output,
+               ShimExit& result) {
+  auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::seconds(spec.timeout_seconds > 0 ? spec.timeout_seconds : 100LL * 365 * 86400);
+  GroupStopper stopper(pid);
+  bool exited = false;
+  int status = 0;
+  std::chrono::steady_clock::time_point drain_until;
+  while (true) {
+    if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      // Output still buffered in the pipes comes next; a grandchild holding them open
+      // does not keep the run alive for more than a moment.
+      drain_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (exited && (pipes.open() == 0 || now >= drain_until)) break;
+    if (!exited && !stopper.started() && g_stop_signal != 0) {
+      stopper.Terminate(now);
+    } else if (!exited && !stopper.started() && now >= deadline) {
+      result.timed_out = true;
+      output.Say("\norch: timed out after " + std::to_string(spec.timeout_seconds) +
+                 "s, killing the agent's process group\n");
+      stopper.Terminate(now);
+    }
+    stopper.KillIfDue(now);
+    if (!pipes.Copy(output, pipes.open() == 0 ? 50 : 100)) break;
+  }
+  kill(-pid, SIGKILL);  // whatever the agent left running in its group
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
+    result.exit_code = -1;
+  }
+}
+
+// A missing prompt is orch's failure, not a missing agent CLI: it gets its own exit code (125),
+// an exit file, and no end line or tmux signal.
+int PromptUnreadable(const std::string& run_dir, const std::string& path, int error,
+                     ShimOutput& output, ShimExit& result) {
+  output.Say("orch: cannot read the prompt " + path + ": " + strerror(error) + "\n");
+  result.exit_code = 125;
+  result.finished_at = NowUnix();
+  output.Close();
+  (void)WriteShimExit(run_dir, result);
+  return result.exit_code;
+}
+
+// Ends the run: the stdout file on disk, the end line, exit.json, then the tmux signal that
+// wakes a waiter. Returns the shim's exit code (the agent's, or 128 + its signal).
+int Finish(const std::string& run_dir, const ShimSpec& spec, ShimOutput& output, ShimExit& result) {
+  result.finished_at = NowUnix();
+  output.FinishStdout();
+  output.Say("\norch: agent exited (" +
+             (result.signal ? std::string("signal ") + strsignal(result.signal)
+                            : "code " + std::to_string(result.exit_code)) +
+             (result.timed_out ? ", timed out" : "") + ")\n");
+  output.Close();
+  Status written = WriteShimExit(run_dir, result);
+  if (!written.ok()) fprintf(stderr, "orch shim: %s\n", written.message().c_str());
+  if (!spec.tmux_socket.empty() && !spec.channel.empty()) {
+    PosixProcessRunner runner;
+    (void)Tmux(runner, spec.tmux_socket).Signal(spec.channel);
+  }
+  return result.exit_code < 0 ? 128 + result.signal : result.exit_code;
+}
 
 }  // namespace
 
@@ -135,140 +328,30 @@ int RunShim(const std::string& run_dir) {
   }
   ShimExit result;
   result.started_at = NowUnix();
-  int log =
-      open((run_dir + "/output.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  int out_file =
-      open((run_dir + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  auto emit = [&](const char* data, size_t len, bool is_stdout) {
-    WriteAll(STDOUT_FILENO, data, len);
-    if (log >= 0) WriteAll(log, data, len);
-    if (is_stdout && out_file >= 0) WriteAll(out_file, data, len);
-  };
-  if (!spec->banner.empty()) {
-    std::string b = "\033[1m" + spec->banner + "\033[0m\n";
-    WriteAll(STDOUT_FILENO, b.data(), b.size());
-    std::string plain = spec->banner + "\n";  // the log is read as text: no escapes
-    if (log >= 0) WriteAll(log, plain.data(), plain.size());
-  }
+  ShimOutput output(run_dir);
+  output.Banner(spec->banner);
+  CatchStopSignals();
 
-  // tmux kill-session sends SIGHUP; orch task kill the same. Either ends the agent's group.
-  struct sigaction sa {};
-  sa.sa_handler = OnStopSignal;
-  sigaction(SIGHUP, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  // A missing prompt is orch's failure, not a missing agent CLI: say so with its own code.
   std::string in_path = spec->stdin_path.empty() ? "/dev/null" : spec->stdin_path;
   int in_fd = open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in_fd < 0) {
-    std::string msg = "orch: cannot read the prompt " + in_path + ": " + strerror(errno) + "\n";
-    emit(msg.data(), msg.size(), false);
-    result.exit_code = 125;
-    result.finished_at = NowUnix();
-    if (log >= 0) close(log);
-    if (out_file >= 0) close(out_file);
-    (void)WriteShimExit(run_dir, result);
-    return result.exit_code;
-  }
+  if (in_fd < 0) return PromptUnreadable(run_dir, in_path, errno, output, result);
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
     fprintf(stderr, "orch shim: pipe: %s\n", strerror(errno));
     return 1;
   }
-  std::vector<std::string> env = ChildEnvironment(spec->env_set, spec->env_unset);
-  // PATH lookup with the agent's PATH, not ours.
-  for (const auto& e : env) {
-    if (e.rfind("PATH=", 0) == 0) setenv("PATH", e.c_str() + 5, 1);
-  }
-  Result<pid_t> spawned =
-      Spawn({.argv = spec->argv,
-             .env = std::move(env),
-             .cwd = spec->cwd.empty() ? std::nullopt : std::optional<std::string>(spec->cwd),
-             .fds = {{0, in_fd}, {1, out_pipe[1]}, {2, err_pipe[1]}}});
+  Result<pid_t> pid = StartAgent(*spec, in_fd, out_pipe[1], err_pipe[1]);
   close(in_fd);
   close(out_pipe[1]);
   close(err_pipe[1]);
-
-  if (!spawned.ok()) {
-    std::string msg = "orch: " + spawned.status().message() + "\n";
-    emit(msg.data(), msg.size(), false);
+  if (!pid.ok()) {
+    output.Say("orch: " + pid.status().message() + "\n");
     result.exit_code = 127;
   } else {
-    pid_t pid = *spawned;
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::seconds(spec->timeout_seconds > 0 ? spec->timeout_seconds
-                                                                   : 100LL * 365 * 86400);
-    std::optional<std::chrono::steady_clock::time_point> kill_at;  // SIGKILL after SIGTERM
-    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-    int open_fds = 2;
-    bool exited = false;
-    int status = 0;
-    std::optional<std::chrono::steady_clock::time_point> drain_until;
-    char buf[65536];
-    while (true) {
-      if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
-        exited = true;
-        // Output still buffered in the pipes comes next; a grandchild holding them open
-        // does not keep the run alive for more than a moment.
-        drain_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
-      }
-      auto now = std::chrono::steady_clock::now();
-      if (exited && (open_fds == 0 || now >= *drain_until)) break;
-      if (!exited && g_stop_signal != 0 && !kill_at) {
-        kill(-pid, SIGTERM);
-        kill_at = now + std::chrono::seconds(3);
-      }
-      if (!exited && now >= deadline && !kill_at) {
-        result.timed_out = true;
-        std::string msg = "\norch: timed out after " + std::to_string(spec->timeout_seconds) +
-                          "s, killing the agent's process group\n";
-        emit(msg.data(), msg.size(), false);
-        kill(-pid, SIGTERM);
-        kill_at = now + std::chrono::seconds(3);
-      }
-      if (kill_at && now >= *kill_at) kill(-pid, SIGKILL);
-      int n = poll(fds, 2, open_fds == 0 ? 50 : 100);
-      if (n < 0 && errno != EINTR) break;
-      for (int i = 0; i < 2; ++i) {
-        if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        ssize_t got = read(fds[i].fd, buf, sizeof buf);
-        if (got > 0) {
-          emit(buf, got, i == 0);
-        } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-          close(fds[i].fd);
-          fds[i].fd = -1;
-          --open_fds;
-        }
-      }
-    }
-    kill(-pid, SIGKILL);  // whatever the agent left running in its group
-    if (WIFEXITED(status)) {
-      result.exit_code = WEXITSTATUS(status);
-    } else if (WIFSIGNALED(status)) {
-      result.signal = WTERMSIG(status);
-      result.exit_code = -1;
-    }
+    AgentPipes pipes(out_pipe[0], err_pipe[0]);
+    Supervise(*spec, *pid, pipes, output, result);
   }
-  result.finished_at = NowUnix();
-  if (out_file >= 0) {
-    fsync(out_file);
-    close(out_file);
-  }
-  std::string end = "\norch: agent exited (" +
-                    (result.signal ? std::string("signal ") + strsignal(result.signal)
-                                   : "code " + std::to_string(result.exit_code)) +
-                    (result.timed_out ? ", timed out" : "") + ")\n";
-  emit(end.data(), end.size(), false);
-  if (log >= 0) close(log);
-  Status written = WriteShimExit(run_dir, result);
-  if (!written.ok()) fprintf(stderr, "orch shim: %s\n", written.message().c_str());
-  if (!spec->tmux_socket.empty() && !spec->channel.empty()) {
-    PosixProcessRunner runner;
-    (void)Tmux(runner, spec->tmux_socket).Signal(spec->channel);
-  }
-  return result.exit_code < 0 ? 128 + result.signal : result.exit_code;
+  return Finish(run_dir, *spec, output, result);
 }
 
 }  // namespace orch
