@@ -294,16 +294,6 @@ Status ResetDemoHome(ProcessRunner& runner, const std::string& home, const std::
   return WriteText(home + "/" + kMarker, "{}\n");
 }
 
-// Signals wait for the daemon's signal thread: block them before any thread starts (the
-// simulator is spawned with an empty mask).
-void BlockStopSignals() {
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-}
-
 // Spawns the GitHub simulator on a port of its choosing, sending webhooks to the demo's orch;
 // returns its URL once it has written its port.
 Result<std::string> StartSimulator(Child& sim, const std::string& sim_bin, const DemoSetup& demo) {

@@ -14,6 +14,7 @@
 #include "agents/agent_stack.h"
 #include "base/log.h"
 #include "base/subprocess.h"
+#include "base/work_queue.h"
 #include "cli/cli.h"
 #include "config/config_loader.h"
 #include "engine/daemon.h"
@@ -24,7 +25,6 @@
 #include "notify/notify_service.h"
 #include "receiver/inbox_writer.h"
 #include "receiver/webhook_server.h"
-#include "base/work_queue.h"
 #include "runs/run_engine.h"
 #include "stream/api_server.h"
 #include "version.h"
@@ -98,15 +98,6 @@ Status ProbeHealth(const std::string& url) {
   if (!r) return Status::Unavailable(url, httplib::to_string(r.error()));
   if (r->status != 200) return Status::Unavailable(url, "HTTP " + std::to_string(r->status));
   return Status::OK();
-}
-
-// Blocks the stop signals before any thread starts, so only the signal thread sees them.
-void BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 // The daemon's pid lock, held for as long as it runs.
@@ -250,20 +241,20 @@ class ServeCommand : public Command {
     // Their code steps, publishing and reports run on a queue of their own (a test command may
     // take minutes; it must not hold up the agents' jobs).
     WorkQueue run_work(kRunWorkers, [&daemon] { daemon.Wake(); });
-    RunEngine runs({.store = store,
-                    .config = config,
-                    .clock = ctx.clock,
-                    .processes = runner,
-                    .work = run_work,
-                    .files = agents.files,
-                    .project_config =
-                        [&](const Project& p) { return LoadConfig(home, ctx.env, ctx.git, &p); },
-                    .worktree_of =
-                        [&agents](const std::string& project, const std::string& branch) {
-                          return agents.runner.WorktreePath(project, branch);
-                        },
-                    .publisher = &agents.publisher,
-                    .wake = [&daemon] { daemon.Wake(); }});
+    RunEngine runs(
+        {.store = store,
+         .config = config,
+         .clock = ctx.clock,
+         .processes = runner,
+         .work = run_work,
+         .files = agents.files,
+         .project_config = [&](const Project& p) { return LoadConfig(home, ctx.env, ctx.git, &p); },
+         .worktree_of =
+             [&agents](const std::string& project, const std::string& branch) {
+               return agents.runner.WorktreePath(project, branch);
+             },
+         .publisher = &agents.publisher,
+         .wake = [&daemon] { daemon.Wake(); }});
     engine.set_runs(&runs);
     spdlog::info("jobs: {} job(s) configured (orch job list)", config.jobs.size());
     spdlog::info("agents: tmux -L {} (attach: orch task attach ID), at most {} at once",

@@ -1,6 +1,8 @@
 #include "engine/daemon.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -66,6 +68,14 @@ void Daemon::RequestStop() {
   std::lock_guard<std::mutex> lock(mu_);
   stop_ = true;
   cv_.notify_all();
+}
+
+void BlockStopSignals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 }
 
 }  // namespace orch

@@ -10,9 +10,9 @@
 #include <mutex>
 #include <string>
 
+#include "base/status.h"
 #include "config/config.h"
 #include "engine/engine.h"
-#include "base/status.h"
 
 namespace orch {
 
@@ -54,6 +54,10 @@ class Daemon {
   bool stop_ = false;
   bool wake_ = false;
 };
+
+// Blocks SIGINT and SIGTERM in the calling thread and in the threads it starts afterwards, so
+// that only a thread waiting for them with sigwait (the daemon's signal thread) receives them.
+void BlockStopSignals();
 
 }  // namespace orch
 
