@@ -12,9 +12,14 @@
 // be one the parser reads: a file setting it must not get "unknown key". Aliases the parser
 // accepts but never prints (`jobs[].name`, the flat `jobs[].title`) are checked in that second
 // direction only; a new alias added to the parser alone goes unnoticed here.
+//
+// docs/architecture.md's "Source layout" is a guide to every header under src/: each one is
+// named there as `folder/name.h` (in backticks, the path below src/), and every header path the
+// page names in backticks exists (below src/, or from the top of the tree).
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <set>
 #include <sstream>
 #include <string>
@@ -202,6 +207,85 @@ TEST(DocsTest, KeyExtractionFollowsThePageConvention) {
   EXPECT_TRUE(ParserReads("agents.<name>.env"));
   EXPECT_FALSE(ParserReads("webhook.portt"));
   EXPECT_FALSE(ParserReads("channels.telegram"));  // a section, not a key
+}
+
+// The contents of `markdown`'s code spans (`...`) that look like a header's path: letters,
+// digits, '_', '-', '.' and '/' only, at least one '/', ending in ".h". Fenced blocks (```) are
+// skipped; a span may wrap across lines, as Markdown allows.
+std::set<std::string> NamedHeaders(const std::string& markdown) {
+  std::set<std::string> names;
+  size_t i = 0;
+  while ((i = markdown.find('`', i)) != std::string::npos) {
+    if (markdown.compare(i, 3, "```") == 0) {
+      size_t end = markdown.find("```", i + 3);
+      if (end == std::string::npos) break;
+      i = end + 3;
+      continue;
+    }
+    size_t end = markdown.find('`', i + 1);
+    if (end == std::string::npos) break;
+    std::string span = markdown.substr(i + 1, end - i - 1);
+    i = end + 1;
+    bool path_chars = !span.empty() && span.find_first_not_of(
+                                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                           "0123456789_-./") == std::string::npos;
+    if (path_chars && span.find('/') != std::string::npos && span.size() > 2 &&
+        span.compare(span.size() - 2, 2, ".h") == 0) {
+      names.insert(span);
+    }
+  }
+  return names;
+}
+
+// Every *.h under `src`, as its path below `src` ("base/status.h").
+std::set<std::string> HeadersUnder(const std::filesystem::path& src) {
+  std::set<std::string> headers;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(src)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".h") {
+      headers.insert(entry.path().lexically_relative(src).generic_string());
+    }
+  }
+  return headers;
+}
+
+TEST(DocsTest, ArchitectureGuideNamesEveryHeader) {
+  // Given docs/architecture.md and the headers under src/, the page names every header as
+  // `folder/name.h`, and every header path it names still exists; a failure lists them.
+  const std::filesystem::path root(ORCH_SOURCE_DIR);
+  std::string page = test::ReadFile((root / "docs" / "architecture.md").string());
+  ASSERT_FALSE(page.empty());
+  std::set<std::string> headers = HeadersUnder(root / "src");
+  ASSERT_GT(headers.size(), 50u) << "too few headers under src/: " << Join(headers);
+  std::set<std::string> named = NamedHeaders(page);
+
+  std::set<std::string> unnamed;
+  for (const std::string& h : headers) {
+    if (!named.count(h)) unnamed.insert(h);
+  }
+  EXPECT_TRUE(unnamed.empty())
+      << "headers docs/architecture.md does not name as `folder/name.h` (add a line to its "
+         "\"Source layout\"): "
+      << Join(unnamed);
+
+  // A name is a path below src/ ("base/status.h") or from the top of the tree
+  // ("tests/orch_fixture.h", "src/base/status.h").
+  std::set<std::string> gone;
+  for (const std::string& n : named) {
+    if (!std::filesystem::is_regular_file(root / "src" / n) &&
+        !std::filesystem::is_regular_file(root / n)) {
+      gone.insert(n);
+    }
+  }
+  EXPECT_TRUE(gone.empty()) << "header paths docs/architecture.md names that do not exist: "
+                            << Join(gone);
+}
+
+TEST(DocsTest, HeaderNamesAreCodeSpansThatLookLikePaths) {
+  EXPECT_EQ(NamedHeaders("`base/status.h` and `engine/intake.h`, `store.h`, `a/b.cc`,\n"
+                         "`orch\nserve` reads `runs/run_engine.h`; `#include \"x/y.h\"`\n"
+                         "```\n`stream/in_fence.h`\n```\n`src/cli/cli.h`"),
+            (std::set<std::string>{"base/status.h", "engine/intake.h", "runs/run_engine.h",
+                                   "src/cli/cli.h"}));
 }
 
 }  // namespace
