@@ -1,6 +1,6 @@
 // Clock: where orch gets time. Wall time (unix seconds) is for records people read;
 // monotonic time is for timeouts, so a laptop's sleep is not taken for an agent hang.
-// SystemClock is the real one; tests use FakeClock (tests/fake_clock.h).
+// SystemClock is the real one; tests use FakeClock (testing/test_util.h).
 // Implementations must be thread-safe.
 #ifndef ORCH_BASE_CLOCK_H_
 #define ORCH_BASE_CLOCK_H_
