@@ -1,9 +1,5 @@
 #include "agents/runner.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <spdlog/spdlog.h>
-#include <sys/inotify.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -284,47 +280,12 @@ Status Runner::RemoveWorktree(const Project& project, const std::string& path,
   return git_.RemoveWorktree(project.path, path, branch);
 }
 
-RunWatcher::RunWatcher(std::function<void()> on_exit) : on_exit_(std::move(on_exit)) {
-  fd_ = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (fd_ < 0 || pipe2(stop_pipe_, O_CLOEXEC) != 0) {
-    spdlog::warn("runner: inotify unavailable, agent exits are noticed on the next tick");
-    return;
-  }
-  thread_ = std::thread([this] { Loop(); });
-}
-
-RunWatcher::~RunWatcher() {
-  if (thread_.joinable()) {
-    char c = 0;
-    (void)!write(stop_pipe_[1], &c, 1);
-    thread_.join();
-  }
-  for (int fd : {fd_, stop_pipe_[0], stop_pipe_[1]}) {
-    if (fd >= 0) close(fd);
-  }
-}
+RunWatcher::RunWatcher(std::function<void()> on_exit)
+    : on_exit_(std::move(on_exit)),
+      watcher_("runner: inotify unavailable, agent exits are noticed on the next tick") {}
 
 void RunWatcher::Watch(const std::string& run_dir) {
-  if (fd_ >= 0) inotify_add_watch(fd_, run_dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE);
-}
-
-void RunWatcher::Loop() {
-  alignas(inotify_event) char buf[4096];
-  while (true) {
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) continue;
-    if (fds[1].revents) return;
-    bool exited = false;
-    ssize_t n;
-    while ((n = read(fd_, buf, sizeof buf)) > 0) {
-      for (char* p = buf; p < buf + n;) {
-        auto* ev = reinterpret_cast<inotify_event*>(p);
-        if (ev->len > 0 && std::string(ev->name) == "exit.json") exited = true;
-        p += sizeof(inotify_event) + ev->len;
-      }
-    }
-    if (exited) on_exit_();
-  }
+  (void)watcher_.OnFile(run_dir, "exit.json", on_exit_);
 }
 
 }  // namespace orch

@@ -20,13 +20,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "agents/agent.h"
 #include "agents/git.h"
 #include "agents/shim.h"
 #include "agents/tmux.h"
+#include "base/dir_watcher.h"
 #include "base/status.h"
 #include "config/config.h"
 #include "store/store.h"
@@ -129,21 +129,18 @@ class Runner {
   RunnerOptions options_;
 };
 
-// Watches run directories for exit.json and calls `on_exit` (from its own thread).
+// Calls `on_exit` (from its watcher's thread) each time a shim writes exit.json in a watched run
+// directory. A thin user of DirWatcher: without inotify it warns once and calls nothing, and the
+// engine's tick notices exits instead.
 class RunWatcher {
  public:
   explicit RunWatcher(std::function<void()> on_exit);
-  ~RunWatcher();
-  RunWatcher(const RunWatcher&) = delete;
-  RunWatcher& operator=(const RunWatcher&) = delete;
+  // Watches `run_dir` until it is removed; a directory that does not exist is not watched.
   void Watch(const std::string& run_dir);
 
  private:
-  void Loop();
   std::function<void()> on_exit_;
-  int fd_ = -1;
-  int stop_pipe_[2] = {-1, -1};
-  std::thread thread_;
+  DirWatcher watcher_;  // after on_exit_: its thread stops before on_exit_ goes
 };
 
 }  // namespace orch

@@ -4,7 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdio>
+
 #include "agents/prompt.h"
+#include "testing/test_util.h"
 
 namespace orch {
 namespace {
@@ -97,8 +101,8 @@ TEST_F(BuildAgentPromptTest, TaskTextIsFencedAsUntrusted) {
   size_t close = p.find(kUntrustedClose);
   ASSERT_NE(open, std::string::npos);
   ASSERT_NE(close, std::string::npos);
-  for (const char* inside : {"Title: Fix login", "Labels: bug agent:codex",
-                             "The login page crashes."}) {
+  for (const char* inside :
+       {"Title: Fix login", "Labels: bug agent:codex", "The login page crashes."}) {
     size_t at = p.find(inside);
     ASSERT_NE(at, std::string::npos) << inside;
     EXPECT_GT(at, open) << inside;
@@ -133,6 +137,18 @@ TEST_F(BuildAgentPromptTest, TaskWithoutIssueOrLabels) {
   std::string p = BuildAgentPrompt(plan_, "");
   EXPECT_THAT(p, StartsWith("Task 7 in acme/widgets, attempt 2."));
   EXPECT_THAT(p, Not(HasSubstr("Labels:")));
+}
+
+TEST(RunWatcherTest, TheShimsExitFileWakesTheEngine) {
+  // A watched run directory: the agent's output wakes nobody, the shim's exit.json (written,
+  // then renamed into place) calls on_exit.
+  test::TempDir run_dir;
+  std::atomic<int> wakes{0};
+  RunWatcher watcher([&] { ++wakes; });
+  watcher.Watch(run_dir.path());
+  test::WriteFile(run_dir.Sub("output.log"), "working\n");
+  ASSERT_TRUE(WriteShimExit(run_dir.path(), ShimExit{.exit_code = 0}).ok());
+  EXPECT_TRUE(test::Eventually([&] { return wakes.load() == 1; }));
 }
 
 }  // namespace

@@ -113,7 +113,7 @@ class ApiServer {
   std::string url_;
   std::mutex store_mu_;  // one request at a time on the store connection
   std::unique_ptr<SqliteStore> store_;
-  DirWatcher watcher_;
+  DirWatcher watcher_{"api: inotify unavailable, streams look for new output every 100 ms"};
   std::unique_ptr<httplib::Server> server_;
   const Config* runs_config_ = nullptr;
   std::function<void()> wake_;
