@@ -165,7 +165,7 @@ bool Start(Setup& s, int n, int interval_ms, const std::string& self) {
     std::filesystem::create_directories(run_dir);
     WriteFile(run_dir + "/output.log", "");  // exists before its writer starts
     std::string session = SessionName(project.name, t.id);
-    TaskRun run;
+    Attempt run;
     run.task_id = t.id;
     run.agent = "claude";
     run.model = "bench";
@@ -173,7 +173,7 @@ bool Start(Setup& s, int n, int interval_ms, const std::string& self) {
     run.tmux_session = session;
     run.run_dir = run_dir;
     run.worktree = s.dir.path();
-    if (!store->StartRun(run).ok()) return false;
+    if (!store->StartAttempt(run).ok()) return false;
     Run({"tmux", "-L", s.socket, "-f", "/dev/null", "new-session", "-d", "-s", session, self,
          "--writer", run_dir, std::to_string(interval_ms)});
     s.ids.push_back(t.id);

@@ -32,17 +32,17 @@ void AttemptEnd::TellBreakers(const AttemptOutcome& out) {
 
 void AttemptEnd::Apply(const Task& task, const AttemptOutcome& out) {
   if (out.never_started) {
-    TaskRun run = out.run;
+    Attempt run = out.run;
     run.outcome = "not started";
     run.summary = "orch stopped before the agent started";
-    LogIfError(store_.FinishRun(run));
+    LogIfError(store_.FinishAttempt(run));
     LogIfError(store_.Transition(task.id, TaskStatus::kInProgress, TaskStatus::kRouted,
                                  {"engine", "the agent had not started when orch stopped; "
                                             "starting it again"}));
     return;
   }
-  TaskRun run = FinishedRow(task, out);
-  LogIfError(store_.FinishRun(run));
+  Attempt run = FinishedRow(task, out);
+  LogIfError(store_.FinishAttempt(run));
   TellBreakers(out);
   const std::string& session = out.result.session_id;
   if (!session.empty()) LogIfError(store_.SetTaskAgentSession(task.id, session));
@@ -67,7 +67,7 @@ void AttemptEnd::Apply(const Task& task, const AttemptOutcome& out) {
   EndByContract(task, run, out);
 }
 
-void AttemptEnd::EndStepTask(const Task& task, const TaskRun& run, const AgentContract& c) {
+void AttemptEnd::EndStepTask(const Task& task, const Attempt& run, const AgentContract& c) {
   if (!c.delegations.empty()) {
     spdlog::info("dispatch: task {} is a step of run {}: its delegations are not made", task.id,
                  *task.run_id);
@@ -85,7 +85,7 @@ void AttemptEnd::EndStepTask(const Task& task, const TaskRun& run, const AgentCo
   }
 }
 
-void AttemptEnd::Delegate(const Task& task, const TaskRun& run, const AgentContract& c) {
+void AttemptEnd::Delegate(const Task& task, const Attempt& run, const AgentContract& c) {
   for (const Delegation& d : c.delegations) {
     NewTask child{.project_id = task.project_id,
                   .parent_id = task.id,
@@ -102,7 +102,7 @@ void AttemptEnd::Delegate(const Task& task, const TaskRun& run, const AgentContr
       {"engine", "waiting on " + std::to_string(c.delegations.size()) + " delegated task(s)"}));
 }
 
-void AttemptEnd::EndByContract(const Task& task, const TaskRun& run, const AttemptOutcome& out) {
+void AttemptEnd::EndByContract(const Task& task, const Attempt& run, const AttemptOutcome& out) {
   const AgentContract& c = *out.result.contract;
   bool follow_up = IsReviewFollowUp(task);
   if (follow_up && !out.result.session_id.empty()) {

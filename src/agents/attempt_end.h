@@ -27,9 +27,9 @@ class AttemptEnd {
   void Apply(const Task& task, const AttemptOutcome& out);
 
  private:
-  void EndStepTask(const Task& task, const TaskRun& run, const AgentContract& c);
-  void EndByContract(const Task& task, const TaskRun& run, const AttemptOutcome& out);
-  void Delegate(const Task& task, const TaskRun& run, const AgentContract& c);
+  void EndStepTask(const Task& task, const Attempt& run, const AgentContract& c);
+  void EndByContract(const Task& task, const Attempt& run, const AttemptOutcome& out);
+  void Delegate(const Task& task, const Attempt& run, const AgentContract& c);
   void TellBreakers(const AttemptOutcome& out);
 
   SqliteStore& store_;

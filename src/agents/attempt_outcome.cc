@@ -26,7 +26,7 @@ std::string PullRequestBody(const Task& task, const AgentContract& c, const std:
 
 // One comment per attempt on the issue: who, how it ended, how long, what it cost.
 std::string AttemptComment(const AttemptOutcome& out) {
-  const TaskRun& run = out.run;
+  const Attempt& run = out.run;
   std::ostringstream c;
   int64_t secs = run.finished_at.value_or(0) - run.started_at;
   c << "**orch** attempt " << run.attempt << " by `" << run.agent << "`"
@@ -72,13 +72,13 @@ std::string ContractText(const AgentContract& c) {
   return b.str();
 }
 
-AttemptOutcome ReadOutcome(const TaskRun& run, const RunCheck& check, int64_t now,
+AttemptOutcome ReadOutcome(const Attempt& run, const AttemptCheck& check, int64_t now,
                            const Config& config, Runner& runner, const FileSystem& files) {
   AttemptOutcome out;
   out.run = run;
   out.run.finished_at = now;
   out.killed = files.Exists(run.run_dir + "/" + kKilledMarker);
-  if (check.state == RunState::kVanished) {
+  if (check.state == AttemptState::kVanished) {
     // Without spec.json the shim never started: orch stopped before the agent ran.
     out.never_started = !files.Exists(run.run_dir + "/spec.json");
     out.failure = "the agent's tmux session vanished without an exit status";
@@ -133,8 +133,8 @@ void PublishOutcome(const Task& task, const Project& project, Publisher& publish
   }
 }
 
-TaskRun FinishedRow(const Task& task, const AttemptOutcome& out) {
-  TaskRun run = out.run;
+Attempt FinishedRow(const Task& task, const AttemptOutcome& out) {
+  Attempt run = out.run;
   run.input_tokens = out.result.input_tokens;
   run.output_tokens = out.result.output_tokens;
   run.cost_usd = out.result.cost_usd;

@@ -24,7 +24,7 @@
 namespace orch {
 
 struct AttemptOutcome {
-  TaskRun run;                // finished_at and exit_code set
+  Attempt run;                // finished_at and exit_code set
   AgentResult result;
   std::string failure;        // non-empty: the attempt failed (agent or publishing)
   int commits = 0;            // on the branch beyond the base
@@ -37,7 +37,7 @@ struct AttemptOutcome {
 std::string ContractText(const AgentContract& c);
 
 // Reads how `run` ended (`check`, from the shim's exit file or tmux) and what its agent said.
-AttemptOutcome ReadOutcome(const TaskRun& run, const RunCheck& check, int64_t now,
+AttemptOutcome ReadOutcome(const Attempt& run, const AttemptCheck& check, int64_t now,
                            const Config& config, Runner& runner, const FileSystem& files);
 
 // Commits, pushes, opens the pull request and comments for a worked attempt of `task` (see
@@ -46,7 +46,7 @@ void PublishOutcome(const Task& task, const Project& project, Publisher& publish
                     AttemptOutcome& out);
 
 // The run's row as it ends: tokens, cost, session, outcome and summary from `out`.
-TaskRun FinishedRow(const Task& task, const AttemptOutcome& out);
+Attempt FinishedRow(const Task& task, const AttemptOutcome& out);
 
 }  // namespace orch
 

@@ -126,10 +126,10 @@ void Dispatcher::ApplyRoute(const Task& task, const Result<Route>& route,
 // ---- Starting
 
 Status Dispatcher::StartRouted(DispatchReport* report) {
-  Result<std::vector<TaskRun>> running = store_.UnfinishedRuns();
+  Result<std::vector<Attempt>> running = store_.UnfinishedAttempts();
   if (!running.ok()) return running.status();
   std::set<std::string> busy_worktrees;
-  for (const TaskRun& r : *running) busy_worktrees.insert(r.worktree);
+  for (const Attempt& r : *running) busy_worktrees.insert(r.worktree);
   int active = static_cast<int>(running->size());
   Result<std::vector<Task>> routed = store_.ListTasks({.status = TaskStatus::kRouted});
   if (!routed.ok()) return routed.status();
@@ -167,7 +167,7 @@ Result<std::optional<Route>> Dispatcher::StartingRoute(const Task& task, bool* s
   return std::optional<Route>(*moved);
 }
 
-Result<RunPlan> Dispatcher::PlanAttempt(const Task& task, const Project& project,
+Result<AttemptPlan> Dispatcher::PlanAttempt(const Task& task, const Project& project,
                                         const Route& route, bool switched) {
   std::string branch = BranchName(task);
   std::string resume_id = task.agent_session;
@@ -179,9 +179,9 @@ Result<RunPlan> Dispatcher::PlanAttempt(const Task& task, const Project& project
     if (resume_id.empty()) resume_id = parent->agent_session;
   }
   if (switched) resume_id.clear();  // another agent cannot resume the session
-  Result<std::vector<TaskRun>> runs = store_.ListRuns(task.id);
+  Result<std::vector<Attempt>> runs = store_.ListAttempts(task.id);
   if (!runs.ok()) return runs.status();
-  RunPlan plan{.task = task,
+  AttemptPlan plan{.task = task,
                .project = project,
                .agent = route.agent,
                .model = route.model,
@@ -206,7 +206,7 @@ Result<bool> Dispatcher::StartOne(const Task& task, std::set<std::string>& busy_
   Result<std::optional<Route>> route = StartingRoute(task, &switched);
   if (!route.ok()) return route.status();
   if (!*route) return false;
-  Result<RunPlan> plan = PlanAttempt(task, *project, **route, switched);
+  Result<AttemptPlan> plan = PlanAttempt(task, *project, **route, switched);
   if (!plan.ok()) return plan.status();
   std::string worktree = runner_.WorktreePath(project->name, plan->task.branch);
   if (busy_worktrees.count(worktree)) return false;  // one agent per branch at a time
@@ -216,16 +216,16 @@ Result<bool> Dispatcher::StartOne(const Task& task, std::set<std::string>& busy_
   ORCH_RETURN_IF_ERROR(moved);
   if (breakers_) breakers_->Started(plan->agent);
   if (task.branch.empty()) ORCH_RETURN_IF_ERROR(store_.SetTaskBranch(task.id, plan->task.branch));
-  TaskRun row;
+  Attempt row;
   row.task_id = task.id;
   row.agent = plan->agent;
   row.model = plan->model;
   row.tmux_session = SessionName(project->name, task.id);
-  row.run_dir = runner_.RunDir(task.id, plan->attempt);
+  row.run_dir = runner_.AttemptDir(task.id, plan->attempt);
   row.worktree = worktree;
   Result<std::vector<std::string>> argv = runner_.Argv(*plan);
   if (argv.ok()) row.command = *argv;
-  Result<TaskRun> run = store_.StartRun(row);
+  Result<Attempt> run = store_.StartAttempt(row);
   ORCH_RETURN_IF_ERROR(run.status());
   busy_worktrees.insert(worktree);
   spdlog::info("dispatch: task {} attempt {}: starting {} in {}", task.id, plan->attempt,
@@ -234,9 +234,9 @@ Result<bool> Dispatcher::StartOne(const Task& task, std::set<std::string>& busy_
   return true;
 }
 
-void Dispatcher::Launch(const RunPlan& plan, const TaskRun& run) {
+void Dispatcher::Launch(const AttemptPlan& plan, const Attempt& run) {
   Submit(plan.task.id, [this, plan, run]() -> WorkQueue::Apply {
-    Result<RunHandle> started = runner_.Start(plan);
+    Result<AttemptHandle> started = runner_.Start(plan);
     std::optional<int64_t> issue = IssueNumber(plan.task);
     if (started.ok() && issue) {
       Result<Route> route = RouteFromJson(plan.task.route.value_or("{}"));
@@ -253,11 +253,11 @@ void Dispatcher::Launch(const RunPlan& plan, const TaskRun& run) {
       }
       spdlog::warn("dispatch: task {}: could not start {}: {}", plan.task.id, plan.agent,
                    started.status().message());
-      TaskRun failed = run;
+      Attempt failed = run;
       failed.outcome = "failed";
       failed.error_class = "spawn";
       failed.summary = started.status().message();
-      LogIfError(store_.FinishRun(failed));
+      LogIfError(store_.FinishAttempt(failed));
       LogIfError(retry_.Fail(plan.task, plan.agent, plan.model,
                              "could not start: " + started.status().message(),
                              AgentError::kNone));
@@ -267,25 +267,25 @@ void Dispatcher::Launch(const RunPlan& plan, const TaskRun& run) {
 
 // ---- Reaping
 
-std::optional<RunCheck> Dispatcher::Ended(const TaskRun& run, int64_t now) {
+std::optional<AttemptCheck> Dispatcher::Ended(const Attempt& run, int64_t now) {
   // The exit file is one stat; the pane is a tmux client, so only every few seconds.
   Result<ShimExit> exit = ReadShimExit(run.run_dir);
-  if (exit.ok()) return RunCheck{.state = RunState::kExited, .exit = *exit};
+  if (exit.ok()) return AttemptCheck{.state = AttemptState::kExited, .exit = *exit};
   int64_t& next = next_tmux_check_[run.id];
   if (now < next) return std::nullopt;
   next = now + kTmuxCheckEvery;
-  RunCheck check = runner_.Check(run.tmux_session, run.run_dir);
-  if (check.state == RunState::kRunning) return std::nullopt;
+  AttemptCheck check = runner_.Check(run.tmux_session, run.run_dir);
+  if (check.state == AttemptState::kRunning) return std::nullopt;
   return check;
 }
 
 Status Dispatcher::ReapExited(DispatchReport* report) {
-  Result<std::vector<TaskRun>> running = store_.UnfinishedRuns();
+  Result<std::vector<Attempt>> running = store_.UnfinishedAttempts();
   if (!running.ok()) return running.status();
   int64_t now = clock_.NowUnix();
-  for (const TaskRun& run : *running) {
+  for (const Attempt& run : *running) {
     if (Skip(run.task_id)) continue;
-    std::optional<RunCheck> check = Ended(run, now);
+    std::optional<AttemptCheck> check = Ended(run, now);
     if (!check) continue;
     next_tmux_check_.erase(run.id);
     Result<Task> task = store_.GetTask(run.task_id);
@@ -306,14 +306,14 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
 // ---- After a restart
 
 Status Dispatcher::Adopt() {
-  Result<std::vector<TaskRun>> running = store_.UnfinishedRuns();
+  Result<std::vector<Attempt>> running = store_.UnfinishedAttempts();
   if (!running.ok()) return running.status();
   std::set<int64_t> with_run;
   std::set<std::string> sessions_in_use;
-  for (const TaskRun& run : *running) {
+  for (const Attempt& run : *running) {
     with_run.insert(run.task_id);
-    RunCheck c = runner_.Check(run.tmux_session, run.run_dir);
-    if (c.state == RunState::kRunning) {
+    AttemptCheck c = runner_.Check(run.tmux_session, run.run_dir);
+    if (c.state == AttemptState::kRunning) {
       spdlog::info("dispatch: adopted task {}'s live session {}", run.task_id, run.tmux_session);
       sessions_in_use.insert(run.tmux_session);
       if (on_run_started) on_run_started(run.run_dir);

@@ -92,13 +92,13 @@ class Dispatcher {
   // The route `task` starts with: its own, or another agent's when its breaker is open.
   // nullopt: wait (or routed again, when it has no route).
   Result<std::optional<Route>> StartingRoute(const Task& task, bool* switched);
-  Result<RunPlan> PlanAttempt(const Task& task, const Project& project, const Route& route,
+  Result<AttemptPlan> PlanAttempt(const Task& task, const Project& project, const Route& route,
                               bool switched);
-  void Launch(const RunPlan& plan, const TaskRun& run);
+  void Launch(const AttemptPlan& plan, const Attempt& run);
 
   Status ReapExited(DispatchReport* report);
   // Whether `run` has ended, looking at its pane only every few seconds. nullopt: running.
-  std::optional<RunCheck> Ended(const TaskRun& run, int64_t now);
+  std::optional<AttemptCheck> Ended(const Attempt& run, int64_t now);
 
   SqliteStore& store_;
   const Config& config_;

@@ -77,7 +77,7 @@ class DispatcherTest : public ::testing::Test {
     return *t;
   }
   Task Get(int64_t id) { return *store_->GetTask(id); }
-  std::vector<TaskRun> Attempts(int64_t id) { return *store_->ListRuns(id); }
+  std::vector<Attempt> Attempts(int64_t id) { return *store_->ListAttempts(id); }
   DispatchReport Step() {
     Result<DispatchReport> r = dispatcher_->Step();
     EXPECT_TRUE(r.ok()) << r.status().message();

@@ -82,11 +82,11 @@ Result<int> Housekeeping::PruneRunLogs(const std::function<bool(int64_t)>& busy)
   if (days <= 0) return 0;
   int64_t before = clock_.NowUnix() - int64_t{days} * 86400;
   int removed = 0;
-  for (const std::string& name : files_.List(runner_.RunsDir())) {
+  for (const std::string& name : files_.List(runner_.AttemptsDir())) {
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
     int64_t id = std::atoll(name.c_str());
     if (busy(id)) continue;
-    std::string path = runner_.RunsDir() + "/" + name;
+    std::string path = runner_.AttemptsDir() + "/" + name;
     Result<Task> task = store_.GetTask(id);
     if (!task.ok() && !task.status().IsNotFound()) return task.status();
     if (task.ok()) {

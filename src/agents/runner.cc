@@ -79,7 +79,7 @@ std::string SessionName(const std::string& project, int64_t task_id) {
   return name + "-" + std::to_string(task_id);
 }
 
-std::string BuildAgentPrompt(const RunPlan& plan, const std::string& system_prompt) {
+std::string BuildAgentPrompt(const AttemptPlan& plan, const std::string& system_prompt) {
   std::ostringstream p;
   if (!system_prompt.empty()) p << system_prompt << "\n---\n\n";
   const Task& t = plan.task;
@@ -108,17 +108,17 @@ Runner::Runner(const Config& config, WorktreeGit& git, Tmux& tmux, RunnerOptions
   if (options_.orch_binary.empty()) options_.orch_binary = ExecutablePath();
 }
 
-std::string Runner::RunsDir() const { return options_.orch_home + "/runs"; }
+std::string Runner::AttemptsDir() const { return options_.orch_home + "/runs"; }
 
-std::string Runner::RunDir(int64_t task_id, int attempt) const {
-  return RunsDir() + "/" + std::to_string(task_id) + "/" + std::to_string(attempt);
+std::string Runner::AttemptDir(int64_t task_id, int attempt) const {
+  return AttemptsDir() + "/" + std::to_string(task_id) + "/" + std::to_string(attempt);
 }
 
 std::string Runner::WorktreePath(const std::string& project, const std::string& branch) const {
   return options_.worktrees_base + "/" + project + "/" + branch;
 }
 
-AgentRequest Runner::Request(const RunPlan& plan, const std::string& system_prompt_file) const {
+AgentRequest Runner::Request(const AttemptPlan& plan, const std::string& system_prompt_file) const {
   return {
       .model = plan.model,
       .workdir = WorktreePath(plan.project.name, BranchName(plan.task)),
@@ -129,20 +129,20 @@ AgentRequest Runner::Request(const RunPlan& plan, const std::string& system_prom
       .allowed_tools = config_.router.allowed_tools};
 }
 
-Result<std::vector<std::string>> Runner::Argv(const RunPlan& plan) const {
+Result<std::vector<std::string>> Runner::Argv(const AttemptPlan& plan) const {
   Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(plan.agent, config_);
   if (!adapter.ok()) return adapter.status();
   Result<PromptFile> system = LoadPrompt(options_.orch_home, "agent_system.md");
   return (*adapter)->Build(Request(plan, system.ok() ? system->path : "")).argv;
 }
 
-Result<RunHandle> Runner::Start(const RunPlan& plan) {
+Result<AttemptHandle> Runner::Start(const AttemptPlan& plan) {
   Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(plan.agent, config_);
   if (!adapter.ok()) return adapter.status();
-  RunHandle h;
+  AttemptHandle h;
   h.branch = BranchName(plan.task);
   h.session = SessionName(plan.project.name, plan.task.id);
-  h.run_dir = RunDir(plan.task.id, plan.attempt);
+  h.run_dir = AttemptDir(plan.task.id, plan.attempt);
   h.worktree = WorktreePath(plan.project.name, h.branch);
   std::error_code ec;
   std::filesystem::create_directories(h.run_dir, ec);
@@ -162,8 +162,8 @@ Result<RunHandle> Runner::Start(const RunPlan& plan) {
 }
 
 // The work tree: reused when a previous attempt left it, else made now. Sets h.base when made.
-Result<Runner::MadeWorktree> Runner::AddWorktreeIfMissing(const RunPlan& plan,
-                                                          const std::string& token, RunHandle& h) {
+Result<Runner::MadeWorktree> Runner::AddWorktreeIfMissing(const AttemptPlan& plan,
+                                                          const std::string& token, AttemptHandle& h) {
   if (std::filesystem::exists(h.worktree + "/.git")) return MadeWorktree{};
   Result<Worktree> wt = git_.AddWorktree(
       {.repo = plan.project.path, .branch = h.branch, .path = h.worktree, .token = token});
@@ -174,8 +174,8 @@ Result<Runner::MadeWorktree> Runner::AddWorktreeIfMissing(const RunPlan& plan,
 
 // Everything after the work tree: the base remembered, the prompt and spec written, the tmux
 // session running the shim. Sets h.base (when still empty) and h.argv.
-Status Runner::StartSession(const RunPlan& plan, AgentAdapter& adapter, const std::string& token,
-                            RunHandle& h) {
+Status Runner::StartSession(const AttemptPlan& plan, AgentAdapter& adapter, const std::string& token,
+                            AttemptHandle& h) {
   if (h.base.empty()) {
     h.base = Base(plan.task.id);
   } else {
@@ -197,7 +197,7 @@ Status Runner::StartSession(const RunPlan& plan, AgentAdapter& adapter, const st
   return tmux_.NewSession(h.session, h.worktree, {options_.orch_binary, "shim", h.run_dir}, {});
 }
 
-ShimSpec Runner::Spec(const RunPlan& plan, const AgentCommand& cmd, const RunHandle& h,
+ShimSpec Runner::Spec(const AttemptPlan& plan, const AgentCommand& cmd, const AttemptHandle& h,
                       const std::string& token, const std::string& prompt_path) const {
   ShimSpec spec;
   spec.argv = cmd.argv;
@@ -219,11 +219,11 @@ ShimSpec Runner::Spec(const RunPlan& plan, const AgentCommand& cmd, const RunHan
   return spec;
 }
 
-RunCheck Runner::Check(const std::string& session, const std::string& run_dir) {
-  RunCheck c;
+AttemptCheck Runner::Check(const std::string& session, const std::string& run_dir) {
+  AttemptCheck c;
   Result<ShimExit> exit = ReadShimExit(run_dir);
   if (exit.ok()) {
-    c.state = RunState::kExited;
+    c.state = AttemptState::kExited;
     c.exit = *exit;
     return c;
   }
@@ -232,12 +232,12 @@ RunCheck Runner::Check(const std::string& session, const std::string& run_dir) {
   // Re-read: the shim may have finished between the two looks.
   exit = ReadShimExit(run_dir);
   if (exit.ok()) {
-    c.state = RunState::kExited;
+    c.state = AttemptState::kExited;
     c.exit = *exit;
     return c;
   }
   if (!dead.ok() && !dead.status().IsNotFound()) return c;  // tmux trouble: ask again later
-  c.state = RunState::kVanished;
+  c.state = AttemptState::kVanished;
   return c;
 }
 

@@ -1,4 +1,5 @@
-// Runner: one agent run = one git work tree + one tmux session running the shim (shim.h).
+// Runner: one attempt at a task (an Attempt, store.h) = one git work tree + one tmux session
+// running the shim (shim.h). ("Run" alone means an orchestrated run, runs/runs.h.)
 //
 //   $ORCH_HOME/worktrees/<project>/<branch>/   the work tree (ORCH_WORKTREES moves the base)
 //   $ORCH_HOME/runs/<task>/<attempt>/          prompt.md, spec.json, output.log, stdout,
@@ -6,7 +7,7 @@
 //   tmux -L orch: session orch-<project>-<task> (ORCH_TMUX_SOCKET names another server)
 //
 // Start() is transactional: when any step fails, the work tree and branch it made are removed
-// and no session is left. Check() says whether a run ended, from the shim's exit file, with
+// and no session is left. Check() says whether an attempt ended, from the shim's exit file, with
 // the session's state as the backstop. A RunWatcher (inotify on the run directories) wakes the
 // engine the moment a shim writes its exit file, so completion is not noticed by polling.
 //
@@ -43,7 +44,7 @@ struct RunnerOptions {
 };
 
 // What to run: the task, where, and how.
-struct RunPlan {
+struct AttemptPlan {
   Task task;
   Project project;
   std::string agent;
@@ -53,7 +54,7 @@ struct RunPlan {
   std::string previous_failure = "";  // why the last attempt failed, told to the agent
 };
 
-struct RunHandle {
+struct AttemptHandle {
   std::string session;
   std::string run_dir;
   std::string worktree;
@@ -62,10 +63,10 @@ struct RunHandle {
   std::vector<std::string> argv;
 };
 
-enum class RunState { kRunning, kExited, kVanished };
+enum class AttemptState { kRunning, kExited, kVanished };
 
-struct RunCheck {
-  RunState state = RunState::kRunning;
+struct AttemptCheck {
+  AttemptState state = AttemptState::kRunning;
   ShimExit exit;  // when kExited
 };
 
@@ -78,23 +79,23 @@ std::string BranchName(const Task& task);
 std::string SessionName(const std::string& project, int64_t task_id);
 // The prompt file's text: the system prompt when the CLI has no switch for it, the task
 // fenced as untrusted, and the previous failure if any.
-std::string BuildAgentPrompt(const RunPlan& plan, const std::string& system_prompt);
+std::string BuildAgentPrompt(const AttemptPlan& plan, const std::string& system_prompt);
 
 class Runner {
  public:
   Runner(const Config& config, WorktreeGit& git, Tmux& tmux, RunnerOptions options);
 
-  std::string RunDir(int64_t task_id, int attempt) const;
+  std::string AttemptDir(int64_t task_id, int attempt) const;
   // Where every task's run directories are: runs/<task>/<attempt>.
-  std::string RunsDir() const;
+  std::string AttemptsDir() const;
   const std::string& worktrees_base() const { return options_.worktrees_base; }
   std::string WorktreePath(const std::string& project, const std::string& branch) const;
   Tmux& tmux() { return tmux_; }
 
-  Result<RunHandle> Start(const RunPlan& plan);
+  Result<AttemptHandle> Start(const AttemptPlan& plan);
   // The argv Start would run, without starting anything (recorded on the run's row).
-  Result<std::vector<std::string>> Argv(const RunPlan& plan) const;
-  RunCheck Check(const std::string& session, const std::string& run_dir);
+  Result<std::vector<std::string>> Argv(const AttemptPlan& plan) const;
+  AttemptCheck Check(const std::string& session, const std::string& run_dir);
   // The agent's output, as the CLI printed it on stdout, and how it ended.
   Result<AgentOutput> ReadOutput(const std::string& run_dir, const ShimExit& exit);
   // Kills the session (the shim kills the agent's process group).
@@ -114,14 +115,14 @@ class Runner {
     bool tree = false;
     bool branch = false;
   };
-  Result<MadeWorktree> AddWorktreeIfMissing(const RunPlan& plan, const std::string& token,
-                                            RunHandle& h);
-  Status StartSession(const RunPlan& plan, AgentAdapter& adapter, const std::string& token,
-                      RunHandle& h);
-  ShimSpec Spec(const RunPlan& plan, const AgentCommand& cmd, const RunHandle& h,
+  Result<MadeWorktree> AddWorktreeIfMissing(const AttemptPlan& plan, const std::string& token,
+                                            AttemptHandle& h);
+  Status StartSession(const AttemptPlan& plan, AgentAdapter& adapter, const std::string& token,
+                      AttemptHandle& h);
+  ShimSpec Spec(const AttemptPlan& plan, const AgentCommand& cmd, const AttemptHandle& h,
                 const std::string& token, const std::string& prompt_path) const;
   std::string Token(const Project& project) const;
-  AgentRequest Request(const RunPlan& plan, const std::string& system_prompt_file) const;
+  AgentRequest Request(const AttemptPlan& plan, const std::string& system_prompt_file) const;
 
   const Config& config_;
   WorktreeGit& git_;

@@ -84,7 +84,7 @@ class BuildAgentPromptTest : public ::testing::Test {
     plan_.project.name = "acme/widgets";
     plan_.attempt = 2;
   }
-  RunPlan plan_;
+  AttemptPlan plan_;
 };
 
 TEST_F(BuildAgentPromptTest, SystemPromptOnlyWhenGiven) {

@@ -134,7 +134,7 @@ class RunCancelCommand : public Command {
     Tmux tmux(processes, TmuxSocketName(ctx.env));
     int killed = 0;
     ORCH_RETURN_IF_ERROR(CancelRun(**store, *id, [&](const Task& t) {
-      Result<std::vector<TaskRun>> runs = (*store)->ListRuns(t.id);
+      Result<std::vector<Attempt>> runs = (*store)->ListAttempts(t.id);
       if (!runs.ok() || runs->empty() || runs->back().finished_at) return;
       // As `orch task kill`: the marker says a person stopped it.
       std::ofstream(runs->back().run_dir + "/" + kKilledMarker) << ctx.actor() << "\n";

@@ -46,13 +46,13 @@ Result<nlohmann::json> CountTasks(SqliteStore& store) {
 
 // The runs not yet finished, each with whether its tmux session still exists.
 Result<nlohmann::json> LiveSessions(SqliteStore& store, const EnvLookup& env) {
-  Result<std::vector<TaskRun>> runs = store.UnfinishedRuns();
+  Result<std::vector<Attempt>> runs = store.UnfinishedAttempts();
   if (!runs.ok()) return runs.status();
   PosixProcessRunner processes;
   Tmux tmux(processes, TmuxSocketName(env));
   Result<std::vector<std::string>> sessions = tmux.ListSessions();
   nlohmann::json live = nlohmann::json::array();
-  for (const TaskRun& r : *runs) {
+  for (const Attempt& r : *runs) {
     bool alive = false;
     if (sessions.ok()) {
       for (const auto& s : *sessions) alive = alive || s == r.tmux_session;

@@ -44,7 +44,7 @@ nlohmann::json TaskJson(const Task& t) {
           {"updated_at", FormatUnixTime(t.updated_at, TimeFormat::kIso8601)}};
 }
 
-nlohmann::json RunJson(const TaskRun& r) {
+nlohmann::json RunJson(const Attempt& r) {
   return {{"attempt", r.attempt},
           {"agent", r.agent},
           {"model", r.model},
@@ -175,7 +175,7 @@ class TaskIdCommand : public Command {
 class TaskShowCommand : public TaskIdCommand {
   void DefineMore(CLI::App& app) override { app.add_flag("--json", json_, "Print JSON"); }
   Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
-    Result<std::vector<TaskRun>> runs = store.ListRuns(t.id);
+    Result<std::vector<Attempt>> runs = store.ListAttempts(t.id);
     if (!runs.ok()) return runs.status();
     // After a transient agent error: when the next attempt may start (dispatch.cc).
     std::optional<int64_t> retry_at;
@@ -187,7 +187,7 @@ class TaskShowCommand : public TaskIdCommand {
                                   ? nlohmann::json(FormatUnixTime(*retry_at, TimeFormat::kIso8601))
                                   : nlohmann::json();
       j["runs"] = nlohmann::json::array();
-      for (const TaskRun& r : *runs) j["runs"].push_back(RunJson(r));
+      for (const Attempt& r : *runs) j["runs"].push_back(RunJson(r));
       ctx.out << j.dump(2) << "\n";
       return Status::OK();
     }
@@ -217,7 +217,7 @@ class TaskShowCommand : public TaskIdCommand {
     }
     if (!t.branch.empty()) ctx.out << "  branch:   " << t.branch << "\n";
     if (t.pr_number) ctx.out << "  pr:       #" << *t.pr_number << "\n";
-    for (const TaskRun& r : *runs) {
+    for (const Attempt& r : *runs) {
       ctx.out << "  run " << r.attempt << ":    " << r.agent << (r.model.empty() ? "" : " (" + r.model + ")")
               << " " << (r.finished_at ? (r.outcome + (r.error_class.empty() ? "" : " [" + r.error_class + "]"))
                                        : std::string("running in tmux session ") + r.tmux_session)
@@ -399,7 +399,7 @@ class TaskRunCommand : public TaskIdCommand {
       agents.dispatcher.Drain();
       Result<Task> now = store.GetTask(t.id);
       if (!now.ok()) return now.status();
-      Result<std::vector<TaskRun>> runs = store.ListRuns(t.id);
+      Result<std::vector<Attempt>> runs = store.ListAttempts(t.id);
       if (runs.ok() && !runs->empty() && runs->back().run_dir + "/output.log" != log) {
         log = runs->back().run_dir + "/output.log";
         printed = 0;
@@ -427,7 +427,7 @@ class TaskRunCommand : public TaskIdCommand {
 
 // The task's latest tmux session, if it has run.
 Result<std::string> LatestSession(SqliteStore& store, const Task& t) {
-  Result<std::vector<TaskRun>> runs = store.ListRuns(t.id);
+  Result<std::vector<Attempt>> runs = store.ListAttempts(t.id);
   if (!runs.ok()) return runs.status();
   if (runs->empty()) {
     return Status::NotFound("task " + std::to_string(t.id), "has not run an agent yet");
@@ -460,12 +460,12 @@ class TaskAttachCommand : public TaskIdCommand {
 
 class TaskKillCommand : public TaskIdCommand {
   Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
-    Result<std::vector<TaskRun>> runs = store.ListRuns(t.id);
+    Result<std::vector<Attempt>> runs = store.ListAttempts(t.id);
     if (!runs.ok()) return runs.status();
     if (runs->empty() || runs->back().finished_at) {
       return Status::NotFound("task " + std::to_string(t.id), "has no running agent");
     }
-    const TaskRun& run = runs->back();
+    const Attempt& run = runs->back();
     // The marker tells the daemon a person stopped it: needs_review, not another attempt.
     std::ofstream(run.run_dir + "/" + kKilledMarker) << ctx.actor() << "\n";
     PosixProcessRunner processes;

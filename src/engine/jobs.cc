@@ -7,17 +7,10 @@
 #include <ctime>
 #include <utility>
 
+#include "base/time_format.h"
+
 namespace orch {
 namespace {
-
-std::string Utc(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 bool Active(TaskStatus s) { return s != TaskStatus::kDone && s != TaskStatus::kNeedsReview; }
 
@@ -120,7 +113,8 @@ Result<std::string> JobScheduler::Run(const JobConfig& job, JobState& state,
                                       std::optional<int64_t> slot, bool force, bool wait) {
   int64_t now = clock_.NowUnix();
   if (slot) state.last_slot_at = *slot;
-  std::string when = slot ? Utc(*slot) : Utc(now) + "/manual";
+  std::string when = slot ? FormatUnixTime(*slot, TimeFormat::kIso8601)
+                          : FormatUnixTime(now, TimeFormat::kIso8601) + "/manual";
   std::string result;
   if (job.type == JobType::kTask) {
     Result<std::string> r = RunTask(job, state, when, force);

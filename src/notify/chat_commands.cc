@@ -72,10 +72,10 @@ std::string StatusReply(SqliteStore& store) {
 }
 
 std::string Stream(SqliteStore& store, int64_t id) {
-  Result<std::vector<TaskRun>> runs = store.ListRuns(id);
+  Result<std::vector<Attempt>> runs = store.ListAttempts(id);
   if (!runs.ok()) return "task " + std::to_string(id) + ": " + runs.status().message();
   if (runs->empty()) return "task " + std::to_string(id) + " has no runs yet";
-  const TaskRun& run = runs->back();
+  const Attempt& run = runs->back();
   Result<std::string> tail = TailLog(run.run_dir + "/output.log", kStreamLines);
   if (!tail.ok()) return "task " + std::to_string(id) + ": " + tail.status().message();
   std::string head = "task " + std::to_string(id) + ", run " + std::to_string(run.attempt) + " (" +

@@ -93,11 +93,11 @@ TEST_F(ChatCommandsTest, StreamShowsTheTailOfTheLatestRunRedacted) {
   for (int i = 0; i < 30; ++i) log += "line " + std::to_string(i) + "\n";
   log += "\x1b[32mtoken=supersecretvalue123\x1b[0m\n";
   test::WriteFile(dir_.Sub("run1/output.log"), log);
-  TaskRun run;
+  Attempt run;
   run.task_id = t.id;
   run.agent = "claude";
   run.run_dir = dir_.Sub("run1");
-  ASSERT_TRUE(store_->StartRun(run).ok());
+  ASSERT_TRUE(store_->StartAttempt(run).ok());
   std::string s = Say("/stream " + std::to_string(t.id));
   EXPECT_THAT(s, HasSubstr("run 1 (claude, running)"));
   EXPECT_THAT(s, HasSubstr("line 29"));

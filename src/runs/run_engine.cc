@@ -164,7 +164,7 @@ Status RunEngine::ReadAgentSteps(const RunRecord& run, Rows& rows) {
         row.status = StepState::kFailed;
         row.output = "its task " + std::to_string(*row.task_id) + " was deleted";
       } else if (task->status == TaskStatus::kDone || task->status == TaskStatus::kNeedsReview) {
-        Result<std::vector<TaskRun>> attempts = store_.ListRuns(task->id);
+        Result<std::vector<Attempt>> attempts = store_.ListAttempts(task->id);
         std::string out = attempts.ok() && !attempts->empty() ? attempts->back().summary : "";
         if (task->status == TaskStatus::kDone) {
           row.status = StepState::kCompleted;

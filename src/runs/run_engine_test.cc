@@ -63,15 +63,15 @@ class RunEngineTest : public ::testing::Test {
     ASSERT_TRUE(store_->Transition(task_id, TaskStatus::kRouted, TaskStatus::kInProgress,
                                    {"t", "started"})
                     .ok());
-    TaskRun row;
+    Attempt row;
     row.task_id = task_id;
     row.agent = "claude";
-    Result<TaskRun> run = store_->StartRun(row);
+    Result<Attempt> run = store_->StartAttempt(row);
     ASSERT_TRUE(run.ok()) << run.status().message();
     run->outcome = done ? "done" : "failed";
     run->summary = output;
     run->finished_at = clock_.NowUnix();
-    ASSERT_TRUE(store_->FinishRun(*run).ok());
+    ASSERT_TRUE(store_->FinishAttempt(*run).ok());
     ASSERT_TRUE(store_
                     ->Transition(task_id, TaskStatus::kInProgress,
                                  done ? TaskStatus::kDone : TaskStatus::kNeedsReview,

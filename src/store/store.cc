@@ -436,8 +436,8 @@ const char* kRunColumns =
     "finished_at, exit_code, outcome, error_class, summary, agent_session, input_tokens, "
     "output_tokens, cost_usd";
 
-TaskRun ReadRun(SQLite::Statement& q) {
-  TaskRun r;
+Attempt ReadRun(SQLite::Statement& q) {
+  Attempt r;
   r.id = q.getColumn(0).getInt64();
   r.task_id = q.getColumn(1).getInt64();
   r.attempt = q.getColumn(2).getInt();
@@ -491,7 +491,7 @@ Status SqliteStore::SetTaskColumn(int64_t id, const char* column, const std::str
   return Status::OK();
 }
 
-Result<TaskRun> SqliteStore::StartRun(const TaskRun& run) {
+Result<Attempt> SqliteStore::StartAttempt(const Attempt& run) {
   int64_t id = 0;
   try {
     SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
@@ -521,7 +521,7 @@ Result<TaskRun> SqliteStore::StartRun(const TaskRun& run) {
   return Status::Internal("task run " + std::to_string(id), "vanished after insert");
 }
 
-Status SqliteStore::FinishRun(const TaskRun& run) {
+Status SqliteStore::FinishAttempt(const Attempt& run) {
   try {
     SQLite::Statement upd(
         *db_,
@@ -548,8 +548,8 @@ Status SqliteStore::FinishRun(const TaskRun& run) {
   return Status::OK();
 }
 
-Result<std::vector<TaskRun>> SqliteStore::ListRuns(int64_t task_id) {
-  std::vector<TaskRun> out;
+Result<std::vector<Attempt>> SqliteStore::ListAttempts(int64_t task_id) {
+  std::vector<Attempt> out;
   try {
     SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns +
                                   " FROM task_runs WHERE task_id = ? ORDER BY attempt");
@@ -561,8 +561,8 @@ Result<std::vector<TaskRun>> SqliteStore::ListRuns(int64_t task_id) {
   return out;
 }
 
-Result<std::vector<TaskRun>> SqliteStore::UnfinishedRuns() {
-  std::vector<TaskRun> out;
+Result<std::vector<Attempt>> SqliteStore::UnfinishedAttempts() {
+  std::vector<Attempt> out;
   try {
     SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns +
                                   " FROM task_runs WHERE finished_at IS NULL ORDER BY id");

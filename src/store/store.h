@@ -91,7 +91,7 @@ struct Event {
 };
 
 // One attempt of an agent at a task (task_runs).
-struct TaskRun {
+struct Attempt {
   int64_t id = 0;
   int64_t task_id = 0;
   int attempt = 0;
@@ -254,13 +254,14 @@ class SqliteStore {
   Status SetTaskBranch(int64_t id, const std::string& branch);
   Status SetTaskAgentSession(int64_t id, const std::string& session);
 
-  // Agent runs (store_runs.cc). StartRun inserts a run with attempt = the task's runs so far
-  // + 1 and returns it; FinishRun records how it ended (once: Conflict when already finished).
-  Result<TaskRun> StartRun(const TaskRun& run);
-  Status FinishRun(const TaskRun& run);
-  Result<std::vector<TaskRun>> ListRuns(int64_t task_id);
-  // Runs not finished yet, oldest first.
-  Result<std::vector<TaskRun>> UnfinishedRuns();
+  // A task's attempts (table task_runs). StartAttempt inserts one numbered the task's attempts
+  // so far + 1 and returns it; FinishAttempt records how it ended (once: Conflict when already
+  // finished).
+  Result<Attempt> StartAttempt(const Attempt& attempt);
+  Status FinishAttempt(const Attempt& attempt);
+  Result<std::vector<Attempt>> ListAttempts(int64_t task_id);
+  // Attempts not finished yet, oldest first.
+  Result<std::vector<Attempt>> UnfinishedAttempts();
 
   // Orchestrated runs (store_orch_runs.cc). CreateRun inserts the run and its steps in one
   // transaction (InvalidArgument for input that is not JSON or a step id used twice).

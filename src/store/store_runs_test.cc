@@ -38,8 +38,8 @@ class StoreRunsTest : public ::testing::Test {
     return r.ok() ? *r : Task{};
   }
 
-  TaskRun Start(int64_t task_id, const std::string& agent = "claude") {
-    TaskRun run;
+  Attempt Start(int64_t task_id, const std::string& agent = "claude") {
+    Attempt run;
     run.task_id = task_id;
     run.agent = agent;
     run.model = "sonnet";
@@ -47,9 +47,9 @@ class StoreRunsTest : public ::testing::Test {
     run.tmux_session = "orch-acme_widgets-" + std::to_string(task_id);
     run.run_dir = "/home/runs/" + std::to_string(task_id);
     run.worktree = "/home/worktrees/acme/widgets/orch/t1-x";
-    Result<TaskRun> r = store_->StartRun(run);
+    Result<Attempt> r = store_->StartAttempt(run);
     EXPECT_TRUE(r.ok()) << r.status().message();
-    return r.ok() ? *r : TaskRun{};
+    return r.ok() ? *r : Attempt{};
   }
 
   test::TempDir dir_;
@@ -64,7 +64,7 @@ TEST_F(StoreRunsTest, StartRunNumbersAttemptsPerTask) {
   EXPECT_EQ(Start(a.id).attempt, 1);
   EXPECT_EQ(Start(a.id).attempt, 2);
   EXPECT_EQ(Start(b.id).attempt, 1);
-  TaskRun third = Start(a.id, "codex");
+  Attempt third = Start(a.id, "codex");
   EXPECT_EQ(third.attempt, 3);
   // What was started comes back as stored.
   EXPECT_EQ(third.task_id, a.id);
@@ -75,7 +75,7 @@ TEST_F(StoreRunsTest, StartRunNumbersAttemptsPerTask) {
   EXPECT_EQ(third.worktree, "/home/worktrees/acme/widgets/orch/t1-x");
   EXPECT_EQ(third.started_at, clock_.NowUnix());
   EXPECT_FALSE(third.finished_at.has_value());
-  Result<std::vector<TaskRun>> runs = store_->ListRuns(a.id);
+  Result<std::vector<Attempt>> runs = store_->ListAttempts(a.id);
   ASSERT_TRUE(runs.ok());
   ASSERT_EQ(runs->size(), 3u);
   EXPECT_EQ((*runs)[0].attempt, 1);
@@ -83,15 +83,15 @@ TEST_F(StoreRunsTest, StartRunNumbersAttemptsPerTask) {
 }
 
 TEST_F(StoreRunsTest, StartRunForAMissingTaskFails) {
-  TaskRun run;
+  Attempt run;
   run.task_id = 999;
   run.agent = "claude";
-  EXPECT_FALSE(store_->StartRun(run).ok());
+  EXPECT_FALSE(store_->StartAttempt(run).ok());
 }
 
 TEST_F(StoreRunsTest, FinishRunRecordsTheEndOnce) {
   Task t = AddTask("a");
-  TaskRun run = Start(t.id);
+  Attempt run = Start(t.id);
   clock_.Advance(90);
   run.exit_code = 0;
   run.outcome = "done";
@@ -100,12 +100,12 @@ TEST_F(StoreRunsTest, FinishRunRecordsTheEndOnce) {
   run.input_tokens = 1200;
   run.output_tokens = 300;
   run.cost_usd = 0.25;
-  ASSERT_TRUE(store_->FinishRun(run).ok());
+  ASSERT_TRUE(store_->FinishAttempt(run).ok());
 
-  Result<std::vector<TaskRun>> runs = store_->ListRuns(t.id);
+  Result<std::vector<Attempt>> runs = store_->ListAttempts(t.id);
   ASSERT_TRUE(runs.ok());
   ASSERT_EQ(runs->size(), 1u);
-  const TaskRun& got = (*runs)[0];
+  const Attempt& got = (*runs)[0];
   EXPECT_EQ(got.finished_at, clock_.NowUnix());
   EXPECT_EQ(got.exit_code, 0);
   EXPECT_EQ(got.outcome, "done");
@@ -119,23 +119,23 @@ TEST_F(StoreRunsTest, FinishRunRecordsTheEndOnce) {
   // A second finish (a late watcher, a second engine) loses and changes nothing.
   run.outcome = "failed";
   run.error_class = "timeout";
-  Status again = store_->FinishRun(run);
+  Status again = store_->FinishAttempt(run);
   EXPECT_TRUE(again.IsConflict()) << again.ToString();
-  EXPECT_EQ(store_->ListRuns(t.id)->at(0).outcome, "done");
+  EXPECT_EQ(store_->ListAttempts(t.id)->at(0).outcome, "done");
   // So does finishing a run that does not exist.
-  TaskRun ghost;
+  Attempt ghost;
   ghost.id = 12345;
-  EXPECT_TRUE(store_->FinishRun(ghost).IsConflict());
+  EXPECT_TRUE(store_->FinishAttempt(ghost).IsConflict());
 }
 
 TEST_F(StoreRunsTest, FinishRunWithoutExitCodeStoresNull) {
   Task t = AddTask("a");
-  TaskRun run = Start(t.id);
+  Attempt run = Start(t.id);
   run.outcome = "failed";
   run.error_class = "missing_tool";
   run.finished_at = 42;
-  ASSERT_TRUE(store_->FinishRun(run).ok());
-  TaskRun got = store_->ListRuns(t.id)->at(0);
+  ASSERT_TRUE(store_->FinishAttempt(run).ok());
+  Attempt got = store_->ListAttempts(t.id)->at(0);
   EXPECT_FALSE(got.exit_code.has_value());
   EXPECT_EQ(got.finished_at, 42);
   EXPECT_EQ(got.error_class, "missing_tool");
@@ -144,12 +144,12 @@ TEST_F(StoreRunsTest, FinishRunWithoutExitCodeStoresNull) {
 TEST_F(StoreRunsTest, UnfinishedRunsAreTheOnesStillRunningOldestFirst) {
   Task a = AddTask("a");
   Task b = AddTask("b");
-  TaskRun a1 = Start(a.id);
-  TaskRun b1 = Start(b.id);
-  TaskRun a2 = Start(a.id);
+  Attempt a1 = Start(a.id);
+  Attempt b1 = Start(b.id);
+  Attempt a2 = Start(a.id);
   a1.outcome = "failed";
-  ASSERT_TRUE(store_->FinishRun(a1).ok());
-  Result<std::vector<TaskRun>> running = store_->UnfinishedRuns();
+  ASSERT_TRUE(store_->FinishAttempt(a1).ok());
+  Result<std::vector<Attempt>> running = store_->UnfinishedAttempts();
   ASSERT_TRUE(running.ok());
   ASSERT_EQ(running->size(), 2u);
   EXPECT_EQ((*running)[0].id, b1.id);
@@ -213,21 +213,21 @@ TEST(StoreMigrationTest, Migration3AppliesOnAVersion2Database) {
   EXPECT_FALSE(t->route.has_value());
   EXPECT_EQ(t->branch, "");
   EXPECT_EQ(t->agent_session, "");
-  Result<std::vector<TaskRun>> runs = store.ListRuns(1);
+  Result<std::vector<Attempt>> runs = store.ListAttempts(1);
   ASSERT_TRUE(runs.ok()) << runs.status().message();
   ASSERT_EQ(runs->size(), 1u);
   EXPECT_EQ(runs->at(0).outcome, "done");
   EXPECT_EQ(runs->at(0).run_dir, "");
-  EXPECT_TRUE(store.UnfinishedRuns()->empty());
+  EXPECT_TRUE(store.UnfinishedAttempts()->empty());
 
   // And the new columns work.
   ASSERT_TRUE(store.SetTaskBranch(1, "orch/7-old-task").ok());
   EXPECT_EQ(store.GetTask(1)->branch, "orch/7-old-task");
-  TaskRun next;
+  Attempt next;
   next.task_id = 1;
   next.agent = "codex";
   next.run_dir = "/runs/1/2";
-  Result<TaskRun> started = store.StartRun(next);
+  Result<Attempt> started = store.StartAttempt(next);
   ASSERT_TRUE(started.ok()) << started.status().message();
   EXPECT_EQ(started->attempt, 2);
   EXPECT_EQ(started->run_dir, "/runs/1/2");

@@ -409,7 +409,7 @@ void ApiServer::Stream(const httplib::Request& req, httplib::Response& res) {
 
 Status ApiServer::LoadRuns(Subscriber& sub) {
   std::lock_guard<std::mutex> lock(store_mu_);
-  Result<std::vector<TaskRun>> runs = store_->ListRuns(sub.task_id);
+  Result<std::vector<Attempt>> runs = store_->ListAttempts(sub.task_id);
   if (!runs.ok()) return runs.status();
   if (runs->empty()) {
     Result<Task> task = store_->GetTask(sub.task_id);
@@ -419,7 +419,7 @@ Status ApiServer::LoadRuns(Subscriber& sub) {
     return Status::OK();
   }
   sub.runs.clear();
-  for (const TaskRun& r : *runs) sub.runs.push_back({r.run_dir, r.finished_at.has_value()});
+  for (const Attempt& r : *runs) sub.runs.push_back({r.run_dir, r.finished_at.has_value()});
   if (!sub.watch || sub.watch->dir() != sub.runs.back().dir) {
     sub.watch = watcher_.Watch(sub.runs.back().dir);
   }
