@@ -65,11 +65,11 @@ int Main(int tasks) {
                   {"collaborators", {{"alice", "admin"}, {"orch-bot", "write"}}},
                   {"labels", {{{"name", "orch"}, {"color", "ededed"}}}}}}}};
   WriteFile(dir.Sub("seed.json"), seed.dump());
-  Background sim({ORCH_GITHUB_SIM, "--port", "0", "--port-file", dir.Sub("sim.port"), "--seed",
-                  dir.Sub("seed.json"), "--webhook-url",
-                  "http://127.0.0.1:" + std::to_string(orch_port) + "/webhook",
-                  "--webhook-secret", "s3cret"},
-                 {}, dir.Sub("sim.out"));
+  Background sim(
+      {ORCH_GITHUB_SIM, "--port", "0", "--port-file", dir.Sub("sim.port"), "--seed",
+       dir.Sub("seed.json"), "--webhook-url",
+       "http://127.0.0.1:" + std::to_string(orch_port) + "/webhook", "--webhook-secret", "s3cret"},
+      {}, dir.Sub("sim.out"));
   if (!Eventually([&] { return !ReadFile(dir.Sub("sim.port")).empty(); })) {
     fprintf(stderr, "the simulator did not start: %s\n", ReadFile(dir.Sub("sim.out")).c_str());
     return 1;
@@ -81,14 +81,18 @@ int Main(int tasks) {
                 "\n  token: t0ken\nengine:\n  tick_interval: 10\n  sync_interval: 3600\n"
                 "router:\n  mode: round_robin\n  agents: [claude]\n");
   std::map<std::string, std::string> env = {
-      {"ORCH_HOME", home}, {"HOME", dir.path()}, {"ORCH_TMUX_SOCKET", socket},
+      {"ORCH_HOME", home},
+      {"HOME", dir.path()},
+      {"ORCH_TMUX_SOCKET", socket},
       {"PATH", dir.Sub("bin") + ":" + std::string(getenv("PATH"))}};
   {
     // The project, registered as the simulator's repository (as `orch project add` would).
     SystemClock clock;
     Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(home + "/orch.db", clock);
-    if (!store.ok() || !(*store)->AddProject({.name = "acme/widgets", .repo = "acme/widgets",
-                                              .path = dir.Sub("work")}).ok()) {
+    if (!store.ok() ||
+        !(*store)
+             ->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = dir.Sub("work")})
+             .ok()) {
       fprintf(stderr, "cannot register the project in %s\n", home.c_str());
       return 1;
     }
@@ -107,10 +111,10 @@ int Main(int tasks) {
   for (int i = 1; i <= tasks; ++i) {
     std::string body = "standin: say first line\nstandin: sleep 200\nstandin: write f" +
                        std::to_string(i) + ".txt x\n";
-    auto opened = control.Post("/_sim/repos/acme/widgets/issues",
-                               Json{{"user", "alice"}, {"title", "Task " + std::to_string(i)},
-                                    {"body", body}}.dump(),
-                               "application/json");
+    auto opened = control.Post(
+        "/_sim/repos/acme/widgets/issues",
+        Json{{"user", "alice"}, {"title", "Task " + std::to_string(i)}, {"body", body}}.dump(),
+        "application/json");
     int number = Json::parse(opened->body)["issue"]["number"];
     // The run directory is known once the task exists; its id is its order here.
     std::string run_dir = home + "/runs/" + std::to_string(i) + "/1";
@@ -145,9 +149,10 @@ int Main(int tasks) {
     exit_to_pr.push_back(Ms(pr - exited));
   }
   Run({"tmux", "-L", socket, "kill-server"});
-  printf("dispatch: %d tasks, one at a time (engine.tick_interval 10 s: every step below is "
-         "event-driven)\n",
-         tasks);
+  printf(
+      "dispatch: %d tasks, one at a time (engine.tick_interval 10 s: every step below is "
+      "event-driven)\n",
+      tasks);
   Report("webhook -> first line", to_first_line);
   Report("agent exit -> PR opened", exit_to_pr);
   return 0;

@@ -16,8 +16,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <httplib.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
@@ -36,11 +36,11 @@
 #include <thread>
 #include <vector>
 
+#include "github/webhook_signature.h"
 #include "receiver/http_receiver.h"
 #include "receiver/inbox_writer.h"
-#include "store/store.h"
 #include "receiver/webhook_server.h"
-#include "github/webhook_signature.h"
+#include "store/store.h"
 
 namespace {
 
@@ -179,10 +179,11 @@ class Load {
     std::string tail = std::to_string(seq_) + "\"}";
     std::string id = DeliveryId("bench", seq_++);
     size_t len = prefix_.size() + tail.size();
-    c.out = "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: GitHub-Hookshot/bench\r\n"
-            "Content-Type: application/json\r\nX-GitHub-Event: issues\r\nX-GitHub-Delivery: " +
-            id + "\r\nX-Hub-Signature-256: " + signer_.Sign(tail) +
-            "\r\nContent-Length: " + std::to_string(len) + "\r\n\r\n";
+    c.out =
+        "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: GitHub-Hookshot/bench\r\n"
+        "Content-Type: application/json\r\nX-GitHub-Event: issues\r\nX-GitHub-Delivery: " +
+        id + "\r\nX-Hub-Signature-256: " + signer_.Sign(tail) +
+        "\r\nContent-Length: " + std::to_string(len) + "\r\n\r\n";
     c.out += prefix_;
     c.out += tail;
     c.written = 0;
@@ -221,8 +222,8 @@ class Load {
       NextRequest(conns[i]);
     }
     Clock::time_point start = Clock::now();
-    Clock::time_point end = start + std::chrono::duration_cast<Clock::duration>(
-                                        std::chrono::duration<double>(seconds));
+    Clock::time_point end =
+        start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     bool stopping = false;
     int in_flight = concurrency;
     std::vector<epoll_event> events(concurrency);
@@ -307,7 +308,8 @@ int main(int argc, char** argv) {
   std::string body = PayloadPrefix() + "x\"}";
   std::string sig = orch::SignBody(kSecret, body);
   volatile bool sink = false;
-  double hmac_us = MeanMicros(20000, [&](int) { sink = orch::VerifySignature(kSecret, body, sig); });
+  double hmac_us =
+      MeanMicros(20000, [&](int) { sink = orch::VerifySignature(kSecret, body, sig); });
   double commit_us;
   {
     auto store = std::move(orch::SqliteStore::Open(dir + "/single.db", clock)).value();
@@ -356,7 +358,8 @@ int main(int argc, char** argv) {
     bare.set_tcp_nodelay(true);
     bare.set_keep_alive_max_count(1'000'000);
     bare.Post("/webhook", [](const httplib::Request& req, httplib::Response& res) {
-      bool ok = orch::VerifySignature(kSecret, req.body, req.get_header_value("X-Hub-Signature-256"));
+      bool ok =
+          orch::VerifySignature(kSecret, req.body, req.get_header_value("X-Hub-Signature-256"));
       res.status = ok ? 202 : 401;
       res.set_content("{\"status\":\"stored\"}", "application/json");
     });
@@ -403,8 +406,8 @@ int main(int argc, char** argv) {
     double busy = static_cast<double>(inbox.commit_micros() - busy0) / 1e6 / r.seconds;
     printf("  c=%-3d %12.0f %9.2f %9.2f %7ld %9d/%-3d %11.1f %10.0f%%\n", c,
            static_cast<double>(r.ok) / r.seconds, Percentile(r.latencies_us, 0.50) / 1000,
-           Percentile(r.latencies_us, 0.99) / 1000, r.errors, r.connections_served, c,
-           per_commit, busy * 100);
+           Percentile(r.latencies_us, 0.99) / 1000, r.errors, r.connections_served, c, per_commit,
+           busy * 100);
     if (r.errors > 0 || r.connections_served != c) failed = true;
   }
   server.Stop();
@@ -436,10 +439,11 @@ int main(int argc, char** argv) {
     orch::Result<orch::InboxOutcome> first =
         fresh->StoreDelivery({DeliveryId("first", 0), "issues", "labeled", "acme/widgets", body});
     double first_us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
-    printf("  reading dedup's keys of %ld deliveries (at start): %.1f ms, %.2f us and %.0f bytes "
-           "of memory per delivery; the first commit after it: %.0f us\n",
-           stored, ms, ms * 1000 / static_cast<double>(stored), bytes / static_cast<double>(stored),
-           first_us);
+    printf(
+        "  reading dedup's keys of %ld deliveries (at start): %.1f ms, %.2f us and %.0f bytes "
+        "of memory per delivery; the first commit after it: %.0f us\n",
+        stored, ms, ms * 1000 / static_cast<double>(stored), bytes / static_cast<double>(stored),
+        first_us);
     if (!loaded || !first.ok() || *first != orch::InboxOutcome::kStored) failed = true;
   }
   std::filesystem::remove_all(dir);

@@ -4,10 +4,10 @@
 
 #include <iostream>
 
-#include "cli/cli.h"
-#include "base/clock.h"
 #include "agents/git.h"
 #include "agents/shim.h"
+#include "base/clock.h"
+#include "cli/cli.h"
 
 int main(int argc, char** argv) {
   // `orch shim <run-dir>` runs inside an agent's tmux session: no config, no store, no CLI.

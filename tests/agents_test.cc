@@ -41,7 +41,9 @@ class AgentLoopTest : public GitHubLoopTest {
   std::string RemoteBranches() {
     return test::Run({"git", "-C", dir_.Sub("origin.git"), "branch", "--list"}).out;
   }
-  std::string Worktrees() { return test::Run({"git", "-C", dir_.Sub("work"), "worktree", "list"}).out; }
+  std::string Worktrees() {
+    return test::Run({"git", "-C", dir_.Sub("work"), "worktree", "list"}).out;
+  }
   std::string LocalBranches() { return test::Run({"git", "-C", dir_.Sub("work"), "branch"}).out; }
   std::string Tmux(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {"tmux", "-L", tmux_socket_};
@@ -73,8 +75,7 @@ TEST_F(AgentLoopTest, ALabelledIssueBecomesAPullRequest) {
   ASSERT_EQ(pulls.size(), 1u) << pulls.dump();
   EXPECT_EQ(pulls[0]["head"]["ref"], branch);
   EXPECT_EQ(pulls[0]["base"]["ref"], "main");
-  EXPECT_THAT(pulls[0]["body"].get<std::string>(),
-              HasSubstr("Closes #" + std::to_string(number)));
+  EXPECT_THAT(pulls[0]["body"].get<std::string>(), HasSubstr("Closes #" + std::to_string(number)));
   EXPECT_EQ(task["pr_number"], pulls[0]["number"]);
   // The route is stored and projected as labels.
   EXPECT_EQ(task["route"]["agent"], "claude");
@@ -191,13 +192,12 @@ TEST_F(AgentLoopTest, ARestartMidRunAdoptsTheSessionAndAppliesTheResultOnce) {
   ASSERT_EQ(status["live_sessions"].size(), 1u);
   EXPECT_EQ(status["live_sessions"][0]["alive"], true);
   EXPECT_GE(status["uptime_seconds"].get<int64_t>(), 0);
-    // The daemon dies hard while the agent works; the agent lives on in tmux.
+  // The daemon dies hard while the agent works; the agent lives on in tmux.
   orch_->Signal(SIGKILL);
   orch_->Wait(std::chrono::seconds(5));
   orch_.reset();
   StartOrch();
-  EXPECT_TRUE(Eventually([&] { return Log().find("adopted task") != std::string::npos; }))
-      << Log();
+  EXPECT_TRUE(Eventually([&] { return Log().find("adopted task") != std::string::npos; })) << Log();
   ASSERT_TRUE(Reaches(id, "in_review")) << Log();
   Json task = Task(id);
   EXPECT_EQ(task["runs"].size(), 1u);  // no second attempt
@@ -272,7 +272,9 @@ TEST_F(AgentLoopTest, AFailedPullRequestIsNeverSuccess) {
   ConfigureAgents();
   StartOrch();
   Sim("POST", "/_sim/faults",
-      {{"method", "POST"}, {"path_prefix", "/repos/acme/widgets/pulls"}, {"status", 500},
+      {{"method", "POST"},
+       {"path_prefix", "/repos/acme/widgets/pulls"},
+       {"status", 500},
        {"count", 1000}});
   auto [number, id] = LabelledIssue("standin: write a.txt x\n");
   ASSERT_TRUE(Reaches(id, "needs_review", std::chrono::seconds(40))) << Log();
@@ -389,8 +391,9 @@ TEST_F(AgentLoopTest, AMergedPullRequestsWorkTreeIsRemovedAndOrphansAreReported)
   StartOrch();
   EXPECT_TRUE(Eventually([&] { return !std::filesystem::exists(worktree); })) << Log();
   EXPECT_THAT(Worktrees(), ::testing::Not(HasSubstr(worktree)));
-  EXPECT_TRUE(Eventually([&] { return Log().find("orphan work tree " + orphan) != std::string::npos; }))
-      << Log();
+  EXPECT_TRUE(Eventually([&] {
+    return Log().find("orphan work tree " + orphan) != std::string::npos;
+  })) << Log();
   EXPECT_TRUE(Eventually([&] { return !std::filesystem::exists(logs); })) << Log();
   EXPECT_FALSE(std::filesystem::exists(runs + "/9001"));
   EXPECT_TRUE(std::filesystem::exists(runs + "/9002"));
@@ -404,7 +407,8 @@ TEST_F(AgentLoopTest, AMergedPullRequestsWorkTreeIsRemovedAndOrphansAreReported)
 
 TEST_F(AgentLoopTest, TaskRunDispatchesInTheForegroundThroughTheSamePath) {
   ConfigureAgents();
-  ProcessResult added = Orch({"task", "add", "Add a file", "--body", "standin: say hi there\nstandin: write b.txt y\n"});
+  ProcessResult added = Orch(
+      {"task", "add", "Add a file", "--body", "standin: say hi there\nstandin: write b.txt y\n"});
   ASSERT_EQ(added.exit_code, 0) << added.err;
   ProcessResult ran = Orch({"task", "run", "1"});
   EXPECT_EQ(ran.exit_code, 0) << ran.err;
@@ -417,8 +421,8 @@ TEST_F(AgentLoopTest, TaskRunDispatchesInTheForegroundThroughTheSamePath) {
 
 TEST_F(AgentLoopTest, RouteIsADryRunAndAgentsListsTheInstalledClis) {
   ConfigureAgents("[claude, codex]");
-  Json route = OrchJson({"route", "--title", "Fix it", "--label", "agent:codex", "--label",
-                         "complexity:simple"});
+  Json route = OrchJson(
+      {"route", "--title", "Fix it", "--label", "agent:codex", "--label", "complexity:simple"});
   EXPECT_EQ(route["agent"], "codex");
   EXPECT_EQ(route["complexity"], "simple");
   EXPECT_EQ(route["by"], "label");
@@ -426,8 +430,7 @@ TEST_F(AgentLoopTest, RouteIsADryRunAndAgentsListsTheInstalledClis) {
   EXPECT_EQ(OrchJson({"route", "--title", "A"})["agent"], "claude");
   EXPECT_EQ(OrchJson({"route", "--title", "B"})["agent"], "claude");
   // The LLM classification: router.agent (the claude stand-in) answers with the route.
-  ConfigureAgents("[claude, codex]",
-                  "model_map:\n  complex: {codex: gpt-5.5}\n");
+  ConfigureAgents("[claude, codex]", "model_map:\n  complex: {codex: gpt-5.5}\n");
   std::string cfg = ReadFile(home() + "/config.yml");
   cfg.replace(cfg.find("mode: round_robin"), 17, "mode: llm");
   WriteFile(home() + "/config.yml", cfg);

@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "github/github_rest.h"
 #include "base/subprocess.h"
+#include "github/github_rest.h"
 #include "testing/test_util.h"
 
 namespace orch::test {
@@ -96,13 +96,15 @@ TEST_F(GitHubClientTest, IssuesLabelsAndCommentsRoundTrip) {
 
 TEST_F(GitHubClientTest, PullRequestsReviewsAndChecks) {
   Result<PullRequest> pr = client_->CreatePullRequest(
-      "acme/widgets", {.title = "Fix one", .body = "Closes #1", .head = "orch/1-fix", .base = "main"});
+      "acme/widgets",
+      {.title = "Fix one", .body = "Closes #1", .head = "orch/1-fix", .base = "main"});
   ASSERT_TRUE(pr.ok()) << pr.status().message();
   EXPECT_EQ(pr->head_ref, "orch/1-fix");
   EXPECT_EQ(pr->state, "open");
   // A second PR for the same branch is refused (422), as GitHub does.
-  EXPECT_TRUE(client_->CreatePullRequest("acme/widgets", {.title = "again", .head = "orch/1-fix",
-                                                          .base = "main"})
+  EXPECT_TRUE(client_
+                  ->CreatePullRequest("acme/widgets",
+                                      {.title = "again", .head = "orch/1-fix", .base = "main"})
                   .status()
                   .IsConflict());
   Result<std::vector<PullRequest>> found =
@@ -112,13 +114,18 @@ TEST_F(GitHubClientTest, PullRequestsReviewsAndChecks) {
   EXPECT_EQ(found->front().number, pr->number);
 
   std::string base = "/_sim/repos/acme/widgets/pulls/" + std::to_string(pr->number);
-  ASSERT_EQ(control_->Post(base + "/reviews",
-                           Json{{"user", "alice"}, {"state", "CHANGES_REQUESTED"},
-                                {"body", "almost"},
-                                {"comments", {{{"path", "a.cc"}, {"line", 3}, {"body", "rename"},
-                                               {"diff_hunk", "@@ -1 +1 @@"}}}}}
-                               .dump(),
-                           "application/json")
+  ASSERT_EQ(control_
+                ->Post(base + "/reviews",
+                       Json{{"user", "alice"},
+                            {"state", "CHANGES_REQUESTED"},
+                            {"body", "almost"},
+                            {"comments",
+                             {{{"path", "a.cc"},
+                               {"line", 3},
+                               {"body", "rename"},
+                               {"diff_hunk", "@@ -1 +1 @@"}}}}}
+                           .dump(),
+                       "application/json")
                 ->status,
             200);
   Result<std::vector<Review>> reviews = client_->ListReviews("acme/widgets", pr->number);
@@ -134,11 +141,14 @@ TEST_F(GitHubClientTest, PullRequestsReviewsAndChecks) {
   EXPECT_EQ(rc->front().line, 3);
   EXPECT_EQ(rc->front().diff_hunk, "@@ -1 +1 @@");
 
-  ASSERT_EQ(control_->Post("/_sim/repos/acme/widgets/check-runs",
-                           Json{{"ref", "orch/1-fix"}, {"name", "ci"}, {"status", "completed"},
-                                {"conclusion", "success"}}
-                               .dump(),
-                           "application/json")
+  ASSERT_EQ(control_
+                ->Post("/_sim/repos/acme/widgets/check-runs",
+                       Json{{"ref", "orch/1-fix"},
+                            {"name", "ci"},
+                            {"status", "completed"},
+                            {"conclusion", "success"}}
+                           .dump(),
+                       "application/json")
                 ->status,
             200);
   Result<std::vector<CheckRun>> checks = client_->ListCheckRuns("acme/widgets", "orch/1-fix");
@@ -146,9 +156,9 @@ TEST_F(GitHubClientTest, PullRequestsReviewsAndChecks) {
   ASSERT_EQ(checks->size(), 1u);
   EXPECT_EQ(checks->front().conclusion, "success");
 
-  ASSERT_EQ(control_->Post(base + "/merge", Json{{"user", "alice"}}.dump(), "application/json")
-                ->status,
-            200);
+  ASSERT_EQ(
+      control_->Post(base + "/merge", Json{{"user", "alice"}}.dump(), "application/json")->status,
+      200);
   Result<PullRequest> merged = client_->GetPullRequest("acme/widgets", pr->number);
   ASSERT_TRUE(merged.ok()) << merged.status().message();
   EXPECT_TRUE(merged->merged);
@@ -158,13 +168,20 @@ TEST_F(GitHubClientTest, RateLimitsAndServerErrorsAreRetryableWithTheWait) {
   auto fault = [&](Json f) {
     ASSERT_EQ(control_->Post("/_sim/faults", f.dump(), "application/json")->status, 200);
   };
-  fault({{"method", "GET"}, {"path_prefix", "/repos/acme/widgets/issues"}, {"status", 429},
-         {"count", 1}, {"retry_after", 7}});
+  fault({{"method", "GET"},
+         {"path_prefix", "/repos/acme/widgets/issues"},
+         {"status", 429},
+         {"count", 1},
+         {"retry_after", 7}});
   Status s = client_->ListIssues("acme/widgets", {}).status();
   EXPECT_TRUE(s.IsRetryable());
   EXPECT_EQ(s.retry_after_seconds(), 7);
-  fault({{"method", "GET"}, {"path_prefix", "/repos/acme/widgets/issues"}, {"status", 403},
-         {"count", 1}, {"secondary", true}, {"retry_after", 3}});
+  fault({{"method", "GET"},
+         {"path_prefix", "/repos/acme/widgets/issues"},
+         {"status", 403},
+         {"count", 1},
+         {"secondary", true},
+         {"retry_after", 3}});
   s = client_->ListIssues("acme/widgets", {}).status();
   EXPECT_TRUE(s.IsRetryable());
   EXPECT_THAT(s.message(), HasSubstr("secondary rate limit"));

@@ -30,8 +30,9 @@ class GitHubLoopTest : public OrchTest {
     SystemClock clock;
     std::filesystem::create_directories(home());
     auto store = std::move(SqliteStore::Open(home() + "/orch.db", clock)).value();
-    ASSERT_TRUE(store->AddProject({.name = "acme/widgets", .repo = "acme/widgets",
-                                   .path = ProjectPath()}).ok());
+    ASSERT_TRUE(
+        store->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = ProjectPath()})
+            .ok());
   }
   // The project's checkout; the intake tests need none.
   virtual std::string ProjectPath() { return dir_.path(); }
@@ -65,9 +66,17 @@ class GitHubLoopTest : public OrchTest {
            {"labels", {{{"name", "orch"}, {"color", "ededed"}}}}}}}};
     if (more_seed.is_object()) seed.update(more_seed);
     WriteFile(dir_.Sub("seed.json"), seed.dump());
-    std::vector<std::string> argv = {ORCH_GITHUB_SIM, "--port", "0", "--port-file",
-                                     dir_.Sub("sim.port"), "--seed", dir_.Sub("seed.json"),
-                                     "--webhook-url", WebhookUrl(), "--webhook-secret", kSecret};
+    std::vector<std::string> argv = {ORCH_GITHUB_SIM,
+                                     "--port",
+                                     "0",
+                                     "--port-file",
+                                     dir_.Sub("sim.port"),
+                                     "--seed",
+                                     dir_.Sub("seed.json"),
+                                     "--webhook-url",
+                                     WebhookUrl(),
+                                     "--webhook-secret",
+                                     kSecret};
     argv.insert(argv.end(), more_args.begin(), more_args.end());
     sim_ = std::make_unique<Background>(argv, std::map<std::string, std::string>{},
                                         dir_.Sub("sim.out"));
@@ -89,9 +98,10 @@ class GitHubLoopTest : public OrchTest {
   // Writes config.yml: the simulator as GitHub, quick ticks, and `extra` YAML appended.
   void Configure(const std::string& extra = "") {
     WriteFile(home() + "/config.yml",
-              "webhook:\n  secret: " + std::string(kSecret) + "\n  port: " +
-                  std::to_string(orch_port_) + "\n" + "github:\n  api_url: http://127.0.0.1:" +
-                  std::to_string(sim_port_) + "\n  token: " + kToken + "\n" +
+              "webhook:\n  secret: " + std::string(kSecret) +
+                  "\n  port: " + std::to_string(orch_port_) + "\n" +
+                  "github:\n  api_url: http://127.0.0.1:" + std::to_string(sim_port_) +
+                  "\n  token: " + kToken + "\n" +
                   "engine:\n  tick_interval: 1\n  sync_interval: 3600\n" + extra);
   }
   void StartOrch() {
@@ -106,10 +116,10 @@ class GitHubLoopTest : public OrchTest {
     // REST paths want orch's token; the /_sim control API wants none.
     httplib::Headers auth;
     if (path.rfind("/_sim", 0) != 0) auth = {{"Authorization", std::string("token ") + kToken}};
-    httplib::Result r = method == "GET"      ? sim_client_->Get(path, auth)
-                        : method == "DELETE" ? sim_client_->Delete(path)
-                                             : sim_client_->Post(path, body.dump(),
-                                                                 "application/json");
+    httplib::Result r = method == "GET" ? sim_client_->Get(path, auth)
+                        : method == "DELETE"
+                            ? sim_client_->Delete(path)
+                            : sim_client_->Post(path, body.dump(), "application/json");
     EXPECT_TRUE(r) << method << " " << path;
     if (!r) return Json();
     EXPECT_EQ(r->status, 200) << method << " " << path << ": " << r->body;
@@ -138,7 +148,9 @@ class GitHubLoopTest : public OrchTest {
         if (t["external_id"] == std::to_string(number)) id = t["id"];
       }
       return id != 0;
-    })) << "no task for issue " << number << "\n" << Log();
+    })) << "no task for issue "
+        << number << "\n"
+        << Log();
     return {number, id};
   }
   Json Deliveries() { return OrchJson({"webhook", "deliveries", "--json"}); }

@@ -81,8 +81,10 @@ TEST_F(GitHubLoopTest, AFailedApplicationThenARedeliveryIsAppliedOnce) {
   StartOrch();
   int number = OpenIssue()["issue"]["number"];
   Sim("POST", "/_sim/faults",
-      {{"method", "GET"}, {"path_prefix", "/repos/acme/widgets/collaborators"},
-       {"status", 502}, {"count", 1000}});
+      {{"method", "GET"},
+       {"path_prefix", "/repos/acme/widgets/collaborators"},
+       {"status", 502},
+       {"count", 1000}});
   std::string guid = Label(number, "bob")["delivery"]["guid"];
   ASSERT_TRUE(Eventually([&] {
     for (const Json& d : Deliveries()) {
@@ -114,8 +116,10 @@ TEST_F(GitHubLoopTest, KillNineRightAfterThe2xxLosesNothingAndAppliesOnce) {
   StartOrch();
   int number = OpenIssue()["issue"]["number"];
   Sim("POST", "/_sim/faults",
-      {{"method", "GET"}, {"path_prefix", "/repos/acme/widgets/collaborators"},
-       {"delay_ms", 5000}, {"count", 1}});
+      {{"method", "GET"},
+       {"path_prefix", "/repos/acme/widgets/collaborators"},
+       {"delay_ms", 5000},
+       {"count", 1}});
   Json labeled = Label(number, "bob");
   ASSERT_EQ(labeled["delivery"]["status"], 202);
   orch_->Signal(SIGKILL);
@@ -150,15 +154,15 @@ TEST_F(GitHubLoopTest, OrchsOwnLabelChangesStartNothing) {
   Configure();
   StartOrch();
   int number = OpenIssue()["issue"]["number"];
-  httplib::Result r = sim_client_->Post(
-      "/repos/acme/widgets/issues/" + std::to_string(number) + "/labels",
-      httplib::Headers{{"Authorization", std::string("Bearer ") + kToken}},
-      Json{{"labels", {"orch"}}}.dump(), "application/json");
+  httplib::Result r =
+      sim_client_->Post("/repos/acme/widgets/issues/" + std::to_string(number) + "/labels",
+                        httplib::Headers{{"Authorization", std::string("Bearer ") + kToken}},
+                        Json{{"labels", {"orch"}}}.dump(), "application/json");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200);
-  ASSERT_TRUE(Eventually([&] { return Deliveries().dump().find("orch's own event") !=
-                                      std::string::npos; }))
-      << Log();
+  ASSERT_TRUE(Eventually([&] {
+    return Deliveries().dump().find("orch's own event") != std::string::npos;
+  })) << Log();
   EXPECT_TRUE(Tasks().empty());
 }
 
@@ -175,8 +179,8 @@ TEST_F(GitHubLoopTest, WithWebhooksDisabledPollingCreatesTheTask) {
   ASSERT_TRUE(Eventually([&] { return Tasks().size() == 1; })) << Log();
   EXPECT_EQ(Tasks()[0]["external_id"], std::to_string(number));
   // It asked who added the label before trusting it.
-  EXPECT_FALSE(Requests("/repos/acme/widgets/issues/" + std::to_string(number) + "/events")
-                   .empty());
+  EXPECT_FALSE(
+      Requests("/repos/acme/widgets/issues/" + std::to_string(number) + "/events").empty());
 }
 
 TEST_F(GitHubLoopTest, AnIdleSyncOfAnUnchangedRepoCostsOnly304s) {
@@ -210,9 +214,9 @@ TEST_F(GitHubLoopTest, AnUnreachableReceiverMeansFallbackSyncsUntilItIsBack) {
   int health_port = FreePort();
   Configure("  fallback_sync_interval: 1\n  webhook_health_check_interval: 1\n");
   std::string config = ReadFile(home() + "/config.yml");
-  config.replace(config.find("webhook:\n"), 9,
-                 "webhook:\n  health_url: http://127.0.0.1:" + std::to_string(health_port) +
-                     "/health\n");
+  config.replace(
+      config.find("webhook:\n"), 9,
+      "webhook:\n  health_url: http://127.0.0.1:" + std::to_string(health_port) + "/health\n");
   WriteFile(home() + "/config.yml", config);
   StartOrch();
   ASSERT_TRUE(Eventually([&] {
@@ -229,9 +233,8 @@ TEST_F(GitHubLoopTest, AnUnreachableReceiverMeansFallbackSyncsUntilItIsBack) {
   });
   ASSERT_TRUE(health.bind_to_port("127.0.0.1", health_port));
   std::thread serving([&] { health.listen_after_bind(); });
-  bool recovered = Eventually([&] {
-    return Log().find("exiting polling fallback mode") != std::string::npos;
-  });
+  bool recovered =
+      Eventually([&] { return Log().find("exiting polling fallback mode") != std::string::npos; });
   health.stop();
   serving.join();
   EXPECT_TRUE(recovered) << Log();
@@ -244,10 +247,11 @@ TEST_F(GitHubLoopTest, AGitHubAppAuthenticatesWithAJwtAndActsAsItsBot) {
   StartSim({{"app", {{"id", 42}, {"installation_id", 7}, {"slug", "orch-app"}}}},
            {"--app-public-key", dir_.Sub("app.pem")});
   WriteFile(home() + "/config.yml",
-            "webhook:\n  secret: " + std::string(kSecret) + "\n  port: " +
-                std::to_string(orch_port_) + "\ngithub:\n  api_url: http://127.0.0.1:" +
-                std::to_string(sim_port_) + "\n  app_id: 42\n  private_key_path: " +
-                dir_.Sub("app.pem") + "\nengine:\n  tick_interval: 1\n  sync_interval: 3600\n");
+            "webhook:\n  secret: " + std::string(kSecret) +
+                "\n  port: " + std::to_string(orch_port_) +
+                "\ngithub:\n  api_url: http://127.0.0.1:" + std::to_string(sim_port_) +
+                "\n  app_id: 42\n  private_key_path: " + dir_.Sub("app.pem") +
+                "\nengine:\n  tick_interval: 1\n  sync_interval: 3600\n");
   StartOrch();
   int number = OpenIssue()["issue"]["number"];
   Label(number, "bob");

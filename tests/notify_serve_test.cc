@@ -9,8 +9,8 @@
 #include <mutex>
 #include <thread>
 
-#include "github_fixture.h"
 #include "base/http_stop.h"
+#include "github_fixture.h"
 
 namespace orch::test {
 namespace {
@@ -241,9 +241,7 @@ TEST_F(NotifyLoopTest, UnblockWorksFromTheAllowedChatOnly) {
   int64_t a = LabelledIssue(fail, "First").second;
   int64_t b = LabelledIssue(fail, "Second").second;
   for (int64_t id : {a, b}) {
-    ASSERT_TRUE(
-        Reaches(id, "needs_review", std::chrono::seconds(40)))
-        << Log();
+    ASSERT_TRUE(Reaches(id, "needs_review", std::chrono::seconds(40))) << Log();
     std::string tag = "[acme/widgets#" + std::to_string(id) + "]";
     EXPECT_TRUE(Eventually(
         [&] {

@@ -44,7 +44,9 @@ class OrchTest : public ::testing::Test {
   }
 
   // `orch task show ID --json`, and waiting until its status is `status`.
-  nlohmann::json Task(int64_t id) { return OrchJson({"task", "show", std::to_string(id), "--json"}); }
+  nlohmann::json Task(int64_t id) {
+    return OrchJson({"task", "show", std::to_string(id), "--json"});
+  }
   bool Reaches(int64_t id, const std::string& status,
                std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     return Eventually([&] { return Task(id)["status"] == status; }, timeout);

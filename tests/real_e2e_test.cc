@@ -15,7 +15,8 @@ using ::testing::HasSubstr;
 
 std::string CliPath(const std::string& name) {
   const char* dir = std::getenv("ORCH_AGENT_CLIS");
-  std::string base = dir && *dir ? dir : std::string(std::getenv("HOME")) + "/.cache/orch/agent-clis";
+  std::string base =
+      dir && *dir ? dir : std::string(std::getenv("HOME")) + "/.cache/orch/agent-clis";
   return base + "/node_modules/.bin/" + name;
 }
 
@@ -49,17 +50,28 @@ class RealAgentLoopTest : public GitHubLoopTest {
                            "/v1\",env_key=\"SIM_KEY\",wire_api=\"responses\","
                            "request_max_retries=0,stream_max_retries=0}";
     Json args = {"-c", "model_provider=sim", "-c", provider};
-    Configure("router:\n  mode: round_robin\n  agents: [claude, codex]\n"
-              "workflow:\n  max_attempts: 1\n  timeout_seconds: 120\n"
-              "model_map:\n  medium: {claude: claude-sonnet-4-5, codex: gpt-5.5}\n"
-              "agents:\n"
-              "  claude:\n    command: " + CliPath("claude") + "\n"
-              "    env: {ANTHROPIC_BASE_URL: \"" + url_ + "\", ANTHROPIC_API_KEY: sim-key, "
-              "CLAUDE_CODE_MAX_RETRIES: \"0\", TMPDIR: \"" + dir_.Sub("tmp") + "\"}\n"
-              "  codex:\n    command: " + CliPath("codex") + "\n"
-              "    args: " + args.dump() + "\n"
-              "    env: {SIM_KEY: sim-key, CODEX_HOME: \"" + dir_.Sub("codex-home") +
-              "\", TMPDIR: \"" + dir_.Sub("tmp") + "\"}\n");
+    Configure(
+        "router:\n  mode: round_robin\n  agents: [claude, codex]\n"
+        "workflow:\n  max_attempts: 1\n  timeout_seconds: 120\n"
+        "model_map:\n  medium: {claude: claude-sonnet-4-5, codex: gpt-5.5}\n"
+        "agents:\n"
+        "  claude:\n    command: " +
+        CliPath("claude") +
+        "\n"
+        "    env: {ANTHROPIC_BASE_URL: \"" +
+        url_ +
+        "\", ANTHROPIC_API_KEY: sim-key, "
+        "CLAUDE_CODE_MAX_RETRIES: \"0\", TMPDIR: \"" +
+        dir_.Sub("tmp") +
+        "\"}\n"
+        "  codex:\n    command: " +
+        CliPath("codex") +
+        "\n"
+        "    args: " +
+        args.dump() +
+        "\n"
+        "    env: {SIM_KEY: sim-key, CODEX_HOME: \"" +
+        dir_.Sub("codex-home") + "\", TMPDIR: \"" + dir_.Sub("tmp") + "\"}\n");
   }
   void TearDown() override {
     GitHubLoopTest::TearDown();
@@ -110,14 +122,13 @@ TEST_F(RealAgentLoopTest, RealClaudeAndCodexEditAFileAndOrchOpensThePullRequests
     EXPECT_FALSE(task["runs"][0]["agent_session"].get<std::string>().empty());
     // The real CLI wrote the file with its own tool; orch committed and pushed it.
     std::string branch = task["branch"];
-    ProcessResult file = test::Run({"git", "-C", dir_.Sub("origin.git"), "show",
-                                    branch + ":greeting-" + c.agent + ".txt"});
+    ProcessResult file = test::Run(
+        {"git", "-C", dir_.Sub("origin.git"), "show", branch + ":greeting-" + c.agent + ".txt"});
     EXPECT_THAT(file.out, HasSubstr("hello from " + c.agent)) << file.err;
-    Json pull = Sim("GET", "/repos/acme/widgets/pulls/" +
-                               std::to_string(task["pr_number"].get<int64_t>()));
+    Json pull =
+        Sim("GET", "/repos/acme/widgets/pulls/" + std::to_string(task["pr_number"].get<int64_t>()));
     EXPECT_EQ(pull["head"]["ref"], branch);
-    EXPECT_THAT(pull["body"].get<std::string>(),
-                HasSubstr("Closes #" + std::to_string(c.number)));
+    EXPECT_THAT(pull["body"].get<std::string>(), HasSubstr("Closes #" + std::to_string(c.number)));
     // The pane showed the CLI's own output.
     std::string log = ReadFile(task["runs"][0]["run_dir"].get<std::string>() + "/output.log");
     EXPECT_FALSE(log.empty());

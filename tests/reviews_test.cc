@@ -84,8 +84,7 @@ TEST_F(ReviewLoopTest, ThreeInlineCommentsBecomeThreeFollowUpsOnTheSameBranchAnd
                                  branch + ":fix" + std::to_string(i) + ".txt"});
     EXPECT_EQ(f.out, "fixed\n") << f.err;
   }
-  EXPECT_NE(test::Run({"git", "-C", dir_.Sub("origin.git"), "rev-parse", branch}).out,
-            head_before);
+  EXPECT_NE(test::Run({"git", "-C", dir_.Sub("origin.git"), "rev-parse", branch}).out, head_before);
   EXPECT_EQ(Sim("GET", "/repos/acme/widgets/pulls?state=all").size(), 1u);
   EXPECT_EQ(Task(id)["status"], "in_review");
   // One issue comment lists the follow-ups (besides the one for the first attempt).
@@ -109,10 +108,9 @@ TEST_F(ReviewLoopTest, ThreeInlineCommentsBecomeThreeFollowUpsOnTheSameBranchAnd
 TEST_F(ReviewLoopTest, FollowUpsPushToThePrWhenTheDefaultBranchIsNotMain) {
   // The pull request goes against trunk; a follow-up, which reuses its parent's work tree,
   // counts its commits against trunk too.
-  ASSERT_EQ(
-      test::Run({"git", "--git-dir", dir_.Sub("origin.git"), "branch", "-m", "main", "trunk"})
-          .exit_code,
-      0);
+  ASSERT_EQ(test::Run({"git", "--git-dir", dir_.Sub("origin.git"), "branch", "-m", "main", "trunk"})
+                .exit_code,
+            0);
   StartOrch();
   auto [number, id, pr] = TaskInReview();
   EXPECT_EQ(Sim("GET", "/repos/acme/widgets/pulls/" + std::to_string(pr))["base"]["ref"], "trunk");
@@ -124,8 +122,7 @@ TEST_F(ReviewLoopTest, FollowUpsPushToThePrWhenTheDefaultBranchIsNotMain) {
   ASSERT_TRUE(Eventually([&] { return Children(id).size() == 1; })) << Log();
   int64_t child = Children(id)[0]["id"];
   ASSERT_TRUE(Reaches(child, "done")) << Log() << Task(child).dump(2);
-  ProcessResult f =
-      test::Run({"git", "-C", dir_.Sub("origin.git"), "show", branch + ":fix.txt"});
+  ProcessResult f = test::Run({"git", "-C", dir_.Sub("origin.git"), "show", branch + ":fix.txt"});
   EXPECT_EQ(f.out, "fixed\n") << f.err;
 }
 
@@ -151,8 +148,9 @@ TEST_F(ReviewLoopTest, OnlyTrustedReviewsStartFollowUpsOrFinishTheTask) {
 }
 
 TEST_F(ReviewLoopTest, PollingFindsReviewsWithoutWebhooksAndTheCycleCapEndsInNeedsReview) {
-  Configure("router:\n  mode: round_robin\n  agents: [claude]\n"
-            "workflow:\n  max_review_cycles: 1\n");
+  Configure(
+      "router:\n  mode: round_robin\n  agents: [claude]\n"
+      "workflow:\n  max_review_cycles: 1\n");
   std::string cfg = ReadFile(home() + "/config.yml");
   cfg.replace(cfg.find("sync_interval: 3600"), 19, "sync_interval: 1");
   WriteFile(home() + "/config.yml", cfg);

@@ -21,12 +21,12 @@ class RunsTest : public GitHubLoopTest {
   void ConfigureRuns(const std::string& extra = "",
                      const std::string& agents = "[claude, codex, opencode]") {
     // Retries at once and no circuit breaker in the way: each has its own test.
-    Configure(
-        "router:\n  mode: round_robin\n  agents: " + agents + "\n"
-        "  breaker_failures: 100\n"
-        "workflow:\n  max_attempts: 2\n  timeout_seconds: 60\n  retry_base_delay: 0\n"
-        "api:\n  port: 0\n" +
-        extra);
+    Configure("router:\n  mode: round_robin\n  agents: " + agents +
+              "\n"
+              "  breaker_failures: 100\n"
+              "workflow:\n  max_attempts: 2\n  timeout_seconds: 60\n  retry_base_delay: 0\n"
+              "api:\n  port: 0\n" +
+              extra);
   }
 
   Json Run(int64_t id) { return OrchJson({"run", "show", std::to_string(id), "--json"}); }
@@ -64,7 +64,8 @@ class RunsTest : public GitHubLoopTest {
   }
   int TasksTitled(const std::string& part) {
     int n = 0;
-    for (const Json& t : Tasks()) n += t["title"].get<std::string>().find(part) != std::string::npos;
+    for (const Json& t : Tasks())
+      n += t["title"].get<std::string>().find(part) != std::string::npos;
     return n;
   }
   void RestartOrch(int signal) {
@@ -96,9 +97,9 @@ TEST_F(RunsTest, ADebugRunOrchestratesOnceWithEverySessionsOutputEvenAfterRestar
     body += "standin[claude]: say claude looked at frobnicator part " + std::to_string(i) + "\n";
   }
   body += "standin[codex]: say codex found the Tuesday check\nstandin[opencode]: error other\n";
-  int number = Sim("POST", "/_sim/repos/acme/widgets/issues",
-                   {{"user", "alice"}, {"title", "Frobnicator breaks"}, {"body", body}})["issue"]
-                   ["number"];
+  int number =
+      Sim("POST", "/_sim/repos/acme/widgets/issues",
+          {{"user", "alice"}, {"title", "Frobnicator breaks"}, {"body", body}})["issue"]["number"];
   Label(number, "bob", "orch:debug");
   int64_t id = FirstRun();
   ASSERT_NE(id, 0) << Log();
@@ -189,10 +190,10 @@ TEST_F(RunsTest, WithWebhooksOffTheSyncStartsARunForATrustedLabelOnly) {
   EXPECT_EQ(run["issue"], std::to_string(number));
   EXPECT_EQ(run["status"], "completed") << run.dump(2);
   // It asked who added each label; eve has read access only.
-  EXPECT_FALSE(Requests("/repos/acme/widgets/issues/" + std::to_string(number) + "/events")
-                   .empty());
-  EXPECT_THAT(Log(), HasSubstr("sync: acme/widgets#" + std::to_string(untrusted) +
-                               ": ignored: untrusted"));
+  EXPECT_FALSE(
+      Requests("/repos/acme/widgets/issues/" + std::to_string(number) + "/events").empty());
+  EXPECT_THAT(
+      Log(), HasSubstr("sync: acme/widgets#" + std::to_string(untrusted) + ": ignored: untrusted"));
   // Later syncs (the report's comment updates the issue) start nothing more.
   Label(untrusted, "alice", "bug");
   std::this_thread::sleep_for(std::chrono::seconds(3));
@@ -247,16 +248,21 @@ TEST_F(RunsTest, APlanAcrossTwoRepositoriesHasAChildEachAndAReportOfBoth) {
 
 TEST_F(RunsTest, KillNineMidFlowRerunsNoCompletedStepAndTheFlowFinishes) {
   std::string counter = dir_.Sub("counter.txt");
-  WriteFlow("five",
-            "name: five\nsteps:\n"
-            "  - id: a\n    agent: claude\n    prompt: \"standin: write a.txt A\"\n"
-            "  - id: b\n    kind: code\n    needs: [a]\n"
-            "    command: [sh, -c, \"cat a.txt >> " + counter + "\"]\n"
-            "  - id: c\n    agent: codex\n    needs: [b]\n"
-            "    prompt: \"standin: sleep 4000\\nstandin: write c.txt C\\n{{steps.b.output}}\"\n"
-            "  - id: d\n    kind: code\n    needs: [c]\n"
-            "    command: [sh, -c, \"cat c.txt >> " + counter + "\"]\n"
-            "  - id: e\n    agent: claude\n    needs: [d]\n    prompt: \"standin: say all done\"\n");
+  WriteFlow(
+      "five",
+      "name: five\nsteps:\n"
+      "  - id: a\n    agent: claude\n    prompt: \"standin: write a.txt A\"\n"
+      "  - id: b\n    kind: code\n    needs: [a]\n"
+      "    command: [sh, -c, \"cat a.txt >> " +
+          counter +
+          "\"]\n"
+          "  - id: c\n    agent: codex\n    needs: [b]\n"
+          "    prompt: \"standin: sleep 4000\\nstandin: write c.txt C\\n{{steps.b.output}}\"\n"
+          "  - id: d\n    kind: code\n    needs: [c]\n"
+          "    command: [sh, -c, \"cat c.txt >> " +
+          counter +
+          "\"]\n"
+          "  - id: e\n    agent: claude\n    needs: [d]\n    prompt: \"standin: say all done\"\n");
   ConfigureRuns();
   StartOrch();
   Json made = OrchJson({"flow", "run", "five", "--input", "go", "--json"});
@@ -296,9 +302,10 @@ TEST_F(RunsTest, AFlowWithPullRequestPushesItsBranchAndOpensOneWithTheReport) {
             "  - id: code\n    agent: claude\n    prompt: \"{{input}}\\nstandin: write a.txt A\"\n"
             "  - id: review\n    agent: codex\n    needs: [code]\n    read_only: true\n"
             "    prompt: \"standin: say VERDICT: approve\"\n");
-  WriteFlow("look",
-            "name: look\npull_request: true\nsteps:\n"
-            "  - id: look\n    agent: codex\n    read_only: true\n    prompt: \"standin: say fine\"\n");
+  WriteFlow(
+      "look",
+      "name: look\npull_request: true\nsteps:\n"
+      "  - id: look\n    agent: codex\n    read_only: true\n    prompt: \"standin: say fine\"\n");
   ConfigureRuns();
   StartOrch();
   int64_t id = OrchJson({"flow", "run", "ship", "--input", "Add a", "--json"})["id"];
@@ -338,7 +345,8 @@ TEST_F(RunsTest, AFlowWithPullRequestPushesItsBranchAndOpensOneWithTheReport) {
   EXPECT_EQ(Run(local)["status"], "completed") << Run(local).dump(2);
   EXPECT_THAT(Run(local)["report"].get<std::string>(),
               HasSubstr("No pull request: project local has no GitHub repository. The work is "
-                        "on branch orch/run-" + std::to_string(local)));
+                        "on branch orch/run-" +
+                        std::to_string(local)));
   EXPECT_EQ(Sim("GET", "/repos/acme/widgets/pulls?state=all").size(), 1u);
 }
 
@@ -347,10 +355,9 @@ TEST_F(RunsTest, TheShippedCodeReviewTestFlowLoopsBackToTheCoderAtMostMaxCycles)
             "workflow:\n  test_command: [sh, -c, \"test -f feature.txt && echo tests pass\"]\n");
   // origin's default branch is trunk: the flow's branch starts there, and its pull request
   // goes there, though later steps' tasks only reuse the work tree.
-  ASSERT_EQ(
-      test::Run({"git", "--git-dir", dir_.Sub("origin.git"), "branch", "-m", "main", "trunk"})
-          .exit_code,
-      0);
+  ASSERT_EQ(test::Run({"git", "--git-dir", dir_.Sub("origin.git"), "branch", "-m", "main", "trunk"})
+                .exit_code,
+            0);
   // The coder's role goes to codex; so would the reviewer's, but it is never the coder's agent.
   ConfigureRuns("runs:\n  roles: {coder: codex, reviewer: codex}\n", "[claude, codex]");
   StartOrch();
@@ -415,11 +422,11 @@ TEST_F(RunsTest, TheLocalApiStartsAFlowListsItAndStreamsItsStepsToTheEnd) {
 
   // The events, from run_started to the last update with the run's end and report.
   std::string events;
-  httplib::Result stream = api.Get("/api/runs/" + std::to_string(id) + "/events", auth,
-                                   [&](const char* data, size_t n) {
-                                     events.append(data, n);
-                                     return true;
-                                   });
+  httplib::Result stream =
+      api.Get("/api/runs/" + std::to_string(id) + "/events", auth, [&](const char* data, size_t n) {
+        events.append(data, n);
+        return true;
+      });
   ASSERT_TRUE(stream);
   EXPECT_EQ(stream->status, 200);
   EXPECT_EQ(events.rfind("event: run_started\ndata: ", 0), 0u) << events;
@@ -447,13 +454,17 @@ TEST_F(RunsTest, ADebugRunFromTheCliWaitsForOrchRunOrchestrateAndCancelStopsAnot
                               "standin[codex]: say codex was here", "--json"});
   ASSERT_EQ(added.exit_code, 0) << added.err;
   int64_t task = Json::parse(added.out)["id"];
-  Json made = OrchJson({"run", "debug", std::to_string(task), "--agents", "claude,codex", "--json"});
+  Json made =
+      OrchJson({"run", "debug", std::to_string(task), "--agents", "claude,codex", "--json"});
   int64_t id = made["id"];
-  ASSERT_TRUE(Eventually([&] {
-    Json run = Run(id);
-    return StepOf(run, "claude")["status"] == "completed" &&
-           StepOf(run, "codex")["status"] == "completed";
-  }, std::chrono::seconds(30))) << Log();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        Json run = Run(id);
+        return StepOf(run, "claude")["status"] == "completed" &&
+               StepOf(run, "codex")["status"] == "completed";
+      },
+      std::chrono::seconds(30)))
+      << Log();
   std::this_thread::sleep_for(std::chrono::seconds(2));  // ticks: nothing starts by itself
   Json waiting = Run(id);
   EXPECT_EQ(waiting["status"], "running");
@@ -468,8 +479,8 @@ TEST_F(RunsTest, ADebugRunFromTheCliWaitsForOrchRunOrchestrateAndCancelStopsAnot
   EXPECT_THAT(PromptOf(StepOf(run, "orchestrator")["task_id"]), HasSubstr("codex was here"));
 
   // A long session, cancelled: its agent stops and the run ends cancelled.
-  ProcessResult long_task = Orch({"task", "add", "Slow", "--body",
-                                  "standin[codex]: sleep 30000", "--json"});
+  ProcessResult long_task =
+      Orch({"task", "add", "Slow", "--body", "standin[codex]: sleep 30000", "--json"});
   ASSERT_EQ(long_task.exit_code, 0) << long_task.err;
   std::string slow_task = std::to_string(Json::parse(long_task.out)["id"].get<int64_t>());
   Json slow = OrchJson({"run", "debug", slow_task, "--agents", "codex", "--json"});

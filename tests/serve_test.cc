@@ -14,8 +14,10 @@ class ServeTest : public OrchTest {
  protected:
   void SetUp() override {
     port_ = FreePort();
-    WriteFile(home() + "/config.yml", "engine:\n  tick_interval: 1\nwebhook:\n  secret: s3cret\n"
-                                      "  port: " + std::to_string(port_) + "\n");
+    WriteFile(home() + "/config.yml",
+              "engine:\n  tick_interval: 1\nwebhook:\n  secret: s3cret\n"
+              "  port: " +
+                  std::to_string(port_) + "\n");
   }
 
   std::unique_ptr<Background> StartServe() {

@@ -124,8 +124,7 @@ TEST_F(StreamTest, AReconnectWithLastEventIdResumesWhereItLeftOff) {
 
 TEST_F(StreamTest, AFinishedTaskReplaysEverythingAndEndsWithIsFinal) {
   StartOrch();
-  int64_t id =
-      LabelledTask("standin: say tok-01\nstandin: say tok-02\nstandin: write a.txt a\n");
+  int64_t id = LabelledTask("standin: say tok-01\nstandin: say tok-02\nstandin: write a.txt a\n");
   ASSERT_TRUE(Reaches(id, "in_review", std::chrono::seconds(30))) << Log();
   std::string log = RunLog(id);
   std::vector<StreamEvent> events = Read(id, 0);

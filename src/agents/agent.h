@@ -31,8 +31,8 @@
 #include <string_view>
 #include <vector>
 
-#include "config/config.h"
 #include "base/status.h"
+#include "config/config.h"
 
 namespace orch {
 

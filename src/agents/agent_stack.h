@@ -8,17 +8,17 @@
 #include <memory>
 #include <mutex>
 
-#include "engine/breaker.h"
 #include "agents/dispatch.h"
-#include "agents/publisher.h"
-#include "base/file_system.h"
-#include "base/work_queue.h"
 #include "agents/git.h"
-#include "github/github_rest.h"
-#include "base/home.h"
+#include "agents/publisher.h"
 #include "agents/router.h"
 #include "agents/runner.h"
 #include "agents/tmux.h"
+#include "base/file_system.h"
+#include "base/home.h"
+#include "base/work_queue.h"
+#include "engine/breaker.h"
+#include "github/github_rest.h"
 
 namespace orch {
 
@@ -65,8 +65,7 @@ struct AgentStack {
 
  private:
   RunnerOptions Options(const Home& home, const EnvLookup& env, RestGitHubClient* rest) {
-    RunnerOptions o{.orch_home = home.root,
-                    .worktrees_base = env("ORCH_WORKTREES").value_or("")};
+    RunnerOptions o{.orch_home = home.root, .worktrees_base = env("ORCH_WORKTREES").value_or("")};
     if (rest) {
       o.token_for = [rest, this](const std::string& repo) -> std::string {
         std::lock_guard<std::mutex> l(token_mu_);  // App tokens refresh; workers share them

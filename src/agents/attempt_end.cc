@@ -11,7 +11,8 @@ void LogIfError(const Status& s) {
 }
 
 std::string ContractReason(const AgentContract& c) {
-  return std::string(ContractStatusName(c.status)) + ": " + (c.reason.empty() ? c.summary : c.reason);
+  return std::string(ContractStatusName(c.status)) + ": " +
+         (c.reason.empty() ? c.summary : c.reason);
 }
 
 }  // namespace
@@ -37,8 +38,9 @@ void AttemptEnd::Apply(const Task& task, const AttemptOutcome& out) {
     run.summary = "orch stopped before the agent started";
     LogIfError(store_.FinishAttempt(run));
     LogIfError(store_.Transition(task.id, TaskStatus::kInProgress, TaskStatus::kRouted,
-                                 {"engine", "the agent had not started when orch stopped; "
-                                            "starting it again"}));
+                                 {"engine",
+                                  "the agent had not started when orch stopped; "
+                                  "starting it again"}));
     return;
   }
   Attempt run = FinishedRow(task, out);
@@ -76,9 +78,9 @@ void AttemptEnd::EndStepTask(const Task& task, const Attempt& run, const AgentCo
     LogIfError(retry_.Fail(task, run.agent, run.model,
                            "the agent stopped before finishing: " + c.summary, AgentError::kNone));
   } else if (c.status == ContractStatus::kDone) {
-    LogIfError(store_.Transition(
-        task.id, TaskStatus::kInProgress, TaskStatus::kDone,
-        {"engine", "step of run " + std::to_string(*task.run_id) + " done"}));
+    LogIfError(
+        store_.Transition(task.id, TaskStatus::kInProgress, TaskStatus::kDone,
+                          {"engine", "step of run " + std::to_string(*task.run_id) + " done"}));
   } else {
     LogIfError(store_.Transition(task.id, TaskStatus::kInProgress, TaskStatus::kNeedsReview,
                                  {"agent:" + run.agent, ContractReason(c)}));
@@ -93,8 +95,8 @@ void AttemptEnd::Delegate(const Task& task, const Attempt& run, const AgentContr
                   .title = d.title,
                   .body = d.body,
                   .labels = d.labels};
-    Result<Task> made =
-        store_.AddTask(child, {"agent:" + run.agent, "delegated by task " + std::to_string(task.id)});
+    Result<Task> made = store_.AddTask(
+        child, {"agent:" + run.agent, "delegated by task " + std::to_string(task.id)});
     if (!made.ok()) spdlog::error("dispatch: delegation: {}", made.status().message());
   }
   LogIfError(store_.Transition(

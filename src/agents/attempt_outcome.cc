@@ -32,8 +32,8 @@ std::string AttemptComment(const AttemptOutcome& out) {
   c << "**orch** attempt " << run.attempt << " by `" << run.agent << "`"
     << (run.model.empty() ? "" : " (`" + run.model + "`)") << ": **"
     << (out.failure.empty() ? ContractStatusName(out.result.contract->status) : "failed")
-    << "** in " << std::max<int64_t>(secs, 0) << "s, tokens " << out.result.input_tokens
-    << " in / " << out.result.output_tokens << " out, cost $" << out.result.cost_usd << "\n\n";
+    << "** in " << std::max<int64_t>(secs, 0) << "s, tokens " << out.result.input_tokens << " in / "
+    << out.result.output_tokens << " out, cost $" << out.result.cost_usd << "\n\n";
   if (!out.failure.empty()) {
     c << out.failure << "\n";
   } else {
@@ -116,11 +116,11 @@ void PublishOutcome(const Task& task, const Project& project, Publisher& publish
   if (task.run_id) return;
   if (out.failure.empty()) CommitWork(task, publisher, out);
   if (out.failure.empty() && out.commits > 0) {
-    NewPullRequest pr{.title = task.title,
-                      .body = PullRequestBody(task, *out.result.contract, out.run.agent,
-                                              out.run.model),
-                      .head = BranchName(task),
-                      .base = publisher.Base(task.id)};
+    NewPullRequest pr{
+        .title = task.title,
+        .body = PullRequestBody(task, *out.result.contract, out.run.agent, out.run.model),
+        .head = BranchName(task),
+        .base = publisher.Base(task.id)};
     Result<std::optional<PullRequest>> published = publisher.Publish(project, out.run.worktree, pr);
     if (!published.ok()) {
       out.failure = published.status().message();

@@ -24,13 +24,13 @@
 namespace orch {
 
 struct AttemptOutcome {
-  Attempt run;                // finished_at and exit_code set
+  Attempt run;  // finished_at and exit_code set
   AgentResult result;
-  std::string failure;        // non-empty: the attempt failed (agent or publishing)
-  int commits = 0;            // on the branch beyond the base
+  std::string failure;  // non-empty: the attempt failed (agent or publishing)
+  int commits = 0;      // on the branch beyond the base
   std::optional<PullRequest> pr;
-  bool killed = false;        // `orch task kill`: a person stopped it
-  bool never_started = false; // orch stopped between recording the run and starting it
+  bool killed = false;         // `orch task kill`: a person stopped it
+  bool never_started = false;  // orch stopped between recording the run and starting it
 };
 
 // The contract as Markdown: the summary, then what was done, what remains, the files.

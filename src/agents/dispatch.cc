@@ -105,8 +105,7 @@ Status Dispatcher::RouteNew(DispatchReport* report) {
   return Status::OK();
 }
 
-void Dispatcher::ApplyRoute(const Task& task, const Result<Route>& route,
-                            DispatchReport* report) {
+void Dispatcher::ApplyRoute(const Task& task, const Result<Route>& route, DispatchReport* report) {
   if (!route.ok()) {
     spdlog::warn("router: task {}: {}", task.id, route.status().message());
     return;  // stays new; tried again next tick
@@ -168,7 +167,7 @@ Result<std::optional<Route>> Dispatcher::StartingRoute(const Task& task, bool* s
 }
 
 Result<AttemptPlan> Dispatcher::PlanAttempt(const Task& task, const Project& project,
-                                        const Route& route, bool switched) {
+                                            const Route& route, bool switched) {
   std::string branch = BranchName(task);
   std::string resume_id = task.agent_session;
   if (IsReviewFollowUp(task)) {
@@ -182,11 +181,11 @@ Result<AttemptPlan> Dispatcher::PlanAttempt(const Task& task, const Project& pro
   Result<std::vector<Attempt>> runs = store_.ListAttempts(task.id);
   if (!runs.ok()) return runs.status();
   AttemptPlan plan{.task = task,
-               .project = project,
-               .agent = route.agent,
-               .model = route.model,
-               .attempt = static_cast<int>(runs->size()) + 1,
-               .resume_id = resume_id};
+                   .project = project,
+                   .agent = route.agent,
+                   .model = route.model,
+                   .attempt = static_cast<int>(runs->size()) + 1,
+                   .resume_id = resume_id};
   plan.task.branch = branch;
   if (!runs->empty() && !runs->back().error_class.empty()) {
     plan.previous_failure = runs->back().error_class + ": " + runs->back().summary;
@@ -259,8 +258,7 @@ void Dispatcher::Launch(const AttemptPlan& plan, const Attempt& run) {
       failed.summary = started.status().message();
       LogIfError(store_.FinishAttempt(failed));
       LogIfError(retry_.Fail(plan.task, plan.agent, plan.model,
-                             "could not start: " + started.status().message(),
-                             AgentError::kNone));
+                             "could not start: " + started.status().message(), AgentError::kNone));
     };
   });
 }
@@ -293,12 +291,13 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
     Result<Project> project = ProjectOf(*task);
     if (!project.ok()) return project.status();
     ++report->finished;
-    Submit(run.task_id, [this, run, check = *check, task = *task,
-                         project = *project]() -> WorkQueue::Apply {
-      AttemptOutcome out = ReadOutcome(run, check, clock_.NowUnix(), config_, runner_, files_);
-      if (!out.never_started) PublishOutcome(task, project, publisher_, out);
-      return [this, task, out] { end_.Apply(task, out); };
-    });
+    Submit(run.task_id,
+           [this, run, check = *check, task = *task, project = *project]() -> WorkQueue::Apply {
+             AttemptOutcome out =
+                 ReadOutcome(run, check, clock_.NowUnix(), config_, runner_, files_);
+             if (!out.never_started) PublishOutcome(task, project, publisher_, out);
+             return [this, task, out] { end_.Apply(task, out); };
+           });
   }
   return Status::OK();
 }

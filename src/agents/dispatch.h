@@ -93,7 +93,7 @@ class Dispatcher {
   // nullopt: wait (or routed again, when it has no route).
   Result<std::optional<Route>> StartingRoute(const Task& task, bool* switched);
   Result<AttemptPlan> PlanAttempt(const Task& task, const Project& project, const Route& route,
-                              bool switched);
+                                  bool switched);
   void Launch(const AttemptPlan& plan, const Attempt& run);
 
   Status ReapExited(DispatchReport* report);

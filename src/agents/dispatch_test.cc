@@ -41,14 +41,14 @@ class DispatcherTest : public ::testing::Test {
     ASSERT_TRUE(p.ok()) << p.status().message();
     project_ = *p;
     tmux_ = std::make_unique<Tmux>(processes_, "orch-dispatch-test-" + std::to_string(getpid()));
-    runner_ = std::make_unique<Runner>(
-        config_, git_, *tmux_, RunnerOptions{.orch_home = dir_.Sub("home"),
-                                             .worktrees_base = dir_.Sub("trees"),
-                                             .orch_binary = ORCH_BINARY});
-    router_ = std::make_unique<Router>(config_, store_.get(), processes_,
-                                       [](const std::string&) { return true; }, dir_.path());
-    publisher_ = std::make_unique<Publisher>(*runner_, &github_,
-                                             [](std::chrono::seconds) {});  // no waiting
+    runner_ = std::make_unique<Runner>(config_, git_, *tmux_,
+                                       RunnerOptions{.orch_home = dir_.Sub("home"),
+                                                     .worktrees_base = dir_.Sub("trees"),
+                                                     .orch_binary = ORCH_BINARY});
+    router_ = std::make_unique<Router>(
+        config_, store_.get(), processes_, [](const std::string&) { return true; }, dir_.path());
+    publisher_ =
+        std::make_unique<Publisher>(*runner_, &github_, [](std::chrono::seconds) {});  // no waiting
     dispatcher_ = std::make_unique<Dispatcher>(
         DispatchParts{.store = *store_,
                       .config = config_,
@@ -60,9 +60,7 @@ class DispatcherTest : public ::testing::Test {
                       .files = files_,
                       .installed = [](const std::string&) { return true; }});
   }
-  void TearDown() override {
-    (void)test::Run({"tmux", "-L", tmux_->socket(), "kill-server"});
-  }
+  void TearDown() override { (void)test::Run({"tmux", "-L", tmux_->socket(), "kill-server"}); }
 
   Task AddIssueTask(const std::string& number, const std::string& body,
                     std::vector<std::string> labels = {}) {
@@ -97,8 +95,8 @@ class DispatcherTest : public ::testing::Test {
     for (int i = 0; i < 3 && Get(id).status == TaskStatus::kInProgress; ++i) Step();
   }
   std::string OriginHas(const std::string& branch) {
-    ProcessResult r = test::Run({"git", "-C", dir_.Sub("origin.git"), "log", "--format=%s",
-                                 branch, "--"});
+    ProcessResult r =
+        test::Run({"git", "-C", dir_.Sub("origin.git"), "log", "--format=%s", branch, "--"});
     return r.exit_code == 0 ? r.out : "";
   }
 

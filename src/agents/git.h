@@ -32,17 +32,17 @@ class Git {
 
 // A task's work tree: `branch` checked out at `path`, made from `repo`.
 struct WorktreeRequest {
-  std::string repo;              // the project's checkout or bare clone
+  std::string repo;  // the project's checkout or bare clone
   std::string remote = "origin";
-  std::string branch;            // orch/<issue>-<slug>
-  std::string path;              // $ORCH_HOME/worktrees/<project>/<branch>; must not exist
-  std::string token = "";        // for https remotes; empty: none
+  std::string branch;      // orch/<issue>-<slug>
+  std::string path;        // $ORCH_HOME/worktrees/<project>/<branch>; must not exist
+  std::string token = "";  // for https remotes; empty: none
 };
 
 struct Worktree {
   std::string path;
   std::string branch;
-  std::string base;  // the remote's default branch the work starts from, e.g. "main"
+  std::string base;             // the remote's default branch the work starts from, e.g. "main"
   bool created_branch = false;  // false: an earlier attempt's branch was kept
 };
 

@@ -16,7 +16,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 const std::map<std::string, std::string> kGitEnv = {
-    {"GIT_AUTHOR_NAME", "Other"},   {"GIT_AUTHOR_EMAIL", "other@example.com"},
+    {"GIT_AUTHOR_NAME", "Other"},    {"GIT_AUTHOR_EMAIL", "other@example.com"},
     {"GIT_COMMITTER_NAME", "Other"}, {"GIT_COMMITTER_EMAIL", "other@example.com"},
     {"GIT_CONFIG_NOSYSTEM", "1"},    {"GIT_CONFIG_GLOBAL", "/dev/null"}};
 
@@ -41,8 +41,8 @@ class GitWorktreeTest : public ::testing::Test {
   }
 
   Worktree MustAdd(const std::string& branch) {
-    Result<Worktree> wt = git_.AddWorktree({.repo = checkout(), .branch = branch,
-                                            .path = wt_path(branch)});
+    Result<Worktree> wt =
+        git_.AddWorktree({.repo = checkout(), .branch = branch, .path = wt_path(branch)});
     EXPECT_TRUE(wt.ok()) << wt.status().message();
     return wt.ok() ? *wt : Worktree{};
   }
@@ -106,7 +106,8 @@ TEST_F(GitWorktreeTest, CommitAllStagesNewModifiedAndDeletedFilesButNotIgnoredOn
   test::WriteFile(wt.path + "/build/out.o", "obj\n");
 
   ASSERT_TRUE(MustCommit(wt.path, "Do the work"));
-  EXPECT_EQ(Git({"log", "-1", "--format=%s|%an|%ae"}, wt.path), "Do the work|orch|orch@example.com");
+  EXPECT_EQ(Git({"log", "-1", "--format=%s|%an|%ae"}, wt.path),
+            "Do the work|orch|orch@example.com");
   std::string changed = Git({"show", "--name-status", "--format=", "HEAD"}, wt.path);
   EXPECT_THAT(changed, HasSubstr("A\t.gitignore"));
   EXPECT_THAT(changed, HasSubstr("A\tnew.txt"));

@@ -61,9 +61,10 @@ Status Housekeeping::SweepProject(const Project& p, const std::function<bool(int
     if (keep.count(branch)) continue;
     auto it = by_branch.find(branch);
     if (it == by_branch.end()) {
-      spdlog::warn("dispatch: orphan work tree {} (no task has branch {}); remove it with "
-                   "git -C {} worktree remove {}",
-                   path, branch, p.path, path);
+      spdlog::warn(
+          "dispatch: orphan work tree {} (no task has branch {}); remove it with "
+          "git -C {} worktree remove {}",
+          path, branch, p.path, path);
       orphans->push_back(path);
     } else if (it->second->status == TaskStatus::kDone && !busy(it->second->id)) {
       Status s = runner_.RemoveWorktree(p, path, branch);

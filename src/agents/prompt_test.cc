@@ -50,8 +50,8 @@ class ScopedEnv {
 
 TEST(PromptTest, FenceWrapsTextBetweenTheMarkers) {
   std::string f = FenceUntrusted("fix the bug");
-  EXPECT_EQ(f, std::string(kUntrustedOpen) + "\nfix the bug\n" + std::string(kUntrustedClose) +
-                   "\n");
+  EXPECT_EQ(f,
+            std::string(kUntrustedOpen) + "\nfix the bug\n" + std::string(kUntrustedClose) + "\n");
   // Text already ending in a newline gets no blank line before the close marker.
   EXPECT_EQ(FenceUntrusted("a\n"),
             std::string(kUntrustedOpen) + "\na\n" + std::string(kUntrustedClose) + "\n");

@@ -56,7 +56,8 @@ Result<std::optional<PullRequest>> Publisher::Publish(const Project& project,
       WithRetries([&] { return github_->ListPullRequests(*project.repo, pr.head, "open"); });
   if (!open.ok()) return open.status().Prefixed("looking for the branch's pull request failed");
   if (!open->empty()) return std::optional<PullRequest>(open->front());
-  Result<PullRequest> made = WithRetries([&] { return github_->CreatePullRequest(*project.repo, pr); });
+  Result<PullRequest> made =
+      WithRetries([&] { return github_->CreatePullRequest(*project.repo, pr); });
   if (!made.ok()) return made.status().Prefixed("opening the pull request failed");
   spdlog::info("github: {}: pull request #{} for {}", *project.repo, made->number, pr.head);
   return std::optional<PullRequest>(*made);
@@ -65,7 +66,8 @@ Result<std::optional<PullRequest>> Publisher::Publish(const Project& project,
 void Publisher::Comment(const Project& project, int64_t number, const std::string& text) {
   if (!OnGitHub(project)) return;
   Result<orch::Comment> posted = github_->CreateComment(*project.repo, number, RedactSecrets(text));
-  if (!posted.ok()) spdlog::warn("github: commenting on #{}: {}", number, posted.status().message());
+  if (!posted.ok())
+    spdlog::warn("github: commenting on #{}: {}", number, posted.status().message());
 }
 
 void Publisher::Label(const Project& project, int64_t number,

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace orch {
 
 int64_t RetryDelay(int attempt, int64_t base, int64_t cap, std::mt19937_64& rng) {
@@ -66,11 +65,11 @@ Status RetryPolicy::Fail(const Task& task, const std::string& agent, const std::
   if (!now.ok()) return now.status();
   if (now->status != TaskStatus::kInProgress) return Status::OK();  // moved meanwhile
   if (now->attempts + 1 >= config_.workflow.max_attempts) {
-    return store_.Transition(task.id, TaskStatus::kInProgress, TaskStatus::kNeedsReview,
-                             {"engine", "attempt " + std::to_string(now->attempts + 1) + " of " +
-                                            std::to_string(config_.workflow.max_attempts) +
-                                            " failed: " + why},
-                             AttemptEffect::kCount);
+    return store_.Transition(
+        task.id, TaskStatus::kInProgress, TaskStatus::kNeedsReview,
+        {"engine", "attempt " + std::to_string(now->attempts + 1) + " of " +
+                       std::to_string(config_.workflow.max_attempts) + " failed: " + why},
+        AttemptEffect::kCount);
   }
   std::string next = now->run_id ? agent : NextAgent(agent);  // a run's step keeps its agent
   if (next != agent) {

@@ -57,7 +57,6 @@ class RetryPolicy {
   Result<Route> SwitchAgent(const Task& task, const std::string& next, const std::string& why);
 
  private:
-
   SqliteStore& store_;
   const Config& config_;
   const Clock& clock_;

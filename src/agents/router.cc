@@ -39,8 +39,8 @@ bool Executable(const std::string& path) {
 }  // namespace
 
 nlohmann::json RouteToJson(const Route& r) {
-  return {{"agent", r.agent},     {"model", r.model},   {"complexity", r.complexity},
-          {"reason", r.reason},   {"profile", r.profile}, {"selected_skills", r.selected_skills},
+  return {{"agent", r.agent},   {"model", r.model},     {"complexity", r.complexity},
+          {"reason", r.reason}, {"profile", r.profile}, {"selected_skills", r.selected_skills},
           {"by", r.by}};
 }
 
@@ -98,8 +98,8 @@ Result<Route> ParseRouteAnswer(const std::string& text) {
   r.agent = j["executor"].get<std::string>();
   r.complexity = j.value("complexity", "");
   if (!IsComplexity(r.complexity)) {
-    return Status::InvalidArgument("route answer",
-                                   "complexity \"" + r.complexity + "\" is not simple|medium|complex");
+    return Status::InvalidArgument(
+        "route answer", "complexity \"" + r.complexity + "\" is not simple|medium|complex");
   }
   if (j.contains("reason") && j["reason"].is_string()) r.reason = j["reason"];
   if (j.contains("profile") && j["profile"].is_object()) r.profile = j["profile"];
@@ -217,8 +217,7 @@ Result<Route> Router::AskModel(const Task& task) {
   std::string prompt = FillTemplate(tmpl->text, {{"agents", agents},
                                                  {"skills", skills.empty() ? "none" : skills},
                                                  {"task", DefuseMarkers(untrusted)}});
-  Result<std::unique_ptr<AgentAdapter>> adapter =
-      MakeAgentAdapter(config_.router.agent, config_);
+  Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(config_.router.agent, config_);
   if (!adapter.ok()) return adapter.status();
   AgentRequest req;
   req.model = config_.router.model;
@@ -227,13 +226,13 @@ Result<Route> Router::AskModel(const Task& task) {
   AgentCommand cmd = (*adapter)->Build(req);
   Status last;
   for (int attempt = 1; attempt <= std::max(1, config_.router.max_route_attempts); ++attempt) {
-    ProcessOptions opts{.argv = cmd.argv,
-                        .cwd = orch_home_,
-                        .env_set = cmd.env_set,
-                        .env_unset = {"GH_TOKEN", "GITHUB_TOKEN"},
-                        .stdin_data = prompt,
-                        .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            config_.router.timeout)};
+    ProcessOptions opts{
+        .argv = cmd.argv,
+        .cwd = orch_home_,
+        .env_set = cmd.env_set,
+        .env_unset = {"GH_TOKEN", "GITHUB_TOKEN"},
+        .stdin_data = prompt,
+        .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.router.timeout)};
     opts.env_set["ORCH_AGENT"] = config_.router.agent;
     opts.env_set["ORCH_MODEL"] = config_.router.model;
     Result<ProcessResult> ran = runner_.Run(opts);

@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "config/config.h"
 #include "base/status.h"
-#include "store/store.h"
 #include "base/subprocess.h"
+#include "config/config.h"
+#include "store/store.h"
 #include "store/task.h"
 
 namespace orch {
@@ -45,8 +45,7 @@ using AgentInstalled = std::function<bool(const std::string& name)>;
 AgentInstalled PathAgentInstalled(const Config& config);
 
 // model_map[complexity][agent], or "" (the CLI's default) when the map has none.
-std::string ModelFor(const Config& config, const std::string& complexity,
-                     const std::string& agent);
+std::string ModelFor(const Config& config, const std::string& complexity, const std::string& agent);
 
 // Reads the classification from an LLM's final text (JSON, possibly fenced). Exposed for tests.
 Result<Route> ParseRouteAnswer(const std::string& text);

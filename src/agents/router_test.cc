@@ -67,9 +67,9 @@ class RouterTest : public ::testing::Test {
   std::string db_path() const { return dir_.Sub("orch.db"); }
 
   Router MakeRouter(SqliteStore* kv) {
-    return Router(config_, kv, runner_,
-                  [this](const std::string& name) { return installed_.count(name) > 0; },
-                  dir_.path());
+    return Router(
+        config_, kv, runner_,
+        [this](const std::string& name) { return installed_.count(name) > 0; }, dir_.path());
   }
 
   static Task MakeTask(std::vector<std::string> labels, std::string body = "Do the thing.") {
@@ -212,9 +212,9 @@ TEST_F(RouterTest, NoModelWhenTheMapHasNoneForTheAgent) {
 // ParseRouteAnswer
 
 TEST(ParseRouteAnswerTest, PlainJson) {
-  Result<Route> r = ParseRouteAnswer(
-      R"({"executor":"codex","complexity":"complex","reason":"big refactor",)"
-      R"("profile":{"role":"backend"},"selected_skills":["cmake","sqlite"]})");
+  Result<Route> r =
+      ParseRouteAnswer(R"({"executor":"codex","complexity":"complex","reason":"big refactor",)"
+                       R"("profile":{"role":"backend"},"selected_skills":["cmake","sqlite"]})");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->agent, "codex");
   EXPECT_EQ(r->complexity, "complex");
@@ -225,8 +225,8 @@ TEST(ParseRouteAnswerTest, PlainJson) {
 }
 
 TEST(ParseRouteAnswerTest, FencedAndProseWrapped) {
-  Result<Route> fenced = ParseRouteAnswer(
-      "```json\n{\"executor\": \"claude\", \"complexity\": \"simple\"}\n```\n");
+  Result<Route> fenced =
+      ParseRouteAnswer("```json\n{\"executor\": \"claude\", \"complexity\": \"simple\"}\n```\n");
   ASSERT_TRUE(fenced.ok()) << fenced.status().message();
   EXPECT_EQ(fenced->agent, "claude");
   Result<Route> prose = ParseRouteAnswer(

@@ -163,7 +163,8 @@ Result<AttemptHandle> Runner::Start(const AttemptPlan& plan) {
 
 // The work tree: reused when a previous attempt left it, else made now. Sets h.base when made.
 Result<Runner::MadeWorktree> Runner::AddWorktreeIfMissing(const AttemptPlan& plan,
-                                                          const std::string& token, AttemptHandle& h) {
+                                                          const std::string& token,
+                                                          AttemptHandle& h) {
   if (std::filesystem::exists(h.worktree + "/.git")) return MadeWorktree{};
   Result<Worktree> wt = git_.AddWorktree(
       {.repo = plan.project.path, .branch = h.branch, .path = h.worktree, .token = token});
@@ -174,8 +175,8 @@ Result<Runner::MadeWorktree> Runner::AddWorktreeIfMissing(const AttemptPlan& pla
 
 // Everything after the work tree: the base remembered, the prompt and spec written, the tmux
 // session running the shim. Sets h.base (when still empty) and h.argv.
-Status Runner::StartSession(const AttemptPlan& plan, AgentAdapter& adapter, const std::string& token,
-                            AttemptHandle& h) {
+Status Runner::StartSession(const AttemptPlan& plan, AgentAdapter& adapter,
+                            const std::string& token, AttemptHandle& h) {
   if (h.base.empty()) {
     h.base = Base(plan.task.id);
   } else {

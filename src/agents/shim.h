@@ -28,7 +28,7 @@ struct ShimSpec {
   std::map<std::string, std::string> env_set;
   std::vector<std::string> env_unset;
   std::string cwd;
-  std::string stdin_path;  // the prompt file; empty: /dev/null
+  std::string stdin_path;       // the prompt file; empty: /dev/null
   int64_t timeout_seconds = 0;  // 0: none
   std::string tmux_socket;      // empty: no signal
   std::string channel;

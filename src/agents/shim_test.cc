@@ -82,7 +82,8 @@ TEST_F(ShimTest, BannerGoesToThePaneAndTheLogButNotStdout) {
   spec.banner = "orch: task 4 attempt 1: claude";
   ProcessResult r = RunShim(spec);
   EXPECT_THAT(r.out, HasSubstr("orch: task 4 attempt 1: claude"));
-  EXPECT_THAT(test::ReadFile(run_dir() + "/output.log"), HasSubstr("orch: task 4 attempt 1: claude"));
+  EXPECT_THAT(test::ReadFile(run_dir() + "/output.log"),
+              HasSubstr("orch: task 4 attempt 1: claude"));
   EXPECT_EQ(test::ReadFile(run_dir() + "/stdout"), "x\n");
 }
 
@@ -149,8 +150,7 @@ TEST_F(ShimTest, EnvironmentIsSetAndUnsetAndCwdApplied) {
                  {"ORCH_TEST_KEEP", "original"},
                  {"ORCH_TEST_PASS", "inherited"}});
   std::string out = test::ReadFile(run_dir() + "/stdout");
-  EXPECT_EQ(out.substr(0, out.find('\n')),
-            std::filesystem::canonical(cwd.path()).string());
+  EXPECT_EQ(out.substr(0, out.find('\n')), std::filesystem::canonical(cwd.path()).string());
   EXPECT_THAT(out, HasSubstr("\nORCH_TEST_NEW=fresh\n"));
   EXPECT_THAT(out, HasSubstr("\nORCH_TEST_KEEP=overridden\n"));
   EXPECT_THAT(out, HasSubstr("\nORCH_TEST_PASS=inherited\n"));
@@ -189,9 +189,11 @@ TEST(ShimSpecTest, SpecAndExitRoundTrip) {
   EXPECT_EQ(back->channel, "orch-p-1");
 
   EXPECT_TRUE(ReadShimExit(dir.path()).status().IsNotFound());
-  ASSERT_TRUE(WriteShimExit(dir.path(), {.exit_code = -1, .signal = 9, .timed_out = true,
-                                         .started_at = 10, .finished_at = 20})
-                  .ok());
+  ASSERT_TRUE(
+      WriteShimExit(
+          dir.path(),
+          {.exit_code = -1, .signal = 9, .timed_out = true, .started_at = 10, .finished_at = 20})
+          .ok());
   Result<ShimExit> e = ReadShimExit(dir.path());
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->signal, 9);

@@ -39,10 +39,12 @@ Status Tmux::NewSession(const std::string& name, const std::string& cwd,
   // command that exits at once. The session's command comes last, as separate arguments.
   // exit-empty off: killing a task's last session must not take the server down while the
   // next new-session connects to it ("server exited unexpectedly").
-  std::vector<std::string> args = {"start-server", ";", "set-option", "-s", "exit-empty", "off",
-                                   ";", "set-option", "-g", "remain-on-exit", "on", ";", "set-option", "-g", "history-limit", "50000", ";",
-                                   "new-session", "-d", "-s", name, "-c", cwd, "-x", "200", "-y",
-                                   "50"};
+  std::vector<std::string> args = {"start-server", ";",  "set-option",  "-s", "exit-empty",
+                                   "off",          ";",  "set-option",  "-g", "remain-on-exit",
+                                   "on",           ";",  "set-option",  "-g", "history-limit",
+                                   "50000",        ";",  "new-session", "-d", "-s",
+                                   name,           "-c", cwd,           "-x", "200",
+                                   "-y",           "50"};
   for (const auto& [k, v] : env) {
     args.push_back("-e");
     args.push_back(k + "=" + v);

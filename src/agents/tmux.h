@@ -23,7 +23,8 @@
 namespace orch {
 
 // The tmux server orch uses: $ORCH_TMUX_SOCKET, else "orch".
-inline std::string TmuxSocketName(const std::function<std::optional<std::string>(const std::string&)>& env) {
+inline std::string TmuxSocketName(
+    const std::function<std::optional<std::string>(const std::string&)>& env) {
   std::optional<std::string> s = env("ORCH_TMUX_SOCKET");
   return s && !s->empty() ? *s : "orch";
 }

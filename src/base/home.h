@@ -13,8 +13,8 @@
 
 #include <string>
 
-#include "config/config.h"
 #include "base/status.h"
+#include "config/config.h"
 
 namespace orch {
 

@@ -16,8 +16,8 @@ namespace {
 
 bool IsWord(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 bool IsAlnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
-bool IsTokenChar(char c) { return IsWord(c) || c == '-'; }    // [A-Za-z0-9_\-]
-bool IsSlackChar(char c) { return IsAlnum(c) || c == '-'; }   // [A-Za-z0-9\-]
+bool IsTokenChar(char c) { return IsWord(c) || c == '-'; }   // [A-Za-z0-9_\-]
+bool IsSlackChar(char c) { return IsAlnum(c) || c == '-'; }  // [A-Za-z0-9\-]
 bool IsSpace(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
 bool IsQuote(char c) { return c == '"' || c == '\''; }
 
@@ -50,8 +50,8 @@ std::string ReplaceWith(const std::string& s, const std::regex& head, Finish fin
   std::string_view view(s);
   while (pos < s.size()) {
     std::smatch m;
-    auto flags = pos > 0 ? std::regex_constants::match_prev_avail
-                         : std::regex_constants::match_default;
+    auto flags =
+        pos > 0 ? std::regex_constants::match_prev_avail : std::regex_constants::match_default;
     if (!std::regex_search(s.begin() + pos, s.end(), m, head, flags)) break;
     size_t begin = pos + m.position(0);
     size_t head_end = begin + m.length(0);
@@ -128,24 +128,24 @@ std::string RedactJwt(const std::string& s) {
 std::string RedactAssignments(const std::string& s) {
   // ((password|passwd|secret|token|api[_-]?key)["']?\s*[:=]\s*)["']?[^\s"']{8,}["']?, the key
   // kept. The optional quote after the key covers JSON and YAML ("password": "...").
-  static const std::regex kKey(R"((password|passwd|secret|token|api[_-]?key))",
-                               std::regex::icase);
-  return ReplaceWith(s, kKey, [](std::string_view v, size_t begin, size_t head_end,
-                                 std::string* kept) {
-    size_t i = head_end;
-    if (i < v.size() && IsQuote(v[i])) ++i;
-    while (i < v.size() && IsSpace(v[i])) ++i;
-    if (i >= v.size() || (v[i] != ':' && v[i] != '=')) return std::string_view::npos;
-    ++i;
-    while (i < v.size() && IsSpace(v[i])) ++i;
-    *kept = std::string(v.substr(begin, i - begin));
-    if (i < v.size() && IsQuote(v[i])) ++i;
-    size_t from = i;
-    while (i < v.size() && !IsSpace(v[i]) && !IsQuote(v[i])) ++i;
-    if (i - from < 8) return std::string_view::npos;
-    if (i < v.size() && IsQuote(v[i])) ++i;
-    return i;
-  });
+  static const std::regex kKey(R"((password|passwd|secret|token|api[_-]?key))", std::regex::icase);
+  return ReplaceWith(s, kKey,
+                     [](std::string_view v, size_t begin, size_t head_end, std::string* kept) {
+                       size_t i = head_end;
+                       if (i < v.size() && IsQuote(v[i])) ++i;
+                       while (i < v.size() && IsSpace(v[i])) ++i;
+                       if (i >= v.size() || (v[i] != ':' && v[i] != '='))
+                         return std::string_view::npos;
+                       ++i;
+                       while (i < v.size() && IsSpace(v[i])) ++i;
+                       *kept = std::string(v.substr(begin, i - begin));
+                       if (i < v.size() && IsQuote(v[i])) ++i;
+                       size_t from = i;
+                       while (i < v.size() && !IsSpace(v[i]) && !IsQuote(v[i])) ++i;
+                       if (i - from < 8) return std::string_view::npos;
+                       if (i < v.size() && IsQuote(v[i])) ++i;
+                       return i;
+                     });
 }
 
 }  // namespace

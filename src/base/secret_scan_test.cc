@@ -51,8 +51,9 @@ TEST(SecretScanTest, PemPrivateKeyBlockIsRedactedWhole) {
                           "-----END OPENSSH PRIVATE KEY-----"),
             "[REDACTED]");
   // A public key is not a secret.
-  std::string pub = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A\n"
-                    "-----END PUBLIC KEY-----";
+  std::string pub =
+      "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A\n"
+      "-----END PUBLIC KEY-----";
   EXPECT_EQ(RedactSecrets(pub), pub);
 }
 

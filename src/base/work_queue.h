@@ -58,9 +58,9 @@ class WorkQueue {
   std::atomic<bool> stopping_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Job> queued_;     // under mu_
-  std::vector<Apply> done_;    // under mu_
-  int pending_ = 0;            // submitted, not yet in done_ (under mu_)
+  std::deque<Job> queued_;   // under mu_
+  std::vector<Apply> done_;  // under mu_
+  int pending_ = 0;          // submitted, not yet in done_ (under mu_)
   std::vector<std::thread> threads_;
 };
 

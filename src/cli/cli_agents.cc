@@ -4,10 +4,10 @@
 #include <ostream>
 
 #include "agents/agent.h"
-#include "engine/breaker.h"
-#include "cli/cli.h"
 #include "agents/router.h"
 #include "base/subprocess.h"
+#include "cli/cli.h"
+#include "engine/breaker.h"
 
 namespace orch {
 namespace {

@@ -50,7 +50,8 @@ Result<YAML::Node> ReadJobsFile(const Home& home) {
     }
   }
   if (!root.IsMap()) root = YAML::Node(YAML::NodeType::Map);
-  if (!root["jobs"] || !root["jobs"].IsSequence()) root["jobs"] = YAML::Node(YAML::NodeType::Sequence);
+  if (!root["jobs"] || !root["jobs"].IsSequence())
+    root["jobs"] = YAML::Node(YAML::NodeType::Sequence);
   return root;
 }
 
@@ -114,9 +115,8 @@ class JobListCommand : public Command {
                         {"next_run", TimeJson(next)},
                         {"last_run", last_json},
                         {"last_result", result},
-                        {"last_exit_code", st.last_exit_code
-                                               ? nlohmann::json(*st.last_exit_code)
-                                               : nlohmann::json()},
+                        {"last_exit_code",
+                         st.last_exit_code ? nlohmann::json(*st.last_exit_code) : nlohmann::json()},
                         {"enabled", enabled},
                         {"project", j.project}});
         continue;
@@ -199,7 +199,7 @@ class JobRemoveCommand : public Command {
     YAML::Node kept(YAML::NodeType::Sequence);
     bool found = false;
     for (const YAML::Node& j : (*root)["jobs"]) {
-      std::string id = j.IsMap() && j["id"] ? j["id"].Scalar()
+      std::string id = j.IsMap() && j["id"]     ? j["id"].Scalar()
                        : j.IsMap() && j["name"] ? j["name"].Scalar()
                                                 : "";
       if (id == id_) {

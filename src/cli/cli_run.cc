@@ -6,12 +6,12 @@
 #include <ostream>
 #include <sstream>
 
+#include "agents/runner.h"
+#include "agents/tmux.h"
+#include "base/subprocess.h"
 #include "cli/cli.h"
 #include "config/config_loader.h"
-#include "agents/runner.h"
 #include "runs/runs.h"
-#include "base/subprocess.h"
-#include "agents/tmux.h"
 
 namespace orch {
 namespace {
@@ -67,7 +67,9 @@ class RunListCommand : public Command {
       ctx.out << r["id"] << "  " << r["kind"].get<std::string>() << "  "
               << r["status"].get<std::string>() << "  " << done << "/" << r["steps"].size()
               << " step(s) ended"
-              << (r["flow_name"].get<std::string>().empty() ? "" : "  " + r["flow_name"].get<std::string>())
+              << (r["flow_name"].get<std::string>().empty()
+                      ? ""
+                      : "  " + r["flow_name"].get<std::string>())
               << (r["issue"].is_null() ? "" : "  #" + r["issue"].get<std::string>()) << "\n";
     }
     return Status::OK();
@@ -150,7 +152,9 @@ class RunCancelCommand : public Command {
 
 class RunOrchestrateCommand : public Command {
  public:
-  void Define(CLI::App& app) override { app.add_option("run", run_, "The debug run's id")->required(); }
+  void Define(CLI::App& app) override {
+    app.add_option("run", run_, "The debug run's id")->required();
+  }
   Status Run(Context& ctx) override {
     Result<int64_t> id = ParseRunId(run_);
     if (!id.ok()) return id.status();
@@ -193,8 +197,9 @@ class RunDebugCommand : public Command {
  public:
   void Define(CLI::App& app) override {
     app.add_option("target", target_, "A task id, or an issue as #N")->required();
-    app.add_option("--agents", agents_, "Agents, one session each (default: runs.debug.agents, "
-                                        "else router.agents)")
+    app.add_option("--agents", agents_,
+                   "Agents, one session each (default: runs.debug.agents, "
+                   "else router.agents)")
         ->delimiter(',');
     app.add_option("-p,--project", project_, "The issue's project");
     app.add_flag("--json", json_, "Print the new run as JSON");

@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <ostream>
 
+#include "base/subprocess.h"
 #include "cli/cli.h"
 #include "cli/service.h"
-#include "base/subprocess.h"
 
 namespace orch {
 namespace {
@@ -34,12 +34,24 @@ class ServiceCommand : public Command {
     ServiceManager manager(processes, ServiceManager::Detect(exe), *user_home, spec);
     Result<std::string> did = Status::Internal("service", "no verb");
     switch (verb_) {
-      case Verb::kInstall: did = manager.Install(); break;
-      case Verb::kUninstall: did = manager.Uninstall(); break;
-      case Verb::kStart: did = manager.Start(); break;
-      case Verb::kStop: did = manager.Stop(); break;
-      case Verb::kRestart: did = manager.Restart(); break;
-      case Verb::kStatus: did = manager.StatusText(); break;
+      case Verb::kInstall:
+        did = manager.Install();
+        break;
+      case Verb::kUninstall:
+        did = manager.Uninstall();
+        break;
+      case Verb::kStart:
+        did = manager.Start();
+        break;
+      case Verb::kStop:
+        did = manager.Stop();
+        break;
+      case Verb::kRestart:
+        did = manager.Restart();
+        break;
+      case Verb::kStatus:
+        did = manager.StatusText();
+        break;
     }
     if (!did.ok()) {
       if (verb_ == Verb::kInstall && !manager.UnitPath().empty()) {

@@ -8,8 +8,8 @@
 #include <ostream>
 #include <thread>
 
-#include "stream/api_client.h"
 #include "cli/cli.h"
+#include "stream/api_client.h"
 
 namespace orch {
 namespace {

@@ -203,8 +203,8 @@ class TaskShowCommand : public TaskIdCommand {
       nlohmann::json r = nlohmann::json::parse(*t.route, nullptr, false);
       if (r.is_object()) {
         ctx.out << "  route:    " << r.value("agent", "") << " "
-                << (r.value("model", "").empty() ? "(default model)" : r.value("model", ""))
-                << ", " << r.value("complexity", "") << ", by " << r.value("by", "") << ": "
+                << (r.value("model", "").empty() ? "(default model)" : r.value("model", "")) << ", "
+                << r.value("complexity", "") << ", by " << r.value("by", "") << ": "
                 << r.value("reason", "") << "\n";
         if (r.contains("profile") && !r["profile"].empty()) {
           ctx.out << "  profile:  " << r["profile"].dump() << "\n";
@@ -218,10 +218,13 @@ class TaskShowCommand : public TaskIdCommand {
     if (!t.branch.empty()) ctx.out << "  branch:   " << t.branch << "\n";
     if (t.pr_number) ctx.out << "  pr:       #" << *t.pr_number << "\n";
     for (const Attempt& r : *runs) {
-      ctx.out << "  run " << r.attempt << ":    " << r.agent << (r.model.empty() ? "" : " (" + r.model + ")")
-              << " " << (r.finished_at ? (r.outcome + (r.error_class.empty() ? "" : " [" + r.error_class + "]"))
-                                       : std::string("running in tmux session ") + r.tmux_session)
-              << ", tokens " << r.input_tokens << "/" << r.output_tokens << ", $" << r.cost_usd << "\n";
+      ctx.out << "  run " << r.attempt << ":    " << r.agent
+              << (r.model.empty() ? "" : " (" + r.model + ")") << " "
+              << (r.finished_at
+                      ? (r.outcome + (r.error_class.empty() ? "" : " [" + r.error_class + "]"))
+                      : std::string("running in tmux session ") + r.tmux_session)
+              << ", tokens " << r.input_tokens << "/" << r.output_tokens << ", $" << r.cost_usd
+              << "\n";
       if (!r.summary.empty()) ctx.out << "           " << r.summary.substr(0, 300) << "\n";
       ctx.out << "           log: " << r.run_dir << "/output.log\n";
     }
@@ -374,9 +377,9 @@ class TaskRunCommand : public TaskIdCommand {
     if (!lock.ok()) return lock.status();
     if (t.status != TaskStatus::kNew && t.status != TaskStatus::kRouted &&
         t.status != TaskStatus::kInProgress) {
-      return Status::InvalidArgument("task " + std::to_string(t.id),
-                                     std::string("is ") + TaskStatusName(t.status) +
-                                         "; orch task retry or unblock it first");
+      return Status::InvalidArgument(
+          "task " + std::to_string(t.id),
+          std::string("is ") + TaskStatusName(t.status) + "; orch task retry or unblock it first");
     }
     Result<Config> config = ctx.config();
     if (!config.ok()) return config.status();
@@ -418,7 +421,8 @@ class TaskRunCommand : public TaskIdCommand {
         return Status::OK();
       }
       if (now->status == TaskStatus::kNew && step->routed == 0 && (!runs.ok() || runs->empty())) {
-        return Status::Unavailable("task " + std::to_string(t.id), "could not be routed (see the log)");
+        return Status::Unavailable("task " + std::to_string(t.id),
+                                   "could not be routed (see the log)");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -444,9 +448,9 @@ class TaskAttachCommand : public TaskIdCommand {
     Result<bool> has = tmux.HasSession(*session);
     if (!has.ok()) return has.status();
     if (!*has) {
-      return Status::NotFound("tmux session " + *session,
-                              "is gone; the agent's output is in orch task show " +
-                                  std::to_string(t.id) + "'s log");
+      return Status::NotFound(
+          "tmux session " + *session,
+          "is gone; the agent's output is in orch task show " + std::to_string(t.id) + "'s log");
     }
     std::vector<std::string> argv = tmux.AttachArgv(*session);
     std::vector<char*> cargv;

@@ -41,9 +41,9 @@ class WebhookStatsCommand : public Command {
     if (json_) {
       nlohmann::json by_event = nlohmann::json::object();
       for (const auto& [event, n] : st->received_by_event) by_event[event] = n;
-      nlohmann::json out = {{"window_hours", 24},       {"received", st->received},
+      nlohmann::json out = {{"window_hours", 24},           {"received", st->received},
                             {"duplicates", st->duplicates}, {"applied", st->applied},
-                            {"failed", st->failed},     {"pending", st->pending},
+                            {"failed", st->failed},         {"pending", st->pending},
                             {"by_event", by_event}};
       ctx.out << out.dump(2) << "\n";
       return Status::OK();
@@ -106,8 +106,7 @@ class WebhookDeliveriesCommand : public Command {
 class WebhookRedeliverCommand : public Command {
  public:
   void Define(CLI::App& app) override {
-    app.add_option("id", id_, "The delivery's number (from `orch webhook deliveries`)")
-        ->required();
+    app.add_option("id", id_, "The delivery's number (from `orch webhook deliveries`)")->required();
   }
   Status Run(Context& ctx) override {
     Result<SqliteStore*> store = ctx.store();

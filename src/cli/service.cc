@@ -13,9 +13,12 @@ namespace {
 std::string UnitQuote(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '%') out += "%%";
-    else if (c == '"' || c == '\\') out += std::string("\\") + c;
-    else out += c;
+    if (c == '%')
+      out += "%%";
+    else if (c == '"' || c == '\\')
+      out += std::string("\\") + c;
+    else
+      out += c;
   }
   return s.find_first_of(" \t\"\\") == std::string::npos ? out : "\"" + out + "\"";
 }
@@ -24,11 +27,20 @@ std::string XmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -172,8 +184,9 @@ Result<std::string> ServiceManager::Start() {
     case ServicePlatform::kSystemd:
       return Must({"systemctl", "--user", "start", "orch.service"}, "started");
     case ServicePlatform::kLaunchd:
-      return Must({"launchctl", "kickstart", "gui/" + std::to_string(getuid()) + "/" + kLaunchdLabel},
-                  "started");
+      return Must(
+          {"launchctl", "kickstart", "gui/" + std::to_string(getuid()) + "/" + kLaunchdLabel},
+          "started");
     case ServicePlatform::kBrew:
       return Must({"brew", "services", "start", "orch"}, "started");
   }
@@ -185,9 +198,9 @@ Result<std::string> ServiceManager::Stop() {
     case ServicePlatform::kSystemd:
       return Must({"systemctl", "--user", "stop", "orch.service"}, "stopped");
     case ServicePlatform::kLaunchd:
-      return Must({"launchctl", "kill", "SIGTERM",
-                   "gui/" + std::to_string(getuid()) + "/" + kLaunchdLabel},
-                  "stopped (launchd's KeepAlive restarts it; orch service uninstall to stop for good)");
+      return Must(
+          {"launchctl", "kill", "SIGTERM", "gui/" + std::to_string(getuid()) + "/" + kLaunchdLabel},
+          "stopped (launchd's KeepAlive restarts it; orch service uninstall to stop for good)");
     case ServicePlatform::kBrew:
       return Must({"brew", "services", "stop", "orch"}, "stopped");
   }
@@ -199,9 +212,9 @@ Result<std::string> ServiceManager::Restart() {
     case ServicePlatform::kSystemd:
       return Must({"systemctl", "--user", "restart", "orch.service"}, "restarted");
     case ServicePlatform::kLaunchd:
-      return Must({"launchctl", "kickstart", "-k",
-                   "gui/" + std::to_string(getuid()) + "/" + kLaunchdLabel},
-                  "restarted");
+      return Must(
+          {"launchctl", "kickstart", "-k", "gui/" + std::to_string(getuid()) + "/" + kLaunchdLabel},
+          "restarted");
     case ServicePlatform::kBrew:
       return Must({"brew", "services", "restart", "orch"}, "restarted");
   }

@@ -22,8 +22,8 @@ namespace orch {
 struct ServiceSpec {
   std::string orch_binary;  // absolute
   std::string orch_home;
-  std::string path;         // PATH for the daemon: tmux, git and the agent CLIs must be on it
-  std::string log_dir;      // launchd's stdout/stderr files go here
+  std::string path;     // PATH for the daemon: tmux, git and the agent CLIs must be on it
+  std::string log_dir;  // launchd's stdout/stderr files go here
 };
 
 std::string RenderSystemdUserUnit(const ServiceSpec& spec);

@@ -25,8 +25,8 @@
 #include <string_view>
 #include <vector>
 
-#include "config/cron.h"
 #include "base/status.h"
+#include "config/cron.h"
 
 namespace orch {
 
@@ -88,7 +88,7 @@ struct WorkflowConfig {
   Seconds retry_base_delay{5};
   Seconds retry_max_delay{300};
   int max_review_cycles = 3;  // reviews requesting changes before a person must look
-  Seconds timeout{1800};  // key: timeout_seconds
+  Seconds timeout{1800};      // key: timeout_seconds
   bool auto_create_followup_on_changes = true;
   bool auto_close_task_on_approval = true;
   Sandbox sandbox = Sandbox::kWorkspaceWrite;

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "config/config.h"
 #include "agents/git.h"
 #include "base/home.h"
+#include "config/config.h"
 #include "store/store.h"
 
 namespace orch {

@@ -216,8 +216,8 @@ Result<Cron> ParseCron(std::string_view spec) {
   ORCH_RETURN_IF_ERROR(
       ParseField(fields[3], {"month", 1, 12, kMonthNames, 12}, &cron.months, &unused));
   std::bitset<8> weekdays;
-  ORCH_RETURN_IF_ERROR(ParseField(fields[4], {"weekday", 0, 7, kWeekdayNames, 7}, &weekdays,
-                                  &cron.weekdays_any));
+  ORCH_RETURN_IF_ERROR(
+      ParseField(fields[4], {"weekday", 0, 7, kWeekdayNames, 7}, &weekdays, &cron.weekdays_any));
   for (size_t d = 0; d < 7; ++d) cron.weekdays[d] = weekdays[d];
   if (weekdays[7]) cron.weekdays.set(0);
   // "0 0 30 2 *" would never fire; say so now rather than wait for ever.

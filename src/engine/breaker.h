@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "config/config.h"
 #include "base/status.h"
+#include "config/config.h"
 
 namespace orch {
 

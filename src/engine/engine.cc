@@ -33,8 +33,8 @@ std::optional<Project> ProjectForRepo(const std::vector<Project>& projects,
 
 }  // namespace
 
-Engine::Engine(SqliteStore& store, const Config& config, const Clock& clock,
-               GitHubClient* github, HealthProbe probe)
+Engine::Engine(SqliteStore& store, const Config& config, const Clock& clock, GitHubClient* github,
+               HealthProbe probe)
     : store_(store), config_(config), clock_(clock), github_(github), probe_(std::move(probe)) {
   rules_.trigger_labels = config_.workflow.trigger_labels;
   if (github_) {
@@ -43,10 +43,11 @@ Engine::Engine(SqliteStore& store, const Config& config, const Clock& clock,
     syncer_ = std::make_unique<Syncer>(store_, *github_, *intake_);
     reviews_ = std::make_unique<ReviewHandler>(store_, *github_, *trust_, config_);
     intake_->set_reviews(reviews_.get());
-    intake_->set_run_starter([this](const Project& p, const IntakeDecision& d) -> Result<std::string> {
-      if (!runs_) return std::string("ignored: runs are not driven here");
-      return runs_->StartFromIssue(p, d.run_kind, d.external_id, d.title, d.body);
-    });
+    intake_->set_run_starter(
+        [this](const Project& p, const IntakeDecision& d) -> Result<std::string> {
+          if (!runs_) return std::string("ignored: runs are not driven here");
+          return runs_->StartFromIssue(p, d.run_kind, d.external_id, d.title, d.body);
+        });
   }
 }
 
@@ -130,8 +131,8 @@ Result<int> Engine::ApplyDeliveries(int* failed) {
   if (!projects.ok()) return projects.status();
   int applied = 0;
   for (const Delivery& d : *due) {
-    std::string label = d.event_type + (d.action.empty() ? "" : "." + d.action) + " " +
-                        d.delivery_id;
+    std::string label =
+        d.event_type + (d.action.empty() ? "" : "." + d.action) + " " + d.delivery_id;
     Result<std::string> result = std::string();
     std::optional<Project> project = ProjectForRepo(*projects, d.repo);
     nlohmann::json payload = nlohmann::json::parse(d.payload, nullptr, false);
@@ -168,9 +169,10 @@ void Engine::CheckWebhookHealth() {
   if (!health.ok() && !fallback_) {
     fallback_ = true;
     next_sync_ = now;  // catch up at once
-    spdlog::warn("webhook receiver unreachable ({}): entering polling fallback mode, syncing "
-                 "every {}s",
-                 health.message(), config_.engine.fallback_sync_interval.count());
+    spdlog::warn(
+        "webhook receiver unreachable ({}): entering polling fallback mode, syncing "
+        "every {}s",
+        health.message(), config_.engine.fallback_sync_interval.count());
     (void)store_.SetKv(kModeKey, "polling fallback");
   } else if (health.ok() && fallback_) {
     fallback_ = false;

@@ -24,13 +24,13 @@
 #include <optional>
 
 #include "base/clock.h"
-#include "config/config.h"
-#include "github/github.h"
-#include "engine/intake.h"
 #include "base/status.h"
-#include "store/store.h"
+#include "config/config.h"
+#include "engine/intake.h"
 #include "engine/sync.h"
+#include "github/github.h"
 #include "github/trust.h"
+#include "store/store.h"
 
 namespace orch {
 

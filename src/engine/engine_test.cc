@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "github/webhook_signature.h"
 #include "testing/fake_github.h"
 #include "testing/test_util.h"
-#include "github/webhook_signature.h"
 
 namespace orch {
 namespace {

@@ -71,12 +71,13 @@ IntakeDecision FromIssueEvent(const Json& p, const IntakeRules& rules) {
 }
 
 IntakeDecision FromComment(const Json& p, const IntakeRules& rules) {
-  if (Str(p, "action") != "created") return Ignore("issue_comment." + Str(p, "action") + " is not used");
+  if (Str(p, "action") != "created")
+    return Ignore("issue_comment." + Str(p, "action") + " is not used");
   const Json& comment = Obj(p, "comment");
   const Json& issue = Obj(p, "issue");
   std::string text = Str(comment, "body");
-  if (!MentionsLogin(text, rules.bot_login)) return Ignore("the comment does not mention @" +
-                                                           rules.bot_login);
+  if (!MentionsLogin(text, rules.bot_login))
+    return Ignore("the comment does not mention @" + rules.bot_login);
   IntakeDecision d;
   d.action = IntakeAction::kCreateTask;
   d.reason = "mentioned in a comment";
@@ -91,7 +92,8 @@ IntakeDecision FromComment(const Json& p, const IntakeRules& rules) {
 
 IntakeDecision FromPullRequest(const Json& p) {
   const Json& pr = Obj(p, "pull_request");
-  if (Str(p, "action") != "closed") return Ignore("pull_request." + Str(p, "action") + " is not used");
+  if (Str(p, "action") != "closed")
+    return Ignore("pull_request." + Str(p, "action") + " is not used");
   IntakeDecision d;
   d.pr_number = pr.value("number", int64_t{0});
   bool merged = pr.value("merged", false);
@@ -142,8 +144,7 @@ bool MentionsLogin(const std::string& text, const std::string& login) {
   return false;
 }
 
-IntakeDecision DecideEvent(const std::string& event_type, const Json& p,
-                           const IntakeRules& rules) {
+IntakeDecision DecideEvent(const std::string& event_type, const Json& p, const IntakeRules& rules) {
   GitHubUser sender = UserOf(Obj(p, "sender"));
   std::string repo = Str(Obj(p, "repository"), "full_name");
   IntakeDecision d;
@@ -243,7 +244,8 @@ Result<std::string> Intake::CreateTask(const Project& project, const IntakeDecis
   t.title = d.title;
   t.body = d.body;
   t.labels = d.labels;
-  Result<Task> made = store_.AddTask(t, {"github:" + d.actor.login, d.reason + "; " + trust->reason});
+  Result<Task> made =
+      store_.AddTask(t, {"github:" + d.actor.login, d.reason + "; " + trust->reason});
   if (made.status().IsConflict()) return std::string("task already exists");
   if (!made.ok()) return made.status();
   spdlog::info("intake: {} #{}: created task {} ({})", project.name, d.external_id, made->id,
@@ -259,7 +261,8 @@ Result<std::string> Intake::CloseOrReopen(const Project& project, const IntakeDe
   const Task& task = found->front();
   Cause cause{"github:" + d.actor.login, d.reason};
   if (d.action == IntakeAction::kCloseTask) {
-    if (task.status == TaskStatus::kDone) return "task " + std::to_string(task.id) + " already done";
+    if (task.status == TaskStatus::kDone)
+      return "task " + std::to_string(task.id) + " already done";
     Status s = store_.Transition(task.id, task.status, TaskStatus::kDone, cause);
     if (!s.ok() && !s.IsConflict()) return s;
     return "task " + std::to_string(task.id) + " done (issue closed)";
@@ -268,8 +271,8 @@ Result<std::string> Intake::CloseOrReopen(const Project& project, const IntakeDe
   Result<TrustVerdict> trust = trust_.Check(*project.repo, d.actor);
   if (!trust.ok()) return trust.status();
   if (!trust->trusted) return "ignored: untrusted: " + trust->reason;
-  Status s = store_.Transition(task.id, TaskStatus::kDone, TaskStatus::kNew, cause,
-                               AttemptEffect::kReset);
+  Status s =
+      store_.Transition(task.id, TaskStatus::kDone, TaskStatus::kNew, cause, AttemptEffect::kReset);
   if (!s.ok() && !s.IsConflict()) return s;
   return "task " + std::to_string(task.id) + " back to new (issue reopened)";
 }
@@ -280,8 +283,8 @@ Result<std::string> Intake::PullRequestClosed(const Project& project, const Inta
   if (!found.ok()) return found.status();
   if (found->empty()) return "ignored: no task for pull request #" + std::to_string(d.pr_number);
   std::string out;
-  TaskStatus to = d.action == IntakeAction::kPrMerged ? TaskStatus::kDone
-                                                      : TaskStatus::kNeedsReview;
+  TaskStatus to =
+      d.action == IntakeAction::kPrMerged ? TaskStatus::kDone : TaskStatus::kNeedsReview;
   for (const Task& t : *found) {
     if (t.status == to || t.status == TaskStatus::kDone) continue;
     if (!IsLegalTransition(t.status, to)) continue;

@@ -15,18 +15,18 @@
 #ifndef ORCH_ENGINE_INTAKE_H_
 #define ORCH_ENGINE_INTAKE_H_
 
-#include <nlohmann/json_fwd.hpp>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/clock.h"
-#include "github/github.h"
 #include "base/status.h"
-#include "store/store.h"
+#include "github/github.h"
 #include "github/trust.h"
+#include "store/store.h"
 
 namespace orch {
 
@@ -54,7 +54,7 @@ struct IntakeDecision {
   IntakeAction action = IntakeAction::kIgnore;
   std::string reason;  // why it is ignored, or what triggered it
   std::string repo;
-  GitHubUser actor;  // the sender; must be trusted to create or reopen
+  GitHubUser actor;         // the sender; must be trusted to create or reopen
   std::string external_id;  // the issue number
   TaskSource source = TaskSource::kGithub;
   std::optional<std::string> source_id;
@@ -62,7 +62,7 @@ struct IntakeDecision {
   std::string body;
   std::vector<std::string> labels;
   int64_t pr_number = 0;
-  Review review;  // for kReview (state upper-cased as REST has it)
+  Review review;         // for kReview (state upper-cased as REST has it)
   std::string run_kind;  // for kStartRun: "debug" or "plan"
 };
 

@@ -21,12 +21,16 @@ Json User(const std::string& login, const std::string& type = "User") {
 Json IssueJson(int number, std::vector<std::string> labels, const std::string& state = "open") {
   Json ls = Json::array();
   for (const auto& l : labels) ls.push_back({{"name", l}});
-  return {{"number", number}, {"title", "Fix the frobnicator"}, {"body", "It breaks."},
-          {"state", state},   {"labels", ls},                   {"user", User("alice")}};
+  return {{"number", number},     {"title", "Fix the frobnicator"},
+          {"body", "It breaks."}, {"state", state},
+          {"labels", ls},         {"user", User("alice")}};
 }
 Json Labeled(const std::string& label, const std::string& sender, int number = 7) {
-  return {{"action", "labeled"}, {"issue", IssueJson(number, {label})},
-          {"label", {{"name", label}}}, {"repository", Repo()}, {"sender", User(sender)}};
+  return {{"action", "labeled"},
+          {"issue", IssueJson(number, {label})},
+          {"label", {{"name", label}}},
+          {"repository", Repo()},
+          {"sender", User(sender)}};
 }
 
 class IntakeTest : public ::testing::Test {
@@ -35,8 +39,11 @@ class IntakeTest : public ::testing::Test {
     store_ = std::move(SqliteStore::Open(":memory:", clock_)).value();
     project_ = *store_->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = "/w"});
     intake_ = std::make_unique<Intake>(*store_, trust_);
-    github_.permissions = {{"alice", "admin"}, {"bob", "write"}, {"carol", "maintain"},
-                           {"eve", "read"}, {"dependabot[bot]", "write"}};
+    github_.permissions = {{"alice", "admin"},
+                           {"bob", "write"},
+                           {"carol", "maintain"},
+                           {"eve", "read"},
+                           {"dependabot[bot]", "write"}};
   }
   Result<std::string> Apply(const std::string& event, const Json& payload) {
     return intake_->Apply(project_, DecideEvent(event, payload, rules_));
@@ -81,23 +88,29 @@ TEST(DecideEventTest, OrchsOwnEventsStartNothing) {
 
 TEST(DecideEventTest, ReadsCloseReopenMentionsAndPullRequests) {
   IntakeRules rules{"orch-bot", {"orch"}};
-  Json closed = {{"action", "closed"}, {"issue", IssueJson(7, {"orch"}, "closed")},
-                 {"repository", Repo()}, {"sender", User("alice")}};
+  Json closed = {{"action", "closed"},
+                 {"issue", IssueJson(7, {"orch"}, "closed")},
+                 {"repository", Repo()},
+                 {"sender", User("alice")}};
   EXPECT_EQ(DecideEvent("issues", closed, rules).action, IntakeAction::kCloseTask);
   closed["action"] = "reopened";
   EXPECT_EQ(DecideEvent("issues", closed, rules).action, IntakeAction::kReopenTask);
 
-  Json comment = {{"action", "created"}, {"issue", IssueJson(7, {})},
+  Json comment = {{"action", "created"},
+                  {"issue", IssueJson(7, {})},
                   {"comment", {{"id", 991}, {"body", "@orch-bot add a test"}}},
-                  {"repository", Repo()}, {"sender", User("bob")}};
+                  {"repository", Repo()},
+                  {"sender", User("bob")}};
   IntakeDecision m = DecideEvent("issue_comment", comment, rules);
   EXPECT_EQ(m.action, IntakeAction::kCreateTask);
   EXPECT_EQ(m.source, TaskSource::kMention);
   EXPECT_EQ(m.source_id, "991");
   EXPECT_EQ(m.body, "@orch-bot add a test");
 
-  Json pr = {{"action", "closed"}, {"pull_request", {{"number", 12}, {"merged", true}}},
-             {"repository", Repo()}, {"sender", User("alice")}};
+  Json pr = {{"action", "closed"},
+             {"pull_request", {{"number", 12}, {"merged", true}}},
+             {"repository", Repo()},
+             {"sender", User("alice")}};
   IntakeDecision merged = DecideEvent("pull_request", pr, rules);
   EXPECT_EQ(merged.action, IntakeAction::kPrMerged);
   EXPECT_EQ(merged.pr_number, 12);
@@ -128,7 +141,8 @@ TEST_F(IntakeTest, MaintainAndAdminAreTrustedReadIsNot) {
   Result<std::string> r = Apply("issues", Labeled("orch", "eve", 3));
   ASSERT_TRUE(r.ok());
   EXPECT_THAT(*r, HasSubstr("ignored: untrusted: eve has read access"));
-  EXPECT_THAT(*Apply("issues", Labeled("orch", "mallory", 4)), HasSubstr("mallory is not a collaborator"));
+  EXPECT_THAT(*Apply("issues", Labeled("orch", "mallory", 4)),
+              HasSubstr("mallory is not a collaborator"));
   EXPECT_EQ(Tasks().size(), 2u);
 }
 
@@ -136,8 +150,7 @@ TEST_F(IntakeTest, BotsAreUntrustedUnlessListedAndListedAuthorsNeedNoPermission)
   Json bot = Labeled("orch", "dependabot[bot]", 1);
   bot["sender"]["type"] = "Bot";
   EXPECT_THAT(*Apply("issues", bot), HasSubstr("is a bot not listed"));
-  EXPECT_THAT(*Apply("issues", Labeled("orch", "trusted-outsider", 2)),
-              HasSubstr("created task"));
+  EXPECT_THAT(*Apply("issues", Labeled("orch", "trusted-outsider", 2)), HasSubstr("created task"));
   EXPECT_EQ(github_.Count("permission trusted-outsider"), 0);
 }
 
@@ -160,8 +173,10 @@ TEST_F(IntakeTest, AnUnansweredPermissionCheckFailsSoTheDeliveryIsRetried) {
 TEST_F(IntakeTest, CloseFinishesTheTaskAndReopenReturnsIt) {
   ASSERT_TRUE(Apply("issues", Labeled("orch", "bob")).ok());
   int64_t id = Tasks()[0].id;
-  Json ev = {{"action", "closed"}, {"issue", IssueJson(7, {"orch"}, "closed")},
-             {"repository", Repo()}, {"sender", User("alice")}};
+  Json ev = {{"action", "closed"},
+             {"issue", IssueJson(7, {"orch"}, "closed")},
+             {"repository", Repo()},
+             {"sender", User("alice")}};
   EXPECT_THAT(*Apply("issues", ev), HasSubstr("done"));
   EXPECT_EQ(store_->GetTask(id)->status, TaskStatus::kDone);
   ev["action"] = "reopened";
@@ -173,16 +188,20 @@ TEST_F(IntakeTest, MergedPullRequestFinishesItsTask) {
   ASSERT_TRUE(Apply("issues", Labeled("orch", "bob")).ok());
   int64_t id = Tasks()[0].id;
   ASSERT_TRUE(store_->SetTaskPullRequest(id, 12).ok());
-  Json pr = {{"action", "closed"}, {"pull_request", {{"number", 12}, {"merged", true}}},
-             {"repository", Repo()}, {"sender", User("alice")}};
+  Json pr = {{"action", "closed"},
+             {"pull_request", {{"number", 12}, {"merged", true}}},
+             {"repository", Repo()},
+             {"sender", User("alice")}};
   EXPECT_THAT(*Apply("pull_request", pr), HasSubstr("done"));
   EXPECT_EQ(store_->GetTask(id)->status, TaskStatus::kDone);
 }
 
 TEST_F(IntakeTest, AMentionByATrustedUserCarriesTheComment) {
-  Json comment = {{"action", "created"}, {"issue", IssueJson(7, {})},
+  Json comment = {{"action", "created"},
+                  {"issue", IssueJson(7, {})},
                   {"comment", {{"id", 991}, {"body", "@orch-bot add a test"}}},
-                  {"repository", Repo()}, {"sender", User("bob")}};
+                  {"repository", Repo()},
+                  {"sender", User("bob")}};
   EXPECT_THAT(*Apply("issue_comment", comment), HasSubstr("created task"));
   EXPECT_THAT(*Apply("issue_comment", comment), HasSubstr("already exists"));
   std::vector<Task> tasks = Tasks();

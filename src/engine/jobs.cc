@@ -102,7 +102,8 @@ Result<JobReport> JobScheduler::Step() {
 }
 
 Result<std::string> JobScheduler::RunNow(const std::string& id, bool force) {
-  auto it = std::find_if(jobs_.begin(), jobs_.end(), [&](const JobConfig& j) { return j.id == id; });
+  auto it =
+      std::find_if(jobs_.begin(), jobs_.end(), [&](const JobConfig& j) { return j.id == id; });
   if (it == jobs_.end()) return Status::NotFound("job \"" + id + "\"", "no such job");
   Result<JobState> state = LoadState(id);
   if (!state.ok()) return state.status();
@@ -217,8 +218,7 @@ ProcessOptions JobScheduler::CommandOptions(const JobConfig& job) {
   return opts;
 }
 
-std::string JobScheduler::Record(const Result<ProcessResult>& r, Seconds timeout,
-                                 JobState& state) {
+std::string JobScheduler::Record(const Result<ProcessResult>& r, Seconds timeout, JobState& state) {
   if (!r.ok()) {
     state.last_exit_code = std::nullopt;
     state.last_output = "";

@@ -28,18 +28,18 @@
 #define ORCH_ENGINE_JOBS_H_
 
 #include <functional>
-#include <set>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
-#include "config/config.h"
 #include "base/status.h"
-#include "store/store.h"
 #include "base/subprocess.h"
 #include "base/work_queue.h"
+#include "config/config.h"
+#include "store/store.h"
 
 namespace orch {
 

@@ -161,8 +161,9 @@ TEST_F(JobsTest, OverlappingRunIsSkippedWhileTheLastTaskIsActive) {
   EXPECT_EQ(State("hourly").last_result,
             "skipped: task " + std::to_string(tasks[0].id) + " is still new");
 
-  ASSERT_TRUE(store_->Transition(tasks[0].id, TaskStatus::kNew, TaskStatus::kNeedsReview,
-                                 {"test", ""}).ok());
+  ASSERT_TRUE(
+      store_->Transition(tasks[0].id, TaskStatus::kNew, TaskStatus::kNeedsReview, {"test", ""})
+          .ok());
   clock_.Advance(3600);  // needs_review is not active: the next time runs
   ASSERT_TRUE(s.Step().ok());
   EXPECT_EQ(JobTasks("hourly").size(), 2u);
@@ -197,8 +198,8 @@ TEST_F(JobsTest, ACommandJobRunsItsArgvInItsDirAndRecordsTheOutcome) {
   job.command = {"tar", "czf", "/tmp/b.tgz", "; rm -rf /"};
   job.dir = "/srv";
   job.timeout = Seconds(90);
-  runner_.result_ = ProcessResult{.exit_code = 3, .out = std::string(5000, 'x') + "done\n",
-                                  .err = "warning\n"};
+  runner_.result_ =
+      ProcessResult{.exit_code = 3, .out = std::string(5000, 'x') + "done\n", .err = "warning\n"};
   clock_.Set(Utc(2026, 3, 10, 0, 4));
   JobScheduler s(*store_, {job}, clock_, runner_, "/home");
   ASSERT_TRUE(s.Step().ok());
@@ -264,8 +265,8 @@ TEST_F(JobsTest, AJobForEveryProjectOrAMissingOne) {
 
 TEST_F(JobsTest, SpringForwardRunsTheSkippedTimeOnceAndFallBackRunsOnce) {
   test::ScopedTz ny("America/New_York");
-  JobScheduler s(*store_, {TaskJob("gap", "30 2 * * *"), TaskJob("twice", "30 1 * * *")},
-                 clock_, runner_, "/home");
+  JobScheduler s(*store_, {TaskJob("gap", "30 2 * * *"), TaskJob("twice", "30 1 * * *")}, clock_,
+                 runner_, "/home");
   // 2026-03-08 00:00 EST to the next midnight, a tick every 5 minutes: 02:30 does not exist,
   // the job runs once, at 03:00 EDT.
   clock_.Set(Utc(2026, 3, 8, 5, 0));

@@ -25,11 +25,11 @@
 
 #include <string>
 
+#include "base/status.h"
 #include "config/config.h"
 #include "github/github.h"
-#include "base/status.h"
-#include "store/store.h"
 #include "github/trust.h"
+#include "store/store.h"
 
 namespace orch {
 
@@ -38,8 +38,7 @@ constexpr size_t kMaxDiffHunk = 2000;
 
 class ReviewHandler {
  public:
-  ReviewHandler(SqliteStore& store, GitHubClient& github, TrustPolicy& trust,
-                const Config& config)
+  ReviewHandler(SqliteStore& store, GitHubClient& github, TrustPolicy& trust, const Config& config)
       : store_(store), github_(github), trust_(trust), config_(config) {}
 
   // orch's own login: its own reviews are ignored.

@@ -6,8 +6,8 @@
 #include <ctime>
 #include <functional>
 #include <iomanip>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "runs/runs.h"
 
@@ -133,8 +133,8 @@ Result<SyncReport> Syncer::SyncProject(const Project& project, const IntakeRules
     ORCH_RETURN_IF_ERROR(StartLabelledRuns(project, issue, rules));
     IntakeDecision d = DecideIssue(repo, issue, std::nullopt, rules);
     if (d.action == IntakeAction::kCreateTask) {
-      Result<std::vector<Task>> existing = store_.ListTasks(
-          {.project_id = project.id, .external_id = std::to_string(issue.number)});
+      Result<std::vector<Task>> existing =
+          store_.ListTasks({.project_id = project.id, .external_id = std::to_string(issue.number)});
       if (!existing.ok()) return existing.status();
       if (!existing->empty()) {  // one issue, one task; but a reopened issue revives it
         Result<std::optional<IntakeDecision>> reopen =
@@ -160,8 +160,7 @@ Result<SyncReport> Syncer::SyncProject(const Project& project, const IntakeRules
   }
   // The cursor moves only after everything up to it was applied. A new cursor means a new URL,
   // so its ETag is the one to keep only when the cursor stayed.
-  nlohmann::json next = {{"since", newest},
-                         {"etag", newest == query.since ? listing->etag : ""}};
+  nlohmann::json next = {{"since", newest}, {"etag", newest == query.since ? listing->etag : ""}};
   ORCH_RETURN_IF_ERROR(store_.SetKv(KvKey(repo), next.dump()));
   return report;
 }

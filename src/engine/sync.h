@@ -1,8 +1,9 @@
 // Sync: the polling side of intake. For each project with a GitHub repository, lists the issues
 // updated since its cursor with a conditional request, and applies the same rules as webhooks
 // (intake.h), the runs `orch:debug` and `orch:plan` labels ask for included. When nothing
-// changed GitHub answers 304, which costs no rate limit, so an idle sync is cheap. The cursor and the first page's ETag live in the store's kv table, written only
-// after the issues were applied, so a failed sync is retried in full next time.
+// changed GitHub answers 304, which costs no rate limit, so an idle sync is cheap. The cursor and
+// the first page's ETag live in the store's kv table, written only after the issues were applied,
+// so a failed sync is retried in full next time.
 //
 // Thread safety: one thread (the engine's).
 #ifndef ORCH_ENGINE_SYNC_H_
@@ -10,9 +11,9 @@
 
 #include <string>
 
-#include "github/github.h"
-#include "engine/intake.h"
 #include "base/status.h"
+#include "engine/intake.h"
+#include "github/github.h"
 #include "store/store.h"
 
 namespace orch {

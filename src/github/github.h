@@ -136,8 +136,7 @@ class GitHubClient {
   virtual Status AddLabels(const std::string& repo, int64_t number,
                            const std::vector<std::string>& labels) = 0;
   // OK when the label was not there.
-  virtual Status RemoveLabel(const std::string& repo, int64_t number,
-                             const std::string& label) = 0;
+  virtual Status RemoveLabel(const std::string& repo, int64_t number, const std::string& label) = 0;
   // Creates the repository label unless it exists.
   virtual Status EnsureLabel(const std::string& repo, const std::string& name,
                              const std::string& color, const std::string& description) = 0;
@@ -152,8 +151,7 @@ class GitHubClient {
                                                             const std::string& branch,
                                                             const std::string& state) = 0;
   virtual Result<std::vector<Review>> ListReviews(const std::string& repo, int64_t pr) = 0;
-  virtual Result<std::vector<ReviewComment>> ListReviewComments(const std::string& repo,
-                                                                int64_t pr,
+  virtual Result<std::vector<ReviewComment>> ListReviewComments(const std::string& repo, int64_t pr,
                                                                 int64_t review_id) = 0;
   // "admin", "maintain", "write", "triage", "read" or "none" (the role, not the legacy
   // `permission` field, which folds maintain into write).

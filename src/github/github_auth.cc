@@ -62,10 +62,10 @@ class AppTokens : public TokenSource {
 
   Result<Json> Call(const std::string& method, const std::string& target, const std::string& jwt,
                     const std::string& what) {
-    Result<HttpResponse> r = session_.Send(
-        method, target,
-        {{"Authorization", "Bearer " + jwt}, {"Accept", "application/vnd.github+json"},
-         {"User-Agent", "orch"}});
+    Result<HttpResponse> r = session_.Send(method, target,
+                                           {{"Authorization", "Bearer " + jwt},
+                                            {"Accept", "application/vnd.github+json"},
+                                            {"User-Agent", "orch"}});
     if (!r.ok()) return r.status().Prefixed(what);
     Status s = StatusFromResponse(*r, what, clock_.NowUnix());
     if (!s.ok()) return s;
@@ -89,8 +89,8 @@ class AppTokens : public TokenSource {
 
   Result<Token> Exchange(int64_t installation, const std::string& jwt) {
     Result<Json> j =
-        Call("POST", "/app/installations/" + std::to_string(installation) + "/access_tokens",
-             jwt, "exchanging the App JWT for an installation token");
+        Call("POST", "/app/installations/" + std::to_string(installation) + "/access_tokens", jwt,
+             "exchanging the App JWT for an installation token");
     if (!j.ok()) return j.status();
     Token t;
     t.value = j->value("token", "");
@@ -130,8 +130,7 @@ std::string Trim(std::string s) {
 }  // namespace
 
 std::string Base64Url(std::string_view data) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   uint32_t buf = 0;
   int bits = 0;
@@ -190,8 +189,7 @@ Result<std::unique_ptr<TokenSource>> MakeTokenSource(const GitHubConfig& config,
   if (config.app_id != 0) {
     std::ifstream in(config.private_key_path, std::ios::binary);
     if (!in) {
-      return Status::Config("github.private_key_path",
-                            "cannot read " + config.private_key_path);
+      return Status::Config("github.private_key_path", "cannot read " + config.private_key_path);
     }
     std::ostringstream pem;
     pem << in.rdbuf();

@@ -17,9 +17,9 @@
 #include <string>
 
 #include "base/clock.h"
-#include "config/config.h"
 #include "base/status.h"
 #include "base/subprocess.h"
+#include "config/config.h"
 
 namespace orch {
 

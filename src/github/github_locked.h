@@ -13,7 +13,7 @@ class LockedGitHubClient : public GitHubClient {
  public:
   explicit LockedGitHubClient(GitHubClient& inner) : inner_(inner) {}
 
-#define ORCH_LOCKED(call)            \
+#define ORCH_LOCKED(call)                 \
   std::lock_guard<std::mutex> lock_(mu_); \
   return inner_.call
   Result<GitHubUser> AuthenticatedUser() override { ORCH_LOCKED(AuthenticatedUser()); }
@@ -60,7 +60,8 @@ class LockedGitHubClient : public GitHubClient {
   Result<std::string> CollaboratorPermission(const std::string& r, const std::string& l) override {
     ORCH_LOCKED(CollaboratorPermission(r, l));
   }
-  Result<std::vector<CheckRun>> ListCheckRuns(const std::string& r, const std::string& ref) override {
+  Result<std::vector<CheckRun>> ListCheckRuns(const std::string& r,
+                                              const std::string& ref) override {
     ORCH_LOCKED(ListCheckRuns(r, ref));
   }
 #undef ORCH_LOCKED

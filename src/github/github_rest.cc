@@ -29,8 +29,8 @@ Issue ParseIssue(const Json& j) {
   i.body = Str(j, "body");
   i.state = Str(j, "state");
   if (j.contains("labels") && j["labels"].is_array()) {
-    for (const Json& l : j["labels"]) i.labels.push_back(l.is_string() ? l.get<std::string>()
-                                                                       : Str(l, "name"));
+    for (const Json& l : j["labels"])
+      i.labels.push_back(l.is_string() ? l.get<std::string>() : Str(l, "name"));
   }
   i.user = ParseUser(j.value("user", Json()));
   i.is_pull_request = j.contains("pull_request") && !j["pull_request"].is_null();
@@ -123,8 +123,8 @@ Result<std::unique_ptr<RestGitHubClient>> RestGitHubClient::Make(const GitHubCon
   Result<std::unique_ptr<TokenSource>> tokens =
       MakeTokenSource(config, env, **session, runner, clock);
   if (!tokens.ok()) return tokens.status();
-  return std::make_unique<RestGitHubClient>(std::move(session).value(),
-                                            std::move(tokens).value(), clock);
+  return std::make_unique<RestGitHubClient>(std::move(session).value(), std::move(tokens).value(),
+                                            clock);
 }
 
 Result<HttpResponse> RestGitHubClient::Do(const Call& call) {
@@ -178,8 +178,7 @@ Result<GitHubUser> RestGitHubClient::AuthenticatedUser() {
   return me;
 }
 
-Result<IssueListing> RestGitHubClient::ListIssues(const std::string& repo,
-                                                  const IssueQuery& q) {
+Result<IssueListing> RestGitHubClient::ListIssues(const std::string& repo, const IssueQuery& q) {
   std::string what = "listing issues of " + repo;
   std::string target = "/repos/" + repo + "/issues?state=" + q.state +
                        "&sort=updated&direction=desc&per_page=" + std::to_string(q.per_page);
@@ -212,9 +211,9 @@ Result<IssueListing> RestGitHubClient::ListIssues(const std::string& repo,
 
 Result<Issue> RestGitHubClient::GetIssue(const std::string& repo, int64_t number) {
   std::string what = "reading " + repo + "#" + std::to_string(number);
-  Result<HttpResponse> r =
-      Do({.repo = repo, .target = "/repos/" + repo + "/issues/" + std::to_string(number),
-          .what = what});
+  Result<HttpResponse> r = Do({.repo = repo,
+                               .target = "/repos/" + repo + "/issues/" + std::to_string(number),
+                               .what = what});
   if (!r.ok()) return r.status();
   return ParseOne<Issue>(*r, what, ParseIssue);
 }
@@ -223,8 +222,7 @@ Result<std::vector<IssueEvent>> RestGitHubClient::ListIssueEvents(const std::str
                                                                   int64_t number) {
   std::string what = "listing events of " + repo + "#" + std::to_string(number);
   Result<std::vector<std::string>> pages = GetAllPages(
-      repo, "/repos/" + repo + "/issues/" + std::to_string(number) + "/events?per_page=100",
-      what);
+      repo, "/repos/" + repo + "/issues/" + std::to_string(number) + "/events?per_page=100", what);
   if (!pages.ok()) return pages.status();
   return ParseList<IssueEvent>(*pages, what, [](const Json& j) {
     return IssueEvent{Int(j, "id"), Str(j, "event"), ParseUser(j.value("actor", Json())),
@@ -235,7 +233,8 @@ Result<std::vector<IssueEvent>> RestGitHubClient::ListIssueEvents(const std::str
 Status RestGitHubClient::AddLabels(const std::string& repo, int64_t number,
                                    const std::vector<std::string>& labels) {
   Result<HttpResponse> r =
-      Do({.method = "POST", .repo = repo,
+      Do({.method = "POST",
+          .repo = repo,
           .target = "/repos/" + repo + "/issues/" + std::to_string(number) + "/labels",
           .what = "labelling " + repo + "#" + std::to_string(number),
           .body = Json{{"labels", labels}}.dump()});
@@ -244,24 +243,26 @@ Status RestGitHubClient::AddLabels(const std::string& repo, int64_t number,
 
 Status RestGitHubClient::RemoveLabel(const std::string& repo, int64_t number,
                                      const std::string& label) {
-  Result<HttpResponse> r =
-      Do({.method = "DELETE", .repo = repo,
-          .target = "/repos/" + repo + "/issues/" + std::to_string(number) + "/labels/" +
-                    Escape(label),
-          .what = "unlabelling " + repo + "#" + std::to_string(number)});
+  Result<HttpResponse> r = Do({.method = "DELETE",
+                               .repo = repo,
+                               .target = "/repos/" + repo + "/issues/" + std::to_string(number) +
+                                         "/labels/" + Escape(label),
+                               .what = "unlabelling " + repo + "#" + std::to_string(number)});
   if (r.status().IsNotFound()) return Status::OK();
   return r.status();
 }
 
 Status RestGitHubClient::EnsureLabel(const std::string& repo, const std::string& name,
                                      const std::string& color, const std::string& description) {
-  Result<HttpResponse> got = Do({.repo = repo, .target = "/repos/" + repo + "/labels/" +
-                                                         Escape(name),
+  Result<HttpResponse> got = Do({.repo = repo,
+                                 .target = "/repos/" + repo + "/labels/" + Escape(name),
                                  .what = "reading label " + name + " of " + repo});
   if (got.ok()) return Status::OK();
   if (!got.status().IsNotFound()) return got.status();
   Result<HttpResponse> made =
-      Do({.method = "POST", .repo = repo, .target = "/repos/" + repo + "/labels",
+      Do({.method = "POST",
+          .repo = repo,
+          .target = "/repos/" + repo + "/labels",
           .what = "creating label " + name + " in " + repo,
           .body = Json{{"name", name}, {"color", color}, {"description", description}}.dump()});
   if (made.status().IsConflict()) return Status::OK();  // someone made it meanwhile
@@ -272,9 +273,11 @@ Result<Comment> RestGitHubClient::CreateComment(const std::string& repo, int64_t
                                                 const std::string& body) {
   std::string what = "commenting on " + repo + "#" + std::to_string(number);
   Result<HttpResponse> r =
-      Do({.method = "POST", .repo = repo,
+      Do({.method = "POST",
+          .repo = repo,
           .target = "/repos/" + repo + "/issues/" + std::to_string(number) + "/comments",
-          .what = what, .body = Json{{"body", body}}.dump()});
+          .what = what,
+          .body = Json{{"body", body}}.dump()});
   if (!r.ok()) return r.status();
   return ParseOne<Comment>(*r, what, ParseComment);
 }
@@ -292,19 +295,25 @@ Result<std::vector<Comment>> RestGitHubClient::ListComments(const std::string& r
 Result<PullRequest> RestGitHubClient::CreatePullRequest(const std::string& repo,
                                                         const NewPullRequest& pr) {
   std::string what = "opening a pull request for " + pr.head + " in " + repo;
-  Result<HttpResponse> r =
-      Do({.method = "POST", .repo = repo, .target = "/repos/" + repo + "/pulls", .what = what,
-          .body = Json{{"title", pr.title}, {"body", pr.body}, {"head", pr.head},
-                       {"base", pr.base}, {"draft", pr.draft}}.dump()});
+  Result<HttpResponse> r = Do({.method = "POST",
+                               .repo = repo,
+                               .target = "/repos/" + repo + "/pulls",
+                               .what = what,
+                               .body = Json{{"title", pr.title},
+                                            {"body", pr.body},
+                                            {"head", pr.head},
+                                            {"base", pr.base},
+                                            {"draft", pr.draft}}
+                                           .dump()});
   if (!r.ok()) return r.status();
   return ParseOne<PullRequest>(*r, what, ParsePull);
 }
 
 Result<PullRequest> RestGitHubClient::GetPullRequest(const std::string& repo, int64_t number) {
   std::string what = "reading pull request " + repo + "#" + std::to_string(number);
-  Result<HttpResponse> r =
-      Do({.repo = repo, .target = "/repos/" + repo + "/pulls/" + std::to_string(number),
-          .what = what});
+  Result<HttpResponse> r = Do({.repo = repo,
+                               .target = "/repos/" + repo + "/pulls/" + std::to_string(number),
+                               .what = what});
   if (!r.ok()) return r.status();
   return ParseOne<PullRequest>(*r, what, ParsePull);
 }
@@ -314,11 +323,11 @@ Result<std::vector<PullRequest>> RestGitHubClient::ListPullRequests(const std::s
                                                                     const std::string& state) {
   std::string owner = repo.substr(0, repo.find('/'));
   std::string what = "listing pull requests of " + repo + " from " + branch;
-  Result<std::vector<std::string>> pages = GetAllPages(
-      repo,
-      "/repos/" + repo + "/pulls?state=" + state + "&head=" + Escape(owner + ":" + branch) +
-          "&per_page=100",
-      what);
+  Result<std::vector<std::string>> pages =
+      GetAllPages(repo,
+                  "/repos/" + repo + "/pulls?state=" + state +
+                      "&head=" + Escape(owner + ":" + branch) + "&per_page=100",
+                  what);
   if (!pages.ok()) return pages.status();
   return ParseList<PullRequest>(*pages, what, ParsePull);
 }
@@ -345,8 +354,8 @@ Result<std::vector<ReviewComment>> RestGitHubClient::ListReviewComments(const st
                   what);
   if (!pages.ok()) return pages.status();
   return ParseList<ReviewComment>(*pages, what, [](const Json& j) {
-    ReviewComment c{Int(j, "id"), Str(j, "path"), std::nullopt, Str(j, "diff_hunk"),
-                    Str(j, "body"), ParseUser(j.value("user", Json()))};
+    ReviewComment c{Int(j, "id"),        Str(j, "path"), std::nullopt,
+                    Str(j, "diff_hunk"), Str(j, "body"), ParseUser(j.value("user", Json()))};
     if (j.contains("line") && j["line"].is_number()) c.line = j["line"].get<int64_t>();
     return c;
   });

@@ -17,10 +17,10 @@
 #include <string_view>
 
 #include "base/clock.h"
+#include "base/status.h"
 #include "github/github.h"
 #include "github/github_auth.h"
 #include "github/http_session.h"
-#include "base/status.h"
 
 namespace orch {
 
@@ -32,8 +32,7 @@ class RestGitHubClient : public GitHubClient {
 
   // Builds the client for `config`: its session and the first configured credentials.
   static Result<std::unique_ptr<RestGitHubClient>> Make(const GitHubConfig& config,
-                                                        const EnvLookup& env,
-                                                        ProcessRunner& runner,
+                                                        const EnvLookup& env, ProcessRunner& runner,
                                                         const Clock& clock);
   const TokenSource& tokens() const { return *tokens_; }
   TokenSource& mutable_tokens() { return *tokens_; }
@@ -41,8 +40,7 @@ class RestGitHubClient : public GitHubClient {
   Result<GitHubUser> AuthenticatedUser() override;
   Result<IssueListing> ListIssues(const std::string& repo, const IssueQuery& query) override;
   Result<Issue> GetIssue(const std::string& repo, int64_t number) override;
-  Result<std::vector<IssueEvent>> ListIssueEvents(const std::string& repo,
-                                                  int64_t number) override;
+  Result<std::vector<IssueEvent>> ListIssueEvents(const std::string& repo, int64_t number) override;
   Status AddLabels(const std::string& repo, int64_t number,
                    const std::vector<std::string>& labels) override;
   Status RemoveLabel(const std::string& repo, int64_t number, const std::string& label) override;
@@ -51,8 +49,7 @@ class RestGitHubClient : public GitHubClient {
   Result<Comment> CreateComment(const std::string& repo, int64_t number,
                                 const std::string& body) override;
   Result<std::vector<Comment>> ListComments(const std::string& repo, int64_t number) override;
-  Result<PullRequest> CreatePullRequest(const std::string& repo,
-                                        const NewPullRequest& pr) override;
+  Result<PullRequest> CreatePullRequest(const std::string& repo, const NewPullRequest& pr) override;
   Result<PullRequest> GetPullRequest(const std::string& repo, int64_t number) override;
   Result<std::vector<PullRequest>> ListPullRequests(const std::string& repo,
                                                     const std::string& branch,

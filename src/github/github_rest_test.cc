@@ -43,10 +43,11 @@ TEST(StatusFromResponseTest, RateLimitsBecomeRetryableWithTheWait) {
   EXPECT_TRUE(s.IsRetryable());
   EXPECT_EQ(s.retry_after_seconds(), 7);
   // Primary limit: 403 with nothing left; wait until the reset.
-  s = StatusFromResponse(Response(403, {{"x-ratelimit-remaining", "0"},
-                                        {"x-ratelimit-reset", std::to_string(now + 120)}},
-                                  R"({"message":"API rate limit exceeded for user ID 1."})"),
-                         "listing", now);
+  s = StatusFromResponse(
+      Response(403,
+               {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", std::to_string(now + 120)}},
+               R"({"message":"API rate limit exceeded for user ID 1."})"),
+      "listing", now);
   EXPECT_TRUE(s.IsRetryable());
   EXPECT_EQ(s.retry_after_seconds(), 120);
   // Secondary limit without retry-after: GitHub says wait at least a minute.
@@ -85,9 +86,9 @@ std::string Base64UrlDecode(std::string s) {
   for (char& c : s) c = c == '-' ? '+' : c == '_' ? '/' : c;
   while (s.size() % 4) s.push_back('=');
   std::string out(s.size(), '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(s.data()),
-                          static_cast<int>(s.size()));
+  int n =
+      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
   out.resize(n - std::count(s.end() - 2, s.end(), '='));
   return out;
 }
@@ -136,34 +137,37 @@ class FixedToken : public TokenSource {
 class RestClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_.Get("/api/v3/repos/a/b/issues", [this](const httplib::Request& req,
-                                                   httplib::Response& res) {
-      requests_.push_back(req.path + "?page=" + req.get_param_value("page") +
-                          " inm=" + req.get_header_value("If-None-Match") +
-                          " auth=" + req.get_header_value("Authorization"));
-      int page = req.has_param("page") ? std::stoi(req.get_param_value("page")) : 1;
-      std::string etag = "W/\"v" + std::to_string(version_) + "p" + std::to_string(page) + "\"";
-      res.set_header("ETag", etag);
-      if (req.get_header_value("If-None-Match") == etag) {
-        res.status = 304;
-        return;
-      }
-      if (page < 3) {
-        res.set_header("Link", "<" + base_ + "/api/v3/repos/a/b/issues?page=" +
-                                   std::to_string(page + 1) + ">; rel=\"next\"");
-      }
-      Json issue = {{"number", page}, {"title", "t"}, {"state", "open"},
-                    {"labels", {{{"name", "orch"}}}}, {"user", {{"login", "al"}}},
-                    {"updated_at", "2026-11-21T10:00:0" + std::to_string(page) + "Z"}};
-      if (page == 2) issue["pull_request"] = {{"url", "x"}};
-      res.set_content(Json::array({issue}).dump(), "application/json");
-    });
+    server_.Get(
+        "/api/v3/repos/a/b/issues", [this](const httplib::Request& req, httplib::Response& res) {
+          requests_.push_back(req.path + "?page=" + req.get_param_value("page") +
+                              " inm=" + req.get_header_value("If-None-Match") +
+                              " auth=" + req.get_header_value("Authorization"));
+          int page = req.has_param("page") ? std::stoi(req.get_param_value("page")) : 1;
+          std::string etag = "W/\"v" + std::to_string(version_) + "p" + std::to_string(page) + "\"";
+          res.set_header("ETag", etag);
+          if (req.get_header_value("If-None-Match") == etag) {
+            res.status = 304;
+            return;
+          }
+          if (page < 3) {
+            res.set_header("Link", "<" + base_ + "/api/v3/repos/a/b/issues?page=" +
+                                       std::to_string(page + 1) + ">; rel=\"next\"");
+          }
+          Json issue = {{"number", page},
+                        {"title", "t"},
+                        {"state", "open"},
+                        {"labels", {{{"name", "orch"}}}},
+                        {"user", {{"login", "al"}}},
+                        {"updated_at", "2026-11-21T10:00:0" + std::to_string(page) + "Z"}};
+          if (page == 2) issue["pull_request"] = {{"url", "x"}};
+          res.set_content(Json::array({issue}).dump(), "application/json");
+        });
     port_ = server_.bind_to_any_port("127.0.0.1");
     base_ = "http://127.0.0.1:" + std::to_string(port_);
     thread_ = std::thread([this] { server_.listen_after_bind(); });
-    client_ = std::make_unique<RestGitHubClient>(
-        std::move(HttpSession::Open(base_ + "/api/v3")).value(), std::make_unique<FixedToken>(),
-        clock_);
+    client_ =
+        std::make_unique<RestGitHubClient>(std::move(HttpSession::Open(base_ + "/api/v3")).value(),
+                                           std::make_unique<FixedToken>(), clock_);
   }
   void TearDown() override {
     client_.reset();  // closes its keep-alive connection, so the server need not wait it out

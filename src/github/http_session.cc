@@ -66,8 +66,7 @@ Result<HttpResponse> HttpSession::Send(const std::string& method, const std::str
   }
   httplib::Result res = client_->send(req);
   if (!res) {
-    return Status::Unavailable(method + " " + origin_ + path,
-                               httplib::to_string(res.error()));
+    return Status::Unavailable(method + " " + origin_ + path, httplib::to_string(res.error()));
   }
   HttpResponse out;
   out.status = res->status;
@@ -88,9 +87,8 @@ std::string NextLink(std::string_view link) {
     size_t close = link.find('>', open);
     if (open == std::string_view::npos || close == std::string_view::npos) break;
     size_t end = link.find(',', close);
-    std::string_view params = link.substr(close + 1, end == std::string_view::npos
-                                                         ? std::string_view::npos
-                                                         : end - close - 1);
+    std::string_view params = link.substr(
+        close + 1, end == std::string_view::npos ? std::string_view::npos : end - close - 1);
     if (params.find("rel=\"next\"") != std::string_view::npos) {
       return std::string(link.substr(open + 1, close - open - 1));
     }
@@ -111,16 +109,16 @@ Status StatusFromResponse(const HttpResponse& r, const std::string& what, int64_
   std::string retry_after = r.Header("retry-after");
   std::string remaining = r.Header("x-ratelimit-remaining");
   bool secondary = message.find("secondary rate limit") != std::string::npos;
-  if (r.status == 429 || ((r.status == 403) && (!retry_after.empty() || remaining == "0" ||
-                                                secondary))) {
+  if (r.status == 429 ||
+      ((r.status == 403) && (!retry_after.empty() || remaining == "0" || secondary))) {
     int64_t wait = 60;  // GitHub's advice for a secondary limit without retry-after
     if (!retry_after.empty()) {
       wait = std::atoll(retry_after.c_str());
     } else if (remaining == "0" && !r.Header("x-ratelimit-reset").empty()) {
       wait = std::max<int64_t>(1, std::atoll(r.Header("x-ratelimit-reset").c_str()) - now_unix);
     }
-    return Status::Unavailable(what, "rate limited (" + why + "), retry in " +
-                                         std::to_string(wait) + "s")
+    return Status::Unavailable(what,
+                               "rate limited (" + why + "), retry in " + std::to_string(wait) + "s")
         .WithRetryAfter(wait);
   }
   if (r.status >= 500) return Status::Unavailable(what, why);

@@ -1,6 +1,5 @@
 #include "github/trust.h"
 
-
 #include <algorithm>
 
 namespace orch {
@@ -25,10 +24,10 @@ Result<TrustVerdict> TrustPolicy::Check(const std::string& repo, const GitHubUse
   if (role == "admin" || role == "maintain" || role == "write") {
     return TrustVerdict{true, user.login + " has " + role + " access to " + repo};
   }
-  std::string has = role == "none" ? " is not a collaborator on " + repo
-                                    : " has " + role + " access to " + repo;
-  return TrustVerdict{false, user.login + has +
-                                 " (write, maintain or admin needed, or workflow.allowed_authors)"};
+  std::string has =
+      role == "none" ? " is not a collaborator on " + repo : " has " + role + " access to " + repo;
+  return TrustVerdict{
+      false, user.login + has + " (write, maintain or admin needed, or workflow.allowed_authors)"};
 }
 
 }  // namespace orch

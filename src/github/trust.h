@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "github/github.h"
 #include "base/status.h"
+#include "github/github.h"
 
 namespace orch {
 
@@ -30,10 +30,7 @@ class TrustPolicy {
  public:
   TrustPolicy(GitHubClient& github, const Clock& clock, std::vector<std::string> allowed_authors,
               int64_t ttl_seconds = 600)
-      : github_(github),
-        clock_(clock),
-        allowed_(std::move(allowed_authors)),
-        ttl_(ttl_seconds) {}
+      : github_(github), clock_(clock), allowed_(std::move(allowed_authors)), ttl_(ttl_seconds) {}
 
   // The verdict for `user` acting on `repo`. Fails (retryably or not) only when the permission
   // had to be asked and GitHub did not answer.

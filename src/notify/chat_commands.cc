@@ -4,8 +4,8 @@
 #include <sstream>
 
 #include "base/log.h"
-#include "runs/runs.h"
 #include "base/secret_scan.h"
+#include "runs/runs.h"
 
 namespace orch {
 namespace {

@@ -14,9 +14,9 @@
 #include <memory>
 #include <string>
 
-#include "notify/chat.h"
 #include "base/clock.h"
 #include "config/config.h"
+#include "notify/chat.h"
 
 namespace orch {
 

@@ -6,8 +6,8 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
-#include "config/projects.h"
 #include "base/secret_scan.h"
+#include "config/projects.h"
 
 namespace orch {
 namespace {

@@ -26,10 +26,10 @@
 #include <string>
 #include <vector>
 
-#include "notify/chat.h"
 #include "base/clock.h"
-#include "config/config.h"
 #include "base/status.h"
+#include "config/config.h"
+#include "notify/chat.h"
 #include "store/store.h"
 
 namespace orch {

@@ -8,8 +8,8 @@
 
 #include "notify/discord.h"
 #include "notify/notify.h"
-#include "store/store.h"
 #include "notify/telegram.h"
+#include "store/store.h"
 
 namespace orch {
 

@@ -14,8 +14,8 @@
 #include <string>
 
 #include "base/clock.h"
-#include "config/config.h"
 #include "base/status.h"
+#include "config/config.h"
 
 namespace orch {
 

@@ -25,10 +25,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "notify/chat.h"
-#include "notify/chat_commands.h"
 #include "base/clock.h"
 #include "config/config.h"
+#include "notify/chat.h"
+#include "notify/chat_commands.h"
 #include "store/store.h"
 
 namespace orch {

@@ -92,7 +92,7 @@ Result<std::vector<InboxOutcome>> InboxWriter::Write(std::vector<NewDelivery> de
     lock.unlock();
     w.Wait();
     if (w.done) return std::move(w.result);  // a leader wrote it for us
-    lock.lock();  // we lead now
+    lock.lock();                             // we lead now
   }
   if (gather && queue_.size() < kGatherBelow) {
     // A short batch: let the request threads that are runnable (parsing, verifying) queue up

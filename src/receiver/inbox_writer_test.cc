@@ -17,8 +17,8 @@ class InboxWriterTest : public ::testing::Test {
     return std::move(SqliteStore::Open(dir_.Sub("orch.db"), clock_)).value();
   }
   static NewDelivery Delivery(int n) {
-    std::string body = "{\"n\":" + std::to_string(n) + ",\"pad\":\"" + std::string(1000, 'x') +
-                       "\"}";
+    std::string body =
+        "{\"n\":" + std::to_string(n) + ",\"pad\":\"" + std::string(1000, 'x') + "\"}";
     return {"d-" + std::to_string(n), "issues", "labeled", "acme/widgets", body};
   }
 

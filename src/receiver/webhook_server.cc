@@ -185,10 +185,14 @@ class EnvelopeScanner {
     size_t left = static_cast<size_t>(end_ - p_);
     size_t n = 0;
     uint32_t cp = 0, min = 0;
-    if ((u[0] & 0xE0) == 0xC0) n = 2, cp = u[0] & 0x1F, min = 0x80;
-    else if ((u[0] & 0xF0) == 0xE0) n = 3, cp = u[0] & 0x0F, min = 0x800;
-    else if ((u[0] & 0xF8) == 0xF0) n = 4, cp = u[0] & 0x07, min = 0x10000;
-    else return Fail("invalid UTF-8");
+    if ((u[0] & 0xE0) == 0xC0)
+      n = 2, cp = u[0] & 0x1F, min = 0x80;
+    else if ((u[0] & 0xF0) == 0xE0)
+      n = 3, cp = u[0] & 0x0F, min = 0x800;
+    else if ((u[0] & 0xF8) == 0xF0)
+      n = 4, cp = u[0] & 0x07, min = 0x10000;
+    else
+      return Fail("invalid UTF-8");
     if (left < n) return Fail("truncated UTF-8");
     for (size_t i = 1; i < n; ++i) {
       if ((u[i] & 0xC0) != 0x80) return Fail("invalid UTF-8");
@@ -321,10 +325,7 @@ Result<WebhookEnvelope> ParseEnvelope(std::string_view body) {
 
 WebhookServer::WebhookServer(WebhookServerOptions options, InboxWriter& inbox, const Clock& clock,
                              std::function<void()> on_stored)
-    : options_(std::move(options)),
-      inbox_(inbox),
-      clock_(clock),
-      on_stored_(std::move(on_stored)) {
+    : options_(std::move(options)), inbox_(inbox), clock_(clock), on_stored_(std::move(on_stored)) {
   last_webhook_at_ = options_.last_webhook_at.value_or(0);
 }
 

@@ -29,9 +29,9 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/status.h"
 #include "receiver/http_receiver.h"
 #include "receiver/inbox_writer.h"
-#include "base/status.h"
 
 namespace orch {
 
@@ -41,7 +41,8 @@ struct WebhookServerOptions {
   std::string secret;
   int64_t max_payload_bytes = 25 * 1024 * 1024;
   size_t max_connections = 1024;  // open at once; more wait in the listen backlog
-  std::optional<int64_t> last_webhook_at = std::nullopt;  // from the store, so /health survives a restart
+  std::optional<int64_t> last_webhook_at =
+      std::nullopt;  // from the store, so /health survives a restart
 };
 
 // The parts of a delivery's JSON the inbox keeps beside the raw body.

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "testing/test_util.h"
 #include "github/webhook_signature.h"
+#include "testing/test_util.h"
 
 namespace orch {
 namespace {
@@ -41,13 +41,32 @@ TEST(ParseEnvelopeTest, DecodesEscapesInTheFieldsItKeeps) {
 
 TEST(ParseEnvelopeTest, AgreesWithNlohmannOnWhatIsJson) {
   // The scanner replaced nlohmann's parser on the hot path; they must accept the same objects.
-  const std::vector<std::string> inputs = {
-      "{}", " { } ", R"({"a":[1,-2.5e+3,0,true,false,null,{"b":"c"}]})", "{\"a\":\"\xc3\xa9\"}",
-      R"({"a":"\ud83d\ude00"})", "{\"a\":\"\xf0\x9f\x98\x80\"}", R"({"a":1.})", R"({"a":01})",
-      R"({"a":-})", R"({"a":.5})", R"({"a":1e})", R"({"a":"\x"})", "{\"a\":\"\x01\"}",
-      "{\"a\":\"\xc3\"}", "{\"a\":\"\xc0\x80\"}", "{\"a\":\"\xed\xa0\x80\"}", R"({"a":tru})",
-      R"({"a" 1})", R"({"a":1,})", R"({,})", R"({"a":[1,]})", R"({"a":"\ud800"})", "{\"a\":1}}",
-      R"({"a":"\u00zz"})", "{\"a\":[[[[]]]]}", "{\"a\":\"\t\"}"};
+  const std::vector<std::string> inputs = {"{}",
+                                           " { } ",
+                                           R"({"a":[1,-2.5e+3,0,true,false,null,{"b":"c"}]})",
+                                           "{\"a\":\"\xc3\xa9\"}",
+                                           R"({"a":"\ud83d\ude00"})",
+                                           "{\"a\":\"\xf0\x9f\x98\x80\"}",
+                                           R"({"a":1.})",
+                                           R"({"a":01})",
+                                           R"({"a":-})",
+                                           R"({"a":.5})",
+                                           R"({"a":1e})",
+                                           R"({"a":"\x"})",
+                                           "{\"a\":\"\x01\"}",
+                                           "{\"a\":\"\xc3\"}",
+                                           "{\"a\":\"\xc0\x80\"}",
+                                           "{\"a\":\"\xed\xa0\x80\"}",
+                                           R"({"a":tru})",
+                                           R"({"a" 1})",
+                                           R"({"a":1,})",
+                                           R"({,})",
+                                           R"({"a":[1,]})",
+                                           R"({"a":"\ud800"})",
+                                           "{\"a\":1}}",
+                                           R"({"a":"\u00zz"})",
+                                           "{\"a\":[[[[]]]]}",
+                                           "{\"a\":\"\t\"}"};
   for (const std::string& in : inputs) {
     EXPECT_EQ(ParseEnvelope(in).ok(), nlohmann::json::accept(in)) << in;
   }

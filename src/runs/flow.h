@@ -24,11 +24,10 @@
 
 #include <functional>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "base/status.h"
 #include "store/run_types.h"
@@ -95,7 +94,6 @@ std::string RenderPrompt(const FlowStep& step, const std::string& input,
 
 // True when two `writes` paths overlap: equal, or one is a directory holding the other.
 bool PathsOverlap(const std::string& a, const std::string& b);
-
 
 class FlowSchedule {
  public:

@@ -246,7 +246,8 @@ steps:
     read_only: maybe
     not_agent_of: nobody
 )");
-  EXPECT_THAT(bad, HasSubstr("flows/t.yml:10: steps[1].max_cycles: expected a number from 1 to 20"));
+  EXPECT_THAT(bad,
+              HasSubstr("flows/t.yml:10: steps[1].max_cycles: expected a number from 1 to 20"));
   EXPECT_THAT(bad, HasSubstr("steps[1].read_only: expected true or false"));
   EXPECT_THAT(bad, HasSubstr("steps[1].not_agent_of: unknown step \"nobody\""));
   std::string stray = Problems(R"(name: stray

@@ -126,7 +126,8 @@ Result<std::string> RunEngine::StartFromIssue(const Project& project, const std:
 Status RunEngine::Advance(const RunRecord& run) {
   if (publishing_.count(run.id)) return Status::OK();  // its pull request is being opened
   Result<Flow> flow = FlowFromJson(json::parse(run.definition, nullptr, false));
-  if (!flow.ok()) return Finish(run, RunStatus::kFailed, "Bad definition: " + flow.status().message());
+  if (!flow.ok())
+    return Finish(run, RunStatus::kFailed, "Bad definition: " + flow.status().message());
   Result<std::vector<RunStepRecord>> stored = store_.ListRunSteps(run.id);
   if (!stored.ok()) return stored.status();
   Rows rows;
@@ -284,8 +285,8 @@ std::string RunEngine::StepAgent(const FlowStep& step, const Rows& rows) const {
 
 Status RunEngine::StartAgentStep(const RunRecord& run, const Flow& flow, const FlowStep& step,
                                  const Rows& rows) {
-  Result<Project> project = store_.FindProject(
-      step.project.empty() ? std::to_string(run.project_id) : step.project);
+  Result<Project> project =
+      store_.FindProject(step.project.empty() ? std::to_string(run.project_id) : step.project);
   if (!project.ok()) return project.status();
   std::map<std::string, std::string> outputs;
   for (const auto& [id, row] : rows) outputs[id] = row.output;
@@ -296,8 +297,8 @@ Status RunEngine::StartAgentStep(const RunRecord& run, const Flow& flow, const F
     if (s.loop_to != step.id) continue;
     auto r = rows.find(s.id);
     if (r != rows.end() && r->second.cycle > 0 && !r->second.output.empty()) {
-      prompt += "\n\nThe review (" + s.id + ") asked for changes; address them:\n\n" +
-                r->second.output;
+      prompt +=
+          "\n\nThe review (" + s.id + ") asked for changes; address them:\n\n" + r->second.output;
     }
   }
   std::string agent = StepAgent(step, rows);
@@ -312,15 +313,16 @@ Status RunEngine::StartAgentStep(const RunRecord& run, const Flow& flow, const F
   // A flow's agent steps share one branch, so each sees the work of the ones before it.
   if (run.kind == RunKind::kFlow) t.branch = FlowBranch(run.id);
   Result<Task> made = store_.StartAgentStep(
-      run.id, step.id, t, {"engine", std::string(RunKindName(run.kind)) + " run " +
-                                         std::to_string(run.id)});
+      run.id, step.id, t,
+      {"engine", std::string(RunKindName(run.kind)) + " run " + std::to_string(run.id)});
   if (!made.ok()) return made.status().IsConflict() ? Status::OK() : made.status();
   spdlog::info("runs: run {} step {}: task {}{}", run.id, step.id, made->id,
                agent.empty() ? "" : " (" + agent + ")");
   return Status::OK();
 }
 
-void RunEngine::StartCodeStep(const RunRecord& run, const FlowStep& step, const RunStepRecord& row) {
+void RunEngine::StartCodeStep(const RunRecord& run, const FlowStep& step,
+                              const RunStepRecord& row) {
   RunStepRecord r = row;
   r.status = StepState::kRunning;
   r.attempt += 1;
@@ -332,7 +334,8 @@ void RunEngine::StartCodeStep(const RunRecord& run, const FlowStep& step, const 
     return;
   }
   Result<Project> project = store_.FindProject(std::to_string(run.project_id));
-  Result<Config> config = project.ok() ? project_config_(*project) : Result<Config>(project.status());
+  Result<Config> config =
+      project.ok() ? project_config_(*project) : Result<Config>(project.status());
   std::string problem;
   std::vector<std::string> argv = CodeArgv(step, project, config, &problem);
   std::string cwd;
@@ -460,9 +463,9 @@ Status RunEngine::FinishFlow(const RunRecord& run, const Flow& flow, const FlowS
                         : !project->repo ? "project " + project->name + " has no GitHub repository"
                                          : "";
   if (!nowhere.empty()) {
-    return Finish(run, status,
-                  report + "\nNo pull request: " + nowhere + ". The work is on branch " + branch +
-                      ".\n");
+    return Finish(
+        run, status,
+        report + "\nNo pull request: " + nowhere + ". The work is on branch " + branch + ".\n");
   }
   PublishFlow(run, *project, flow, report, unresolved, status);
   return Status::OK();
@@ -486,18 +489,18 @@ void RunEngine::PublishFlow(const RunRecord& run, const Project& project, const 
   std::string tree = worktree_of_(project.name, branch);
   bool has_tree = task && files_.IsDirectory(tree);
   std::string what = OneLine(InputText(run));
-  NewPullRequest pr{.title = flow.name + (what.empty() ? "" : ": " + what),
-                    .body = RedactSecrets("**orch** flow run " + std::to_string(run.id) +
-                                          "\n\n" + report),
-                    .head = branch,
-                    .base = has_tree ? publisher_->Base(*task) : "",
-                    .draft = draft};
+  NewPullRequest pr{
+      .title = flow.name + (what.empty() ? "" : ": " + what),
+      .body = RedactSecrets("**orch** flow run " + std::to_string(run.id) + "\n\n" + report),
+      .head = branch,
+      .base = has_tree ? publisher_->Base(*task) : "",
+      .draft = draft};
   publishing_.insert(run.id);
   work_.Submit([this, run, project, tree, task, has_tree, pr, report,
                 status]() -> WorkQueue::Apply {
     Result<int> ahead = has_tree ? publisher_->Ahead(tree, *task) : Result<int>(0);
     Result<std::optional<PullRequest>> made =
-        !ahead.ok() ? Result<std::optional<PullRequest>>(ahead.status())
+        !ahead.ok()   ? Result<std::optional<PullRequest>>(ahead.status())
         : *ahead == 0 ? Result<std::optional<PullRequest>>(std::optional<PullRequest>())
                       : publisher_->Publish(project, tree, pr);
     return [this, run, made, report, status] {

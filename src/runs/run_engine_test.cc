@@ -60,9 +60,9 @@ class RunEngineTest : public ::testing::Test {
   void EndTask(int64_t task_id, const std::string& output, bool done = true) {
     ASSERT_TRUE(
         store_->Transition(task_id, TaskStatus::kNew, TaskStatus::kRouted, {"t", "routed"}).ok());
-    ASSERT_TRUE(store_->Transition(task_id, TaskStatus::kRouted, TaskStatus::kInProgress,
-                                   {"t", "started"})
-                    .ok());
+    ASSERT_TRUE(
+        store_->Transition(task_id, TaskStatus::kRouted, TaskStatus::kInProgress, {"t", "started"})
+            .ok());
     Attempt row;
     row.task_id = task_id;
     row.agent = "claude";
@@ -78,8 +78,7 @@ class RunEngineTest : public ::testing::Test {
                                  {"t", done ? "done" : "the agent gave up"})
                     .ok());
   }
-  void EndStep(int64_t run, const std::string& step, const std::string& output,
-               bool done = true) {
+  void EndStep(int64_t run, const std::string& step, const std::string& output, bool done = true) {
     std::optional<int64_t> task = Steps(run)[step].task_id;
     ASSERT_TRUE(task) << step << " has no task";
     EndTask(*task, output, done);

@@ -89,12 +89,14 @@ Result<Flow> LoadFlow(const std::string& path, const Config& config) {
   });
 }
 
-Result<Flow> FindFlow(const std::string& name, const std::string& orch_home,
-                      const Project& project, const Config& config) {
+Result<Flow> FindFlow(const std::string& name, const std::string& orch_home, const Project& project,
+                      const Config& config) {
   std::vector<FlowFile> files = FindFlowFiles(orch_home, {project});
   // The project's own first, then $ORCH_HOME's, then shipped.
   std::stable_sort(files.begin(), files.end(), [&](const FlowFile& a, const FlowFile& b) {
-    auto rank = [&](const FlowFile& f) { return f.project == project.name ? 0 : f.project.empty() ? 1 : 2; };
+    auto rank = [&](const FlowFile& f) {
+      return f.project == project.name ? 0 : f.project.empty() ? 1 : 2;
+    };
     return rank(a) < rank(b);
   });
   std::string looked;
@@ -124,12 +126,16 @@ Result<RunRecord> CreateDebugRun(SqliteStore& store, const Config& config, const
                           .agent = a,
                           .prompt = "Find the cause of this problem and fix it in your work tree. "
                                     "Say what you found, what you changed and how sure you "
-                                    "are.\n\n" + r.title + "\n\n" + r.body});
+                                    "are.\n\n" +
+                                    r.title + "\n\n" + r.body});
   }
   json input = {{"title", r.title}, {"body", r.body}, {"agents", agents}};
   return Create(store,
-                {.kind = RunKind::kDebug, .project_id = r.project.id,
-                 .source_task_id = r.source_task_id, .issue = r.issue, .input = input.dump()},
+                {.kind = RunKind::kDebug,
+                 .project_id = r.project.id,
+                 .source_task_id = r.source_task_id,
+                 .issue = r.issue,
+                 .input = input.dump()},
                 flow);
 }
 
@@ -138,7 +144,8 @@ Result<RunRecord> CreatePlanRun(SqliteStore& store, const Config& config, const 
   if (config.plan.repos) {
     for (const std::string& name : *config.plan.repos) {
       Result<Project> p = store.FindProject(name);
-      if (!p.ok()) return Status::InvalidArgument("plan.repos: \"" + name + "\"", p.status().message());
+      if (!p.ok())
+        return Status::InvalidArgument("plan.repos: \"" + name + "\"", p.status().message());
       repos.push_back(*p);
     }
   } else if (fs::exists(r.project.path)) {
@@ -155,7 +162,8 @@ Result<RunRecord> CreatePlanRun(SqliteStore& store, const Config& config, const 
                   .prompt = "Plan this goal for the repository " + p.name +
                             ". Do not change any file: read the code and write a plan of the "
                             "changes this repository needs, step by step, with the files.\n\n"
-                            "Goal: " + r.goal,
+                            "Goal: " +
+                            r.goal,
                   .read_only = true,
                   .project = p.name};
     // Sequential: one session at a time, and one child's failure does not stop the next.
@@ -164,8 +172,11 @@ Result<RunRecord> CreatePlanRun(SqliteStore& store, const Config& config, const 
   }
   json input = {{"goal", r.goal}, {"mode", config.plan.sequential ? "sequential" : "parallel"}};
   return Create(store,
-                {.kind = RunKind::kPlan, .project_id = r.project.id,
-                 .source_task_id = r.source_task_id, .issue = r.issue, .input = input.dump()},
+                {.kind = RunKind::kPlan,
+                 .project_id = r.project.id,
+                 .source_task_id = r.source_task_id,
+                 .issue = r.issue,
+                 .input = input.dump()},
                 flow);
 }
 
@@ -174,8 +185,11 @@ Result<RunRecord> CreateFlowRun(SqliteStore& store, const Flow& flow, const Proj
   json input = json::parse(input_json, nullptr, false);
   if (input.is_discarded()) return Status::InvalidArgument("flow input", "is not JSON");
   return Create(store,
-                {.kind = RunKind::kFlow, .project_id = project.id, .issue = std::move(issue),
-                 .flow_name = flow.name, .input = input.dump()},
+                {.kind = RunKind::kFlow,
+                 .project_id = project.id,
+                 .issue = std::move(issue),
+                 .flow_name = flow.name,
+                 .input = input.dump()},
                 flow);
 }
 
@@ -205,7 +219,8 @@ Status CheckStepTaskRestartable(SqliteStore& store, const Task& task) {
             (run->status == RunStatus::kRunning ? "has gone on without it"
                                                 : std::string("is ") + RunStatusName(run->status)) +
             ", so another attempt would feed nothing back; start a new run instead (`orch run "
-            "show " + std::to_string(run->id) + "`)");
+            "show " +
+            std::to_string(run->id) + "`)");
   }
   return Status::OK();
 }
@@ -248,12 +263,14 @@ std::string OrchestratorPrompt(const RunRecord& run, const std::vector<RunStepRe
        "they found, say which cause and fix are right (or what is still unknown), and write the "
        "report a maintainer should read. Failed sessions are listed too.\n\n";
   if (input.is_object()) {
-    p << "## The problem\n\n" << input.value("title", "") << "\n\n" << input.value("body", "")
-      << "\n\n";
+    p << "## The problem\n\n"
+      << input.value("title", "") << "\n\n"
+      << input.value("body", "") << "\n\n";
   }
   for (const RunStepRecord& s : sessions) {
     p << "## Session " << s.step_id << " (agent " << s.agent << "): " << StepStateName(s.status)
-      << "\n\n" << Truncate(s.output, each) << "\n\n";
+      << "\n\n"
+      << Truncate(s.output, each) << "\n\n";
   }
   return p.str();
 }
@@ -283,9 +300,9 @@ json RunJson(const RunRecord& run, const std::vector<RunStepRecord>& steps) {
                 {"output", s.output},
                 {"attempt", s.attempt},
                 {"cycle", s.cycle},
-                {"label", def && !def->project.empty() ? "plan for " + def->project
+                {"label", def && !def->project.empty()     ? "plan for " + def->project
                           : s.step_id == kOrchestratorStep ? std::string("orchestrator")
-                                                       : s.step_id}};
+                                                           : s.step_id}};
     if (def) row["needs"] = def->needs;
     if (def && !def->project.empty()) row["project"] = def->project;
     row["task_id"] = s.task_id ? json(*s.task_id) : json(nullptr);

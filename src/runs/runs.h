@@ -36,8 +36,8 @@ std::vector<FlowFile> FindFlowFiles(const std::string& orch_home,
 Result<Flow> LoadFlow(const std::string& path, const Config& config);
 // The flow called `name` for `project`: the project's own first, then $ORCH_HOME's, then
 // shipped. NotFound naming where it looked.
-Result<Flow> FindFlow(const std::string& name, const std::string& orch_home,
-                      const Project& project, const Config& config);
+Result<Flow> FindFlow(const std::string& name, const std::string& orch_home, const Project& project,
+                      const Config& config);
 
 // The step of a debug run that reads every session's output once they have all ended.
 inline constexpr const char* kOrchestratorStep = "orchestrator";
@@ -50,7 +50,8 @@ struct DebugRequest {
   std::optional<std::string> issue = std::nullopt;  // its number: the report goes there
   std::string title = "";  // the problem; from GitHub it is untrusted and reaches agents fenced
   std::string body = "";
-  std::vector<std::string> agents = {};  // one session each; empty: runs.debug.agents, router.agents
+  std::vector<std::string> agents =
+      {};  // one session each; empty: runs.debug.agents, router.agents
 };
 Result<RunRecord> CreateDebugRun(SqliteStore& store, const Config& config, const DebugRequest& r);
 
@@ -82,8 +83,7 @@ Status CheckStepTaskRestartable(SqliteStore& store, const Task& task);
 
 // Cancels a running run: pending and running steps are skipped, and the agents of running
 // steps are stopped through `kill` (given each step's task). Conflict when it has ended.
-Status CancelRun(SqliteStore& store, int64_t run_id,
-                 const std::function<void(const Task&)>& kill);
+Status CancelRun(SqliteStore& store, int64_t run_id, const std::function<void(const Task&)>& kill);
 
 // The orchestrator's prompt: each session's agent, status and output, cut to
 // min(session_budget, total_budget / sessions) characters with a visible marker.

@@ -150,8 +150,8 @@ Result<std::string> PayloadLog::Read(const PayloadRef& ref) const {
       std::string why = r < 0 ? ErrnoText() : "segment is shorter than the delivery says";
       ::close(fd);
       return r < 0 ? Status::IOError(path, "reading payload: " + why)
-                   : Status::Corruption(path, "reading payload at " + std::to_string(ref.offset) +
-                                                  ": " + why);
+                   : Status::Corruption(
+                         path, "reading payload at " + std::to_string(ref.offset) + ": " + why);
     }
     done += static_cast<size_t>(r);
   }

@@ -479,8 +479,8 @@ Status SqliteStore::SetTaskAgentSession(int64_t id, const std::string& session) 
 
 Status SqliteStore::SetTaskColumn(int64_t id, const char* column, const std::string& value) {
   try {
-    SQLite::Statement upd(*db_, std::string("UPDATE tasks SET ") + column +
-                                    " = ?, updated_at = ? WHERE id = ?");
+    SQLite::Statement upd(
+        *db_, std::string("UPDATE tasks SET ") + column + " = ?, updated_at = ? WHERE id = ?");
     upd.bind(1, value);
     upd.bind(2, static_cast<int64_t>(clock_.NowUnix()));
     upd.bind(3, static_cast<int64_t>(id));
@@ -511,8 +511,8 @@ Result<Attempt> SqliteStore::StartAttempt(const Attempt& run) {
     ins.exec();
     id = db_->getLastInsertRowid();
     txn.commit();
-    SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns +
-                                  " FROM task_runs WHERE id = ?");
+    SQLite::Statement q(*db_,
+                        std::string("SELECT ") + kRunColumns + " FROM task_runs WHERE id = ?");
     q.bind(1, id);
     if (q.executeStep()) return ReadRun(q);
   } catch (const std::exception& e) {

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "store/run_types.h"
 #include "base/status.h"
+#include "store/run_types.h"
 #include "store/task.h"
 
 namespace SQLite {
@@ -50,7 +50,7 @@ struct NewTask {
   std::string title = "";
   std::string body = "";
   std::vector<std::string> labels = {};
-  TaskStatus status = TaskStatus::kNew;  // children of a delegation may start blocked
+  TaskStatus status = TaskStatus::kNew;          // children of a delegation may start blocked
   std::optional<int64_t> run_id = std::nullopt;  // a run's step (runs.h)
   bool read_only = false;
   std::string branch = "";  // empty: chosen at the first run (BranchName)

@@ -5,11 +5,11 @@
 #include <filesystem>
 #include <limits>
 
+#include "github/webhook_signature.h"
 #include "store/migrations.h"
 #include "store/payload_log.h"
 #include "store/store.h"
 #include "testing/test_util.h"
-#include "github/webhook_signature.h"
 
 namespace orch {
 namespace {
@@ -117,7 +117,7 @@ TEST_F(InboxTest, BatchStoresInOrderAndDeduplicatesWithinItself) {
   Result<std::vector<InboxOutcome>> r = store_->StoreDeliveries(batch);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(*r, (std::vector<InboxOutcome>{InboxOutcome::kStored, InboxOutcome::kStored,
-                                          InboxOutcome::kDuplicate}));
+                                           InboxOutcome::kDuplicate}));
   EXPECT_EQ(Due().size(), 2u);
 }
 

@@ -138,7 +138,7 @@ Result<RunRecord> SqliteStore::GetRun(int64_t id) {
 }
 
 Result<std::vector<RunRecord>> SqliteStore::ListRunRecords(std::optional<int64_t> project_id,
-                                                          std::optional<RunStatus> status) {
+                                                           std::optional<RunStatus> status) {
   std::vector<RunRecord> out;
   try {
     SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns +

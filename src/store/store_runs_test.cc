@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "store/migrations.h"
 #include "runs/runs.h"
+#include "store/migrations.h"
 #include "store/store.h"
 #include "testing/test_util.h"
 
@@ -193,11 +193,14 @@ TEST(StoreMigrationTest, Migration3AppliesOnAVersion2Database) {
     ASSERT_EQ(v2.size(), 2u);
     ASSERT_TRUE(ApplyMigrations(db, v2, 1).ok());
     ASSERT_EQ(*AppliedVersion(db), 2);
-    db.exec("INSERT INTO projects(name, path, kind, created_at) VALUES ('acme/w', '/w', 'local', 1)");
-    db.exec("INSERT INTO tasks(project_id, external_id, source, title, created_at, updated_at) "
-            "VALUES (1, '7', 'github', 'old task', 1, 1)");
-    db.exec("INSERT INTO task_runs(task_id, attempt, agent, started_at, finished_at, outcome) "
-            "VALUES (1, 1, 'claude', 1, 2, 'done')");
+    db.exec(
+        "INSERT INTO projects(name, path, kind, created_at) VALUES ('acme/w', '/w', 'local', 1)");
+    db.exec(
+        "INSERT INTO tasks(project_id, external_id, source, title, created_at, updated_at) "
+        "VALUES (1, '7', 'github', 'old task', 1, 1)");
+    db.exec(
+        "INSERT INTO task_runs(task_id, attempt, agent, started_at, finished_at, outcome) "
+        "VALUES (1, 1, 'claude', 1, 2, 'done')");
     ASSERT_FALSE(db.tableExists("nonsense"));
   }
   Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(path, clock);
@@ -332,14 +335,19 @@ TEST_F(StoreRunsTest, BadRunsAreRefusedByNamedConstraints) {
 }
 
 TEST_F(StoreRunsTest, StartingAnAgentStepAddsItsTaskAndMarksItRunningInOneGo) {
-  Result<RunRecord> run = store_->CreateRun(
-      {.kind = RunKind::kFlow, .project_id = project_.id, .flow_name = "f",
-       .definition = R"({"name": "f", "steps": []})"},
-      {{.step_id = "code"}, {.step_id = "test", .kind = StepKind::kCode}});
+  Result<RunRecord> run =
+      store_->CreateRun({.kind = RunKind::kFlow,
+                         .project_id = project_.id,
+                         .flow_name = "f",
+                         .definition = R"({"name": "f", "steps": []})"},
+                        {{.step_id = "code"}, {.step_id = "test", .kind = StepKind::kCode}});
   ASSERT_TRUE(run.ok()) << run.status().message();
   EXPECT_EQ(run->definition, R"({"name": "f", "steps": []})");
-  NewTask t{.project_id = project_.id, .title = "flow run: code", .run_id = run->id,
-            .read_only = true, .branch = "orch/run-1"};
+  NewTask t{.project_id = project_.id,
+            .title = "flow run: code",
+            .run_id = run->id,
+            .read_only = true,
+            .branch = "orch/run-1"};
   Result<Task> task = store_->StartAgentStep(run->id, "code", t, {"engine", "test"});
   ASSERT_TRUE(task.ok()) << task.status().message();
   EXPECT_EQ(task->run_id, run->id);
@@ -351,7 +359,8 @@ TEST_F(StoreRunsTest, StartingAnAgentStepAddsItsTaskAndMarksItRunningInOneGo) {
   EXPECT_EQ(steps[0].attempt, 1);
   // A second start of the same step adds no task.
   size_t tasks = store_->ListTasks({})->size();
-  EXPECT_TRUE(store_->StartAgentStep(run->id, "code", t, {"engine", "again"}).status().IsConflict());
+  EXPECT_TRUE(
+      store_->StartAgentStep(run->id, "code", t, {"engine", "again"}).status().IsConflict());
   EXPECT_EQ(store_->ListTasks({})->size(), tasks);
   // Several steps change together or not at all.
   RunStepRecord done = steps[0], bad = steps[1];
@@ -366,10 +375,12 @@ TEST_F(StoreRunsTest, StartingAnAgentStepAddsItsTaskAndMarksItRunningInOneGo) {
   EXPECT_EQ(after.status, StepState::kCompleted);
   EXPECT_EQ(after.agent, "claude");
   EXPECT_EQ(after.cycle, 1);
-  EXPECT_TRUE(store_->CreateRun({.kind = RunKind::kFlow, .project_id = project_.id,
-                                 .definition = "{not json"}, {})
-                  .status()
-                  .IsUsageError());
+  EXPECT_TRUE(
+      store_
+          ->CreateRun(
+              {.kind = RunKind::kFlow, .project_id = project_.id, .definition = "{not json"}, {})
+          .status()
+          .IsUsageError());
 }
 
 TEST_F(StoreRunsTest, AStepsTaskMayStartAgainOnlyWhileItsStepRuns) {
@@ -396,12 +407,17 @@ TEST_F(StoreRunsTest, AStepsTaskMayStartAgainOnlyWhileItsStepRuns) {
 }
 
 TEST_F(StoreRunsTest, TheOrchestratorsPromptHasEverySessionCutToItsBudget) {
-  RunRecord run{.id = 7, .kind = RunKind::kDebug, .input = R"({"title": "It breaks", "body": "b"})"};
+  RunRecord run{
+      .id = 7, .kind = RunKind::kDebug, .input = R"({"title": "It breaks", "body": "b"})"};
   std::vector<RunStepRecord> sessions = {
-      {.step_id = "claude", .agent = "claude", .status = StepState::kCompleted,
+      {.step_id = "claude",
+       .agent = "claude",
+       .status = StepState::kCompleted,
        .output = std::string(500, 'c')},
       {.step_id = "codex", .agent = "codex", .status = StepState::kFailed, .output = "boom"},
-      {.step_id = "opencode", .agent = "opencode", .status = StepState::kCompleted,
+      {.step_id = "opencode",
+       .agent = "opencode",
+       .status = StepState::kCompleted,
        .output = std::string(90, 'o')}};
   // Each session gets min(400, 300 / 3) = 100 characters.
   std::string p = OrchestratorPrompt(run, sessions, 400, 300);

@@ -40,10 +40,10 @@
 #include <thread>
 
 #include "base/clock.h"
-#include "config/config.h"
 #include "base/dir_watcher.h"
 #include "base/home.h"
 #include "base/status.h"
+#include "config/config.h"
 #include "store/store.h"
 
 namespace httplib {

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <thread>
 
-#include "stream/api_server.h"
 #include "base/dir_watcher.h"
+#include "stream/api_server.h"
 #include "testing/test_util.h"
 
 namespace orch {

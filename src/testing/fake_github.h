@@ -22,8 +22,8 @@ class FakeGitHub : public GitHubClient {
   std::string etag = "W/\"1\"";  // the listing's current ETag
   std::vector<std::string> calls;
   std::optional<Status> fail_next;
-  std::vector<std::string> comments;       // bodies, in order
-  std::vector<NewPullRequest> opened;      // pull requests opened, in order (number 100 + i)
+  std::vector<std::string> comments;   // bodies, in order
+  std::vector<NewPullRequest> opened;  // pull requests opened, in order (number 100 + i)
 
   Result<GitHubUser> AuthenticatedUser() override {
     if (Status s = Called("user"); !s.ok()) return s;

@@ -11,8 +11,8 @@
 #include <ctime>
 #include <memory>
 
-#include "sim_fixture.h"
 #include "github/webhook_signature.h"
+#include "sim_fixture.h"
 
 namespace orch::sim::test {
 namespace {

@@ -20,9 +20,9 @@
 #include <string>
 #include <thread>
 
+#include "base/status.h"
 #include "seed.h"
 #include "server.h"
-#include "base/status.h"
 
 namespace orch::sim {
 namespace {

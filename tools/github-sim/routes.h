@@ -21,11 +21,11 @@
 #include <utility>
 #include <vector>
 
+#include "base/status.h"
 #include "jwt.h"
 #include "render.h"
 #include "seed.h"
 #include "state.h"
-#include "base/status.h"
 #include "traffic.h"
 #include "webhooks.h"
 #include "wire.h"
@@ -60,10 +60,10 @@ struct Sim {
 struct Call {
   const httplib::Request& req;
   Urls urls;
-  std::string url;      // absolute URL of the path, without the query (for Link)
-  Query query;          // as sent, in order
-  nlohmann::json body;  // parsed JSON body; an empty object when there was none
-  std::string login;    // who is calling: a user, "<slug>[bot]" or "" (control API)
+  std::string url;           // absolute URL of the path, without the query (for Link)
+  Query query;               // as sent, in order
+  nlohmann::json body;       // parsed JSON body; an empty object when there was none
+  std::string login;         // who is calling: a user, "<slug>[bot]" or "" (control API)
   bool plain_token = false;  // authenticated by a (classic) token, not an App
   std::string match(size_t i) const { return req.matches[i].str(); }
 };

@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "state.h"
 #include "base/status.h"
+#include "state.h"
 
 namespace orch::sim {
 

@@ -19,9 +19,9 @@
 #include <optional>
 #include <string>
 
+#include "base/status.h"
 #include "routes.h"
 #include "seed.h"
-#include "base/status.h"
 
 namespace orch::sim {
 
