@@ -131,16 +131,13 @@ std::optional<std::string> Router::LabelAgent(const Task& task) const {
     bool known = IsBuiltinAgent(name) || config_.agents.count(name) > 0;
     if (!known) {
       spdlog::warn("router: task {}: label {} names no configured agent", task.id, l);
-    } else if (task.run_id) {
-      // A run's step keeps its named agent even while that agent's breaker is open (the
-      // dispatcher waits out the cooldown): a debug run compares agents.
-      return name;
-    } else if (!installed_(name)) {
-      spdlog::warn("router: task {}: label {}: {} is not installed or its circuit breaker is open",
-                   task.id, l, name);
-    } else {
-      return name;
+      continue;
     }
+    // A run's step keeps its named agent even while that agent's breaker is open (the
+    // dispatcher waits out the cooldown): a debug run compares agents.
+    if (task.run_id || installed_(name)) return name;
+    spdlog::warn("router: task {}: label {}: {} is not installed or its circuit breaker is open",
+                 task.id, l, name);
   }
   return std::nullopt;
 }
