@@ -93,9 +93,10 @@ Status Dispatcher::RouteNew(DispatchReport* report) {
       ApplyRoute(task, router_.RouteTask(task), report);
       continue;
     }
-    Submit(task.id, [this, task, report]() -> WorkQueue::Apply {
+    Submit(task.id, [this, task]() -> WorkQueue::Apply {
       Result<Route> route = router_.RouteTask(task);
-      // The report of the Step that applies it: counted there, not here.
+      // Applied in a later Step; the report of this one has gone by then, so it is not counted
+      // (the old code kept a pointer to it, which dangled).
       return [this, task, route] {
         DispatchReport ignored;
         ApplyRoute(task, route, &ignored);
