@@ -118,6 +118,47 @@ TEST_F(DemoTest, TheWholeLoopRunsHeadlessFromLabelToApproval) {
   EXPECT_THAT(gone.err, HasSubstr("is `orch demo start` running?"));
 }
 
+TEST_F(DemoTest, TheShippedFlowAndADebugRunCompleteWithTheStandInAlone) {
+  // The stand-in (as claude) is the only agent: no real CLI on PATH, so codex, the default
+  // orchestrator, is not installed.
+  extra_env_["PATH"] = PathWithout({"claude", "codex", "opencode"});
+  StartDemo();
+  // The banner offers one of each.
+  EXPECT_THAT(Output(), HasSubstr(" run debug '#1'"));
+  EXPECT_THAT(Output(), HasSubstr(" flow run code-review-test --input $'"));
+
+  // The shipped flow: coder, reviewer, then the sample repository's own tests (test.sh, its
+  // .orch.yml's workflow.test_command); it ends with a pull request on the simulator.
+  int64_t flow = OrchJson({"flow", "run", "code-review-test", "--input",
+                           "Add bye.py\nstandin: write bye.py print(\"Goodbye\")", "--json"})["id"];
+  // A debug run on issue #1: one session (router.agents is claude alone), then claude
+  // orchestrates in codex's place.
+  int64_t debug = OrchJson({"run", "debug", "#1", "--json"})["id"];
+  auto run = [&](int64_t id) { return OrchJson({"run", "show", std::to_string(id), "--json"}); };
+  for (int64_t id : {flow, debug}) {
+    ASSERT_TRUE(
+        Eventually([&] { return run(id)["status"] != "running"; }, std::chrono::seconds(90)))
+        << ReadFile(DemoHome() + "/state/orch.log");
+  }
+  Json flow_run = run(flow);
+  ASSERT_EQ(flow_run["status"], "completed") << flow_run.dump(2);
+  std::string tests;
+  for (const Json& step : flow_run["steps"]) {
+    if (step["step_id"] == "test") tests = step["output"];
+  }
+  EXPECT_THAT(tests, HasSubstr("sh ... (exit 0)"));
+  EXPECT_THAT(tests, HasSubstr("ok   bye.py: Goodbye"));
+  std::string branch = "orch/run-" + std::to_string(flow);
+  EXPECT_EQ(OnBranch(branch, "bye.py"), "print(\"Goodbye\")\n");
+  EXPECT_THAT(flow_run["report"].get<std::string>(), HasSubstr("Pull request #"));
+
+  Json debug_run = run(debug);
+  EXPECT_EQ(debug_run["status"], "completed") << debug_run.dump(2);
+  EXPECT_THAT(debug_run["report"].get<std::string>(),
+              HasSubstr("Orchestrator (claude, in place of runs.orchestrator_agent codex, which "
+                        "is not installed"));
+}
+
 TEST_F(DemoTest, AStartAfterAnEarlierDemoBeginsAfreshAndOtherHomesAreNeverRemoved) {
   StartDemo();
   ASSERT_EQ(Orch({"demo", "label", "1"}).exit_code, 0);

@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "testing/test_util.h"
 
@@ -50,6 +53,21 @@ class OrchTest : public ::testing::Test {
   bool Reaches(int64_t id, const std::string& status,
                std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     return Eventually([&] { return Task(id)["status"] == status; }, timeout);
+  }
+
+  // This process's PATH without the directories holding any of `names` (agent CLIs, so a test
+  // decides which are installed), after `first` when given.
+  static std::string PathWithout(const std::vector<std::string>& names,
+                                 const std::string& first = "") {
+    std::string path = first;
+    std::istringstream dirs(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    for (std::string dir; std::getline(dirs, dir, ':');) {
+      bool holds = false;
+      for (const std::string& n : names)
+        holds = holds || access((dir + "/" + n).c_str(), X_OK) == 0;
+      if (!holds && !dir.empty()) path += (path.empty() ? "" : ":") + dir;
+    }
+    return path;
   }
 
   TempDir dir_;

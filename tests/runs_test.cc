@@ -73,6 +73,17 @@ class RunsTest : public GitHubLoopTest {
     orch_->Wait(std::chrono::seconds(10));
     StartOrch();
   }
+  // Only `agent` is installed: the other stand-ins are removed, and no directory of PATH holds a
+  // real one.
+  void OnlyInstalled(const std::string& agent) {
+    std::vector<std::string> others;
+    for (const char* a : {"claude", "codex", "opencode"}) {
+      if (a == agent) continue;
+      others.push_back(a);
+      std::filesystem::remove(dir_.Sub("bin/") + a);
+    }
+    extra_env_["PATH"] = PathWithout(others, dir_.Sub("bin"));
+  }
   // A second project with its own repository and bare origin.
   // Another project `name`, its repository work-<dir> with the bare origin origin-<dir>.git;
   // its GitHub repository `repo` (none: a local-only project).
@@ -498,6 +509,76 @@ TEST_F(RunsTest, ADebugRunFromTheCliWaitsForOrchRunOrchestrateAndCancelStopsAnot
   EXPECT_NE(Orch({"run", "cancel", std::to_string(slow_id)}).exit_code, 0);  // ended already
   EXPECT_TRUE(Reaches(session_task, "needs_review")) << Log();  // stopped, not finished
   EXPECT_EQ(Run(slow_id)["status"], "cancelled");
+}
+
+TEST_F(RunsTest, WithOnlyClaudeInstalledClaudeOrchestratesADebugRunAndSaysItStoodIn) {
+  // A user with one agent CLI, claude, and the default runs.orchestrator_agent, codex.
+  OnlyInstalled("claude");
+  ConfigureRuns();
+  // orch doctor warns about the orchestrator before any run.
+  Json checks = Json::parse(Orch({"doctor", "--json"}).out, nullptr, false);
+  Json orchestrator_check;
+  for (const Json& c : checks) {
+    if (c.value("check", "") == "runs.orchestrator_agent") orchestrator_check = c;
+  }
+  ASSERT_TRUE(orchestrator_check.is_object()) << checks.dump(2);
+  EXPECT_EQ(orchestrator_check["warning"], true);
+  EXPECT_THAT(orchestrator_check["detail"].get<std::string>(), HasSubstr("codex cannot run"));
+
+  ProcessResult added = Orch({"task", "add", "Fix the frobnicator", "--body",
+                              "standin: say claude found the Tuesday check", "--json"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  std::string task = std::to_string(Json::parse(added.out)["id"].get<int64_t>());
+  // Agents that cannot run are refused when the run is made, with the reason; no run is made.
+  ProcessResult nosuch = Orch({"run", "debug", task, "--agents", "nosuch"});
+  EXPECT_EQ(nosuch.exit_code, 2);
+  EXPECT_THAT(nosuch.err, HasSubstr("agent \"nosuch\": is not configured"));
+  ProcessResult codex = Orch({"run", "debug", task, "--agents", "claude,codex"});
+  EXPECT_EQ(codex.exit_code, 2);
+  EXPECT_THAT(codex.err, HasSubstr("agent \"codex\": is not installed"));
+  EXPECT_TRUE(Runs().empty());
+
+  // By default the sessions are router.agents that can run: claude alone; claude orchestrates.
+  StartOrch();
+  int64_t id = OrchJson({"run", "debug", task, "--json"})["id"];
+  ASSERT_TRUE(RunEnds(id)) << Log();
+  Json run = Run(id);
+  EXPECT_EQ(run["status"], "completed") << run.dump(2);
+  ASSERT_EQ(run["steps"].size(), 2u) << run.dump(2);
+  EXPECT_EQ(StepOf(run, "claude")["status"], "completed");
+  Json orchestrator = StepOf(run, "orchestrator");
+  EXPECT_EQ(orchestrator["status"], "completed");
+  EXPECT_EQ(orchestrator["agent"], "claude");
+  EXPECT_EQ(orchestrator["attempt"], 1);
+  EXPECT_THAT(PromptOf(orchestrator["task_id"]), HasSubstr("claude found the Tuesday check"));
+  EXPECT_THAT(run["report"].get<std::string>(),
+              HasSubstr("Orchestrator (claude, in place of runs.orchestrator_agent codex, which "
+                        "is not installed"));
+  EXPECT_THAT(Log(), HasSubstr("runs.orchestrator_agent codex is not installed"));
+  EXPECT_THAT(Log(), HasSubstr("claude takes its place"));
+}
+
+TEST_F(RunsTest, AFlowThatNeedsATestCommandIsRefusedAtCreationWhereThereIsNone) {
+  // The project has no workflow.test_command; the shipped flow's last step runs it.
+  ConfigureRuns();
+  ProcessResult cli = Orch({"flow", "run", "code-review-test", "--input", "Add a feature"});
+  EXPECT_EQ(cli.exit_code, 2);
+  EXPECT_THAT(cli.err, HasSubstr("step test runs {{test_command}}: workflow.test_command is not "
+                                 "set for project acme/widgets"));
+  EXPECT_TRUE(Runs().empty());
+  // The local API answers the same, before any agent works.
+  StartOrch();
+  std::unique_ptr<httplib::Client> client = Api(10);
+  httplib::Result made = client->Post(
+      "/api/runs", {{"Authorization", "Bearer " + Token()}},
+      R"({"project": "acme/widgets", "flow": "code-review-test", "input": "Add a feature"})",
+      "application/json");
+  ASSERT_TRUE(made);
+  EXPECT_EQ(made->status, 400) << made->body;
+  EXPECT_THAT(Json::parse(made->body).value("error", ""),
+              HasSubstr("workflow.test_command is not set for project acme/widgets"));
+  EXPECT_TRUE(Runs().empty());
+  EXPECT_TRUE(Tasks().empty());
 }
 
 TEST_F(RunsTest, ACodeStepCutShortByAStopRunsAgainAndNeverHoldsTheStopUp) {

@@ -58,6 +58,10 @@ constexpr char kIssueBody[] =
     "standin: say Changed hello.py to print a greeting\n"
     "standin: sleep 1000\n";
 
+// The input the banner suggests for `orch flow run code-review-test`, quoted for the shell
+// ($'...' keeps the newline the stand-in needs before its directive).
+constexpr char kFlowInput[] = R"($'Add bye.py\nstandin: write bye.py print("Goodbye")')";
+
 std::string RandomHex(size_t bytes) {
   std::random_device rd;
   std::string out;
@@ -112,12 +116,34 @@ Status RunStep(ProcessRunner& runner, const std::vector<std::string>& argv,
   return Status::OK();
 }
 
+// The sample repository's tests: each script runs (with python3, else its print line is read)
+// and must print something. Its .orch.yml makes them workflow.test_command, so the shipped
+// flow code-review-test has tests to run.
+constexpr char kSampleTests[] =
+    "#!/bin/sh\n"
+    "# The widgets' tests: every script prints something. orch runs them as the project's\n"
+    "# workflow.test_command (.orch.yml), e.g. in the flow code-review-test.\n"
+    "status=0\n"
+    "for f in *.py; do\n"
+    "  if command -v python3 >/dev/null 2>&1; then out=$(python3 \"$f\") || status=1\n"
+    "  else out=$(sed -n 's/^print(\\(.*\\))$/\\1/p' \"$f\"); fi\n"
+    "  if [ -n \"$out\" ]; then echo \"ok   $f: $out\"; else echo \"FAIL $f printed nothing\"; "
+    "status=1; fi\n"
+    "done\n"
+    "exit $status\n";
+constexpr char kSampleOrchYml[] =
+    "# orch's settings for this repository (read from the default branch).\n"
+    "workflow:\n"
+    "  test_command: [sh, test.sh]\n";
+
 // The sample repository: a bare repo as the remote and a checkout of it, one commit on main.
 Status MakeSampleRepo(ProcessRunner& runner, const std::string& bare, const std::string& work) {
   ORCH_RETURN_IF_ERROR(RunStep(runner, {"git", "init", "-q", "--bare", "-b", "main", bare}));
   ORCH_RETURN_IF_ERROR(RunStep(runner, {"git", "init", "-q", "-b", "main", work}));
   ORCH_RETURN_IF_ERROR(WriteText(work + "/README.md", "# widgets\n\norch's demo repository.\n"));
   ORCH_RETURN_IF_ERROR(WriteText(work + "/hello.py", "print(\"TODO\")\n"));
+  ORCH_RETURN_IF_ERROR(WriteText(work + "/test.sh", kSampleTests));
+  ORCH_RETURN_IF_ERROR(WriteText(work + "/.orch.yml", kSampleOrchYml));
   ORCH_RETURN_IF_ERROR(RunStep(runner, {"git", "add", "-A"}, work));
   ORCH_RETURN_IF_ERROR(
       RunStep(runner,
@@ -331,7 +357,8 @@ Status WriteDemoConfig(const DemoSetup& demo, const std::string& standin_bin) {
          << "agents:\n  claude:\n    command: " << standin_bin
          << "\n    env:\n      ORCH_STANDIN_AS: claude\n"
          << "engine:\n  tick_interval: 1\n  sync_interval: 60\n"
-         << "workflow:\n  timeout_seconds: 120\n";
+         // The demo shows an approval finishing the task; the default waits for the merge.
+         << "workflow:\n  timeout_seconds: 120\n  auto_close_task_on_approval: true\n";
   ORCH_RETURN_IF_ERROR(WriteText(demo.home + "/config.yml", config.str()));
   return WriteText(
       demo.home + "/" + kMarker,
@@ -465,6 +492,8 @@ class DemoStartCommand : public Command {
       << " In another terminal:\n"
       << "   export ORCH_HOME=" << home << " ORCH_TMUX_SOCKET=" << socket << "\n"
       << Steps(orch) << "\n"
+      << " Orchestrated runs, with the same stand-in in place of every agent:\n"
+      << RunSteps(orch) << "\n"
       << " Ctrl-C stops the demo. For real GitHub set GITHUB_TOKEN (or see the README's\n"
       << " \"Connecting GitHub\") and run `make run` again.\n"
       << "===================================================================================\n";
@@ -492,6 +521,18 @@ class DemoStartCommand : public Command {
       }
     }
     return out;
+  }
+
+  // A debug run and the shipped flow, which runs the sample repository's tests (test.sh).
+  static std::string RunSteps(const std::string& orch) {
+    std::string debug = orch + " run debug '#1'";
+    std::string list = orch + " run list";
+    size_t width = std::max(debug.size(), list.size());
+    auto pad = [width](const std::string& s) { return s + std::string(width - s.size(), ' '); };
+    return "   " + pad(debug) + "  # a session on issue #1, then the orchestrator's report\n" +
+           "   " + pad(list) + "  # the runs; orch run show <id>: steps and report\n" + "   " +
+           orch + " flow run code-review-test --input " + kFlowInput + "\n" + "   " +
+           std::string(width, ' ') + "  # coder, reviewer, then test.sh; a PR opens\n";
   }
 
   bool or_serve_ = false;

@@ -98,7 +98,8 @@ void AddToolChecks(ProcessRunner& runner, std::vector<Check>& checks) {
 // the router may choose must run.
 void AddAgentChecks(const Config& config, const EnvLookup& env, std::vector<Check>& checks) {
   int usable = 0;
-  for (const AgentCheck& a : CheckAgents(config, env)) {
+  std::vector<AgentCheck> agents = CheckAgents(config, env);
+  for (const AgentCheck& a : agents) {
     bool wanted = std::find(config.router.agents.begin(), config.router.agents.end(), a.name) !=
                   config.router.agents.end();
     usable += a.usable && wanted;
@@ -117,6 +118,16 @@ void AddAgentChecks(const Config& config, const EnvLookup& env, std::vector<Chec
                       .fix = "install one of them, or list installed ones in router.agents"});
   }
 }
+  // A debug run's orchestrator gives way to another of router.agents when it cannot run.
+  for (const AgentCheck& a : agents) {
+    if (a.name != config.runs.orchestrator_agent || a.usable) continue;
+    checks.push_back({.name = "runs.orchestrator_agent",
+                      .warning = true,
+                      .detail = a.name + " cannot run (" + a.problem +
+                                "); debug runs are orchestrated by another of router.agents",
+                      .fix = "install " + a.name +
+                             ", or set runs.orchestrator_agent to an agent that is installed"});
+  }
 
 // GitHub: credentials that work, and who orch is.
 Check GitHubCheck(const Config& config, const EnvLookup& env, ProcessRunner& runner,

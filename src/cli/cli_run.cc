@@ -178,13 +178,16 @@ class RunOrchestrateCommand : public Command {
                                                  " session(s) have not ended; the orchestrator "
                                                  "runs once all have");
     }
-    Result<bool> claimed = (*store)->ClaimOrchestration(
-        *id, {.step_id = "orchestrator", .agent = config->runs.orchestrator_agent});
+    AgentChoice choice = ChooseAgent(config->runs.orchestrator_agent, "runs.orchestrator_agent",
+                                     *config, MakeAgentCheck(*config, **store, ctx.clock));
+    Result<bool> claimed =
+        (*store)->ClaimOrchestration(*id, {.step_id = kOrchestratorStep, .agent = choice.agent});
     if (!claimed.ok()) return claimed.status();
     if (!*claimed) {
       return Status::Conflict("run " + run_, "was orchestrated already, or has ended");
     }
-    ctx.out << "run " << *id << ": the orchestrator (" << config->runs.orchestrator_agent
+    if (!choice.note.empty()) ctx.err << "orch: " << choice.note << "\n";
+    ctx.out << "run " << *id << ": the orchestrator (" << choice.agent
             << ") starts with orch serve's next tick\n";
     return Status::OK();
   }
@@ -239,7 +242,8 @@ class RunDebugCommand : public Command {
       if (IssueNumber(*task)) r.issue = task->external_id;
     }
     r.agents = agents_;
-    Result<RunRecord> run = CreateDebugRun(**store, *config, r);
+    Result<RunRecord> run =
+        CreateDebugRun(**store, *config, r, MakeAgentCheck(*config, **store, ctx.clock));
     if (!run.ok()) return run.status();
     PrintCreated(ctx, *run, json_);
     return Status::OK();
@@ -302,7 +306,9 @@ class FlowRunCommand : public Command {
     // Plain text is the input as a string; JSON stays JSON.
     json input = json::parse(input_, nullptr, false);
     if (input.is_discarded() || input_.empty()) input = input_;
-    Result<RunRecord> run = CreateFlowRun(**store, *flow, *project, input.dump());
+    Result<RunRecord> run =
+        CreateFlowRun(**store, *flow, *project, *config,
+                      MakeAgentCheck(*config, **store, ctx.clock), input.dump());
     if (!run.ok()) return run.status();
     PrintCreated(ctx, *run, json_);
     return Status::OK();

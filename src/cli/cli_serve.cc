@@ -261,7 +261,9 @@ class ServeCommand : public Command {
                  agents.tmux.socket(), config.engine.max_parallel);
 
     ApiServer api(home, config.api, ctx.clock);  // `orch stream`; agents run without it
-    api.set_runs(&config, [&daemon] { daemon.Wake(); });
+    api.set_runs(
+        &config, [&daemon] { daemon.Wake(); },
+        [&](const Project& p) { return LoadConfig(home, ctx.env, ctx.git, &p); });
     if (Status s = api.Start(); !s.ok()) {
       spdlog::warn("api: {}; orch stream cannot connect", s.message());
     }
@@ -269,6 +271,7 @@ class ServeCommand : public Command {
     WebhookReceiver receiver;
     if (config.webhook.enabled) {
       ORCH_RETURN_IF_ERROR(StartReceiver(
+         .agent_check = MakeAgentCheck(config, store, ctx.clock),
           home, config.webhook, ctx.clock, [&daemon] { daemon.Wake(); }, &receiver));
       spdlog::info("webhook: listening on {}/webhook (signatures checked; health at {}/health)",
                    url, url);

@@ -54,7 +54,7 @@ std::vector<std::string> CodeArgv(const FlowStep& step, const Result<Project>& p
   std::vector<std::string> argv;
   if (!config.ok()) *problem = config.status().message();
   for (const std::string& a : step.command) {
-    if (a != "{{test_command}}" || !config.ok()) {
+    if (a != kTestCommandArg || !config.ok()) {
       argv.push_back(a);
       continue;
     }
@@ -79,6 +79,7 @@ RunEngine::RunEngine(RunEngineParts p)
       files_(p.files),
       project_config_(std::move(p.project_config)),
       worktree_of_(std::move(p.worktree_of)),
+      agent_check_(std::move(p.agent_check)),
       publisher_(p.publisher),
       wake_(std::move(p.wake)) {}
 
@@ -111,7 +112,8 @@ Result<std::string> RunEngine::StartFromIssue(const Project& project, const std:
   Result<RunRecord> run =
       kind == "debug"
           ? CreateDebugRun(store_, *config,
-                           {.project = project, .issue = issue, .title = title, .body = body})
+                           {.project = project, .issue = issue, .title = title, .body = body},
+                           agent_check_)
           : CreatePlanRun(store_, *config,
                           {.project = project, .goal = title + "\n\n" + body, .issue = issue});
   if (!run.ok()) {
@@ -265,7 +267,8 @@ Status RunEngine::StartWave(const RunRecord& run, const Flow& flow, FlowSchedule
 
 // ---- Starting steps
 
-std::string RunEngine::StepAgent(const FlowStep& step, const Rows& rows) const {
+std::string RunEngine::StepAgent(const RunRecord& run, const FlowStep& step,
+                                 const Rows& rows) const {
   if (!step.agent.empty()) return step.agent;
   // A reviewer is never the coder: not the agent that ran the step named by not_agent_of.
   std::string avoid;
@@ -273,14 +276,35 @@ std::string RunEngine::StepAgent(const FlowStep& step, const Rows& rows) const {
   if (!step.role.empty()) {
     auto configured = config_.runs.roles.find(step.role);
     if (configured != config_.runs.roles.end() && configured->second != avoid) {
-      return configured->second;
+      AgentChoice choice =
+          ChooseAgent(configured->second, "runs.roles." + step.role, config_, agent_check_, avoid);
+      if (!choice.note.empty())
+        spdlog::warn("runs: run {} step {}: {}", run.id, step.id, choice.note);
+      return choice.agent;
     }
   }
   if (step.not_agent_of.empty()) return "";
   for (const std::string& a : config_.router.agents) {
-    if (a != avoid) return a;
+    if (a != avoid && agent_check_(a).empty()) return a;
   }
   return "";
+}
+
+std::string RunEngine::SubstitutionNotes(const Flow& flow, const Rows& rows) const {
+  std::string notes;
+  for (const FlowStep& s : flow.steps) {
+    auto configured = config_.runs.roles.find(s.role);
+    auto row = rows.find(s.id);
+    if (!s.agent.empty() || configured == config_.runs.roles.end() || row == rows.end() ||
+        row->second.agent.empty() || row->second.agent == configured->second) {
+      continue;
+    }
+    std::string why = agent_check_(configured->second);
+    if (why.empty()) continue;  // passed over for another reason (a reviewer is not the coder)
+    notes += "\nNote: step " + s.id + ": runs.roles." + s.role + " " + configured->second + " " +
+             why + "; " + row->second.agent + " took its place.\n";
+  }
+  return notes;
 }
 
 Status RunEngine::StartAgentStep(const RunRecord& run, const Flow& flow, const FlowStep& step,
@@ -301,7 +325,7 @@ Status RunEngine::StartAgentStep(const RunRecord& run, const Flow& flow, const F
           "\n\nThe review (" + s.id + ") asked for changes; address them:\n\n" + r->second.output;
     }
   }
-  std::string agent = StepAgent(step, rows);
+  std::string agent = StepAgent(run, step, rows);
   NewTask t{.project_id = project->id,
             .title = std::string(RunKindName(run.kind)) + " run " + std::to_string(run.id) + ": " +
                      (step.project.empty() ? step.id : "plan for " + step.project),
@@ -383,9 +407,12 @@ Status RunEngine::FinishDebug(const RunRecord& run, const Flow& flow, Rows& rows
   auto orch = rows.find(kOrchestratorStep);
   if (orch == rows.end()) {
     if (!config_.runs.auto_orchestrate) return Status::OK();  // orch run orchestrate
-    Result<bool> claimed = store_.ClaimOrchestration(
-        run.id, {.step_id = kOrchestratorStep, .agent = config_.runs.orchestrator_agent});
+    AgentChoice choice = ChooseAgent(config_.runs.orchestrator_agent, "runs.orchestrator_agent",
+                                     config_, agent_check_);
+    Result<bool> claimed =
+        store_.ClaimOrchestration(run.id, {.step_id = kOrchestratorStep, .agent = choice.agent});
     if (!claimed.ok()) return claimed.status();
+    if (*claimed && !choice.note.empty()) spdlog::warn("runs: run {}: {}", run.id, choice.note);
     return *claimed ? Advance(run) : Status::OK();  // the next pass starts it
   }
   RunStepRecord& o = orch->second;
@@ -416,8 +443,13 @@ Status RunEngine::FinishDebug(const RunRecord& run, const Flow& flow, Rows& rows
     report << "- " << s.id << " (" << rows[s.id].agent << "): " << StepStateName(rows[s.id].status)
            << "\n";
   }
-  report << "\n## Orchestrator (" << o.agent << "): " << StepStateName(o.status) << "\n\n"
-         << o.output << "\n";
+  report << "\n## Orchestrator (" << o.agent;
+  if (const std::string& wanted = config_.runs.orchestrator_agent; o.agent != wanted) {
+    std::string why = agent_check_(wanted);
+    report << ", in place of runs.orchestrator_agent " << wanted << ", which "
+           << (why.empty() ? "could not run when the sessions ended" : why);
+  }
+  report << "): " << StepStateName(o.status) << "\n\n" << o.output << "\n";
   return Finish(run, o.status == StepState::kCompleted ? RunStatus::kCompleted : RunStatus::kFailed,
                 report.str());
 }
@@ -433,6 +465,7 @@ Status RunEngine::FinishPlan(const RunRecord& run, const Flow& flow, const FlowS
     report << "\n## " << s.project << " (" << r.agent << "): " << StepStateName(r.status) << "\n\n"
            << r.output << "\n";
   }
+  report << SubstitutionNotes(flow, rows);
   return Finish(run, schedule.Succeeded() ? RunStatus::kCompleted : RunStatus::kFailed,
                 report.str());
 }
@@ -441,7 +474,7 @@ Status RunEngine::FinishFlow(const RunRecord& run, const Flow& flow, const FlowS
                              Rows& rows) {
   std::map<std::string, std::string> outputs;
   for (const auto& [id, row] : rows) outputs[id] = row.output;
-  std::string report = schedule.Report(outputs);
+  std::string report = schedule.Report(outputs) + SubstitutionNotes(flow, rows);
   bool unresolved = false;  // a review still asks for changes: its pull request is a draft
   for (const FlowStep& s : flow.steps) {
     if (!s.loop_to.empty() && RequestsChanges(rows[s.id].output)) {

@@ -15,7 +15,9 @@
 //
 // Debug runs: when every session has ended, done or failed, the orchestrator agent runs once
 // with all their outputs (each cut to a budget with a visible marker). ClaimOrchestration in
-// the store is the once-only guard across restarts and double triggers.
+// the store is the once-only guard across restarts and double triggers. The orchestrator is
+// runs.orchestrator_agent when it can run, else another of router.agents (ChooseAgent, runs.h),
+// and the log and the report say so; a step's runs.roles agent gives way the same way.
 //
 // Thread safety: the engine's thread only.
 #ifndef ORCH_RUNS_RUN_ENGINE_H_
@@ -51,6 +53,9 @@ struct RunEngineParts {
   std::function<Result<Config>(const Project&)> project_config;
   // Where a branch's work tree is: worktree_of(project, branch). Code steps run there.
   std::function<std::string(const std::string&, const std::string&)> worktree_of;
+  // Whether an agent can run (MakeAgentCheck): the orchestrator and runs.roles give way to
+  // another of router.agents when theirs cannot, and a debug run from a label refuses one.
+  AgentRunCheck agent_check;
   // Pushes flows' branches, opens their pull requests, posts reports. Null without GitHub:
   // such a flow ends with its work on its local branch and its report says why.
   Publisher* publisher = nullptr;
@@ -89,9 +94,12 @@ class RunEngine {
 
   Status StartAgentStep(const RunRecord& run, const Flow& flow, const FlowStep& step,
                         const Rows& rows);
-  // The agent a step asks for: its own, its role's (runs.roles), or for a reviewer the first
-  // of router.agents that is not the coder's. "" lets the router choose.
-  std::string StepAgent(const FlowStep& step, const Rows& rows) const;
+  // The agent a step asks for: its own, its role's (runs.roles, or another of router.agents when
+  // that one cannot run), or for a reviewer the first of router.agents that can run and is not
+  // the coder's. "" lets the router choose.
+  std::string StepAgent(const RunRecord& run, const FlowStep& step, const Rows& rows) const;
+  // The report's lines for the steps whose agent stood in for one that could not run.
+  std::string SubstitutionNotes(const Flow& flow, const Rows& rows) const;
   void StartCodeStep(const RunRecord& run, const FlowStep& step, const RunStepRecord& row);
   void ApplyCodeResult(int64_t run_id, const std::string& step_id, bool ok,
                        const std::string& output);
@@ -115,6 +123,7 @@ class RunEngine {
   FileSystem& files_;
   std::function<Result<Config>(const Project&)> project_config_;
   std::function<std::string(const std::string&, const std::string&)> worktree_of_;
+  AgentRunCheck agent_check_;
   Publisher* publisher_;
   std::function<void()> wake_;
 

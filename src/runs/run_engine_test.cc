@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "engine/breaker.h"
 #include "testing/test_util.h"
 
 namespace orch {
@@ -20,6 +21,8 @@ class RunEngineTest : public ::testing::Test {
   void SetUp() override {
     config_.router.agents = {"claude", "codex"};
     config_.runs.orchestrator_agent = "codex";
+    // Every agent "installed" as a real executable, until Uninstall.
+    for (const char* a : {"claude", "codex", "opencode"}) config_.agents[a].command = "/bin/sh";
     Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(dir_.Sub("orch.db"), clock_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
@@ -35,13 +38,15 @@ class RunEngineTest : public ::testing::Test {
         .files = files_,
         .project_config = [this](const Project&) -> Result<Config> { return config_; },
         .worktree_of = [this](const std::string&,
-                              const std::string& branch) { return dir_.Sub("trees/" + branch); }});
+                              const std::string& branch) { return dir_.Sub("trees/" + branch); },
+        .agent_check = Check()});
   }
 
   RunRecord StartFlow(const std::string& yaml) {
     Result<Flow> flow = ParseFlow(yaml, "test.yml", [](const std::string&) { return true; });
     EXPECT_TRUE(flow.ok()) << flow.status().message();
-    Result<RunRecord> run = CreateFlowRun(*store_, *flow, project_, "\"the change\"");
+    Result<RunRecord> run =
+        CreateFlowRun(*store_, *flow, project_, config_, Check(), "\"the change\"");
     EXPECT_TRUE(run.ok()) << run.status().message();
     return *run;
   }
@@ -82,6 +87,11 @@ class RunEngineTest : public ::testing::Test {
     std::optional<int64_t> task = Steps(run)[step].task_id;
     ASSERT_TRUE(task) << step << " has no task";
     EndTask(*task, output, done);
+  }
+  // The real check: each agent's command in PATH, its breaker in the store.
+  AgentRunCheck Check() { return MakeAgentCheck(config_, *store_, clock_); }
+  void Uninstall(const std::string& agent) {
+    config_.agents[agent].command = dir_.Sub("bin/" + agent);  // no such file
   }
   int TasksOfRun(int64_t run) {
     int n = 0;
@@ -221,9 +231,9 @@ steps:
 }
 
 TEST_F(RunEngineTest, TheDebugOrchestratorRunsOnceAfterEverySession) {
-  Result<RunRecord> run =
-      CreateDebugRun(*store_, config_,
-                     {.project = project_, .title = "It crashes", .agents = {"claude", "codex"}});
+  Result<RunRecord> run = CreateDebugRun(
+      *store_, config_, {.project = project_, .title = "It crashes", .agents = {"claude", "codex"}},
+      Check());
   ASSERT_TRUE(run.ok()) << run.status().message();
   Step();
   auto steps = Steps(run->id);
@@ -248,6 +258,128 @@ TEST_F(RunEngineTest, TheDebugOrchestratorRunsOnceAfterEverySession) {
   Step();
   EXPECT_EQ(Run(run->id).status, RunStatus::kCompleted);
   EXPECT_THAT(Run(run->id).report, HasSubstr("the fix is in parse()"));
+}
+
+TEST_F(RunEngineTest, WithItsOwnAgentNotInstalledAnotherOrchestratesAndTheReportSaysWhich) {
+  // Given runs.orchestrator_agent codex, which is not installed, and claude, which is,
+  // the orchestrator is claude, and the report says it stood in for codex and why.
+  Uninstall("codex");
+  Result<RunRecord> run =
+      CreateDebugRun(*store_, config_,
+                     {.project = project_, .title = "It crashes", .agents = {"claude"}}, Check());
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  Step();
+  EndStep(run->id, "claude", "found it in parse()");
+  Step();
+  Step();
+  auto steps = Steps(run->id);
+  ASSERT_EQ(steps.count(kOrchestratorStep), 1u);
+  EXPECT_EQ(steps[kOrchestratorStep].agent, "claude");
+  Task o = *store_->GetTask(*steps[kOrchestratorStep].task_id);
+  EXPECT_THAT(o.labels, ::testing::Contains("agent:claude"));
+  EndStep(run->id, kOrchestratorStep, "the fix is in parse()");
+  Step();
+  EXPECT_EQ(Run(run->id).status, RunStatus::kCompleted);
+  EXPECT_THAT(Run(run->id).report,
+              HasSubstr("Orchestrator (claude, in place of runs.orchestrator_agent codex, which is "
+                        "not installed"));
+}
+
+TEST_F(RunEngineTest, AnOrchestratorWithItsBreakerOpenGivesWayToo) {
+  Breakers breakers(*store_, config_.router, clock_);
+  for (int i = 0; i < config_.router.breaker_failures; ++i) breakers.Failed("codex");
+  AgentChoice choice = ChooseAgent("codex", "runs.orchestrator_agent", config_, Check());
+  EXPECT_EQ(choice.agent, "claude");
+  EXPECT_THAT(choice.note, HasSubstr("circuit breaker is open"));
+  EXPECT_THAT(choice.note, HasSubstr("claude takes its place"));
+  // With nothing else able to run, the configured one stays, and the note says so.
+  Uninstall("claude");
+  choice = ChooseAgent("codex", "runs.orchestrator_agent", config_, Check());
+  EXPECT_EQ(choice.agent, "codex");
+  EXPECT_THAT(choice.note, HasSubstr("no other of router.agents can run"));
+}
+
+TEST_F(RunEngineTest, ADebugRunRefusesAnAgentThatCannotRunAndMakesNoRun) {
+  Uninstall("codex");
+  Result<RunRecord> run =
+      CreateDebugRun(*store_, config_,
+                     {.project = project_, .title = "x", .agents = {"claude", "codex"}}, Check());
+  ASSERT_FALSE(run.ok());
+  EXPECT_TRUE(run.status().IsUsageError());
+  EXPECT_THAT(run.status().message(), HasSubstr("agent \"codex\": is not installed"));
+  run = CreateDebugRun(*store_, config_, {.project = project_, .title = "x", .agents = {"nosuch"}},
+                       Check());
+  ASSERT_FALSE(run.ok());
+  EXPECT_THAT(run.status().message(), HasSubstr("agent \"nosuch\": is not configured"));
+  config_.runs.debug_agents = {"codex"};
+  run = CreateDebugRun(*store_, config_, {.project = project_, .title = "x"}, Check());
+  ASSERT_FALSE(run.ok());
+  EXPECT_THAT(run.status().message(), HasSubstr("runs.debug.agents: agent \"codex\""));
+  EXPECT_TRUE(store_->ListRunRecords(std::nullopt)->empty());
+
+  // By default (router.agents: claude, codex) only those that can run take part.
+  config_.runs.debug_agents.clear();
+  run = CreateDebugRun(*store_, config_, {.project = project_, .title = "x"}, Check());
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  auto steps = Steps(run->id);
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps.begin()->second.agent, "claude");
+  Uninstall("claude");
+  run = CreateDebugRun(*store_, config_, {.project = project_, .title = "x"}, Check());
+  ASSERT_FALSE(run.ok());
+  EXPECT_THAT(run.status().message(), HasSubstr("none of router.agents can run"));
+}
+
+TEST_F(RunEngineTest, AFlowThatRunsTheTestCommandIsRefusedAtCreationWithoutOne) {
+  Result<Flow> flow = ParseFlow(R"(name: checked
+steps:
+  - id: code
+    role: coder
+    prompt: "{{input}}"
+  - id: test
+    kind: code
+    needs: [code]
+    command: ["{{test_command}}"]
+)",
+                                "checked.yml", [](const std::string&) { return true; });
+  ASSERT_TRUE(flow.ok()) << flow.status().message();
+  Result<RunRecord> run = CreateFlowRun(*store_, *flow, project_, config_, Check(), "\"go\"");
+  ASSERT_FALSE(run.ok());
+  EXPECT_TRUE(run.status().IsUsageError());
+  EXPECT_THAT(run.status().message(),
+              HasSubstr("flow checked: step test runs {{test_command}}: workflow.test_command is "
+                        "not set for project acme/widgets"));
+  EXPECT_TRUE(store_->ListRunRecords(std::nullopt)->empty());
+  config_.workflow.test_command = {"make", "test"};
+  run = CreateFlowRun(*store_, *flow, project_, config_, Check(), "\"go\"");
+  EXPECT_TRUE(run.ok()) << run.status().message();
+
+  // A step that names an agent that cannot run is refused the same way.
+  Result<Flow> named =
+      ParseFlow("name: named\nsteps:\n  - id: a\n    agent: codex\n    prompt: go\n", "named.yml",
+                [](const std::string&) { return true; });
+  ASSERT_TRUE(named.ok()) << named.status().message();
+  Uninstall("codex");
+  run = CreateFlowRun(*store_, *named, project_, config_, Check(), "\"go\"");
+  ASSERT_FALSE(run.ok());
+  EXPECT_THAT(run.status().message(), HasSubstr("flow named: step a: agent \"codex\": is not "
+                                                "installed"));
+}
+
+TEST_F(RunEngineTest, ARoleWhoseAgentCannotRunGoesToAnotherAndTheReportSaysSo) {
+  config_.runs.roles = {{"coder", "codex"}};
+  Uninstall("codex");
+  RunRecord run = StartFlow("name: role\nsteps:\n  - id: code\n    role: coder\n    prompt: go\n");
+  Step();
+  auto steps = Steps(run.id);
+  ASSERT_TRUE(steps["code"].task_id);
+  EXPECT_THAT(store_->GetTask(*steps["code"].task_id)->labels, ::testing::Contains("agent:claude"));
+  EndStep(run.id, "code", "done it");
+  Step();
+  EXPECT_EQ(Run(run.id).status, RunStatus::kCompleted);
+  EXPECT_THAT(Run(run.id).report,
+              HasSubstr("step code: runs.roles.coder codex is not installed (no executable"));
+  EXPECT_THAT(Run(run.id).report, HasSubstr("claude took its place"));
 }
 
 }  // namespace

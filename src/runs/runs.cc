@@ -11,8 +11,10 @@
 #include <thread>
 
 #include "agents/prompt.h"
+#include "agents/router.h"
 #include "base/secret_scan.h"
 #include "base/subprocess.h"
+#include "engine/breaker.h"
 
 namespace orch {
 namespace {
@@ -61,7 +63,95 @@ Result<RunRecord> Create(SqliteStore& store, RunRecord run, const Flow& flow,
   return store.CreateRun(run, steps);
 }
 
+// A debug run's agents: the ones asked for (or runs.debug.agents), each of which must be able to
+// run, else those of router.agents that can.
+Result<std::vector<std::string>> DebugAgents(const Config& config,
+                                             const std::vector<std::string>& asked,
+                                             const AgentRunCheck& check) {
+  bool from_config = asked.empty() && !config.runs.debug_agents.empty();
+  const std::vector<std::string>& named = asked.empty() ? config.runs.debug_agents : asked;
+  for (const std::string& a : named) {
+    if (std::string why = check(a); !why.empty()) {
+      return Status::InvalidArgument(
+          std::string(from_config ? "runs.debug.agents: " : "") + "agent \"" + a + "\"", why);
+    }
+  }
+  if (!named.empty()) return named;
+  if (config.router.agents.empty()) return Status::InvalidArgument("debug run", "no agents to run");
+  std::vector<std::string> usable;
+  std::string why_not;
+  for (const std::string& a : config.router.agents) {
+    std::string why = check(a);
+    if (why.empty()) {
+      usable.push_back(a);
+    } else {
+      why_not += (why_not.empty() ? "" : "; ") + a + " " + why;
+    }
+  }
+  if (usable.empty()) {
+    return Status::InvalidArgument("debug run", "none of router.agents can run: " + why_not);
+  }
+  return usable;
+}
+
+// What would make a flow fail after its agents had worked, found before it starts.
+Status CheckFlowCanRun(const Flow& flow, const Project& project, const Config& project_config,
+                       const AgentRunCheck& check) {
+  for (const FlowStep& s : flow.steps) {
+    std::string where = "flow " + flow.name + ": step " + s.id;
+    if (s.kind == StepKind::kCode) {
+      bool tests =
+          std::find(s.command.begin(), s.command.end(), kTestCommandArg) != s.command.end();
+      if (tests && project_config.workflow.test_command.empty()) {
+        return Status::InvalidArgument(
+            where + " runs " + kTestCommandArg,
+            "workflow.test_command is not set for project " + project.name +
+                " (set it in the project's .orch.yml, e.g. `workflow: {test_command: [make, "
+                "test]}`, or in config.yml)");
+      }
+    } else if (!s.agent.empty()) {
+      if (std::string why = check(s.agent); !why.empty()) {
+        return Status::InvalidArgument(where + ": agent \"" + s.agent + "\"", why);
+      }
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
+
+AgentRunCheck MakeAgentCheck(const Config& config, SqliteStore& store, const Clock& clock) {
+  return [&config, &store, &clock,
+          installed = PathAgentInstalled(config)](const std::string& name) -> std::string {
+    auto it = config.agents.find(name);
+    if (!IsBuiltinAgent(name) && it == config.agents.end()) {
+      return "is not configured (not a built-in agent, and not under agents: in config.yml)";
+    }
+    if (!installed(name)) {
+      std::string command =
+          it != config.agents.end() && !it->second.command.empty() ? it->second.command : name;
+      return "is not installed (no executable " + command +
+             (command.find('/') == std::string::npos ? " in PATH)" : ")");
+    }
+    Breakers breakers(store, config.router, clock);
+    if (!breakers.Available(name)) {
+      return "cannot run now: its circuit breaker is " + breakers.Describe(name);
+    }
+    return "";
+  };
+}
+
+AgentChoice ChooseAgent(const std::string& wanted, const std::string& setting, const Config& config,
+                        const AgentRunCheck& check, const std::string& avoid) {
+  std::string why = check(wanted);
+  if (why.empty()) return {.agent = wanted};
+  for (const std::string& a : config.router.agents) {
+    if (a == wanted || a == avoid || !check(a).empty()) continue;
+    return {.agent = a, .note = setting + " " + wanted + " " + why + "; " + a + " takes its place"};
+  }
+  return {.agent = wanted,
+          .note = setting + " " + wanted + " " + why + ", and no other of router.agents can run"};
+}
 
 std::vector<FlowFile> FindFlowFiles(const std::string& orch_home,
                                     const std::vector<Project>& projects) {
@@ -110,17 +200,14 @@ Result<Flow> FindFlow(const std::string& name, const std::string& orch_home, con
                           looked.empty() ? "no flow files (orch flow list)" : "not in " + looked);
 }
 
-Result<RunRecord> CreateDebugRun(SqliteStore& store, const Config& config, const DebugRequest& r) {
-  std::vector<std::string> agents = r.agents;
-  if (agents.empty()) agents = config.runs.debug_agents;
-  if (agents.empty()) agents = config.router.agents;
-  if (agents.empty()) return Status::InvalidArgument("debug run", "no agents to run");
+Result<RunRecord> CreateDebugRun(SqliteStore& store, const Config& config, const DebugRequest& r,
+                                 const AgentRunCheck& check) {
+  Result<std::vector<std::string>> chosen = DebugAgents(config, r.agents, check);
+  if (!chosen.ok()) return chosen.status();
+  const std::vector<std::string>& agents = *chosen;
   Flow flow{.name = "debug"};
   std::map<std::string, int> seen;
   for (const std::string& a : agents) {
-    if (!IsBuiltinAgent(a) && config.agents.count(a) == 0) {
-      return Status::InvalidArgument("agent \"" + a + "\"", "is not configured");
-    }
     int n = ++seen[a];
     flow.steps.push_back({.id = n == 1 ? a : a + "-" + std::to_string(n),
                           .agent = a,
@@ -181,9 +268,11 @@ Result<RunRecord> CreatePlanRun(SqliteStore& store, const Config& config, const 
 }
 
 Result<RunRecord> CreateFlowRun(SqliteStore& store, const Flow& flow, const Project& project,
+                                const Config& project_config, const AgentRunCheck& check,
                                 const std::string& input_json, std::optional<std::string> issue) {
   json input = json::parse(input_json, nullptr, false);
   if (input.is_discarded()) return Status::InvalidArgument("flow input", "is not JSON");
+  ORCH_RETURN_IF_ERROR(CheckFlowCanRun(flow, project, project_config, check));
   return Create(store,
                 {.kind = RunKind::kFlow,
                  .project_id = project.id,

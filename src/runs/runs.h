@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "config/config.h"
 #include "runs/flow.h"
 #include "store/store.h"
@@ -41,6 +42,27 @@ Result<Flow> FindFlow(const std::string& name, const std::string& orch_home, con
 
 // The step of a debug run that reads every session's output once they have all ended.
 inline constexpr const char* kOrchestratorStep = "orchestrator";
+// A code step's argument that stands for the project's workflow.test_command.
+inline constexpr const char* kTestCommandArg = "{{test_command}}";
+
+// ---- Which agents can run
+
+// Why agent `name` cannot run now, or "" when it can: "is not configured (...)", "is not
+// installed (...)", "has its circuit breaker open (...)".
+using AgentRunCheck = std::function<std::string(const std::string& name)>;
+// The real check: configured or built in, its command in PATH (PathAgentInstalled), and its
+// breaker (engine/breaker.h, kept in `store`) letting it run. `config` and `store` outlive it.
+AgentRunCheck MakeAgentCheck(const Config& config, SqliteStore& store, const Clock& clock);
+
+struct AgentChoice {
+  std::string agent;
+  std::string note = "";  // "" when `wanted` runs; else what was wanted, why not, and who instead
+};
+// The agent for a setting that names one (runs.orchestrator_agent, runs.roles.<role>):
+// `wanted` when it can run, else the first of router.agents that can and is not `avoid`, as the
+// router would choose. When none can, `wanted` (it fails as it would have), the note saying so.
+AgentChoice ChooseAgent(const std::string& wanted, const std::string& setting, const Config& config,
+                        const AgentRunCheck& check, const std::string& avoid = "");
 
 // ---- Starting runs (store writes only)
 
@@ -53,7 +75,11 @@ struct DebugRequest {
   std::vector<std::string> agents =
       {};  // one session each; empty: runs.debug.agents, router.agents
 };
-Result<RunRecord> CreateDebugRun(SqliteStore& store, const Config& config, const DebugRequest& r);
+// InvalidArgument, and no run, when an agent named by `r.agents` or runs.debug.agents cannot run
+// (`check` says why); of router.agents (the default) the ones that can run take part, and
+// InvalidArgument when none can.
+Result<RunRecord> CreateDebugRun(SqliteStore& store, const Config& config, const DebugRequest& r,
+                                 const AgentRunCheck& check);
 
 struct PlanRequest {
   Project project;
@@ -65,7 +91,11 @@ struct PlanRequest {
 // at least one repository" when there is none, and no run is created.
 Result<RunRecord> CreatePlanRun(SqliteStore& store, const Config& config, const PlanRequest& r);
 
+// `project_config` is the project's merged config. InvalidArgument, and no run, when a code step
+// runs {{test_command}} and the project has no workflow.test_command, or an agent step names an
+// agent that cannot run (`check` says why): the run would fail there after the agents worked.
 Result<RunRecord> CreateFlowRun(SqliteStore& store, const Flow& flow, const Project& project,
+                                const Config& project_config, const AgentRunCheck& check,
                                 const std::string& input_json,
                                 std::optional<std::string> issue = std::nullopt);
 

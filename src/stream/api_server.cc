@@ -249,7 +249,12 @@ void ApiServer::CreateRun(const httplib::Request& req, httplib::Response& res) {
   }
   flow->model = body.value("model", "");
   Json input = body.contains("input") ? body["input"] : Json("");
-  Result<RunRecord> run = orch::CreateFlowRun(*store_, *flow, *project, input.dump());
+  Result<Config> project_config =
+      project_config_ ? project_config_(*project) : Result<Config>(*runs_config_);
+  if (!project_config.ok()) return Reply(res, 400, {{"error", project_config.status().message()}});
+  Result<RunRecord> run =
+      orch::CreateFlowRun(*store_, *flow, *project, *project_config,
+                          MakeAgentCheck(*project_config, *store_, clock_), input.dump());
   if (!run.ok()) return Reply(res, 400, {{"error", run.status().message()}});
   Result<std::vector<RunStepRecord>> steps = store_->ListRunSteps(run->id);
   if (!steps.ok()) return Reply(res, 500, {{"error", steps.status().message()}});

@@ -10,8 +10,10 @@
 //                                 unknown task.
 //
 //   POST /api/runs {project, flow, input, model?}   starts a flow run (runs.h): 201 with the
-//                                 run as GET /api/runs/{id} shows it; 400 for bad JSON, 404 for
-//                                 an unknown project or flow
+//                                 run as GET /api/runs/{id} shows it; 400 for bad JSON or a
+//                                 flow that cannot run there (no workflow.test_command for its
+//                                 tests, an agent that cannot run), 404 for an unknown project
+//                                 or flow
 //   GET /api/runs[?project=P]     the runs, newest first, with their steps
 //   GET /api/runs/{id}            one run: its steps (status, agent, task, output) and report
 //   GET /api/runs/{id}/events     SSE: `run_started {run_id, flow_name, steps[{step_id, agent,
@@ -83,11 +85,14 @@ class ApiServer {
   // Ends open streams, stops accepting, joins the threads, removes api.json. Idempotent.
   void Stop();
   const std::string& url() const { return url_; }
-  // What POST /api/runs needs: orch's config (flows' agents) and a way to wake the engine.
-  // Without a config it answers 503.
-  void set_runs(const Config* config, std::function<void()> wake) {
+  // What POST /api/runs needs: orch's config (flows' agents), a way to wake the engine, and a
+  // project's merged config (its workflow.test_command), read on the handler's thread. Without
+  // a config it answers 503.
+  void set_runs(const Config* config, std::function<void()> wake,
+                std::function<Result<Config>(const Project&)> project_config) {
     runs_config_ = config;
     wake_ = std::move(wake);
+    project_config_ = std::move(project_config);
   }
 
  private:
@@ -117,6 +122,7 @@ class ApiServer {
   std::unique_ptr<httplib::Server> server_;
   const Config* runs_config_ = nullptr;
   std::function<void()> wake_;
+  std::function<Result<Config>(const Project&)> project_config_;
   std::thread thread_;
 };
 
