@@ -253,6 +253,7 @@ class ServeCommand : public Command {
              [&agents](const std::string& project, const std::string& branch) {
                return agents.runner.WorktreePath(project, branch);
              },
+         .agent_check = MakeAgentCheck(config, store, ctx.clock),
          .publisher = &agents.publisher,
          .wake = [&daemon] { daemon.Wake(); }});
     engine.set_runs(&runs);
@@ -271,7 +272,6 @@ class ServeCommand : public Command {
     WebhookReceiver receiver;
     if (config.webhook.enabled) {
       ORCH_RETURN_IF_ERROR(StartReceiver(
-         .agent_check = MakeAgentCheck(config, store, ctx.clock),
           home, config.webhook, ctx.clock, [&daemon] { daemon.Wake(); }, &receiver));
       spdlog::info("webhook: listening on {}/webhook (signatures checked; health at {}/health)",
                    url, url);
