@@ -4,9 +4,11 @@ ORCH_HOME ?= $(HOME)/.orch
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 ASAN_BUILD_DIR ?= build-asan
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
 .PHONY: all deps configure build test gates check-format format tidy tidy-only asan asan-only \
-	run bench package clean
+	run bench package clean fuzz
 
 all: build
 
@@ -68,6 +70,28 @@ asan-only: $(ASAN_BUILD_DIR)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS) --target orch_unit_tests
 	JOBS=$(JOBS) scripts/run-sanitized $(ASAN_BUILD_DIR)/orch_unit_tests
 
+# libFuzzer over the receiver's parsers (fuzz/): the HTTP request parser and the webhook envelope
+# scanner, each built with clang++ (ASan + UBSan) from its own sources into $(FUZZ_BUILD_DIR) and
+# run for FUZZ_SECONDS (default 60) from the seed corpus in fuzz/corpus/<target>. New inputs go
+# to $(FUZZ_BUILD_DIR)/corpus/<target>, a crash to $(FUZZ_BUILD_DIR)/crash-* (and fails).
+FUZZ_CXX ?= clang++
+FUZZ_FLAGS := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-Isrc
+fuzz:
+	@mkdir -p $(FUZZ_BUILD_DIR)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) fuzz/http_request_fuzz.cc src/receiver/http_parser.cc \
+		-o $(FUZZ_BUILD_DIR)/http_request_fuzz
+	$(FUZZ_CXX) $(FUZZ_FLAGS) fuzz/webhook_envelope_fuzz.cc src/receiver/webhook_envelope.cc \
+		-o $(FUZZ_BUILD_DIR)/webhook_envelope_fuzz
+	@for t in http_request webhook_envelope; do \
+		mkdir -p $(FUZZ_BUILD_DIR)/corpus/$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_BUILD_DIR)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD_DIR)/ $(FUZZ_BUILD_DIR)/corpus/$$t fuzz/corpus/$$t \
+			2>$(FUZZ_BUILD_DIR)/$$t.log || { tail -50 $(FUZZ_BUILD_DIR)/$$t.log; exit 1; }; \
+		grep -E '^(stat::number_of_executed_units|Done)' $(FUZZ_BUILD_DIR)/$$t.log || true; \
+	done
+
 # Builds, then runs orch in the foreground with ORCH_HOME (default ~/.orch). With GitHub
 # credentials configured that is the daemon (`orch serve`); without, the offline demo (a local
 # GitHub simulator, a stand-in agent and orch, under $(ORCH_HOME)/demo). The first run writes a
@@ -87,4 +111,4 @@ package: build
 	cd $(BUILD_DIR) && cpack -G DEB
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(FUZZ_BUILD_DIR)

@@ -6,12 +6,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace orch {
@@ -19,33 +20,16 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-constexpr size_t kMaxHeadBytes = 64 * 1024;
-constexpr size_t kMaxHeaders = 100;
-constexpr size_t kMaxChunkLine = 1024;
 constexpr uint64_t kListenerId = 1;
 constexpr uint64_t kWakeId = 2;
 constexpr auto kSweepEvery = std::chrono::milliseconds(250);
-
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// Whether the comma-separated `list` holds `token` (case-insensitively).
-bool HasToken(std::string_view list, std::string_view token) {
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    if (IEquals(Trim(list.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return false;
-}
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);  // after EMFILE with none to shed
+constexpr auto kShedGrace = std::chrono::seconds(1);           // a request this young is not shed
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr uint64_t kLingerBytes = 1024 * 1024;
+constexpr int kAcceptsPerRound = 64;
+constexpr int kReadsPerEvent = 16;  // then the other connections' turn (epoll reports it again)
+constexpr size_t kReadSize = 64 * 1024;
 
 const char* Reason(int status) {
   switch (status) {
@@ -83,34 +67,70 @@ void Epoll(int ep, int op, int fd, uint32_t events, uint64_t id) {
   epoll_ctl(ep, op, fd, &ev);
 }
 
-}  // namespace
-
-std::string_view HttpRequest::Header(std::string_view name) const {
-  for (const auto& [k, v] : headers) {
-    if (IEquals(k, name)) return v;
+// The peer's address without its port, as bytes: the key of the per-peer cap.
+std::string PeerKey(const sockaddr_storage& a) {
+  if (a.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(a);
+    return std::string(reinterpret_cast<const char*>(&in.sin_addr), sizeof(in.sin_addr));
+  }
+  if (a.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(a);
+    return std::string(reinterpret_cast<const char*>(&in6.sin6_addr), sizeof(in6.sin6_addr));
   }
   return {};
 }
 
+}  // namespace
+
+size_t ConnectionCapForFileLimit(uint64_t nofile) {
+  uint64_t reserve = std::max<uint64_t>(nofile / 4, 64);
+  return nofile > reserve + 16 ? static_cast<size_t>(std::min<uint64_t>(nofile - reserve, 1 << 30))
+                               : 16;
+}
+
+uint64_t RaiseOpenFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+#ifdef __APPLE__
+  const rlim_t kMost = 10240;  // OPEN_MAX: setrlimit refuses more when the hard limit is infinite
+#else
+  const rlim_t kMost = 65536;
+#endif
+  rlim_t want = std::min(rl.rlim_max, kMost);
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+    rlimit raised = rl;
+    raised.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  return rl.rlim_cur == RLIM_INFINITY ? uint64_t{1} << 30 : static_cast<uint64_t>(rl.rlim_cur);
+}
+
 struct HttpReceiver::Conn {
-  enum class State { kHead, kBody, kChunked, kWaiting, kWriting };
+  // kReading: a request is being read (or none yet); kWaiting: the handler's answer is awaited;
+  // kWriting: the answer is going out; kLinger: after an error answer, the rest is dropped.
+  enum class State { kReading, kWaiting, kWriting, kLinger };
   uint64_t id = 0;
   int fd = -1;
-  State state = State::kHead;
-  std::string in;  // bytes read; those before `pos` are consumed
-  size_t pos = 0;
+  State state = State::kReading;
+  std::string peer;
+  HttpRequestParser parser;
+  HttpRequest req;  // the request being handled
   std::string out;  // bytes to send; those before `sent` are sent
   size_t sent = 0;
-  HttpRequest req;
-  uint64_t body_left = 0;   // kBody: bytes still to come; kChunked: of the current chunk
-  bool chunk_crlf = false;  // kChunked: the CRLF after a chunk's data is next
-  bool trailers = false;    // kChunked: the last chunk was seen, trailers follow
-  bool keep_alive = true;   // for the request being served
+  bool keep_alive = true;  // for the request being served
+  bool failed = false;     // the answer is an error: linger after it
   bool peer_closed = false;
   bool closed = false;
   bool head_only = false;  // HEAD: answer without the body
+  bool served = false;     // a request was answered: kIdle is keep-alive, not a silent newcomer
   uint32_t interest = 0;
-  SteadyClock::time_point progress;  // last byte read or written
+  HttpRequestParser::Phase phase = HttpRequestParser::Phase::kIdle;
+  SteadyClock::time_point since;          // the phase, answer or linger began
+  SteadyClock::time_point request_start;  // the current request's first byte (or idle's start)
+  uint64_t bytes_at_phase = 0;            // parser.request_bytes() when the phase began
+  uint64_t lingered = 0;                  // bytes dropped while lingering
+
+  explicit Conn(const HttpParserLimits& limits) : parser(limits) {}
 };
 
 HttpReceiver::HttpReceiver(HttpReceiverOptions options, Handler handler,
@@ -162,6 +182,12 @@ Status HttpReceiver::Start() {
   }
   Epoll(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, EPOLLIN, kListenerId);
   Epoll(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, EPOLLIN, kWakeId);
+  rlimit rl{};
+  uint64_t nofile = getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY
+                        ? uint64_t{1} << 20
+                        : static_cast<uint64_t>(rl.rlim_cur);
+  cap_ = std::min(options_.max_connections, ConnectionCapForFileLimit(nofile));
+  per_peer_cap_ = std::max<size_t>(1, std::min(options_.max_connections_per_peer, cap_));
   accepting_ = true;
   {
     std::lock_guard<std::mutex> lock(answers_mu_);
@@ -211,6 +237,17 @@ void HttpReceiver::Answer(std::vector<std::pair<Ticket, HttpReply>> answers) {
   if (wake) (void)!write(wake_fd_, &one, sizeof(one));
 }
 
+HttpReceiverStats HttpReceiver::stats() const {
+  HttpReceiverStats s;
+  s.accepted = accepted_;
+  s.shed = shed_;
+  s.timed_out = timed_out_;
+  s.refused = refused_;
+  s.accept_pauses = accept_pauses_;
+  s.connection_cap = cap_;
+  return s;
+}
+
 void HttpReceiver::Loop() {
   epoll_event events[256];
   while (true) {
@@ -218,13 +255,12 @@ void HttpReceiver::Loop() {
     for (uint64_t id : closed_) conns_.erase(id);
     closed_.clear();
     if (draining_ && conns_.empty()) break;
-    if (!accepting_ && !draining_ && conns_.size() < options_.max_connections) {
+    if (!accepting_ && !draining_ &&
+        (closed_since_pause_ || SteadyClock::now() >= accept_resume_)) {
       accepting_ = true;
       Epoll(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, EPOLLIN, kListenerId);
     }
-    // Timeouts are swept while connections are open; an idle receiver sleeps.
-    int timeout = conns_.empty() ? -1 : static_cast<int>(kSweepEvery.count());
-    int n = epoll_wait(epoll_fd_, events, 256, timeout);
+    int n = epoll_wait(epoll_fd_, events, 256, WaitMillis());
     for (int i = 0; i < n; ++i) {
       uint64_t id = events[i].data.u64;
       if (id == kListenerId) {
@@ -247,7 +283,7 @@ void HttpReceiver::Loop() {
       if (events[i].events & EPOLLOUT) {
         Flush(c);
         // An answer finished: a pipelined request may be buffered already.
-        if (!c.closed && c.state == Conn::State::kHead && c.pos < c.in.size()) {
+        if (!c.closed && c.state == Conn::State::kReading && c.parser.buffered() > 0) {
           Process(c);
           SetInterest(c);
         }
@@ -257,36 +293,98 @@ void HttpReceiver::Loop() {
     if (after_round_) after_round_();
     if (SteadyClock::now() - last_sweep_ >= kSweepEvery) Sweep();
   }
-  for (auto& [id, c] : conns_) close(c->fd);
+  for (auto& [id, c] : conns_) {
+    if (!c->closed) close(c->fd);
+  }
   conns_.clear();
 }
 
-void HttpReceiver::Accept() {
-  while (conns_.size() < options_.max_connections) {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or out of descriptors: the backlog keeps the rest
-    int one = 1;
-    // Without it an answer can wait ~40 ms for the client's delayed ACK.
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    auto c = std::make_unique<Conn>();
-    c->id = next_id_++;
-    c->fd = fd;
-    c->progress = SteadyClock::now();
-    c->interest = EPOLLIN;
-    Epoll(epoll_fd_, EPOLL_CTL_ADD, fd, EPOLLIN, c->id);
-    conns_.emplace(c->id, std::move(c));
+int HttpReceiver::WaitMillis() const {
+  // Deadlines are swept while connections are open; an idle receiver sleeps.
+  if (!accepting_ && !draining_) {
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(accept_resume_ - SteadyClock::now());
+    return static_cast<int>(std::clamp<int64_t>(left.count(), 0, kSweepEvery.count()));
   }
-  accepting_ = false;  // full: the listen backlog holds newcomers until a connection closes
+  return conns_.empty() ? -1 : static_cast<int>(kSweepEvery.count());
+}
+
+void HttpReceiver::PauseAccept(TimePoint until) {
+  if (!accepting_) return;
+  accepting_ = false;
+  closed_since_pause_ = false;
+  accept_resume_ = until;
+  ++accept_pauses_;
   Epoll(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, 0, kListenerId);
 }
 
+void HttpReceiver::Accept() {
+  SteadyClock::time_point now = SteadyClock::now();
+  for (int i = 0; i < kAcceptsPerRound && accepting_; ++i) {
+    Conn* victim = nullptr;
+    if (open_ >= cap_) {
+      victim = Victim(nullptr, now);
+      // Full of requests that may not be shed: the listen backlog holds newcomers.
+      if (!victim) return PauseAccept(now + kSweepEvery);
+    }
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    int fd =
+        accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM) return;
+      // Out of descriptors. The listener stays readable, so retrying at once would spin: free
+      // one by shedding, or stop watching it until a connection closes or a moment passes.
+      if (!victim) victim = Victim(nullptr, now);
+      if (!victim) return PauseAccept(now + kAcceptRetry);
+      Shed(*victim);
+      continue;
+    }
+    if (victim) Shed(*victim);
+    std::string peer = PeerKey(addr);
+    if (per_peer_[peer] >= per_peer_cap_) {
+      Conn* mine = Victim(&peer, now);
+      if (!mine) {
+        close(fd);  // every connection of this peer has a request in hand
+        ++refused_;
+        continue;
+      }
+      Shed(*mine);
+    }
+    int one = 1;
+    // Without it an answer can wait ~40 ms for the client's delayed ACK.
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto c = std::make_unique<Conn>(HttpParserLimits{.max_head_bytes = 64 * 1024,
+                                                     .max_headers = 100,
+                                                     .max_body_bytes = options_.max_body_bytes});
+    c->id = next_id_++;
+    c->fd = fd;
+    c->peer = std::move(peer);
+    c->since = c->request_start = now;
+    c->interest = EPOLLIN;
+    ++per_peer_[c->peer];
+    ++open_;
+    ++accepted_;
+    Epoll(epoll_fd_, EPOLL_CTL_ADD, fd, EPOLLIN, c->id);
+    conns_.emplace(c->id, std::move(c));
+  }
+}
+
 void HttpReceiver::Read(Conn& c) {
-  char buf[64 * 1024];
-  while (true) {
+  char buf[kReadSize];
+  for (int i = 0; i < kReadsPerEvent; ++i) {
     ssize_t n = read(c.fd, buf, sizeof(buf));
     if (n > 0) {
-      c.in.append(buf, static_cast<size_t>(n));
-      c.progress = SteadyClock::now();
+      if (c.state == Conn::State::kLinger) {
+        c.lingered += static_cast<uint64_t>(n);
+        if (c.lingered > kLingerBytes) return Close(c);
+        continue;
+      }
+      // Parsed piece by piece, so a fast sender's stream is consumed, not buffered.
+      c.parser.Append(std::string_view(buf, static_cast<size_t>(n)));
+      Process(c);
+      if (c.closed || c.state != Conn::State::kReading) break;
       // A short read drained the socket; if more arrives, epoll says so.
       if (static_cast<size_t>(n) < sizeof(buf)) break;
       continue;
@@ -297,165 +395,43 @@ void HttpReceiver::Read(Conn& c) {
     c.peer_closed = true;
     break;
   }
-  Process(c);
   if (c.closed) return;
-  bool reading = c.state == Conn::State::kHead || c.state == Conn::State::kBody ||
-                 c.state == Conn::State::kChunked;
+  if (c.state == Conn::State::kLinger) {
+    if (c.peer_closed) Close(c);
+    return;
+  }
   // Closed by the peer before a whole request: nothing to answer. (One being handled or
   // answered is finished first.)
-  if (c.peer_closed && reading) return Close(c);
+  if (c.peer_closed && c.state == Conn::State::kReading) return Close(c);
+  NotePhase(c, SteadyClock::now());
   SetInterest(c);
 }
 
 void HttpReceiver::Process(Conn& c) {
-  while (!c.closed) {
-    switch (c.state) {
-      case Conn::State::kHead: {
-        if (c.pos > 0) {  // keep only what follows the last request
-          c.in.erase(0, c.pos);
-          c.pos = 0;
-        }
-        if (draining_ && c.in.empty()) return Close(c);
-        size_t end = c.in.find("\r\n\r\n");
-        if (end == std::string::npos) {
-          if (c.in.size() > kMaxHeadBytes) Fail(c, 431);
-          return;
-        }
-        if (end > kMaxHeadBytes) return Fail(c, 431);
-        if (!ParseHead(c, end)) return;  // answered with an error
-        break;
-      }
-      case Conn::State::kBody: {
-        size_t have = c.in.size() - c.pos;
-        if (have < c.body_left) {
-          c.in.reserve(c.pos + c.body_left);
-          return;
-        }
-        c.req.body.assign(c.in, c.pos, c.body_left);
-        c.pos += c.body_left;
-        c.body_left = 0;
-        Dispatch(c);
-        break;
-      }
-      case Conn::State::kChunked: {
-        int r = DecodeChunks(c);
-        if (r == 0) return;
-        if (r < 0) return Fail(c, r == -2 ? 413 : 400);
-        Dispatch(c);
-        break;
-      }
-      case Conn::State::kWaiting:
-      case Conn::State::kWriting:
+  while (!c.closed && c.state == Conn::State::kReading) {
+    if (draining_ && c.parser.phase() == HttpRequestParser::Phase::kIdle) return Close(c);
+    switch (c.parser.Next()) {
+      case HttpRequestParser::Event::kNeedMore:
         return;
+      case HttpRequestParser::Event::kContinue:
+        // curl and others wait (or hesitate) before sending a large body until told to go on.
+        c.out += "HTTP/1.1 100 Continue\r\n\r\n";
+        Flush(c);
+        break;
+      case HttpRequestParser::Event::kError:
+        return Fail(c, c.parser.error_status());
+      case HttpRequestParser::Event::kRequest:
+        Dispatch(c);
+        break;
     }
-  }
-}
-
-bool HttpReceiver::ParseHead(Conn& c, size_t head_end) {
-  std::string_view head(c.in.data(), head_end);
-  c.pos = head_end + 4;
-  c.req = HttpRequest();
-  size_t eol = head.find("\r\n");
-  std::string_view line = head.substr(0, eol);
-  head.remove_prefix(eol == std::string_view::npos ? head.size() : eol + 2);
-  size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
-  if (sp1 == std::string_view::npos || sp2 == sp1 || sp1 == 0) return Fail(c, 400), false;
-  std::string_view version = line.substr(sp2 + 1);
-  if (version != "HTTP/1.1" && version != "HTTP/1.0") return Fail(c, 400), false;
-  c.req.method = line.substr(0, sp1);
-  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  c.req.path = target.substr(0, target.find('?'));
-  while (!head.empty()) {
-    eol = head.find("\r\n");
-    line = head.substr(0, eol);
-    head.remove_prefix(eol == std::string_view::npos ? head.size() : eol + 2);
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0 || line[0] == ' ' || line[0] == '\t' ||
-        c.req.headers.size() >= kMaxHeaders) {
-      return Fail(c, 400), false;
-    }
-    c.req.headers.emplace_back(line.substr(0, colon), Trim(line.substr(colon + 1)));
-  }
-  std::string_view connection = c.req.Header("Connection");
-  c.keep_alive =
-      version == "HTTP/1.1" ? !HasToken(connection, "close") : HasToken(connection, "keep-alive");
-  c.head_only = c.req.method == "HEAD";
-  std::string_view te = c.req.Header("Transfer-Encoding");
-  std::string_view cl = c.req.Header("Content-Length");
-  if (!te.empty()) {
-    if (!IEquals(Trim(te), "chunked")) return Fail(c, 501), false;
-    c.state = Conn::State::kChunked;
-    c.body_left = 0;
-    c.chunk_crlf = c.trailers = false;
-  } else {
-    uint64_t length = 0;
-    for (char ch : cl) {
-      if (ch < '0' || ch > '9') return Fail(c, 400), false;
-      if (length > (uint64_t{1} << 50)) break;  // far too large anyway
-      length = length * 10 + static_cast<uint64_t>(ch - '0');
-    }
-    if (length > static_cast<uint64_t>(options_.max_body_bytes)) return Fail(c, 413), false;
-    c.state = Conn::State::kBody;
-    c.body_left = length;
-  }
-  // curl and others wait (or hesitate) before sending a large body until told to go on.
-  bool body_pending = c.state == Conn::State::kChunked || c.in.size() - c.pos < c.body_left;
-  if (body_pending && version == "HTTP/1.1" && IEquals(c.req.Header("Expect"), "100-continue")) {
-    c.out += "HTTP/1.1 100 Continue\r\n\r\n";
-    Flush(c);
-  }
-  return !c.closed;
-}
-
-int HttpReceiver::DecodeChunks(Conn& c) {
-  while (true) {
-    size_t have = c.in.size() - c.pos;
-    if (c.body_left > 0) {
-      size_t take = static_cast<size_t>(std::min<uint64_t>(have, c.body_left));
-      c.req.body.append(c.in, c.pos, take);
-      c.pos += take;
-      c.body_left -= take;
-      if (c.body_left > 0) return 0;
-      c.chunk_crlf = true;
-      continue;
-    }
-    if (c.chunk_crlf) {
-      if (have < 2) return 0;
-      if (c.in.compare(c.pos, 2, "\r\n") != 0) return -1;
-      c.pos += 2;
-      c.chunk_crlf = false;
-      continue;
-    }
-    size_t eol = c.in.find("\r\n", c.pos);
-    if (eol == std::string::npos) return have > kMaxChunkLine ? -1 : 0;
-    std::string_view line(c.in.data() + c.pos, eol - c.pos);
-    c.pos = eol + 2;
-    if (c.trailers) {
-      if (line.empty()) return 1;  // the end of the trailers and of the request
-      continue;
-    }
-    line = line.substr(0, line.find(';'));  // chunk extensions are ignored
-    line = Trim(line);
-    if (line.empty() || line.size() > 15) return -1;
-    uint64_t size = 0;
-    for (char ch : line) {
-      int d = ch >= '0' && ch <= '9'   ? ch - '0'
-              : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                       : -1;
-      if (d < 0) return -1;
-      size = size << 4 | static_cast<uint64_t>(d);
-    }
-    if (size == 0) {
-      c.trailers = true;
-      continue;
-    }
-    if (c.req.body.size() + size > static_cast<uint64_t>(options_.max_body_bytes)) return -2;
-    c.body_left = size;
   }
 }
 
 void HttpReceiver::Dispatch(Conn& c) {
+  c.keep_alive = c.parser.keep_alive();
+  c.head_only = c.parser.head_only();
+  c.failed = false;
+  c.req = c.parser.TakeRequest();
   c.state = Conn::State::kWaiting;
   std::optional<HttpReply> r = handler_(c.req, c.id);
   if (r) Respond(c, *r);
@@ -470,6 +446,7 @@ void HttpReceiver::Respond(Conn& c, const HttpReply& r) {
   c.out += keep ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
   if (!c.head_only) c.out += r.body;
   c.state = Conn::State::kWriting;
+  c.since = SteadyClock::now();
   c.req = HttpRequest();
   Flush(c);
 }
@@ -477,6 +454,7 @@ void HttpReceiver::Respond(Conn& c, const HttpReply& r) {
 void HttpReceiver::Fail(Conn& c, int status) {
   c.keep_alive = false;  // what follows in the stream cannot be trusted to frame a request
   c.head_only = false;
+  c.failed = true;
   Respond(c, HttpReply{.status = status, .body = "", .content_type = ""});
 }
 
@@ -485,7 +463,6 @@ void HttpReceiver::Flush(Conn& c) {
     ssize_t n = send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
     if (n > 0) {
       c.sent += static_cast<size_t>(n);
-      c.progress = SteadyClock::now();
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -495,9 +472,39 @@ void HttpReceiver::Flush(Conn& c) {
   c.out.clear();
   c.sent = 0;
   if (c.state != Conn::State::kWriting) return SetInterest(c);  // a 100 Continue went out
-  if (!c.keep_alive) return Close(c);
-  c.state = Conn::State::kHead;
+  FinishAnswer(c);
+}
+
+void HttpReceiver::FinishAnswer(Conn& c) {
+  SteadyClock::time_point now = SteadyClock::now();
+  if (c.keep_alive) {
+    c.state = Conn::State::kReading;
+    c.served = true;
+    c.phase = HttpRequestParser::Phase::kComplete;  // so that NotePhase starts the next one
+    NotePhase(c, now);
+    return SetInterest(c);
+  }
+  if (!c.failed || c.peer_closed || draining_) return Close(c);
+  // Closing now, with the client's bytes unread, would send a reset that can destroy the
+  // answer before the client reads it. Half-close and drop what still comes, for a while.
+  shutdown(c.fd, SHUT_WR);
+  c.state = Conn::State::kLinger;
+  c.since = now;
+  c.parser = HttpRequestParser();  // frees what it held
   SetInterest(c);
+}
+
+void HttpReceiver::NotePhase(Conn& c, TimePoint now) {
+  if (c.closed || c.state != Conn::State::kReading) return;
+  HttpRequestParser::Phase p = c.parser.phase();
+  if (p == c.phase) return;
+  if (c.phase == HttpRequestParser::Phase::kIdle || p == HttpRequestParser::Phase::kIdle ||
+      c.phase == HttpRequestParser::Phase::kComplete) {
+    c.request_start = now;
+  }
+  c.phase = p;
+  c.since = now;
+  c.bytes_at_phase = c.parser.request_bytes();
 }
 
 void HttpReceiver::SetInterest(Conn& c) {
@@ -506,8 +513,7 @@ void HttpReceiver::SetInterest(Conn& c) {
   if (c.sent < c.out.size()) want |= EPOLLOUT;
   // Reading stops while a request is handled and answered: pipelined requests wait their turn
   // in the socket, not in memory.
-  bool reading = c.state == Conn::State::kHead || c.state == Conn::State::kBody ||
-                 c.state == Conn::State::kChunked;
+  bool reading = c.state == Conn::State::kReading || c.state == Conn::State::kLinger;
   if (reading && !c.peer_closed) want |= EPOLLIN;
   if (want != c.interest) {
     c.interest = want;
@@ -515,11 +521,51 @@ void HttpReceiver::SetInterest(Conn& c) {
   }
 }
 
+HttpReceiver::Conn* HttpReceiver::Victim(const std::string* peer, TimePoint now) {
+  // Ranked: lingering or idle between requests first (the oldest), then the incomplete request
+  // with the fewest bytes per second (the oldest on a tie); a newcomer that has sent nothing is
+  // incomplete, not idle. A request younger than kShedGrace is not ranked.
+  Conn* best = nullptr;
+  int best_class = 0;
+  double best_rate = 0;
+  for (auto& [id, cp] : conns_) {
+    Conn& c = *cp;
+    if (c.closed || (peer && c.peer != *peer)) continue;
+    bool idle = c.state == Conn::State::kLinger || (c.state == Conn::State::kReading && c.served &&
+                                                    c.phase == HttpRequestParser::Phase::kIdle);
+    if (!idle && (c.state != Conn::State::kReading || now - c.request_start < kShedGrace)) {
+      continue;
+    }
+    int cls = idle ? 2 : 1;
+    double age = std::chrono::duration<double>(now - c.request_start).count();
+    double rate = idle ? 0 : static_cast<double>(c.parser.request_bytes()) / std::max(age, 1e-3);
+    bool better =
+        !best || cls > best_class ||
+        (cls == best_class &&
+         (rate < best_rate || (rate == best_rate && c.request_start < best->request_start)));
+    if (better) {
+      best = &c;
+      best_class = cls;
+      best_rate = rate;
+    }
+  }
+  return best;
+}
+
+void HttpReceiver::Shed(Conn& c) {
+  ++shed_;
+  Close(c);
+}
+
 void HttpReceiver::Close(Conn& c) {
   if (c.closed) return;
   c.closed = true;
   close(c.fd);  // also leaves the epoll set
   closed_.push_back(c.id);
+  --open_;
+  auto it = per_peer_.find(c.peer);
+  if (it != per_peer_.end() && --it->second == 0) per_peer_.erase(it);
+  closed_since_pause_ = true;
 }
 
 void HttpReceiver::DeliverAnswers() {
@@ -534,9 +580,10 @@ void HttpReceiver::DeliverAnswers() {
     Conn& c = *it->second;
     if (c.state != Conn::State::kWaiting) continue;
     Respond(c, response);
-    if (!c.closed && c.state == Conn::State::kHead) {
+    if (!c.closed && c.state == Conn::State::kReading && c.parser.buffered() > 0) {
       Process(c);  // a pipelined request may be buffered already
-      if (!c.closed) SetInterest(c);
+      NotePhase(c, SteadyClock::now());
+      SetInterest(c);
     }
   }
 }
@@ -549,7 +596,36 @@ void HttpReceiver::BeginDrain() {
   listen_fd_ = -1;
   for (auto& [id, c] : conns_) {
     // Idle between requests: close. Begun requests are finished and answered, then closed.
-    if (c->state == Conn::State::kHead && c->pos >= c->in.size()) Close(*c);
+    bool idle =
+        c->state == Conn::State::kReading && c->parser.phase() == HttpRequestParser::Phase::kIdle;
+    if (idle || c->state == Conn::State::kLinger) Close(*c);
+  }
+}
+
+bool HttpReceiver::Expired(const Conn& c, TimePoint now) const {
+  auto age = now - c.since;
+  switch (c.state) {
+    case Conn::State::kWaiting:
+      return false;
+    case Conn::State::kWriting:
+      return age > options_.write_timeout;
+    case Conn::State::kLinger:
+      return age > kLingerTime;
+    case Conn::State::kReading:
+      break;
+  }
+  switch (c.phase) {
+    case HttpRequestParser::Phase::kIdle:
+      return age > options_.keep_alive_timeout;
+    case HttpRequestParser::Phase::kBody: {
+      // The grace, plus a second for every min_body_rate bytes the body brought.
+      uint64_t bytes = c.parser.request_bytes() - c.bytes_at_phase;
+      auto earned = std::chrono::milliseconds(static_cast<int64_t>(
+          bytes * 1000 / static_cast<uint64_t>(std::max<int64_t>(options_.min_body_rate, 1))));
+      return age > options_.body_grace + earned;
+    }
+    default:
+      return age > options_.head_timeout;
   }
 }
 
@@ -557,10 +633,9 @@ void HttpReceiver::Sweep() {
   SteadyClock::time_point now = SteadyClock::now();
   last_sweep_ = now;
   for (auto& [id, c] : conns_) {
-    if (c->closed || c->state == Conn::State::kWaiting) continue;
-    bool idle = c->state == Conn::State::kHead && c->pos >= c->in.size() && c->out.empty();
-    auto limit = idle ? options_.keep_alive_timeout : options_.read_timeout;
-    if (now - c->progress > limit) Close(*c);
+    if (c->closed || !Expired(*c, now)) continue;
+    if (c->state != Conn::State::kLinger) ++timed_out_;
+    Close(*c);
   }
 }
 

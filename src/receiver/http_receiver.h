@@ -1,4 +1,5 @@
-// HttpReceiver: a small HTTP/1.1 server on one epoll thread, made for the webhook receiver.
+// HttpReceiver: a small HTTP/1.1 server on one epoll thread, made for the webhook receiver, which
+// faces the internet (through the user's tunnel) before any signature is checked.
 //
 // cpp-httplib 0.11.4 (Debian's) holds a thread per keep-alive connection and makes about fifteen
 // system calls per request: a poll() before every read and write, getpeername and getsockname,
@@ -8,21 +9,39 @@
 // answers at once (its return value) or later, from any thread, through Answer(): a request that
 // waits for a database commit holds no thread.
 //
-// What it speaks: a request line and headers (up to 64 KB), a body by Content-Length or the
-// chunked transfer coding, `Expect: 100-continue`, keep-alive (the HTTP/1.1 default; HTTP/1.0
-// only when asked), pipelined requests answered in order, one at a time per connection. A body
-// larger than max_body_bytes is answered 413 without being read and the connection closed; a
-// malformed request is answered 400 and closed. A connection idle between requests is closed
-// after keep_alive_timeout, one stalled mid-request or mid-answer after read_timeout; one
-// waiting for its handler's answer never times out. HEAD is passed to the handler as such and
-// answered without a body. No TLS (orch listens on localhost or behind a proxy).
+// What it speaks is HttpRequestParser's (http_parser.h): a head up to 64 KB (trailers included),
+// a body by one Content-Length or the chunked coding, framing per RFC 9112 §6 (ambiguous framing
+// is 400 and closes; Content-Length beside Transfer-Encoding is answered, then closed),
+// `Expect: 100-continue`, keep-alive (the HTTP/1.1 default; HTTP/1.0 only when asked), pipelined
+// requests answered in order, one at a time per connection. A body larger than max_body_bytes is
+// 413 (by Content-Length, before it is read; chunked, once that many bytes arrived, framing
+// included). After an error answer the connection stops writing and reads and drops what the
+// client still sends for up to 2 s or 1 MB before closing, so the client sees the answer rather
+// than a reset. HEAD is passed to the handler as such and answered without a body. No TLS (orch
+// listens on localhost or behind a proxy).
+//
+// Hostile clients meet deadlines, not idle timers (a byte every few seconds resets an idle timer
+// forever): a request's head must be complete within head_timeout of its first byte; its body
+// may take body_grace plus one second per min_body_rate bytes received; an answer must be out
+// within write_timeout; a connection idle between requests is closed after keep_alive_timeout.
+// One waiting for its handler's answer never times out. Connections are capped in total (the
+// smaller of max_connections and what RLIMIT_NOFILE leaves after a reserve for the store, logs,
+// tmux and git; see ConnectionCapForFileLimit) and per peer address. When a cap is reached a
+// newcomer still gets in: the connection to shed is an idle one first (the oldest), else the
+// slowest incomplete request (fewest bytes per second) among those older than one second; one
+// with a whole request (handled or being answered) is never shed. Only when none can be shed
+// does the listener stop being watched (the backlog holds newcomers) until one closes or a
+// quarter second passes. Out of descriptors (EMFILE/ENFILE), accept sheds one the same way or
+// stops watching the listener for 100 ms, so the loop never spins on a listener that stays
+// readable. Everything it read for a request is consumed as it is parsed, so a connection holds
+// the unparsed rest of one head and the body decoded so far, never the stream.
 //
 // Stop() stops accepting, closes idle connections, and waits for every request already begun to
 // be read, handled and answered (with `Connection: close`), so a handler's pending answers must
 // still arrive through Answer() while Stop() waits.
 //
 // Thread safety: Start() and Stop() from one thread; the handler runs on the loop thread;
-// Answer() from any thread.
+// Answer() and stats() from any thread.
 #ifndef ORCH_RECEIVER_HTTP_RECEIVER_H_
 #define ORCH_RECEIVER_HTTP_RECEIVER_H_
 
@@ -34,25 +53,15 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "base/status.h"
+#include "receiver/http_parser.h"
 
 namespace orch {
-
-struct HttpRequest {
-  std::string method;
-  std::string path;  // the request target without its query
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-
-  // The value of the first header called `name` (case-insensitively); empty when absent.
-  std::string_view Header(std::string_view name) const;
-};
 
 struct HttpReply {
   int status = 200;
@@ -64,10 +73,33 @@ struct HttpReceiverOptions {
   std::string bind = "127.0.0.1";  // an address or a host name
   int port = 0;                    // 0: any free port
   int64_t max_body_bytes = 25 * 1024 * 1024;
-  size_t max_connections = 1024;  // more wait in the listen backlog
-  std::chrono::milliseconds read_timeout{10'000};
+  size_t max_connections = 1024;          // at most; RLIMIT_NOFILE may allow fewer
+  size_t max_connections_per_peer = 256;  // from one address (a local tunnel is one address)
+  std::chrono::milliseconds head_timeout{10'000};   // a request's head, from its first byte
+  std::chrono::milliseconds body_grace{10'000};     // a body's time, plus one second per
+  int64_t min_body_rate = 8 * 1024;                 // this many bytes received
+  std::chrono::milliseconds write_timeout{10'000};  // an answer, from its first byte
   std::chrono::milliseconds keep_alive_timeout{5'000};
 };
+
+// What the receiver did to protect itself, counted since Start().
+struct HttpReceiverStats {
+  uint64_t accepted = 0;
+  uint64_t shed = 0;           // closed to make room for a newcomer
+  uint64_t timed_out = 0;      // closed at a deadline
+  uint64_t refused = 0;        // a newcomer closed at once: its peer's connections all busy
+  uint64_t accept_pauses = 0;  // times the listener stopped being watched (full, or EMFILE)
+  size_t connection_cap = 0;   // in force: max_connections or less, from RLIMIT_NOFILE
+};
+
+// The connections a receiver may hold when the process may open `nofile` descriptors: what is
+// left after a reserve of a quarter (at least 64) for the store, logs, tmux, git and agents.
+size_t ConnectionCapForFileLimit(uint64_t nofile);
+
+// Raises this process's soft RLIMIT_NOFILE to its hard limit, at most 65,536 (10,240 on macOS,
+// whose launchd starts services at 256), so a service manager's low default does not cap the
+// receiver. Returns the soft limit then in force; failures leave it as it was.
+uint64_t RaiseOpenFileLimit();
 
 class HttpReceiver {
  public:
@@ -99,27 +131,38 @@ class HttpReceiver {
   // See the header comment. Idempotent.
   void Stop();
 
+  HttpReceiverStats stats() const;
+
  private:
   struct Conn;
+  using TimePoint = std::chrono::steady_clock::time_point;
 
   void Loop();
+  // The epoll_wait timeout: none when idle, else until the next sweep or accept retry.
+  int WaitMillis() const;
   void Accept();
+  // Stops watching the listener until `until`, or until a connection closes.
+  void PauseAccept(TimePoint until);
   void Read(Conn& c);
   // Parses and dispatches what `c` has buffered, as long as it is ready for a request.
   void Process(Conn& c);
-  bool ParseHead(Conn& c, size_t head_end);
-  // 1: the body is complete; 0: more is needed; -1: malformed; -2: too large.
-  int DecodeChunks(Conn& c);
   void Dispatch(Conn& c);
   void Respond(Conn& c, const HttpReply& r);
   void Fail(Conn& c, int status);
   // Sends what `c` has queued; finishes the answer when all is out.
   void Flush(Conn& c);
+  void FinishAnswer(Conn& c);
+  // Notes when `c` entered the parser's current phase (deadlines run from there).
+  void NotePhase(Conn& c, TimePoint now);
   void SetInterest(Conn& c);
+  // The connection to close for a newcomer (of `peer` when given), or null; see the header.
+  Conn* Victim(const std::string* peer, TimePoint now);
+  void Shed(Conn& c);
   void Close(Conn& c);
   void DeliverAnswers();
   void BeginDrain();
   void Sweep();
+  bool Expired(const Conn& c, TimePoint now) const;
 
   const HttpReceiverOptions options_;
   const Handler handler_;
@@ -134,10 +177,18 @@ class HttpReceiver {
   // Loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::vector<uint64_t> closed_;  // freed after the current batch of events
-  uint64_t next_id_ = 16;         // ids below are the listener's and the eventfd's
+  size_t open_ = 0;               // connections not closed
+  std::unordered_map<std::string, size_t> per_peer_;
+  size_t cap_ = 0;
+  size_t per_peer_cap_ = 0;
+  uint64_t next_id_ = 16;  // ids below are the listener's and the eventfd's
   bool accepting_ = false;
+  bool closed_since_pause_ = false;
+  TimePoint accept_resume_;
   bool draining_ = false;
-  std::chrono::steady_clock::time_point last_sweep_;
+  TimePoint last_sweep_;
+
+  std::atomic<uint64_t> accepted_{0}, shed_{0}, timed_out_{0}, refused_{0}, accept_pauses_{0};
 
   std::mutex answers_mu_;
   std::vector<std::pair<Ticket, HttpReply>> answers_;

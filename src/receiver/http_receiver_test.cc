@@ -1,16 +1,21 @@
 #include "receiver/http_receiver.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -24,8 +29,15 @@ using ::testing::StartsWith;
 // requests) and see exactly what comes back.
 class RawClient {
  public:
-  explicit RawClient(int port) {
+  // From `source` (an address of 127/8, all of which is loopback on Linux) when given.
+  explicit RawClient(int port, const char* source = nullptr) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    if (source) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      inet_pton(AF_INET, source, &from.sin_addr);
+      bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof(from));
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
@@ -35,6 +47,10 @@ class RawClient {
   ~RawClient() { close(fd_); }
   bool connected() const { return connected_; }
   void Send(const std::string& s) { ASSERT_EQ(write(fd_, s.data(), s.size()), (ssize_t)s.size()); }
+  // Like Send, but a closed connection is not a failure; false then.
+  bool TrySend(const std::string& s) {
+    return send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+  }
   // Reads until `want` occurrences of "HTTP/1.1 " were seen with their bodies, the peer closes,
   // or `timeout` passes. Returns what was read.
   std::string Read(int want, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
@@ -238,21 +254,211 @@ TEST_F(HttpReceiverTest, StopFinishesRequestsBegunAndRefusesNewOnes) {
   EXPECT_TRUE(stopped);
 }
 
-TEST_F(HttpReceiverTest, IdleAndStalledConnectionsTimeOut) {
+TEST_F(HttpReceiverTest, IdleConnectionsTimeOutButOneWaitingForItsAnswerDoesNot) {
   receiver_->Stop();
-  StartWith({.read_timeout = std::chrono::milliseconds(300),
-             .keep_alive_timeout = std::chrono::milliseconds(200)});
+  StartWith({.keep_alive_timeout = std::chrono::milliseconds(200)});
   RawClient idle(receiver_->port());
-  RawClient stalled(receiver_->port());
-  stalled.Send("POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
   RawClient waiting(receiver_->port());
   waiting.Send("POST /later HTTP/1.1\r\n\r\n");
   EXPECT_TRUE(idle.Closed(std::chrono::seconds(3)));
-  EXPECT_TRUE(stalled.Closed(std::chrono::seconds(3)));
-  // A request waiting for its handler's answer is not timed out.
   EXPECT_FALSE(waiting.Closed(std::chrono::milliseconds(600)));
   receiver_->Answer(Later()[0], {.status = 200, .body = "", .content_type = ""});
   EXPECT_THAT(waiting.Read(1), StartsWith("HTTP/1.1 200 "));
+}
+
+TEST_F(HttpReceiverTest, ATricklingHeadIsClosedAtItsDeadlineThoughEveryByteArrivesInTime) {
+  // Issue 22 (slowloris): an idle timer reset by every byte let one byte every 2 s hold a
+  // connection for ever. The head has a deadline from its first byte.
+  receiver_->Stop();
+  StartWith({.head_timeout = std::chrono::milliseconds(500)});
+  RawClient c(receiver_->port());
+  auto start = std::chrono::steady_clock::now();
+  std::string head = "POST /x HTTP/1.1\r\nX-Slow: " + std::string(100, 'a');
+  bool closed = false;
+  for (char ch : head) {
+    if (!c.TrySend(std::string(1, ch)) || c.Closed(std::chrono::milliseconds(50))) {
+      closed = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_GE(receiver_->stats().timed_out, 1u);
+}
+
+TEST_F(HttpReceiverTest, ABodyBelowTheMinimumRateIsClosedAndOneAboveItIsServed) {
+  receiver_->Stop();
+  StartWith({.body_grace = std::chrono::milliseconds(300), .min_body_rate = 1000});
+  RawClient slow(receiver_->port());
+  slow.Send("POST /x HTTP/1.1\r\nContent-Length: 100000\r\n\r\n");
+  bool closed = false;
+  for (int i = 0; i < 100 && !closed; ++i) {  // 20 bytes per second
+    closed = !slow.TrySend("x") || slow.Closed(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(closed);
+  RawClient steady(receiver_->port());
+  steady.Send("POST /x HTTP/1.1\r\nContent-Length: 8000\r\n\r\n");
+  for (int i = 0; i < 8; ++i) {  // 1000 bytes each 100 ms: 10,000 per second
+    steady.Send(std::string(1000, 'y'));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(steady.Read(1), StartsWith("HTTP/1.1 200 "));
+}
+
+TEST_F(HttpReceiverTest, WhenFullANewcomerShedsTheSlowestIncompleteRequest) {
+  receiver_->Stop();
+  StartWith({.max_connections = 3});
+  std::vector<std::unique_ptr<RawClient>> slow;
+  for (int i = 0; i < 3; ++i) {
+    slow.push_back(std::make_unique<RawClient>(receiver_->port()));
+    slow.back()->Send("POST /x HTTP/1.1\r\n");  // and never more
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the shedding grace
+  RawClient valid(receiver_->port());
+  valid.Send("POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nok");
+  EXPECT_THAT(valid.Read(1), HasSubstr("POST /x ok"));
+  int closed = 0;
+  for (auto& c : slow) closed += c->Closed(std::chrono::milliseconds(100)) ? 1 : 0;
+  EXPECT_EQ(closed, 1);
+  EXPECT_EQ(receiver_->stats().shed, 1u);
+}
+
+TEST_F(HttpReceiverTest, APeersCapShedsThatPeersConnectionsOnly) {
+  // Every address of 127/8 is loopback on Linux, so two "peers" can be made here.
+  receiver_->Stop();
+  StartWith({.max_connections_per_peer = 2});
+  RawClient other(receiver_->port(), "127.0.0.3");
+  other.Send("POST /x HTTP/1.1\r\n");
+  RawClient a(receiver_->port(), "127.0.0.2");
+  RawClient b(receiver_->port(), "127.0.0.2");
+  a.Send("P");
+  b.Send("POST /x HTTP/1.1\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  RawClient valid(receiver_->port(), "127.0.0.2");
+  valid.Send("GET /y HTTP/1.1\r\n\r\n");
+  EXPECT_THAT(valid.Read(1), HasSubstr("GET /y"));
+  EXPECT_TRUE(a.Closed(std::chrono::milliseconds(500)));  // fewer bytes per second than b
+  EXPECT_FALSE(b.Closed(std::chrono::milliseconds(100)));
+  EXPECT_FALSE(other.Closed(std::chrono::milliseconds(100)));
+}
+
+TEST_F(HttpReceiverTest, ConflictingContentLengthsGetOneAnswerAndTheConnectionCloses) {
+  // Issue 22: the second length's bytes were read as a second request and answered.
+  RawClient c(receiver_->port());
+  c.Send(
+      "POST /x HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 39\r\n\r\nhello"
+      "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(c.Closed());
+  std::string out = c.Read(2, std::chrono::milliseconds(100));
+  EXPECT_THAT(out, StartsWith("HTTP/1.1 400 "));
+  EXPECT_EQ(out.find("HTTP/1.1 ", 1), std::string::npos);
+}
+
+TEST_F(HttpReceiverTest, ContentLengthBesideChunkedIsAnsweredThenClosed) {
+  RawClient c(receiver_->port());
+  c.Send(
+      "POST /x HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "2\r\nok\r\n0\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
+  EXPECT_TRUE(c.Closed());
+  std::string out = c.Read(2, std::chrono::milliseconds(100));
+  EXPECT_THAT(out, HasSubstr("POST /x ok"));
+  EXPECT_THAT(out, HasSubstr("Connection: close"));
+  EXPECT_EQ(out.find("/next"), std::string::npos);
+}
+
+TEST_F(HttpReceiverTest, AnErrorAnswerReachesAClientThatKeepsSending) {
+  // Closing with unread bytes sends a reset that can destroy the answer; the receiver lingers.
+  RawClient c(receiver_->port());
+  c.Send("POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
+  std::string junk(64 * 1024, 'j');
+  for (int i = 0; i < 8 && c.TrySend(junk); ++i) {
+  }
+  EXPECT_THAT(c.Read(1), StartsWith("HTTP/1.1 400 "));
+  EXPECT_TRUE(c.Closed());
+}
+
+// The CPU time (user + system) the thread called `name` of this process has used.
+std::chrono::milliseconds ThreadCpu(int stat_fd) {
+  char buf[1024];
+  ssize_t n = pread(stat_fd, buf, sizeof(buf) - 1, 0);
+  if (n <= 0) return {};
+  buf[n] = 0;
+  const char* after = strrchr(buf, ')');  // fields 14 and 15 follow the command in parentheses
+  long utime = 0, stime = 0;
+  sscanf(after + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime);
+  return std::chrono::milliseconds((utime + stime) * 1000 / sysconf(_SC_CLK_TCK));
+}
+
+int OpenThreadStat(const std::string& name) {
+  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(t.path() / "comm");
+    std::string n;
+    std::getline(comm, n);
+    if (n == name) return open((t.path() / "stat").c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  return -1;
+}
+
+TEST(HttpReceiverLimitsTest, OutOfDescriptorsTheLoopWaitsInsteadOfSpinning) {
+  // Issue 22: accept4 failed with EMFILE, the level-triggered listener stayed armed, and the
+  // loop burned a core. Here every descriptor number below the limit is taken.
+  HttpReceiver receiver({}, [](HttpRequest& r, HttpReceiver::Ticket) {
+    return std::optional<HttpReply>(HttpReply{.status = 200, .body = r.path, .content_type = "x"});
+  });
+  ASSERT_TRUE(receiver.Start().ok());
+  int stat = -1;  // the thread names itself once it runs
+  for (int i = 0; i < 100 && stat < 0; ++i) {
+    stat = OpenThreadStat("orch-http");
+    if (stat < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(stat, 0);
+  std::vector<int> clients;
+  for (int i = 0; i < 8; ++i) clients.push_back(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  rlimit old{};
+  getrlimit(RLIMIT_NOFILE, &old);
+  rlimit low = old;
+  low.rlim_cur = static_cast<rlim_t>(clients.back() + 1);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> fillers;
+  for (int fd; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers.push_back(fd);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(receiver.port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int fd : clients) {
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);  // the backlog takes it
+    ASSERT_EQ(write(fd, "GET /ok HTTP/1.1\r\n\r\n", 20), 20);
+  }
+  auto before = ThreadCpu(stat);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto used = ThreadCpu(stat) - before;
+  for (int fd : fillers) close(fd);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+  EXPECT_LT(used.count(), 200) << "the receiver thread used " << used.count() << " ms of 1000";
+  EXPECT_GE(receiver.stats().accept_pauses, 1u);
+  // With descriptors free again, the waiting connections are served.
+  for (int fd : clients) {
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 5000), 1);
+    char buf[256] = {};
+    ASSERT_GT(read(fd, buf, sizeof(buf) - 1), 0);
+    EXPECT_THAT(buf, StartsWith("HTTP/1.1 200 "));
+    close(fd);
+  }
+  close(stat);
+}
+
+TEST(HttpReceiverLimitsTest, TheConnectionCapLeavesDescriptorsForTheRest) {
+  EXPECT_EQ(ConnectionCapForFileLimit(1024), 768u);
+  EXPECT_EQ(ConnectionCapForFileLimit(256), 192u);
+  EXPECT_EQ(ConnectionCapForFileLimit(65536), 49152u);
+  EXPECT_EQ(ConnectionCapForFileLimit(40), 16u);
+  HttpReceiver receiver({.max_connections = 100000},
+                        [](HttpRequest&, HttpReceiver::Ticket) { return std::nullopt; });
+  ASSERT_TRUE(receiver.Start().ok());
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  EXPECT_EQ(receiver.stats().connection_cap, ConnectionCapForFileLimit(rl.rlim_cur));
 }
 
 }  // namespace

@@ -32,6 +32,7 @@
 #include "base/status.h"
 #include "receiver/http_receiver.h"
 #include "receiver/inbox_writer.h"
+#include "receiver/webhook_envelope.h"
 
 namespace orch {
 
@@ -44,22 +45,6 @@ struct WebhookServerOptions {
   std::optional<int64_t> last_webhook_at =
       std::nullopt;  // from the store, so /health survives a restart
 };
-
-// The parts of a delivery's JSON the inbox keeps beside the raw body.
-struct WebhookEnvelope {
-  std::string action;
-  std::string repo;  // repository.full_name
-};
-
-// The JSON of a delivery GitHub sent as `application/x-www-form-urlencoded` (a webhook's
-// content type may be set so): the URL-decoded value of its `payload` field. InvalidArgument
-// when there is none.
-Result<std::string> FormPayload(std::string_view body);
-
-// Checks that `body` is one JSON object and reads its top-level "action" and
-// "repository.full_name" in one pass without building a document. InvalidArgument describing
-// the syntax error otherwise.
-Result<WebhookEnvelope> ParseEnvelope(std::string_view body);
 
 class WebhookServer {
  public:
