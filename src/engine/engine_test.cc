@@ -275,5 +275,33 @@ TEST_F(EngineIntakeTest, SyncRevivesADoneTaskWhenItsIssueWasReopenedAfterwards) 
   EXPECT_EQ(store_->GetTask(tasks[1].id)->status, TaskStatus::kDone);
 }
 
-}  // namespace
+TEST_F(EngineIntakeTest, OneIssuesFailingRequestDoesNotStopTheSyncAndIsRetriedLater) {
+  // Regression (issue 15 d): a 404 on one issue's events failed the whole sync, every time:
+  // no task for the other issues, the cursor never advanced, no request was conditional.
+  github_.issues = {Labelled(3, "2026-11-21T10:00:00Z"), Labelled(4, "2026-11-21T10:00:01Z")};
+  github_.events[3] = {{1, "labeled", {"bob", "User"}, "orch", "2026-11-21T10:00:00Z"}};
+  github_.events[4] = {{2, "labeled", {"bob", "User"}, "orch", "2026-11-21T10:00:01Z"}};
+  github_.fail_events[3] = Status::NotFound("GET /repos/acme/widgets/issues/3/events", "HTTP 404");
+  Engine engine(*store_, config_, clock_, &github_);
+  (void)engine.Tick();
+  std::vector<Task> tasks = *store_->ListTasks({});
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].external_id, "4");
+  // The cursor moved past what succeeded.
+  clock_.Advance(120);
+  github_.calls.clear();
+  (void)engine.Tick();
+  EXPECT_EQ(github_.Count("issues acme/widgets since=2026-11-21T10:00:01Z etag="), 1);
+  EXPECT_EQ(store_->ListTasks({})->size(), 1u);  // issue 3 still fails, and is retried
+  EXPECT_GE(github_.Count("events 3"), 1);
+  // Once its request works again, the next sync makes its task, with no change on GitHub.
+  github_.fail_events.clear();
+  clock_.Advance(120);
+  ASSERT_TRUE(engine.Tick().ok());
+  ASSERT_EQ(store_->ListTasks({})->size(), 2u);
+  clock_.Advance(120);
+  github_.calls.clear();
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_EQ(github_.Count("events 3"), 0);  // retried once it worked, and no more
+}}  // namespace
 }  // namespace orch

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <functional>
 #include <iomanip>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -15,6 +16,9 @@ namespace orch {
 namespace {
 
 std::string KvKey(const std::string& repo) { return "sync." + repo; }
+// {"<issue number>": failures so far} of the issues whose intake failed.
+std::string RetryKey(const std::string& repo) { return "sync.retry." + repo; }
+constexpr int kMaxIssueRetries = 10;
 
 struct Labeling {
   std::optional<GitHubUser> who;  // the person who last added one of the labels
@@ -120,6 +124,12 @@ Result<SyncReport> Syncer::SyncProject(const Project& project, const IntakeRules
   IssueQuery query;
   query.since = state.value("since", "");
   query.etag = state.value("etag", "");
+  // Issues an earlier sync could not apply go first, whatever the listing says.
+  Result<std::map<int64_t, int>> retries = LoadRetries(repo);
+  if (!retries.ok()) return retries.status();
+  if (!retries->empty()) {
+    ORCH_RETURN_IF_ERROR(RetryFailedIssues(project, rules, &*retries, &report));
+  }
   Result<IssueListing> listing = github_.ListIssues(repo, query);
   if (!listing.ok()) return listing.status();
   if (listing->not_modified) {
@@ -127,42 +137,117 @@ Result<SyncReport> Syncer::SyncProject(const Project& project, const IntakeRules
     return report;
   }
   std::string newest = query.since;
+  std::map<int64_t, int> failed = *retries;
   for (const Issue& issue : listing->issues) {
     ++report.issues_seen;
+    report.changes.push_back({issue.number, issue.updated_at});
     newest = std::max(newest, issue.updated_at);  // ISO-8601 UTC sorts as text
-    ORCH_RETURN_IF_ERROR(StartLabelledRuns(project, issue, rules));
-    IntakeDecision d = DecideIssue(repo, issue, std::nullopt, rules);
-    if (d.action == IntakeAction::kCreateTask) {
-      Result<std::vector<Task>> existing =
-          store_.ListTasks({.project_id = project.id, .external_id = std::to_string(issue.number)});
-      if (!existing.ok()) return existing.status();
-      if (!existing->empty()) {  // one issue, one task; but a reopened issue revives it
-        Result<std::optional<IntakeDecision>> reopen =
-            ReopenedSince(github_, repo, issue, existing->front(), rules);
-        if (!reopen.ok()) return reopen.status();
-        if (!*reopen) continue;
-        d = **reopen;
-      } else {
-        Result<Labeling> labeling = FindLabeler(
-            github_, repo, issue, [&](const std::string& l) { return IsTriggerLabel(l, rules); },
-            rules);
-        if (!labeling.ok()) return labeling.status();
-        if (labeling->by_orch_only) continue;  // orch's own label starts nothing
-        d = DecideIssue(repo, issue, labeling->who, rules);
-      }
+    Status s = SyncIssue(project, issue, rules, &report);
+    if (s.retry_after_seconds() > 0) {
+      // GitHub asked orch to back off: the rest waits too, and this sync is retried whole.
+      ORCH_RETURN_IF_ERROR(SaveRetries(repo, failed));
+      return s;
     }
-    Result<std::string> applied = intake_.Apply(project, d);
-    if (!applied.ok()) return applied.status();
-    if (applied->rfind("created task", 0) == 0) ++report.tasks_created;
-    if (d.action != IntakeAction::kIgnore) {
-      spdlog::debug("sync: {}#{}: {}", repo, issue.number, *applied);
+    if (s.ok()) {
+      failed.erase(issue.number);
+    } else {
+      NoteFailure(repo, issue.number, s, &failed);
     }
   }
-  // The cursor moves only after everything up to it was applied. A new cursor means a new URL,
-  // so its ETag is the one to keep only when the cursor stayed.
+  // The cursor moves past every issue listed: one that failed is retried from the retry list
+  // instead, so it holds nothing else up. A new cursor means a new URL, so its ETag is the one
+  // to keep only when the cursor stayed.
   nlohmann::json next = {{"since", newest}, {"etag", newest == query.since ? listing->etag : ""}};
   ORCH_RETURN_IF_ERROR(store_.SetKv(KvKey(repo), next.dump()));
+  ORCH_RETURN_IF_ERROR(SaveRetries(repo, failed));
   return report;
+}
+
+Status Syncer::SyncIssue(const Project& project, const Issue& issue, const IntakeRules& rules,
+                         SyncReport* report) {
+  const std::string& repo = *project.repo;
+  ORCH_RETURN_IF_ERROR(StartLabelledRuns(project, issue, rules));
+  IntakeDecision d = DecideIssue(repo, issue, std::nullopt, rules);
+  if (d.action == IntakeAction::kCreateTask) {
+    Result<std::vector<Task>> existing =
+        store_.ListTasks({.project_id = project.id, .external_id = std::to_string(issue.number)});
+    if (!existing.ok()) return existing.status();
+    if (!existing->empty()) {  // one issue, one task; but a reopened issue revives it
+      Result<std::optional<IntakeDecision>> reopen =
+          ReopenedSince(github_, repo, issue, existing->front(), rules);
+      if (!reopen.ok()) return reopen.status();
+      if (!*reopen) return Status::OK();
+      d = **reopen;
+    } else {
+      Result<Labeling> labeling = FindLabeler(
+          github_, repo, issue, [&](const std::string& l) { return IsTriggerLabel(l, rules); },
+          rules);
+      if (!labeling.ok()) return labeling.status();
+      if (labeling->by_orch_only) return Status::OK();  // orch's own label starts nothing
+      d = DecideIssue(repo, issue, labeling->who, rules);
+    }
+  }
+  Result<std::string> applied = intake_.Apply(project, d);
+  if (!applied.ok()) return applied.status();
+  if (applied->rfind("created task", 0) == 0) ++report->tasks_created;
+  if (d.action != IntakeAction::kIgnore) {
+    spdlog::debug("sync: {}#{}: {}", repo, issue.number, *applied);
+  }
+  return Status::OK();
+}
+
+// ---- Issues whose intake failed, retried at each sync until they work (or kMaxIssueRetries).
+
+Result<std::map<int64_t, int>> Syncer::LoadRetries(const std::string& repo) {
+  std::map<int64_t, int> out;
+  Result<std::optional<std::string>> saved = store_.GetKv(RetryKey(repo));
+  if (!saved.ok()) return saved.status();
+  if (!saved->has_value()) return out;
+  nlohmann::json j = nlohmann::json::parse(**saved, nullptr, false);
+  if (!j.is_object()) return out;
+  for (const auto& [number, tries] : j.items()) {
+    if (tries.is_number_integer()) out[std::atoll(number.c_str())] = tries.get<int>();
+  }
+  return out;
+}
+
+Status Syncer::SaveRetries(const std::string& repo, const std::map<int64_t, int>& failed) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [number, tries] : failed) j[std::to_string(number)] = tries;
+  return store_.SetKv(RetryKey(repo), j.dump());
+}
+
+void Syncer::NoteFailure(const std::string& repo, int64_t number, const Status& why,
+                         std::map<int64_t, int>* failed) {
+  int tries = ++(*failed)[number];
+  if (tries >= kMaxIssueRetries) {
+    spdlog::error("sync: {}#{}: {} (failed {} times; no more retries until it changes)", repo,
+                  number, why.message(), tries);
+    failed->erase(number);
+    return;
+  }
+  spdlog::warn("sync: {}#{}: {} (retried at the next sync)", repo, number, why.message());
+}
+
+Status Syncer::RetryFailedIssues(const Project& project, const IntakeRules& rules,
+                                 std::map<int64_t, int>* failed, SyncReport* report) {
+  const std::string& repo = *project.repo;
+  std::map<int64_t, int> before = *failed;
+  for (const auto& [number, tries] : before) {
+    Result<Issue> issue = github_.GetIssue(repo, number);
+    Status s = issue.ok() ? SyncIssue(project, *issue, rules, report) : issue.status();
+    if (s.retry_after_seconds() > 0) {
+      ORCH_RETURN_IF_ERROR(SaveRetries(repo, *failed));
+      return s;  // GitHub asked orch to back off
+    }
+    if (s.ok()) {
+      failed->erase(number);
+      spdlog::info("sync: {}#{}: applied on retry", repo, number);
+    } else {
+      NoteFailure(repo, number, s, failed);
+    }
+  }
+  return SaveRetries(repo, *failed);
 }
 
 }  // namespace orch

@@ -22,6 +22,7 @@ class FakeGitHub : public GitHubClient {
   std::string etag = "W/\"1\"";  // the listing's current ETag
   std::vector<std::string> calls;
   std::optional<Status> fail_next;
+  std::map<int64_t, Status> fail_events;  // issue -> how every request for its events fails
   std::vector<std::string> comments;   // bodies, in order
   std::vector<NewPullRequest> opened;  // pull requests opened, in order (number 100 + i)
 
@@ -52,6 +53,7 @@ class FakeGitHub : public GitHubClient {
   }
   Result<std::vector<IssueEvent>> ListIssueEvents(const std::string&, int64_t n) override {
     if (Status s = Called("events " + std::to_string(n)); !s.ok()) return s;
+    if (auto it = fail_events.find(n); it != fail_events.end()) return it->second;
     return events[n];
   }
   Status AddLabels(const std::string&, int64_t, const std::vector<std::string>&) override {
