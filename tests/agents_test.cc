@@ -119,6 +119,88 @@ TEST_F(AgentLoopTest, TheAgentsEnvironmentHasItsIdentityAndNoGitHubToken) {
   EXPECT_EQ(show("agent.txt"), "claude");
 }
 
+TEST_F(AgentLoopTest, TheAgentsEnvironmentIsAnAllowlistWithoutAnyVariableConfigYmlNames) {
+  // Regression (issue 15 e): only the GitHub token was removed from the agent's environment;
+  // the webhook secret given as ${ORCH_WEBHOOK_SECRET} (as config.example.yml suggests) and
+  // every other variable orch's environment held reached the agent, which could sign webhooks.
+  extra_env_["ORCH_WEBHOOK_SECRET"] = kSecret;
+  extra_env_["ORCH_GH_TOKEN"] = kToken;
+  extra_env_["ORCH_TEST_FOR_AGENT"] = "given-to-the-agent";
+  extra_env_["UNRELATED_SECRET"] = "not-on-any-list";
+  ConfigureAgents("[claude]",
+                  "agents:\n  claude:\n    env:\n      AGENT_KEY: ${ORCH_TEST_FOR_AGENT}\n");
+  std::string cfg = ReadFile(home() + "/config.yml");
+  cfg.replace(cfg.find("secret: s3cret"), 14, "secret: ${ORCH_WEBHOOK_SECRET}");
+  cfg.replace(cfg.find("token: t0ken"), 12, "token: ${ORCH_GH_TOKEN}");
+  WriteFile(home() + "/config.yml", cfg);
+  std::vector<std::string> named;
+  for (size_t at = cfg.find("${"); at != std::string::npos; at = cfg.find("${", at + 2)) {
+    named.push_back(cfg.substr(at + 2, cfg.find('}', at) - at - 2));
+  }
+  ASSERT_EQ(named.size(), 3u) << cfg;
+  std::string script;
+  for (const std::string& n : named) script += "standin: env " + n + " " + n + ".txt\n";
+  script +=
+      "standin: env UNRELATED_SECRET unrelated.txt\nstandin: env AGENT_KEY key.txt\n"
+      "standin: env ORCH_TASK_ID task.txt\nstandin: env HOME home.txt\n";
+  StartOrch();
+  auto [number, id] = LabelledIssue(script);
+  ASSERT_TRUE(Reaches(id, "in_review")) << Log();
+  std::string branch = Task(id)["branch"];
+  auto show = [&](const std::string& f) {
+    return test::Run({"git", "-C", dir_.Sub("origin.git"), "show", branch + ":" + f}).out;
+  };
+  for (const std::string& n : named) EXPECT_EQ(show(n + ".txt"), "<unset>") << n;
+  EXPECT_EQ(show("unrelated.txt"), "<unset>");
+  EXPECT_EQ(show("key.txt"), "given-to-the-agent");  // agents.claude.env is the agent's own
+  EXPECT_EQ(show("task.txt"), std::to_string(id));
+  EXPECT_EQ(show("home.txt"), dir_.path());
+}
+
+TEST_F(AgentLoopTest, ASilentAgentIsEndedAfterStuckTimeoutAndItsTaskSaysWhy) {
+  // Regression (issue 15 f): engine.stuck_timeout was parsed and unused, so an agent that
+  // printed nothing held its slot until workflow.timeout_seconds (here 30 s).
+  ConfigureAgents("[claude]", "");
+  std::string cfg = ReadFile(home() + "/config.yml");
+  cfg.replace(cfg.find("max_attempts: 3"), 15, "max_attempts: 1");
+  cfg.replace(cfg.find("sync_interval: 3600\n"), 20, "sync_interval: 3600\n  stuck_timeout: 2s\n");
+  WriteFile(home() + "/config.yml", cfg);
+  StartOrch();
+  std::string pids = dir_.Sub("hang.pids");
+  auto [number, id] = LabelledIssue("standin: say starting\nstandin: hang " + pids + "\n");
+  ASSERT_TRUE(Reaches(id, "needs_review", std::chrono::seconds(15))) << Log();
+  Json task = Task(id);
+  EXPECT_THAT(task["status_reason"].get<std::string>(), HasSubstr("no output for 2s"));
+  EXPECT_THAT(task["runs"][0]["summary"].get<std::string>(), HasSubstr("stuck"));
+  std::ifstream in(pids);
+  int agent = 0, child = 0;
+  in >> agent >> child;
+  ASSERT_GT(agent, 0);
+  EXPECT_TRUE(Eventually([&] { return kill(agent, 0) != 0 && kill(child, 0) != 0; },
+                         std::chrono::seconds(5)));
+}
+
+TEST_F(AgentLoopTest, AFinishedAgentsSessionGoesOnceKeepFinishedSessionsHasPassed) {
+  // Regression (issue 15 c): finished agents' tmux sessions stayed until the task's next start.
+  ConfigureAgents("[claude]", "");
+  std::string cfg = ReadFile(home() + "/config.yml");
+  cfg.replace(cfg.find("sync_interval: 3600\n"), 20,
+              "sync_interval: 3600\n  keep_finished_sessions: 1s\n");
+  WriteFile(home() + "/config.yml", cfg);
+  StartOrch();
+  auto [number, id] = LabelledIssue("standin: write hello.txt hi\n");
+  ASSERT_TRUE(Reaches(id, "in_review")) << Log();
+  std::string session = Task(id)["runs"][0]["tmux_session"];
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return test::Run({"tmux", "-L", tmux_socket_, "has-session", "-t", "=" + session})
+                   .exit_code != 0;
+      },
+      std::chrono::seconds(10)))
+      << Tmux({"list-sessions"}) << Log();
+  EXPECT_THAT(Log(), HasSubstr("removed the finished session " + session));
+}
+
 TEST_F(AgentLoopTest, UnparseableOutputIsAFailedAttemptNeverDone) {
   ConfigureAgents("[claude]", "");
   WriteFile(home() + "/config.yml", ReadFile(home() + "/config.yml") + "");

@@ -21,6 +21,15 @@ const std::map<std::string, std::string> kOpencodeEnv = {{"OPENCODE_DISABLE_AUTO
                                                          {"OPENCODE_DISABLE_SHARE", "1"},
                                                          {"OPENCODE_DISABLE_LSP_DOWNLOAD", "1"}};
 
+// What each CLI may take from orch's environment: its own keys, endpoints and settings. Any
+// other variable (a provider key under another name) goes in agents.<name>.env.
+const std::vector<std::string> kClaudeInherit = {"ANTHROPIC_*", "CLAUDE_*", "DISABLE_*",
+                                                 "IS_SANDBOX"};
+const std::vector<std::string> kCodexInherit = {"OPENAI_*", "CODEX_*", "AZURE_OPENAI_*"};
+const std::vector<std::string> kOpencodeInherit = {
+    "OPENCODE_*", "ANTHROPIC_*", "OPENAI_*",   "OPENROUTER_*", "GEMINI_*", "GOOGLE_GENERATIVE_AI_*",
+    "GROQ_*",     "MISTRAL_*",   "DEEPSEEK_*", "XAI_*"};
+
 bool IsInside(const std::string& path, const std::string& dir) {
   if (dir.empty() || path.size() < dir.size() || path.compare(0, dir.size(), dir) != 0) {
     return false;
@@ -43,6 +52,7 @@ class ClaudeAdapter : public AgentAdapter {
     cmd.argv = {command_, "-p", "--output-format", "stream-json", "--verbose"};
     if (!req.model.empty()) Append(&cmd.argv, {"--model", req.model});
     cmd.env_set = kClaudeEnv;
+    cmd.env_inherit = kClaudeInherit;
     switch (req.sandbox.value_or(sandbox_)) {
       case Sandbox::kReadOnly:
         Append(&cmd.argv, {"--permission-mode", "plan"});
@@ -98,7 +108,8 @@ class CodexAdapter : public AgentAdapter {
       : AgentAdapter("codex", std::move(command), ac.args),
         env_(ac.env),
         sandbox_(sandbox),
-        env_override_(env_override) {}
+        env_override_(env_override),
+        network_(ac.network.value_or(true)) {}
 
   AgentCommand Build(const AgentRequest& req) const override {
     AgentCommand cmd;
@@ -117,6 +128,9 @@ class CodexAdapter : public AgentAdapter {
         Append(&cmd.argv, resume
                               ? std::vector<std::string>{"-c", "sandbox_mode=\"workspace-write\""}
                               : std::vector<std::string>{"-s", "workspace-write"});
+        // Codex's workspace-write sandbox has no network unless told (agents.codex.network):
+        // installs and tests that fetch would fail.
+        if (network_) Append(&cmd.argv, {"-c", "sandbox_workspace_write.network_access=true"});
         break;
       case Sandbox::kFullAccess:
         Append(&cmd.argv,
@@ -136,6 +150,7 @@ class CodexAdapter : public AgentAdapter {
     if (resume) cmd.argv.push_back(req.resume_id);
     cmd.argv.push_back("-");  // the prompt comes from stdin
     cmd.env_set = env_;
+    cmd.env_inherit = kCodexInherit;
     return cmd;
   }
 
@@ -147,6 +162,7 @@ class CodexAdapter : public AgentAdapter {
   std::map<std::string, std::string> env_;
   Sandbox sandbox_;
   std::optional<Sandbox> env_override_;
+  bool network_;
 };
 
 // OpenCode's permission settings for a sandbox; it takes them in OPENCODE_CONFIG_CONTENT.
@@ -185,6 +201,7 @@ class OpencodeAdapter : public AgentAdapter {
     if (!req.workdir.empty()) Append(&cmd.argv, {"--dir", req.workdir});
     Append(&cmd.argv, extra_args_);
     cmd.env_set = kOpencodeEnv;
+    cmd.env_inherit = kOpencodeInherit;
     for (const auto& [k, v] : env_) cmd.env_set[k] = v;
     json config = {{"permission", OpencodePermissions(req.sandbox.value_or(sandbox_))}};
     config.merge_patch(user_config_);

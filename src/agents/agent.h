@@ -111,6 +111,10 @@ struct AgentRequest {
 struct AgentCommand {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env_set;
+  // The CLI's own variables it may take from orch's environment (its API keys and endpoints;
+  // "ANTHROPIC_*" names a prefix), besides the runner's base allowlist and env_set. Nothing
+  // else of orch's environment reaches the agent.
+  std::vector<std::string> env_inherit;
   // True when the CLI has no system-prompt switch: the runner puts the system prompt at the
   // top of the prompt file instead.
   bool system_prompt_in_prompt = false;
@@ -122,6 +126,7 @@ struct AgentOutput {
   bool timed_out = false;
   std::string stdout_text;  // the CLI's stdout only (stderr goes to the log, not here)
   std::string stderr_text;
+  int64_t stuck_after = 0;  // >0: ended after this many seconds without output
 };
 
 class AgentAdapter {

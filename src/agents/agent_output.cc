@@ -245,7 +245,10 @@ void Finish(AgentResult* r, AgentError error, std::string message) {
 
 // Exit-level failures that trump whatever the output says. True when one applied.
 bool FinishFromExit(AgentResult* r, const AgentOutput& out) {
-  if (out.timed_out) {
+  if (out.stuck_after > 0) {
+    Finish(r, AgentError::kTimeout,
+           "stuck: no output for " + std::to_string(out.stuck_after) + "s (engine.stuck_timeout)");
+  } else if (out.timed_out) {
     Finish(r, AgentError::kTimeout, "timed out");
   } else if (out.exit_code == 127) {
     Finish(r, AgentError::kMissingTool, "the agent CLI is not installed (exit 127)");

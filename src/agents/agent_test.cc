@@ -120,7 +120,8 @@ TEST_F(AgentBuildTest, CodexNewSession) {
   config_.agents["codex"].args = {"-c", "model_reasoning_effort=\"low\""};
   AgentCommand c = Build("codex");
   EXPECT_THAT(c.argv,
-              ElementsAre("codex", "exec", "--json", "-s", "workspace-write", "-m", "m1", "-c",
+              ElementsAre("codex", "exec", "--json", "-s", "workspace-write", "-c",
+                          "sandbox_workspace_write.network_access=true", "-m", "m1", "-c",
                           "analytics.enabled=false", "-c", "check_for_update_on_startup=false",
                           "--disable", "plugins", "--disable", "unbounded_connection_retries", "-c",
                           "model_reasoning_effort=\"low\"", "-"));
@@ -152,6 +153,39 @@ TEST_F(AgentBuildTest, CodexSandboxModes) {
   AgentCommand none = Build("codex");
   EXPECT_EQ(none.argv[3], "--dangerously-bypass-approvals-and-sandbox");
   EXPECT_THAT(none.argv, Not(Contains("-s")));
+}
+
+TEST_F(AgentBuildTest, CodexWorkspaceWriteHasNetworkUnlessConfiguredOff) {
+  // Regression (issue 15 g): codex's workspace-write sandbox has no network by default, so
+  // installs and tests that fetch failed. agents.codex.network (default on) says otherwise.
+  const std::string kNetwork = "sandbox_workspace_write.network_access=true";
+  EXPECT_THAT(Build("codex").argv, Contains(kNetwork));
+  request_.resume_id = "0199-thread";
+  EXPECT_THAT(Build("codex").argv, Contains(kNetwork));  // resume takes -c as well
+  request_.resume_id = "";
+  request_.sandbox = Sandbox::kReadOnly;
+  EXPECT_THAT(Build("codex").argv, Not(Contains(kNetwork)));
+  request_.sandbox = std::nullopt;
+  auto parsed = ParseConfig({{"config.yml", "agents:\n  codex: {network: false}\n"}},
+                            [](const std::string&) { return std::nullopt; });
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  EXPECT_EQ(parsed->agents.at("codex").network, false);
+  config_.agents["codex"].network = false;
+  EXPECT_THAT(Build("codex").argv, Not(Contains(kNetwork)));
+}
+
+TEST_F(AgentBuildTest, EachAgentInheritsOnlyItsOwnVariables) {
+  EXPECT_THAT(Build("claude").env_inherit, Contains("ANTHROPIC_*"));
+  EXPECT_THAT(Build("codex").env_inherit, Contains("OPENAI_*"));
+  EXPECT_THAT(Build("codex").env_inherit, Not(Contains("ANTHROPIC_*")));
+  EXPECT_THAT(Build("opencode").env_inherit, Contains("OPENCODE_*"));
+  for (const char* agent : {"claude", "codex", "opencode"}) {
+    for (const std::string& name : Build(agent).env_inherit) {
+      EXPECT_NE(name.rfind("ORCH_", 0), 0u) << agent;
+      EXPECT_NE(name.rfind("GITHUB", 0), 0u) << agent;
+      EXPECT_NE(name.rfind("GH_", 0), 0u) << agent;
+    }
+  }
 }
 
 TEST_F(AgentBuildTest, CodexSandboxFromEnvironmentOverridesEverything) {
@@ -457,6 +491,12 @@ TEST(AgentParseTest, TimeoutAndMissingToolWinOverOutput) {
   AgentResult r = ParseAgentOutput(OutputFormat::kCodexJsonl, partial);
   EXPECT_EQ(r.error, AgentError::kTimeout);
   EXPECT_EQ(r.session_id, "01a1fd39-8b70-7dd0-85f3-bd051fad9694");
+  // An agent ended for its silence (engine.stuck_timeout) says so.
+  AgentOutput stuck = Output("codex-ok.jsonl", -1);
+  stuck.stuck_after = 120;
+  AgentResult st = ParseAgentOutput(OutputFormat::kCodexJsonl, stuck);
+  EXPECT_EQ(st.error, AgentError::kTimeout);
+  EXPECT_THAT(st.error_message, HasSubstr("stuck: no output for 120s"));
 }
 
 TEST(AgentParseTest, NonZeroExitWithoutStructuredErrorIsFailed) {

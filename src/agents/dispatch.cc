@@ -297,7 +297,10 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
              AttemptOutcome out =
                  ReadOutcome(run, check, clock_.NowUnix(), config_, runner_, files_);
              if (!out.never_started) PublishOutcome(task, project, publisher_, out);
-             return [this, task, out] { end_.Apply(task, out); };
+             return [this, task, out] {
+               end_.Apply(task, out);
+               housekeeping_.SessionFinished(out.run.tmux_session);
+             };
            });
   }
   return Status::OK();

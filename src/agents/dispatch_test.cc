@@ -225,6 +225,40 @@ TEST_F(DispatcherTest, AReviewFollowUpIsRoutedToItsParentsAgentOnTheParentsBranc
   EXPECT_THAT(OriginHas("orch/10-issue-10"), HasSubstr("Review: rename a.txt"));
 }
 
+TEST_F(DispatcherTest, ApprovingWhileAFollowUpRunsKeepsItsWorkTreeAndItsCommitReachesThePr) {
+  // Regression (issue 15 a): the approval marked the parent done, the minute sweep removed the
+  // work tree the running follow-up shared with it, and the follow-up then failed "committing
+  // the agent's work: not a git repository". A work tree goes only when nothing uses it.
+  Task parent = AddIssueTask("12", "standin: write a.txt x\n", {"agent:claude"});
+  Step();
+  Reap(parent.id);
+  ASSERT_EQ(Get(parent.id).status, TaskStatus::kInReview);
+  Result<Task> child = store_->AddTask({.project_id = project_.id,
+                                        .parent_id = parent.id,
+                                        .source = TaskSource::kReview,
+                                        .title = "Review: add b.txt",
+                                        .body = "standin: sleep 1500\nstandin: write b.txt y\n"},
+                                       {"test", "review"});
+  ASSERT_TRUE(child.ok());
+  Step();
+  ASSERT_EQ(Get(child->id).status, TaskStatus::kInProgress);
+  // The approval (auto_close_task_on_approval) while the follow-up runs, then the sweep.
+  ASSERT_TRUE(
+      store_->Transition(parent.id, TaskStatus::kInReview, TaskStatus::kDone, {"t", "approved"})
+          .ok());
+  clock_.Advance(120);
+  Step();
+  std::string tree = runner_->WorktreePath(project_.name, "orch/12-issue-12");
+  EXPECT_TRUE(files_.IsDirectory(tree));
+  Reap(child->id);
+  EXPECT_EQ(Get(child->id).status, TaskStatus::kDone) << Attempts(child->id).back().summary;
+  EXPECT_THAT(OriginHas("orch/12-issue-12"), HasSubstr("Review: add b.txt"));
+  // Once nothing uses it, the next sweep removes it.
+  clock_.Advance(120);
+  Step();
+  EXPECT_FALSE(files_.IsDirectory(tree));
+}
+
 TEST_F(DispatcherTest, AdoptSendsAnInProgressTaskWithoutARunBackToRouted) {
   // orch stopped between moving the task and recording its run.
   Task t = AddIssueTask("11", "x");

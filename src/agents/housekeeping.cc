@@ -11,17 +11,59 @@ namespace orch {
 namespace {
 constexpr int64_t kSweepEvery = 60;
 constexpr int64_t kPruneEvery = 3600;
+
+// A task in these states may still run an agent in its branch's work tree.
+bool StillWorking(TaskStatus s) {
+  return s == TaskStatus::kNew || s == TaskStatus::kRouted || s == TaskStatus::kInProgress ||
+         s == TaskStatus::kBlocked;
+}
 }  // namespace
 
 Housekeeping::Housekeeping(SqliteStore& store, const Config& config, const Clock& clock,
                            Runner& runner, FileSystem& files)
     : store_(store), config_(config), clock_(clock), runner_(runner), files_(files) {}
 
+void Housekeeping::SessionFinished(const std::string& session) {
+  if (session.empty()) return;
+  sessions_due_[session] = clock_.NowUnix() + config_.engine.keep_finished_sessions.count();
+}
+
+Status Housekeeping::RemoveFinishedSessions() {
+  int64_t now = clock_.NowUnix();
+  bool due = false;
+  for (const auto& [name, at] : sessions_due_) due = due || at <= now;
+  if (!due) return Status::OK();
+  Result<std::vector<Attempt>> running = store_.UnfinishedAttempts();
+  if (!running.ok()) return running.status();
+  std::set<std::string> in_use;  // a retry of the same task runs in a session of the same name
+  for (const Attempt& a : *running) in_use.insert(a.tmux_session);
+  for (auto it = sessions_due_.begin(); it != sessions_due_.end();) {
+    const std::string& name = it->first;
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    // Only a pane whose shim has exited: never a running agent.
+    Result<bool> dead = runner_.tmux().PaneDead(name);
+    if (!in_use.count(name) && dead.ok() && *dead) {
+      Status s = runner_.tmux().KillSession(name);
+      if (s.ok()) {
+        spdlog::info("dispatch: removed the finished session {}", name);
+      } else {
+        spdlog::warn("dispatch: removing the session {}: {}", name, s.message());
+      }
+    }
+    it = sessions_due_.erase(it);
+  }
+  return Status::OK();
+}
+
 Status Housekeeping::Step(const std::function<bool(int64_t)>& busy) {
-  Status first;
+  Status first = RemoveFinishedSessions().Prefixed("removing finished sessions");
   if (clock_.NowUnix() >= next_sweep_) {
     next_sweep_ = clock_.NowUnix() + kSweepEvery;
-    first = SweepWorktrees(busy).status().Prefixed("sweeping work trees");
+    Status s = SweepWorktrees(busy).status().Prefixed("sweeping work trees");
+    if (first.ok()) first = s;
   }
   if (clock_.NowUnix() >= next_prune_) {
     next_prune_ = clock_.NowUnix() + kPruneEvery;
@@ -46,6 +88,10 @@ Status Housekeeping::SweepProject(const Project& p, const std::function<bool(int
   if (!files_.IsDirectory(dir)) return Status::OK();
   Result<std::vector<Task>> tasks = store_.ListTasks({.project_id = p.id});
   if (!tasks.ok()) return tasks.status();
+  Result<std::vector<Attempt>> running = store_.UnfinishedAttempts();
+  if (!running.ok()) return running.status();
+  std::set<std::string> in_use;  // work trees of attempts not finished
+  for (const Attempt& a : *running) in_use.insert(a.worktree);
   std::map<std::string, const Task*> by_branch;
   std::set<std::string> keep;
   for (const Task& t : *tasks) {
@@ -54,11 +100,14 @@ Status Housekeeping::SweepProject(const Project& p, const std::function<bool(int
     // A run's steps that may write keep their work trees: a flow's branch holds its work,
     // a debug session's its fix. Read-only ones (plans, reviews) go like any other.
     if (!t.branch.empty() && t.run_id && !t.read_only) keep.insert(t.branch);
+    // So does a branch some task will still work on (a follow-up of an approved parent),
+    // and any task with a job in flight.
+    if (!t.branch.empty() && (StillWorking(t.status) || busy(t.id))) keep.insert(t.branch);
   }
   for (const std::string& name : files_.List(dir)) {
     std::string path = dir + "/" + name;
     std::string branch = "orch/" + name;
-    if (keep.count(branch)) continue;
+    if (keep.count(branch) || in_use.count(path)) continue;
     auto it = by_branch.find(branch);
     if (it == by_branch.end()) {
       spdlog::warn(

@@ -1,7 +1,10 @@
-// Housekeeping: the disk behind the agents, kept tidy on the engine's tick. Work trees of done
-// tasks are removed and work trees no task owns are reported (at most once a minute); the run
-// logs (runs/<task>/) of tasks done engine.run_log_retention_days ago are deleted (at most once
-// an hour). A task with a job in flight is never touched.
+// Housekeeping: the disk and tmux behind the agents, kept tidy on the engine's tick. Work trees
+// of done tasks are removed once no task will work in them any more and no attempt using them is
+// unfinished (a follow-up of an approved parent keeps its tree), and work trees no task owns are
+// reported (at most once a minute); the run logs (runs/<task>/) of tasks done
+// engine.run_log_retention_days ago are deleted (at most once an hour); a finished agent's tmux
+// session is removed engine.keep_finished_sessions after its attempt was applied (unless a
+// newer attempt runs in it). A task with a job in flight is never touched.
 //
 // Thread safety: the engine's thread only.
 #ifndef ORCH_AGENTS_HOUSEKEEPING_H_
@@ -9,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +31,9 @@ class Housekeeping {
 
   // Sweeps and prunes when each is due. `busy(task_id)`: the task has a job in flight.
   Status Step(const std::function<bool(int64_t)>& busy);
+  // The attempt that ran in tmux session `session` has been applied: the session goes
+  // engine.keep_finished_sessions from now (so people can still look at it until then).
+  void SessionFinished(const std::string& session);
   // Removes the work trees of done tasks, and logs work trees under orch's base that no task
   // owns (orphans: left by hand or by an older orch). Returns the orphans' paths.
   Result<std::vector<std::string>> SweepWorktrees(const std::function<bool(int64_t)>& busy);
@@ -37,6 +44,8 @@ class Housekeeping {
  private:
   Status SweepProject(const Project& p, const std::function<bool(int64_t)>& busy,
                       std::vector<std::string>* orphans);
+  // Kills the finished sessions whose time is up.
+  Status RemoveFinishedSessions();
 
   SqliteStore& store_;
   const Config& config_;
@@ -45,6 +54,7 @@ class Housekeeping {
   FileSystem& files_;
   int64_t next_sweep_ = 0;
   int64_t next_prune_ = 0;
+  std::map<std::string, int64_t> sessions_due_;  // finished session -> unix seconds to remove it
 };
 
 }  // namespace orch

@@ -128,8 +128,11 @@ class ShimOutput {
 // The read ends of the agent's stdout and stderr, copied to the output as bytes arrive.
 class AgentPipes {
  public:
-  AgentPipes(int out, int err) : fds_{{out, POLLIN, 0}, {err, POLLIN, 0}} {}
+  AgentPipes(int out, int err)
+      : fds_{{out, POLLIN, 0}, {err, POLLIN, 0}}, last_output_(std::chrono::steady_clock::now()) {}
   int open() const { return open_; }
+  // When the agent last wrote anything (or started).
+  std::chrono::steady_clock::time_point last_output() const { return last_output_; }
   // Waits up to `ms` for output and copies what came, closing a pipe at its end. False when
   // poll() fails.
   bool Copy(ShimOutput& output, int ms) {
@@ -140,6 +143,7 @@ class AgentPipes {
       ssize_t got = read(fds_[i].fd, buf_, sizeof buf_);
       if (got > 0) {
         output.Emit(buf_, got, i == 0);
+        last_output_ = std::chrono::steady_clock::now();
       } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
         close(fds_[i].fd);
         fds_[i].fd = -1;
@@ -151,6 +155,7 @@ class AgentPipes {
 
  private:
   pollfd fds_[2];
+  std::chrono::steady_clock::time_point last_output_;
   int open_ = 2;
   char buf_[65536];
 };
@@ -178,7 +183,9 @@ class GroupStopper {
 // Starts the agent from the spec: stdin from `stdin_fd`, stdout and stderr into the pipes'
 // write ends, in its own process group.
 Result<pid_t> StartAgent(const ShimSpec& spec, int stdin_fd, int out_fd, int err_fd) {
-  std::vector<std::string> env = ChildEnvironment(spec.env_set, spec.env_unset);
+  std::vector<std::string> env =
+      spec.env_keep.empty() ? ChildEnvironment(spec.env_set, spec.env_unset)
+                            : AllowedEnvironment(spec.env_keep, spec.env_set, spec.env_unset);
   // PATH lookup with the agent's PATH, not ours.
   for (const auto& e : env) {
     if (e.rfind("PATH=", 0) == 0) setenv("PATH", e.c_str() + 5, 1);
@@ -216,6 +223,12 @@ void Supervise(const ShimSpec& spec, pid_t pid, AgentPipes& pipes, ShimOutput& o
       output.Say("\norch: timed out after " + std::to_string(spec.timeout_seconds) +
                  "s, killing the agent's process group\n");
       stopper.Terminate(now);
+    } else if (!exited && !stopper.started() && spec.stuck_seconds > 0 &&
+               now - pipes.last_output() >= std::chrono::seconds(spec.stuck_seconds)) {
+      result.stuck_after = spec.stuck_seconds;
+      output.Say("\norch: no output for " + std::to_string(spec.stuck_seconds) +
+                 "s (engine.stuck_timeout), killing the agent's process group\n");
+      stopper.Terminate(now);
     }
     stopper.KillIfDue(now);
     if (!pipes.Copy(output, pipes.open() == 0 ? 50 : 100)) break;
@@ -249,7 +262,8 @@ int Finish(const std::string& run_dir, const ShimSpec& spec, ShimOutput& output,
   output.Say("\norch: agent exited (" +
              (result.signal ? std::string("signal ") + strsignal(result.signal)
                             : "code " + std::to_string(result.exit_code)) +
-             (result.timed_out ? ", timed out" : "") + ")\n");
+             (result.timed_out ? ", timed out" : "") + (result.stuck_after ? ", stuck" : "") +
+             ")\n");
   output.Close();
   Status written = WriteShimExit(run_dir, result);
   if (!written.ok()) fprintf(stderr, "orch shim: %s\n", written.message().c_str());
@@ -266,9 +280,11 @@ Status WriteShimSpec(const std::string& run_dir, const ShimSpec& s) {
   nlohmann::json j = {{"argv", s.argv},
                       {"env_set", s.env_set},
                       {"env_unset", s.env_unset},
+                      {"env_keep", s.env_keep},
                       {"cwd", s.cwd},
                       {"stdin", s.stdin_path},
                       {"timeout_seconds", s.timeout_seconds},
+                      {"stuck_seconds", s.stuck_seconds},
                       {"tmux_socket", s.tmux_socket},
                       {"channel", s.channel},
                       {"banner", s.banner}};
@@ -284,9 +300,11 @@ Result<ShimSpec> ReadShimSpec(const std::string& run_dir) {
     s.argv = j.at("argv").get<std::vector<std::string>>();
     s.env_set = j.value("env_set", std::map<std::string, std::string>{});
     s.env_unset = j.value("env_unset", std::vector<std::string>{});
+    s.env_keep = j.value("env_keep", std::vector<std::string>{});
     s.cwd = j.value("cwd", "");
     s.stdin_path = j.value("stdin", "");
     s.timeout_seconds = j.value("timeout_seconds", int64_t{0});
+    s.stuck_seconds = j.value("stuck_seconds", int64_t{0});
     s.tmux_socket = j.value("tmux_socket", "");
     s.channel = j.value("channel", "");
     s.banner = j.value("banner", "");
@@ -298,11 +316,9 @@ Result<ShimSpec> ReadShimSpec(const std::string& run_dir) {
 }
 
 Status WriteShimExit(const std::string& run_dir, const ShimExit& e) {
-  nlohmann::json j = {{"exit_code", e.exit_code},
-                      {"signal", e.signal},
-                      {"timed_out", e.timed_out},
-                      {"started_at", e.started_at},
-                      {"finished_at", e.finished_at}};
+  nlohmann::json j = {{"exit_code", e.exit_code},   {"signal", e.signal},
+                      {"timed_out", e.timed_out},   {"stuck_after", e.stuck_after},
+                      {"started_at", e.started_at}, {"finished_at", e.finished_at}};
   return WriteAtomically(run_dir + "/exit.json", j.dump() + "\n");
 }
 
@@ -315,6 +331,7 @@ Result<ShimExit> ReadShimExit(const std::string& run_dir) {
   e.exit_code = j.value("exit_code", -1);
   e.signal = j.value("signal", 0);
   e.timed_out = j.value("timed_out", false);
+  e.stuck_after = j.value("stuck_after", int64_t{0});
   e.started_at = j.value("started_at", int64_t{0});
   e.finished_at = j.value("finished_at", int64_t{0});
   return e;

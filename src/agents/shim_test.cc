@@ -167,14 +167,56 @@ TEST_F(ShimTest, UnreadableSpecExitsOneWithoutAnExitFile) {
   EXPECT_TRUE(ReadShimExit(run_dir()).status().IsNotFound());
 }
 
+TEST_F(ShimTest, AnAgentSilentForStuckSecondsIsEndedWithItsGroup) {
+  // Regression (issue 15 f): engine.stuck_timeout was unused; a silent agent ran until the
+  // whole timeout. Output resets the clock; silence for stuck_seconds ends the agent.
+  ShimSpec spec;
+  spec.argv = {"/bin/sh", "-c", "echo one; sleep 1; echo two; sleep 60"};
+  spec.timeout_seconds = 60;
+  spec.stuck_seconds = 2;
+  auto start = std::chrono::steady_clock::now();
+  ProcessResult r = RunShim(spec);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  ShimExit e = MustExit();
+  EXPECT_EQ(e.stuck_after, 2);
+  EXPECT_FALSE(e.timed_out);
+  EXPECT_EQ(e.signal, SIGTERM);
+  std::string log = test::ReadFile(run_dir() + "/output.log");
+  EXPECT_THAT(log, HasSubstr("two"));  // the second line came before it was taken for stuck
+  EXPECT_THAT(log, HasSubstr("no output for 2s"));
+}
+
+TEST_F(ShimTest, WithAnAllowlistTheAgentSeesOnlyItsVariables) {
+  // Regression (issue 15 e): the agent got orch's environment minus a denylist.
+  ShimSpec spec;
+  spec.argv = {"/usr/bin/env"};
+  spec.env_keep = {"PATH", "LC_*"};
+  spec.env_set = {{"ORCH_TASK_ID", "7"}};
+  spec.env_unset = {"LC_SECRET"};
+  ProcessResult r = RunShim(spec, {{"ORCH_WEBHOOK_SECRET", "s3cret"},
+                                   {"LC_TIME", "C"},
+                                   {"LC_SECRET", "x"},
+                                   {"PATH", "/usr/bin:/bin"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string env = test::ReadFile(run_dir() + "/stdout");
+  EXPECT_THAT(env, HasSubstr("PATH=/usr/bin:/bin\n"));
+  EXPECT_THAT(env, HasSubstr("LC_TIME=C\n"));
+  EXPECT_THAT(env, HasSubstr("ORCH_TASK_ID=7\n"));
+  EXPECT_THAT(env, Not(HasSubstr("ORCH_WEBHOOK_SECRET")));
+  EXPECT_THAT(env, Not(HasSubstr("LC_SECRET")));
+  EXPECT_THAT(env, Not(HasSubstr("HOME=")));
+}
+
 TEST(ShimSpecTest, SpecAndExitRoundTrip) {
   test::TempDir dir;
   ShimSpec spec{.argv = {"claude", "-p"},
                 .env_set = {{"A", "1"}},
                 .env_unset = {"GH_TOKEN"},
+                .env_keep = {"PATH", "LC_*"},
                 .cwd = "/w",
                 .stdin_path = "/r/prompt.md",
                 .timeout_seconds = 3600,
+                .stuck_seconds = 600,
                 .tmux_socket = "orch",
                 .channel = "orch-p-1",
                 .banner = "b"};
@@ -186,18 +228,23 @@ TEST(ShimSpecTest, SpecAndExitRoundTrip) {
   EXPECT_EQ(back->env_unset, spec.env_unset);
   EXPECT_EQ(back->stdin_path, "/r/prompt.md");
   EXPECT_EQ(back->timeout_seconds, 3600);
+  EXPECT_EQ(back->env_keep, spec.env_keep);
+  EXPECT_EQ(back->stuck_seconds, 600);
   EXPECT_EQ(back->channel, "orch-p-1");
 
   EXPECT_TRUE(ReadShimExit(dir.path()).status().IsNotFound());
-  ASSERT_TRUE(
-      WriteShimExit(
-          dir.path(),
-          {.exit_code = -1, .signal = 9, .timed_out = true, .started_at = 10, .finished_at = 20})
-          .ok());
+  ASSERT_TRUE(WriteShimExit(dir.path(), {.exit_code = -1,
+                                         .signal = 9,
+                                         .timed_out = true,
+                                         .stuck_after = 5,
+                                         .started_at = 10,
+                                         .finished_at = 20})
+                  .ok());
   Result<ShimExit> e = ReadShimExit(dir.path());
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->signal, 9);
   EXPECT_TRUE(e->timed_out);
+  EXPECT_EQ(e->stuck_after, 5);
   EXPECT_EQ(e->finished_at, 20);
 
   test::WriteFile(dir.Sub("spec.json"), R"({"argv": []})");

@@ -218,6 +218,30 @@ std::vector<std::string> ChildEnvironment(const std::map<std::string, std::strin
   return env;
 }
 
+std::vector<std::string> AllowedEnvironment(const std::vector<std::string>& keep,
+                                            const std::map<std::string, std::string>& set,
+                                            const std::vector<std::string>& unset) {
+  auto kept = [&keep](const std::string& name) {
+    for (const std::string& k : keep) {
+      bool prefix = !k.empty() && k.back() == '*';
+      if (prefix ? name.compare(0, k.size() - 1, k, 0, k.size() - 1) == 0 : name == k) {
+        return true;
+      }
+    }
+    return false;
+  };
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    std::string name = kv.substr(0, kv.find('='));
+    bool dropped = set.count(name) > 0 ||
+                   std::find(unset.begin(), unset.end(), name) != unset.end() || !kept(name);
+    if (!dropped) env.push_back(std::move(kv));
+  }
+  for (const auto& [name, value] : set) env.push_back(name + "=" + value);
+  return env;
+}
+
 PosixProcessRunner::PosixProcessRunner() { signal(SIGPIPE, SIG_IGN); }
 
 Result<ProcessResult> PosixProcessRunner::Run(const ProcessOptions& o) {

@@ -82,6 +82,13 @@ Result<pid_t> Spawn(const SpawnSpec& spec);
 std::vector<std::string> ChildEnvironment(const std::map<std::string, std::string>& set,
                                           const std::vector<std::string>& unset);
 
+// Only the variables of this process's environment that `keep` names and `unset` does not (in
+// its order), then `set`. An entry of `keep` ending in '*' names a prefix ("LC_*"). For a child
+// that must not see orch's secrets: an allowlist, never orch's environment minus a denylist.
+std::vector<std::string> AllowedEnvironment(const std::vector<std::string>& keep,
+                                            const std::map<std::string, std::string>& set,
+                                            const std::vector<std::string>& unset = {});
+
 // The absolute path of the running orch binary (from /proc/self/exe, symlinks resolved), or ""
 // when it cannot be known. Its directory is where the installed simulators and prompts are.
 std::string ExecutablePath();

@@ -343,7 +343,12 @@ void Reader::ReadAgents(const YAML::Node& node) {
                 Enum(n, k, kFormats, &f);
                 a.output_format = f;
               }},
-             {"env", [&](auto& n, auto& k) { StringMap(n, k, &a.env); }}});
+             {"env", [&](auto& n, auto& k) { StringMap(n, k, &a.env); }},
+             {"network", [&](auto& n, auto& k) {
+                bool on = true;
+                Bool(n, k, &on);
+                a.network = on;
+              }}});
   }
 }
 
@@ -474,7 +479,9 @@ void Reader::ReadEngine(const YAML::Node& node, const std::string& path) {
        {"webhook_health_check_interval",
         [&](auto& v, auto& k) { Duration(v, k, one, &en.webhook_health_check_interval); }},
        {"max_parallel", [&](auto& v, auto& k) { Int(v, k, 1, 64, &en.max_parallel); }},
-       {"stuck_timeout", [&](auto& v, auto& k) { Duration(v, k, Seconds(60), &en.stuck_timeout); }},
+       {"stuck_timeout", [&](auto& v, auto& k) { Duration(v, k, Seconds(1), &en.stuck_timeout); }},
+       {"keep_finished_sessions",
+        [&](auto& v, auto& k) { Duration(v, k, Seconds(0), &en.keep_finished_sessions); }},
        {"run_log_retention_days",
         [&](auto& v, auto& k) { Int(v, k, 0, 3650, &en.run_log_retention_days); }}});
 }

@@ -74,7 +74,10 @@ struct EngineConfig {
   Seconds fallback_sync_interval{30};
   Seconds webhook_health_check_interval{60};
   int max_parallel = 3;
+  // An agent whose output has not grown for this long is ended (its task retried or needs_review).
   Seconds stuck_timeout{1800};
+  // A finished agent's tmux session stays this long after its attempt is applied, to look at.
+  Seconds keep_finished_sessions{300};
   // The runs/<task>/ logs of a task done this many days ago are deleted; 0 keeps them.
   int run_log_retention_days = 30;
 };
@@ -145,6 +148,8 @@ struct AgentConfig {
   std::optional<Sandbox> sandbox;             // overrides workflow.sandbox
   std::optional<OutputFormat> output_format;  // required for agents that are not built in
   std::map<std::string, std::string> env;
+  // Network access inside codex's workspace-write sandbox; unset: on (key agents.codex.network).
+  std::optional<bool> network;
 };
 
 struct GitHubConfig {

@@ -41,6 +41,7 @@ void EmitAgents(YAML::Emitter& out, const std::map<std::string, AgentConfig>& ag
     out << YAML::Key << "command" << YAML::Value << a.command;
     EmitList(out, "args", a.args);
     if (a.sandbox) out << YAML::Key << "sandbox" << YAML::Value << SandboxName(*a.sandbox);
+    if (a.network) out << YAML::Key << "network" << YAML::Value << *a.network;
     if (a.output_format) {
       out << YAML::Key << "output_format" << YAML::Value << OutputFormatName(*a.output_format);
     }
@@ -105,6 +106,7 @@ void EmitEngine(YAML::Emitter& out, const EngineConfig& e) {
       << Secs(e.webhook_health_check_interval);
   out << YAML::Key << "max_parallel" << YAML::Value << e.max_parallel;
   out << YAML::Key << "stuck_timeout" << YAML::Value << Secs(e.stuck_timeout);
+  out << YAML::Key << "keep_finished_sessions" << YAML::Value << Secs(e.keep_finished_sessions);
   out << YAML::Key << "run_log_retention_days" << YAML::Value << e.run_log_retention_days;
   out << YAML::EndMap;
 }
