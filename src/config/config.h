@@ -136,10 +136,10 @@ struct RouterConfig {
 
 // model_map.<complexity>.<agent> = model
 struct ModelMap {
-  std::map<std::string, std::string> simple;
-  std::map<std::string, std::string> medium;
-  std::map<std::string, std::string> complex;
-  std::map<std::string, std::string> review;
+  std::map<std::string, std::string> simple{{"claude", "haiku"}, {"codex", "gpt-5.5"}};
+  std::map<std::string, std::string> medium{{"claude", "sonnet"}, {"codex", "gpt-5.5"}};
+  std::map<std::string, std::string> complex{{"claude", "opus"}, {"codex", "gpt-5.5"}};
+  std::map<std::string, std::string> review{{"claude", "sonnet"}, {"codex", "gpt-5.5"}};
 };
 
 struct AgentConfig {

@@ -110,6 +110,7 @@ IntakeDecision FromReview(const Json& p) {
   IntakeDecision d;
   d.action = IntakeAction::kReview;
   d.pr_number = Obj(p, "pull_request").value("number", int64_t{0});
+  d.pr_branch = Str(Obj(Obj(p, "pull_request"), "head"), "ref");
   d.review.id = review.value("id", int64_t{0});
   // Webhooks say "changes_requested", REST says "CHANGES_REQUESTED": one spelling from here on.
   d.review.state = Str(review, "state");
@@ -205,7 +206,7 @@ Result<std::string> Intake::Apply(const Project& project, const IntakeDecision& 
       return PullRequestClosed(project, d);
     case IntakeAction::kReview:
       if (!reviews_) return "review recorded (" + d.review.state + ")";
-      return reviews_->Apply(project, d.pr_number, d.review);
+      return reviews_->Apply(project, d.pr_number, d.review, d.pr_branch);
     case IntakeAction::kStartRun: {
       if (!start_run_) return std::string("ignored: runs are not driven here");
       Result<TrustVerdict> trust = trust_.Check(d.repo.empty() ? *project.repo : d.repo, d.actor);

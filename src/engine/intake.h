@@ -62,8 +62,9 @@ struct IntakeDecision {
   std::string body;
   std::vector<std::string> labels;
   int64_t pr_number = 0;
-  Review review;         // for kReview (state upper-cased as REST has it)
-  std::string run_kind;  // for kStartRun: "debug" or "plan"
+  std::string pr_branch;  // the pull request's head branch, when the event says
+  Review review;          // for kReview (state upper-cased as REST has it)
+  std::string run_kind;   // for kStartRun: "debug" or "plan"
 };
 
 class ReviewHandler;

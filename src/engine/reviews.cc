@@ -10,15 +10,34 @@
 namespace orch {
 namespace {
 
-// The task that owns pull request `pr`: the one whose work opened it, not a follow-up.
-Result<std::optional<Task>> OwnerOf(SqliteStore& store, const Project& project, int64_t pr) {
+// The task that owns pull request `pr`: the one whose work opened it, not a follow-up. The PR's
+// number reaches the task only when the engine applies the attempt that opened it, a moment
+// after GitHub has it; a review in between finds the task by the PR's branch (`head`), and
+// ties the PR to it.
+Result<std::optional<Task>> OwnerOf(SqliteStore& store, const Project& project, int64_t pr,
+                                    const std::string& head) {
   Result<std::vector<Task>> found = store.ListTasks({.project_id = project.id, .pr_number = pr});
   if (!found.ok()) return found.status();
   for (const Task& t : *found) {
     if (!IsReviewFollowUp(t)) return std::optional<Task>(t);
   }
+  if (head.empty()) return std::optional<Task>();
+  found = store.ListTasks({.project_id = project.id});
+  if (!found.ok()) return found.status();
+  for (const Task& t : *found) {
+    if (IsReviewFollowUp(t) || t.branch != head || t.pr_number) continue;
+    ORCH_RETURN_IF_ERROR(store.SetTaskPullRequest(t.id, pr));
+    spdlog::info("reviews: {} #{}: tied to task {} by its branch {}", project.name, pr, t.id, head);
+    Task tied = t;
+    tied.pr_number = pr;
+    return std::optional<Task>(tied);
+  }
   return std::optional<Task>();
 }
+
+// orch names its branches orch/...: a PR on one that no task owns yet may be a race with the
+// task's own bookkeeping, so its delivery is retried rather than dropped.
+bool MayBeOurs(const std::string& head) { return head.rfind("orch/", 0) == 0; }
 
 std::string FirstLine(const std::string& text, size_t max) {
   std::string line = text.substr(0, text.find('\n'));
@@ -117,12 +136,17 @@ std::string ReviewHandler::HandledKey(const Project& project, int64_t review_id)
   return "review.handled." + std::to_string(project.id) + "." + std::to_string(review_id);
 }
 
-Result<std::string> ReviewHandler::Apply(const Project& project, int64_t pr, const Review& review) {
+Result<std::string> ReviewHandler::Apply(const Project& project, int64_t pr, const Review& review,
+                                         const std::string& head) {
   if (!bot_login_.empty() && SameLogin(review.user.login, bot_login_)) {
     return std::string("ignored: orch's own review");
   }
-  Result<std::optional<Task>> parent = OwnerOf(store_, project, pr);
+  Result<std::optional<Task>> parent = OwnerOf(store_, project, pr, head);
   if (!parent.ok()) return parent.status();
+  if (!*parent && MayBeOurs(head)) {
+    return Status::Unavailable("pull request #" + std::to_string(pr),
+                               "no task has its branch " + head + " yet; retrying");
+  }
   if (!*parent) return "ignored: no task for pull request #" + std::to_string(pr);
   std::string key = HandledKey(project, review.id);
   Result<std::optional<std::string>> handled = store_.GetKv(key);
@@ -195,7 +219,12 @@ Result<std::string> ReviewHandler::ChangesRequested(const Project& project, cons
 
 Result<std::string> ReviewHandler::Approved(const Project& project, const Task& parent, int64_t pr,
                                             const Review& review) {
-  if (!config_.workflow.auto_close_task_on_approval) return std::string("approved");
+  if (parent.status == TaskStatus::kInProgress) {
+    // Tied by its branch (OwnerOf): the attempt that opened the PR is still being applied.
+    return Status::Unavailable(
+        "pull request #" + std::to_string(pr),
+        "task " + std::to_string(parent.id) + "'s attempt is still being applied; retrying");
+  }
   Result<std::vector<Review>> reviews = github_.ListReviews(*project.repo, pr);
   if (!reviews.ok()) return reviews.status();
   // Each trusted reviewer's latest verdict (comments do not change a verdict; an untrusted
@@ -212,6 +241,13 @@ Result<std::string> ReviewHandler::Approved(const Project& project, const Task& 
   }
   if (parent.status != TaskStatus::kInReview) {
     return std::string("approved; task is ") + TaskStatusName(parent.status);
+  }
+  if (!config_.workflow.auto_close_task_on_approval) {
+    // Done on merge (the default): the task waits in review and says so.
+    ORCH_RETURN_IF_ERROR(store_.SetTaskStatusReason(
+        parent.id, "pull request #" + std::to_string(pr) + " approved by " + review.user.login +
+                       "; waiting for it to be merged"));
+    return "approved: task " + std::to_string(parent.id) + " waits for the merge";
   }
   ORCH_RETURN_IF_ERROR(
       store_.Transition(parent.id, TaskStatus::kInReview, TaskStatus::kDone,

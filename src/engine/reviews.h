@@ -8,9 +8,14 @@
 //          and the reviewer; parent_id is the PR's task and source_id the comment ("review
 //          comment 123") or the review ("review 45"). The issue gets one comment listing them.
 //          After workflow.max_review_cycles such reviews the task goes to needs_review.
-//   APPROVED, and every reviewer's latest verdict is an approval
-//       (workflow.auto_close_task_on_approval) -> the task is done (this does not merge).
+//   APPROVED, and every reviewer's latest verdict is an approval -> the task waits in review,
+//       its reason "approved ...; waiting for it to be merged"; the merge makes it done. With
+//       workflow.auto_close_task_on_approval the approval itself makes it done (no merge).
 //   anything else -> recorded.
+//
+// A review may come before the task knows its PR's number (the attempt that opened it is
+// applied a moment later): it is matched by the PR's branch instead, and a review of an orch/
+// branch no task owns fails so that its delivery is retried, never dropped.
 //
 // The same review seen twice (a redelivery, a webhook then a poll) does nothing the second
 // time: each review is marked handled in the store, and follow-ups are keyed by comment id.
@@ -46,7 +51,10 @@ class ReviewHandler {
 
   // Handles review `review` of pull request `pr` in `project`; says what it did. Fails only
   // when the store or GitHub did (the caller retries).
-  Result<std::string> Apply(const Project& project, int64_t pr, const Review& review);
+  // `head` is the PR's branch, when known: a task not tied to the PR yet is found by it, and an
+  // orch/ branch no task owns fails with Unavailable (retried: it may be a race).
+  Result<std::string> Apply(const Project& project, int64_t pr, const Review& review,
+                            const std::string& head = "");
   // Checks the PRs of `project`'s in_review tasks. Returns how many reviews it handled.
   Result<int> Sync(const Project& project);
 

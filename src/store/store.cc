@@ -477,6 +477,10 @@ Status SqliteStore::SetTaskAgentSession(int64_t id, const std::string& session) 
   return SetTaskColumn(id, "agent_session", session);
 }
 
+Status SqliteStore::SetTaskStatusReason(int64_t id, const std::string& reason) {
+  return SetTaskColumn(id, "status_reason", reason);
+}
+
 Status SqliteStore::SetTaskColumn(int64_t id, const char* column, const std::string& value) {
   try {
     SQLite::Statement upd(

@@ -253,6 +253,8 @@ class SqliteStore {
   Status SetTaskRoute(int64_t id, const std::string& route_json);
   Status SetTaskBranch(int64_t id, const std::string& branch);
   Status SetTaskAgentSession(int64_t id, const std::string& session);
+  // Says more about a task's status without changing it ("approved; waiting for the merge").
+  Status SetTaskStatusReason(int64_t id, const std::string& reason);
 
   // A task's attempts (table task_runs). StartAttempt inserts one numbered the task's attempts
   // so far + 1 and returns it; FinishAttempt records how it ended (once: Conflict when already
