@@ -5,7 +5,10 @@
 // limit), stores them all in one transaction through its SqliteStore, hands each writer its
 // outcome, and passes leadership on (after leveldb's DBImpl::Write). Under load one commit
 // carries many deliveries; alone, a delivery is committed at once. A 2xx is only ever sent after
-// Submit() returned, so no acknowledged delivery can be lost to a crash.
+// Submit() returned, and the store returns only once the batch's payloads (one fdatasync) and
+// rows (one synchronous=FULL commit) are on stable storage, so no acknowledged delivery can be
+// lost to a crash or a power loss. The group commit is what makes that affordable: one batch,
+// two syncs, however many deliveries.
 //
 // Checkpoints: the leader's connection does not copy the bulk of the WAL (that would make
 // requests wait for fsyncs). A background thread checkpoints through its own connection every

@@ -47,6 +47,19 @@ int64_t SegmentNumber(const std::string& name) {
   return std::stoll(digits);
 }
 
+// fsync()s the directory `dir`, so the entries created in it survive a power loss.
+Status SyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError(dir, "opening to sync: " + ErrnoText());
+  int r;
+  do {
+    r = ::fsync(fd);
+  } while (r != 0 && errno == EINTR);
+  Status s = r == 0 ? Status::OK() : Status::IOError(dir, "syncing: " + ErrnoText());
+  ::close(fd);
+  return s;
+}
+
 }  // namespace
 
 PayloadLog::PayloadLog(std::string dir) : dir_(std::move(dir)) {}
@@ -82,7 +95,11 @@ Result<std::vector<int64_t>> PayloadLog::ListSegments() const {
 Status PayloadLog::StartSegment() {
   CloseSegment();
   std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
+  if (std::filesystem::create_directories(dir_, ec)) {
+    // A new directory's own entry lives in its parent.
+    std::string parent = std::filesystem::path(dir_).parent_path().string();
+    ORCH_RETURN_IF_ERROR(SyncDirectory(parent.empty() ? "." : parent));
+  }
   if (ec) return Status::IOError(dir_, "creating the payload log: " + ec.message());
   Result<std::vector<int64_t>> existing = ListSegments();
   if (!existing.ok()) return existing.status();
@@ -95,7 +112,10 @@ Status PayloadLog::StartSegment() {
       segment_ = next;
       size_ = 0;
       opened_at_ = std::chrono::steady_clock::now();
-      return Status::OK();
+      // fdatasync() of the segment makes its data durable, not its name.
+      Status synced = SyncDirectory(dir_);
+      if (!synced.ok()) CloseSegment();
+      return synced;
     }
     if (errno != EEXIST) return Status::IOError(SegmentPath(next), "creating: " + ErrnoText());
   }
@@ -124,6 +144,27 @@ Result<std::vector<PayloadRef>> PayloadLog::Append(const std::vector<std::string
   }
   size_ = offset;
   return refs;
+}
+
+Status PayloadLog::Sync() {
+  if (fd_ < 0) return Status::OK();  // nothing appended, or the segment was abandoned
+  int r;
+  do {
+#ifdef __APPLE__
+    r = ::fcntl(fd_, F_FULLFSYNC);  // macOS's fsync leaves the data in the drive's cache
+#else
+    r = ::fdatasync(fd_);
+#endif
+  } while (r != 0 && errno == EINTR);
+  if (r != 0) {
+    // After a failed fdatasync the kernel may have dropped the dirty pages: never trust this
+    // segment again.
+    Status s = Status::IOError(SegmentPath(segment_), "syncing payloads: " + ErrnoText());
+    CloseSegment();
+    return s;
+  }
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  return Status::OK();
 }
 
 Result<std::string> PayloadLog::Read(const PayloadRef& ref) const {

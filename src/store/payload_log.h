@@ -4,11 +4,12 @@
 // WAL, index maintenance and a second copy at checkpoint time; appending it to a plain file is
 // one write(). The log lives in a directory beside the database (`<db path>-inbox/`) as segment
 // files `<number>.seg`. The inbox's group commit appends a whole batch's payloads with one
-// writev() and only then commits the rows that point at them (segment, offset, length): a row
-// is never committed before its payload's write returned, so after a kill -9 every committed
-// row's payload is in the page cache and survives; a torn tail left by a crash mid-write is
-// referenced by no row and is never read. (Like the WAL under synchronous=NORMAL, the log is
-// not fsynced: a power loss may lose the newest payloads.)
+// writev(), makes them durable with one fdatasync() (Sync), and only then commits the rows that
+// point at them (segment, offset, length): a row is never committed before its payload is on
+// stable storage, so neither a kill -9 nor a power loss can leave a committed row without its
+// payload; a torn tail left by a crash mid-write is referenced by no row and is never read. A new
+// segment's directory entry is synced when the segment is created (and the directory's, when
+// the directory is).
 //
 // Each writer (one PayloadLog that calls Append) creates its own new segment, exclusively, the
 // first time it appends and whenever the current one reaches kSegmentBytes or kSegmentAge, so
@@ -24,6 +25,7 @@
 #ifndef ORCH_STORE_PAYLOAD_LOG_H_
 #define ORCH_STORE_PAYLOAD_LOG_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <set>
@@ -59,8 +61,15 @@ class PayloadLog {
   const std::string& dir() const { return dir_; }
   std::string SegmentPath(int64_t segment) const;
 
-  // Appends `payloads` in one write and returns where each one landed, in order.
+  // Appends `payloads` in one write and returns where each one landed, in order. They are in
+  // the page cache, not yet on stable storage: call Sync before anything refers to them.
   Result<std::vector<PayloadRef>> Append(const std::vector<std::string_view>& payloads);
+  // fdatasync()s the current segment, so everything Append returned is on stable storage.
+  // IOError when the sync fails; the segment is then abandoned (the next Append starts a new
+  // one), as after a failed write, since what reached the disk is unknown.
+  Status Sync();
+  // How many times Sync reached stable storage (tests and the benchmark read it).
+  uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
 
   // The payload at `ref`.
   Result<std::string> Read(const PayloadRef& ref) const;
@@ -80,6 +89,7 @@ class PayloadLog {
   int64_t segment_ = 0;
   int64_t size_ = 0;
   std::chrono::steady_clock::time_point opened_at_;
+  std::atomic<uint64_t> syncs_{0};
 };
 
 }  // namespace orch

@@ -10,6 +10,7 @@
 #ifndef ORCH_STORE_STORE_H_
 #define ORCH_STORE_STORE_H_
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -296,9 +297,11 @@ class SqliteStore {
   Status Transition(int64_t id, TaskStatus from, TaskStatus to, const Cause& cause,
                     AttemptEffect attempts = AttemptEffect::kKeep);
 
-  // The webhook inbox (store_inbox.cc). A delivery is recognised by its delivery id or by its
-  // payload's SHA-256. StoreDelivery commits before it returns, so a 2xx sent after it is never
-  // for a delivery that a crash could lose.
+  // The webhook inbox (store_inbox.cc). A delivery is recognised by its delivery id; one without
+  // an id, by its payload's SHA-256 within its event type. StoreDelivery returns only once the
+  // payload (fdatasync of its log segment) and the row (a synchronous=FULL commit, this
+  // transaction only) are on stable storage, so a 2xx sent after it is never for a delivery
+  // that a crash, an OS crash or a power loss could lose.
   Result<InboxOutcome> StoreDelivery(const NewDelivery& delivery);
   // The same for many deliveries in one transaction (the receiver's group commit): one outcome
   // per delivery, in order; on failure none of them is stored.
@@ -306,6 +309,10 @@ class SqliteStore {
   // Reads the inbox's dedup keys into memory now (StoreDeliveries does on its first batch), so
   // the first delivery after a start does not wait for them.
   Status LoadInboxKeys();
+  // The inbox's payload log (payload_log.h); null for ":memory:". For tests and the benchmark.
+  const PayloadLog* payload_log() const { return payloads_.get(); }
+  // How many inbox commits were made synchronous=FULL (tests and the benchmark read it).
+  uint64_t durable_commits() const { return durable_commits_.load(std::memory_order_relaxed); }
   // Deliveries due now, oldest first, at most `limit`.
   Result<std::vector<Delivery>> DueDeliveries(int limit);
   // `result` says what applying it did (shown by `orch webhook deliveries`).
@@ -323,6 +330,9 @@ class SqliteStore {
   Result<WebhookStats> GetWebhookStats(int64_t since);
   // Unix seconds of the newest receipt, if any (for /health).
   Result<std::optional<int64_t>> LastWebhookAt();
+  // Unix seconds of the newest delivery or redelivery received for `repo` (owner/name, any
+  // case), if any: whether webhooks still arrive for it (delivery_watch.h).
+  Result<std::optional<int64_t>> LastDeliveryFor(const std::string& repo);
   // Deletes receipts older than `before`; deliveries stay. Also deletes payload log segments
   // last written before `before` that hold no payload of a delivery still to be applied (or
   // failed), or created or applied at or after `before`: replaying such an old delivery then
@@ -366,6 +376,7 @@ class SqliteStore {
   std::unique_ptr<SQLite::Database> db_;
   // The payloads of new deliveries (payload_log.h); null for ":memory:", which keeps them inline.
   std::unique_ptr<PayloadLog> payloads_;
+  std::atomic<uint64_t> durable_commits_{0};
   // The inbox's statements, prepared once: the receiver's group commit runs them thousands of
   // times a second.
   struct InboxStatements;

@@ -87,14 +87,17 @@ int64_t HashPrefix(std::string_view hash) {
   return static_cast<int64_t>(v);
 }
 
-// Which rows of webhook_deliveries have a given delivery id or body, kept in memory by the
-// connection that stores deliveries. The table has no index on either: both keys are random, so
-// each insert dirtied a leaf page of each index at a random place, which was most of the cost of
-// a commit. The keys are derived from the table and never ahead of it: before each batch, under
-// the write lock, Refresh reads the rows added since it last looked, and starts again from a
-// full read after any deletion (webhook_inbox_state counts them; ids are only reused after the
-// newest row was deleted). A key is a hash, so a hit is only a candidate; the row is read and
-// compared whole.
+// Which rows of webhook_deliveries have a given delivery id or (for rows without one) body, kept
+// in memory by the connection that stores deliveries. A delivery is recognised by its
+// X-GitHub-Delivery id alone: GitHub reuses it on redelivery, and distinct events may have
+// byte-identical bodies (block, unblock, block). Only a delivery without an id is recognised by
+// its body, and then only among the rows without one, of the same event type. The table has no
+// index on either: both keys are random, so each insert dirtied a leaf page of each index at a
+// random place, which was most of the cost of a commit. The keys are derived from the table and
+// never ahead of it: before each batch, under the write lock, Refresh reads the rows added since it
+// last looked, and starts again from a full read after any deletion (webhook_inbox_state counts
+// them; ids are only reused after the newest row was deleted). A key is a hash, so a hit is only a
+// candidate; the row is read and compared whole.
 class DeliveryKeys {
  public:
   explicit DeliveryKeys(SQLite::Database& db)
@@ -125,17 +128,20 @@ class DeliveryKeys {
     since_.reset();
   }
   void Add(int64_t row, std::string_view delivery_id, int64_t hash_prefix) {
-    by_id_.emplace(IdKey(delivery_id), row);
-    by_prefix_.emplace(hash_prefix, row);
+    if (delivery_id.empty()) {
+      by_prefix_.emplace(static_cast<uint64_t>(hash_prefix), row);
+    } else {
+      by_id_.emplace(IdKey(delivery_id), row);
+    }
     newest_ = std::max(newest_, row);
   }
-  // Rows that may have `delivery_id` or a body whose hash starts with `hash_prefix`.
+  // Rows that may be the same delivery: those that may have `delivery_id`, or, for a delivery
+  // without one, the id-less rows whose body's hash may start with `hash_prefix`.
   std::vector<int64_t> Candidates(std::string_view delivery_id, int64_t hash_prefix) const {
     std::vector<int64_t> rows;
-    auto [a, b] = by_id_.equal_range(IdKey(delivery_id));
+    auto [a, b] = delivery_id.empty() ? by_prefix_.equal_range(static_cast<uint64_t>(hash_prefix))
+                                      : by_id_.equal_range(IdKey(delivery_id));
     for (; a != b; ++a) rows.push_back(a->second);
-    auto [c, d] = by_prefix_.equal_range(hash_prefix);
-    for (; c != d; ++c) rows.push_back(c->second);
     return rows;
   }
 
@@ -147,12 +153,36 @@ class DeliveryKeys {
   SQLite::Statement deletions_query_, since_;
   bool valid_ = false;
   int64_t deletions_ = 0;
-  int64_t newest_ = 0;  // the highest row id read or added
-  std::unordered_multimap<uint64_t, int64_t> by_id_;
-  std::unordered_multimap<int64_t, int64_t> by_prefix_;
+  int64_t newest_ = 0;                                    // the highest row id read or added
+  std::unordered_multimap<uint64_t, int64_t> by_id_;      // rows with a delivery id
+  std::unordered_multimap<uint64_t, int64_t> by_prefix_;  // rows without one, by body
 };
 
-// An earlier row with a delivery's id or body, and what became of it.
+// Makes the connection's commits synchronous=FULL for as long as it lives (declare it before
+// the transaction, so the transaction ends first), then NORMAL again, as SqliteStore::Open set.
+// The engine's writes stay NORMAL: in WAL mode a power loss can roll back only their last few
+// commits, never corrupt the database, and what they record is either rebuilt by the next sync
+// from GitHub or checked against GitHub before it is acted on again; only an acknowledged
+// delivery has no other copy.
+class FullSyncCommit {
+ public:
+  explicit FullSyncCommit(SQLite::Database& db) : db_(db) { db_.exec("PRAGMA synchronous = FULL"); }
+  ~FullSyncCommit() {
+    try {
+      db_.exec("PRAGMA synchronous = NORMAL");
+    } catch (const std::exception&) {
+      // Left FULL: slower, never less safe.
+    }
+  }
+  FullSyncCommit(const FullSyncCommit&) = delete;
+  FullSyncCommit& operator=(const FullSyncCommit&) = delete;
+
+ private:
+  SQLite::Database& db_;
+};
+
+// An earlier row of the same delivery (its id, or its body and event for one without an id),
+// and what became of it.
 struct EarlierDelivery {
   int64_t row = 0;
   bool applied = false, waiting = false;
@@ -190,11 +220,12 @@ Result<InboxOutcome> SqliteStore::StoreDelivery(const NewDelivery& d) {
 struct SqliteStore::InboxStatements {
   explicit InboxStatements(SQLite::Database& db)
       : keys(db),
-        // A candidate row from `keys`: is it the delivery (?2, ?3), and what became of it?
+        // A candidate row from `keys`: is it the delivery (its id ?2; without one, its body's
+        // hash ?3 and event ?4), and what became of it?
         candidate(db,
                   "SELECT processed_at IS NOT NULL, next_attempt_at IS NOT NULL, retry_count "
-                  "FROM webhook_deliveries WHERE id = ?1 AND (delivery_id = ?2 OR "
-                  "payload_hash = ?3)"),
+                  "FROM webhook_deliveries WHERE id = ?1 AND delivery_id = ?2 AND "
+                  "(?2 <> '' OR (payload_hash = ?3 AND event_type = ?4))"),
         requeue(db,
                 "UPDATE webhook_deliveries SET next_attempt_at = ?, retry_count = "
                 "CASE WHEN next_attempt_at IS NULL THEN 0 ELSE retry_count END WHERE id = ?"),
@@ -206,16 +237,17 @@ struct SqliteStore::InboxStatements {
                 "INSERT INTO webhook_receipts(delivery_row, outcome, received_at) "
                 "VALUES (?, ?, ?)") {}
 
-  // The most telling earlier row with the delivery's id or body (EarlierDelivery::rank), if
-  // any. Nearly every delivery is new and has no candidate.
-  std::optional<EarlierDelivery> FindEarlier(const std::string& delivery_id,
-                                             const std::string& hash, int64_t prefix) {
+  // The most telling earlier row of the same delivery (EarlierDelivery::rank), if any. Nearly
+  // every delivery is new and has no candidate.
+  std::optional<EarlierDelivery> FindEarlier(const NewDelivery& d, const std::string& hash,
+                                             int64_t prefix) {
     std::optional<EarlierDelivery> earlier;
-    for (int64_t row : keys.Candidates(delivery_id, prefix)) {
+    for (int64_t row : keys.Candidates(d.delivery_id, prefix)) {
       candidate.reset();
       candidate.bind(1, row);
-      candidate.bindNoCopy(2, delivery_id);
+      candidate.bindNoCopy(2, d.delivery_id);
       candidate.bindNoCopy(3, hash);
+      candidate.bindNoCopy(4, d.event_type);
       if (!candidate.executeStep()) continue;  // a hash collision, or a deleted row
       EarlierDelivery e{row, candidate.getColumn(0).getInt() != 0,
                         candidate.getColumn(1).getInt() != 0, candidate.getColumn(2).getInt()};
@@ -285,12 +317,21 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
     Result<std::vector<PayloadRef>> appended = payloads_->Append(bodies);
     if (!appended.ok()) return appended.status().Prefixed("storing webhook delivery");
     refs = std::move(appended).value();
+    // On stable storage before any row refers to them.
+    if (Status synced = payloads_->Sync(); !synced.ok()) {
+      return synced.Prefixed("storing webhook delivery");
+    }
   }
   std::vector<InboxOutcome> out;
   out.reserve(deliveries.size());
   try {
     if (!inbox_) inbox_ = std::make_unique<InboxStatements>(*db_);
     InboxStatements& st = *inbox_;
+    // This commit, unlike the engine's, must survive a power loss: the 2xx that follows it
+    // tells GitHub never to send the delivery again. In WAL mode FULL syncs the WAL at commit
+    // (NORMAL only at checkpoints). Set per transaction (a PRAGMA cannot change inside one),
+    // and back to NORMAL by FullSyncCommit whatever happens.
+    FullSyncCommit full(*db_);
     SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     st.keys.Refresh();
     int64_t now = clock_.NowUnix();
@@ -299,7 +340,7 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
       std::string computed = d.payload_hash.empty() ? Sha256Hex(d.payload) : std::string();
       const std::string& hash = d.payload_hash.empty() ? computed : d.payload_hash;
       int64_t prefix = HashPrefix(hash);
-      if (std::optional<EarlierDelivery> earlier = st.FindEarlier(d.delivery_id, hash, prefix)) {
+      if (std::optional<EarlierDelivery> earlier = st.FindEarlier(d, hash, prefix)) {
         out.push_back(st.RecordRedelivery(*earlier, now));
         continue;
       }
@@ -309,6 +350,7 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
       out.push_back(InboxOutcome::kStored);
     }
     txn.commit();
+    ++durable_commits_;
     return out;
   } catch (const std::exception& e) {
     // A failed statement may be left mid-step, and the keys may name rows rolled back:
@@ -484,14 +526,37 @@ Result<WebhookStats> SqliteStore::GetWebhookStats(int64_t since) {
 
 Result<std::optional<int64_t>> SqliteStore::LastWebhookAt() {
   try {
+    // The newest rows by id rather than MAX over the times: no index on the times, and the
+    // engine asks every tick while it waits for deliveries to come back. Rows are inserted in
+    // time order.
     SQLite::Statement q(*db_,
-                        "SELECT MAX(t) FROM (SELECT MAX(received_at) AS t FROM webhook_receipts "
-                        "UNION ALL SELECT MAX(created_at) FROM webhook_deliveries)");
+                        "SELECT MAX(t) FROM (SELECT (SELECT received_at FROM webhook_receipts "
+                        "ORDER BY id DESC LIMIT 1) AS t UNION ALL SELECT (SELECT created_at "
+                        "FROM webhook_deliveries ORDER BY id DESC LIMIT 1))");
     q.executeStep();
     if (q.getColumn(0).isNull()) return std::optional<int64_t>();
     return std::optional<int64_t>(q.getColumn(0).getInt64());
   } catch (const std::exception& e) {
     return Error(e, "reading last webhook time");
+  }
+}
+
+Result<std::optional<int64_t>> SqliteStore::LastDeliveryFor(const std::string& repo) {
+  try {
+    // A scan (no index on repo): the engine asks once per change a sync found, judged.
+    SQLite::Statement q(*db_,
+                        "SELECT MAX(t) FROM ("
+                        "SELECT MAX(created_at) AS t FROM webhook_deliveries "
+                        "WHERE repo = ?1 COLLATE NOCASE UNION ALL "
+                        "SELECT MAX(r.received_at) FROM webhook_receipts r "
+                        "JOIN webhook_deliveries d ON d.id = r.delivery_row "
+                        "WHERE d.repo = ?1 COLLATE NOCASE)");
+    q.bind(1, repo);
+    q.executeStep();
+    if (q.getColumn(0).isNull()) return std::optional<int64_t>();
+    return std::optional<int64_t>(q.getColumn(0).getInt64());
+  } catch (const std::exception& e) {
+    return Error(e, "reading the last delivery for a repository");
   }
 }
 

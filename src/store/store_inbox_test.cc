@@ -58,14 +58,44 @@ TEST_F(InboxTest, StoredDeliveryIsDueAndSurvivesReopening) {
   EXPECT_EQ(due[0].payload_hash.size(), 64u);
 }
 
-TEST_F(InboxTest, SameIdOrSameBodyIsADuplicate) {
+TEST_F(InboxTest, SameIdIsADuplicate) {
   EXPECT_EQ(Store(Labeled("d-1")), InboxOutcome::kStored);
   EXPECT_EQ(Store(Labeled("d-1")), InboxOutcome::kDuplicate);  // waiting: applied once
   ASSERT_TRUE(store_->MarkDeliveryApplied(Due()[0].id).ok());
   EXPECT_EQ(Store(Labeled("d-1")), InboxOutcome::kDuplicate);
-  EXPECT_EQ(Store(Labeled("d-2")), InboxOutcome::kDuplicate);  // new id, same body
-  EXPECT_EQ(Store(Labeled("d-3", "{\"n\":2}")), InboxOutcome::kStored);
-  EXPECT_EQ(Due().size(), 1u);
+  // GitHub's redelivery reuses the id, whatever the body says now.
+  EXPECT_EQ(Store(Labeled("d-1", "{\"n\":2}")), InboxOutcome::kDuplicate);
+  EXPECT_TRUE(Due().empty());
+}
+
+TEST_F(InboxTest, IdenticalBodiesWithDistinctDeliveryIdsAreBothStored) {
+  // Regression (issue 22): a repeated event whose payload has no timestamp (block, unblock,
+  // block) has byte-identical bodies under distinct delivery ids; the second was answered
+  // "duplicate" and lost.
+  NewDelivery first{"d-1", "org_block", "blocked", "", "{\"action\":\"blocked\"}"};
+  NewDelivery second = first;
+  second.delivery_id = "d-2";
+  EXPECT_EQ(Store(first), InboxOutcome::kStored);
+  EXPECT_EQ(Store(second), InboxOutcome::kStored);
+  EXPECT_EQ(Store(second), InboxOutcome::kDuplicate);  // the same id twice: stored once
+  std::vector<Delivery> due = Due();
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].delivery_id, "d-1");
+  EXPECT_EQ(due[1].delivery_id, "d-2");
+  EXPECT_EQ(due[0].payload, due[1].payload);
+}
+
+TEST_F(InboxTest, WithoutAnIdTheBodyIsTheKeyWithinItsEventType) {
+  NewDelivery labeled{"", "issues", "labeled", "acme/widgets", "{\"n\":1}"};
+  NewDelivery comment{"", "issue_comment", "created", "acme/widgets", "{\"n\":1}"};
+  EXPECT_EQ(Store(labeled), InboxOutcome::kStored);
+  EXPECT_EQ(Store(labeled), InboxOutcome::kDuplicate);
+  EXPECT_EQ(Store(comment), InboxOutcome::kStored);  // same bytes, another event
+  // A delivery with an id is never matched by body, nor an id-less one by a row with an id.
+  EXPECT_EQ(Store(Labeled("d-1", "{\"n\":1}")), InboxOutcome::kStored);
+  EXPECT_EQ(Store({"", "issues", "labeled", "acme/widgets", "{\"n\":2}"}), InboxOutcome::kStored);
+  EXPECT_EQ(Store(Labeled("d-2", "{\"n\":2}")), InboxOutcome::kStored);
+  EXPECT_EQ(Due().size(), 5u);
 }
 
 TEST_F(InboxTest, FailuresBackOffThenStayFailed) {
@@ -234,18 +264,19 @@ TEST_F(InboxTest, PruningDropsOldAppliedDeliveriesButKeepsFailedAndWaitingOnes) 
 TEST_F(InboxTest, BodiesWhoseHashesShareTheirFirst8BytesAreNotDuplicates) {
   // Bodies are looked up by the first 8 bytes of their SHA-256; two hashes alike there must
   // still be told apart by the rest.
+  // Deliveries without an id, which are the ones recognised by their body.
   std::string prefix = "0123456789abcdef";
-  NewDelivery a = Labeled("d-1", "{\"n\":1}");
+  NewDelivery a = Labeled("", "{\"n\":1}");
   a.payload_hash = prefix + std::string(48, '0');
-  NewDelivery b = Labeled("d-2", "{\"n\":2}");
+  NewDelivery b = Labeled("", "{\"n\":2}");
   b.payload_hash = prefix + std::string(48, '1');
   EXPECT_EQ(Store(a), InboxOutcome::kStored);
   ASSERT_TRUE(store_->MarkDeliveryApplied(Due()[0].id).ok());
   EXPECT_EQ(Store(b), InboxOutcome::kStored);
   ASSERT_EQ(Due().size(), 1u);
-  EXPECT_EQ(Due()[0].delivery_id, "d-2");
-  // The whole hash again, under a new id: a duplicate of the applied one.
-  NewDelivery again = Labeled("d-3", "{\"n\":1}");
+  EXPECT_EQ(Due()[0].payload, "{\"n\":2}");
+  // The whole hash again: a duplicate of the applied one.
+  NewDelivery again = Labeled("", "{\"n\":1}");
   again.payload_hash = a.payload_hash;
   EXPECT_EQ(Store(again), InboxOutcome::kDuplicate);
   SQLite::Database db(dir_.Sub("orch.db"));
@@ -262,19 +293,22 @@ TEST_F(InboxTest, RowsAnotherConnectionStoredAreDuplicatesHere) {
   auto other = std::move(SqliteStore::Open(dir_.Sub("orch.db"), clock_)).value();
   ASSERT_EQ(*other->StoreDelivery(Labeled("theirs", "{\"n\":2}")), InboxOutcome::kStored);
   for (const Delivery& d : Due()) ASSERT_TRUE(store_->MarkDeliveryApplied(d.id).ok());
+  ASSERT_EQ(*other->StoreDelivery(Labeled("", "{\"n\":5}")), InboxOutcome::kStored);
   EXPECT_EQ(Store(Labeled("theirs", "{\"n\":3}")), InboxOutcome::kDuplicate);
-  EXPECT_EQ(Store(Labeled("new-id", "{\"n\":2}")), InboxOutcome::kDuplicate);
   EXPECT_EQ(Store(Labeled("mine", "{\"n\":4}")), InboxOutcome::kDuplicate);
-  EXPECT_TRUE(Due().empty());
+  EXPECT_EQ(Store(Labeled("", "{\"n\":5}")), InboxOutcome::kDuplicate);
+  ASSERT_EQ(Due().size(), 1u);  // only the id-less one, not applied
+  EXPECT_EQ(Due()[0].delivery_id, "");
 }
 
 TEST_F(InboxTest, KeysReadAtStartFindEveryEarlierRow) {
   EXPECT_EQ(Store(Labeled("a", "{\"a\":1}")), InboxOutcome::kStored);
-  EXPECT_EQ(Store(Labeled("b", "{\"b\":1}")), InboxOutcome::kStored);
+  EXPECT_EQ(Store(Labeled("", "{\"b\":1}")), InboxOutcome::kStored);
   auto daemon = std::move(SqliteStore::Open(dir_.Sub("orch.db"), clock_)).value();
   ASSERT_TRUE(daemon->LoadInboxKeys().ok());
   EXPECT_EQ(*daemon->StoreDelivery(Labeled("a", "{\"other\":1}")), InboxOutcome::kDuplicate);
-  EXPECT_EQ(*daemon->StoreDelivery(Labeled("new-id", "{\"b\":1}")), InboxOutcome::kDuplicate);
+  EXPECT_EQ(*daemon->StoreDelivery(Labeled("", "{\"b\":1}")), InboxOutcome::kDuplicate);
+  EXPECT_EQ(*daemon->StoreDelivery(Labeled("new-id", "{\"b\":1}")), InboxOutcome::kStored);
   EXPECT_EQ(*daemon->StoreDelivery(Labeled("c", "{\"c\":1}")), InboxOutcome::kStored);
 }
 
@@ -293,7 +327,6 @@ TEST_F(InboxTest, ARowIdReusedAfterPruningIsFoundByItsNewDelivery) {
   ASSERT_EQ(Due()[0].id, old_row);  // the id was reused
   ASSERT_TRUE(other->MarkDeliveryApplied(old_row).ok());
   EXPECT_EQ(Store(Labeled("new", "{\"again\":1}")), InboxOutcome::kDuplicate);
-  EXPECT_EQ(Store(Labeled("other-id", "{\"new\":1}")), InboxOutcome::kDuplicate);
   // The pruned one is new again, as before.
   EXPECT_EQ(Store(Labeled("old", "{\"old\":1}")), InboxOutcome::kStored);
 }
@@ -369,12 +402,13 @@ TEST(InboxMigrationTest, Migration6KeepsDeduplicatingDeliveriesStoredAtVersion5)
     EXPECT_TRUE(r.ok()) << r.status().message();
     return r.ok() ? *r : InboxOutcome::kStored;
   };
-  // The old rows are still found: by body, by id, and a failed one is applied again.
-  EXPECT_EQ(store_one("new-id", applied_body), InboxOutcome::kDuplicate);
+  // The old rows are still found by id, and a failed one is applied again; a body under a new
+  // id is a new delivery.
   EXPECT_EQ(store_one("old-applied", "{\"other\":1}"), InboxOutcome::kDuplicate);
   EXPECT_EQ(store_one("old-failed", failed_body), InboxOutcome::kRequeued);
+  EXPECT_EQ(store_one("new-id", applied_body), InboxOutcome::kStored);
   EXPECT_EQ(store_one("fresh", "{\"fresh\":1}"), InboxOutcome::kStored);
-  EXPECT_EQ(store_one("fresh-again", "{\"fresh\":1}"), InboxOutcome::kDuplicate);
+  EXPECT_EQ(store_one("fresh", "{\"fresh\":1}"), InboxOutcome::kDuplicate);
 }
 
 }  // namespace
