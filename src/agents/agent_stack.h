@@ -24,23 +24,25 @@ namespace orch {
 
 struct AgentStack {
   // `rest` (may be null) supplies tokens for fetch and push; `github` (may be null) is what
-  // the dispatcher calls, shared safely between threads.
-  AgentStack(const Home& home, const Config& config, const EnvLookup& env, SqliteStore& store,
+  // the dispatcher calls, shared safely between threads. `configs` gives each task its
+  // project's settings (a plain Config converts: the same for every project).
+  AgentStack(const Home& home, ConfigSet configs, const EnvLookup& env, SqliteStore& store,
              const Clock& clock, ProcessRunner& processes, RestGitHubClient* rest,
              GitHubClient* github, std::function<void()> wake)
-      : tmux(processes, TmuxSocketName(env)),
-        runner(config, git, tmux, Options(home, env, rest)),
-        breakers(store, config.router, clock),
+      : configs(std::move(configs)),
+        tmux(processes, TmuxSocketName(env)),
+        runner(global(), git, tmux, Options(home, env, rest)),
+        breakers(store, global().router, clock),
         router(
-            config, &store, processes,
-            [installed = PathAgentInstalled(config), this](const std::string& agent) {
+            global(), &store, processes,
+            [installed = PathAgentInstalled(global()), this](const std::string& agent) {
               return installed(agent) && breakers.Available(agent);
             },
             home.root),
         publisher(runner, github),
         work(kWorkers, std::move(wake)),
         dispatcher({.store = store,
-                    .config = config,
+                    .configs = this->configs,
                     .clock = clock,
                     .router = router,
                     .runner = runner,
@@ -53,6 +55,7 @@ struct AgentStack {
   // Jobs at once: routing calls, agent starts, reading and publishing what agents did.
   static constexpr int kWorkers = 3;
 
+  ConfigSet configs;  // first: the members below hold references into it
   Libgit2Git git;
   RealFileSystem files;
   Tmux tmux;
@@ -64,6 +67,7 @@ struct AgentStack {
   Dispatcher dispatcher;
 
  private:
+  const Config& global() const { return configs.global(); }
   RunnerOptions Options(const Home& home, const EnvLookup& env, RestGitHubClient* rest) {
     RunnerOptions o{.orch_home = home.root, .worktrees_base = env("ORCH_WORKTREES").value_or("")};
     if (rest) {

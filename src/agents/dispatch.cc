@@ -23,7 +23,8 @@ std::string Described(const Route& r) {
 
 Dispatcher::Dispatcher(DispatchParts p)
     : store_(p.store),
-      config_(p.config),
+      configs_(p.configs),
+      config_(configs_.global()),
       clock_(p.clock),
       router_(p.router),
       runner_(p.runner),
@@ -31,10 +32,10 @@ Dispatcher::Dispatcher(DispatchParts p)
       work_(p.work),
       files_(p.files),
       breakers_(p.breakers),
-      retry_(p.store, p.config, p.clock, p.breakers,
-             p.installed ? p.installed : PathAgentInstalled(p.config)),
+      retry_(p.store, configs_, p.clock, p.breakers,
+             p.installed ? p.installed : PathAgentInstalled(config_)),
       end_(p.store, p.runner, retry_, p.breakers),
-      housekeeping_(p.store, p.config, p.clock, p.runner, p.files) {}
+      housekeeping_(p.store, config_, p.clock, p.runner, p.files) {}
 
 void Dispatcher::Submit(int64_t task_id, WorkQueue::Job job) {
   busy_.insert(task_id);
@@ -89,12 +90,13 @@ Status Dispatcher::RouteNew(DispatchReport* report) {
         continue;
       }
     }
-    if (!router_.NeedsModel(task)) {
-      ApplyRoute(task, router_.RouteTask(task), report);
+    std::shared_ptr<const Config> config = configs_.ForProject(task.project_id);
+    if (!router_.NeedsModel(task, *config)) {
+      ApplyRoute(task, router_.RouteTask(task, *config), report);
       continue;
     }
-    Submit(task.id, [this, task]() -> WorkQueue::Apply {
-      Result<Route> route = router_.RouteTask(task);
+    Submit(task.id, [this, task, config]() -> WorkQueue::Apply {
+      Result<Route> route = router_.RouteTask(task, *config);
       // Applied in a later Step; the report of this one has gone by then, so it is not counted
       // (the old code kept a pointer to it, which dangled).
       return [this, task, route] {
@@ -158,7 +160,7 @@ Result<std::optional<Route>> Dispatcher::StartingRoute(const Task& task, bool* s
   // Its breaker is open: another agent takes the task, or it waits for the cooldown. A run's
   // step keeps its agent (a debug run compares agents; a reviewer is not the coder).
   if (task.run_id) return std::optional<Route>();
-  std::string next = retry_.NextAgent(route->agent);
+  std::string next = retry_.NextAgent(task, route->agent);
   if (next == route->agent) return std::optional<Route>();
   Result<Route> moved = retry_.SwitchAgent(task, next, route->agent + "'s circuit breaker is open");
   if (!moved.ok()) return moved.status();
@@ -188,6 +190,7 @@ Result<AttemptPlan> Dispatcher::PlanAttempt(const Task& task, const Project& pro
                    .attempt = static_cast<int>(runs->size()) + 1,
                    .resume_id = resume_id};
   plan.task.branch = branch;
+  plan.config = configs_.For(project);
   if (!runs->empty() && !runs->back().error_class.empty()) {
     plan.previous_failure = runs->back().error_class + ": " + runs->back().summary;
   }
@@ -292,10 +295,11 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
     Result<Project> project = ProjectOf(*task);
     if (!project.ok()) return project.status();
     ++report->finished;
-    Submit(run.task_id,
-           [this, run, check = *check, task = *task, project = *project]() -> WorkQueue::Apply {
+    std::shared_ptr<const Config> config = configs_.For(*project);
+    Submit(run.task_id, [this, run, check = *check, task = *task, project = *project,
+                         config]() -> WorkQueue::Apply {
              AttemptOutcome out =
-                 ReadOutcome(run, check, clock_.NowUnix(), config_, runner_, files_);
+                 ReadOutcome(run, check, clock_.NowUnix(), *config, runner_, files_);
              if (!out.never_started) PublishOutcome(task, project, publisher_, out);
              return [this, task, out] {
                end_.Apply(task, out);

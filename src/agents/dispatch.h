@@ -34,7 +34,7 @@
 #include "base/clock.h"
 #include "base/file_system.h"
 #include "base/work_queue.h"
-#include "config/config.h"
+#include "config/config_set.h"
 #include "engine/breaker.h"
 #include "store/store.h"
 
@@ -50,7 +50,7 @@ struct DispatchReport {
 // may not.
 struct DispatchParts {
   SqliteStore& store;
-  const Config& config;
+  ConfigSet configs;  // engine.* from the global one; the rest per task's project
   const Clock& clock;
   Router& router;
   Runner& runner;
@@ -101,7 +101,8 @@ class Dispatcher {
   std::optional<AttemptCheck> Ended(const Attempt& run, int64_t now);
 
   SqliteStore& store_;
-  const Config& config_;
+  ConfigSet configs_;
+  const Config& config_;  // the daemon-wide sections (engine.*)
   const Clock& clock_;
   Router& router_;
   Runner& runner_;

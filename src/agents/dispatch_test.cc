@@ -49,9 +49,14 @@ class DispatcherTest : public ::testing::Test {
         config_, store_.get(), processes_, [](const std::string&) { return true; }, dir_.path());
     publisher_ =
         std::make_unique<Publisher>(*runner_, &github_, [](std::chrono::seconds) {});  // no waiting
+    MakeDispatcher();
+  }
+  // The dispatcher takes a copy of config_ when it is made: a test that changes config_ makes
+  // it again.
+  void MakeDispatcher() {
     dispatcher_ = std::make_unique<Dispatcher>(
         DispatchParts{.store = *store_,
-                      .config = config_,
+                      .configs = config_,
                       .clock = clock_,
                       .router = *router_,
                       .runner = *runner_,
@@ -171,6 +176,7 @@ TEST_F(DispatcherTest, ARateLimitedAttemptFailsOverToTheNextAgentAndIsRetried) {
 
 TEST_F(DispatcherTest, TheLastAllowedAttemptEndsInNeedsReview) {
   config_.workflow.max_attempts = 1;
+  MakeDispatcher();
   Task t = AddIssueTask("9", "standin: error other\n", {"agent:claude"});
   Step();
   Reap(t.id);

@@ -17,16 +17,17 @@ bool IsTransient(AgentError e) {
 
 std::string RetryKey(int64_t task_id) { return "retry.not_before." + std::to_string(task_id); }
 
-RetryPolicy::RetryPolicy(SqliteStore& store, const Config& config, const Clock& clock,
+RetryPolicy::RetryPolicy(SqliteStore& store, ConfigSet configs, const Clock& clock,
                          Breakers* breakers, std::function<bool(const std::string&)> installed)
     : store_(store),
-      config_(config),
+      configs_(std::move(configs)),
       clock_(clock),
       breakers_(breakers),
       installed_(std::move(installed)) {}
 
-std::string RetryPolicy::NextAgent(const std::string& failed) const {
-  const auto& agents = config_.router.agents;
+std::string RetryPolicy::NextAgent(const Task& task, const std::string& failed) const {
+  std::shared_ptr<const Config> config = configs_.ForProject(task.project_id);
+  const auto& agents = config->router.agents;
   int64_t now = clock_.NowUnix();
   auto it = std::find(agents.begin(), agents.end(), failed);
   size_t start = it == agents.end() ? 0 : static_cast<size_t>(it - agents.begin()) + 1;
@@ -50,7 +51,8 @@ Result<Route> RetryPolicy::SwitchAgent(const Task& task, const std::string& next
   route->agent = next;
   route->by = "failover";
   route->reason = why;
-  route->model = ModelFor(config_, route->complexity, next);
+  route->model = ModelFor(*configs_.ForProject(task.project_id), route->complexity, next,
+                          IsReviewFollowUp(task));
   ORCH_RETURN_IF_ERROR(store_.SetTaskRoute(task.id, RouteToJson(*route).dump()));
   ORCH_RETURN_IF_ERROR(store_.SetTaskAgentSession(task.id, ""));
   return route;
@@ -64,14 +66,16 @@ Status RetryPolicy::Fail(const Task& task, const std::string& agent, const std::
   Result<Task> now = store_.GetTask(task.id);
   if (!now.ok()) return now.status();
   if (now->status != TaskStatus::kInProgress) return Status::OK();  // moved meanwhile
-  if (now->attempts + 1 >= config_.workflow.max_attempts) {
+  std::shared_ptr<const Config> config = configs_.ForProject(task.project_id);
+  const WorkflowConfig& workflow = config->workflow;
+  if (now->attempts + 1 >= workflow.max_attempts) {
     return store_.Transition(
         task.id, TaskStatus::kInProgress, TaskStatus::kNeedsReview,
         {"engine", "attempt " + std::to_string(now->attempts + 1) + " of " +
-                       std::to_string(config_.workflow.max_attempts) + " failed: " + why},
+                       std::to_string(workflow.max_attempts) + " failed: " + why},
         AttemptEffect::kCount);
   }
-  std::string next = now->run_id ? agent : NextAgent(agent);  // a run's step keeps its agent
+  std::string next = now->run_id ? agent : NextAgent(*now, agent);  // a run's step keeps its agent
   if (next != agent) {
     Result<Route> switched = SwitchAgent(*now, next, agent + " failed: " + why);
     // A route that does not parse is routed afresh when the task starts (StartRouted).
@@ -80,9 +84,9 @@ Status RetryPolicy::Fail(const Task& task, const std::string& agent, const std::
     }
   }
   std::string wait;
-  if (IsTransient(error) && config_.workflow.retry_base_delay.count() > 0) {
-    int64_t delay = RetryDelay(now->attempts + 1, config_.workflow.retry_base_delay.count(),
-                               config_.workflow.retry_max_delay.count(), rng_);
+  if (IsTransient(error) && workflow.retry_base_delay.count() > 0) {
+    int64_t delay = RetryDelay(now->attempts + 1, workflow.retry_base_delay.count(),
+                               workflow.retry_max_delay.count(), rng_);
     ORCH_RETURN_IF_ERROR(store_.SetKv(RetryKey(task.id), std::to_string(clock_.NowUnix() + delay)));
     wait = " in " + std::to_string(delay) + "s";
   }

@@ -19,7 +19,7 @@
 #include "agents/agent.h"
 #include "agents/router.h"
 #include "base/clock.h"
-#include "config/config.h"
+#include "config/config_set.h"
 #include "engine/breaker.h"
 #include "store/store.h"
 
@@ -40,7 +40,8 @@ class RetryPolicy {
 
   // `breakers` (may be null) keep agents whose breaker is open out of failover; `installed`
   // says whether an agent's CLI can be started.
-  RetryPolicy(SqliteStore& store, const Config& config, const Clock& clock, Breakers* breakers,
+  // Attempts, backoff and failover follow the task's project's settings.
+  RetryPolicy(SqliteStore& store, ConfigSet configs, const Clock& clock, Breakers* breakers,
               std::function<bool(const std::string&)> installed);
 
   // What a failed attempt does: retry (another agent when there is one) or needs_review. After
@@ -48,9 +49,9 @@ class RetryPolicy {
   // moved meanwhile (no longer in_progress) is left alone.
   Status Fail(const Task& task, const std::string& agent, const std::string& model,
               const std::string& why, AgentError error);
-  // The agent after `failed` in router.agents that is installed, not cooling down and not
-  // behind an open breaker; `failed` itself when there is none.
-  std::string NextAgent(const std::string& failed) const;
+  // The agent after `failed` in `task`'s project's router.agents that is installed, not
+  // cooling down and not behind an open breaker; `failed` itself when there is none.
+  std::string NextAgent(const Task& task, const std::string& failed) const;
   // Moves `task`'s route to agent `next` (by failover, because of `why`), with the model
   // model_map gives it, and forgets the agent session (another agent cannot resume it).
   // The new route; Corruption when the task's recorded route does not parse.
@@ -58,7 +59,7 @@ class RetryPolicy {
 
  private:
   SqliteStore& store_;
-  const Config& config_;
+  ConfigSet configs_;
   const Clock& clock_;
   Breakers* breakers_;
   std::function<bool(const std::string&)> installed_;

@@ -41,7 +41,7 @@ bool Executable(const std::string& path) {
 nlohmann::json RouteToJson(const Route& r) {
   return {{"agent", r.agent},   {"model", r.model},     {"complexity", r.complexity},
           {"reason", r.reason}, {"profile", r.profile}, {"selected_skills", r.selected_skills},
-          {"by", r.by}};
+          {"by", r.by},         {"warnings", r.warnings}};
 }
 
 Result<Route> RouteFromJson(const std::string& text) {
@@ -55,6 +55,7 @@ Result<Route> RouteFromJson(const std::string& text) {
   if (j.contains("profile") && j["profile"].is_object()) r.profile = j["profile"];
   r.selected_skills = Strings(j.value("selected_skills", nlohmann::json::array()));
   r.by = j.value("by", "");
+  r.warnings = Strings(j.value("warnings", nlohmann::json::array()));
   return r;
 }
 
@@ -116,60 +117,73 @@ Router::Router(const Config& config, SqliteStore* kv, ProcessRunner& runner,
       installed_(std::move(installed)),
       orch_home_(std::move(orch_home)) {}
 
-std::vector<std::string> Router::Usable() const {
+std::vector<std::string> Router::Usable(const Config& c) const {
   std::vector<std::string> out;
-  for (const auto& a : config_.router.agents) {
+  for (const auto& a : c.router.agents) {
     if (installed_(a)) out.push_back(a);
   }
   return out;
 }
 
-std::optional<std::string> Router::LabelAgent(const Task& task) const {
+std::optional<std::string> Router::LabelAgent(const Task& task, const Config& c,
+                                              std::vector<std::string>* warnings) const {
   for (const auto& l : task.labels) {
     if (l.rfind("agent:", 0) != 0) continue;
     std::string name = l.substr(6);
-    bool known = IsBuiltinAgent(name) || config_.agents.count(name) > 0;
+    bool known = IsBuiltinAgent(name) || c.agents.count(name) > 0;
+    std::string why;
     if (!known) {
-      spdlog::warn("router: task {}: label {} names no configured agent", task.id, l);
-      continue;
+      why = "label " + l + " names no configured agent";
+    } else if (task.run_id || installed_(name)) {
+      // A run's step keeps its named agent even while that agent's breaker is open (the
+      // dispatcher waits out the cooldown): a debug run compares agents.
+      return name;
+    } else {
+      why = "label " + l + ": " + name + " is not installed or its circuit breaker is open";
     }
-    // A run's step keeps its named agent even while that agent's breaker is open (the
-    // dispatcher waits out the cooldown): a debug run compares agents.
-    if (task.run_id || installed_(name)) return name;
-    spdlog::warn("router: task {}: label {}: {} is not installed or its circuit breaker is open",
-                 task.id, l, name);
+    spdlog::warn("router: task {}: {}", task.id, why);
+    if (warnings != nullptr) warnings->push_back(why);
   }
   return std::nullopt;
 }
 
-bool Router::NeedsModel(const Task& task) const {
-  return !LabelAgent(task) && config_.router.mode == RouterMode::kLlm;
+bool Router::NeedsModel(const Task& task) const { return NeedsModel(task, config_); }
+
+bool Router::NeedsModel(const Task& task, const Config& c) const {
+  return !LabelAgent(task, c, nullptr) && c.router.mode == RouterMode::kLlm;
 }
 
-Result<Route> Router::RouteTask(const Task& task) {
+Result<Route> Router::RouteTask(const Task& task) { return RouteTask(task, config_); }
+
+Result<Route> Router::RouteTask(const Task& task, const Config& c) {
   Route route;
-  if (std::optional<std::string> agent = LabelAgent(task)) {
+  std::vector<std::string> warnings;
+  if (std::optional<std::string> agent = LabelAgent(task, c, &warnings)) {
     route.agent = *agent;
     route.by = "label";
     route.reason = "the task's agent:" + *agent + " label";
-  } else if (config_.router.mode == RouterMode::kRoundRobin) {
-    Result<Route> rr = RoundRobin();
+  } else if (c.router.mode == RouterMode::kRoundRobin) {
+    Result<Route> rr = RoundRobin(c);
     if (!rr.ok()) return rr.status();
     route = *rr;
   } else {
-    Result<Route> asked = AskModel(task);
+    Result<Route> asked = AskModel(task, c);
     if (asked.ok()) {
       route = *asked;
     } else {
       spdlog::warn("router: task {}: classification failed, using round robin: {}", task.id,
                    asked.status().message());
-      Result<Route> rr = RoundRobin();
+      Result<Route> rr = RoundRobin(c);
       if (!rr.ok()) return rr.status();
       route = *rr;
       route.reason = "classification failed (" + asked.status().message() + "); " + route.reason;
+      warnings.push_back("classification by " + c.router.agent + " failed (" +
+                         asked.status().message() + "); routed by round robin");
     }
   }
-  Finish(task, &route);
+  if (route.by == "fallback") warnings.push_back(route.reason);
+  route.warnings.insert(route.warnings.begin(), warnings.begin(), warnings.end());
+  Finish(task, c, &route);
   // A `model:<name>` label (a run started with a model) overrides the model map.
   for (const auto& l : task.labels) {
     if (l.rfind("model:", 0) == 0 && l.size() > 6) route.model = l.substr(6);
@@ -177,11 +191,11 @@ Result<Route> Router::RouteTask(const Task& task) {
   return route;
 }
 
-Result<Route> Router::RoundRobin() {
-  std::vector<std::string> usable = Usable();
+Result<Route> Router::RoundRobin(const Config& c) {
+  std::vector<std::string> usable = Usable(c);
   Route r;
   if (usable.empty()) {
-    r.agent = config_.router.fallback_executor;
+    r.agent = c.router.fallback_executor;
     r.by = "fallback";
     r.reason = "none of router.agents is installed; router.fallback_executor";
     return r;
@@ -200,38 +214,38 @@ Result<Route> Router::RoundRobin() {
   return r;
 }
 
-Result<Route> Router::AskModel(const Task& task) {
-  std::vector<std::string> usable = Usable();
+Result<Route> Router::AskModel(const Task& task, const Config& c) {
+  std::vector<std::string> usable = Usable(c);
   if (usable.empty()) return Status::NotFound("router", "none of router.agents is installed");
   Result<PromptFile> tmpl = LoadPrompt(orch_home_, "route.md");
   if (!tmpl.ok()) return tmpl.status();
   std::string agents, skills;
   for (const auto& a : usable) agents += (agents.empty() ? "" : ", ") + a;
-  for (const auto& s : config_.router.default_skills) skills += (skills.empty() ? "" : ", ") + s;
+  for (const auto& s : c.router.default_skills) skills += (skills.empty() ? "" : ", ") + s;
   std::string untrusted = "Title: " + task.title + "\nLabels: ";
   for (const auto& l : task.labels) untrusted += l + " ";
   untrusted += "\n\n" + task.body;
   std::string prompt = FillTemplate(tmpl->text, {{"agents", agents},
                                                  {"skills", skills.empty() ? "none" : skills},
                                                  {"task", DefuseMarkers(untrusted)}});
-  Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(config_.router.agent, config_);
+  Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(c.router.agent, c);
   if (!adapter.ok()) return adapter.status();
   AgentRequest req;
-  req.model = config_.router.model;
+  req.model = c.router.model;
   req.workdir = orch_home_;
   req.sandbox = Sandbox::kReadOnly;
   AgentCommand cmd = (*adapter)->Build(req);
   Status last;
-  for (int attempt = 1; attempt <= std::max(1, config_.router.max_route_attempts); ++attempt) {
+  for (int attempt = 1; attempt <= std::max(1, c.router.max_route_attempts); ++attempt) {
     ProcessOptions opts{
         .argv = cmd.argv,
         .cwd = orch_home_,
         .env_set = cmd.env_set,
         .env_unset = {"GH_TOKEN", "GITHUB_TOKEN"},
         .stdin_data = prompt,
-        .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.router.timeout)};
-    opts.env_set["ORCH_AGENT"] = config_.router.agent;
-    opts.env_set["ORCH_MODEL"] = config_.router.model;
+        .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.router.timeout)};
+    opts.env_set["ORCH_AGENT"] = c.router.agent;
+    opts.env_set["ORCH_MODEL"] = c.router.model;
     Result<ProcessResult> ran = runner_.Run(opts);
     if (!ran.ok()) {
       last = ran.status();
@@ -242,7 +256,7 @@ Result<Route> Router::AskModel(const Task& task) {
                                          .stdout_text = ran->out,
                                          .stderr_text = ran->err});
     if (res.error != AgentError::kNone && res.error != AgentError::kUnparseable) {
-      last = Status::Unavailable("router " + config_.router.agent,
+      last = Status::Unavailable("router " + c.router.agent,
                                  std::string(AgentErrorName(res.error)) + ": " + res.error_message);
       continue;
     }
@@ -263,18 +277,22 @@ Result<Route> Router::AskModel(const Task& task) {
   return last;
 }
 
-void Router::Finish(const Task& task, Route* route) const {
+void Router::Finish(const Task& task, const Config& c, Route* route) const {
   for (const auto& l : task.labels) {
     if (l.rfind("complexity:", 0) == 0 && IsComplexity(l.substr(11))) {
       route->complexity = l.substr(11);
     }
   }
   if (route->complexity.empty()) route->complexity = "medium";
-  route->model = ModelFor(config_, route->complexity, route->agent);
+  route->model = ModelFor(c, route->complexity, route->agent, IsReviewFollowUp(task));
 }
 
-std::string ModelFor(const Config& config, const std::string& complexity,
-                     const std::string& agent) {
+std::string ModelFor(const Config& config, const std::string& complexity, const std::string& agent,
+                     bool review) {
+  if (review) {
+    auto it = config.model_map.review.find(agent);
+    if (it != config.model_map.review.end() && !it->second.empty()) return it->second;
+  }
   const std::map<std::string, std::string>& models =
       complexity == "simple"    ? config.model_map.simple
       : complexity == "complex" ? config.model_map.complex

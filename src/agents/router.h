@@ -34,6 +34,9 @@ struct Route {
   nlohmann::json profile = nlohmann::json::object();  // {role, skills, tools, constraints}
   std::vector<std::string> selected_skills;
   std::string by;  // "label", "round_robin", "llm", "fallback"
+  // What did not go as configured: an agent label naming an unusable agent, a failed
+  // classification, no installed agent (shown by `orch task show`).
+  std::vector<std::string> warnings = {};
 };
 
 nlohmann::json RouteToJson(const Route& r);
@@ -44,8 +47,10 @@ using AgentInstalled = std::function<bool(const std::string& name)>;
 // The real check: the adapter's command is an executable file in $PATH (or a path).
 AgentInstalled PathAgentInstalled(const Config& config);
 
-// model_map[complexity][agent], or "" (the CLI's default) when the map has none.
-std::string ModelFor(const Config& config, const std::string& complexity, const std::string& agent);
+// model_map[complexity][agent], or "" (the CLI's default) when the map has none. For `review`
+// work (a follow-up of a review) model_map.review[agent] comes first when it names a model.
+std::string ModelFor(const Config& config, const std::string& complexity, const std::string& agent,
+                     bool review = false);
 
 // Reads the classification from an LLM's final text (JSON, possibly fenced). Exposed for tests.
 Result<Route> ParseRouteAnswer(const std::string& text);
@@ -56,9 +61,12 @@ class Router {
   Router(const Config& config, SqliteStore* kv, ProcessRunner& runner, AgentInstalled installed,
          std::string orch_home);
 
-  // The route for `task`; never fails for want of an agent while fallback_executor is set.
+  // The route for `task` under `config` (its project's; without one, the Router's own);
+  // never fails for want of an agent while fallback_executor is set.
+  Result<Route> RouteTask(const Task& task, const Config& config);
   Result<Route> RouteTask(const Task& task);
   // True when RouteTask would ask an LLM (slow).
+  bool NeedsModel(const Task& task, const Config& config) const;
   bool NeedsModel(const Task& task) const;
 
   static constexpr const char* kRoundRobinKey = "router.round_robin";
@@ -66,11 +74,13 @@ class Router {
  private:
   // The agent of an `agent:<name>` label when it is configured and usable (installed, breaker
   // closed); a run's step gets its named agent whatever its breaker says.
-  std::optional<std::string> LabelAgent(const Task& task) const;
-  Result<Route> RoundRobin();
-  Result<Route> AskModel(const Task& task);
-  void Finish(const Task& task, Route* route) const;  // complexity label, model_map
-  std::vector<std::string> Usable() const;
+  // Each label it passes over is explained in `warnings` (when given).
+  std::optional<std::string> LabelAgent(const Task& task, const Config& c,
+                                        std::vector<std::string>* warnings) const;
+  Result<Route> RoundRobin(const Config& c);
+  Result<Route> AskModel(const Task& task, const Config& c);
+  void Finish(const Task& task, const Config& c, Route* route) const;  // complexity, model_map
+  std::vector<std::string> Usable(const Config& c) const;
 
   const Config& config_;
   SqliteStore* kv_;

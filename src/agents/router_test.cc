@@ -208,6 +208,77 @@ TEST_F(RouterTest, NoModelWhenTheMapHasNoneForTheAgent) {
   EXPECT_EQ(MustRoute(router, MakeTask({})).model, "");
 }
 
+TEST_F(RouterTest, DefaultModelMapSizesClaudeAndNamesAModelCodexKnows) {
+  Config defaults;
+  config_ = defaults;
+  config_.router.mode = RouterMode::kRoundRobin;
+  config_.router.agents = {"claude"};
+  Router router = MakeRouter(store_.get());
+  EXPECT_EQ(MustRoute(router, MakeTask({"complexity:simple"})).model, "haiku");
+  EXPECT_EQ(MustRoute(router, MakeTask({})).model, "sonnet");
+  EXPECT_EQ(MustRoute(router, MakeTask({"complexity:complex"})).model, "opus");
+  EXPECT_EQ(ModelFor(defaults, "simple", "codex"), "gpt-5.5");
+  EXPECT_EQ(ModelFor(defaults, "medium", "opencode"), "");  // its models are the provider's
+}
+
+TEST_F(RouterTest, AReviewFollowUpTakesTheReviewModel) {
+  config_.router.mode = RouterMode::kRoundRobin;
+  config_.model_map.review = {{"claude", "opus"}};
+  config_.model_map.medium = {{"claude", "sonnet"}};
+  installed_ = {"claude"};
+  Router router = MakeRouter(store_.get());
+  Task follow_up = MakeTask({});
+  follow_up.source = TaskSource::kReview;
+  follow_up.parent_id = 1;
+  EXPECT_EQ(MustRoute(router, follow_up).model, "opus");
+  EXPECT_EQ(MustRoute(router, MakeTask({})).model, "sonnet");
+  // No review entry for the agent: the complexity table.
+  config_.model_map.review = {{"claude", ""}};
+  EXPECT_EQ(MustRoute(router, follow_up).model, "sonnet");
+}
+
+TEST_F(RouterTest, AProjectsOwnConfigDecides) {
+  config_.router.mode = RouterMode::kRoundRobin;
+  Config project = config_;
+  project.router.agents = {"opencode"};
+  project.model_map.medium = {{"opencode", "acme/big"}};
+  Router router = MakeRouter(store_.get());
+  Result<Route> r = router.RouteTask(MakeTask({}), project);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->agent, "opencode");
+  EXPECT_EQ(r->model, "acme/big");
+  project.router.mode = RouterMode::kLlm;
+  EXPECT_TRUE(router.NeedsModel(MakeTask({}), project));
+  EXPECT_FALSE(router.NeedsModel(MakeTask({})));
+}
+
+TEST_F(RouterTest, FallingBackRecordsWhyInTheRoute) {
+  config_.router.mode = RouterMode::kRoundRobin;
+  installed_.erase("opencode");
+  Router router = MakeRouter(store_.get());
+  Route r = MustRoute(router, MakeTask({"agent:opencode", "agent:nonesuch"}));
+  ASSERT_EQ(r.warnings.size(), 2u);
+  EXPECT_THAT(r.warnings[0], HasSubstr("agent:opencode: opencode is not installed"));
+  EXPECT_THAT(r.warnings[1], HasSubstr("agent:nonesuch names no configured agent"));
+  // Kept through the store's JSON.
+  Result<Route> back = RouteFromJson(RouteToJson(r).dump());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->warnings, r.warnings);
+  // A failed classification is one too.
+  config_.router.mode = RouterMode::kLlm;
+  config_.router.max_route_attempts = 1;
+  Route asked = MustRoute(router, MakeTask({}));  // the fake runner has no answer
+  EXPECT_EQ(asked.by, "round_robin");
+  ASSERT_EQ(asked.warnings.size(), 1u);
+  EXPECT_THAT(asked.warnings[0], HasSubstr("classification by claude failed"));
+  // Nothing installed: the fallback executor, said so.
+  config_.router.mode = RouterMode::kRoundRobin;
+  installed_.clear();
+  Route fallback = MustRoute(router, MakeTask({}));
+  EXPECT_EQ(fallback.by, "fallback");
+  EXPECT_THAT(fallback.warnings.back(), HasSubstr("none of router.agents is installed"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // ParseRouteAnswer
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "agents/prompt.h"
+#include "agents/router.h"
 #include "base/subprocess.h"
 
 extern char** environ;
@@ -88,7 +89,8 @@ std::string SessionName(const std::string& project, int64_t task_id) {
   return name + "-" + std::to_string(task_id);
 }
 
-std::string BuildAgentPrompt(const AttemptPlan& plan, const std::string& system_prompt) {
+std::string BuildAgentPrompt(const AttemptPlan& plan, const std::string& system_prompt,
+                             const std::vector<std::string>& default_skills) {
   std::ostringstream p;
   if (!system_prompt.empty()) p << system_prompt << "\n---\n\n";
   const Task& t = plan.task;
@@ -102,7 +104,23 @@ std::string BuildAgentPrompt(const AttemptPlan& plan, const std::string& system_
     untrusted += "\n";
   }
   untrusted += "\n" + t.body + "\n";
+  // The router's profile is a model's reading of the text above, so it is fenced with it.
+  Result<Route> route = RouteFromJson(t.route.value_or("{}"));
+  if (route.ok() && (!route->profile.empty() || !route->selected_skills.empty())) {
+    untrusted += "\nThe router's reading of this task:";
+    if (!route->profile.empty()) untrusted += "\nProfile: " + route->profile.dump();
+    if (!route->selected_skills.empty()) {
+      untrusted += "\nSkills it selected:";
+      for (const auto& skill : route->selected_skills) untrusted += " " + skill;
+    }
+    untrusted += "\n";
+  }
   p << FenceUntrusted(untrusted);
+  if (!default_skills.empty()) {
+    p << "\nSkills to apply (router.default_skills):";
+    for (const auto& skill : default_skills) p << " " << skill;
+    p << "\n";
+  }
   if (!plan.previous_failure.empty()) {
     p << "\nThe previous attempt did not finish: " << DefuseMarkers(plan.previous_failure)
       << "\nContinue from the work tree as it is.\n";
@@ -123,6 +141,10 @@ std::string Runner::AttemptDir(int64_t task_id, int attempt) const {
   return AttemptsDir() + "/" + std::to_string(task_id) + "/" + std::to_string(attempt);
 }
 
+const Config& Runner::ConfigOf(const AttemptPlan& plan) const {
+  return plan.config ? *plan.config : config_;
+}
+
 std::string Runner::WorktreePath(const std::string& project, const std::string& branch) const {
   return options_.worktrees_base + "/" + project + "/" + branch;
 }
@@ -135,18 +157,18 @@ AgentRequest Runner::Request(const AttemptPlan& plan, const std::string& system_
       .system_prompt_file = system_prompt_file,
       .resume_id = plan.resume_id,
       .sandbox = plan.task.read_only ? std::optional<Sandbox>(Sandbox::kReadOnly) : std::nullopt,
-      .allowed_tools = config_.router.allowed_tools};
+      .allowed_tools = ConfigOf(plan).router.allowed_tools};
 }
 
 Result<std::vector<std::string>> Runner::Argv(const AttemptPlan& plan) const {
-  Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(plan.agent, config_);
+  Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(plan.agent, ConfigOf(plan));
   if (!adapter.ok()) return adapter.status();
   Result<PromptFile> system = LoadPrompt(options_.orch_home, "agent_system.md");
   return (*adapter)->Build(Request(plan, system.ok() ? system->path : "")).argv;
 }
 
 Result<AttemptHandle> Runner::Start(const AttemptPlan& plan) {
-  Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(plan.agent, config_);
+  Result<std::unique_ptr<AgentAdapter>> adapter = MakeAgentAdapter(plan.agent, ConfigOf(plan));
   if (!adapter.ok()) return adapter.status();
   AttemptHandle h;
   h.branch = BranchName(plan.task);
@@ -197,7 +219,8 @@ Status Runner::StartSession(const AttemptPlan& plan, AgentAdapter& adapter,
   h.argv = cmd.argv;
   std::string prompt_path = h.run_dir + "/prompt.md";
   ORCH_RETURN_IF_ERROR(WriteText(
-      prompt_path, BuildAgentPrompt(plan, cmd.system_prompt_in_prompt ? system->text : "")));
+      prompt_path, BuildAgentPrompt(plan, cmd.system_prompt_in_prompt ? system->text : "",
+                                    ConfigOf(plan).router.default_skills)));
   // A previous attempt's files must not be read as this one's.
   std::error_code ec;
   for (const char* f : {"exit.json", "stdout", "output.log"}) {
@@ -225,7 +248,7 @@ ShimSpec Runner::Spec(const AttemptPlan& plan, const AgentCommand& cmd, const At
   for (const std::string& name : VariablesHolding(token)) spec.env_unset.push_back(name);
   spec.cwd = h.worktree;
   spec.stdin_path = prompt_path;
-  spec.timeout_seconds = config_.workflow.timeout.count();
+  spec.timeout_seconds = ConfigOf(plan).workflow.timeout.count();
   spec.stuck_seconds = config_.engine.stuck_timeout.count();
   spec.tmux_socket = tmux_.socket();
   spec.channel = h.session;

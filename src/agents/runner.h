@@ -18,6 +18,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -52,6 +53,8 @@ struct AttemptPlan {
   int attempt = 1;
   std::string resume_id = "";         // the agent's session to resume, if any
   std::string previous_failure = "";  // why the last attempt failed, told to the agent
+  // The task's project's settings (config_set.h); null: the Runner's own.
+  std::shared_ptr<const Config> config = nullptr;
 };
 
 struct AttemptHandle {
@@ -78,8 +81,10 @@ std::string BranchName(const Task& task);
 // orch-<project>-<task id>, with characters tmux dislikes replaced.
 std::string SessionName(const std::string& project, int64_t task_id);
 // The prompt file's text: the system prompt when the CLI has no switch for it, the task
-// fenced as untrusted, and the previous failure if any.
-std::string BuildAgentPrompt(const AttemptPlan& plan, const std::string& system_prompt);
+// fenced as untrusted (with the router's profile and selected skills, a model's reading of
+// it), the configured default skills, and the previous failure if any.
+std::string BuildAgentPrompt(const AttemptPlan& plan, const std::string& system_prompt,
+                             const std::vector<std::string>& default_skills = {});
 
 class Runner {
  public:
@@ -110,6 +115,7 @@ class Runner {
   Status Push(const Project& project, const std::string& worktree, const std::string& branch);
 
  private:
+  const Config& ConfigOf(const AttemptPlan& plan) const;
   // What Start made that a failed start must remove.
   struct MadeWorktree {
     bool tree = false;

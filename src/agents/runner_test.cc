@@ -139,6 +139,27 @@ TEST_F(BuildAgentPromptTest, TaskWithoutIssueOrLabels) {
   EXPECT_THAT(p, Not(HasSubstr("Labels:")));
 }
 
+TEST_F(BuildAgentPromptTest, TheRoutersProfileIsFencedAndDefaultSkillsAreNot) {
+  plan_.task.route =
+      R"({"agent":"codex","profile":{"role":"backend dev"},"selected_skills":["sqlite"]})";
+  std::string p = BuildAgentPrompt(plan_, "", {"cmake", "gtest"});
+  size_t close = p.find(kUntrustedClose);
+  // The profile is a model's reading of the untrusted text: inside the fence.
+  size_t profile = p.find("Profile: {\"role\":\"backend dev\"}");
+  ASSERT_NE(profile, std::string::npos) << p;
+  EXPECT_LT(profile, close);
+  size_t selected = p.find("Skills it selected: sqlite");
+  ASSERT_NE(selected, std::string::npos) << p;
+  EXPECT_LT(selected, close);
+  // The configured skills are the owner's: after it.
+  size_t configured = p.find("Skills to apply (router.default_skills): cmake gtest");
+  ASSERT_NE(configured, std::string::npos) << p;
+  EXPECT_GT(configured, close);
+  // Without a route or skills, neither line.
+  plan_.task.route.reset();
+  EXPECT_THAT(BuildAgentPrompt(plan_, ""), Not(HasSubstr("Skills")));
+}
+
 TEST(RunWatcherTest, TheShimsExitFileWakesTheEngine) {
   // A watched run directory: the agent's output wakes nobody, the shim's exit.json (written,
   // then renamed into place) calls on_exit.

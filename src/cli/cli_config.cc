@@ -83,7 +83,9 @@ class ConfigValidateCommand : public Command {
 class ConfigShowCommand : public Command {
  public:
   void Define(CLI::App& app) override {
-    app.add_option("--project,-p", project_, "Merge this project's .orch.yml over the global file");
+    app.add_option("--project,-p", project_,
+                   "Merge this project's .orch.yml over the global file (what orch serve uses "
+                   "for it)");
   }
   Status Run(Context& ctx) override {
     std::optional<Project> project;
@@ -92,9 +94,15 @@ class ConfigShowCommand : public Command {
       if (!p.ok()) return p.status();
       project = *p;
     }
-    Result<Config> config = ctx.config(project ? &*project : nullptr);
+    Result<Home> home = ctx.home();
+    if (!home.ok()) return home.status();
+    ConfigOrigins origins;
+    std::string project_source;
+    Result<Config> config = LoadConfig(*home, ctx.env, ctx.git, project ? &*project : nullptr,
+                                       &origins, &project_source);
     if (!config.ok()) return config.status();
-    ctx.out << RenderConfig(*config);
+    // Each key says where its value came from: default, global (file:line), project (file:line).
+    ctx.out << AnnotateOrigins(RenderConfig(*config), origins, project_source);
     return Status::OK();
   }
 

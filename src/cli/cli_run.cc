@@ -160,10 +160,12 @@ class RunOrchestrateCommand : public Command {
     if (!id.ok()) return id.status();
     Result<SqliteStore*> store = ctx.store();
     if (!store.ok()) return store.status();
-    Result<Config> config = ctx.config();
-    if (!config.ok()) return config.status();
     Result<RunRecord> run = (*store)->GetRun(*id);
     if (!run.ok()) return run.status();
+    Result<Project> project = (*store)->FindProject(std::to_string(run->project_id));
+    if (!project.ok()) return project.status();
+    Result<Config> config = ctx.config(&*project);  // its runs.orchestrator_agent
+    if (!config.ok()) return config.status();
     if (run->kind != RunKind::kDebug) {
       return Status::InvalidArgument("run " + run_, "is not a debug run");
     }
@@ -210,8 +212,6 @@ class RunDebugCommand : public Command {
   Status Run(Context& ctx) override {
     Result<SqliteStore*> store = ctx.store();
     if (!store.ok()) return store.status();
-    Result<Config> config = ctx.config();
-    if (!config.ok()) return config.status();
     DebugRequest r;
     if (!target_.empty() && target_[0] == '#') {
       Result<Project> project = ctx.project(project_);
@@ -242,6 +242,9 @@ class RunDebugCommand : public Command {
       if (IssueNumber(*task)) r.issue = task->external_id;
     }
     r.agents = agents_;
+    // The project's settings, as the orch:debug label would use (runs.*, router.agents).
+    Result<Config> config = ctx.config(&r.project);
+    if (!config.ok()) return config.status();
     Result<RunRecord> run =
         CreateDebugRun(**store, *config, r, MakeAgentCheck(*config, **store, ctx.clock));
     if (!run.ok()) return run.status();

@@ -11,6 +11,7 @@
 #include "agents/agent_stack.h"
 #include "base/time_format.h"
 #include "cli/cli.h"
+#include "config/config_loader.h"
 #include "engine/daemon.h"
 #include "github/github_locked.h"
 #include "runs/runs.h"
@@ -209,6 +210,11 @@ class TaskShowCommand : public TaskIdCommand {
         if (r.contains("profile") && !r["profile"].empty()) {
           ctx.out << "  profile:  " << r["profile"].dump() << "\n";
         }
+        if (r.contains("warnings") && r["warnings"].is_array()) {
+          for (const auto& w : r["warnings"]) {
+            if (w.is_string()) ctx.out << "  warning:  " << w.get<std::string>() << "\n";
+          }
+        }
       }
     }
     if (t.status == TaskStatus::kRouted && retry_at && *retry_at > ctx.clock.NowUnix()) {
@@ -390,7 +396,12 @@ class TaskRunCommand : public TaskIdCommand {
     if (made.ok()) github = std::move(made).value();
     std::unique_ptr<LockedGitHubClient> shared;
     if (github) shared = std::make_unique<LockedGitHubClient>(*github);
-    AgentStack agents(*home, *config, ctx.env, store, ctx.clock, processes, github.get(),
+    // The task's project's .orch.yml applies, as under the daemon.
+    Result<ConfigSet> configs = LoadConfigSet(*home, ctx.env, ctx.git, [&store](int64_t id) {
+      return store.FindProject(std::to_string(id));
+    });
+    if (!configs.ok()) return configs.status();
+    AgentStack agents(*home, *configs, ctx.env, store, ctx.clock, processes, github.get(),
                       shared.get(), {});
     agents.dispatcher.set_only(t.id);
     ORCH_RETURN_IF_ERROR(agents.dispatcher.Adopt());

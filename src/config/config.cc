@@ -25,6 +25,7 @@ class Reader {
   void ParseSource(const ConfigSource& source);
   void CheckCrossReferences();
   const std::vector<std::string>& errors() const { return errors_; }
+  const ConfigOrigins& origins() const { return origin_; }
 
  private:
   void Error(const YAML::Node& node, const std::string& key, const std::string& why) {
@@ -77,13 +78,14 @@ class Reader {
   void ReadChannels(const YAML::Node& node, const std::string& path);
   void ReadNotifications(const YAML::Node& node, const std::string& path);
   void ReadRoot(const YAML::Node& root);
+  void RemoveGlobalOnly(YAML::Node& root);
 
   const EnvLookup& env_;
   Config* config_;
   std::string file_;
   bool jobs_file_ = false;  // the source being read is $ORCH_HOME/jobs.yml
   std::vector<std::string> errors_;
-  std::map<std::string, std::string> origin_;
+  ConfigOrigins origin_;
 };
 
 struct Field {
@@ -448,16 +450,24 @@ void Reader::ReadJobs(const YAML::Node& node) {
 
 void Reader::ReadWebhook(const YAML::Node& node, const std::string& path) {
   auto& wh = config_->webhook;
-  ReadMap(node, path,
-          {{"enabled", [&](auto& v, auto& k) { Bool(v, k, &wh.enabled); }},
-           {"port", [&](auto& v, auto& k) { Int(v, k, 1, 65535, &wh.port); }},
-           {"bind", [&](auto& v, auto& k) { String(v, k, &wh.bind); }},
-           {"secret", [&](auto& v, auto& k) { String(v, k, &wh.secret); }},
-           {"max_payload_bytes",
-            [&](auto& v, auto& k) {
-              Int(v, k, int64_t{1024}, int64_t{1} << 30, &wh.max_payload_bytes);
-            }},
-           {"health_url", [&](auto& v, auto& k) { String(v, k, &wh.health_url); }}});
+  ReadMap(
+      node, path,
+      {{"enabled", [&](auto& v, auto& k) { Bool(v, k, &wh.enabled); }},
+       {"port", [&](auto& v, auto& k) { Int(v, k, 1, 65535, &wh.port); }},
+       {"bind", [&](auto& v, auto& k) { String(v, k, &wh.bind); }},
+       {"secret",
+        [&](auto& v, auto& k) {
+          String(v, k, &wh.secret);
+          // A space is no secret (issue 22): refused here, with the file and line.
+          if (!wh.secret.empty() && wh.secret.find_first_not_of(" \t\r\n") == std::string::npos) {
+            Error(v, k, "is only whitespace; set the secret GitHub signs with, or leave it out");
+          }
+        }},
+       {"max_payload_bytes",
+        [&](auto& v, auto& k) {
+          Int(v, k, int64_t{1024}, int64_t{1} << 30, &wh.max_payload_bytes);
+        }},
+       {"health_url", [&](auto& v, auto& k) { String(v, k, &wh.health_url); }}});
 }
 
 void Reader::ReadApi(const YAML::Node& node, const std::string& path) {
@@ -624,6 +634,31 @@ void Reader::ReadRoot(const YAML::Node& root) {
 constexpr const char* kGlobalOnly[] = {"webhook",  "api",           "engine", "github",
                                        "channels", "notifications", "jobs"};
 
+// Reports each key of a project file that only the global file may set, by the line of the key
+// itself, and drops it so that the rest of the file is still checked.
+void Reader::RemoveGlobalOnly(YAML::Node& root) {
+  auto drop = [this](YAML::Node& map, const std::string& path, const char* key, const char* why) {
+    for (const auto& kv : map) {
+      if (kv.first.Scalar() == key) Error(kv.first, Join(path, key), why);
+    }
+    map.remove(key);
+  };
+  for (const char* section : kGlobalOnly) {
+    if (!root[section]) continue;
+    drop(root, "", section,
+         "only allowed in the global config.yml (it configures the daemon, not a project)");
+  }
+  // The circuit breakers are one per agent for the whole daemon.
+  if (YAML::Node router = root["router"]; router.IsMap()) {
+    for (const char* key : {"breaker_failures", "breaker_window", "breaker_cooldown"}) {
+      if (!router[key]) continue;
+      drop(router, "router", key,
+           "only allowed in the global config.yml (a breaker is per agent, for the whole "
+           "daemon)");
+    }
+  }
+}
+
 void Reader::ParseSource(const ConfigSource& source) {
   file_ = source.name;
   jobs_file_ = source.jobs_file;
@@ -647,12 +682,7 @@ void Reader::ParseSource(const ConfigSource& source) {
     root = only;
   }
   if (source.project && root.IsMap()) {
-    for (const char* section : kGlobalOnly) {
-      if (!root[section]) continue;
-      Error(root[section], section,
-            "only allowed in the global config.yml (it configures the daemon, not a project)");
-      root.remove(section);
-    }
+    RemoveGlobalOnly(root);
   }
   try {
     ReadRoot(root);
@@ -789,7 +819,8 @@ Result<std::string> ExpandEnv(std::string_view in, const EnvLookup& env) {
   return out;
 }
 
-Result<Config> ParseConfig(const std::vector<ConfigSource>& sources, const EnvLookup& env) {
+Result<Config> ParseConfig(const std::vector<ConfigSource>& sources, const EnvLookup& env,
+                           ConfigOrigins* origins) {
   Config config;
   Reader reader(env, &config);
   for (const ConfigSource& source : sources) reader.ParseSource(source);
@@ -799,6 +830,7 @@ Result<Config> ParseConfig(const std::vector<ConfigSource>& sources, const EnvLo
     for (const std::string& e : reader.errors()) all += (all.empty() ? "" : "\n") + e;
     return Status::Config(all);
   }
+  if (origins != nullptr) *origins = reader.origins();
   return config;
 }
 

@@ -93,7 +93,7 @@ struct WorkflowConfig {
   int max_review_cycles = 3;  // reviews requesting changes before a person must look
   Seconds timeout{1800};      // key: timeout_seconds
   bool auto_create_followup_on_changes = true;
-  bool auto_close_task_on_approval = true;
+  bool auto_close_task_on_approval = false;  // false: done when the PR is merged
   Sandbox sandbox = Sandbox::kWorkspaceWrite;
   // The project's test command (an argv, never a shell line): flows' `{{test_command}}`.
   std::vector<std::string> test_command;
@@ -134,7 +134,8 @@ struct RouterConfig {
   std::vector<std::string> default_skills;
 };
 
-// model_map.<complexity>.<agent> = model
+// model_map.<complexity>.<agent> = model; `review` is for follow-ups of a review. The defaults
+// are claude's aliases by size and a model codex knows (docs/configuration.md says why).
 struct ModelMap {
   std::map<std::string, std::string> simple{{"claude", "haiku"}, {"codex", "gpt-5.5"}};
   std::map<std::string, std::string> medium{{"claude", "sonnet"}, {"codex", "gpt-5.5"}};
@@ -236,12 +237,24 @@ struct ConfigSource {
   bool jobs_file = false;
 };
 
+// Where each key of a parsed Config was last set: dotted key ("workflow.max_attempts",
+// "agents.claude.args") -> "<file>:<line>". Keys left at their defaults are absent.
+using ConfigOrigins = std::map<std::string, std::string>;
+
 // Parses and validates `sources` merged in order (later wins) into a Config. Every problem is
 // reported, one per line, each as "<file>:<line>: <key>: <why>"; the Status is kConfig.
-Result<Config> ParseConfig(const std::vector<ConfigSource>& sources, const EnvLookup& env);
+// `origins`, when given, receives where each key was set.
+Result<Config> ParseConfig(const std::vector<ConfigSource>& sources, const EnvLookup& env,
+                           ConfigOrigins* origins = nullptr);
 
 // Renders `config` as YAML with every key, secrets replaced by "***" (for `config show`).
 std::string RenderConfig(const Config& config);
+
+// `yaml` (RenderConfig's) with each key's source appended as a comment: `# default`, or
+// `# global <file>:<line>` / `# project <file>:<line>`, a file being the project's when its
+// name is `project_source`.
+std::string AnnotateOrigins(const std::string& yaml, const ConfigOrigins& origins,
+                            const std::string& project_source);
 
 // Expands ${VAR} and ${VAR:-default} in `in`; "$${" is a literal "${". Fails on an unset
 // variable without a default, or an unterminated reference.

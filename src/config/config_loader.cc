@@ -39,8 +39,10 @@ Result<std::optional<ConfigSource>> ReadProjectConfig(const Project& project, Gi
   return file;
 }
 
-Result<Config> LoadConfig(const Home& home, const EnvLookup& env, Git& git,
-                          const Project* project) {
+namespace {
+
+// config.yml, then jobs.yml, as far as they exist.
+Result<std::vector<ConfigSource>> ReadGlobalSources(const Home& home) {
   std::vector<ConfigSource> sources;
   Result<std::optional<ConfigSource>> global = ReadConfigFileIfPresent(home.config_path());
   if (!global.ok()) return global.status();
@@ -51,12 +53,40 @@ Result<Config> LoadConfig(const Home& home, const EnvLookup& env, Git& git,
     (*jobs)->jobs_file = true;
     sources.push_back(**jobs);
   }
+  return sources;
+}
+
+}  // namespace
+
+Result<Config> LoadConfig(const Home& home, const EnvLookup& env, Git& git, const Project* project,
+                          ConfigOrigins* origins, std::string* project_source) {
+  Result<std::vector<ConfigSource>> sources = ReadGlobalSources(home);
+  if (!sources.ok()) return sources.status();
+  if (project_source != nullptr) project_source->clear();
   if (project != nullptr) {
     Result<std::optional<ConfigSource>> local = ReadProjectConfig(*project, git);
     if (!local.ok()) return local.status();
-    if (*local) sources.push_back(**local);
+    if (*local) {
+      if (project_source != nullptr) *project_source = (*local)->name;
+      sources->push_back(**local);
+    }
   }
-  return ParseConfig(sources, env);
+  return ParseConfig(*sources, env, origins);
+}
+
+Result<ConfigSet> LoadConfigSet(const Home& home, const EnvLookup& env, Git& git,
+                                ConfigSet::ProjectLookup lookup) {
+  Result<std::vector<ConfigSource>> sources = ReadGlobalSources(home);
+  if (!sources.ok()) return sources.status();
+  Result<Config> global = ParseConfig(*sources, env);
+  if (!global.ok()) return global.status();
+  ConfigSet::Options options;
+  options.global = std::move(*global);
+  options.global_sources = std::move(*sources);
+  options.env = env;
+  options.read_project = [&git](const Project& p) { return ReadProjectConfig(p, git); };
+  options.lookup = std::move(lookup);
+  return ConfigSet(std::move(options));
 }
 
 }  // namespace orch

@@ -16,6 +16,7 @@
 #include "agents/git.h"
 #include "base/home.h"
 #include "config/config.h"
+#include "config/config_set.h"
 #include "store/store.h"
 
 namespace orch {
@@ -30,8 +31,16 @@ Result<std::optional<ConfigSource>> ReadConfigFileIfPresent(const std::string& p
 // The project's .orch.yml, or nullopt when it has none.
 Result<std::optional<ConfigSource>> ReadProjectConfig(const Project& project, Git& git);
 
-// Global config merged with `project`'s (project wins), parsed and validated.
-Result<Config> LoadConfig(const Home& home, const EnvLookup& env, Git& git, const Project* project);
+// Global config merged with `project`'s (project wins), parsed and validated. `origins`, when
+// given, receives where each key was set, and `project_source` the name of the project's file
+// (empty when it has none).
+Result<Config> LoadConfig(const Home& home, const EnvLookup& env, Git& git, const Project* project,
+                          ConfigOrigins* origins = nullptr, std::string* project_source = nullptr);
+
+// The daemon's ConfigSet (config_set.h): the global files read and validated now, each
+// project's file read through `git` when a decision needs it, projects found by `lookup`.
+Result<ConfigSet> LoadConfigSet(const Home& home, const EnvLookup& env, Git& git,
+                                ConfigSet::ProjectLookup lookup);
 
 }  // namespace orch
 

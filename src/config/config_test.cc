@@ -176,6 +176,13 @@ TEST_F(ConfigTest, UnsetVariableWithoutDefaultIsAnError) {
   EXPECT_THAT(Error("webhook:\n  secret: ${OOPS\n"), HasSubstr("unterminated"));
 }
 
+TEST_F(ConfigTest, AWhitespaceWebhookSecretIsAnErrorNamingTheKey) {
+  // Issue 22: a secret of one space was accepted.
+  EXPECT_THAT(Error("webhook:\n  secret: \" \"\n"),
+              HasSubstr("config.yml:2: webhook.secret: is only whitespace"));
+  EXPECT_THAT(Error("webhook:\n  secret: \"\\t \"\n"), HasSubstr("webhook.secret"));
+}
+
 TEST_F(ConfigTest, ProjectFileWinsKeyByKey) {
   Result<Config> c = ParseConfig(
       {{"global.yml",

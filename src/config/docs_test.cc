@@ -119,7 +119,11 @@ Config FullConfig() {
   agent.sandbox = Sandbox::kReadOnly;
   agent.output_format = OutputFormat::kText;
   agent.env["<VAR>"] = "value";
-  c.model_map.simple["<agent>"] = "model";
+  // A table of model_map is a map of names, one row: its default entries are not keys.
+  c.model_map.simple = {{"<agent>", "model"}};
+  c.model_map.medium.clear();
+  c.model_map.complex.clear();
+  c.model_map.review.clear();
   JobConfig task_job;
   task_job.type = JobType::kTask;
   JobConfig command_job;

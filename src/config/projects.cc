@@ -18,14 +18,19 @@ bool IsSlug(std::string_view s) {
 }  // namespace
 
 const char* const kProjectConfigTemplate =
-    "# orch settings for this repository. Keys here override $ORCH_HOME/config.yml;\n"
+    "# orch settings for this repository. Keys here override $ORCH_HOME/config.yml for this\n"
+    "# project only; orch serve reads this file again at its next decision after you save it.\n"
+    "# Allowed here: workflow, router (not its breaker_* keys), model_map, agents, runs, plan.\n"
+    "# `orch config show -p <project>` prints every value and where it came from;\n"
     "# every key is described in docs/configuration.md. Examples:\n"
     "#\n"
     "# workflow:\n"
     "#   trigger_labels: [orch]\n"
     "#   max_attempts: 3\n"
+    "#   sandbox: workspace-write\n"
     "# router:\n"
-    "#   mode: round_robin\n";
+    "#   mode: round_robin\n"
+    "#   agents: [claude, codex]\n";
 
 std::optional<std::string> SlugFromUrl(std::string_view url) {
   std::string s(url);

@@ -172,7 +172,7 @@ Result<std::string> ReviewHandler::Apply(const Project& project, int64_t pr, con
 
 Result<std::string> ReviewHandler::ChangesRequested(const Project& project, const Task& parent,
                                                     int64_t pr, const Review& review) {
-  if (!config_.workflow.auto_create_followup_on_changes) {
+  if (!configs_.For(project)->workflow.auto_create_followup_on_changes) {
     return std::string(
         "changes requested; follow-ups are off "
         "(workflow.auto_create_followup_on_changes)");
@@ -182,7 +182,7 @@ Result<std::string> ReviewHandler::ChangesRequested(const Project& project, cons
   Result<std::optional<std::string>> cycles = store_.GetKv(cycles_key);
   if (!cycles.ok()) return cycles.status();
   int done = *cycles ? std::atoi((*cycles)->c_str()) : 0;
-  if (done >= config_.workflow.max_review_cycles) {
+  if (done >= configs_.For(project)->workflow.max_review_cycles) {
     if (parent.status == TaskStatus::kInReview) {
       ORCH_RETURN_IF_ERROR(store_.Transition(
           parent.id, TaskStatus::kInReview, TaskStatus::kNeedsReview,
@@ -242,7 +242,7 @@ Result<std::string> ReviewHandler::Approved(const Project& project, const Task& 
   if (parent.status != TaskStatus::kInReview) {
     return std::string("approved; task is ") + TaskStatusName(parent.status);
   }
-  if (!config_.workflow.auto_close_task_on_approval) {
+  if (!configs_.For(project)->workflow.auto_close_task_on_approval) {
     // Done on merge (the default): the task waits in review and says so.
     ORCH_RETURN_IF_ERROR(store_.SetTaskStatusReason(
         parent.id, "pull request #" + std::to_string(pr) + " approved by " + review.user.login +

@@ -31,7 +31,7 @@
 #include <string>
 
 #include "base/status.h"
-#include "config/config.h"
+#include "config/config_set.h"
 #include "github/github.h"
 #include "github/trust.h"
 #include "store/store.h"
@@ -43,8 +43,9 @@ constexpr size_t kMaxDiffHunk = 2000;
 
 class ReviewHandler {
  public:
-  ReviewHandler(SqliteStore& store, GitHubClient& github, TrustPolicy& trust, const Config& config)
-      : store_(store), github_(github), trust_(trust), config_(config) {}
+  // The workflow.* rules (follow-ups, review cycles, approval) are each project's own.
+  ReviewHandler(SqliteStore& store, GitHubClient& github, TrustPolicy& trust, ConfigSet configs)
+      : store_(store), github_(github), trust_(trust), configs_(std::move(configs)) {}
 
   // orch's own login: its own reviews are ignored.
   void set_bot_login(const std::string& login) { bot_login_ = login; }
@@ -68,7 +69,7 @@ class ReviewHandler {
   SqliteStore& store_;
   GitHubClient& github_;
   TrustPolicy& trust_;
-  const Config& config_;
+  ConfigSet configs_;
   std::string bot_login_;
 };
 

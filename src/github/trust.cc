@@ -5,7 +5,8 @@
 namespace orch {
 Result<TrustVerdict> TrustPolicy::Check(const std::string& repo, const GitHubUser& user) {
   if (user.login.empty()) return TrustVerdict{false, "the event names no sender"};
-  for (const std::string& a : allowed_) {
+  const std::vector<std::string> allowed = allowed_for_ ? allowed_for_(repo) : allowed_;
+  for (const std::string& a : allowed) {
     if (SameLogin(a, user.login)) {
       return TrustVerdict{true, user.login + " is in workflow.allowed_authors"};
     }

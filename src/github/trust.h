@@ -10,6 +10,7 @@
 #ifndef ORCH_GITHUB_TRUST_H_
 #define ORCH_GITHUB_TRUST_H_
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -32,6 +33,11 @@ class TrustPolicy {
               int64_t ttl_seconds = 600)
       : github_(github), clock_(clock), allowed_(std::move(allowed_authors)), ttl_(ttl_seconds) {}
 
+  // Where allowed_authors come from per repository (a project's .orch.yml may set its own);
+  // without one, the list given at construction.
+  using AllowedFor = std::function<std::vector<std::string>(const std::string& repo)>;
+  void set_allowed_for(AllowedFor f) { allowed_for_ = std::move(f); }
+
   // The verdict for `user` acting on `repo`. Fails (retryably or not) only when the permission
   // had to be asked and GitHub did not answer.
   Result<TrustVerdict> Check(const std::string& repo, const GitHubUser& user);
@@ -45,6 +51,7 @@ class TrustPolicy {
   GitHubClient& github_;
   const Clock& clock_;
   std::vector<std::string> allowed_;
+  AllowedFor allowed_for_;
   int64_t ttl_;
   std::map<std::pair<std::string, std::string>, Cached> cache_;
 };

@@ -273,29 +273,34 @@ std::string RunEngine::StepAgent(const RunRecord& run, const FlowStep& step,
   // A reviewer is never the coder: not the agent that ran the step named by not_agent_of.
   std::string avoid;
   if (auto other = rows.find(step.not_agent_of); other != rows.end()) avoid = other->second.agent;
+  std::shared_ptr<const Config> config = ConfigOf(run);
+  const Config& c = *config;
   if (!step.role.empty()) {
-    auto configured = config_.runs.roles.find(step.role);
-    if (configured != config_.runs.roles.end() && configured->second != avoid) {
+    auto configured = c.runs.roles.find(step.role);
+    if (configured != c.runs.roles.end() && configured->second != avoid) {
       AgentChoice choice =
-          ChooseAgent(configured->second, "runs.roles." + step.role, config_, agent_check_, avoid);
+          ChooseAgent(configured->second, "runs.roles." + step.role, c, agent_check_, avoid);
       if (!choice.note.empty())
         spdlog::warn("runs: run {} step {}: {}", run.id, step.id, choice.note);
       return choice.agent;
     }
   }
   if (step.not_agent_of.empty()) return "";
-  for (const std::string& a : config_.router.agents) {
+  for (const std::string& a : c.router.agents) {
     if (a != avoid && agent_check_(a).empty()) return a;
   }
   return "";
 }
 
-std::string RunEngine::SubstitutionNotes(const Flow& flow, const Rows& rows) const {
+std::string RunEngine::SubstitutionNotes(const RunRecord& run, const Flow& flow,
+                                         const Rows& rows) const {
+  std::shared_ptr<const Config> config = ConfigOf(run);
+  const Config& c = *config;
   std::string notes;
   for (const FlowStep& s : flow.steps) {
-    auto configured = config_.runs.roles.find(s.role);
+    auto configured = c.runs.roles.find(s.role);
     auto row = rows.find(s.id);
-    if (!s.agent.empty() || configured == config_.runs.roles.end() || row == rows.end() ||
+    if (!s.agent.empty() || configured == c.runs.roles.end() || row == rows.end() ||
         row->second.agent.empty() || row->second.agent == configured->second) {
       continue;
     }
@@ -404,11 +409,13 @@ void RunEngine::ApplyCodeResult(int64_t run_id, const std::string& step_id, bool
 // ---- Ending runs
 
 Status RunEngine::FinishDebug(const RunRecord& run, const Flow& flow, Rows& rows) {
+  std::shared_ptr<const Config> config = ConfigOf(run);  // the run's project's runs.*
+  const Config& c = *config;
   auto orch = rows.find(kOrchestratorStep);
   if (orch == rows.end()) {
-    if (!config_.runs.auto_orchestrate) return Status::OK();  // orch run orchestrate
-    AgentChoice choice = ChooseAgent(config_.runs.orchestrator_agent, "runs.orchestrator_agent",
-                                     config_, agent_check_);
+    if (!c.runs.auto_orchestrate) return Status::OK();  // orch run orchestrate
+    AgentChoice choice = ChooseAgent(c.runs.orchestrator_agent, "runs.orchestrator_agent", c,
+                                     agent_check_);
     Result<bool> claimed =
         store_.ClaimOrchestration(run.id, {.step_id = kOrchestratorStep, .agent = choice.agent});
     if (!claimed.ok()) return claimed.status();
@@ -422,8 +429,8 @@ Status RunEngine::FinishDebug(const RunRecord& run, const Flow& flow, Rows& rows
     NewTask t{.project_id = run.project_id,
               .title = "Debug run " + std::to_string(run.id) + ": orchestrate " +
                        std::to_string(sessions.size()) + " sessions",
-              .body = OrchestratorPrompt(run, sessions, config_.runs.session_output_budget,
-                                         config_.runs.total_output_budget),
+              .body = OrchestratorPrompt(run, sessions, c.runs.session_output_budget,
+                                         c.runs.total_output_budget),
               .labels = {"agent:" + o.agent},
               .run_id = run.id,
               .read_only = true};
@@ -444,7 +451,7 @@ Status RunEngine::FinishDebug(const RunRecord& run, const Flow& flow, Rows& rows
            << "\n";
   }
   report << "\n## Orchestrator (" << o.agent;
-  if (const std::string& wanted = config_.runs.orchestrator_agent; o.agent != wanted) {
+  if (const std::string& wanted = c.runs.orchestrator_agent; o.agent != wanted) {
     std::string why = agent_check_(wanted);
     report << ", in place of runs.orchestrator_agent " << wanted << ", which "
            << (why.empty() ? "could not run when the sessions ended" : why);
@@ -465,7 +472,7 @@ Status RunEngine::FinishPlan(const RunRecord& run, const Flow& flow, const FlowS
     report << "\n## " << s.project << " (" << r.agent << "): " << StepStateName(r.status) << "\n\n"
            << r.output << "\n";
   }
-  report << SubstitutionNotes(flow, rows);
+  report << SubstitutionNotes(run, flow, rows);
   return Finish(run, schedule.Succeeded() ? RunStatus::kCompleted : RunStatus::kFailed,
                 report.str());
 }
@@ -474,7 +481,7 @@ Status RunEngine::FinishFlow(const RunRecord& run, const Flow& flow, const FlowS
                              Rows& rows) {
   std::map<std::string, std::string> outputs;
   for (const auto& [id, row] : rows) outputs[id] = row.output;
-  std::string report = schedule.Report(outputs) + SubstitutionNotes(flow, rows);
+  std::string report = schedule.Report(outputs) + SubstitutionNotes(run, flow, rows);
   bool unresolved = false;  // a review still asks for changes: its pull request is a draft
   for (const FlowStep& s : flow.steps) {
     if (!s.loop_to.empty() && RequestsChanges(rows[s.id].output)) {
@@ -560,12 +567,25 @@ void RunEngine::PublishFlow(const RunRecord& run, const Project& project, const 
   });
 }
 
+std::shared_ptr<const Config> RunEngine::ConfigOf(const RunRecord& run) const {
+  Result<Project> project = store_.FindProject(std::to_string(run.project_id));
+  Result<Config> config =
+      project.ok() && project_config_ ? project_config_(*project) : Result<Config>(config_);
+  if (!config.ok()) {
+    spdlog::warn("runs: run {}: its project's settings: {}; the global ones apply", run.id,
+                 config.status().message());
+    return std::make_shared<const Config>(config_);
+  }
+  return std::make_shared<const Config>(std::move(*config));
+}
+
 Status RunEngine::Finish(const RunRecord& run, RunStatus status, const std::string& report) {
   Status s = store_.FinishRunRecord(run.id, status, report);
   if (s.IsConflict()) return Status::OK();  // cancelled meanwhile
   ORCH_RETURN_IF_ERROR(s);
   spdlog::info("runs: run {} ({}) {}", run.id, RunKindName(run.kind), RunStatusName(status));
-  if (!publisher_ || !publisher_->has_github() || !run.issue || !config_.runs.report_to_comment) {
+  if (!publisher_ || !publisher_->has_github() || !run.issue ||
+      !ConfigOf(run)->runs.report_to_comment) {
     return Status::OK();
   }
   Result<Project> project = store_.FindProject(std::to_string(run.project_id));

@@ -27,6 +27,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <memory>
 #include <string>
 
 #include "agents/publisher.h"
@@ -49,7 +50,7 @@ struct RunEngineParts {
   ProcessRunner& processes;  // runs code steps
   WorkQueue& work;           // code steps, publishing and reports run here
   FileSystem& files;
-  // A project's merged config (its workflow.test_command).
+  // A project's merged config: its workflow.test_command and timeout, runs.* and router.agents.
   std::function<Result<Config>(const Project&)> project_config;
   // Where a branch's work tree is: worktree_of(project, branch). Code steps run there.
   std::function<std::string(const std::string&, const std::string&)> worktree_of;
@@ -99,7 +100,9 @@ class RunEngine {
   // the coder's. "" lets the router choose.
   std::string StepAgent(const RunRecord& run, const FlowStep& step, const Rows& rows) const;
   // The report's lines for the steps whose agent stood in for one that could not run.
-  std::string SubstitutionNotes(const Flow& flow, const Rows& rows) const;
+  std::string SubstitutionNotes(const RunRecord& run, const Flow& flow, const Rows& rows) const;
+  // The run's project's settings (runs.*, router.agents), through project_config.
+  std::shared_ptr<const Config> ConfigOf(const RunRecord& run) const;
   void StartCodeStep(const RunRecord& run, const FlowStep& step, const RunStepRecord& row);
   void ApplyCodeResult(int64_t run_id, const std::string& step_id, bool ok,
                        const std::string& output);
