@@ -23,19 +23,21 @@ class ProjectConfigTest : public GitHubLoopTest {
     // A second repository on the simulator, and its checkout registered as a project.
     Json repos = Json::array();
     for (const char* name : {"acme/widgets", "acme/gadgets"}) {
-      repos.push_back({{"full_name", name},
-                       {"collaborators", {{"alice", "admin"}, {"bob", "write"}}},
-                       {"labels", {{{"name", "orch"}, {"color", "ededed"}}, {{"name", "ai"}, {"color", "ededed"}}}}});
+      repos.push_back(
+          {{"full_name", name},
+           {"collaborators", {{"alice", "admin"}, {"bob", "write"}}},
+           {"labels",
+            {{{"name", "orch"}, {"color", "ededed"}}, {{"name", "ai"}, {"color", "ededed"}}}}});
     }
     StartSim({{"repos", repos}}, {});
     MakeRepoWithOrigin(dir_.Sub("gadgets-origin.git"), dir_.Sub("gadgets"));
     SystemClock clock;
     auto store = std::move(SqliteStore::Open(home() + "/orch.db", clock)).value();
-    ASSERT_TRUE(store
-                    ->AddProject({.name = "acme/gadgets",
-                                  .repo = "acme/gadgets",
-                                  .path = dir_.Sub("gadgets")})
-                    .ok());
+    ASSERT_TRUE(
+        store
+            ->AddProject(
+                {.name = "acme/gadgets", .repo = "acme/gadgets", .path = dir_.Sub("gadgets")})
+            .ok());
   }
 
   // Opens an issue on `repo` as alice and has bob add `label`; returns its number.
@@ -116,9 +118,8 @@ TEST_F(ProjectConfigTest, AForbiddenKeyIsAnErrorWithFileAndLineAndShowSaysWhereV
             "workflow:\n  max_attempts: 2\nengine:\n  max_parallel: 9\n");
   ProcessResult validate = Orch({"config", "validate"});
   EXPECT_NE(validate.exit_code, 0);
-  EXPECT_THAT(validate.err,
-              HasSubstr(dir_.Sub("gadgets/.orch.yml") +
-                        ":3: engine: only allowed in the global config.yml"));
+  EXPECT_THAT(validate.err, HasSubstr(dir_.Sub("gadgets/.orch.yml") +
+                                      ":3: engine: only allowed in the global config.yml"));
 
   WriteFile(dir_.Sub("gadgets/.orch.yml"), "workflow:\n  max_attempts: 2\n");
   ProcessResult shown = Orch({"config", "show", "-p", "acme/gadgets"});

@@ -296,8 +296,9 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
     if (!project.ok()) return project.status();
     ++report->finished;
     std::shared_ptr<const Config> config = configs_.For(*project);
-    Submit(run.task_id, [this, run, check = *check, task = *task, project = *project,
-                         config]() -> WorkQueue::Apply {
+    Submit(run.task_id,
+           [this, run, check = *check, task = *task, project = *project,
+            config]() -> WorkQueue::Apply {
              AttemptOutcome out =
                  ReadOutcome(run, check, clock_.NowUnix(), *config, runner_, files_);
              if (!out.never_started) PublishOutcome(task, project, publisher_, out);

@@ -39,8 +39,8 @@ bool Executable(const std::string& path) {
 }  // namespace
 
 nlohmann::json RouteToJson(const Route& r) {
-  return {{"agent", r.agent},   {"model", r.model},     {"complexity", r.complexity},
-          {"reason", r.reason}, {"profile", r.profile}, {"selected_skills", r.selected_skills},
+  return {{"agent", r.agent},   {"model", r.model},      {"complexity", r.complexity},
+          {"reason", r.reason}, {"profile", r.profile},  {"selected_skills", r.selected_skills},
           {"by", r.by},         {"warnings", r.warnings}};
 }
 

@@ -218,9 +218,9 @@ Status Runner::StartSession(const AttemptPlan& plan, AgentAdapter& adapter,
   AgentCommand cmd = adapter.Build(Request(plan, system->path));
   h.argv = cmd.argv;
   std::string prompt_path = h.run_dir + "/prompt.md";
-  ORCH_RETURN_IF_ERROR(WriteText(
-      prompt_path, BuildAgentPrompt(plan, cmd.system_prompt_in_prompt ? system->text : "",
-                                    ConfigOf(plan).router.default_skills)));
+  ORCH_RETURN_IF_ERROR(
+      WriteText(prompt_path, BuildAgentPrompt(plan, cmd.system_prompt_in_prompt ? system->text : "",
+                                              ConfigOf(plan).router.default_skills)));
   // A previous attempt's files must not be read as this one's.
   std::error_code ec;
   for (const char* f : {"exit.json", "stdout", "output.log"}) {

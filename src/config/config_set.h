@@ -61,7 +61,6 @@ class ConfigSet {
   // The same for the project with this id; the global configuration when it is not registered.
   std::shared_ptr<const Config> ForProject(int64_t project_id) const;
 
-
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;

@@ -139,11 +139,11 @@ TEST(ConfigProjectKeys, BreakersAreDaemonWideAndNamedWithFileAndLine) {
 TEST(ConfigOrigins, ShowSaysWhereEachKeyCameFrom) {
   EnvLookup env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
   ConfigOrigins origins;
-  Result<Config> c =
-      ParseConfig({{"/home/me/.orch/config.yml", "engine:\n  max_parallel: 4\n"
-                                                 "workflow:\n  max_attempts: 5\n"},
-                   {"/repo/.orch.yml", "workflow:\n  max_attempts: 2\n", true}},
-                  env, &origins);
+  Result<Config> c = ParseConfig({{"/home/me/.orch/config.yml",
+                                   "engine:\n  max_parallel: 4\n"
+                                   "workflow:\n  max_attempts: 5\n"},
+                                  {"/repo/.orch.yml", "workflow:\n  max_attempts: 2\n", true}},
+                                 env, &origins);
   ASSERT_TRUE(c.ok()) << c.status().message();
   std::string shown = AnnotateOrigins(RenderConfig(*c), origins, "/repo/.orch.yml");
   EXPECT_THAT(shown, HasSubstr("max_parallel: 4  # global /home/me/.orch/config.yml:2"));

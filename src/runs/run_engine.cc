@@ -414,8 +414,8 @@ Status RunEngine::FinishDebug(const RunRecord& run, const Flow& flow, Rows& rows
   auto orch = rows.find(kOrchestratorStep);
   if (orch == rows.end()) {
     if (!c.runs.auto_orchestrate) return Status::OK();  // orch run orchestrate
-    AgentChoice choice = ChooseAgent(c.runs.orchestrator_agent, "runs.orchestrator_agent", c,
-                                     agent_check_);
+    AgentChoice choice =
+        ChooseAgent(c.runs.orchestrator_agent, "runs.orchestrator_agent", c, agent_check_);
     Result<bool> claimed =
         store_.ClaimOrchestration(run.id, {.step_id = kOrchestratorStep, .agent = choice.agent});
     if (!claimed.ok()) return claimed.status();

@@ -25,9 +25,9 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
-#include <memory>
 #include <string>
 
 #include "agents/publisher.h"
