@@ -262,5 +262,89 @@ TEST_F(GitHubLoopTest, AGitHubAppAuthenticatesWithAJwtAndActsAsItsBot) {
   EXPECT_THAT(Log(), Not(HasSubstr("ghs_")));
 }
 
+TEST_F(GitHubLoopTest, WebhooksThatStopArrivingAreNoticedByTheSyncAndFallbackSaysWhy) {
+  // Issue 22: the receiver is up (its /health answers), but GitHub's deliveries go nowhere, as
+  // when a tunnel is down. A label made on GitHub is picked up by the sync, orch enters polling
+  // fallback within one sync interval and says why in `orch status` and `orch doctor`; once
+  // deliveries arrive again it leaves fallback.
+  StartSim({{"start_time", ""}}, {});  // GitHub's clock is the wall clock, as orch's
+  Configure("  fallback_sync_interval: 1\n  webhook_health_check_interval: 1\n");
+  std::string config = ReadFile(home() + "/config.yml");
+  config.replace(config.find("sync_interval: 3600"), 19, "sync_interval: 3");
+  WriteFile(home() + "/config.yml", config);
+  StartOrch();
+  ASSERT_TRUE(Eventually([&] {
+    return OrchJson({"status", "--json"})["webhook_mode"] == "webhook";
+  })) << Log();
+  Sim("POST", "/_sim/webhook", {{"url", "http://127.0.0.1:1/webhook"}, {"secret", kSecret}});
+  // As with a token that may not read the repository's webhooks: only the sync can tell.
+  Sim("POST", "/_sim/faults",
+      {{"method", "GET"},
+       {"path_prefix", "/repos/acme/widgets/hooks"},
+       {"status", 404},
+       {"count", 1000}});
+  int number = OpenIssue()["issue"]["number"];
+  Json labeled = Label(number, "bob");
+  EXPECT_EQ(labeled["delivery"]["status"], 0);  // nothing answered: not delivered
+  ASSERT_TRUE(Eventually([&] { return Tasks().size() == 1; }, std::chrono::seconds(10))) << Log();
+  // Within one sync interval (3 s) of the sync that picked the label up, and a tick or two.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return OrchJson({"status", "--json"})["webhook_mode"] == "polling fallback";
+      },
+      std::chrono::seconds(6)))
+      << Log();
+  Json status = OrchJson({"status", "--json"});
+  std::string why = status.value("webhook_mode_reason", "");
+  EXPECT_THAT(why, HasSubstr("acme/widgets #" + std::to_string(number) + " changed"));
+  EXPECT_THAT(why, HasSubstr("no webhook delivery"));
+  ProcessResult text = Orch({"status"});
+  EXPECT_THAT(text.out, HasSubstr("webhooks: polling fallback"));
+  EXPECT_THAT(text.out, HasSubstr("why: acme/widgets #"));
+  EXPECT_THAT(Log(), HasSubstr("no webhook delivery for it arrived within 3s: entering polling "
+                               "fallback mode"));
+  ProcessResult doctor = Orch({"doctor", "--json"});
+  Json checks = Json::parse(doctor.out, nullptr, false);
+  bool said = false;
+  ASSERT_TRUE(checks.is_array()) << doctor.out;
+  for (const Json& c : checks) {
+    if (c["check"] != "webhook deliveries") continue;
+    said = c["warning"] == true &&
+           c["detail"].get<std::string>().rfind("polling fallback: acme/widgets #", 0) == 0;
+  }
+  EXPECT_TRUE(said) << doctor.out;
+
+  // Deliveries come back: the next one takes orch out of fallback.
+  Sim("POST", "/_sim/webhook", {{"url", WebhookUrl()}, {"secret", kSecret}});
+  Json comment =
+      Sim("POST", "/_sim/repos/acme/widgets/issues/" + std::to_string(number) + "/comments",
+          {{"user", "alice"}, {"body", "any news?"}});
+  EXPECT_EQ(comment["delivery"]["status"], 202);
+  EXPECT_TRUE(Eventually([&] {
+    return OrchJson({"status", "--json"})["webhook_mode"] == "webhook";
+  })) << Log();
+  EXPECT_THAT(Log(), HasSubstr("webhook deliveries arrive again: exiting polling fallback mode"));
+}
+
+TEST_F(GitHubLoopTest, GitHubsRecordOfFailedDeliveriesPutsOrchInFallback) {
+  // The token may read the repository's webhooks: GitHub's own record of orch's hook shows the
+  // attempts that failed, and orch says so.
+  StartSim({{"start_time", ""}}, {});
+  Configure("  fallback_sync_interval: 1\n");
+  std::string config = ReadFile(home() + "/config.yml");
+  config.replace(config.find("sync_interval: 3600"), 19, "sync_interval: 3");
+  WriteFile(home() + "/config.yml", config);
+  StartOrch();
+  Sim("POST", "/_sim/webhook", {{"url", "http://127.0.0.1:1/webhook"}, {"secret", kSecret}});
+  EXPECT_EQ(OpenIssue()["delivery"]["status"], 0);
+  ASSERT_TRUE(Eventually([&] {
+    return OrchJson({"status", "--json"})["webhook_mode"] == "polling fallback";
+  })) << Log();
+  EXPECT_THAT(OrchJson({"status", "--json"}).value("webhook_mode_reason", ""),
+              HasSubstr("GitHub's record of webhook 424242 (http://127.0.0.1:1/webhook) shows its "
+                        "last 1 delivery attempt(s) failed"));
+  EXPECT_FALSE(Requests("/repos/acme/widgets/hooks/424242/deliveries").empty());
+}
+
 }  // namespace
 }  // namespace orch::test

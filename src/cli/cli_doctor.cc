@@ -16,6 +16,7 @@
 #include "base/subprocess.h"
 #include "cli/cli.h"
 #include "engine/daemon.h"
+#include "engine/engine.h"
 #include "github/github_rest.h"
 
 namespace orch {
@@ -171,6 +172,27 @@ void AddWebhookChecks(const Config& config, const Home& home, std::vector<Check>
                     .fix = "stop what listens there, or set webhook.port"});
 }
 
+// Whether GitHub's deliveries reach orch, as the daemon last judged (engine.h's mode keys):
+// a warning while it polls in fallback, with the reason. Nothing to say before a database.
+std::optional<Check> WebhookModeCheck(Context& ctx, const Home& home) {
+  if (!std::filesystem::exists(home.db_path())) return std::nullopt;
+  Result<SqliteStore*> store = ctx.store();
+  if (!store.ok()) return std::nullopt;  // the database's own trouble is reported elsewhere
+  Result<std::optional<std::string>> mode = (*store)->GetKv(Engine::kModeKey);
+  Result<std::optional<std::string>> why = (*store)->GetKv(Engine::kModeReasonKey);
+  if (!mode.ok() || !*mode) return std::nullopt;  // the daemon has not judged yet
+  Check c{.name = "webhook deliveries", .ok = true, .detail = **mode};
+  if (**mode == "polling fallback") {
+    c.ok = false;
+    c.warning = true;  // orch still works, polling
+    c.detail = "polling fallback: " + (why.ok() && *why ? **why : std::string("reason unknown"));
+    c.fix =
+        "check the tunnel or proxy, and the webhook's Recent Deliveries on GitHub (URL, "
+        "secret, events); orch leaves fallback by itself once deliveries arrive";
+  }
+  return c;
+}
+
 // Free space under orch's home (or the current directory before it exists).
 Check DiskCheck(const Home& home) {
   struct statvfs fs {};
@@ -225,7 +247,10 @@ class DoctorCommand : public Command {
       checks.push_back({.name = "config", .ok = true, .detail = home->config_path()});
       AddAgentChecks(*config, ctx.env, checks);
       checks.push_back(GitHubCheck(*config, ctx.env, runner, ctx.clock));
-      if (config->webhook.enabled) AddWebhookChecks(*config, *home, checks);
+      if (config->webhook.enabled) {
+        AddWebhookChecks(*config, *home, checks);
+        if (std::optional<Check> mode = WebhookModeCheck(ctx, *home)) checks.push_back(*mode);
+      }
     }
     checks.push_back(DiskCheck(*home));
     if (PrintChecks(checks, json_, ctx.out)) {

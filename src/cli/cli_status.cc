@@ -84,6 +84,9 @@ void PrintStatus(const nlohmann::json& status, const std::optional<std::string>&
   out << "webhooks: " << status["webhook_mode"].get<std::string>() << "; deliveries failed "
       << "in 24h: " << status["failed_deliveries_24h"].get<int64_t>()
       << ", pending: " << status["pending_deliveries"].get<int64_t>() << "\n";
+  if (status.contains("webhook_mode_reason")) {
+    out << "  why: " << status["webhook_mode_reason"].get<std::string>() << "\n";
+  }
   out << "tasks:";
   for (TaskStatus s : kAllTaskStatuses) {
     out << " " << TaskStatusName(s) << " " << status["tasks"].at(TaskStatusName(s)).get<size_t>();
@@ -123,6 +126,8 @@ class StatusCommand : public Command {
                                 : nlohmann::json();
     std::string mode = kv(Engine::kModeKey);
     out["webhook_mode"] = mode.empty() ? "unknown" : mode;
+    std::string why = kv(Engine::kModeReasonKey);  // why polling fallback, when it is
+    if (!why.empty()) out["webhook_mode_reason"] = why;
     std::string last_tick = kv(Engine::kHeartbeatKey);
     out["last_tick"] =
         last_tick.empty()

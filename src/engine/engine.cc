@@ -48,6 +48,13 @@ Engine::Engine(SqliteStore& store, const Config& config, const Clock& clock, Git
           if (!runs_) return std::string("ignored: runs are not driven here");
           return runs_->StartFromIssue(p, d.run_kind, d.external_id, d.title, d.body);
         });
+    // With webhooks on, every change a sync finds should have come as a delivery first. The
+    // grace covers GitHub's delivery time (seconds), and never exceeds the sync interval, so
+    // fallback starts within one interval of the sync that saw the change.
+    if (probe_) {
+      watch_ = std::make_unique<DeliveryWatch>(store_, clock_,
+                                               std::min(Seconds(60), config_.engine.sync_interval));
+    }
   }
 }
 
@@ -73,6 +80,7 @@ Result<TickReport> Engine::Tick() {
     Result<int> synced = SyncIfDue();
     if (synced.ok()) report.projects_synced = *synced;
     note(synced.status(), "syncing with GitHub");
+    CheckDeliveries();
   }
   if (jobs_) {
     Result<JobReport> j = jobs_->Step();
@@ -166,21 +174,51 @@ void Engine::CheckWebhookHealth() {
   if (next_health_check_ && now < *next_health_check_) return;
   next_health_check_ = now + config_.engine.webhook_health_check_interval.count();
   Status health = probe_();
-  if (!health.ok() && !fallback_) {
-    fallback_ = true;
-    next_sync_ = now;  // catch up at once
-    spdlog::warn(
-        "webhook receiver unreachable ({}): entering polling fallback mode, syncing "
-        "every {}s",
-        health.message(), config_.engine.fallback_sync_interval.count());
-    (void)store_.SetKv(kModeKey, "polling fallback");
-  } else if (health.ok() && fallback_) {
-    fallback_ = false;
-    spdlog::info("webhook receiver reachable again: exiting polling fallback mode");
+  if (!health.ok() && fallback_cause_ != FallbackCause::kUnreachable) {
+    EnterFallback(FallbackCause::kUnreachable,
+                  "webhook receiver unreachable (" + health.message() + ")");
+  } else if (health.ok() && fallback_cause_ == FallbackCause::kUnreachable) {
+    LeaveFallback("webhook receiver reachable again");
+  } else if (health.ok() && !fallback_ && !next_sync_) {
     (void)store_.SetKv(kModeKey, "webhook");
-  } else if (health.ok() && !next_sync_) {
-    (void)store_.SetKv(kModeKey, "webhook");
+    (void)store_.SetKv(kModeReasonKey, "");
   }
+}
+
+void Engine::CheckDeliveries() {
+  if (!watch_) return;
+  if (fallback_cause_ == FallbackCause::kMissingDeliveries) {
+    Result<bool> back = watch_->DeliveredSince(fallback_since_);
+    if (back.ok() && *back) LeaveFallback("webhook deliveries arrive again");
+  }
+  Result<std::optional<std::string>> missing = watch_->MissingDelivery();
+  if (!missing.ok()) {
+    spdlog::warn("engine: cannot tell whether webhook deliveries arrive: {}",
+                 missing.status().message());
+    return;
+  }
+  // Already polling in fallback, for whatever cause, it stays so; the reason stands.
+  if (*missing && !fallback_) EnterFallback(FallbackCause::kMissingDeliveries, **missing);
+}
+
+void Engine::EnterFallback(FallbackCause cause, const std::string& why) {
+  bool was = fallback_;
+  fallback_ = true;
+  fallback_cause_ = cause;
+  fallback_since_ = clock_.NowUnix();
+  if (!was) next_sync_ = fallback_since_;  // catch up at once
+  spdlog::warn("{}: entering polling fallback mode, syncing every {}s", why,
+               config_.engine.fallback_sync_interval.count());
+  (void)store_.SetKv(kModeKey, "polling fallback");
+  (void)store_.SetKv(kModeReasonKey, why);
+}
+
+void Engine::LeaveFallback(const std::string& why) {
+  fallback_ = false;
+  fallback_cause_ = FallbackCause::kNone;
+  spdlog::info("{}: exiting polling fallback mode", why);
+  (void)store_.SetKv(kModeKey, "webhook");
+  (void)store_.SetKv(kModeReasonKey, "");
 }
 
 Result<int> Engine::SyncIfDue() {
@@ -204,6 +242,13 @@ Result<int> Engine::SyncIfDue() {
       continue;
     }
     ++synced;
+    if (watch_) {
+      for (const SyncChange& c : r->changes) {
+        watch_->Saw(*p.repo, "#" + std::to_string(c.number) + " changed", c.updated_at);
+      }
+      Status record = watch_->CheckGitHubRecord(*github_, *p.repo);
+      if (!record.ok()) spdlog::warn("sync: {}: webhook record: {}", *p.repo, record.message());
+    }
     // Reviews and PR states of in_review tasks, so nothing depends on webhooks alone.
     Result<int> reviewed = reviews_->Sync(p);
     if (!reviewed.ok()) {

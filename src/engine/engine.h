@@ -5,9 +5,11 @@
 //   1. applies due webhook deliveries from the inbox (intake.h), marking each applied with what
 //      it did, or failed (to be retried with backoff);
 //   2. checks the webhook receiver's health every engine.webhook_health_check_interval, and
-//      enters or leaves polling fallback mode, logging the change;
+//      enters or leaves polling fallback mode, logging the change and its reason;
 //   3. syncs every project with GitHub when due: every engine.sync_interval, or every
-//      engine.fallback_sync_interval while in fallback mode;
+//      engine.fallback_sync_interval while in fallback mode; a change the sync finds that no
+//      webhook delivery brought within a grace period (delivery_watch.h) also enters fallback
+//      mode, left once deliveries arrive again;
 //   4. runs due scheduled jobs (jobs.h): tasks they create are routed in the same tick;
 //   5. routes new tasks, starts agents for routed ones, and turns finished runs into pull
 //      requests and task statuses (the dispatcher, dispatch.h);
@@ -26,6 +28,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "config/config.h"
+#include "engine/delivery_watch.h"
 #include "engine/intake.h"
 #include "engine/sync.h"
 #include "github/github.h"
@@ -76,12 +79,21 @@ class Engine {
   static constexpr const char* kHeartbeatKey = "engine.last_tick";
   // The kv key holding "webhook" or "polling fallback" or "polling" (for `orch status`).
   static constexpr const char* kModeKey = "engine.mode";
+  // The kv key holding why the mode is polling fallback (empty otherwise), for `orch status`
+  // and `orch doctor`.
+  static constexpr const char* kModeReasonKey = "engine.mode_reason";
 
  private:
   // Fills rules_.bot_login from GitHub once; false while GitHub cannot say.
   bool KnowOwnIdentity();
   Result<int> ApplyDeliveries(int* failed);
   void CheckWebhookHealth();
+  // Enters fallback when a change the sync saw came without a delivery; leaves the fallback that
+  // entered once deliveries arrive again.
+  void CheckDeliveries();
+  enum class FallbackCause { kNone, kUnreachable, kMissingDeliveries };
+  void EnterFallback(FallbackCause cause, const std::string& why);
+  void LeaveFallback(const std::string& why);
   Result<int> SyncIfDue();
   // Parents in `blocked` that have children, all of them `done`, go back to `new`.
   Result<int> UnblockFinishedParents();
@@ -101,6 +113,9 @@ class Engine {
   IntakeRules rules_;
   std::string identity_error_;  // the last failure to learn rules_.bot_login, logged once
   bool fallback_ = false;
+  FallbackCause fallback_cause_ = FallbackCause::kNone;
+  int64_t fallback_since_ = 0;                // unix seconds
+  std::unique_ptr<DeliveryWatch> watch_;      // with webhooks and GitHub; else null
   std::optional<int64_t> next_health_check_;  // unix seconds
   std::optional<int64_t> next_sync_;
   int64_t next_prune_ = 0;

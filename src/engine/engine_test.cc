@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/time_format.h"
 #include "github/webhook_signature.h"
 #include "testing/fake_github.h"
 #include "testing/test_util.h"
@@ -303,5 +304,148 @@ TEST_F(EngineIntakeTest, OneIssuesFailingRequestDoesNotStopTheSyncAndIsRetriedLa
   github_.calls.clear();
   ASSERT_TRUE(engine.Tick().ok());
   EXPECT_EQ(github_.Count("events 3"), 0);  // retried once it worked, and no more
-}}  // namespace
+}
+
+TEST_F(EngineIntakeTest, AChangeTheSyncFindsWithoutADeliveryEntersFallbackUntilDeliveriesCome) {
+  // Issue 22: the default probe asks the receiver itself, which answers while orch lives, so a
+  // broken tunnel went unnoticed. Given a healthy receiver and no delivery arriving, a label
+  // the sync finds puts orch in fallback, saying why; a delivery arriving takes it out.
+  config_.engine.sync_interval = Seconds(30);  // the grace is min(60 s, sync_interval)
+  Engine engine(*store_, config_, clock_, &github_, [] { return Status::OK(); });
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_EQ(store_->GetKv(Engine::kModeKey)->value(), "webhook");
+  clock_.Advance(5);
+  std::string now = FormatUnixTime(clock_.NowUnix(), TimeFormat::kIso8601);
+  github_.issues = {Labelled(3, now)};
+  github_.events[3] = {{1, "labeled", {"bob", "User"}, "orch", now}};
+  github_.etag = "W/\"2\"";
+  clock_.Advance(25);  // the next sync: it finds the change, 25 s old, still within its grace
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_EQ(store_->ListTasks({})->size(), 1u);  // picked up by the sync
+  EXPECT_FALSE(engine.in_fallback());
+  clock_.Advance(5);  // 30 s after the change, with no delivery: missing
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_TRUE(engine.in_fallback());
+  EXPECT_EQ(store_->GetKv(Engine::kModeKey)->value(), "polling fallback");
+  std::string why = store_->GetKv(Engine::kModeReasonKey)->value_or("");
+  EXPECT_NE(why.find("acme/widgets #3 changed at " + now), std::string::npos) << why;
+  EXPECT_NE(why.find("no webhook delivery"), std::string::npos) << why;
+  // Syncs now come every fallback_sync_interval (30 s here too), and the receiver's healthy
+  // probe does not end the fallback: only a delivery does.
+  clock_.Advance(60);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_TRUE(engine.in_fallback());
+  clock_.Advance(1);
+  Deliver("d-back", "bob", 9);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_FALSE(engine.in_fallback());
+  EXPECT_EQ(store_->GetKv(Engine::kModeKey)->value(), "webhook");
+  EXPECT_EQ(store_->GetKv(Engine::kModeReasonKey)->value_or("?"), "");
+}
+
+TEST_F(EngineIntakeTest, AChangeItsDeliveryBroughtKeepsWebhookMode) {
+  config_.engine.sync_interval = Seconds(30);
+  Engine engine(*store_, config_, clock_, &github_, [] { return Status::OK(); });
+  ASSERT_TRUE(engine.Tick().ok());
+  clock_.Advance(5);
+  std::string now = FormatUnixTime(clock_.NowUnix(), TimeFormat::kIso8601);
+  Deliver("d-7", "bob", 7);  // the webhook for the change below, received as it happened
+  github_.issues = {Labelled(7, now)};
+  github_.events[7] = {{1, "labeled", {"bob", "User"}, "orch", now}};
+  github_.etag = "W/\"2\"";
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(30);
+    ASSERT_TRUE(engine.Tick().ok());
+  }
+  EXPECT_FALSE(engine.in_fallback());
+  EXPECT_EQ(store_->GetKv(Engine::kModeKey)->value(), "webhook");
+  EXPECT_EQ(store_->ListTasks({})->size(), 1u);  // one task, whichever path came first
+}
+
+TEST_F(EngineIntakeTest, ChangesFromBeforeTheEngineStartedAreNotJudged) {
+  // On its first sync orch lists every issue since its cursor; it was not listening then.
+  std::string before = FormatUnixTime(clock_.NowUnix() - 3600, TimeFormat::kIso8601);
+  github_.issues = {Labelled(3, before)};
+  github_.events[3] = {{1, "labeled", {"bob", "User"}, "orch", before}};
+  config_.engine.sync_interval = Seconds(30);
+  Engine engine(*store_, config_, clock_, &github_, [] { return Status::OK(); });
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(engine.Tick().ok());
+    clock_.Advance(30);
+  }
+  EXPECT_EQ(store_->ListTasks({})->size(), 1u);
+  EXPECT_FALSE(engine.in_fallback());
+}
+
+TEST_F(EngineIntakeTest, WithoutWebhooksAChangeFromTheSyncIsNoCauseForFallback) {
+  // webhook.enabled: false (no probe): polling is the only mode, nothing is missing.
+  config_.engine.sync_interval = Seconds(30);
+  Engine engine(*store_, config_, clock_, &github_);
+  ASSERT_TRUE(engine.Tick().ok());
+  clock_.Advance(5);
+  std::string now = FormatUnixTime(clock_.NowUnix(), TimeFormat::kIso8601);
+  github_.issues = {Labelled(3, now)};
+  github_.events[3] = {{1, "labeled", {"bob", "User"}, "orch", now}};
+  github_.etag = "W/\"2\"";
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(30);
+    ASSERT_TRUE(engine.Tick().ok());
+  }
+  EXPECT_EQ(store_->ListTasks({})->size(), 1u);
+  EXPECT_FALSE(engine.in_fallback());
+}
+
+TEST_F(EngineIntakeTest, GitHubsRecordOfFailedDeliveriesEntersFallback) {
+  // GitHub's own record of orch's webhook says its newest attempts failed (the tunnel answers
+  // 502): fallback, with GitHub's words; a hook pointing elsewhere, or attempts from before orch
+  // started, do not count.
+  Engine engine(*store_, config_, clock_, &github_, [] { return Status::OK(); });
+  std::string before = FormatUnixTime(clock_.NowUnix() - 600, TimeFormat::kIso8601);
+  github_.hooks = {{7, true, "https://ci.example.com/hooks/github"},
+                   {42, true, "https://orch.example.com/webhook"}};
+  github_.hook_deliveries = {
+      {1, "g-1", before, false, 502, "Invalid HTTP Response: 502", "issues", "labeled"}};
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_FALSE(engine.in_fallback());
+  EXPECT_EQ(github_.Count("hook deliveries 42"), 1);
+  EXPECT_EQ(github_.Count("hook deliveries 7"), 0);  // not orch's
+  clock_.Advance(120);
+  std::string now = FormatUnixTime(clock_.NowUnix(), TimeFormat::kIso8601);
+  github_.hook_deliveries.insert(
+      github_.hook_deliveries.begin(),
+      {{3, "g-3", now, false, 502, "Invalid HTTP Response: 502", "issues", "labeled"},
+       {2, "g-2", now, false, 0, "failed to connect to host", "issues", "opened"}});
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_TRUE(engine.in_fallback());
+  std::string why = store_->GetKv(Engine::kModeReasonKey)->value_or("");
+  EXPECT_NE(why.find("webhook 42 (https://orch.example.com/webhook) shows its last 2 delivery "
+                     "attempt(s) failed (Invalid HTTP Response: 502)"),
+            std::string::npos)
+      << why;
+  // A delivery arrives: fallback ends, and the failures before it no longer count, though
+  // GitHub's record still lists them.
+  clock_.Advance(1);
+  Deliver("d-back", "bob", 9);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_FALSE(engine.in_fallback());
+  clock_.Advance(120);
+  ASSERT_TRUE(engine.Tick().ok());
+  EXPECT_GE(github_.Count("hook deliveries 42"), 3);
+  EXPECT_FALSE(engine.in_fallback());
+}
+
+TEST_F(EngineIntakeTest, HooksTheTokenMayNotReadAreAskedOnce) {
+  // Without admin rights GitHub answers 404; orch notes it once and stops asking.
+  github_.hooks_error = Status::NotFound("listing webhooks of acme/widgets", "HTTP 404: Not Found");
+  Engine engine(*store_, config_, clock_, &github_, [] { return Status::OK(); });
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(engine.Tick().ok());
+    clock_.Advance(120);
+  }
+  EXPECT_EQ(github_.Count("issues"), 3);
+  EXPECT_EQ(github_.Count("hooks"), 1);
+  EXPECT_FALSE(engine.in_fallback());
+}
+
+}  // namespace
 }  // namespace orch

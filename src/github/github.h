@@ -106,6 +106,25 @@ struct CheckRun {
   std::string conclusion;  // when completed: "success", "failure", ...
 };
 
+// A repository webhook (GET /repos/{owner}/{repo}/hooks).
+struct RepoHook {
+  int64_t id = 0;
+  bool active = false;
+  std::string url;  // config.url: where GitHub sends the deliveries
+};
+
+// GitHub's record of one delivery attempt of a hook (GET .../hooks/{id}/deliveries).
+struct HookDelivery {
+  int64_t id = 0;
+  std::string guid;          // X-GitHub-Delivery
+  std::string delivered_at;  // ISO-8601
+  bool redelivery = false;
+  int status_code = 0;  // the receiver's HTTP status; 0 when nothing answered
+  std::string status;   // "OK", "Invalid HTTP Response: 503", "failed to connect to host", ...
+  std::string event;
+  std::string action;
+};
+
 // One conditional listing: the ETag of its first page goes back in as `etag` next time; when
 // nothing changed GitHub answers 304 (free of rate limit) and `not_modified` is set.
 struct IssueListing {
@@ -159,6 +178,19 @@ class GitHubClient {
                                                      const std::string& login) = 0;
   virtual Result<std::vector<CheckRun>> ListCheckRuns(const std::string& repo,
                                                       const std::string& ref) = 0;
+  // The repository's webhooks, and GitHub's record of one hook's newest deliveries (newest
+  // first, at most `per_page`). Reading them needs admin rights on the repository (a token's
+  // `admin:repo_hook` or `repo` scope, an App's webhooks permission): GitHub answers 404 or 403
+  // otherwise, returned as the error. A client that cannot ask says NotFound.
+  virtual Result<std::vector<RepoHook>> ListRepoHooks(const std::string& repo) {
+    return Status::NotFound(repo, "listing webhooks is not supported here");
+  }
+  virtual Result<std::vector<HookDelivery>> ListHookDeliveries(const std::string& repo,
+                                                               int64_t hook_id, int per_page) {
+    (void)hook_id;
+    (void)per_page;
+    return Status::NotFound(repo, "listing webhook deliveries is not supported here");
+  }
 };
 
 }  // namespace orch

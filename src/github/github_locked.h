@@ -64,6 +64,13 @@ class LockedGitHubClient : public GitHubClient {
                                               const std::string& ref) override {
     ORCH_LOCKED(ListCheckRuns(r, ref));
   }
+  Result<std::vector<RepoHook>> ListRepoHooks(const std::string& r) override {
+    ORCH_LOCKED(ListRepoHooks(r));
+  }
+  Result<std::vector<HookDelivery>> ListHookDeliveries(const std::string& r, int64_t id,
+                                                       int n) override {
+    ORCH_LOCKED(ListHookDeliveries(r, id, n));
+  }
 #undef ORCH_LOCKED
 
  private:

@@ -391,4 +391,41 @@ Result<std::vector<CheckRun>> RestGitHubClient::ListCheckRuns(const std::string&
       "check_runs");
 }
 
+Result<std::vector<RepoHook>> RestGitHubClient::ListRepoHooks(const std::string& repo) {
+  std::string what = "listing webhooks of " + repo;
+  Result<std::vector<std::string>> pages =
+      GetAllPages(repo, "/repos/" + repo + "/hooks?per_page=100", what);
+  if (!pages.ok()) return pages.status();
+  return ParseList<RepoHook>(*pages, what, [](const Json& j) {
+    auto active = j.find("active");
+    return RepoHook{Int(j, "id"), active != j.end() && active->is_boolean() && active->get<bool>(),
+                    Str(JsonObject(j, "config"), "url")};
+  });
+}
+
+Result<std::vector<HookDelivery>> RestGitHubClient::ListHookDeliveries(const std::string& repo,
+                                                                       int64_t hook_id,
+                                                                       int per_page) {
+  std::string what = "listing deliveries of webhook " + std::to_string(hook_id) + " of " + repo;
+  // One page: the newest are what tell whether deliveries get through now.
+  Result<HttpResponse> r = Do({.repo = repo,
+                               .target = "/repos/" + repo + "/hooks/" + std::to_string(hook_id) +
+                                         "/deliveries?per_page=" + std::to_string(per_page),
+                               .what = what});
+  if (!r.ok()) return r.status();
+  return ParseList<HookDelivery>({r->body}, what, [](const Json& j) {
+    auto redelivery = j.find("redelivery");
+    HookDelivery d;
+    d.id = Int(j, "id");
+    d.guid = Str(j, "guid");
+    d.delivered_at = Str(j, "delivered_at");
+    d.redelivery = redelivery != j.end() && redelivery->is_boolean() && redelivery->get<bool>();
+    d.status_code = static_cast<int>(Int(j, "status_code"));
+    d.status = Str(j, "status");
+    d.event = Str(j, "event");
+    d.action = Str(j, "action");
+    return d;
+  });
+}
+
 }  // namespace orch

@@ -61,6 +61,9 @@ class RestGitHubClient : public GitHubClient {
                                              const std::string& login) override;
   Result<std::vector<CheckRun>> ListCheckRuns(const std::string& repo,
                                               const std::string& ref) override;
+  Result<std::vector<RepoHook>> ListRepoHooks(const std::string& repo) override;
+  Result<std::vector<HookDelivery>> ListHookDeliveries(const std::string& repo, int64_t hook_id,
+                                                       int per_page) override;
 
  private:
   struct Call;

@@ -22,9 +22,12 @@ class FakeGitHub : public GitHubClient {
   std::string etag = "W/\"1\"";  // the listing's current ETag
   std::vector<std::string> calls;
   std::optional<Status> fail_next;
-  std::map<int64_t, Status> fail_events;  // issue -> how every request for its events fails
-  std::vector<std::string> comments;   // bodies, in order
-  std::vector<NewPullRequest> opened;  // pull requests opened, in order (number 100 + i)
+  std::map<int64_t, Status> fail_events;      // issue -> how every request for its events fails
+  std::vector<RepoHook> hooks;                // the repository's webhooks
+  std::vector<HookDelivery> hook_deliveries;  // GitHub's record of each hook's, newest first
+  std::optional<Status> hooks_error;          // how listing the webhooks fails
+  std::vector<std::string> comments;          // bodies, in order
+  std::vector<NewPullRequest> opened;         // pull requests opened, in order (number 100 + i)
 
   Result<GitHubUser> AuthenticatedUser() override {
     if (Status s = Called("user"); !s.ok()) return s;
@@ -106,6 +109,18 @@ class FakeGitHub : public GitHubClient {
   }
   Result<std::vector<CheckRun>> ListCheckRuns(const std::string&, const std::string&) override {
     return std::vector<CheckRun>{};
+  }
+  Result<std::vector<RepoHook>> ListRepoHooks(const std::string&) override {
+    if (Status s = Called("hooks"); !s.ok()) return s;
+    if (hooks_error) return *hooks_error;
+    return hooks;
+  }
+  Result<std::vector<HookDelivery>> ListHookDeliveries(const std::string&, int64_t id,
+                                                       int per_page) override {
+    if (Status s = Called("hook deliveries " + std::to_string(id)); !s.ok()) return s;
+    std::vector<HookDelivery> out = hook_deliveries;
+    if (out.size() > static_cast<size_t>(per_page)) out.resize(static_cast<size_t>(per_page));
+    return out;
   }
 
   int Count(const std::string& prefix) const {

@@ -2,7 +2,9 @@
 // installation tokens, repositories and collaborator permissions.
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "routes.h"
 
@@ -100,6 +102,68 @@ Reply GetPermission(Sim& sim, const Call& call) {
   return JsonReply(200, {{"permission", PermissionOf(role)}, {"role_name", role}, {"user", user}});
 }
 
+// GET /repos/{o}/{r}/hooks: the simulator's one hook, pointing where deliveries go.
+Reply ListHooks(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  if (repo == nullptr) return NotFound();
+  std::string base = call.urls.api + "/repos/" + repo->owner + "/" + repo->name + "/hooks/" +
+                     std::to_string(kHookIdNumber);
+  std::vector<Delivery> sent = sim.deliverer.deliveries();
+  json last = {{"code", nullptr}, {"status", "unused"}, {"message", nullptr}};
+  if (!sent.empty()) {
+    const Delivery& d = sent.back();
+    last = {{"code", d.status == 0 ? json(nullptr) : json(d.status)},
+            {"status", d.status >= 200 && d.status < 300 ? "active" : "misconfigured"},
+            {"message", d.error.empty() ? "OK" : d.error}};
+  }
+  json hook = {
+      {"type", "Repository"},
+      {"id", kHookIdNumber},
+      {"name", "web"},
+      {"active", true},
+      {"events", {"*"}},
+      {"config", {{"content_type", "json"}, {"insecure_ssl", "0"}, {"url", sim.deliverer.url()}}},
+      {"updated_at", FormatIso(sim.wall())},
+      {"created_at", FormatIso(sim.wall())},
+      {"url", base},
+      {"test_url", base + "/test"},
+      {"ping_url", base + "/pings"},
+      {"deliveries_url", base + "/deliveries"},
+      {"last_response", last}};
+  return JsonReply(200, json::array({hook}));
+}
+
+// GET /repos/{o}/{r}/hooks/{id}/deliveries: the repository's deliveries, newest first, as
+// GitHub's summaries (no payload).
+Reply ListHookDeliveries(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  if (repo == nullptr || call.match(3) != std::to_string(kHookIdNumber)) return NotFound();
+  std::vector<Delivery> sent = sim.deliverer.deliveries();
+  std::vector<json> items;
+  std::set<std::string> seen;  // a redelivery keeps its guid
+  for (const Delivery& d : sent) {
+    if (d.target_id != repo->id) continue;
+    bool ok = d.status >= 200 && d.status < 300;
+    std::string status = ok              ? std::string("OK")
+                         : d.status == 0 ? d.error
+                                         : "Invalid HTTP Response: " + std::to_string(d.status);
+    items.push_back({{"id", static_cast<int64_t>(items.size()) + 1},
+                     {"guid", d.guid},
+                     {"delivered_at", FormatIso(d.sent_at)},
+                     {"redelivery", !seen.insert(d.guid).second},
+                     {"duration", 0.01},
+                     {"status", status},
+                     {"status_code", d.status},
+                     {"event", d.event},
+                     {"action", d.action.empty() ? json(nullptr) : json(d.action)},
+                     {"installation_id", nullptr},
+                     {"repository_id", repo->id},
+                     {"throttled_at", nullptr}});
+  }
+  std::reverse(items.begin(), items.end());  // newest first, as GitHub lists them
+  return Paged(sim, call, items);
+}
+
 }  // namespace
 
 std::vector<Route> AccountRoutes() {
@@ -111,6 +175,8 @@ std::vector<Route> AccountRoutes() {
       {"GET", P("/installation"), Auth::kJwt, GetRepoInstallation},
       {"GET", P(""), Auth::kToken, GetRepo},
       {"GET", P("/collaborators/([^/]+)/permission"), Auth::kToken, GetPermission},
+      {"GET", P("/hooks"), Auth::kToken, ListHooks},
+      {"GET", P(R"(/hooks/(\d+)/deliveries)"), Auth::kToken, ListHookDeliveries},
   };
 }
 

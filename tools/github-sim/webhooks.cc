@@ -13,7 +13,7 @@
 namespace orch::sim {
 namespace {
 
-constexpr char kHookId[] = "424242";
+const std::string kHookId = std::to_string(kHookIdNumber);
 
 std::string Hex(const unsigned char* data, size_t n) {
   static const char kDigits[] = "0123456789abcdef";
@@ -149,6 +149,11 @@ std::optional<Delivery> Deliverer::Redeliver(const std::string& guid) {
   original->status = 0;
   original->error.clear();
   return Enqueue(std::move(*original)).get();
+}
+
+std::string Deliverer::url() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return url_;
 }
 
 std::vector<Delivery> Deliverer::deliveries() const {

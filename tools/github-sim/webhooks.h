@@ -47,6 +47,9 @@ struct Delivery {
   nlohmann::json Summary() const;  // {guid, event, status, error}
 };
 
+// The one hook every delivery comes from (X-GitHub-Hook-ID; GET /repos/{o}/{r}/hooks).
+inline constexpr int64_t kHookIdNumber = 424242;
+
 // "sha1=<hex>" HMAC-SHA1 of `body` (GitHub's legacy X-Hub-Signature).
 std::string SignBodySha1(std::string_view secret, std::string_view body);
 
@@ -72,6 +75,8 @@ class Deliverer {
   std::optional<Delivery> Redeliver(const std::string& guid);
 
   std::vector<Delivery> deliveries() const;
+  // Where deliveries go ("" when nowhere).
+  std::string url() const;
 
  private:
   struct Job {
