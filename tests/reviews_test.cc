@@ -177,9 +177,21 @@ TEST_F(ReviewLoopTest, AnApprovedUnmergedPullRequestWaitsInReviewAndItsMergeFini
 TEST_F(ReviewLoopTest, AReviewWithin100msOfThePullRequestOpeningBecomesFollowUpsAtOnce) {
   // Regression (issue 15 b): the PR number reached the task only when the tick applied the
   // finished attempt, ~90 ms after the PR existed; a review in between was answered "no task
-  // for pull request" and marked handled, so only the next sync (here: none) found it.
+  // for pull request" and marked handled, so only the next sync (here: none) found it. The
+  // window is held open: the attempt's comment on the issue, posted after the PR is opened and
+  // before the attempt is applied, is answered 3 s late.
   StartOrch();
-  auto [number, id] = LabelledIssue("standin: write hello.txt hello\n");
+  Json issue = Sim("POST", "/_sim/repos/acme/widgets/issues",
+                   {{"user", "alice"},
+                    {"title", "Add a greeting"},
+                    {"body", "standin: write hello.txt hello\n"}})["issue"];
+  int number = issue["number"];
+  Sim("POST", "/_sim/faults",
+      {{"method", "POST"},
+       {"path_prefix", "/repos/acme/widgets/issues/" + std::to_string(number) + "/comments"},
+       {"count", 1},
+       {"delay_ms", 3000}});
+  Label(number, "bob");
   int pr = 0;
   ASSERT_TRUE(Eventually(
       [&] {
@@ -191,10 +203,20 @@ TEST_F(ReviewLoopTest, AReviewWithin100msOfThePullRequestOpeningBecomesFollowUps
       std::chrono::seconds(20)))
       << Log();
   Review(pr, "alice", "CHANGES_REQUESTED", "Rename it.\nstandin: write renamed.txt y");
+  int64_t id = 0;
+  for (const Json& t : Tasks()) {
+    if (t["external_id"] == std::to_string(number)) id = t["id"];
+  }
+  ASSERT_NE(id, 0);
+  // Within 100 ms of the PR, before its attempt is applied: the review still makes its
+  // follow-up, at the next tick, with no sync.
   ASSERT_TRUE(Eventually([&] { return Children(id).size() == 1; }, std::chrono::seconds(10)))
       << Log() << Deliveries().dump(2);
+  EXPECT_THAT(Log(), HasSubstr("tied to task " + std::to_string(id) + " by its branch"));
   EXPECT_THAT(Deliveries().dump(), ::testing::Not(HasSubstr("no task for pull request")));
   ASSERT_TRUE(Reaches(Children(id)[0]["id"], "done")) << Log();
+  EXPECT_EQ(Task(id)["status"], "in_review");
+  EXPECT_EQ(Task(id)["pr_number"], pr);
   std::string branch = Task(id)["branch"];
   ProcessResult f =
       test::Run({"git", "-C", dir_.Sub("origin.git"), "show", branch + ":renamed.txt"});
