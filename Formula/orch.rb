@@ -30,6 +30,8 @@ class Orch < Formula
     (share/"orch").install "prompts", "config.example.yml"
   end
 
+  # The service DSL sets no descriptor limit; `orch serve` raises its own soft limit to the hard
+  # one (at most 10,240 on macOS) so the webhook receiver is not capped at launchd's 256.
   service do
     run [opt_bin/"orch", "serve"]
     keep_alive true

@@ -23,6 +23,7 @@
 #include "github/github_locked.h"
 #include "github/github_rest.h"
 #include "notify/notify_service.h"
+#include "receiver/http_receiver.h"
 #include "receiver/inbox_writer.h"
 #include "receiver/webhook_server.h"
 #include "runs/run_engine.h"
@@ -153,6 +154,9 @@ struct WebhookReceiver {
 // delivery stored.
 Status StartReceiver(const Home& home, const WebhookConfig& config, const Clock& clock,
                      std::function<void()> wake, WebhookReceiver* receiver) {
+  // A service manager's soft descriptor limit (1024 under systemd, 256 under launchd) would cap
+  // the receiver's connections; the hard limit is ours to take (http_receiver.h).
+  RaiseOpenFileLimit();
   Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(home.db_path(), clock);
   if (!s.ok()) return s.status();
   receiver->inbox_store = std::move(s).value();

@@ -56,6 +56,7 @@ TEST(PackagingTest, SystemUnitRunsAsItsOwnUserAndLeavesAgentsRunning) {
   EXPECT_THAT(u, HasSubstr("User=orch"));
   EXPECT_THAT(u, HasSubstr("Restart=on-failure"));
   EXPECT_THAT(u, HasSubstr("KillMode=process"));
+  EXPECT_THAT(u, HasSubstr("LimitNOFILE=65536"));  // issue 22: not systemd's 1024
 }
 
 }  // namespace

@@ -62,6 +62,8 @@ std::string RenderSystemdUserUnit(const ServiceSpec& s) {
     << "Environment=" << UnitQuote("PATH=" + s.path) << "\n"
     << "Restart=on-failure\n"
     << "RestartSec=5\n"
+    << "# More descriptors than the default 1024: the webhook receiver's connections.\n"
+    << "LimitNOFILE=65536\n"
     << "# Stop only the daemon: agents keep running in tmux and are adopted on the next start.\n"
     << "KillMode=process\n"
     << "TimeoutStopSec=30\n\n"
@@ -88,6 +90,8 @@ std::string RenderLaunchdPlist(const ServiceSpec& s) {
     << "  <key>WorkingDirectory</key>\n  <string>" << XmlEscape(s.orch_home) << "</string>\n"
     << "  <key>RunAtLoad</key>\n  <true/>\n"
     << "  <key>KeepAlive</key>\n  <true/>\n"
+    << "  <key>SoftResourceLimits</key>\n  <dict>\n"
+    << "    <key>NumberOfFiles</key>\n    <integer>10240</integer>\n  </dict>\n"
     << "  <key>AbandonProcessGroup</key>\n  <true/>\n"
     << "  <key>StandardOutPath</key>\n  <string>" << XmlEscape(s.log_dir)
     << "/launchd.out.log</string>\n"

@@ -23,6 +23,7 @@ TEST(ServiceTest, SystemdUserUnitRunsServeAndRestartsOnFailure) {
   std::string unit = RenderSystemdUserUnit(Spec());
   EXPECT_THAT(unit, HasSubstr("ExecStart=/opt/orch/bin/orch serve\n"));
   EXPECT_THAT(unit, HasSubstr("Restart=on-failure\n"));
+  EXPECT_THAT(unit, HasSubstr("LimitNOFILE=65536\n"));  // issue 22: not systemd's 1024
   EXPECT_THAT(unit, HasSubstr("Environment=ORCH_HOME=/home/me/.orch\n"));
   EXPECT_THAT(unit, HasSubstr("Environment=PATH=/opt/homebrew/bin:/usr/bin:/bin\n"));
   EXPECT_THAT(unit, HasSubstr("WorkingDirectory=/home/me/.orch\n"));
@@ -58,6 +59,7 @@ TEST(ServiceTest, LaunchdPlistKeepsOrchAliveWithLogsAndPath) {
   EXPECT_THAT(plist, HasSubstr("<key>Label</key>\n  <string>dev.orch.orch</string>"));
   EXPECT_THAT(plist, HasSubstr("<string>/opt/orch/bin/orch</string>\n    <string>serve</string>"));
   EXPECT_THAT(plist, HasSubstr("<key>KeepAlive</key>\n  <true/>"));
+  EXPECT_THAT(plist, HasSubstr("<key>NumberOfFiles</key>\n    <integer>10240</integer>"));
   EXPECT_THAT(plist, HasSubstr("<key>PATH</key>\n    <string>/opt/homebrew/bin:/usr/bin:/bin"));
   EXPECT_THAT(plist, HasSubstr("<key>WorkingDirectory</key>\n  <string>/home/me/.orch</string>"));
   // Not the rotated log orch writes itself, and that log is not copied to stderr as well.

@@ -625,7 +625,10 @@ bool HttpReceiver::Expired(const Conn& c, TimePoint now) const {
       return age > options_.body_grace + earned;
     }
     default:
-      return age > options_.head_timeout;
+      // Stopping, a head still coming after a second is a slow client's: not worth waiting for.
+      return age > (draining_
+                        ? std::min<std::chrono::milliseconds>(options_.head_timeout, kShedGrace)
+                        : options_.head_timeout);
   }
 }
 

@@ -38,7 +38,8 @@
 //
 // Stop() stops accepting, closes idle connections, and waits for every request already begun to
 // be read, handled and answered (with `Connection: close`), so a handler's pending answers must
-// still arrive through Answer() while Stop() waits.
+// still arrive through Answer() while Stop() waits. A request whose head has not arrived within
+// a second is not waited for (a slowloris would otherwise hold the stop for head_timeout).
 //
 // Thread safety: Start() and Stop() from one thread; the handler runs on the loop thread;
 // Answer() and stats() from any thread.

@@ -448,6 +448,17 @@ TEST(HttpReceiverLimitsTest, OutOfDescriptorsTheLoopWaitsInsteadOfSpinning) {
   close(stat);
 }
 
+TEST(HttpReceiverLimitsTest, RaiseOpenFileLimitTakesTheHardLimitUpTo65536) {
+  rlimit before{};
+  getrlimit(RLIMIT_NOFILE, &before);
+  uint64_t soft = RaiseOpenFileLimit();
+  rlimit after{};
+  getrlimit(RLIMIT_NOFILE, &after);
+  EXPECT_EQ(soft, after.rlim_cur);
+  EXPECT_GE(after.rlim_cur, before.rlim_cur);
+  EXPECT_EQ(after.rlim_cur, std::max(before.rlim_cur, std::min<rlim_t>(before.rlim_max, 65536)));
+}
+
 TEST(HttpReceiverLimitsTest, TheConnectionCapLeavesDescriptorsForTheRest) {
   EXPECT_EQ(ConnectionCapForFileLimit(1024), 768u);
   EXPECT_EQ(ConnectionCapForFileLimit(256), 192u);

@@ -28,9 +28,10 @@ WebhookServer::WebhookServer(WebhookServerOptions options, InboxWriter& inbox, c
 WebhookServer::~WebhookServer() { Stop(); }
 
 Status WebhookServer::Start() {
-  if (options_.secret.empty()) {
+  if (options_.secret.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Status::InvalidArgument(
-        "webhook.secret is empty",
+        "webhook.secret is empty" +
+            std::string(options_.secret.empty() ? "" : " (only whitespace)"),
         "refusing to accept unsigned webhooks; set a secret (the same one in GitHub's webhook "
         "settings) or set webhook.enabled: false to rely on polling");
   }
@@ -49,6 +50,14 @@ Status WebhookServer::Start() {
             s.message() + ")");
   }
   port_ = receiver_->port();
+  if (options_.secret.size() < 16) {
+    spdlog::warn(
+        "webhook: webhook.secret has {} characters; a guessable secret lets anyone forge "
+        "deliveries (use 16 or more random ones, e.g. `openssl rand -hex 32`, in GitHub too)",
+        options_.secret.size());
+  }
+  spdlog::info("webhook: receiving on {}:{}, at most {} connections at once", options_.bind,
+               port_, receiver_->stats().connection_cap);
   stopping_ = false;
   committer_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "orch-inbox");

@@ -280,6 +280,10 @@ TEST(WebhookServerStartTest, RefusesToStartWithoutASecret) {
   Status s = server.Start();
   EXPECT_TRUE(s.IsUsageError());
   EXPECT_THAT(s.message(), HasSubstr("webhook.secret is empty"));
+  WebhookServer spaces({.port = 0, .secret = " \t "}, inbox, clock, nullptr);
+  Status blank = spaces.Start();
+  EXPECT_TRUE(blank.IsUsageError());
+  EXPECT_THAT(blank.message(), HasSubstr("webhook.secret is empty (only whitespace)"));
 }
 
 }  // namespace
