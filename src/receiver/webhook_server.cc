@@ -56,8 +56,8 @@ Status WebhookServer::Start() {
         "deliveries (use 16 or more random ones, e.g. `openssl rand -hex 32`, in GitHub too)",
         options_.secret.size());
   }
-  spdlog::info("webhook: receiving on {}:{}, at most {} connections at once", options_.bind,
-               port_, receiver_->stats().connection_cap);
+  spdlog::info("webhook: receiving on {}:{}, at most {} connections at once", options_.bind, port_,
+               receiver_->stats().connection_cap);
   stopping_ = false;
   committer_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "orch-inbox");
