@@ -313,7 +313,7 @@ TEST_F(HttpReceiverTest, WhenFullANewcomerShedsTheSlowestIncompleteRequest) {
     slow.push_back(std::make_unique<RawClient>(receiver_->port()));
     slow.back()->Send("POST /x HTTP/1.1\r\n");  // and never more
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the shedding grace
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the shedding grace (1 s)
   RawClient valid(receiver_->port());
   valid.Send("POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nok");
   EXPECT_THAT(valid.Read(1), HasSubstr("POST /x ok"));
@@ -333,7 +333,7 @@ TEST_F(HttpReceiverTest, APeersCapShedsThatPeersConnectionsOnly) {
   RawClient b(receiver_->port(), "127.0.0.2");
   a.Send("P");
   b.Send("POST /x HTTP/1.1\r\n");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the shedding grace
   RawClient valid(receiver_->port(), "127.0.0.2");
   valid.Send("GET /y HTTP/1.1\r\n\r\n");
   EXPECT_THAT(valid.Read(1), HasSubstr("GET /y"));
