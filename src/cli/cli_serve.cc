@@ -88,6 +88,14 @@ JobScheduler::Loader JobsReloader(const Home& home, EnvLookup env, Git& git) {
   };
 }
 
+// Reads every project's .orch.yml once at start, so a file that does not parse is reported
+// now (config_set.h logs it) rather than at the project's first event.
+void CheckProjectConfigs(SqliteStore& store, const ConfigSet& configs) {
+  Result<std::vector<Project>> projects = store.ListProjects();
+  if (!projects.ok()) return;
+  for (const Project& p : *projects) (void)configs.For(p);
+}
+
 // GETs `url` and expects 200: the receiver (or the tunnel in front of it) is up.
 Status ProbeHealth(const std::string& url) {
   size_t scheme = url.find("://");
@@ -203,30 +211,37 @@ class ServeCommand : public Command {
     Result<SqliteStore*> store = ctx.store();
     if (!store.ok()) return store.status();
     RecordStart(**store, ctx.clock, *home);
+    // Each project's .orch.yml is read when a decision about it is made (config_set.h).
+    Result<ConfigSet> configs = LoadConfigSet(*home, ctx.env, ctx.git, [db = *store](int64_t id) {
+      return db->FindProject(std::to_string(id));
+    });
+    if (!configs.ok()) return configs.status();
+    CheckProjectConfigs(**store, *configs);
 
     PosixProcessRunner runner;
     Result<std::unique_ptr<RestGitHubClient>> github =
         MakeGitHubClient(config->github, ctx.env, runner, ctx.clock);
     if (!github.ok()) return github.status();
-    return Serve(ctx, *home, *config, **store, runner, github->get());
+    return Serve(ctx, *home, *configs, **store, runner, github->get());
   }
 
  private:
   // The daemon's wiring: the engine, the agents, jobs, runs, the API, the webhook receiver and
   // the chat channels, built in this order; runs the daemon until it stops. `github` is null
   // without credentials.
-  static Status Serve(Context& ctx, const Home& home, const Config& config, SqliteStore& store,
+  static Status Serve(Context& ctx, const Home& home, const ConfigSet& configs, SqliteStore& store,
                       ProcessRunner& runner, RestGitHubClient* github) {
+    const Config& config = configs.global();
     std::string url = "http://" + config.webhook.bind + ":" + std::to_string(config.webhook.port);
     HealthProbe probe = WebhookHealthProbe(config.webhook, url);
     // The engine's thread and the dispatcher's workers share one client, one call at a time.
     std::unique_ptr<LockedGitHubClient> shared_github;
     if (github) shared_github = std::make_unique<LockedGitHubClient>(*github);
-    Engine engine(store, config, ctx.clock, shared_github.get(), probe);
+    Engine engine(store, configs, ctx.clock, shared_github.get(), probe);
     Daemon daemon(engine, config.engine.tick_interval);
 
     // Agents: router, runner (work trees + tmux) and the dispatcher that drives them.
-    AgentStack agents(home, config, ctx.env, store, ctx.clock, runner, github, shared_github.get(),
+    AgentStack agents(home, configs, ctx.env, store, ctx.clock, runner, github, shared_github.get(),
                       [&daemon] { daemon.Wake(); });
     RunWatcher watcher([&daemon] { daemon.Wake(); });
     agents.dispatcher.on_run_started = [&watcher](const std::string& dir) { watcher.Watch(dir); };
@@ -240,26 +255,28 @@ class ServeCommand : public Command {
     JobScheduler jobs(store, config.jobs, ctx.clock, runner, home.root);
     jobs.set_loader(JobsReloader(home, ctx.env, ctx.git));
     engine.set_jobs(&jobs);
-    // Orchestrated runs: each step's project config is read when the step starts (its
-    // workflow.test_command), the rest of orch's config once, here.
+    // Orchestrated runs: a run's project's settings (runs.*, workflow.test_command) are read
+    // when it needs them, through the ConfigSet; engine.* from the global config.
     // Their code steps, publishing and reports run on a queue of their own (a test command may
     // take minutes; it must not hold up the agents' jobs).
     WorkQueue run_work(kRunWorkers, [&daemon] { daemon.Wake(); });
-    RunEngine runs(
-        {.store = store,
-         .config = config,
-         .clock = ctx.clock,
-         .processes = runner,
-         .work = run_work,
-         .files = agents.files,
-         .project_config = [&](const Project& p) { return LoadConfig(home, ctx.env, ctx.git, &p); },
-         .worktree_of =
-             [&agents](const std::string& project, const std::string& branch) {
-               return agents.runner.WorktreePath(project, branch);
-             },
-         .agent_check = MakeAgentCheck(config, store, ctx.clock),
-         .publisher = &agents.publisher,
-         .wake = [&daemon] { daemon.Wake(); }});
+    RunEngine runs({.store = store,
+                    .config = config,
+                    .clock = ctx.clock,
+                    .processes = runner,
+                    .work = run_work,
+                    .files = agents.files,
+                    // The same per-project settings as the dispatcher's (config_set.h).
+                    .project_config = [&configs](const Project& p) -> Result<Config> {
+                      return *configs.For(p);
+                    },
+                    .worktree_of =
+                        [&agents](const std::string& project, const std::string& branch) {
+                          return agents.runner.WorktreePath(project, branch);
+                        },
+                    .agent_check = MakeAgentCheck(config, store, ctx.clock),
+                    .publisher = &agents.publisher,
+                    .wake = [&daemon] { daemon.Wake(); }});
     engine.set_runs(&runs);
     spdlog::info("jobs: {} job(s) configured (orch job list)", config.jobs.size());
     spdlog::info("agents: tmux -L {} (attach: orch task attach ID), at most {} at once",

@@ -33,15 +33,25 @@ std::optional<Project> ProjectForRepo(const std::vector<Project>& projects,
 
 }  // namespace
 
-Engine::Engine(SqliteStore& store, const Config& config, const Clock& clock, GitHubClient* github,
+Engine::Engine(SqliteStore& store, ConfigSet configs, const Clock& clock, GitHubClient* github,
                HealthProbe probe)
-    : store_(store), config_(config), clock_(clock), github_(github), probe_(std::move(probe)) {
-  rules_.trigger_labels = config_.workflow.trigger_labels;
+    : store_(store),
+      configs_(std::move(configs)),
+      config_(configs_.global()),
+      clock_(clock),
+      github_(github),
+      probe_(std::move(probe)) {
   if (github_) {
     trust_ = std::make_unique<TrustPolicy>(*github_, clock_, config_.workflow.allowed_authors);
+    trust_->set_allowed_for([this](const std::string& repo) {
+      Result<std::vector<Project>> projects = store_.ListProjects();
+      std::optional<Project> p;
+      if (projects.ok()) p = ProjectForRepo(*projects, repo);
+      return p ? configs_.For(*p)->workflow.allowed_authors : config_.workflow.allowed_authors;
+    });
     intake_ = std::make_unique<Intake>(store_, *trust_);
     syncer_ = std::make_unique<Syncer>(store_, *github_, *intake_);
-    reviews_ = std::make_unique<ReviewHandler>(store_, *github_, *trust_, config_);
+    reviews_ = std::make_unique<ReviewHandler>(store_, *github_, *trust_, configs_);
     intake_->set_reviews(reviews_.get());
     intake_->set_run_starter(
         [this](const Project& p, const IntakeDecision& d) -> Result<std::string> {
@@ -114,6 +124,12 @@ Result<TickReport> Engine::Tick() {
   return report;
 }
 
+IntakeRules Engine::RulesFor(const Project& project) const {
+  IntakeRules rules = rules_;
+  rules.trigger_labels = configs_.For(project)->workflow.trigger_labels;
+  return rules;
+}
+
 bool Engine::KnowOwnIdentity() {
   if (!rules_.bot_login.empty()) return true;
   Result<GitHubUser> me = github_->AuthenticatedUser();
@@ -152,7 +168,7 @@ Result<int> Engine::ApplyDeliveries(int* failed) {
       result = "ignored: " + (d.repo.empty() ? std::string("no repository in the event")
                                              : d.repo + " is not a registered project");
     } else {
-      result = intake_->Apply(*project, DecideEvent(d.event_type, payload, rules_));
+      result = intake_->Apply(*project, DecideEvent(d.event_type, payload, RulesFor(*project)));
     }
     if (result.ok()) {
       ORCH_RETURN_IF_ERROR(store_.MarkDeliveryApplied(d.id, *result));
@@ -232,7 +248,7 @@ Result<int> Engine::SyncIfDue() {
   Status first;
   for (const Project& p : *projects) {
     if (!p.repo) continue;
-    Result<SyncReport> r = syncer_->SyncProject(p, rules_);
+    Result<SyncReport> r = syncer_->SyncProject(p, RulesFor(p));
     if (!r.ok()) {
       spdlog::warn("sync: {}: {}", *p.repo, r.status().message());
       // GitHub said how long to back off (rate limit): no sync before then, in any mode.

@@ -27,7 +27,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
-#include "config/config.h"
+#include "config/config_set.h"
 #include "engine/delivery_watch.h"
 #include "engine/intake.h"
 #include "engine/sync.h"
@@ -59,8 +59,9 @@ using HealthProbe = std::function<Status()>;
 class Engine {
  public:
   // `github` may be null (no credentials); `probe` is empty when webhooks are disabled.
-  Engine(SqliteStore& store, const Config& config, const Clock& clock,
-         GitHubClient* github = nullptr, HealthProbe probe = {});
+  // Intake rules (trigger labels, allowed authors) and reviews follow each project's settings.
+  Engine(SqliteStore& store, ConfigSet configs, const Clock& clock, GitHubClient* github = nullptr,
+         HealthProbe probe = {});
   ~Engine();
 
   // One pass. A failed step is reported and the rest still run; the first failure is returned
@@ -98,8 +99,12 @@ class Engine {
   // Parents in `blocked` that have children, all of them `done`, go back to `new`.
   Result<int> UnblockFinishedParents();
 
+  // The rules for deliveries and polls of `project`: its trigger labels, orch's login.
+  IntakeRules RulesFor(const Project& project) const;
+
   SqliteStore& store_;
-  const Config& config_;
+  ConfigSet configs_;
+  const Config& config_;  // the daemon-wide sections (engine.*)
   const Clock& clock_;
   GitHubClient* github_;
   HealthProbe probe_;
