@@ -246,6 +246,23 @@ class GenericAdapter : public AgentAdapter {
 
 }  // namespace
 
+const std::vector<std::string>& AgentBaseEnvironment() {
+  static const auto* base = new std::vector<std::string>{
+      "PATH",       "HOME",          "USER",         "LOGNAME",
+      "SHELL",      "LANG",          "LANGUAGE",     "LC_*",
+      "TERM",       "COLORTERM",     "TZ",           "TMPDIR",
+      "XDG_*",      "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS",
+      "HTTP_PROXY", "HTTPS_PROXY",   "NO_PROXY",     "ALL_PROXY",
+      "http_proxy", "https_proxy",   "no_proxy",     "all_proxy"};
+  return *base;
+}
+
+std::vector<std::string> AgentEnvironment(const AgentCommand& cmd) {
+  std::vector<std::string> keep = AgentBaseEnvironment();
+  keep.insert(keep.end(), cmd.env_inherit.begin(), cmd.env_inherit.end());
+  return keep;
+}
+
 std::vector<std::string> AgentAdapter::VersionArgv() const { return {command_, "--version"}; }
 
 Result<std::unique_ptr<AgentAdapter>> MakeAgentAdapter(const std::string& name,

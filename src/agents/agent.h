@@ -129,6 +129,12 @@ struct AgentOutput {
   int64_t stuck_after = 0;  // >0: ended after this many seconds without output
 };
 
+// What every agent CLI may take from orch's environment besides its own AgentCommand::env_inherit:
+// PATH, HOME, user, shell, locale, TERM, TZ, TMPDIR, XDG_*, proxies and CA bundles.
+const std::vector<std::string>& AgentBaseEnvironment();
+// The whole allowlist for `cmd`: AgentBaseEnvironment() and cmd.env_inherit.
+std::vector<std::string> AgentEnvironment(const AgentCommand& cmd);
+
 class AgentAdapter {
  public:
   virtual ~AgentAdapter() = default;

@@ -244,6 +244,8 @@ Result<Route> Router::AskModel(const Task& task, const Config& c) {
         .env_unset = {"GH_TOKEN", "GITHUB_TOKEN"},
         .stdin_data = prompt,
         .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.router.timeout)};
+    // The classifier reads issue text too: an allowlisted environment, as an agent run's.
+    opts.env_keep = AgentEnvironment(cmd);
     opts.env_set["ORCH_AGENT"] = c.router.agent;
     opts.env_set["ORCH_MODEL"] = c.router.model;
     Result<ProcessResult> ran = runner_.Run(opts);

@@ -363,6 +363,10 @@ TEST_F(RouterTest, LlmAnswerRoutesTheTask) {
   EXPECT_THAT(call.argv, ::testing::Contains("haiku"));
   EXPECT_THAT(call.env_unset, ::testing::Contains("GH_TOKEN"));
   EXPECT_THAT(call.env_unset, ::testing::Contains("GITHUB_TOKEN"));
+  // An allowlist, as an agent run's (issue 15 e): the basics and claude's own variables only.
+  EXPECT_THAT(call.env_keep, ::testing::Contains("PATH"));
+  EXPECT_THAT(call.env_keep, ::testing::Contains("ANTHROPIC_*"));
+  EXPECT_THAT(call.env_keep, ::testing::Not(::testing::Contains("ORCH_*")));
   ASSERT_TRUE(call.timeout.has_value());
   EXPECT_EQ(*call.timeout, std::chrono::milliseconds(60'000));
 }

@@ -57,15 +57,6 @@ std::vector<std::string> VariablesHolding(const std::string& value) {
   return names;
 }
 
-// What every agent may take from orch's environment (runner.h: Spec), besides its own keys.
-const std::vector<std::string> kBaseEnvironment = {
-    "PATH",       "HOME",          "USER",         "LOGNAME",
-    "SHELL",      "LANG",          "LANGUAGE",     "LC_*",
-    "TERM",       "COLORTERM",     "TZ",           "TMPDIR",
-    "XDG_*",      "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS",
-    "HTTP_PROXY", "HTTPS_PROXY",   "NO_PROXY",     "ALL_PROXY",
-    "http_proxy", "https_proxy",   "no_proxy",     "all_proxy"};
-
 // Where the task's base branch is remembered between attempts.
 std::string BasePath(const std::string& home, int64_t task_id) {
   return home + "/runs/" + std::to_string(task_id) + "/base";
@@ -240,8 +231,7 @@ ShimSpec Runner::Spec(const AttemptPlan& plan, const AgentCommand& cmd, const At
   spec.env_set["ORCH_TASK_ID"] = std::to_string(plan.task.id);
   // An allowlist: the basics every CLI needs, its own keys, and what is set above. Never the
   // GitHub token (orch pushes itself), the webhook secret, or whatever config.yml references.
-  spec.env_keep = kBaseEnvironment;
-  spec.env_keep.insert(spec.env_keep.end(), cmd.env_inherit.begin(), cmd.env_inherit.end());
+  spec.env_keep = AgentEnvironment(cmd);
   spec.env_unset = {"GH_TOKEN", "GITHUB_TOKEN", "TMUX", "TMUX_PANE"};
   // Whatever variable the configured token came from goes too, even when a pattern above
   // would keep it.

@@ -252,7 +252,8 @@ Result<ProcessResult> PosixProcessRunner::Run(const ProcessOptions& o) {
   }
   Result<pid_t> spawned =
       Spawn({.argv = o.argv,
-             .env = ChildEnvironment(o.env_set, o.env_unset),
+             .env = o.env_keep.empty() ? ChildEnvironment(o.env_set, o.env_unset)
+                                       : AllowedEnvironment(o.env_keep, o.env_set, o.env_unset),
              .cwd = o.cwd,
              .fds = {{0, pipes.in.fd[0]}, {1, pipes.out.fd[1]}, {2, pipes.err.fd[1]}}});
   if (!spawned.ok()) return spawned.status();

@@ -27,6 +27,9 @@ struct ProcessOptions {
   // Added to (or replacing in) the parent's environment.
   std::map<std::string, std::string> env_set = {};
   std::vector<std::string> env_unset = {};  // removed from the parent's environment
+  // When given, an allowlist: only these of the parent's variables ("LC_*" names a prefix),
+  // then env_set (AllowedEnvironment). For agent CLIs, which must not see orch's secrets.
+  std::vector<std::string> env_keep = {};
   // Written to the child's stdin, which is then closed (never a tty).
   std::string stdin_data = "";
   std::optional<std::chrono::milliseconds> timeout = std::nullopt;

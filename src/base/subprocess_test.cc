@@ -41,6 +41,18 @@ TEST(SubprocessTest, UnsetRemovesVariables) {
   EXPECT_EQ(r->out, "[gone]\n");
 }
 
+TEST(SubprocessTest, AnAllowlistKeepsOnlyTheNamedVariables) {
+  setenv("ORCH_TEST_SECRET", "x", 1);
+  setenv("ORCH_TEST_KEPT_A", "a", 1);
+  PosixProcessRunner runner;
+  Result<ProcessResult> r = runner.Run(
+      {.argv = {"/bin/sh", "-c", "echo \"[${ORCH_TEST_SECRET:-gone}][$ORCH_TEST_KEPT_A][$SET]\""},
+       .env_set = {{"SET", "s"}},
+       .env_keep = {"PATH", "ORCH_TEST_KEPT_*"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->out, "[gone][a][s]\n");
+}
+
 TEST(SubprocessTest, TimeoutKillsTheWholeGroup) {
   PosixProcessRunner runner;
   Result<ProcessResult> r = runner.Run(
