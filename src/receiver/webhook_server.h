@@ -3,12 +3,13 @@
 //
 // A POST is worked in this order and stops at the first failure: body size (413, by the
 // receiver, before the body is read), the X-Hub-Signature-256 HMAC over the raw bytes,
-// constant-time (401; nothing parsed, nothing stored), the event headers and JSON syntax (400),
-// then the durable inbox, and only after its commit the 2xx. The checks run on the receiver's
-// thread; deliveries that pass are queued for the commit thread, which hands everything queued
-// to the InboxWriter as one batch (one transaction) and answers the batch when it has committed;
-// meanwhile the receiver goes on reading and checking the next requests. The server never calls
-// GitHub or applies a delivery; it wakes the engine, which does.
+// constant-time (401; nothing parsed, nothing stored), the event headers and JSON syntax (400;
+// webhook_envelope.h, a member name given twice included), then the durable inbox, and only after
+// its commit the 2xx. The checks run on the receiver's thread; deliveries that pass are queued for
+// the commit thread, which hands everything queued to the InboxWriter as one batch (one
+// transaction) and answers the batch when it has committed; meanwhile the receiver goes on reading
+// and checking the next requests. The server never calls GitHub or applies a delivery; it wakes the
+// engine, which does.
 //
 // (It used cpp-httplib, whose thread per connection and ~15 system calls per request were most
 // of the receiver's CPU; see http_receiver.h.)
@@ -41,7 +42,7 @@ struct WebhookServerOptions {
   int port = 8080;  // 0: any free port (tests)
   std::string secret;
   int64_t max_payload_bytes = 25 * 1024 * 1024;
-  size_t max_connections = 1024;  // open at once; more wait in the listen backlog
+  size_t max_connections = 1024;  // at most, fewer under a low RLIMIT_NOFILE (http_receiver.h)
   std::optional<int64_t> last_webhook_at =
       std::nullopt;  // from the store, so /health survives a restart
 };
@@ -54,7 +55,8 @@ class WebhookServer {
   ~WebhookServer();
 
   // Binds and starts serving on a background thread. Fails closed with InvalidArgument when no
-  // secret is set, and with InvalidArgument naming the address when it is taken.
+  // secret is set (or only whitespace; one under 16 characters is logged as a warning), and with
+  // InvalidArgument naming the address when it is taken.
   Status Start();
   // The bound port (useful with port 0).
   int port() const { return port_; }
