@@ -118,7 +118,6 @@ void AddAgentChecks(const Config& config, const EnvLookup& env, std::vector<Chec
                       .detail = "none of the agents the router may choose can run",
                       .fix = "install one of them, or list installed ones in router.agents"});
   }
-}
   // A debug run's orchestrator gives way to another of router.agents when it cannot run.
   for (const AgentCheck& a : agents) {
     if (a.name != config.runs.orchestrator_agent || a.usable) continue;
@@ -129,6 +128,7 @@ void AddAgentChecks(const Config& config, const EnvLookup& env, std::vector<Chec
                       .fix = "install " + a.name +
                              ", or set runs.orchestrator_agent to an agent that is installed"});
   }
+}
 
 // GitHub: credentials that work, and who orch is.
 Check GitHubCheck(const Config& config, const EnvLookup& env, ProcessRunner& runner,
