@@ -157,6 +157,13 @@ TEST_F(WebhookServerTest, MalformedJsonWithAGoodSignatureIs400) {
   body = "{}";
   r = Post(body, SignBody(kSecret, body), "");  // no X-GitHub-Delivery
   EXPECT_EQ(r->status, 400);
+  // Issue 22: "action" twice was stored as "openedclosed".
+  body = R"({"action":"opened","action":"closed"})";
+  r = Post(body, SignBody(kSecret, body));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("given twice"));
+  EXPECT_EQ(Receipts(), 0);
 }
 
 TEST(FormPayloadTest, DecodesThePayloadField) {
