@@ -169,6 +169,13 @@ TEST_F(ReviewLoopTest, AnApprovedUnmergedPullRequestWaitsInReviewAndItsMergeFini
   EXPECT_EQ(task["status"], "in_review");
   EXPECT_THAT(task["status_reason"].get<std::string>(), HasSubstr("waiting for it to be merged"));
   EXPECT_THAT(Orch({"task", "show", std::to_string(id)}).out, HasSubstr("approved"));
+  // A later request for changes: the task no longer says it is approved.
+  Review(pr, "bob", "CHANGES_REQUESTED", "One more thing.\nstandin: write more.txt m");
+  ASSERT_TRUE(Eventually([&] {
+    return Task(id)["status_reason"].get<std::string>().find("changes requested by bob") !=
+           std::string::npos;
+  })) << Log();
+  EXPECT_EQ(Task(id)["status"], "in_review");
   Sim("POST", "/_sim/repos/acme/widgets/pulls/" + std::to_string(pr) + "/merge",
       {{"user", "alice"}});
   ASSERT_TRUE(Reaches(id, "done")) << Log();

@@ -201,6 +201,12 @@ Result<std::string> ReviewHandler::ChangesRequested(const Project& project, cons
   if (!made.ok()) return made.status();
   ORCH_RETURN_IF_ERROR(store_.SetKv(cycles_key, std::to_string(done + 1)));
   if (made->empty()) return std::string("follow-ups exist already");
+  if (parent.status == TaskStatus::kInReview) {
+    // An earlier "approved; waiting for it to be merged" no longer holds.
+    ORCH_RETURN_IF_ERROR(store_.SetTaskStatusReason(
+        parent.id, "changes requested by " + review.user.login + " on pull request #" +
+                       std::to_string(pr) + "; follow-ups on its branch"));
+  }
 
   // One comment on the issue listing them.
   if (std::optional<int64_t> issue = IssueNumber(parent)) {
