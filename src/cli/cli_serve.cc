@@ -192,6 +192,30 @@ HealthProbe WebhookHealthProbe(const WebhookConfig& webhook, const std::string& 
   return [health_url] { return ProbeHealth(health_url); };
 }
 
+// Orchestrated runs' parts: a run's project's settings (runs.*, workflow.test_command) come
+// from the same ConfigSet as the dispatcher's, read when the run needs them; engine.* from the
+// global config. Their work trees are the agents'.
+RunEngineParts RunParts(const ConfigSet& configs, SqliteStore& store, const Clock& clock,
+                        ProcessRunner& runner, WorkQueue& work, AgentStack& agents,
+                        std::function<void()> wake) {
+  const Config& config = configs.global();
+  return {
+      .store = store,
+      .config = config,
+      .clock = clock,
+      .processes = runner,
+      .work = work,
+      .files = agents.files,
+      .project_config = [configs](const Project& p) -> Result<Config> { return *configs.For(p); },
+      .worktree_of =
+          [&agents](const std::string& project, const std::string& branch) {
+            return agents.runner.WorktreePath(project, branch);
+          },
+      .agent_check = MakeAgentCheck(config, store, clock),
+      .publisher = &agents.publisher,
+      .wake = std::move(wake)};
+}
+
 class ServeCommand : public Command {
  public:
   void Define(CLI::App&) override {}
@@ -255,28 +279,11 @@ class ServeCommand : public Command {
     JobScheduler jobs(store, config.jobs, ctx.clock, runner, home.root);
     jobs.set_loader(JobsReloader(home, ctx.env, ctx.git));
     engine.set_jobs(&jobs);
-    // Orchestrated runs: a run's project's settings (runs.*, workflow.test_command) are read
-    // when it needs them, through the ConfigSet; engine.* from the global config.
     // Their code steps, publishing and reports run on a queue of their own (a test command may
     // take minutes; it must not hold up the agents' jobs).
     WorkQueue run_work(kRunWorkers, [&daemon] { daemon.Wake(); });
-    RunEngine runs({.store = store,
-                    .config = config,
-                    .clock = ctx.clock,
-                    .processes = runner,
-                    .work = run_work,
-                    .files = agents.files,
-                    // The same per-project settings as the dispatcher's (config_set.h).
-                    .project_config = [&configs](const Project& p) -> Result<Config> {
-                      return *configs.For(p);
-                    },
-                    .worktree_of =
-                        [&agents](const std::string& project, const std::string& branch) {
-                          return agents.runner.WorktreePath(project, branch);
-                        },
-                    .agent_check = MakeAgentCheck(config, store, ctx.clock),
-                    .publisher = &agents.publisher,
-                    .wake = [&daemon] { daemon.Wake(); }});
+    RunEngine runs(RunParts(configs, store, ctx.clock, runner, run_work, agents,
+                            [&daemon] { daemon.Wake(); }));
     engine.set_runs(&runs);
     spdlog::info("jobs: {} job(s) configured (orch job list)", config.jobs.size());
     spdlog::info("agents: tmux -L {} (attach: orch task attach ID), at most {} at once",
