@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -146,25 +147,43 @@ std::string Join(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
 
-// The dotted key path in effect at 0-based `line` of `text`, judged by indentation. Used to
-// name the key near a YAML syntax error, where yaml-cpp knows only the position.
-std::string KeyPathAtLine(const std::string& text, int line) {
+// For each line of `text`: the dotted key path in effect there, judged by indentation, and
+// whether the line itself names that key. One pass; comments, list items and keys that are not
+// plain names leave the path as it was.
+struct LineKey {
+  std::string path;  // "(top level)" outside any key
+  bool is_key = false;
+};
+std::vector<LineKey> KeysByLine(const std::string& text) {
   std::vector<std::pair<size_t, std::string>> stack;  // (indent, key)
+  std::vector<LineKey> lines;
   std::istringstream in(text);
-  std::string l;
-  for (int i = 0; i <= line && std::getline(in, l); ++i) {
+  for (std::string l; std::getline(in, l);) {
+    LineKey line;
     size_t indent = l.find_first_not_of(' ');
-    if (indent == std::string::npos || l[indent] == '#' || l[indent] == '-') continue;
-    size_t colon = l.find(':', indent);
-    if (colon == std::string::npos) continue;
-    std::string key = l.substr(indent, colon - indent);
-    if (key.find_first_of(" \"'{[") != std::string::npos) continue;
-    while (!stack.empty() && stack.back().first >= indent) stack.pop_back();
-    stack.emplace_back(indent, key);
+    bool may_be_key = indent != std::string::npos && l[indent] != '#' && l[indent] != '-';
+    size_t colon = may_be_key ? l.find(':', indent) : std::string::npos;
+    if (colon != std::string::npos) {
+      std::string key = l.substr(indent, colon - indent);
+      line.is_key = key.find_first_of(" \"'{[") == std::string::npos;
+      if (line.is_key) {
+        while (!stack.empty() && stack.back().first >= indent) stack.pop_back();
+        stack.emplace_back(indent, key);
+      }
+    }
+    for (const auto& [i, key] : stack) line.path = Join(line.path, key);
+    if (line.path.empty()) line.path = "(top level)";
+    lines.push_back(std::move(line));
   }
-  std::string path;
-  for (const auto& [indent, key] : stack) path = Join(path, key);
-  return path.empty() ? "(top level)" : path;
+  return lines;
+}
+
+// The dotted key path in effect at 0-based `line` of `text`. Used to name the key near a YAML
+// syntax error, where yaml-cpp knows only the position.
+std::string KeyPathAtLine(const std::string& text, int line) {
+  std::vector<LineKey> lines = KeysByLine(text);
+  if (line < 0 || lines.empty()) return "(top level)";
+  return lines[std::min(static_cast<size_t>(line), lines.size() - 1)].path;
 }
 
 void Reader::ReadMap(const YAML::Node& node, const std::string& path, const Fields& fields) {
@@ -832,6 +851,42 @@ Result<Config> ParseConfig(const std::vector<ConfigSource>& sources, const EnvLo
   }
   if (origins != nullptr) *origins = reader.origins();
   return config;
+}
+
+std::string AnnotateOrigins(const std::string& yaml, const ConfigOrigins& origins,
+                            const std::string& project_source) {
+  auto describe = [&](const std::string& path) -> std::string {
+    auto it = origins.find(path);
+    // A job's keys are not remembered one by one: the jobs list says where they came from.
+    if (it == origins.end() && path.rfind("jobs.", 0) == 0) it = origins.find("jobs");
+    if (it == origins.end()) return "default";
+    bool project = !project_source.empty() && it->second.rfind(project_source + ":", 0) == 0;
+    return (project ? "project " : "global ") + it->second;
+  };
+  std::vector<LineKey> keys = KeysByLine(yaml);
+  size_t block_indent = std::string::npos;  // inside a block scalar (`|`) begun at this indent
+  std::istringstream in(yaml);
+  std::ostringstream out;
+  size_t n = 0;
+  for (std::string line; std::getline(in, line); ++n) {
+    out << line;
+    size_t indent = line.find_first_not_of(' ');
+    if (block_indent != std::string::npos &&
+        (indent == std::string::npos || indent > block_indent)) {
+      out << "\n";  // a block scalar's text, never annotated
+      continue;
+    }
+    block_indent = std::string::npos;
+    // A key with a value on its line; a mapping's head says nothing, its keys do.
+    size_t value = keys[n].is_key ? line.find_first_not_of(' ', line.find(':', indent) + 1)
+                                  : std::string::npos;
+    if (value != std::string::npos) {
+      out << "  # " << describe(keys[n].path);
+      if (line[value] == '|' || line[value] == '>') block_indent = indent;
+    }
+    out << "\n";
+  }
+  return out.str();
 }
 
 }  // namespace orch

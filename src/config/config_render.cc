@@ -1,9 +1,6 @@
 // RenderConfig: the merged configuration as YAML, for `orch config show`.
 #include <yaml-cpp/yaml.h>
 
-#include <optional>
-#include <sstream>
-
 #include "config/config.h"
 
 namespace orch {
@@ -230,52 +227,6 @@ std::string RenderConfig(const Config& c) {
   EmitJobs(out, c.jobs);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
-}
-
-std::string AnnotateOrigins(const std::string& yaml, const ConfigOrigins& origins,
-                            const std::string& project_source) {
-  auto describe = [&](const std::string& path) -> std::string {
-    auto it = origins.find(path);
-    // A job's keys are not remembered one by one: the jobs list says where they came from.
-    if (it == origins.end() && path.rfind("jobs.", 0) == 0) it = origins.find("jobs");
-    if (it == origins.end()) return "default";
-    bool project = !project_source.empty() && it->second.rfind(project_source + ":", 0) == 0;
-    return (project ? "project " : "global ") + it->second;
-  };
-  std::vector<std::pair<size_t, std::string>> stack;  // (indent, key) of the enclosing keys
-  std::optional<size_t> block_indent;  // inside a block scalar (`|`) begun at this indent
-  std::istringstream in(yaml);
-  std::ostringstream out;
-  for (std::string line; std::getline(in, line);) {
-    size_t indent = line.find_first_not_of(' ');
-    if (block_indent && (indent == std::string::npos || indent > *block_indent)) {
-      out << line << "\n";  // a block scalar's text, never annotated
-      continue;
-    }
-    block_indent.reset();
-    size_t colon = indent == std::string::npos ? std::string::npos : line.find(": ", indent);
-    if (colon == std::string::npos && !line.empty() && line.back() == ':') colon = line.size() - 1;
-    if (colon == std::string::npos || line[indent] == '-' || line[indent] == '#') {
-      out << line << "\n";
-      continue;
-    }
-    std::string key = line.substr(indent, colon - indent);
-    while (!stack.empty() && stack.back().first >= indent) stack.pop_back();
-    std::string path;
-    for (const auto& [i, k] : stack) path += k + ".";
-    path += key;
-    stack.emplace_back(indent, key);
-    std::string value = colon + 1 < line.size() ? line.substr(colon + 2) : "";
-    if (value.empty()) {
-      out << line << "\n";  // a mapping's head: its keys say where they come from
-    } else if (value[0] == '|' || value[0] == '>') {
-      block_indent = indent;
-      out << line << "  # " << describe(path) << "\n";
-    } else {
-      out << line << "  # " << describe(path) << "\n";
-    }
-  }
-  return out.str();
 }
 
 }  // namespace orch
