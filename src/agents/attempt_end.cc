@@ -106,7 +106,7 @@ void AttemptEnd::Delegate(const Task& task, const Attempt& run, const AgentContr
 
 void AttemptEnd::EndByContract(const Task& task, const Attempt& run, const AttemptOutcome& out) {
   const AgentContract& c = *out.result.contract;
-  bool follow_up = IsReviewFollowUp(task);
+  bool follow_up = IsFollowUp(task);
   if (follow_up && !out.result.session_id.empty()) {
     LogIfError(store_.SetTaskAgentSession(*task.parent_id, out.result.session_id));
   }

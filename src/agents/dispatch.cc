@@ -78,7 +78,7 @@ Status Dispatcher::RouteNew(DispatchReport* report) {
   if (!fresh.ok()) return fresh.status();
   for (const Task& task : *fresh) {
     if (Skip(task.id)) continue;
-    if (IsReviewFollowUp(task)) {
+    if (IsFollowUp(task)) {
       // The agent that wrote the PR answers its review.
       Result<Task> parent = store_.GetTask(*task.parent_id);
       Result<Route> route = parent.ok() ? RouteFromJson(parent->route.value_or("{}"))
@@ -173,7 +173,7 @@ Result<AttemptPlan> Dispatcher::PlanAttempt(const Task& task, const Project& pro
                                             const Route& route, bool switched) {
   std::string branch = BranchName(task);
   std::string resume_id = task.agent_session;
-  if (IsReviewFollowUp(task)) {
+  if (IsFollowUp(task)) {
     // On the parent's branch, continuing the parent's conversation with the agent.
     Result<Task> parent = store_.GetTask(*task.parent_id);
     if (!parent.ok()) return parent.status();

@@ -96,7 +96,7 @@ Status Housekeeping::SweepProject(const Project& p, const std::function<bool(int
   std::set<std::string> keep;
   for (const Task& t : *tasks) {
     // Follow-ups share their parent's branch; the parent decides when it goes.
-    if (!t.branch.empty() && !IsReviewFollowUp(t)) by_branch[t.branch] = &t;
+    if (!t.branch.empty() && !IsFollowUp(t)) by_branch[t.branch] = &t;
     // A run's steps that may write keep their work trees: a flow's branch holds its work,
     // a debug session's its fix. Read-only ones (plans, reviews) go like any other.
     if (!t.branch.empty() && t.run_id && !t.read_only) keep.insert(t.branch);

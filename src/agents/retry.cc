@@ -52,7 +52,7 @@ Result<Route> RetryPolicy::SwitchAgent(const Task& task, const std::string& next
   route->by = "failover";
   route->reason = why;
   route->model = ModelFor(*configs_.ForProject(task.project_id), route->complexity, next,
-                          IsReviewFollowUp(task));
+                          IsFollowUp(task));
   ORCH_RETURN_IF_ERROR(store_.SetTaskRoute(task.id, RouteToJson(*route).dump()));
   ORCH_RETURN_IF_ERROR(store_.SetTaskAgentSession(task.id, ""));
   return route;

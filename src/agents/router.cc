@@ -286,7 +286,7 @@ void Router::Finish(const Task& task, const Config& c, Route* route) const {
     }
   }
   if (route->complexity.empty()) route->complexity = "medium";
-  route->model = ModelFor(c, route->complexity, route->agent, IsReviewFollowUp(task));
+  route->model = ModelFor(c, route->complexity, route->agent, IsFollowUp(task));
 }
 
 std::string ModelFor(const Config& config, const std::string& complexity, const std::string& agent,

@@ -19,13 +19,13 @@ Result<std::optional<Task>> OwnerOf(SqliteStore& store, const Project& project, 
   Result<std::vector<Task>> found = store.ListTasks({.project_id = project.id, .pr_number = pr});
   if (!found.ok()) return found.status();
   for (const Task& t : *found) {
-    if (!IsReviewFollowUp(t)) return std::optional<Task>(t);
+    if (!IsFollowUp(t)) return std::optional<Task>(t);
   }
   if (head.empty()) return std::optional<Task>();
   found = store.ListTasks({.project_id = project.id});
   if (!found.ok()) return found.status();
   for (const Task& t : *found) {
-    if (IsReviewFollowUp(t) || t.branch != head || t.pr_number) continue;
+    if (IsFollowUp(t) || t.branch != head || t.pr_number) continue;
     ORCH_RETURN_IF_ERROR(store.SetTaskPullRequest(t.id, pr));
     spdlog::info("reviews: {} #{}: tied to task {} by its branch {}", project.name, pr, t.id, head);
     Task tied = t;
@@ -269,7 +269,7 @@ Result<int> ReviewHandler::Sync(const Project& project) {
   if (!tasks.ok()) return tasks.status();
   int handled = 0;
   for (const Task& t : *tasks) {
-    if (!t.pr_number || IsReviewFollowUp(t)) continue;
+    if (!t.pr_number || IsFollowUp(t)) continue;
     Result<PullRequest> pr = github_.GetPullRequest(*project.repo, *t.pr_number);
     if (!pr.ok()) return pr.status();
     if (pr->state == "closed") {

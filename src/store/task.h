@@ -70,9 +70,14 @@ struct Task {
 // digits); nullopt for tasks from the CLI, mentions, reviews and jobs.
 std::optional<int64_t> IssueNumber(const Task& t);
 
-// True for a follow-up created from a review (it works on its parent's branch and PR).
-inline bool IsReviewFollowUp(const Task& t) {
-  return t.source == TaskSource::kReview && t.parent_id.has_value();
+// True for a follow-up: a task made from a review's request for changes, or from an @mention
+// on its parent's pull request or issue (keyed by the comment: a source id). It works on its
+// parent's branch and PR, resuming the parent's agent session. A child an agent delegated is
+// not one, whatever its source.
+inline bool IsFollowUp(const Task& t) {
+  if (!t.parent_id) return false;
+  return t.source == TaskSource::kReview ||
+         (t.source == TaskSource::kMention && t.source_id.has_value());
 }
 
 // Who or what caused a change, and why: recorded on the change's event row.
