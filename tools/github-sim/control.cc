@@ -128,6 +128,23 @@ Reply SubmitReview(Sim& sim, const Call& call) {
   return r;
 }
 
+// A lone review comment (a COMMENTED review holding it), answered with the comment and its
+// review; sends pull_request_review_comment created.
+Reply CommentOnPull(Sim& sim, const Call& call) {
+  auto [repo, pull] = FindTarget(sim, call, /*pulls_only=*/true);
+  if (pull == nullptr) return NotFound();
+  NewReviewComment in{BodyString(call, "path"), call.body.value("line", 0),
+                      BodyString(call, "body"), BodyString(call, "diff_hunk"),
+                      call.body.value("in_reply_to", int64_t{0})};
+  Result<const Review*> review = sim.state.AddSingleReviewComment(*pull, Actor(call), in);
+  if (!review.ok()) return FromStatus(review.status());
+  const ReviewComment& c = (*review)->comments.front();
+  Reply r = Acted("comment", ReviewCommentJson(*repo, *pull, c, call.urls));
+  r.body["review"] = ReviewJson(*repo, *pull, **review, call.urls);
+  r.webhooks.push_back(ReviewCommentHook(sim, call.urls, *repo, *pull, c, Actor(call)));
+  return r;
+}
+
 Reply Merge(Sim& sim, const Call& call) {
   auto [repo, pull] = FindTarget(sim, call, /*pulls_only=*/true);
   if (pull == nullptr) return NotFound();
@@ -171,6 +188,7 @@ std::vector<Route> ControlRoutes() {
       {"POST", P(R"(/issues/(\d+)/comments)"), Auth::kNone, CommentOn},
       {"POST", P("/pulls"), Auth::kNone, OpenPull},
       {"POST", P(R"(/pulls/(\d+)/reviews)"), Auth::kNone, SubmitReview},
+      {"POST", P(R"(/pulls/(\d+)/comments)"), Auth::kNone, CommentOnPull},
       {"POST", P(R"(/pulls/(\d+)/merge)"), Auth::kNone, Merge},
       {"POST", P(R"(/pulls/(\d+)/close)"), Auth::kNone, ClosePull},
       {"POST", P("/check-runs"), Auth::kNone, SetCheckRun},

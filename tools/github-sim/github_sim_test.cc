@@ -300,6 +300,180 @@ TEST_F(GithubSimRestTest, UnknownPathsAreGithubsNotFound) {
   EXPECT_EQ(Get("/repos/acme/nothing/issues")->status, 404);
 }
 
+std::vector<std::string> Bodies(const json& items) {
+  std::vector<std::string> out;
+  for (const json& item : items) out.push_back(item["body"].get<std::string>());
+  return out;
+}
+
+TEST_F(GithubSimRestTest, ListsEveryIssueCommentOfTheRepository) {
+  // Comments on two issues and on a pull request come back together, oldest first unless
+  // told otherwise, narrowed by `since`, paged with Link, and conditional GETs get 304.
+  Act("/_sim/repos/acme/widgets/issues/2/comments", {{"user", "bob"}, {"body", "a"}});
+  json b = Act("/_sim/repos/acme/widgets/issues/1/comments", {{"user", "alice"}, {"body", "b"}});
+  Act("/_sim/repos/acme/widgets/pulls", {{"user", "orch-bot"}, {"title", "T"}, {"head", "feat"}});
+  Act("/_sim/repos/acme/widgets/issues/7/comments", {{"user", "carol"}, {"body", "c"}});
+  const std::string path = "/repos/acme/widgets/issues/comments";
+
+  json all = GetJson(path);
+  EXPECT_THAT(Bodies(all), ElementsAre("a", "b", "c"));
+  EXPECT_EQ(all[2]["issue_url"], sim_->base_url() + "/repos/acme/widgets/issues/7");
+  EXPECT_THAT(all[2]["html_url"].get<std::string>(), HasSubstr("/pull/7#issuecomment-"));
+  EXPECT_EQ(all[0]["user"]["login"], "bob");
+  EXPECT_EQ(all[0]["reactions"]["total_count"], 0);
+  EXPECT_THAT(Bodies(GetJson(path + "?direction=desc")), ElementsAre("c", "b", "a"));
+  EXPECT_THAT(Bodies(GetJson(path + "?sort=updated&direction=desc")), ElementsAre("c", "b", "a"));
+  const std::string since = b["comment"]["updated_at"];
+  EXPECT_THAT(Bodies(GetJson(path + "?since=" + since)), ElementsAre("b", "c"));
+
+  auto first = Get(path + "?per_page=2");
+  EXPECT_THAT(Bodies(json::parse(first->body)), ElementsAre("a", "b"));
+  const std::string url = sim_->base_url() + path;
+  EXPECT_EQ(first->get_header_value("Link"), "<" + url + "?per_page=2&page=2>; rel=\"next\", <" +
+                                                 url + "?per_page=2&page=2>; rel=\"last\"");
+  EXPECT_THAT(Bodies(GetJson(path + "?per_page=2&page=2")), ElementsAre("c"));
+
+  httplib::Headers conditional = AuthHeaders();
+  conditional.emplace("If-None-Match", first->get_header_value("ETag"));
+  EXPECT_EQ(Get(path + "?per_page=2", conditional)->status, 304);
+  Act("/_sim/repos/acme/widgets/issues/3/comments", {{"user", "eve"}, {"body", "d"}});
+  EXPECT_EQ(Get(path + "?per_page=2", conditional)->status, 304);  // page 1 is unchanged
+  EXPECT_EQ(Get(path + "?per_page=2&direction=desc", conditional)->status, 200);
+
+  EXPECT_EQ(Get(path + "?sort=comments")->status, 422);
+  EXPECT_EQ(Get(path + "?direction=up")->status, 422);
+  EXPECT_EQ(Get(path + "?since=yesterday")->status, 422);
+  EXPECT_EQ(Get("/repos/acme/nothing/issues/comments")->status, 404);
+}
+
+TEST_F(GithubSimRestTest, ListsEveryReviewCommentOfTheRepository) {
+  // A review with two comments on #7, a lone comment on #8, then a reply on #7's first
+  // thread: all four, oldest first, the reply carrying in_reply_to_id and its thread's place.
+  Act("/_sim/repos/acme/widgets/pulls", {{"user", "orch-bot"}, {"title", "T"}, {"head", "f7"}});
+  Act("/_sim/repos/acme/widgets/pulls", {{"user", "orch-bot"}, {"title", "U"}, {"head", "f8"}});
+  json review =
+      Act("/_sim/repos/acme/widgets/pulls/7/reviews",
+          {{"user", "alice"},
+           {"state", "COMMENTED"},
+           {"comments",
+            {{{"path", "a.cc"}, {"line", 3}, {"body", "r1"}, {"diff_hunk", "@@ -1 +1 @@"}},
+             {{"path", "b.cc"}, {"line", 9}, {"body", "r2"}}}}});
+  const int64_t first_id = review["review"]["comments"][0]["id"];
+  Act("/_sim/repos/acme/widgets/pulls/8/comments",
+      {{"user", "bob"}, {"body", "lone"}, {"path", "c.cc"}, {"line", 1}, {"diff_hunk", "@@"}});
+  json reply = Act("/_sim/repos/acme/widgets/pulls/7/comments",
+                   {{"user", "orch-bot"}, {"body", "fixed"}, {"in_reply_to", first_id}});
+  const std::string path = "/repos/acme/widgets/pulls/comments";
+
+  json all = GetJson(path);
+  EXPECT_THAT(Bodies(all), ElementsAre("r1", "r2", "lone", "fixed"));
+  const json& r = all[3];
+  EXPECT_EQ(r["in_reply_to_id"], first_id);
+  EXPECT_EQ(r["path"], "a.cc");
+  EXPECT_EQ(r["line"], 3);
+  EXPECT_EQ(r["diff_hunk"], "@@ -1 +1 @@");
+  EXPECT_EQ(r["user"]["login"], "orch-bot");
+  EXPECT_EQ(r["pull_request_url"], sim_->base_url() + "/repos/acme/widgets/pulls/7");
+  EXPECT_THAT(r["html_url"].get<std::string>(), HasSubstr("/pull/7#discussion_r"));
+  EXPECT_EQ(r["created_at"], r["updated_at"]);
+  EXPECT_EQ(r["id"], reply["comment"]["id"]);
+  EXPECT_FALSE(all[0].contains("in_reply_to_id"));
+  EXPECT_EQ(all[2]["pull_request_url"], sim_->base_url() + "/repos/acme/widgets/pulls/8");
+  EXPECT_EQ(all[2]["user"]["login"], "bob");
+
+  EXPECT_THAT(Bodies(GetJson(path + "?direction=desc")), ElementsAre("fixed", "lone", "r2", "r1"));
+  const std::string since = all[2]["updated_at"];
+  EXPECT_THAT(Bodies(GetJson(path + "?since=" + since)), ElementsAre("lone", "fixed"));
+  auto page = Get(path + "?per_page=3&page=2");
+  EXPECT_THAT(Bodies(json::parse(page->body)), ElementsAre("fixed"));
+  EXPECT_THAT(page->get_header_value("Link"), HasSubstr("page=1>; rel=\"prev\""));
+  httplib::Headers conditional = AuthHeaders();
+  conditional.emplace("If-None-Match", Get(path)->get_header_value("ETag"));
+  EXPECT_EQ(Get(path, conditional)->status, 304);
+  EXPECT_EQ(Get(path + "?sort=nope")->status, 422);
+}
+
+TEST_F(GithubSimRestTest, ControlReviewCommentsAreValidated) {
+  Act("/_sim/repos/acme/widgets/pulls", {{"user", "orch-bot"}, {"title", "T"}, {"head", "f7"}});
+  Act("/_sim/repos/acme/widgets/pulls", {{"user", "orch-bot"}, {"title", "U"}, {"head", "f8"}});
+  json on8 = Act("/_sim/repos/acme/widgets/pulls/8/comments",
+                 {{"user", "bob"}, {"body", "x"}, {"path", "c.cc"}, {"line", 1}});
+  EXPECT_EQ(on8["review"]["state"], "COMMENTED");
+  EXPECT_EQ(on8["review"]["body"], "");
+  const std::string base = "/_sim/repos/acme/widgets/pulls/";
+  auto other_thread =
+      Post(base + "7/comments", {{"body", "y"}, {"in_reply_to", on8["comment"]["id"]}}, {});
+  EXPECT_EQ(other_thread->status, 422);
+  EXPECT_EQ(Post(base + "7/comments", {{"body", ""}, {"path", "a.cc"}}, {})->status, 422);
+  EXPECT_EQ(Post(base + "7/comments", {{"body", "no path"}}, {})->status, 422);
+  EXPECT_EQ(Post(base + "1/comments", {{"body", "b"}, {"path", "a.cc"}}, {})->status, 404);
+  EXPECT_EQ(GetJson("/repos/acme/widgets/pulls/7/reviews").size(), 0u);
+}
+
+TEST_F(GithubSimRestTest, ReactionsAreOnePerUserAndContent) {
+  // The token's user reacts: new reactions are 201, the same one again 200 with the same id,
+  // an unknown content 422, an unknown comment 404; GET lists them and the rollup counts them.
+  json c = Act("/_sim/repos/acme/widgets/issues/1/comments", {{"user", "bob"}, {"body", "hi"}});
+  const std::string reactions = "/repos/acme/widgets/issues/comments/" +
+                                std::to_string(c["comment"]["id"].get<int64_t>()) + "/reactions";
+  auto eyes = Post(reactions, {{"content", "eyes"}});
+  ASSERT_EQ(eyes->status, 201) << eyes->body;
+  json made = json::parse(eyes->body);
+  EXPECT_EQ(made["content"], "eyes");
+  EXPECT_EQ(made["user"]["login"], "orch-bot");
+  EXPECT_TRUE(made["id"].is_number_integer());
+  EXPECT_THAT(made["node_id"].get<std::string>(), StartsWith("REA_"));
+  EXPECT_THAT(made["created_at"].get<std::string>(), StartsWith("2026-11-21T"));
+  auto again = Post(reactions, {{"content", "eyes"}});
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(json::parse(again->body), made);
+  EXPECT_EQ(Post(reactions, {{"content", "+1"}})->status, 201);
+  auto bad = Post(reactions, {{"content", "thumbsup"}});
+  EXPECT_EQ(bad->status, 422);
+  EXPECT_EQ(json::parse(bad->body)["errors"][0]["resource"], "Reaction");
+  EXPECT_EQ(Post(reactions, json::object())->status, 422);
+  EXPECT_EQ(
+      Post("/repos/acme/widgets/issues/comments/99999/reactions", {{"content", "eyes"}})->status,
+      404);
+  EXPECT_EQ(Post(reactions, {{"content", "eyes"}}, {})->status, 401);
+
+  EXPECT_EQ(GetJson(reactions).size(), 2u);
+  json plus = GetJson(reactions + "?content=%2B1");
+  ASSERT_EQ(plus.size(), 1u);
+  EXPECT_EQ(plus[0]["content"], "+1");
+  EXPECT_TRUE(Get(reactions + "?per_page=1")->has_header("Link"));
+  json rollup = GetJson("/repos/acme/widgets/issues/1/comments")[0]["reactions"];
+  EXPECT_EQ(rollup["total_count"], 2);
+  EXPECT_EQ(rollup["eyes"], 1);
+  EXPECT_EQ(rollup["+1"], 1);
+  EXPECT_EQ(rollup["heart"], 0);
+  EXPECT_EQ(rollup["url"], sim_->base_url() + reactions);
+}
+
+TEST_F(GithubSimRestTest, ReactsToReviewComments) {
+  Act("/_sim/repos/acme/widgets/pulls", {{"user", "orch-bot"}, {"title", "T"}, {"head", "f7"}});
+  json rc = Act("/_sim/repos/acme/widgets/pulls/7/comments",
+                {{"user", "alice"}, {"body", "why?"}, {"path", "a.cc"}, {"line", 2}});
+  const std::string id = std::to_string(rc["comment"]["id"].get<int64_t>());
+  const std::string reactions = "/repos/acme/widgets/pulls/comments/" + id + "/reactions";
+  EXPECT_EQ(Post(reactions, {{"content", "rocket"}})->status, 201);
+  EXPECT_EQ(Post(reactions, {{"content", "rocket"}})->status, 200);
+  EXPECT_EQ(Post(reactions, {{"content", "party"}})->status, 422);
+  json listed = GetJson(reactions);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["content"], "rocket");
+  EXPECT_EQ(GetJson("/repos/acme/widgets/pulls/comments")[0]["reactions"]["rocket"], 1);
+
+  // Issue comments and review comments are different things: neither id works for the other.
+  json ic = Act("/_sim/repos/acme/widgets/issues/7/comments", {{"user", "bob"}, {"body", "hm"}});
+  const std::string ic_id = std::to_string(ic["comment"]["id"].get<int64_t>());
+  EXPECT_EQ(
+      Post("/repos/acme/widgets/pulls/comments/" + ic_id + "/reactions", {{"content", "eyes"}})
+          ->status,
+      404);
+  EXPECT_EQ(Get("/repos/acme/widgets/issues/comments/" + id + "/reactions")->status, 404);
+}
+
 TEST_F(GithubSimRestTest, StopsCleanlyOnSigterm) { EXPECT_EQ(sim_->Stop(), 0); }
 
 }  // namespace

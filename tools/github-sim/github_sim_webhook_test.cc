@@ -183,6 +183,59 @@ TEST_F(GithubSimWebhookTest, MergeClosesThePullAndLeavesTheIssueAlone) {
   EXPECT_EQ(Post("/_sim/repos/acme/widgets/pulls/7/merge", json::object(), {})->status, 422);
 }
 
+TEST_F(GithubSimWebhookTest, ControlReviewCommentSendsSignedPullRequestReviewComment) {
+  // Alice leaves a lone comment on a line of #7, then orch-bot answers it: each is one signed
+  // `pull_request_review_comment` / `created` delivery that the test can redeliver.
+  Act("/_sim/repos/acme/widgets/pulls", {{"user", "orch-bot"}, {"title", "T"}, {"head", "f7"}});
+  json answer = Act("/_sim/repos/acme/widgets/pulls/7/comments", {{"user", "alice"},
+                                                                  {"body", "off by one"},
+                                                                  {"path", "src/a.cc"},
+                                                                  {"line", 12},
+                                                                  {"diff_hunk", "@@ -1 +1 @@"}});
+  EXPECT_EQ(answer["delivery"]["status"], 200);
+  EXPECT_EQ(answer["delivery"]["event"], "pull_request_review_comment");
+  ASSERT_EQ(hooks_.hooks().size(), 2u);
+  const ReceivedHook hook = hooks_.hooks()[1];
+  EXPECT_EQ(hook.Header("X-GitHub-Event"), "pull_request_review_comment");
+  EXPECT_EQ(hook.Header("X-GitHub-Delivery"), answer["delivery"]["guid"]);
+  EXPECT_TRUE(orch::VerifySignature(kSecret, hook.body, hook.Header("X-Hub-Signature-256")));
+
+  json p = hook.Json();
+  EXPECT_EQ(p["action"], "created");
+  EXPECT_EQ(p["comment"], answer["comment"]);
+  EXPECT_EQ(p["comment"]["body"], "off by one");
+  EXPECT_EQ(p["comment"]["path"], "src/a.cc");
+  EXPECT_EQ(p["comment"]["line"], 12);
+  EXPECT_EQ(p["comment"]["diff_hunk"], "@@ -1 +1 @@");
+  EXPECT_EQ(p["comment"]["user"]["login"], "alice");
+  EXPECT_EQ(p["comment"]["pull_request_review_id"], answer["review"]["id"]);
+  EXPECT_FALSE(p["comment"].contains("in_reply_to_id"));
+  EXPECT_EQ(p["pull_request"]["number"], 7);
+  EXPECT_EQ(p["pull_request"]["head"]["ref"], "f7");
+  EXPECT_EQ(p["repository"]["full_name"], "acme/widgets");
+  EXPECT_EQ(p["sender"]["login"], "alice");
+  EXPECT_FALSE(p.contains("installation"));  // no GitHub App in this seed
+  json reviews = GetJson("/repos/acme/widgets/pulls/7/reviews");
+  ASSERT_EQ(reviews.size(), 1u);
+  EXPECT_EQ(reviews[0]["state"], "COMMENTED");
+
+  json again =
+      Act("/_sim/deliveries/" + answer["delivery"]["guid"].get<std::string>() + "/redeliver",
+          json::object());
+  EXPECT_EQ(again["delivery"]["status"], 200);
+  ASSERT_EQ(hooks_.hooks().size(), 3u);
+  EXPECT_EQ(hooks_.hooks()[2].body, hook.body);
+
+  json reply = Act("/_sim/repos/acme/widgets/pulls/7/comments",
+                   {{"user", "orch-bot"}, {"body", "fixed"}, {"in_reply_to", p["comment"]["id"]}});
+  ASSERT_EQ(hooks_.hooks().size(), 4u);
+  json r = hooks_.hooks()[3].Json();
+  EXPECT_EQ(r["comment"]["in_reply_to_id"], p["comment"]["id"]);
+  EXPECT_EQ(r["comment"]["path"], "src/a.cc");
+  EXPECT_EQ(r["sender"]["login"], "orch-bot");
+  EXPECT_EQ(r["comment"]["id"], reply["comment"]["id"]);
+}
+
 TEST_F(GithubSimWebhookTest, NoSecretMeansNoSignatureAndNoUrlMeansNoDelivery) {
   Act("/_sim/webhook", {{"url", hooks_.url()}, {"secret", ""}});
   Act("/_sim/repos/acme/widgets/issues", {{"user", "eve"}, {"title", "New"}, {"labels", {"bug"}}});
@@ -311,6 +364,14 @@ TEST_F(GithubSimAppTest, ExchangesASignedJwtForAnInstallationToken) {
   EXPECT_EQ(p["sender"]["login"], "orch-app[bot]");
   EXPECT_EQ(p["sender"]["type"], "Bot");
   EXPECT_EQ(p["installation"]["id"], 7);
+}
+
+TEST_F(GithubSimAppTest, ReviewCommentWebhookNamesTheInstallation) {
+  Act("/_sim/repos/acme/widgets/pulls", {{"user", "orch-bot"}, {"title", "T"}, {"head", "f7"}});
+  Act("/_sim/repos/acme/widgets/pulls/7/comments",
+      {{"user", "alice"}, {"body", "b"}, {"path", "a.cc"}, {"line", 1}});
+  ASSERT_EQ(hooks_.hooks().size(), 2u);
+  EXPECT_EQ(hooks_.hooks()[1].Json()["installation"]["id"], 7);
 }
 
 TEST_F(GithubSimAppTest, RejectsJwtsGithubWouldReject) {

@@ -66,6 +66,16 @@ json BranchJson(const Repo& repo, const std::string& owner, const std::string& r
           {"repo", RepoJson(repo, urls)}};
 }
 
+// GitHub's `reactions` rollup of a comment whose API URL is `url`.
+json ReactionRollup(const std::string& url, const std::vector<Reaction>& reactions) {
+  json out = {{"url", url + "/reactions"}, {"total_count", reactions.size()}};
+  for (const char* content : kReactionContents) {
+    out[content] = std::count_if(reactions.begin(), reactions.end(),
+                                 [&](const Reaction& r) { return r.content == content; });
+  }
+  return out;
+}
+
 }  // namespace
 
 int64_t UserId(const std::string& login) {
@@ -177,16 +187,18 @@ json PullJson(const Repo& repo, const Issue& issue, const Urls& urls) {
 }
 
 json CommentJson(const Repo& repo, const Issue& issue, const Comment& c, const Urls& urls) {
+  const std::string url = RepoApi(repo, urls) + "/issues/comments/" + std::to_string(c.id);
   return {{"id", c.id},
           {"node_id", NodeId("IC", c.id)},
-          {"url", RepoApi(repo, urls) + "/issues/comments/" + std::to_string(c.id)},
+          {"url", url},
           {"html_url", IssueHtml(repo, issue, urls) + "#issuecomment-" + std::to_string(c.id)},
           {"issue_url", RepoApi(repo, urls) + "/issues/" + std::to_string(issue.number)},
           {"body", c.body},
           {"user", UserJson(c.user, urls)},
           {"created_at", FormatIso(c.created_at)},
           {"updated_at", FormatIso(c.updated_at)},
-          {"author_association", AuthorAssociation(repo, c.user)}};
+          {"author_association", AuthorAssociation(repo, c.user)},
+          {"reactions", ReactionRollup(url, c.reactions)}};
 }
 
 json EventJson(const Repo& repo, const IssueEvent& e, const Urls& urls) {
@@ -227,24 +239,36 @@ json WebhookReviewJson(const Repo& repo, const Issue& pull, const Review& r, con
 json ReviewCommentJson(const Repo& repo, const Issue& pull, const ReviewComment& c,
                        const Urls& urls) {
   const std::string pr_api = RepoApi(repo, urls) + "/pulls/" + std::to_string(pull.number);
-  return {{"id", c.id},
-          {"node_id", NodeId("PRRC", c.id)},
-          {"pull_request_review_id", c.review_id},
-          {"url", RepoApi(repo, urls) + "/pulls/comments/" + std::to_string(c.id)},
-          {"pull_request_url", pr_api},
-          {"html_url", IssueHtml(repo, pull, urls) + "#discussion_r" + std::to_string(c.id)},
-          {"path", c.path},
-          {"line", c.line},
-          {"original_line", c.line},
-          {"side", "RIGHT"},
-          {"diff_hunk", c.diff_hunk},
-          {"body", c.body},
-          {"user", UserJson(c.user, urls)},
-          {"commit_id", pull.pull->head_sha},
-          {"original_commit_id", pull.pull->head_sha},
-          {"created_at", FormatIso(c.created_at)},
-          {"updated_at", FormatIso(c.created_at)},
-          {"author_association", AuthorAssociation(repo, c.user)}};
+  const std::string url = RepoApi(repo, urls) + "/pulls/comments/" + std::to_string(c.id);
+  json out = {{"id", c.id},
+              {"node_id", NodeId("PRRC", c.id)},
+              {"pull_request_review_id", c.review_id},
+              {"url", url},
+              {"pull_request_url", pr_api},
+              {"html_url", IssueHtml(repo, pull, urls) + "#discussion_r" + std::to_string(c.id)},
+              {"path", c.path},
+              {"line", c.line},
+              {"original_line", c.line},
+              {"side", "RIGHT"},
+              {"diff_hunk", c.diff_hunk},
+              {"body", c.body},
+              {"user", UserJson(c.user, urls)},
+              {"commit_id", pull.pull->head_sha},
+              {"original_commit_id", pull.pull->head_sha},
+              {"created_at", FormatIso(c.created_at)},
+              {"updated_at", FormatIso(c.updated_at)},
+              {"author_association", AuthorAssociation(repo, c.user)},
+              {"reactions", ReactionRollup(url, c.reactions)}};
+  if (c.in_reply_to_id != 0) out["in_reply_to_id"] = c.in_reply_to_id;  // absent otherwise
+  return out;
+}
+
+json ReactionJson(const Reaction& r, const Urls& urls) {
+  return {{"id", r.id},
+          {"node_id", NodeId("REA", r.id)},
+          {"user", UserJson(r.user, urls)},
+          {"content", r.content},
+          {"created_at", FormatIso(r.created_at)}};
 }
 
 json CheckRunJson(const Repo& repo, const CheckRun& run, const std::string& head_sha,

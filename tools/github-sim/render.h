@@ -37,6 +37,8 @@ nlohmann::json IssueJson(const Repo& repo, const Issue& issue, const Urls& urls)
 // A pull request as GET /pulls/{n} returns it. `issue` must be a pull request.
 nlohmann::json PullJson(const Repo& repo, const Issue& issue, const Urls& urls);
 
+// Issue and review comments carry GitHub's `reactions` rollup (url, total_count, a count per
+// content); a review comment that answers another carries `in_reply_to_id`.
 nlohmann::json CommentJson(const Repo& repo, const Issue& issue, const Comment& comment,
                            const Urls& urls);
 nlohmann::json EventJson(const Repo& repo, const IssueEvent& event, const Urls& urls);
@@ -45,6 +47,8 @@ nlohmann::json ReviewJson(const Repo& repo, const Issue& pull, const Review& rev
                           const Urls& urls);
 nlohmann::json ReviewCommentJson(const Repo& repo, const Issue& pull, const ReviewComment& c,
                                  const Urls& urls);
+// {id, node_id, user, content, created_at}.
+nlohmann::json ReactionJson(const Reaction& reaction, const Urls& urls);
 nlohmann::json CheckRunJson(const Repo& repo, const CheckRun& run, const std::string& head_sha,
                             const Urls& urls);
 

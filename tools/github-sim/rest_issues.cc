@@ -1,4 +1,5 @@
-// GitHub's REST endpoints for issues, their labels, comments and events, and repository labels.
+// GitHub's REST endpoints for issues, their labels, comments (and the comments' reactions) and
+// events, and repository labels.
 #include <nlohmann/json.hpp>
 
 #include "routes.h"
@@ -216,11 +217,47 @@ Reply CreateComment(Sim& sim, const Call& call) {
   return r;
 }
 
+// GET /repos/{o}/{r}/issues/comments: every issue comment of the repository.
+Reply ListRepoComments(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  if (repo == nullptr) return NotFound();
+  Result<CommentFilter> filter = ReadCommentFilter(call.query);
+  if (!filter.ok()) return FromStatus(filter.status());
+  std::vector<json> items;
+  for (const Located<Comment>& c : sim.state.ListComments(*repo, *filter)) {
+    items.push_back(CommentJson(*repo, *c.issue, *c.comment, call.urls));
+  }
+  return Paged(sim, call, items);
+}
+
+// The issue comment of groups 1-3 (owner, repo, comment id), or null.
+Comment* FindCommentOf(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  std::optional<int64_t> id = ParseId(call.match(3));
+  if (repo == nullptr || !id) return nullptr;
+  return sim.state.FindComment(*repo, *id).second;
+}
+
+Reply ReactToComment(Sim& sim, const Call& call) {
+  Comment* comment = FindCommentOf(sim, call);
+  if (comment == nullptr) return NotFound();
+  return AddReaction(sim, call, comment->reactions);
+}
+
+Reply ListCommentReactions(Sim& sim, const Call& call) {
+  Comment* comment = FindCommentOf(sim, call);
+  if (comment == nullptr) return NotFound();
+  return ListReactions(sim, call, comment->reactions);
+}
+
 }  // namespace
 
 std::vector<Route> IssueRoutes() {
   return {
       {"GET", P("/issues"), Auth::kToken, ListIssues},
+      {"GET", P("/issues/comments"), Auth::kToken, ListRepoComments},
+      {"GET", P(R"(/issues/comments/(\d+)/reactions)"), Auth::kToken, ListCommentReactions},
+      {"POST", P(R"(/issues/comments/(\d+)/reactions)"), Auth::kToken, ReactToComment},
       {"POST", P("/issues"), Auth::kToken, CreateIssue},
       {"GET", P(R"(/issues/(\d+))"), Auth::kToken, GetIssue},
       {"PATCH", P(R"(/issues/(\d+))"), Auth::kToken, UpdateIssue},

@@ -1,4 +1,5 @@
-// GitHub's REST endpoints for pull requests, their reviews and review comments, and check runs.
+// GitHub's REST endpoints for pull requests, their reviews and review comments (and those
+// comments' reactions), and check runs.
 #include <nlohmann/json.hpp>
 
 #include "routes.h"
@@ -61,6 +62,39 @@ Reply ListReviewComments(Sim& sim, const Call& call) {
   return NotFound();
 }
 
+// GET /repos/{o}/{r}/pulls/comments: every review comment of the repository.
+Reply ListRepoReviewComments(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  if (repo == nullptr) return NotFound();
+  Result<CommentFilter> filter = ReadCommentFilter(call.query);
+  if (!filter.ok()) return FromStatus(filter.status());
+  std::vector<json> items;
+  for (const Located<ReviewComment>& c : sim.state.ListReviewComments(*repo, *filter)) {
+    items.push_back(ReviewCommentJson(*repo, *c.issue, *c.comment, call.urls));
+  }
+  return Paged(sim, call, items);
+}
+
+// The review comment of groups 1-3 (owner, repo, comment id), or null.
+ReviewComment* FindReviewCommentOf(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  std::optional<int64_t> id = ParseId(call.match(3));
+  if (repo == nullptr || !id) return nullptr;
+  return sim.state.FindReviewComment(*repo, *id).second;
+}
+
+Reply ReactToReviewComment(Sim& sim, const Call& call) {
+  ReviewComment* comment = FindReviewCommentOf(sim, call);
+  if (comment == nullptr) return NotFound();
+  return AddReaction(sim, call, comment->reactions);
+}
+
+Reply ListReviewCommentReactions(Sim& sim, const Call& call) {
+  ReviewComment* comment = FindReviewCommentOf(sim, call);
+  if (comment == nullptr) return NotFound();
+  return ListReactions(sim, call, comment->reactions);
+}
+
 // The commit a ref names: a pull request's head sha for its branch, else the ref itself.
 std::string HeadSha(const Repo& repo, const std::string& ref) {
   for (const auto& [number, issue] : repo.issues) {
@@ -85,6 +119,9 @@ Reply ListCheckRuns(Sim& sim, const Call& call) {
 std::vector<Route> PullRoutes() {
   return {
       {"GET", P("/pulls"), Auth::kToken, ListPulls},
+      {"GET", P("/pulls/comments"), Auth::kToken, ListRepoReviewComments},
+      {"GET", P(R"(/pulls/comments/(\d+)/reactions)"), Auth::kToken, ListReviewCommentReactions},
+      {"POST", P(R"(/pulls/comments/(\d+)/reactions)"), Auth::kToken, ReactToReviewComment},
       {"POST", P("/pulls"), Auth::kToken, CreatePull},
       {"GET", P(R"(/pulls/(\d+))"), Auth::kToken, GetPull},
       {"GET", P(R"(/pulls/(\d+)/reviews)"), Auth::kToken, ListReviews},

@@ -93,12 +93,63 @@ Webhook CommentHook(const Sim& sim, const Urls& urls, const Repo& repo, const Is
   return {"issue_comment", std::move(payload), repo.id};
 }
 
+Webhook ReviewCommentHook(const Sim& sim, const Urls& urls, const Repo& repo, const Issue& pull,
+                          const ReviewComment& comment, const std::string& sender) {
+  json payload = WebhookEnvelope("created", repo, sender, InstallationId(sim), urls);
+  payload["comment"] = ReviewCommentJson(repo, pull, comment, urls);
+  payload["pull_request"] = PullJson(repo, pull, urls);
+  return {"pull_request_review_comment", std::move(payload), repo.id};
+}
+
 Webhook ReviewHook(const Sim& sim, const Urls& urls, const Repo& repo, const Issue& pull,
                    const Review& review) {
   json payload = WebhookEnvelope("submitted", repo, review.user, InstallationId(sim), urls);
   payload["review"] = WebhookReviewJson(repo, pull, review, urls);
   payload["pull_request"] = PullJson(repo, pull, urls);
   return {"pull_request_review", std::move(payload), repo.id};
+}
+
+Result<CommentFilter> ReadCommentFilter(const Query& query) {
+  CommentFilter f;
+  const std::string sort = QueryValue(query, "sort").value_or("created");
+  const std::string direction = QueryValue(query, "direction").value_or("asc");
+  if (sort != "created" && sort != "updated") {
+    return Status::InvalidArgument("Comment", "sort must be created or updated");
+  }
+  if (direction != "asc" && direction != "desc") {
+    return Status::InvalidArgument("Comment", "direction must be asc or desc");
+  }
+  f.by_updated = sort == "updated";
+  f.ascending = direction == "asc";
+  if (auto since = QueryValue(query, "since")) {
+    f.since = ParseIso(*since);
+    if (!f.since) return Status::InvalidArgument("Comment", "since is not an ISO-8601 time");
+  }
+  return f;
+}
+
+std::optional<int64_t> ParseId(const std::string& digits) {
+  int64_t id = 0;
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+  if (ec != std::errc() || p != digits.data() + digits.size()) return std::nullopt;
+  return id;
+}
+
+Reply AddReaction(Sim& sim, const Call& call, std::vector<Reaction>& reactions) {
+  Result<std::pair<const Reaction*, bool>> reacted =
+      sim.state.React(reactions, call.login, BodyString(call, "content"));
+  if (!reacted.ok()) return FromStatus(reacted.status());
+  // GitHub answers 200 with the existing reaction when the user already gave this one.
+  return JsonReply(reacted->second ? 201 : 200, ReactionJson(*reacted->first, call.urls));
+}
+
+Reply ListReactions(const Sim& sim, const Call& call, const std::vector<Reaction>& reactions) {
+  const std::optional<std::string> content = QueryValue(call.query, "content");
+  std::vector<json> items;
+  for (const Reaction& r : reactions) {
+    if (!content || r.content == *content) items.push_back(ReactionJson(r, call.urls));
+  }
+  return Paged(sim, call, items);
 }
 
 std::string BodyString(const Call& call, const char* key, const std::string& fallback) {

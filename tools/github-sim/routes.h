@@ -120,6 +120,9 @@ Webhook ItemHook(const Sim& sim, const Urls& urls, const std::string& action, co
 // `issue_comment` created.
 Webhook CommentHook(const Sim& sim, const Urls& urls, const Repo& repo, const Issue& issue,
                     const Comment& comment, const std::string& sender);
+// `pull_request_review_comment` created, carrying the comment and the pull request.
+Webhook ReviewCommentHook(const Sim& sim, const Urls& urls, const Repo& repo, const Issue& pull,
+                          const ReviewComment& comment, const std::string& sender);
 // `pull_request_review` submitted, review state in lowercase.
 Webhook ReviewHook(const Sim& sim, const Urls& urls, const Repo& repo, const Issue& pull,
                    const Review& review);
@@ -132,6 +135,18 @@ NewPull NewPullFromBody(const Call& call, const std::string& user);
 // The filter of GET /issues (`pulls` false) or GET /pulls. Fails with InvalidArgument
 // ("Issue: ...") for a bad state or since.
 Result<IssueFilter> ReadFilter(const Query& query, bool pulls);
+// The filter of the repository-wide comment lists: `sort` created|updated (created),
+// `direction` asc|desc (asc), `since`. Fails with InvalidArgument ("Comment: ...") otherwise.
+Result<CommentFilter> ReadCommentFilter(const Query& query);
+// A comment id of a path (digits only), or nullopt.
+std::optional<int64_t> ParseId(const std::string& digits);
+
+// --- Reactions on a comment, as the token's user ---
+// POST {"content": C}: 201 with a new reaction, 200 with the user's existing one, 422 for a
+// content GitHub does not know.
+Reply AddReaction(Sim& sim, const Call& call, std::vector<Reaction>& reactions);
+// GET, paged; `content` narrows to one content.
+Reply ListReactions(const Sim& sim, const Call& call, const std::vector<Reaction>& reactions);
 
 }  // namespace orch::sim
 

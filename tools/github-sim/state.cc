@@ -193,7 +193,12 @@ bool State::Edit(Issue& issue, const std::optional<std::string>& title,
 
 const Comment& State::AddComment(Issue& issue, const std::string& user, const std::string& body) {
   issue.updated_at = Tick();
-  issue.comments.push_back({NextId(), user, body, issue.updated_at, issue.updated_at});
+  Comment c;
+  c.id = NextId();
+  c.user = user;
+  c.body = body;
+  c.created_at = c.updated_at = issue.updated_at;
+  issue.comments.push_back(std::move(c));
   return issue.comments.back();
 }
 
@@ -237,11 +242,46 @@ Result<const Review*> State::AddReview(Issue& pull, const std::string& user,
   review.commit_id = pull.pull->head_sha;
   pull.updated_at = review.submitted_at = Tick();
   for (const NewReviewComment& c : comments) {
-    review.comments.push_back(
-        {NextId(), review.id, c.path, c.line, c.diff_hunk, c.body, user, review.submitted_at});
+    ReviewComment rc;
+    rc.id = NextId();
+    rc.review_id = review.id;
+    rc.path = c.path;
+    rc.line = c.line;
+    rc.diff_hunk = c.diff_hunk;
+    rc.body = c.body;
+    rc.user = user;
+    rc.created_at = rc.updated_at = review.submitted_at;
+    rc.in_reply_to_id = c.in_reply_to_id;
+    review.comments.push_back(std::move(rc));
   }
   pull.pull->reviews.push_back(std::move(review));
   return &pull.pull->reviews.back();
+}
+
+Result<const Review*> State::AddSingleReviewComment(Issue& pull, const std::string& user,
+                                                    const NewReviewComment& comment) {
+  if (!pull.is_pull()) return Status::NotFound("Not Found");
+  NewReviewComment c = comment;
+  if (c.in_reply_to_id != 0) {
+    const ReviewComment* parent = nullptr;
+    for (const Review& r : pull.pull->reviews) {
+      for (const ReviewComment& rc : r.comments) {
+        if (rc.id == c.in_reply_to_id) parent = &rc;
+      }
+    }
+    if (parent == nullptr) {
+      return Status::InvalidArgument(
+          "PullRequestReviewComment",
+          "in_reply_to " + std::to_string(c.in_reply_to_id) + " is not on this pull request");
+    }
+    // GitHub places a reply on the thread it answers.
+    if (c.path.empty()) c.path = parent->path;
+    if (c.line == 0) c.line = parent->line;
+    if (c.diff_hunk.empty()) c.diff_hunk = parent->diff_hunk;
+  }
+  if (c.body.empty()) return Status::InvalidArgument("PullRequestReviewComment", "body is empty");
+  if (c.path.empty()) return Status::InvalidArgument("PullRequestReviewComment", "path is empty");
+  return AddReview(pull, user, "COMMENTED", "", {c});
 }
 
 Status State::Merge(Issue& pull, const std::string& actor) {
@@ -305,6 +345,89 @@ std::vector<const Issue*> State::List(const Repo& repo, const IssueFilter& filte
     return filter.ascending ? ka < kb : ka > kb;
   });
   return out;
+}
+
+namespace {
+
+// Sorts located comments as `filter` asks, ties by id in the same direction.
+template <typename C>
+void SortComments(std::vector<Located<C>>& out, const CommentFilter& filter) {
+  auto key = [&](const Located<C>& l) {
+    return std::make_pair(filter.by_updated ? l.comment->updated_at : l.comment->created_at,
+                          l.comment->id);
+  };
+  std::sort(out.begin(), out.end(), [&](const Located<C>& a, const Located<C>& b) {
+    return filter.ascending ? key(a) < key(b) : key(b) < key(a);
+  });
+}
+
+template <typename C>
+bool Since(const C& c, const CommentFilter& filter) {
+  return !filter.since || c.updated_at >= *filter.since;
+}
+
+}  // namespace
+
+std::vector<Located<Comment>> State::ListComments(const Repo& repo,
+                                                  const CommentFilter& filter) const {
+  std::vector<Located<Comment>> out;
+  for (const auto& [number, issue] : repo.issues) {
+    for (const Comment& c : issue.comments) {
+      if (Since(c, filter)) out.push_back({&issue, &c});
+    }
+  }
+  SortComments(out, filter);
+  return out;
+}
+
+std::vector<Located<ReviewComment>> State::ListReviewComments(const Repo& repo,
+                                                              const CommentFilter& filter) const {
+  std::vector<Located<ReviewComment>> out;
+  for (const auto& [number, issue] : repo.issues) {
+    if (!issue.is_pull()) continue;
+    for (const Review& r : issue.pull->reviews) {
+      for (const ReviewComment& c : r.comments) {
+        if (Since(c, filter)) out.push_back({&issue, &c});
+      }
+    }
+  }
+  SortComments(out, filter);
+  return out;
+}
+
+std::pair<Issue*, Comment*> State::FindComment(Repo& repo, int64_t id) {
+  for (auto& [number, issue] : repo.issues) {
+    for (Comment& c : issue.comments) {
+      if (c.id == id) return {&issue, &c};
+    }
+  }
+  return {nullptr, nullptr};
+}
+
+std::pair<Issue*, ReviewComment*> State::FindReviewComment(Repo& repo, int64_t id) {
+  for (auto& [number, issue] : repo.issues) {
+    if (!issue.is_pull()) continue;
+    for (Review& r : issue.pull->reviews) {
+      for (ReviewComment& c : r.comments) {
+        if (c.id == id) return {&issue, &c};
+      }
+    }
+  }
+  return {nullptr, nullptr};
+}
+
+Result<std::pair<const Reaction*, bool>> State::React(std::vector<Reaction>& reactions,
+                                                      const std::string& user,
+                                                      const std::string& content) {
+  if (std::find(std::begin(kReactionContents), std::end(kReactionContents), content) ==
+      std::end(kReactionContents)) {
+    return Status::InvalidArgument("Reaction", "content is not included in the list");
+  }
+  for (const Reaction& r : reactions) {
+    if (r.content == content && SameName(r.user, user)) return std::make_pair(&r, false);
+  }
+  reactions.push_back({NextId(), user, content, Tick()});
+  return std::make_pair(static_cast<const Reaction*>(&reactions.back()), true);
 }
 
 std::string CollaboratorRole(const Repo& repo, const std::string& login) {

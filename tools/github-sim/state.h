@@ -21,6 +21,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -43,12 +44,25 @@ struct IssueEvent {
   int64_t created_at = 0;
 };
 
+// A reaction on a comment; `content` is one of kReactionContents.
+struct Reaction {
+  int64_t id = 0;
+  std::string user;
+  std::string content;
+  int64_t created_at = 0;
+};
+
+// What GitHub accepts as a reaction's content, in the order its `reactions` rollup lists them.
+inline constexpr const char* kReactionContents[] = {"+1",       "-1",    "laugh",  "hooray",
+                                                    "confused", "heart", "rocket", "eyes"};
+
 struct Comment {
   int64_t id = 0;
   std::string user;
   std::string body;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  std::vector<Reaction> reactions;
 };
 
 struct ReviewComment {
@@ -60,6 +74,9 @@ struct ReviewComment {
   std::string body;
   std::string user;
   int64_t created_at = 0;
+  int64_t updated_at = 0;
+  int64_t in_reply_to_id = 0;  // 0 unless a reply
+  std::vector<Reaction> reactions;
 };
 
 struct Review {
@@ -139,6 +156,20 @@ struct IssueFilter {
   std::string base;  // pulls: base branch
 };
 
+// Which comments a repository-wide list wants (GET .../issues/comments, .../pulls/comments).
+struct CommentFilter {
+  std::optional<int64_t> since;  // updated_at >= since
+  bool by_updated = false;       // sort by updated_at instead of created_at
+  bool ascending = true;
+};
+
+// A comment and the issue (or pull request) it is on.
+template <typename C>
+struct Located {
+  const Issue* issue = nullptr;
+  const C* comment = nullptr;
+};
+
 struct NewIssue {
   std::string user;
   std::string title;
@@ -160,6 +191,7 @@ struct NewReviewComment {
   int line = 0;
   std::string body;
   std::string diff_hunk;
+  int64_t in_reply_to_id = 0;  // AddSingleReviewComment only
 };
 
 class State {
@@ -205,6 +237,12 @@ class State {
   Result<const Review*> AddReview(Issue& pull, const std::string& user, const std::string& state,
                                   const std::string& body,
                                   const std::vector<NewReviewComment>& comments);
+  // A lone review comment, as GitHub files one: a COMMENTED review with an empty body holding
+  // it. A reply (`in_reply_to_id`) takes the path, line and diff hunk it leaves out from the
+  // comment it answers. Fails with InvalidArgument for an empty body or path, or a reply to
+  // a comment not on this pull request.
+  Result<const Review*> AddSingleReviewComment(Issue& pull, const std::string& user,
+                                               const NewReviewComment& comment);
   // Fails with Conflict unless the pull request is open.
   Status Merge(Issue& pull, const std::string& actor);
 
@@ -214,6 +252,22 @@ class State {
 
   // Matching issues (and pull requests), sorted as asked.
   std::vector<const Issue*> List(const Repo& repo, const IssueFilter& filter) const;
+
+  // Every issue comment (on issues and pull requests) or review comment of the repository
+  // matching `filter`, sorted as asked (ties by id).
+  std::vector<Located<Comment>> ListComments(const Repo& repo, const CommentFilter& filter) const;
+  std::vector<Located<ReviewComment>> ListReviewComments(const Repo& repo,
+                                                         const CommentFilter& filter) const;
+  // The comment with this id anywhere in the repository; nulls when there is none.
+  std::pair<Issue*, Comment*> FindComment(Repo& repo, int64_t id);
+  std::pair<Issue*, ReviewComment*> FindReviewComment(Repo& repo, int64_t id);
+
+  // `user`'s reaction with `content` on a comment whose reactions are `reactions`: a new one
+  // (second: true) or the one the user already gave (second: false). Fails with
+  // InvalidArgument for a content outside kReactionContents.
+  Result<std::pair<const Reaction*, bool>> React(std::vector<Reaction>& reactions,
+                                                 const std::string& user,
+                                                 const std::string& content);
 
  private:
   int64_t NextId() { return next_id_++; }
