@@ -35,7 +35,9 @@ Dispatcher::Dispatcher(DispatchParts p)
       retry_(p.store, configs_, p.clock, p.breakers,
              p.installed ? p.installed : PathAgentInstalled(config_)),
       end_(p.store, p.runner, retry_, p.breakers),
-      housekeeping_(p.store, config_, p.clock, p.runner, p.files) {}
+      housekeeping_(p.store, config_, p.clock, p.runner, p.files) {
+  housekeeping_.pool().set_config_for([this](const Project& p) { return configs_.For(p); });
+}
 
 void Dispatcher::Submit(int64_t task_id, WorkQueue::Job job) {
   busy_.insert(task_id);
@@ -237,7 +239,9 @@ Result<bool> Dispatcher::StartOne(const Task& task, std::set<std::string>& busy_
   return true;
 }
 
-void Dispatcher::Launch(const AttemptPlan& plan, const Attempt& run) {
+void Dispatcher::Launch(const AttemptPlan& planned, const Attempt& run) {
+  AttemptPlan plan = planned;  // a task without a work tree borrows a pooled one, if any
+  plan.pooled_worktree = housekeeping_.pool().Lend(plan.project, plan.task.id, run.worktree);
   Submit(plan.task.id, [this, plan, run]() -> WorkQueue::Apply {
     Result<AttemptHandle> started = runner_.Start(plan);
     std::optional<int64_t> issue = IssueNumber(plan.task);
@@ -250,6 +254,7 @@ void Dispatcher::Launch(const AttemptPlan& plan, const Attempt& run) {
       publisher_.Label(plan.project, *issue, labels);
     }
     return [this, plan, run, started] {
+      housekeeping_.pool().Returned(plan.pooled_worktree);
       if (started.ok()) {
         if (on_run_started) on_run_started(started->run_dir);
         return;
@@ -318,6 +323,7 @@ Status Dispatcher::Adopt() {
   if (!running.ok()) return running.status();
   std::set<int64_t> with_run;
   std::set<std::string> sessions_in_use;
+  std::set<std::string> started_worktrees;  // a pooled tree lent to them was fully switched
   for (const Attempt& run : *running) {
     with_run.insert(run.task_id);
     AttemptCheck c = runner_.Check(run.tmux_session, run.run_dir);
@@ -326,8 +332,12 @@ Status Dispatcher::Adopt() {
       sessions_in_use.insert(run.tmux_session);
       if (on_run_started) on_run_started(run.run_dir);
     }
+    if (c.state != AttemptState::kVanished || files_.Exists(run.run_dir + "/spec.json")) {
+      started_worktrees.insert(run.worktree);
+    }
     // Exited and vanished runs are reaped by the next Step().
   }
+  LogIfError(housekeeping_.pool().Adopt(started_worktrees));
   // In progress with no run: the daemon stopped between the two writes. Try again.
   Result<std::vector<Task>> active = store_.ListTasks({.status = TaskStatus::kInProgress});
   if (!active.ok()) return active.status();

@@ -7,6 +7,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -263,6 +264,41 @@ TEST_F(DispatcherTest, ApprovingWhileAFollowUpRunsKeepsItsWorkTreeAndItsCommitRe
   clock_.Advance(120);
   Step();
   EXPECT_FALSE(files_.IsDirectory(tree));
+}
+
+TEST_F(DispatcherTest, ADoneTasksWorkTreeIsPooledAndTheNextTaskStartsInIt) {
+  // Issue 20: the sweep keeps a done task's work tree in the project's pool instead of deleting
+  // it, and the next task starts in it: moved to its own branch from the base (the files that
+  // did not change are not written again), with nothing of the first task's work.
+  Task first = AddIssueTask("7", "standin: write hello.txt hi\n");
+  Step();
+  Reap(first.id);
+  ASSERT_TRUE(
+      store_->Transition(first.id, TaskStatus::kInReview, TaskStatus::kDone, {"t", "merged"}).ok());
+  clock_.Advance(120);
+  Step();
+  EXPECT_FALSE(files_.IsDirectory(runner_->WorktreePath(project_.name, "orch/7-issue-7")));
+  std::vector<PooledWorktree> pooled = *store_->ListPooledWorktrees();
+  ASSERT_EQ(pooled.size(), 1u);
+  EXPECT_EQ(pooled[0].state, PoolState::kReady);
+  struct stat before {};
+  ASSERT_EQ(stat((pooled[0].slot + "/README.md").c_str(), &before), 0);
+
+  Task second = AddIssueTask("8", "standin: write other.txt x\n");
+  Step();
+  dispatcher_->Drain();
+  ASSERT_EQ(Attempts(second.id).size(), 1u);
+  std::string tree = runner_->WorktreePath(project_.name, "orch/8-issue-8");
+  EXPECT_EQ(Attempts(second.id)[0].worktree, tree);
+  EXPECT_THAT(*store_->ListPooledWorktrees(), ::testing::IsEmpty());
+  EXPECT_FALSE(files_.Exists(pooled[0].slot));
+  EXPECT_FALSE(files_.Exists(tree + "/hello.txt"));
+  struct stat after {};
+  ASSERT_EQ(stat((tree + "/README.md").c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  Reap(second.id);
+  EXPECT_EQ(Get(second.id).status, TaskStatus::kInReview) << Attempts(second.id).back().summary;
+  EXPECT_THAT(OriginHas("orch/8-issue-8"), ::testing::Not(HasSubstr("Issue 7")));
 }
 
 TEST_F(DispatcherTest, AdoptSendsAnInProgressTaskWithoutARunBackToRouted) {

@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "base/subprocess.h"
+
 namespace orch {
 namespace {
 
@@ -27,8 +29,31 @@ Result<RepoPtr> OpenRepo(const std::string& path) {
 
 }  // namespace
 
-Libgit2Git::Libgit2Git() { git_libgit2_init(); }
+Libgit2Git::Libgit2Git(CheckoutTool tool) : tool_(tool) { git_libgit2_init(); }
 Libgit2Git::~Libgit2Git() { git_libgit2_shutdown(); }
+
+Result<std::string> Libgit2Git::RunGit(const std::string& cwd,
+                                       const std::vector<std::string>& args) {
+  ProcessOptions options;
+  options.argv = {"git"};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.cwd = cwd;
+  // The repository is named by `cwd` alone, whatever orch's own environment says.
+  options.env_unset = {"GIT_DIR",        "GIT_WORK_TREE",          "GIT_INDEX_FILE",
+                       "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",   "GIT_NAMESPACE",
+                       "GIT_PREFIX",     "GIT_CEILING_DIRECTORIES"};
+  options.env_set = {{"GIT_TERMINAL_PROMPT", "0"}};
+  PosixProcessRunner runner;
+  Result<ProcessResult> r = runner.Run(options);
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) {
+    std::string why = r->err;
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    return Status::IOError("git " + args.front() + " in " + cwd,
+                           why.empty() ? "exit " + std::to_string(r->exit_code) : why);
+  }
+  return r->out;
+}
 
 Result<std::string> Libgit2Git::WorkTreeRoot(const std::string& path) {
   git_repository* raw = nullptr;

@@ -2,15 +2,21 @@
 //
 // Libgit2Git is the real one. It initialises libgit2 for its lifetime; create one per process
 // (the daemon's wiring or the CLI's) and pass it by reference. libgit2 is thread-safe across
-// repositories; each call here opens and closes its own repository handle.
+// repositories; each call here opens and closes its own repository handle. Writing a work
+// tree's files (a fresh checkout, switching a pooled tree, resetting one for the pool) runs the
+// `git` program as an argv child: on a 100,000-file tree `git worktree add` took 1.3 s where
+// libgit2's checkout took several times that (bench/worktree.cc measures both).
 #ifndef ORCH_AGENTS_GIT_H_
 #define ORCH_AGENTS_GIT_H_
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
+
+struct git_repository;
 
 namespace orch {
 
@@ -56,6 +62,20 @@ class WorktreeGit {
   // checkout's own HEAD or current branch. Unavailable on network errors. On failure, a branch
   // it created is deleted again and nothing is left at `path`.
   virtual Result<Worktree> AddWorktree(const WorktreeRequest& request) = 0;
+  // AddWorktree's work with a pooled tree (one ParkWorktree put at `pooled`): the same fetch and
+  // branch, then the tree is moved to `request.path` and switched to the branch, writing only
+  // the files that differ (files in the way are overwritten). On failure the tree is removed,
+  // from whichever of the two places it was, and a branch it created is deleted.
+  virtual Result<Worktree> ReuseWorktree(const WorktreeRequest& request,
+                                         const std::string& pooled) = 0;
+  // Makes the work tree at `path` fit for the pool: index and files reset to its HEAD, untracked
+  // files removed (ignored ones too unless `keep_ignored`), HEAD detached at the same commit,
+  // the local `branch` deleted (when given), and the tree moved to `dest`, which must not
+  // exist. Returns the commit its files hold. On failure the tree may be at either place, half
+  // reset; the caller removes it.
+  virtual Result<std::string> ParkWorktree(const std::string& repo, const std::string& path,
+                                           const std::string& branch, const std::string& dest,
+                                           bool keep_ignored) = 0;
   // Removes the work tree at `path` (files and git's record of it), and `branch` when given.
   // OK when they are already gone.
   virtual Status RemoveWorktree(const std::string& repo, const std::string& path,
@@ -75,9 +95,13 @@ class WorktreeGit {
                       const std::string& branch, const std::string& token) = 0;
 };
 
+// What writes a fresh work tree's files: `git worktree add` (an argv child), or libgit2's own
+// checkout (git_worktree_add). The bench measures both; the daemon uses the faster, kGitCli.
+enum class CheckoutTool { kGitCli, kLibgit2 };
+
 class Libgit2Git : public Git, public WorktreeGit {
  public:
-  Libgit2Git();
+  explicit Libgit2Git(CheckoutTool tool = CheckoutTool::kGitCli);
   ~Libgit2Git() override;
   Libgit2Git(const Libgit2Git&) = delete;
   Libgit2Git& operator=(const Libgit2Git&) = delete;
@@ -90,6 +114,11 @@ class Libgit2Git : public Git, public WorktreeGit {
                                                     const std::string& file) override;
 
   Result<Worktree> AddWorktree(const WorktreeRequest& request) override;
+  Result<Worktree> ReuseWorktree(const WorktreeRequest& request,
+                                 const std::string& pooled) override;
+  Result<std::string> ParkWorktree(const std::string& repo, const std::string& path,
+                                   const std::string& branch, const std::string& dest,
+                                   bool keep_ignored) override;
   Status RemoveWorktree(const std::string& repo, const std::string& path,
                         const std::string& branch) override;
   Result<std::vector<std::string>> ListWorktrees(const std::string& repo) override;
@@ -99,6 +128,19 @@ class Libgit2Git : public Git, public WorktreeGit {
                            const std::string& base) override;
   Status Push(const std::string& worktree, const std::string& remote, const std::string& branch,
               const std::string& token) override;
+
+  // Runs `git args...` in `cwd` (an argv, never a shell; git's own GIT_DIR-style variables
+  // unset) and returns its stdout. IOError with git's stderr when it exits non-zero, NotFound
+  // when git cannot be started.
+  static Result<std::string> RunGit(const std::string& cwd, const std::vector<std::string>& args);
+
+ private:
+  // The fetch and branch of AddWorktree in `repo` (the caller holds its lock): the base and
+  // whether the branch was made now.
+  static Result<std::pair<std::string, bool>> FetchAndBranch(git_repository* repo,
+                                                             const WorktreeRequest& request);
+
+  CheckoutTool tool_;
 };
 
 }  // namespace orch

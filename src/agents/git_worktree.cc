@@ -1,10 +1,12 @@
-// Libgit2Git's work-tree operations (git.h): fetch, branch, worktree add/remove, commit, push.
+// Libgit2Git's work-tree operations (git.h): fetch, branch, worktree add/reuse/park/remove,
+// commit, push.
 #include <git2.h>
 
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <tuple>
 
 #include "agents/git.h"
 
@@ -160,24 +162,69 @@ Result<Reference> LocalBranch(git_repository* repo, const RemoteHeads& heads,
   return Reference(raw_branch);
 }
 
-// A stale record of work tree `name` (its directory deleted by hand) would refuse the add.
-void PruneStaleWorktree(git_repository* repo, const std::string& name) {
+// A record of a work tree at `path` whose directory is gone (deleted by hand, or a failed add)
+// would refuse the add.
+void PruneStaleAt(git_repository* repo, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return;
+  git_strarray names = {nullptr, 0};
+  if (git_worktree_list(&names, repo) != 0) return;
+  for (size_t i = 0; i < names.count; ++i) {
+    git_worktree* raw = nullptr;
+    if (git_worktree_lookup(&raw, repo, names.strings[i]) != 0) continue;
+    WorktreePtr wt(raw);
+    std::string wt_path = git_worktree_path(wt.get());
+    while (wt_path.size() > 1 && wt_path.back() == '/') wt_path.pop_back();
+    if (wt_path != path) continue;
+    git_worktree_prune_options prune = GIT_WORKTREE_PRUNE_OPTIONS_INIT;
+    prune.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED;
+    git_worktree_prune(wt.get(), &prune);
+  }
+  git_strarray_dispose(&names);
+}
+
+// Deletes the local `branch` if there is one (nothing for ""). False when it could not.
+bool DeleteBranch(git_repository* repo, const std::string& branch) {
+  git_reference* raw = nullptr;
+  if (branch.empty() || git_branch_lookup(&raw, repo, branch.c_str(), GIT_BRANCH_LOCAL) != 0) {
+    return true;
+  }
+  Reference ref(raw);
+  return git_branch_delete(ref.get()) == 0;
+}
+
+// libgit2's own checkout of a new work tree (CheckoutTool::kLibgit2): `req.branch`, which
+// exists, at `req.path`.
+Status Libgit2WorktreeAdd(git_repository* repo, const WorktreeRequest& req) {
+  git_reference* raw_branch = nullptr;
+  if (git_branch_lookup(&raw_branch, repo, req.branch.c_str(), GIT_BRANCH_LOCAL) != 0) {
+    return Status::IOError(req.repo, "reading branch " + req.branch + ": " + LastError());
+  }
+  Reference branch(raw_branch);
+  git_worktree_add_options opts = GIT_WORKTREE_ADD_OPTIONS_INIT;
+  opts.ref = branch.get();
+  std::string name = WorktreeName(req.branch);
+  // A stale record of work tree `name` (its directory deleted by hand) would refuse the add.
   git_worktree* raw_wt = nullptr;
-  if (git_worktree_lookup(&raw_wt, repo, name.c_str()) != 0) return;
-  WorktreePtr stale(raw_wt);
-  git_worktree_prune_options prune = GIT_WORKTREE_PRUNE_OPTIONS_INIT;
-  prune.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED;
-  git_worktree_prune(stale.get(), &prune);
+  if (git_worktree_lookup(&raw_wt, repo, name.c_str()) == 0) {
+    WorktreePtr stale(raw_wt);
+    git_worktree_prune_options prune = GIT_WORKTREE_PRUNE_OPTIONS_INIT;
+    prune.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED;
+    git_worktree_prune(stale.get(), &prune);
+  }
+  if (git_worktree_add(&raw_wt, repo, name.c_str(), req.path.c_str(), &opts) != 0) {
+    return Status::IOError(req.path, LastError());
+  }
+  git_worktree_free(raw_wt);
+  return Status::OK();
 }
 
 }  // namespace
 
-Result<Worktree> Libgit2Git::AddWorktree(const WorktreeRequest& req) {
-  Result<Repo> repo = Open(req.repo);
-  if (!repo.ok()) return repo.status();
-  std::lock_guard<std::mutex> serial(RepoLock(repo->get()));
+Result<std::pair<std::string, bool>> Libgit2Git::FetchAndBranch(git_repository* repo,
+                                                                const WorktreeRequest& req) {
   git_remote* raw_remote = nullptr;
-  if (git_remote_lookup(&raw_remote, repo->get(), req.remote.c_str()) != 0) {
+  if (git_remote_lookup(&raw_remote, repo, req.remote.c_str()) != 0) {
     return Status::NotFound(req.repo, "no remote \"" + req.remote + "\": " + LastError());
   }
   Remote remote(raw_remote);
@@ -188,28 +235,90 @@ Result<Worktree> Libgit2Git::AddWorktree(const WorktreeRequest& req) {
   Result<RemoteHeads> heads = ReadRemoteHeads(remote.get(), callbacks, req);
   if (!heads.ok()) return heads.status();
   ORCH_RETURN_IF_ERROR(FetchHeads(remote.get(), callbacks, *heads, req));
-
   bool created = false;
-  Result<Reference> branch = LocalBranch(repo->get(), *heads, req, &created);
+  Result<Reference> branch = LocalBranch(repo, *heads, req, &created);
   if (!branch.ok()) return branch.status();
+  return std::make_pair(heads->base, created);
+}
 
+Result<Worktree> Libgit2Git::AddWorktree(const WorktreeRequest& req) {
+  Result<Repo> repo = Open(req.repo);
+  if (!repo.ok()) return repo.status();
+  std::lock_guard<std::mutex> serial(RepoLock(repo->get()));
+  Result<std::pair<std::string, bool>> made = FetchAndBranch(repo->get(), req);
+  if (!made.ok()) return made.status();
+  auto [base, created] = *made;
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(req.path).parent_path(), ec);
   if (ec) return Status::IOError(req.path, ec.message());
-  git_worktree_add_options opts = GIT_WORKTREE_ADD_OPTIONS_INIT;
-  opts.ref = branch->get();
-  std::string name = WorktreeName(req.branch);
-  PruneStaleWorktree(repo->get(), name);
-  git_worktree* raw_wt = nullptr;
-  if (git_worktree_add(&raw_wt, repo->get(), name.c_str(), req.path.c_str(), &opts) != 0) {
-    Status failed =
-        Status::IOError(req.path, "adding a work tree for " + req.branch + ": " + LastError());
+  PruneStaleAt(repo->get(), req.path);
+  Status added =
+      tool_ == CheckoutTool::kGitCli
+          ? RunGit(req.repo, {"worktree", "add", "--quiet", req.path, req.branch}).status()
+          : Libgit2WorktreeAdd(repo->get(), req);
+  if (!added.ok()) {
     std::filesystem::remove_all(req.path, ec);
-    if (created) git_branch_delete(branch->get());
-    return failed;
+    PruneStaleAt(repo->get(), req.path);
+    DeleteBranch(repo->get(), created ? req.branch : "");
+    return Status::IOError(
+        req.path, "adding a work tree for " + req.branch + ": " + std::string(added.message()));
   }
-  git_worktree_free(raw_wt);
-  return Worktree{req.path, req.branch, heads->base, created};
+  return Worktree{req.path, req.branch, base, created};
+}
+
+Result<Worktree> Libgit2Git::ReuseWorktree(const WorktreeRequest& req, const std::string& pooled) {
+  Result<Repo> repo = Open(req.repo);
+  if (!repo.ok()) return repo.status();
+  std::string at = pooled;  // where the tree is
+  std::string base;
+  bool created = false;
+  Status done = Status::OK();
+  {
+    std::lock_guard<std::mutex> serial(RepoLock(repo->get()));
+    Result<std::pair<std::string, bool>> made = FetchAndBranch(repo->get(), req);
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(req.path).parent_path(), ec);
+    if (made.ok()) {
+      std::tie(base, created) = *made;
+      done = RunGit(req.repo, {"worktree", "move", pooled, req.path}).status();
+      if (done.ok()) at = req.path;
+    } else {
+      done = made.status();
+    }
+  }
+  // Switching writes only what differs between the tree's commit and the branch's (the index
+  // says which files are unchanged); -f overwrites anything in the way.
+  if (done.ok()) done = RunGit(req.path, {"checkout", "--quiet", "-f", req.branch}).status();
+  if (!done.ok()) {
+    (void)RemoveWorktree(req.repo, at, created ? req.branch : "");
+    return Status::IOError(req.path, "reusing the pooled work tree " + pooled + " for " +
+                                         req.branch + ": " + done.message());
+  }
+  return Worktree{req.path, req.branch, base, created};
+}
+
+Result<std::string> Libgit2Git::ParkWorktree(const std::string& repo_path, const std::string& path,
+                                             const std::string& branch, const std::string& dest,
+                                             bool keep_ignored) {
+  ORCH_RETURN_IF_ERROR(RunGit(path, {"reset", "--quiet", "--hard"}).status());
+  std::vector<std::string> clean = {"clean", "--quiet", "-ff", "-d"};
+  if (!keep_ignored) clean.push_back("-x");
+  ORCH_RETURN_IF_ERROR(RunGit(path, clean).status());
+  ORCH_RETURN_IF_ERROR(RunGit(path, {"checkout", "--quiet", "--detach"}).status());
+  Result<std::string> head = RunGit(path, {"rev-parse", "HEAD"});
+  if (!head.ok()) return head.status();
+  while (!head->empty() && head->back() == '\n') head->pop_back();
+  Result<Repo> repo = Open(repo_path);
+  if (!repo.ok()) return repo.status();
+  std::lock_guard<std::mutex> serial(RepoLock(repo->get()));
+  if (!DeleteBranch(repo->get(), branch)) {
+    return Status::IOError(repo_path, "deleting branch " + branch + ": " + LastError());
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(dest).parent_path(), ec);
+  if (ec) return Status::IOError(dest, ec.message());
+  ORCH_RETURN_IF_ERROR(RunGit(repo_path, {"worktree", "move", path, dest}).status());
+  return *head;
 }
 
 Status Libgit2Git::RemoveWorktree(const std::string& repo_path, const std::string& path,

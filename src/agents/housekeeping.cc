@@ -21,7 +21,12 @@ bool StillWorking(TaskStatus s) {
 
 Housekeeping::Housekeeping(SqliteStore& store, const Config& config, const Clock& clock,
                            Runner& runner, FileSystem& files)
-    : store_(store), config_(config), clock_(clock), runner_(runner), files_(files) {}
+    : store_(store),
+      config_(config),
+      clock_(clock),
+      runner_(runner),
+      files_(files),
+      pool_(store, config, runner, files) {}
 
 void Housekeeping::SessionFinished(const std::string& session) {
   if (session.empty()) return;
@@ -78,7 +83,10 @@ Result<std::vector<std::string>> Housekeeping::SweepWorktrees(
   std::vector<std::string> orphans;
   Result<std::vector<Project>> projects = store_.ListProjects();
   if (!projects.ok()) return projects.status();
-  for (const Project& p : *projects) ORCH_RETURN_IF_ERROR(SweepProject(p, busy, &orphans));
+  for (const Project& p : *projects) {
+    ORCH_RETURN_IF_ERROR(SweepProject(p, busy, &orphans));
+    ORCH_RETURN_IF_ERROR(pool_.Trim(p));
+  }
   return orphans;
 }
 
@@ -116,12 +124,8 @@ Status Housekeeping::SweepProject(const Project& p, const std::function<bool(int
           path, branch, p.path, path);
       orphans->push_back(path);
     } else if (it->second->status == TaskStatus::kDone && !busy(it->second->id)) {
-      Status s = runner_.RemoveWorktree(p, path, branch);
-      if (s.ok()) {
-        spdlog::info("dispatch: removed the work tree of done task {}", it->second->id);
-      } else {
-        spdlog::warn("dispatch: removing {}: {}", path, s.message());
-      }
+      spdlog::info("dispatch: releasing the work tree of done task {}", it->second->id);
+      ORCH_RETURN_IF_ERROR(pool_.Release(p, path, branch));
     }
   }
   return Status::OK();

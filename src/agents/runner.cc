@@ -140,6 +140,10 @@ std::string Runner::WorktreePath(const std::string& project, const std::string& 
   return options_.worktrees_base + "/" + project + "/" + branch;
 }
 
+std::string Runner::PoolDir(const std::string& project) const {
+  return options_.worktrees_base + "/" + project + "/.pool";
+}
+
 AgentRequest Runner::Request(const AttemptPlan& plan, const std::string& system_prompt_file) const {
   return {
       .model = plan.model,
@@ -183,13 +187,24 @@ Result<AttemptHandle> Runner::Start(const AttemptPlan& plan) {
   return h;
 }
 
-// The work tree: reused when a previous attempt left it, else made now. Sets h.base when made.
+// The work tree: reused when a previous attempt left it, else a pooled one moved to the task's
+// branch, else made now. Sets h.base when made.
 Result<Runner::MadeWorktree> Runner::AddWorktreeIfMissing(const AttemptPlan& plan,
                                                           const std::string& token,
                                                           AttemptHandle& h) {
-  if (std::filesystem::exists(h.worktree + "/.git")) return MadeWorktree{};
-  Result<Worktree> wt = git_.AddWorktree(
-      {.repo = plan.project.path, .branch = h.branch, .path = h.worktree, .token = token});
+  WorktreeRequest request{
+      .repo = plan.project.path, .branch = h.branch, .path = h.worktree, .token = token};
+  if (std::filesystem::exists(h.worktree + "/.git")) {
+    // The dispatcher lends a pooled tree only to a task without one; should both exist, the
+    // pooled one goes rather than be lost to the pool's records.
+    if (!plan.pooled_worktree.empty()) {
+      (void)git_.RemoveWorktree(plan.project.path, plan.pooled_worktree, "");
+    }
+    return MadeWorktree{};
+  }
+  Result<Worktree> wt = plan.pooled_worktree.empty()
+                            ? git_.AddWorktree(request)
+                            : git_.ReuseWorktree(request, plan.pooled_worktree);
   if (!wt.ok()) return wt.status();
   h.base = wt->base;
   return MadeWorktree{.tree = true, .branch = wt->created_branch};
@@ -308,6 +323,12 @@ Status Runner::Stop(const std::string& session) { return tmux_.KillSession(sessi
 Status Runner::RemoveWorktree(const Project& project, const std::string& path,
                               const std::string& branch) {
   return git_.RemoveWorktree(project.path, path, branch);
+}
+
+Result<std::string> Runner::ParkWorktree(const Project& project, const std::string& path,
+                                         const std::string& branch, const std::string& dest,
+                                         bool keep_ignored) {
+  return git_.ParkWorktree(project.path, path, branch, dest, keep_ignored);
 }
 
 RunWatcher::RunWatcher(std::function<void()> on_exit)

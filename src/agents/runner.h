@@ -2,6 +2,7 @@
 // running the shim (shim.h). ("Run" alone means an orchestrated run, runs/runs.h.)
 //
 //   $ORCH_HOME/worktrees/<project>/<branch>/   the work tree (ORCH_WORKTREES moves the base)
+//   $ORCH_HOME/worktrees/<project>/.pool/<n>/  pooled work trees (worktree_pool.h)
 //   $ORCH_HOME/runs/<task>/<attempt>/          prompt.md, spec.json, output.log, stdout,
 //                                              exit.json
 //   tmux -L orch: session orch-<project>-<task> (ORCH_TMUX_SOCKET names another server)
@@ -55,6 +56,9 @@ struct AttemptPlan {
   std::string previous_failure = "";  // why the last attempt failed, told to the agent
   // The task's project's settings (config_set.h); null: the Runner's own.
   std::shared_ptr<const Config> config = nullptr;
+  // A pooled work tree (worktree_pool.h) to move to the task's branch; empty: a fresh one is
+  // made when the task has none.
+  std::string pooled_worktree = "";
 };
 
 struct AttemptHandle {
@@ -95,6 +99,8 @@ class Runner {
   std::string AttemptsDir() const;
   const std::string& worktrees_base() const { return options_.worktrees_base; }
   std::string WorktreePath(const std::string& project, const std::string& branch) const;
+  // Where `project`'s pooled work trees are: worktrees/<project>/.pool.
+  std::string PoolDir(const std::string& project) const;
   Tmux& tmux() { return tmux_; }
 
   Result<AttemptHandle> Start(const AttemptPlan& plan);
@@ -106,6 +112,11 @@ class Runner {
   // Kills the session (the shim kills the agent's process group).
   Status Stop(const std::string& session);
   Status RemoveWorktree(const Project& project, const std::string& path, const std::string& branch);
+  // Resets the work tree at `path` and moves it to `dest` in the pool (WorktreeGit::ParkWorktree);
+  // `branch` is deleted. Returns the commit its files hold.
+  Result<std::string> ParkWorktree(const Project& project, const std::string& path,
+                                   const std::string& branch, const std::string& dest,
+                                   bool keep_ignored);
   // The remote's default branch task `task_id`'s work started from ("main" if unknown).
   std::string Base(int64_t task_id) const;
   Result<bool> Commit(const std::string& worktree, const std::string& message,

@@ -193,6 +193,29 @@ std::optional<Check> WebhookModeCheck(Context& ctx, const Home& home) {
   return c;
 }
 
+// The work trees each project keeps for reuse (agents/worktree_pool.h), from the store.
+std::optional<Check> PoolCheck(Context& ctx, const Home& home, const Config& config) {
+  if (!std::filesystem::exists(home.db_path())) return std::nullopt;
+  Result<SqliteStore*> store = ctx.store();
+  if (!store.ok()) return std::nullopt;
+  Result<std::vector<PooledWorktree>> rows = (*store)->ListPooledWorktrees();
+  Result<std::vector<Project>> projects = (*store)->ListProjects();
+  if (!rows.ok() || !projects.ok()) return std::nullopt;
+  Check c{.name = "work tree pool", .ok = true};
+  c.detail = "up to " + std::to_string(config.engine.worktree_pool) + " per project";
+  for (const Project& p : *projects) {
+    std::string trees;
+    for (const PooledWorktree& r : *rows) {
+      if (r.project_id != p.id) continue;
+      std::string name = std::filesystem::path(r.slot).filename().string();
+      trees += (trees.empty() ? "" : ", ") + name + " " +
+               (r.state == PoolState::kReady ? r.head.substr(0, 12) : PoolStateName(r.state));
+    }
+    c.detail += "; " + p.name + ": " + (trees.empty() ? "empty" : trees);
+  }
+  return c;
+}
+
 // Free space under orch's home (or the current directory before it exists).
 Check DiskCheck(const Home& home) {
   struct statvfs fs {};
@@ -251,6 +274,7 @@ class DoctorCommand : public Command {
         AddWebhookChecks(*config, *home, checks);
         if (std::optional<Check> mode = WebhookModeCheck(ctx, *home)) checks.push_back(*mode);
       }
+      if (std::optional<Check> pool = PoolCheck(ctx, *home, *config)) checks.push_back(*pool);
     }
     checks.push_back(DiskCheck(*home));
     if (PrintChecks(checks, json_, ctx.out)) {

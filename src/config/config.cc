@@ -512,7 +512,8 @@ void Reader::ReadEngine(const YAML::Node& node, const std::string& path) {
        {"keep_finished_sessions",
         [&](auto& v, auto& k) { Duration(v, k, Seconds(0), &en.keep_finished_sessions); }},
        {"run_log_retention_days",
-        [&](auto& v, auto& k) { Int(v, k, 0, 3650, &en.run_log_retention_days); }}});
+        [&](auto& v, auto& k) { Int(v, k, 0, 3650, &en.run_log_retention_days); }},
+       {"worktree_pool", [&](auto& v, auto& k) { Int(v, k, 0, 64, &en.worktree_pool); }}});
 }
 
 void Reader::ReadWorkflow(const YAML::Node& node, const std::string& path) {
@@ -532,6 +533,7 @@ void Reader::ReadWorkflow(const YAML::Node& node, const std::string& path) {
         [&](auto& v, auto& k) { Bool(v, k, &wf.auto_create_followup_on_changes); }},
        {"auto_close_task_on_approval",
         [&](auto& v, auto& k) { Bool(v, k, &wf.auto_close_task_on_approval); }},
+       {"keep_ignored", [&](auto& v, auto& k) { Bool(v, k, &wf.keep_ignored); }},
        {"sandbox", [&](auto& v, auto& k) { Enum(v, k, kSandboxes, &wf.sandbox); }},
        {"test_command", [&](auto& v, auto& k) { List(v, k, &wf.test_command); }}});
 }

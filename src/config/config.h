@@ -80,6 +80,8 @@ struct EngineConfig {
   Seconds keep_finished_sessions{300};
   // The runs/<task>/ logs of a task done this many days ago are deleted; 0 keeps them.
   int run_log_retention_days = 30;
+  // Work trees kept per project for reuse after their task is done (worktree_pool.h); 0: none.
+  int worktree_pool = 2;
 };
 
 struct WorkflowConfig {
@@ -94,6 +96,8 @@ struct WorkflowConfig {
   Seconds timeout{1800};      // key: timeout_seconds
   bool auto_create_followup_on_changes = true;
   bool auto_close_task_on_approval = false;  // false: done when the PR is merged
+  // A pooled work tree keeps its ignored files (build caches, dependencies) for the next task.
+  bool keep_ignored = false;
   Sandbox sandbox = Sandbox::kWorkspaceWrite;
   // The project's test command (an argv, never a shell line): flows' `{{test_command}}`.
   std::vector<std::string> test_command;

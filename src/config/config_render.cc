@@ -108,6 +108,7 @@ void EmitEngine(YAML::Emitter& out, const EngineConfig& e) {
   out << YAML::Key << "stuck_timeout" << YAML::Value << Secs(e.stuck_timeout);
   out << YAML::Key << "keep_finished_sessions" << YAML::Value << Secs(e.keep_finished_sessions);
   out << YAML::Key << "run_log_retention_days" << YAML::Value << e.run_log_retention_days;
+  out << YAML::Key << "worktree_pool" << YAML::Value << e.worktree_pool;
   out << YAML::EndMap;
 }
 
@@ -123,6 +124,7 @@ void EmitWorkflow(YAML::Emitter& out, const WorkflowConfig& w) {
   out << YAML::Key << "auto_create_followup_on_changes" << YAML::Value
       << w.auto_create_followup_on_changes;
   out << YAML::Key << "auto_close_task_on_approval" << YAML::Value << w.auto_close_task_on_approval;
+  out << YAML::Key << "keep_ignored" << YAML::Value << w.keep_ignored;
   out << YAML::Key << "sandbox" << YAML::Value << SandboxName(w.sandbox);
   EmitList(out, "test_command", w.test_command);
   out << YAML::EndMap;

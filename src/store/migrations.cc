@@ -273,6 +273,24 @@ BEGIN
   UPDATE webhook_inbox_state SET deletions = deletions + 1 WHERE id = 1;
 END;
 )sql"},
+      {9, "work tree pool", R"sql(
+-- Work trees of done tasks kept for reuse (agents/worktree_pool.h), one row per place in a
+-- project's pool. 'parking': being reset and moved in from other_path (a done task's tree);
+-- 'ready': reset, its files at commit head; 'lending': being moved to other_path and switched
+-- for task_id. A restart finds a 'parking' or 'lending' row half done and discards its tree
+-- (unless the task's attempt runs in it: then the lending is finished).
+CREATE TABLE worktree_pool (
+  slot TEXT PRIMARY KEY,
+  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+  state TEXT NOT NULL
+    CONSTRAINT worktree_pool_state_valid CHECK (state IN ('parking', 'ready', 'lending')),
+  other_path TEXT NOT NULL DEFAULT '',
+  task_id INTEGER,
+  head TEXT NOT NULL DEFAULT '',
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX worktree_pool_by_project ON worktree_pool(project_id, state);
+)sql"},
   };
   return kMigrations;
 }

@@ -117,6 +117,20 @@ struct Attempt {
 
 enum class AttemptEffect { kKeep, kReset, kCount };  // what a transition does to `attempts`
 
+// A work tree in a project's pool (table worktree_pool, agents/worktree_pool.h).
+enum class PoolState { kParking, kReady, kLending };
+struct PooledWorktree {
+  std::string slot;  // where it lives in the pool: worktrees/<project>/.pool/<n>
+  int64_t project_id = 0;
+  PoolState state = PoolState::kReady;
+  // kParking: the done task's work tree it is made from; kLending: the task's path it goes to.
+  std::string other_path = "";
+  std::optional<int64_t> task_id = std::nullopt;  // kLending: the task it goes to
+  std::string head = "";                          // kReady: the commit its files hold
+  int64_t updated_at = 0;
+};
+const char* PoolStateName(PoolState state);
+
 // A webhook delivery as the receiver accepted it (signature already verified).
 struct NewDelivery {
   std::string delivery_id;  // X-GitHub-Delivery
@@ -358,6 +372,17 @@ class SqliteStore {
 
   Result<std::optional<std::string>> GetKv(const std::string& key);
   Status SetKv(const std::string& key, const std::string& value);
+
+  // The work tree pool (store_pool.cc), every project's, by project and slot. SavePooledWorktree
+  // inserts or replaces the row of its slot (updated_at: now); deleting a missing one is OK.
+  Result<std::vector<PooledWorktree>> ListPooledWorktrees();
+  Status SavePooledWorktree(const PooledWorktree& row);
+  Status DeletePooledWorktree(const std::string& slot);
+  // Marks the ready tree of `project_id` parked last (nearest the base, likely) as lent to
+  // `task_id` for `target`, and returns it (the compare-and-set of a lending); nullopt when none is
+  // ready.
+  Result<std::optional<PooledWorktree>> LendPooledWorktree(int64_t project_id, int64_t task_id,
+                                                           const std::string& target);
 
  private:
   // Inserts a task and its 'created' event; the caller holds a transaction. Throws.
