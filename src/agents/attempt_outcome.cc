@@ -1,6 +1,7 @@
 #include "agents/attempt_outcome.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "base/secret_scan.h"
@@ -131,6 +132,58 @@ void PublishOutcome(const Task& task, const Project& project, Publisher& publish
   if (std::optional<int64_t> n = IssueNumber(task)) {
     publisher.Comment(project, *n, AttemptComment(out));
   }
+}
+
+namespace {
+
+std::string MentionReplyKey(int64_t project_id, const std::string& source_id) {
+  return "mention.reply." + std::to_string(project_id) + "." + source_id;
+}
+
+}  // namespace
+
+Status SaveMentionReply(SqliteStore& store, int64_t project_id, const std::string& source_id,
+                        const MentionReply& reply) {
+  nlohmann::json j = {{"thread", reply.thread}, {"author", reply.author}, {"url", reply.url}};
+  return store.SetKv(MentionReplyKey(project_id, source_id), j.dump());
+}
+
+Result<std::optional<MentionReply>> LoadMentionReply(SqliteStore& store, const Task& task) {
+  if (task.source != TaskSource::kMention || !task.source_id) return std::optional<MentionReply>();
+  Result<std::optional<std::string>> saved =
+      store.GetKv(MentionReplyKey(task.project_id, *task.source_id));
+  if (!saved.ok()) return saved.status();
+  if (!*saved) return std::optional<MentionReply>();
+  nlohmann::json j = nlohmann::json::parse(**saved, nullptr, false);
+  if (!j.is_object()) return std::optional<MentionReply>();
+  MentionReply r;
+  r.thread = j.value("thread", int64_t{0});
+  r.author = j.value("author", "");
+  r.url = j.value("url", "");
+  if (r.thread == 0) return std::optional<MentionReply>();
+  return std::optional<MentionReply>(r);
+}
+
+void ReplyToMention(const MentionReply& reply, const Project& project, Publisher& publisher,
+                    const AttemptOutcome& out) {
+  if (!out.failure.empty() || !out.result.contract) return;
+  const AgentContract& c = *out.result.contract;
+  std::ostringstream text;
+  text << "@" << reply.author << " ";
+  if (c.status == ContractStatus::kDone && out.pr) {
+    text << "done: pushed to #" << out.pr->number
+         << (out.pr->html_url.empty() ? "" : " (" + out.pr->html_url + ")") << ".\n\n"
+         << c.summary;
+  } else if (c.status == ContractStatus::kDone) {
+    text << "done, with nothing to change: " << c.summary;
+  } else if (c.status == ContractStatus::kInProgress) {
+    return;  // another attempt follows
+  } else {
+    text << "I stopped before finishing this (" << ContractStatusName(c.status)
+         << "): " << (c.reason.empty() ? c.summary : c.reason);
+  }
+  if (!reply.url.empty()) text << "\n\n(In answer to " << reply.url << ")";
+  publisher.Comment(project, reply.thread, text.str() + "\n");
 }
 
 Attempt FinishedRow(const Task& task, const AttemptOutcome& out) {

@@ -48,6 +48,24 @@ void PublishOutcome(const Task& task, const Project& project, Publisher& publish
 // The run's row as it ends: tokens, cost, session, outcome and summary from `out`.
 Attempt FinishedRow(const Task& task, const AttemptOutcome& out);
 
+// Where orch answers the person whose @mention made a task (engine/mentions.h): the issue or
+// pull request of the comment, and who wrote it. Kept in the store's kv table under the
+// task's project and source id, written before the task is made.
+struct MentionReply {
+  int64_t thread = 0;  // issue or pull request number
+  std::string author;  // the login to address
+  std::string url;     // the mentioning comment
+};
+Status SaveMentionReply(SqliteStore& store, int64_t project_id, const std::string& source_id,
+                        const MentionReply& reply);
+// nullopt for a task no mention made (or one made before replies were recorded).
+Result<std::optional<MentionReply>> LoadMentionReply(SqliteStore& store, const Task& task);
+// After a worked attempt of a mention's task: tells its author on the thread what came of it
+// (the pull request pushed to, nothing to change, or why the agent stopped). Nothing for a
+// failed attempt, which is retried; a failure to comment is logged.
+void ReplyToMention(const MentionReply& reply, const Project& project, Publisher& publisher,
+                    const AttemptOutcome& out);
+
 }  // namespace orch
 
 #endif  // ORCH_AGENTS_ATTEMPT_OUTCOME_H_

@@ -205,6 +205,13 @@ Result<bool> Dispatcher::StartOne(const Task& task, std::set<std::string>& busy_
   if (not_before.ok() && *not_before && clock_.NowUnix() < std::atoll((*not_before)->c_str())) {
     return false;
   }
+  if (IsFollowUp(task) && task.branch.empty()) {
+    // A follow-up works on its parent's branch: it waits until the parent's first run has
+    // fixed one (a mention on an issue whose task has not started yet).
+    Result<Task> parent = store_.GetTask(*task.parent_id);
+    if (!parent.ok()) return parent.status();
+    if (parent->branch.empty()) return false;
+  }
   Result<Project> project = ProjectOf(task);
   if (!project.ok()) return project.status();
   bool switched = false;
@@ -301,12 +308,16 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
     if (!project.ok()) return project.status();
     ++report->finished;
     std::shared_ptr<const Config> config = configs_.For(*project);
+    // A mention's task answers its author on the thread once its work is pushed.
+    Result<std::optional<MentionReply>> reply = LoadMentionReply(store_, *task);
+    if (!reply.ok()) return reply.status();
     Submit(run.task_id,
-           [this, run, check = *check, task = *task, project = *project,
-            config]() -> WorkQueue::Apply {
+           [this, run, check = *check, task = *task, project = *project, config,
+            reply = *reply]() -> WorkQueue::Apply {
              AttemptOutcome out =
                  ReadOutcome(run, check, clock_.NowUnix(), *config, runner_, files_);
              if (!out.never_started) PublishOutcome(task, project, publisher_, out);
+             if (reply && !out.never_started) ReplyToMention(*reply, project, publisher_, out);
              return [this, task, out] {
                end_.Apply(task, out);
                housekeeping_.SessionFinished(out.run.tmux_session);

@@ -534,6 +534,8 @@ void Reader::ReadWorkflow(const YAML::Node& node, const std::string& path) {
        {"auto_close_task_on_approval",
         [&](auto& v, auto& k) { Bool(v, k, &wf.auto_close_task_on_approval); }},
        {"keep_ignored", [&](auto& v, auto& k) { Bool(v, k, &wf.keep_ignored); }},
+       {"mentions_on_foreign_prs",
+        [&](auto& v, auto& k) { Bool(v, k, &wf.mentions_on_foreign_prs); }},
        {"sandbox", [&](auto& v, auto& k) { Enum(v, k, kSandboxes, &wf.sandbox); }},
        {"test_command", [&](auto& v, auto& k) { List(v, k, &wf.test_command); }}});
 }

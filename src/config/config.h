@@ -98,6 +98,8 @@ struct WorkflowConfig {
   bool auto_close_task_on_approval = false;  // false: done when the PR is merged
   // A pooled work tree keeps its ignored files (build caches, dependencies) for the next task.
   bool keep_ignored = false;
+  // An @mention on a pull request orch did not open works on that PR's branch too.
+  bool mentions_on_foreign_prs = false;
   Sandbox sandbox = Sandbox::kWorkspaceWrite;
   // The project's test command (an argv, never a shell line): flows' `{{test_command}}`.
   std::vector<std::string> test_command;

@@ -125,6 +125,7 @@ void EmitWorkflow(YAML::Emitter& out, const WorkflowConfig& w) {
       << w.auto_create_followup_on_changes;
   out << YAML::Key << "auto_close_task_on_approval" << YAML::Value << w.auto_close_task_on_approval;
   out << YAML::Key << "keep_ignored" << YAML::Value << w.keep_ignored;
+  out << YAML::Key << "mentions_on_foreign_prs" << YAML::Value << w.mentions_on_foreign_prs;
   out << YAML::Key << "sandbox" << YAML::Value << SandboxName(w.sandbox);
   EmitList(out, "test_command", w.test_command);
   out << YAML::EndMap;

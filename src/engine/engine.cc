@@ -52,7 +52,10 @@ Engine::Engine(SqliteStore& store, ConfigSet configs, const Clock& clock, GitHub
     intake_ = std::make_unique<Intake>(store_, *trust_);
     syncer_ = std::make_unique<Syncer>(store_, *github_, *intake_);
     reviews_ = std::make_unique<ReviewHandler>(store_, *github_, *trust_, configs_);
+    mentions_ = std::make_unique<MentionHandler>(store_, *github_, *trust_, configs_, clock_);
     intake_->set_reviews(reviews_.get());
+    intake_->set_mentions(mentions_.get());
+    reviews_->set_mentions(mentions_.get());
     intake_->set_run_starter(
         [this](const Project& p, const IntakeDecision& d) -> Result<std::string> {
           if (!runs_) return std::string("ignored: runs are not driven here");
@@ -143,6 +146,7 @@ bool Engine::KnowOwnIdentity() {
   }
   rules_.bot_login = me->login;
   reviews_->set_bot_login(me->login);
+  mentions_->set_bot_login(me->login);
   spdlog::info("github: acting as {} (its own events start nothing)", me->login);
   return true;
 }
@@ -265,11 +269,17 @@ Result<int> Engine::SyncIfDue() {
       Status record = watch_->CheckGitHubRecord(*github_, *p.repo);
       if (!record.ok()) spdlog::warn("sync: {}: webhook record: {}", *p.repo, record.message());
     }
-    // Reviews and PR states of in_review tasks, so nothing depends on webhooks alone.
+    // Reviews and PR states of in_review tasks, and comments mentioning orch, so nothing
+    // depends on webhooks alone.
     Result<int> reviewed = reviews_->Sync(p);
     if (!reviewed.ok()) {
       spdlog::warn("sync: {}: reviews: {}", *p.repo, reviewed.status().message());
       if (first.ok()) first = reviewed.status();
+    }
+    Result<int> mentioned = mentions_->Sync(p);
+    if (!mentioned.ok()) {
+      spdlog::warn("sync: {}: mentions: {}", *p.repo, mentioned.status().message());
+      if (first.ok()) first = mentioned.status();
     }
     if (r->not_modified) {
       spdlog::debug("sync: {}: not modified", *p.repo);

@@ -176,9 +176,12 @@ TEST_F(EngineIntakeTest, SyncCreatesTasksThenCostsOnly304sWhileIdle) {
   clock_.Advance(120);
   github_.calls.clear();
   ASSERT_EQ(engine.Tick()->projects_synced, 1);
-  ASSERT_EQ(github_.calls.size(), 1u);
+  // Three conditional listings (issues, issue comments, review comments), each answered 304.
+  ASSERT_EQ(github_.calls.size(), 3u);
   EXPECT_EQ(github_.calls[0],
             "issues acme/widgets since=2026-11-21T10:00:00Z etag=" + github_.etag);
+  EXPECT_EQ(github_.calls[1], "repo comments since=2026-11-21T10:00:00Z etag=W/\"0\"");
+  EXPECT_EQ(github_.calls[2], "repo review comments since=2026-11-21T10:00:00Z etag=W/\"0\"");
   EXPECT_EQ(store_->ListTasks({})->size(), 1u);
 }
 

@@ -75,18 +75,38 @@ IntakeDecision FromComment(const Json& p, const IntakeRules& rules) {
     return Ignore("issue_comment." + Str(p, "action") + " is not used");
   const Json& comment = Obj(p, "comment");
   const Json& issue = Obj(p, "issue");
-  std::string text = Str(comment, "body");
-  if (!MentionsLogin(text, rules.bot_login))
+  if (!MentionsLogin(Str(comment, "body"), rules.bot_login))
     return Ignore("the comment does not mention @" + rules.bot_login);
+  Comment c{comment.value("id", int64_t{0}), Str(comment, "body"), UserOf(Obj(comment, "user")),
+            Str(comment, "html_url")};
+  c.issue_number = issue.value("number", int64_t{0});
+  // On a pull request's conversation the issue carries a `pull_request` object.
+  bool on_pr = issue.contains("pull_request") && !issue["pull_request"].is_null();
   IntakeDecision d;
-  d.action = IntakeAction::kCreateTask;
+  d.action = IntakeAction::kMention;
   d.reason = "mentioned in a comment";
-  d.source = TaskSource::kMention;
-  d.source_id = std::to_string(comment.value("id", int64_t{0}));
-  int64_t number = issue.value("number", int64_t{0});
-  d.title = "Mention on #" + std::to_string(number) + ": " + Str(issue, "title");
-  d.body = text;
-  d.labels = LabelNames(issue);
+  d.mention = MentionOfComment(c, on_pr ? Thread::kPullRequest : Thread::kIssue);
+  return d;
+}
+
+IntakeDecision FromReviewComment(const Json& p, const IntakeRules& rules) {
+  if (Str(p, "action") != "created")
+    return Ignore("pull_request_review_comment." + Str(p, "action") + " is not used");
+  const Json& comment = Obj(p, "comment");
+  const Json& pr = Obj(p, "pull_request");
+  if (!MentionsLogin(Str(comment, "body"), rules.bot_login))
+    return Ignore("the review comment does not mention @" + rules.bot_login);
+  ReviewComment c{
+      comment.value("id", int64_t{0}), Str(comment, "path"), std::nullopt,
+      Str(comment, "diff_hunk"),       Str(comment, "body"), UserOf(Obj(comment, "user"))};
+  if (comment.contains("line") && comment["line"].is_number()) c.line = comment["line"];
+  c.pr_number = pr.value("number", int64_t{0});
+  c.html_url = Str(comment, "html_url");
+  IntakeDecision d;
+  d.action = IntakeAction::kMention;
+  d.reason = "mentioned in a review comment";
+  d.mention = MentionOfReviewComment(c, Str(Obj(pr, "head"), "ref"));
+  d.mention.pr_head_repo = Str(Obj(Obj(pr, "head"), "repo"), "full_name");
   return d;
 }
 
@@ -130,21 +150,6 @@ bool IsTriggerLabel(const std::string& label, const IntakeRules& rules) {
          rules.trigger_labels.end();
 }
 
-bool MentionsLogin(const std::string& text, const std::string& login) {
-  if (login.empty()) return false;
-  auto word = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '[' ||
-           c == ']';
-  };
-  for (size_t at = text.find('@'); at != std::string::npos; at = text.find('@', at + 1)) {
-    if (at > 0 && word(text[at - 1])) continue;  // an e-mail address, not a mention
-    std::string name = text.substr(at + 1, login.size());
-    size_t end = at + 1 + login.size();
-    if (SameLogin(name, login) && (end >= text.size() || !word(text[end]))) return true;
-  }
-  return false;
-}
-
 IntakeDecision DecideEvent(const std::string& event_type, const Json& p, const IntakeRules& rules) {
   GitHubUser sender = UserOf(Obj(p, "sender"));
   std::string repo = Str(Obj(p, "repository"), "full_name");
@@ -159,6 +164,8 @@ IntakeDecision DecideEvent(const std::string& event_type, const Json& p, const I
     d = FromPullRequest(p);
   } else if (event_type == "pull_request_review") {
     d = FromReview(p);
+  } else if (event_type == "pull_request_review_comment") {
+    d = FromReviewComment(p, rules);
   } else if (event_type == "ping") {
     d = Ignore("ping: the webhook is set up");
   } else {
@@ -207,6 +214,9 @@ Result<std::string> Intake::Apply(const Project& project, const IntakeDecision& 
     case IntakeAction::kReview:
       if (!reviews_) return "review recorded (" + d.review.state + ")";
       return reviews_->Apply(project, d.pr_number, d.review, d.pr_branch);
+    case IntakeAction::kMention:
+      if (!mentions_) return std::string("ignored: mentions are not handled here");
+      return mentions_->Apply(project, d.mention);
     case IntakeAction::kStartRun: {
       if (!start_run_) return std::string("ignored: runs are not driven here");
       Result<TrustVerdict> trust = trust_.Check(d.repo.empty() ? *project.repo : d.repo, d.actor);
@@ -219,17 +229,11 @@ Result<std::string> Intake::Apply(const Project& project, const IntakeDecision& 
 }
 
 Result<std::string> Intake::CreateTask(const Project& project, const IntakeDecision& d) {
-  TaskFilter existing{.project_id = project.id};
-  if (d.source == TaskSource::kMention) {
-    existing.source_id = d.source_id;
-  } else {
-    existing.external_id = d.external_id;
-  }
-  Result<std::vector<Task>> found = store_.ListTasks(existing);
+  Result<std::vector<Task>> found =
+      store_.ListTasks({.project_id = project.id, .external_id = d.external_id});
   if (!found.ok()) return found.status();
-  for (const Task& t : *found) {
-    if (t.source == d.source) return "task " + std::to_string(t.id) + " already exists";
-  }
+  // One issue, one task, whatever made it (a label or a mention).
+  if (!found->empty()) return "task " + std::to_string(found->front().id) + " already exists";
   Result<TrustVerdict> trust = trust_.Check(d.repo.empty() ? *project.repo : d.repo, d.actor);
   if (!trust.ok()) return trust.status();
   if (!trust->trusted) {
@@ -239,7 +243,7 @@ Result<std::string> Intake::CreateTask(const Project& project, const IntakeDecis
   }
   NewTask t;
   t.project_id = project.id;
-  if (d.source != TaskSource::kMention) t.external_id = d.external_id;
+  t.external_id = d.external_id;
   t.source = d.source;
   t.source_id = d.source_id;
   t.title = d.title;

@@ -4,7 +4,8 @@
 //   issues labeled (a trigger label or agent:*), or opened with one  -> a task (source github,
 //                                                                         external id = number)
 //   issues closed                      -> its task done;  reopened -> back to new
-//   issue_comment created, @<bot>      -> a task (source mention, source id = comment id)
+//   issue_comment created, @<bot>      -> the mention handler (mentions.h): a task for the
+//   pull_request_review_comment created, @<bot>   issue, or a follow-up on orch's PR
 //   pull_request closed, merged        -> its task done;  closed unmerged -> needs_review
 //   pull_request_review submitted      -> the review handler (reviews.h): follow-ups, approval
 //   anything else, and every event whose sender is orch itself -> recorded, ignored
@@ -24,6 +25,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "engine/mentions.h"
 #include "github/github.h"
 #include "github/trust.h"
 #include "store/store.h"
@@ -43,6 +45,7 @@ enum class IntakeAction {
   kPrMerged,
   kPrClosed,
   kReview,
+  kMention,  // a comment mentioning orch (mentions.h)
   kStartRun  // an orch:debug or orch:plan label (runs.h)
 };
 
@@ -65,13 +68,12 @@ struct IntakeDecision {
   std::string pr_branch;  // the pull request's head branch, when the event says
   Review review;          // for kReview (state upper-cased as REST has it)
   std::string run_kind;   // for kStartRun: "debug" or "plan"
+  Mention mention;        // for kMention
 };
 
 class ReviewHandler;
 
 bool IsTriggerLabel(const std::string& label, const IntakeRules& rules);
-// True when `text` mentions @login as a whole word (case-insensitive, as GitHub matches).
-bool MentionsLogin(const std::string& text, const std::string& login);
 
 // What a webhook delivery of `event_type` with `payload` asks for.
 IntakeDecision DecideEvent(const std::string& event_type, const nlohmann::json& payload,
@@ -85,6 +87,8 @@ class Intake {
   Intake(SqliteStore& store, TrustPolicy& trust) : store_(store), trust_(trust) {}
   // Where kReview decisions go; without one they are recorded and ignored.
   void set_reviews(ReviewHandler* reviews) { reviews_ = reviews; }
+  // Where kMention decisions go; without one they are recorded and ignored.
+  void set_mentions(MentionHandler* mentions) { mentions_ = mentions; }
   // What starts a run for a trusted kStartRun (once per issue and kind: it says so when the
   // run exists); without one they are recorded and ignored.
   using RunStarter = std::function<Result<std::string>(const Project&, const IntakeDecision&)>;
@@ -103,6 +107,7 @@ class Intake {
   SqliteStore& store_;
   TrustPolicy& trust_;
   ReviewHandler* reviews_ = nullptr;
+  MentionHandler* mentions_ = nullptr;
   RunStarter start_run_;
 };
 

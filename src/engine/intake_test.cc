@@ -96,16 +96,45 @@ TEST(DecideEventTest, ReadsCloseReopenMentionsAndPullRequests) {
   closed["action"] = "reopened";
   EXPECT_EQ(DecideEvent("issues", closed, rules).action, IntakeAction::kReopenTask);
 
-  Json comment = {{"action", "created"},
-                  {"issue", IssueJson(7, {})},
-                  {"comment", {{"id", 991}, {"body", "@orch-bot add a test"}}},
-                  {"repository", Repo()},
-                  {"sender", User("bob")}};
+  Json comment = {
+      {"action", "created"},
+      {"issue", IssueJson(7, {})},
+      {"comment", {{"id", 991}, {"body", "@orch-bot add a test"}, {"user", User("bob")}}},
+      {"repository", Repo()},
+      {"sender", User("bob")}};
   IntakeDecision m = DecideEvent("issue_comment", comment, rules);
-  EXPECT_EQ(m.action, IntakeAction::kCreateTask);
-  EXPECT_EQ(m.source, TaskSource::kMention);
-  EXPECT_EQ(m.source_id, "991");
-  EXPECT_EQ(m.body, "@orch-bot add a test");
+  EXPECT_EQ(m.action, IntakeAction::kMention);
+  EXPECT_EQ(m.mention.source_id, "comment 991");
+  EXPECT_EQ(m.mention.number, 7);
+  EXPECT_EQ(m.mention.thread, Thread::kIssue);
+  EXPECT_EQ(m.mention.author.login, "bob");
+  EXPECT_EQ(m.mention.body, "@orch-bot add a test");
+  comment["issue"]["pull_request"] = {{"url", "https://api.github.com/repos/acme/widgets/pulls/7"}};
+  EXPECT_EQ(DecideEvent("issue_comment", comment, rules).mention.thread, Thread::kPullRequest);
+  comment["comment"]["body"] = "thanks @orch-bottle";
+  EXPECT_EQ(DecideEvent("issue_comment", comment, rules).action, IntakeAction::kIgnore);
+
+  Json review_comment = {
+      {"action", "created"},
+      {"comment",
+       {{"id", 55},
+        {"body", "@orch-bot rename this"},
+        {"path", "a.c"},
+        {"line", 3},
+        {"diff_hunk", "@@ -1 +1 @@"},
+        {"user", User("alice")}}},
+      {"pull_request",
+       {{"number", 12}, {"head", {{"ref", "feature"}, {"repo", {{"full_name", "acme/widgets"}}}}}}},
+      {"repository", Repo()},
+      {"sender", User("alice")}};
+  IntakeDecision rc = DecideEvent("pull_request_review_comment", review_comment, rules);
+  EXPECT_EQ(rc.action, IntakeAction::kMention);
+  EXPECT_EQ(rc.mention.source_id, "review comment 55");
+  EXPECT_EQ(rc.mention.kind, CommentKind::kReview);
+  EXPECT_EQ(rc.mention.number, 12);
+  EXPECT_EQ(rc.mention.pr_head, "feature");
+  EXPECT_EQ(rc.mention.path, "a.c");
+  EXPECT_EQ(rc.mention.line, 3);
 
   Json pr = {{"action", "closed"},
              {"pull_request", {{"number", 12}, {"merged", true}}},
@@ -194,21 +223,6 @@ TEST_F(IntakeTest, MergedPullRequestFinishesItsTask) {
              {"sender", User("alice")}};
   EXPECT_THAT(*Apply("pull_request", pr), HasSubstr("done"));
   EXPECT_EQ(store_->GetTask(id)->status, TaskStatus::kDone);
-}
-
-TEST_F(IntakeTest, AMentionByATrustedUserCarriesTheComment) {
-  Json comment = {{"action", "created"},
-                  {"issue", IssueJson(7, {})},
-                  {"comment", {{"id", 991}, {"body", "@orch-bot add a test"}}},
-                  {"repository", Repo()},
-                  {"sender", User("bob")}};
-  EXPECT_THAT(*Apply("issue_comment", comment), HasSubstr("created task"));
-  EXPECT_THAT(*Apply("issue_comment", comment), HasSubstr("already exists"));
-  std::vector<Task> tasks = Tasks();
-  ASSERT_EQ(tasks.size(), 1u);
-  EXPECT_EQ(tasks[0].source, TaskSource::kMention);
-  EXPECT_EQ(tasks[0].source_id, "991");
-  EXPECT_EQ(tasks[0].body, "@orch-bot add a test");
 }
 
 }  // namespace

@@ -6,38 +6,10 @@
 #include <sstream>
 
 #include "base/secret_scan.h"
+#include "engine/mentions.h"
 
 namespace orch {
 namespace {
-
-// The task that owns pull request `pr`: the one whose work opened it, not a follow-up. The PR's
-// number reaches the task only when the engine applies the attempt that opened it, a moment
-// after GitHub has it; a review in between finds the task by the PR's branch (`head`), and
-// ties the PR to it.
-Result<std::optional<Task>> OwnerOf(SqliteStore& store, const Project& project, int64_t pr,
-                                    const std::string& head) {
-  Result<std::vector<Task>> found = store.ListTasks({.project_id = project.id, .pr_number = pr});
-  if (!found.ok()) return found.status();
-  for (const Task& t : *found) {
-    if (!IsFollowUp(t)) return std::optional<Task>(t);
-  }
-  if (head.empty()) return std::optional<Task>();
-  found = store.ListTasks({.project_id = project.id});
-  if (!found.ok()) return found.status();
-  for (const Task& t : *found) {
-    if (IsFollowUp(t) || t.branch != head || t.pr_number) continue;
-    ORCH_RETURN_IF_ERROR(store.SetTaskPullRequest(t.id, pr));
-    spdlog::info("reviews: {} #{}: tied to task {} by its branch {}", project.name, pr, t.id, head);
-    Task tied = t;
-    tied.pr_number = pr;
-    return std::optional<Task>(tied);
-  }
-  return std::optional<Task>();
-}
-
-// orch names its branches orch/...: a PR on one that no task owns yet may be a race with the
-// task's own bookkeeping, so its delivery is retried rather than dropped.
-bool MayBeOurs(const std::string& head) { return head.rfind("orch/", 0) == 0; }
 
 std::string FirstLine(const std::string& text, size_t max) {
   std::string line = text.substr(0, text.find('\n'));
@@ -132,6 +104,27 @@ std::string FollowUpsComment(const Task& parent, int64_t pr, const Review& revie
 
 }  // namespace
 
+Result<std::optional<Task>> PullRequestOwner(SqliteStore& store, const Project& project, int64_t pr,
+                                             const std::string& head) {
+  Result<std::vector<Task>> found = store.ListTasks({.project_id = project.id, .pr_number = pr});
+  if (!found.ok()) return found.status();
+  for (const Task& t : *found) {
+    if (!IsFollowUp(t)) return std::optional<Task>(t);
+  }
+  if (head.empty()) return std::optional<Task>();
+  found = store.ListTasks({.project_id = project.id});
+  if (!found.ok()) return found.status();
+  for (const Task& t : *found) {
+    if (IsFollowUp(t) || t.branch != head || t.pr_number) continue;
+    ORCH_RETURN_IF_ERROR(store.SetTaskPullRequest(t.id, pr));
+    spdlog::info("reviews: {} #{}: tied to task {} by its branch {}", project.name, pr, t.id, head);
+    Task tied = t;
+    tied.pr_number = pr;
+    return std::optional<Task>(tied);
+  }
+  return std::optional<Task>();
+}
+
 std::string ReviewHandler::HandledKey(const Project& project, int64_t review_id) const {
   return "review.handled." + std::to_string(project.id) + "." + std::to_string(review_id);
 }
@@ -141,28 +134,37 @@ Result<std::string> ReviewHandler::Apply(const Project& project, int64_t pr, con
   if (!bot_login_.empty() && SameLogin(review.user.login, bot_login_)) {
     return std::string("ignored: orch's own review");
   }
-  Result<std::optional<Task>> parent = OwnerOf(store_, project, pr, head);
-  if (!parent.ok()) return parent.status();
-  if (!*parent && MayBeOurs(head)) {
-    return Status::Unavailable("pull request #" + std::to_string(pr),
-                               "no task has its branch " + head + " yet; retrying");
+  // A review that only comments, and mentions orch, is a request like a comment's, on any PR
+  // the mention rules allow.
+  bool mention = mentions_ && review.state == "COMMENTED" && MentionsLogin(review.body, bot_login_);
+  std::optional<Task> parent;
+  if (!mention) {
+    Result<std::optional<Task>> owner = PullRequestOwner(store_, project, pr, head);
+    if (!owner.ok()) return owner.status();
+    if (!*owner && MayBeOurs(head)) {
+      return Status::Unavailable("pull request #" + std::to_string(pr),
+                                 "no task has its branch " + head + " yet; retrying");
+    }
+    if (!*owner) return "ignored: no task for pull request #" + std::to_string(pr);
+    parent = **owner;
   }
-  if (!*parent) return "ignored: no task for pull request #" + std::to_string(pr);
   std::string key = HandledKey(project, review.id);
   Result<std::optional<std::string>> handled = store_.GetKv(key);
   if (!handled.ok()) return handled.status();
   if (*handled) return "review " + std::to_string(review.id) + " already handled: " + **handled;
   Result<std::string> did = std::string("review recorded (" + review.state + ")");
-  if (review.state == "CHANGES_REQUESTED" || review.state == "APPROVED") {
+  if (mention) {
+    did = mentions_->Apply(project, MentionOfReview(pr, head, review));
+  } else if (review.state == "CHANGES_REQUESTED" || review.state == "APPROVED") {
     // Only trusted reviewers start follow-ups or finish a task.
     Result<TrustVerdict> trust = trust_.Check(*project.repo, review.user);
     if (!trust.ok()) return trust.status();
     if (!trust->trusted) {
       did = "ignored: untrusted: " + trust->reason;
     } else if (review.state == "CHANGES_REQUESTED") {
-      did = ChangesRequested(project, **parent, pr, review);
+      did = ChangesRequested(project, *parent, pr, review);
     } else {
-      did = Approved(project, **parent, pr, review);
+      did = Approved(project, *parent, pr, review);
     }
   }
   if (!did.ok()) return did.status();

@@ -11,6 +11,7 @@
 //   APPROVED, and every reviewer's latest verdict is an approval -> the task waits in review,
 //       its reason "approved ...; waiting for it to be merged"; the merge makes it done. With
 //       workflow.auto_close_task_on_approval the approval itself makes it done (no merge).
+//   COMMENTED, its body mentioning orch -> the mention handler (mentions.h)
 //   anything else -> recorded.
 //
 // A review may come before the task knows its PR's number (the attempt that opened it is
@@ -41,6 +42,18 @@ namespace orch {
 // The diff hunk of a follow-up is cut past this many characters.
 constexpr size_t kMaxDiffHunk = 2000;
 
+class MentionHandler;
+
+// The task that owns pull request `pr`: the one whose work opened it, not a follow-up. The PR's
+// number reaches the task only when the engine applies the attempt that opened it, a moment
+// after GitHub has it; an event in between finds the task by the PR's branch (`head`, when
+// known), and ties the PR to it.
+Result<std::optional<Task>> PullRequestOwner(SqliteStore& store, const Project& project, int64_t pr,
+                                             const std::string& head);
+// orch names its branches orch/...: a PR on one that no task owns yet may be a race with the
+// task's own bookkeeping, so its delivery is retried rather than dropped.
+inline bool MayBeOurs(const std::string& head) { return head.rfind("orch/", 0) == 0; }
+
 class ReviewHandler {
  public:
   // The workflow.* rules (follow-ups, review cycles, approval) are each project's own.
@@ -49,6 +62,9 @@ class ReviewHandler {
 
   // orch's own login: its own reviews are ignored.
   void set_bot_login(const std::string& login) { bot_login_ = login; }
+  // Where a review that only comments and mentions orch goes (mentions.h); without one it is
+  // recorded.
+  void set_mentions(MentionHandler* mentions) { mentions_ = mentions; }
 
   // Handles review `review` of pull request `pr` in `project`; says what it did. Fails only
   // when the store or GitHub did (the caller retries).
@@ -71,6 +87,7 @@ class ReviewHandler {
   TrustPolicy& trust_;
   ConfigSet configs_;
   std::string bot_login_;
+  MentionHandler* mentions_ = nullptr;
 };
 
 }  // namespace orch

@@ -59,11 +59,15 @@ struct IssueEvent {
   std::string created_at;
 };
 
+// A comment on an issue or a pull request's conversation.
 struct Comment {
   int64_t id = 0;
   std::string body;
   GitHubUser user;
   std::string html_url;
+  int64_t issue_number = 0;  // from issue_url: the issue or pull request it is on
+  std::string created_at = "";
+  std::string updated_at = "";
 };
 
 struct PullRequest {
@@ -74,6 +78,7 @@ struct PullRequest {
   std::string head_ref;
   std::string base_ref;
   std::string html_url;
+  std::string head_repo = "";  // head.repo.full_name: another repository for a fork's PR
 };
 
 struct NewPullRequest {
@@ -98,7 +103,14 @@ struct ReviewComment {
   std::string diff_hunk;
   std::string body;
   GitHubUser user;
+  int64_t pr_number = 0;  // from pull_request_url
+  std::string html_url = "";
+  std::string updated_at = "";
 };
+
+// Which comments a reaction goes on: issue (and PR conversation) comments, or PR review
+// comments.
+enum class CommentKind { kIssue, kReview };
 
 struct CheckRun {
   std::string name;
@@ -133,6 +145,19 @@ struct IssueListing {
   std::string etag;
 };
 
+// A repository's comments updated since a time, listed conditionally as issues are.
+template <typename T>
+struct CommentListing {
+  std::vector<T> comments;
+  bool not_modified = false;
+  std::string etag;
+};
+
+struct CommentQuery {
+  std::string since = "";  // ISO-8601; empty: all
+  std::string etag = "";   // If-None-Match for the first page
+};
+
 struct IssueQuery {
   std::string state = "all";
   std::string since = "";  // ISO-8601; empty: all
@@ -162,6 +187,15 @@ class GitHubClient {
   virtual Result<Comment> CreateComment(const std::string& repo, int64_t number,
                                         const std::string& body) = 0;
   virtual Result<std::vector<Comment>> ListComments(const std::string& repo, int64_t number) = 0;
+  // Every issue comment of the repository (issues and pull requests' conversations), or every
+  // pull request review comment, updated since `q.since`, oldest update first, all pages.
+  virtual Result<CommentListing<Comment>> ListRepoComments(const std::string& repo,
+                                                           const CommentQuery& q) = 0;
+  virtual Result<CommentListing<ReviewComment>> ListRepoReviewComments(const std::string& repo,
+                                                                       const CommentQuery& q) = 0;
+  // Reacts to a comment ("eyes", "+1", ...); OK when orch had reacted so already.
+  virtual Status AddReaction(const std::string& repo, CommentKind kind, int64_t comment_id,
+                             const std::string& content) = 0;
   virtual Result<PullRequest> CreatePullRequest(const std::string& repo,
                                                 const NewPullRequest& pr) = 0;
   virtual Result<PullRequest> GetPullRequest(const std::string& repo, int64_t number) = 0;

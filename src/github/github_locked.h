@@ -40,6 +40,18 @@ class LockedGitHubClient : public GitHubClient {
   Result<std::vector<Comment>> ListComments(const std::string& r, int64_t n) override {
     ORCH_LOCKED(ListComments(r, n));
   }
+  Result<CommentListing<Comment>> ListRepoComments(const std::string& r,
+                                                   const CommentQuery& q) override {
+    ORCH_LOCKED(ListRepoComments(r, q));
+  }
+  Result<CommentListing<ReviewComment>> ListRepoReviewComments(const std::string& r,
+                                                               const CommentQuery& q) override {
+    ORCH_LOCKED(ListRepoReviewComments(r, q));
+  }
+  Status AddReaction(const std::string& r, CommentKind k, int64_t id,
+                     const std::string& c) override {
+    ORCH_LOCKED(AddReaction(r, k, id, c));
+  }
   Result<PullRequest> CreatePullRequest(const std::string& r, const NewPullRequest& p) override {
     ORCH_LOCKED(CreatePullRequest(r, p));
   }

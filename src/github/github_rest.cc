@@ -48,11 +48,33 @@ PullRequest ParsePull(const Json& j) {
   p.head_ref = Str(JsonObject(j, "head"), "ref");
   p.base_ref = Str(JsonObject(j, "base"), "ref");
   p.html_url = Str(j, "html_url");
+  p.head_repo = Str(JsonObject(JsonObject(j, "head"), "repo"), "full_name");
   return p;
 }
 
+// The number at the end of an issue_url or pull_request_url (".../issues/12"), or 0.
+int64_t TrailingNumber(const std::string& url) {
+  size_t slash = url.rfind('/');
+  if (slash == std::string::npos) return 0;
+  return std::atoll(url.c_str() + slash + 1);
+}
+
 Comment ParseComment(const Json& j) {
-  return {Int(j, "id"), Str(j, "body"), ParseUser(j.value("user", Json())), Str(j, "html_url")};
+  Comment c{Int(j, "id"), Str(j, "body"), ParseUser(j.value("user", Json())), Str(j, "html_url")};
+  c.issue_number = TrailingNumber(Str(j, "issue_url"));
+  c.created_at = Str(j, "created_at");
+  c.updated_at = Str(j, "updated_at");
+  return c;
+}
+
+ReviewComment ParseReviewComment(const Json& j) {
+  ReviewComment c{Int(j, "id"),        Str(j, "path"), std::nullopt,
+                  Str(j, "diff_hunk"), Str(j, "body"), ParseUser(j.value("user", Json()))};
+  if (j.contains("line") && j["line"].is_number()) c.line = j["line"].get<int64_t>();
+  c.pr_number = TrailingNumber(Str(j, "pull_request_url"));
+  c.html_url = Str(j, "html_url");
+  c.updated_at = Str(j, "updated_at");
+  return c;
 }
 
 // Parses `text` and hands each element of its array (or of obj[field]) to `each`.
@@ -178,6 +200,24 @@ Result<GitHubUser> RestGitHubClient::AuthenticatedUser() {
   return me;
 }
 
+Result<std::vector<std::string>> RestGitHubClient::GetConditionalPages(
+    const std::string& repo, const std::string& target, const std::string& what,
+    const std::string& etag, bool* not_modified, std::string* new_etag) {
+  Result<HttpResponse> first = Do({.repo = repo, .target = target, .what = what, .etag = etag});
+  if (!first.ok()) return first.status();
+  *new_etag = first->Header("etag");
+  *not_modified = first->status == 304;
+  if (*not_modified) return std::vector<std::string>{};
+  std::vector<std::string> pages = {std::move(first->body)};
+  std::string next = NextLink(first->Header("link"));
+  if (!next.empty()) {
+    Result<std::vector<std::string>> rest = GetAllPages(repo, next, what);
+    if (!rest.ok()) return rest.status();
+    for (auto& p : *rest) pages.push_back(std::move(p));
+  }
+  return pages;
+}
+
 Result<IssueListing> RestGitHubClient::ListIssues(const std::string& repo, const IssueQuery& q) {
   std::string what = "listing issues of " + repo;
   std::string target = "/repos/" + repo + "/issues?state=" + q.state +
@@ -188,25 +228,59 @@ Result<IssueListing> RestGitHubClient::ListIssues(const std::string& repo, const
     for (const auto& l : q.labels) joined += (joined.empty() ? "" : ",") + l;
     target += "&labels=" + Escape(joined);
   }
-  Result<HttpResponse> first = Do({.repo = repo, .target = target, .what = what, .etag = q.etag});
-  if (!first.ok()) return first.status();
   IssueListing out;
-  out.etag = first->Header("etag");
-  if (first->status == 304) {
-    out.not_modified = true;
-    return out;
-  }
-  std::vector<std::string> pages = {std::move(first->body)};
-  std::string next = NextLink(first->Header("link"));
-  if (!next.empty()) {
-    Result<std::vector<std::string>> rest = GetAllPages(repo, next, what);
-    if (!rest.ok()) return rest.status();
-    for (auto& p : *rest) pages.push_back(std::move(p));
-  }
-  Result<std::vector<Issue>> issues = ParseList<Issue>(pages, what, ParseIssue);
+  Result<std::vector<std::string>> pages =
+      GetConditionalPages(repo, target, what, q.etag, &out.not_modified, &out.etag);
+  if (!pages.ok()) return pages.status();
+  Result<std::vector<Issue>> issues = ParseList<Issue>(*pages, what, ParseIssue);
   if (!issues.ok()) return issues.status();
   out.issues = std::move(issues).value();
   return out;
+}
+
+Result<CommentListing<Comment>> RestGitHubClient::ListRepoComments(const std::string& repo,
+                                                                   const CommentQuery& q) {
+  std::string what = "listing comments of " + repo;
+  std::string target =
+      "/repos/" + repo + "/issues/comments?sort=updated&direction=asc&per_page=100";
+  if (!q.since.empty()) target += "&since=" + Escape(q.since);
+  CommentListing<Comment> out;
+  Result<std::vector<std::string>> pages =
+      GetConditionalPages(repo, target, what, q.etag, &out.not_modified, &out.etag);
+  if (!pages.ok()) return pages.status();
+  Result<std::vector<Comment>> comments = ParseList<Comment>(*pages, what, ParseComment);
+  if (!comments.ok()) return comments.status();
+  out.comments = std::move(comments).value();
+  return out;
+}
+
+Result<CommentListing<ReviewComment>> RestGitHubClient::ListRepoReviewComments(
+    const std::string& repo, const CommentQuery& q) {
+  std::string what = "listing review comments of " + repo;
+  std::string target = "/repos/" + repo + "/pulls/comments?sort=updated&direction=asc&per_page=100";
+  if (!q.since.empty()) target += "&since=" + Escape(q.since);
+  CommentListing<ReviewComment> out;
+  Result<std::vector<std::string>> pages =
+      GetConditionalPages(repo, target, what, q.etag, &out.not_modified, &out.etag);
+  if (!pages.ok()) return pages.status();
+  Result<std::vector<ReviewComment>> comments =
+      ParseList<ReviewComment>(*pages, what, ParseReviewComment);
+  if (!comments.ok()) return comments.status();
+  out.comments = std::move(comments).value();
+  return out;
+}
+
+Status RestGitHubClient::AddReaction(const std::string& repo, CommentKind kind, int64_t comment_id,
+                                     const std::string& content) {
+  std::string id = std::to_string(comment_id);
+  Result<HttpResponse> r =
+      Do({.method = "POST",
+          .repo = repo,
+          .target = "/repos/" + repo + (kind == CommentKind::kIssue ? "/issues" : "/pulls") +
+                    "/comments/" + id + "/reactions",
+          .what = "reacting to comment " + id + " of " + repo,
+          .body = Json{{"content", content}}.dump()});
+  return r.status();
 }
 
 Result<Issue> RestGitHubClient::GetIssue(const std::string& repo, int64_t number) {
@@ -353,12 +427,7 @@ Result<std::vector<ReviewComment>> RestGitHubClient::ListReviewComments(const st
                       std::to_string(review_id) + "/comments?per_page=100",
                   what);
   if (!pages.ok()) return pages.status();
-  return ParseList<ReviewComment>(*pages, what, [](const Json& j) {
-    ReviewComment c{Int(j, "id"),        Str(j, "path"), std::nullopt,
-                    Str(j, "diff_hunk"), Str(j, "body"), ParseUser(j.value("user", Json()))};
-    if (j.contains("line") && j["line"].is_number()) c.line = j["line"].get<int64_t>();
-    return c;
-  });
+  return ParseList<ReviewComment>(*pages, what, ParseReviewComment);
 }
 
 Result<std::string> RestGitHubClient::CollaboratorPermission(const std::string& repo,

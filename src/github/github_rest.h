@@ -49,6 +49,12 @@ class RestGitHubClient : public GitHubClient {
   Result<Comment> CreateComment(const std::string& repo, int64_t number,
                                 const std::string& body) override;
   Result<std::vector<Comment>> ListComments(const std::string& repo, int64_t number) override;
+  Result<CommentListing<Comment>> ListRepoComments(const std::string& repo,
+                                                   const CommentQuery& q) override;
+  Result<CommentListing<ReviewComment>> ListRepoReviewComments(const std::string& repo,
+                                                               const CommentQuery& q) override;
+  Status AddReaction(const std::string& repo, CommentKind kind, int64_t comment_id,
+                     const std::string& content) override;
   Result<PullRequest> CreatePullRequest(const std::string& repo, const NewPullRequest& pr) override;
   Result<PullRequest> GetPullRequest(const std::string& repo, int64_t number) override;
   Result<std::vector<PullRequest>> ListPullRequests(const std::string& repo,
@@ -73,6 +79,13 @@ class RestGitHubClient : public GitHubClient {
   // array under `field`.
   Result<std::vector<std::string>> GetAllPages(const std::string& repo, const std::string& target,
                                                const std::string& what);
+  // GET every page of a listing whose first page is asked with If-None-Match: `etag`. On 304,
+  // no pages and `*not_modified`; `*new_etag` is the first page's ETag either way.
+  Result<std::vector<std::string>> GetConditionalPages(const std::string& repo,
+                                                       const std::string& target,
+                                                       const std::string& what,
+                                                       const std::string& etag, bool* not_modified,
+                                                       std::string* new_etag);
 
   std::unique_ptr<HttpSession> session_;
   std::unique_ptr<TokenSource> tokens_;

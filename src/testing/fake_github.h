@@ -22,12 +22,18 @@ class FakeGitHub : public GitHubClient {
   std::string etag = "W/\"1\"";  // the listing's current ETag
   std::vector<std::string> calls;
   std::optional<Status> fail_next;
-  std::map<int64_t, Status> fail_events;      // issue -> how every request for its events fails
-  std::vector<RepoHook> hooks;                // the repository's webhooks
-  std::vector<HookDelivery> hook_deliveries;  // GitHub's record of each hook's, newest first
-  std::optional<Status> hooks_error;          // how listing the webhooks fails
-  std::vector<std::string> comments;          // bodies, in order
-  std::vector<NewPullRequest> opened;         // pull requests opened, in order (number 100 + i)
+  std::map<int64_t, Status> fail_events;          // issue -> how every request for its events fails
+  std::map<std::string, Status> fail_permission;  // login -> how its permission check fails
+  std::vector<RepoHook> hooks;                    // the repository's webhooks
+  std::vector<HookDelivery> hook_deliveries;      // GitHub's record of each hook's, newest first
+  std::optional<Status> hooks_error;              // how listing the webhooks fails
+  std::vector<std::string> comments;              // bodies, in order
+  std::vector<Comment> repo_comments;             // what the repository-wide listing returns
+  std::vector<ReviewComment> repo_review_comments;
+  std::vector<std::string> reactions;    // "<issue|review> <comment id> <content>", in order
+  std::vector<NewPullRequest> opened;    // pull requests opened, in order (number 100 + i)
+  std::map<int64_t, PullRequest> pulls;  // what GetPullRequest finds
+  std::map<int64_t, std::vector<Comment>> threads;  // what ListComments finds, by issue
 
   Result<GitHubUser> AuthenticatedUser() override {
     if (Status s = Called("user"); !s.ok()) return s;
@@ -74,16 +80,54 @@ class FakeGitHub : public GitHubClient {
     comments.push_back(body);
     return Comment{1, body, me, ""};
   }
-  Result<std::vector<Comment>> ListComments(const std::string&, int64_t) override {
-    return std::vector<Comment>{};
+  Result<std::vector<Comment>> ListComments(const std::string&, int64_t n) override {
+    return threads[n];
+  }
+  Result<CommentListing<Comment>> ListRepoComments(const std::string&,
+                                                   const CommentQuery& q) override {
+    if (Status s = Called("repo comments since=" + q.since + " etag=" + q.etag); !s.ok()) {
+      return s;
+    }
+    CommentListing<Comment> out;
+    for (const Comment& c : repo_comments) {
+      if (c.updated_at >= q.since) out.comments.push_back(c);
+    }
+    out.etag = ListingEtag(out.comments);
+    out.not_modified = q.etag == out.etag;
+    if (out.not_modified) out.comments.clear();
+    return out;
+  }
+  Result<CommentListing<ReviewComment>> ListRepoReviewComments(const std::string&,
+                                                               const CommentQuery& q) override {
+    if (Status s = Called("repo review comments since=" + q.since + " etag=" + q.etag); !s.ok()) {
+      return s;
+    }
+    CommentListing<ReviewComment> out;
+    for (const ReviewComment& c : repo_review_comments) {
+      if (c.updated_at >= q.since) out.comments.push_back(c);
+    }
+    out.etag = ListingEtag(out.comments);
+    out.not_modified = q.etag == out.etag;
+    if (out.not_modified) out.comments.clear();
+    return out;
+  }
+  Status AddReaction(const std::string&, CommentKind kind, int64_t id,
+                     const std::string& content) override {
+    if (Status s = Called("reaction"); !s.ok()) return s;
+    reactions.push_back(std::string(kind == CommentKind::kIssue ? "issue " : "review ") +
+                        std::to_string(id) + " " + content);
+    return Status::OK();
   }
   Result<PullRequest> CreatePullRequest(const std::string&, const NewPullRequest& pr) override {
     if (Status s = Called("create pull request " + pr.head); !s.ok()) return s;
     opened.push_back(pr);
     return PullRequestOf(opened.size() - 1);
   }
-  Result<PullRequest> GetPullRequest(const std::string&, int64_t) override {
-    return Status::Internal("not faked");
+  Result<PullRequest> GetPullRequest(const std::string&, int64_t n) override {
+    if (Status s = Called("pull request " + std::to_string(n)); !s.ok()) return s;
+    auto it = pulls.find(n);
+    if (it == pulls.end()) return Status::NotFound("pull request " + std::to_string(n));
+    return it->second;
   }
   Result<std::vector<PullRequest>> ListPullRequests(const std::string&, const std::string& head,
                                                     const std::string&) override {
@@ -104,6 +148,7 @@ class FakeGitHub : public GitHubClient {
   Result<std::string> CollaboratorPermission(const std::string&,
                                              const std::string& login) override {
     if (Status s = Called("permission " + login); !s.ok()) return s;
+    if (auto it = fail_permission.find(login); it != fail_permission.end()) return it->second;
     auto it = permissions.find(login);
     return it == permissions.end() ? std::string("none") : it->second;
   }
@@ -130,6 +175,13 @@ class FakeGitHub : public GitHubClient {
   }
 
  private:
+  // A listing's ETag changes with what it holds, as GitHub's does.
+  template <typename T>
+  static std::string ListingEtag(const std::vector<T>& items) {
+    std::string tag = "W/\"" + std::to_string(items.size());
+    for (const T& c : items) tag += "-" + std::to_string(c.id) + "@" + c.updated_at;
+    return tag + "\"";
+  }
   PullRequest PullRequestOf(size_t i) const {
     PullRequest pr;
     pr.number = 100 + static_cast<int64_t>(i);
