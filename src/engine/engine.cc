@@ -52,7 +52,7 @@ Engine::Engine(SqliteStore& store, ConfigSet configs, const Clock& clock, GitHub
     intake_ = std::make_unique<Intake>(store_, *trust_);
     syncer_ = std::make_unique<Syncer>(store_, *github_, *intake_);
     reviews_ = std::make_unique<ReviewHandler>(store_, *github_, *trust_, configs_);
-    mentions_ = std::make_unique<MentionHandler>(store_, *github_, *trust_, configs_, clock_);
+    mentions_ = std::make_unique<MentionHandler>(store_, *github_, *trust_, configs_);
     intake_->set_reviews(reviews_.get());
     intake_->set_mentions(mentions_.get());
     reviews_->set_mentions(mentions_.get());

@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include "agents/attempt_outcome.h"
-#include "base/time_format.h"
 #include "engine/reviews.h"
 
 namespace orch {
@@ -337,13 +336,14 @@ Result<int> MentionHandler::Sync(const Project& project) {
   if (!saved.ok()) return saved.status();
   nlohmann::json state = nlohmann::json::parse(saved->value_or(""), nullptr, false);
   if (!state.is_object() || !state.contains("issue") || !state.contains("review")) {
-    // The first look at this repository's comments: from the issues' cursor (GitHub's own
-    // clock), else from now. Mentions older than orch start nothing.
+    // The first look at this repository's comments starts at the issues' cursor, which the
+    // sync of issues just moved (in GitHub's clock, not this machine's): mentions older than
+    // orch start nothing. Without one the repository had no issue or pull request, so no
+    // comment either, and listing them all costs nothing.
     Result<std::optional<std::string>> issues = store_.GetKv("sync." + repo);
     if (!issues.ok()) return issues.status();
     nlohmann::json cursor = nlohmann::json::parse(issues->value_or(""), nullptr, false);
     std::string since = cursor.is_object() ? cursor.value("since", "") : "";
-    if (since.empty()) since = FormatUnixTime(clock_.NowUnix(), TimeFormat::kIso8601);
     state = {{"issue", {{"since", since}, {"etag", ""}}},
              {"review", {{"since", since}, {"etag", ""}}}};
     spdlog::info("mentions: {}: reading comments from {} on", repo, since);

@@ -22,7 +22,7 @@
 //
 // The sync lists the repository's issue comments and review comments updated since its
 // cursor (kv `sync.comments.<repo>`), conditionally (ETag, 304 costs no rate limit). The first
-// sync of a repository starts the cursor at that moment: older comments start nothing.
+// sync of a repository starts at the issues' cursor (sync.h): older comments start nothing.
 //
 // Thread safety: one thread (the engine's).
 #ifndef ORCH_ENGINE_MENTIONS_H_
@@ -32,7 +32,6 @@
 #include <optional>
 #include <string>
 
-#include "base/clock.h"
 #include "base/status.h"
 #include "config/config_set.h"
 #include "github/github.h"
@@ -70,13 +69,8 @@ Mention MentionOfReview(int64_t pr, const std::string& head, const Review& revie
 class MentionHandler {
  public:
   // workflow.mentions_on_foreign_prs is each project's own.
-  MentionHandler(SqliteStore& store, GitHubClient& github, TrustPolicy& trust, ConfigSet configs,
-                 const Clock& clock)
-      : store_(store),
-        github_(github),
-        trust_(trust),
-        configs_(std::move(configs)),
-        clock_(clock) {}
+  MentionHandler(SqliteStore& store, GitHubClient& github, TrustPolicy& trust, ConfigSet configs)
+      : store_(store), github_(github), trust_(trust), configs_(std::move(configs)) {}
 
   // orch's own login: what a mention names, and whose comments start nothing.
   void set_bot_login(const std::string& login) { bot_login_ = login; }
@@ -105,7 +99,6 @@ class MentionHandler {
   GitHubClient& github_;
   TrustPolicy& trust_;
   ConfigSet configs_;
-  const Clock& clock_;
   std::string bot_login_;
 };
 

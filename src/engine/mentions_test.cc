@@ -30,7 +30,7 @@ class MentionTest : public ::testing::Test {
   void SetUp() override {
     store_ = std::move(SqliteStore::Open(":memory:", clock_)).value();
     project_ = *store_->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = "/w"});
-    handler_ = std::make_unique<MentionHandler>(*store_, github_, trust_, config_, clock_);
+    handler_ = std::make_unique<MentionHandler>(*store_, github_, trust_, config_);
     github_.permissions = {{"alice", "admin"}, {"bob", "write"}, {"eve", "read"}};
     Issue issue;
     issue.number = 7;
@@ -163,7 +163,7 @@ TEST_F(MentionTest, AnotherPullRequestNeedsTheOptionAndNeverAFork) {
   EXPECT_THAT(Tasks(), IsEmpty());
 
   config_.workflow.mentions_on_foreign_prs = true;
-  MentionHandler allowed(*store_, github_, trust_, config_, clock_);
+  MentionHandler allowed(*store_, github_, trust_, config_);
   allowed.set_bot_login("orch-bot");
   github_.pulls[30].head_repo = "mallory/widgets";
   EXPECT_THAT(*allowed.Apply(project_, m), HasSubstr("fork mallory/widgets"));
@@ -229,7 +229,7 @@ TEST_F(MentionTest, TheSyncStartsAtTheIssuesCursorAndFindsEachMentionOnce) {
 
 TEST_F(MentionTest, TheSyncFindsReviewCommentsOnOrchsPullRequests) {
   Task parent = IssueTaskInReview();
-  ASSERT_TRUE(handler_->Sync(project_).ok());  // no issues' cursor: from now on
+  ASSERT_TRUE(handler_->Sync(project_).ok());  // no issues' cursor: no comments yet either
   ReviewComment rc{
       55, "src/a.c", 3, "@@ -1 +1 @@", "@orch-bot use size_t here", GitHubUser{"alice", "User"}};
   rc.pr_number = 12;
