@@ -69,6 +69,20 @@ class StreamTest : public GitHubLoopTest {
     });
     return events;
   }
+  // Reads the task's normalized events from `last_id` ("" for the start): (id, data) pairs.
+  std::vector<std::pair<std::string, Json>> ReadEvents(int64_t id, const std::string& last_id) {
+    httplib::Headers h = {{"Authorization", "Bearer " + Token()}};
+    if (!last_id.empty()) h.emplace("Last-Event-ID", last_id);
+    std::vector<std::pair<std::string, Json>> events;
+    SseParser parser;
+    Api()->Get("/api/tasks/" + std::to_string(id) + "/events", h, [&](const char* data, size_t n) {
+      parser.Feed(std::string_view(data, n), [&](const SseMessage& m) {
+        events.emplace_back(m.id, Json::parse(m.data, nullptr, false));
+      });
+      return true;
+    });
+    return events;
+  }
   static std::string Content(const std::vector<StreamEvent>& events) {
     std::string out;
     for (const StreamEvent& e : events) out += e.content;
@@ -83,8 +97,8 @@ TEST_F(StreamTest, TwoClientsOnALiveTaskEachPrintEveryLineOnceInOrder) {
   EXPECT_THAT(Log(), HasSubstr("api: listening on http://127.0.0.1:"));
   int64_t id = LabelledTask(Script(12, 100));
   std::string id_arg = std::to_string(id);
-  Background a({ORCH_BINARY, "stream", id_arg}, Env(), dir_.Sub("a.out"));
-  Background b({ORCH_BINARY, "stream", id_arg}, Env(), dir_.Sub("b.out"));
+  Background a({ORCH_BINARY, "stream", "--raw", id_arg}, Env(), dir_.Sub("a.out"));
+  Background b({ORCH_BINARY, "stream", "--raw", id_arg}, Env(), dir_.Sub("b.out"));
   ASSERT_TRUE(Eventually([&] { return !Tokens(ReadFile(dir_.Sub("a.out"))).empty(); },
                          std::chrono::seconds(20)))
       << Log();
@@ -133,7 +147,7 @@ TEST_F(StreamTest, AFinishedTaskReplaysEverythingAndEndsWithIsFinal) {
   EXPECT_TRUE(events.back().is_final);
   EXPECT_EQ(events.back().id, log.size());
   for (size_t i = 0; i + 1 < events.size(); ++i) EXPECT_FALSE(events[i].is_final);
-  ProcessResult r = Orch({"stream", std::to_string(id)});
+  ProcessResult r = Orch({"stream", "--raw", std::to_string(id)});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, log);
   // Resuming at the end gives only the final event.
@@ -183,6 +197,79 @@ TEST_F(StreamTest, FollowingEveryTaskPrefixesEachLine) {
   EXPECT_EQ(RunLog(id).find("tok-01") != std::string::npos, true);
   std::istringstream lines(out);
   for (std::string line; std::getline(lines, line);) EXPECT_EQ(line.rfind(prefix, 0), 0u) << line;
+}
+
+TEST_F(StreamTest, StreamPrintsTheRunForPeopleWithoutRawJson) {
+  // Given a finished run of the claude stand-in that said something and wrote a file,
+  // `orch stream ID` prints its text, one line for the write and a footer with the duration,
+  // tokens and cost, and none of the stream-json it read.
+  StartOrch();
+  int64_t id = LabelledTask(
+      "standin: say Reading the README first\nstandin: write notes.txt done\n"
+      "standin: say All done here\n");
+  ASSERT_TRUE(Reaches(id, "in_review", std::chrono::seconds(30))) << Log();
+  ASSERT_THAT(RunLog(id), HasSubstr("{\"type\":\"assistant\""));  // what it read
+  ProcessResult r = Orch({"stream", std::to_string(id)});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_NE(line.rfind("{", 0), 0u) << "a raw JSON line: " << line;
+    EXPECT_EQ(line.find("\x1b["), std::string::npos) << "colours into a file: " << line;
+  }
+  EXPECT_THAT(r.out, HasSubstr("\nReading the README first\n"));
+  EXPECT_THAT(r.out, HasSubstr("\n✎ notes.txt +1\n  ↳ File created successfully at: notes.txt\n"));
+  EXPECT_THAT(r.out, HasSubstr("\nAll done here\n"));
+  EXPECT_THAT(r.out, HasSubstr("■ done: standin claude 3 directive(s) done"));  // the contract
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("── done · [0-9.]+s · [0-9,]+ tokens in, [0-9,]+ "
+                                              "out · \\$0\\.0123\n$"));
+  // --json: the same events, one JSON object a line, the last one final.
+  ProcessResult j = Orch({"stream", "--json", std::to_string(id)});
+  EXPECT_EQ(j.exit_code, 0) << j.err;
+  std::vector<Json> events;
+  std::istringstream json_lines(j.out);
+  for (std::string line; std::getline(json_lines, line);) events.push_back(Json::parse(line));
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back()["kind"], "final");
+  bool started = false, wrote = false;
+  for (const Json& e : events) {
+    EXPECT_EQ(e["task_id"], id);
+    started = started || (e["kind"] == "start" && e["model"] == "sonnet");
+    wrote = wrote || (e["kind"] == "tool_call" && e["file"] == "notes.txt" && e["added"] == 1);
+  }
+  EXPECT_TRUE(started) << j.out;
+  EXPECT_TRUE(wrote) << j.out;
+}
+
+TEST_F(StreamTest, TheEventsEndpointResumesAfterLastEventId) {
+  // Given a finished run, a client that saw the first three events and reconnects with the
+  // third's id gets exactly the rest; a byte offset also works, and a bad id is 400.
+  StartOrch();
+  int64_t id = LabelledTask("standin: say tok-01\nstandin: say tok-02\nstandin: write a.txt a\n");
+  ASSERT_TRUE(Reaches(id, "in_review", std::chrono::seconds(30))) << Log();
+  std::vector<std::pair<std::string, Json>> all = ReadEvents(id, "");
+  ASSERT_GE(all.size(), 6u);
+  EXPECT_EQ(all.back().second["kind"], "final");
+  EXPECT_GE(all.back().second.value("duration_ms", 0), 0);
+  std::vector<std::pair<std::string, Json>> rest = ReadEvents(id, all[2].first);
+  ASSERT_EQ(rest.size(), all.size() - 3);
+  for (size_t i = 0; i < rest.size(); ++i) EXPECT_EQ(rest[i], all[i + 3]);
+  // A result line makes usage and end: resuming between them gives the end.
+  for (size_t i = 0; i + 1 < all.size(); ++i) {
+    if (all[i].second["kind"] != "usage") continue;
+    std::vector<std::pair<std::string, Json>> after = ReadEvents(id, all[i].first);
+    ASSERT_FALSE(after.empty());
+    EXPECT_EQ(after.front(), all[i + 1]);
+  }
+  EXPECT_EQ(ReadEvents(id, "0").size(), all.size());
+  httplib::Result bad =
+      Api()->Get("/api/tasks/" + std::to_string(id) + "/events",
+                 {{"Authorization", "Bearer " + Token()}, {"Last-Event-ID", "x"}});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  httplib::Result unknown =
+      Api()->Get("/api/tasks/999/events", {{"Authorization", "Bearer " + Token()}});
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
 }
 
 TEST_F(StreamTest, WithoutADaemonStreamSaysSo) {

@@ -10,7 +10,7 @@ namespace {
 
 using Json = nlohmann::json;
 using Events = std::vector<AgentEvent>;
-using Memory = Normalizer::Memory;
+using Memory = LineMemory;
 
 constexpr size_t kCompact = 200;
 
@@ -140,18 +140,22 @@ AgentEvent ToolCall(const Memory& m, const std::string& tool, const Json& input)
   return e;
 }
 
-// A tool's output as its first lines.
-void SetOutput(AgentEvent& e, std::string_view output) {
+// A tool's output as its first lines, paths in the work tree relative to it.
+void SetOutput(const Memory& m, AgentEvent& e, std::string_view output) {
   while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) {
     output.remove_suffix(1);
   }
   size_t at = 0;
-  for (int i = 0; i < Normalizer::kResultLines && at < output.size(); ++i) {
+  for (int i = 0; i < kResultLines && at < output.size(); ++i) {
     size_t nl = output.find('\n', at);
     at = nl == std::string_view::npos ? output.size() : nl + 1;
   }
   e.output = Cut(output.substr(0, at), 4096);
   if (!e.output.empty() && e.output.back() == '\n') e.output.pop_back();
+  std::string dir = m.workdir + "/";
+  for (size_t p = 0; m.workdir.size() > 1 && (p = e.output.find(dir, p)) != std::string::npos;) {
+    e.output.erase(p, dir.size());
+  }
   e.more_lines = CountLines(output.substr(std::min(at, output.size())));
 }
 
@@ -185,7 +189,7 @@ Events ClaudeContent(Memory& m, const Json& j, bool assistant) {
       std::string text = ResultText(block.value("content", Json()));
       // A failed Bash call's result starts "Exit code N".
       if (int code = 0; sscanf(text.c_str(), "Exit code %d", &code) == 1) e.exit_code = code;
-      SetOutput(e, text);
+      SetOutput(m, e, text);
       out.push_back(e);
     } else {
       out.push_back(Make(AgentEventKind::kOther, Cut(type + " " + Dump(block), kCompact)));
@@ -261,7 +265,7 @@ Events CodexItem(Memory& m, const Json& j, bool completed) {
       r.exit_code = it->get<int>();
     }
     r.failed = Str(item, "status") == "failed" || r.exit_code > 0;
-    SetOutput(r, AnyStr(item, {"aggregated_output", "error"}));
+    SetOutput(m, r, AnyStr(item, {"aggregated_output", "error"}));
     out.push_back(r);
     return out;
   }
@@ -334,7 +338,7 @@ Events OpencodeTool(const Memory& m, const Json& part) {
     r.exit_code = it->get<int>();
   }
   r.failed = status == "error" || r.exit_code > 0;
-  SetOutput(r, status == "error" ? Str(state, "error") : Str(state, "output"));
+  SetOutput(m, r, status == "error" ? Str(state, "error") : Str(state, "output"));
   return {call, r};
 }
 
@@ -390,7 +394,7 @@ std::string Cut(std::string_view s, size_t n) {
 
 std::string PlainLine(std::string_view line) { return PlainLineImpl(line); }
 
-std::vector<AgentEvent> JsonLineEvents(Normalizer::Memory& memory, const nlohmann::json& j) {
+std::vector<AgentEvent> JsonLineEvents(LineMemory& memory, const nlohmann::json& j) {
   std::string type = Str(j, "type");
   switch (DialectOf(type, j)) {
     case Dialect::kClaude:

@@ -78,17 +78,24 @@ Result<std::vector<ApiTask>> ListApiTasks(const ApiAddress& address, const std::
   return tasks;
 }
 
-Status StreamOnce(const ApiAddress& address, int64_t id, uint64_t* offset,
-                  const StreamCallback& on_event, const std::atomic<bool>* stop, bool* connected) {
+namespace {
+
+// Handles one SSE message; sets `*final` on the last one. An error ends the stream.
+using MessageHandler = std::function<Status(const SseMessage&, bool* final)>;
+
+// One GET of an SSE `path`, with Last-Event-ID `last_id` unless it is empty. OK once the
+// handler saw the final message; otherwise as StreamOnce.
+Status SseOnce(const ApiAddress& address, const std::string& path, const std::string& last_id,
+               const MessageHandler& handle, const std::atomic<bool>* stop, bool* connected) {
   httplib::Headers headers = Auth(address);
-  if (*offset > 0) headers.emplace("Last-Event-ID", std::to_string(*offset));
+  if (!last_id.empty()) headers.emplace("Last-Event-ID", last_id);
   int status = 0;
   std::string error_body;
   bool final = false;
   Status bad;
   SseParser parser;
   httplib::Result r = Connect(address)->Get(
-      "/api/tasks/" + std::to_string(id) + "/stream", headers,
+      path, headers,
       [&](const httplib::Response& res) {
         status = res.status;
         if (connected && status == 200) *connected = true;
@@ -100,14 +107,7 @@ Status StreamOnce(const ApiAddress& address, int64_t id, uint64_t* offset,
           return true;
         }
         parser.Feed(std::string_view(data, n), [&](const SseMessage& m) {
-          Result<StreamEvent> e = ParseStreamEvent(m);
-          if (!e.ok()) {
-            bad = e.status();
-            return;
-          }
-          *offset = e->id;
-          final = final || e->is_final;
-          on_event(*e);
+          if (bad.ok() && !final) bad = handle(m, &final);
         });
         return bad.ok() && !final && !(stop && stop->load());
       });
@@ -115,20 +115,20 @@ Status StreamOnce(const ApiAddress& address, int64_t id, uint64_t* offset,
   if (final) return Status::OK();
   if (status != 0 && status != 200) return HttpError(status, error_body);
   if (!r) return Unreachable(address, r.error());
-  return Status::Unavailable("the stream of task " + std::to_string(id) + " ended early");
+  return Status::Unavailable("the stream " + path + " ended early");
 }
 
-Status FollowTaskStream(const Home& home, int64_t id, uint64_t* offset,
-                        const StreamCallback& on_event, std::chrono::milliseconds patience,
-                        const std::atomic<bool>* stop) {
+// Calls `once` until it is done, reconnecting after a drop (reading api.json again, since a
+// restarted daemon may listen elsewhere) with waits from 100 ms doubling to 2 s.
+Status Follow(const Home& home, const std::function<Status(const ApiAddress&, bool*)>& once,
+              std::chrono::milliseconds patience, const std::atomic<bool>* stop) {
   bool ever_connected = false;
   auto wait = std::chrono::milliseconds(100);
   auto since = std::chrono::steady_clock::now();  // the last time the daemon was reached
   while (true) {
     bool connected = false;
     Result<ApiAddress> address = ReadApiAddress(home);
-    Status s = address.ok() ? StreamOnce(*address, id, offset, on_event, stop, &connected)
-                            : address.status();
+    Status s = address.ok() ? once(*address, &connected) : address.status();
     if (!s.IsRetryable() || (stop && stop->load())) return s;
     if (connected) {
       ever_connected = true;
@@ -140,6 +140,55 @@ Status FollowTaskStream(const Home& home, int64_t id, uint64_t* offset,
     std::this_thread::sleep_for(wait);
     wait = std::min(wait * 2, std::chrono::milliseconds(2000));
   }
+}
+
+}  // namespace
+
+Status StreamOnce(const ApiAddress& address, int64_t id, uint64_t* offset,
+                  const StreamCallback& on_event, const std::atomic<bool>* stop, bool* connected) {
+  return SseOnce(
+      address, "/api/tasks/" + std::to_string(id) + "/stream",
+      *offset > 0 ? std::to_string(*offset) : "",
+      [&](const SseMessage& m, bool* final) {
+        Result<StreamEvent> e = ParseStreamEvent(m);
+        if (!e.ok()) return e.status();
+        *offset = e->id;
+        *final = e->is_final;
+        on_event(*e);
+        return Status::OK();
+      },
+      stop, connected);
+}
+
+Status FollowTaskStream(const Home& home, int64_t id, uint64_t* offset,
+                        const StreamCallback& on_event, std::chrono::milliseconds patience,
+                        const std::atomic<bool>* stop) {
+  return Follow(
+      home,
+      [&](const ApiAddress& address, bool* connected) {
+        return StreamOnce(address, id, offset, on_event, stop, connected);
+      },
+      patience, stop);
+}
+
+Status FollowTaskEvents(const Home& home, int64_t id, std::string* cursor,
+                        const AgentEventCallback& on_event, std::chrono::milliseconds patience,
+                        const std::atomic<bool>* stop) {
+  std::string path = "/api/tasks/" + std::to_string(id) + "/events";
+  auto handle = [&](const SseMessage& m, bool* final) {
+    Result<AgentEvent> e = ParseAgentEventJson(m.data);
+    if (!e.ok()) return e.status();
+    *cursor = m.id;
+    *final = e->kind == AgentEventKind::kFinal;
+    on_event(*e, m.data);
+    return Status::OK();
+  };
+  return Follow(
+      home,
+      [&](const ApiAddress& address, bool* connected) {
+        return SseOnce(address, path, *cursor, handle, stop, connected);
+      },
+      patience, stop);
 }
 
 }  // namespace orch

@@ -14,6 +14,7 @@
 
 #include "base/home.h"
 #include "base/status.h"
+#include "stream/agent_event.h"
 #include "stream/stream.h"
 
 namespace orch {
@@ -55,6 +56,16 @@ Status StreamOnce(const ApiAddress& address, int64_t id, uint64_t* offset,
 // first attempt cannot reach it (the daemon is not running).
 Status FollowTaskStream(const Home& home, int64_t id, uint64_t* offset,
                         const StreamCallback& on_event, std::chrono::milliseconds patience,
+                        const std::atomic<bool>* stop = nullptr);
+
+// Each event of GET /api/tasks/{id}/events, and its data as it came (one line of JSON).
+using AgentEventCallback = std::function<void(const AgentEvent&, const std::string& data)>;
+
+// FollowTaskStream for the normalized events: from `*cursor` (the id of the last event seen,
+// "" for the start; it is moved along), until the `final` event, which is passed on too.
+// Fails as FollowTaskStream; InvalidArgument when an event cannot be read.
+Status FollowTaskEvents(const Home& home, int64_t id, std::string* cursor,
+                        const AgentEventCallback& on_event, std::chrono::milliseconds patience,
                         const std::atomic<bool>* stop = nullptr);
 
 }  // namespace orch

@@ -132,15 +132,6 @@ Result<std::string> LoadOrCreateApiToken(const std::string& path) {
   return token;
 }
 
-struct ApiServer::Subscriber {
-  int64_t task_id = 0;
-  uint64_t offset = 0;
-  std::vector<RunLog> runs;
-  bool may_run = true;  // no run yet, but the task may still get one
-  std::unique_ptr<DirWatcher::Handle> watch;
-  std::chrono::steady_clock::time_point last_write;
-};
-
 ApiServer::ApiServer(const Home& home, const ApiConfig& config, const Clock& clock,
                      ApiServerOptions options)
     : home_(home), config_(config), clock_(clock), options_(options) {}
@@ -219,6 +210,8 @@ void ApiServer::Route() {
         [this](const httplib::Request& req, httplib::Response& res) { ListTasks(req, res); });
   s.Get(R"(/api/tasks/(\d+)/stream)",
         [this](const httplib::Request& req, httplib::Response& res) { Stream(req, res); });
+  s.Get(R"(/api/tasks/(\d+)/events)",
+        [this](const httplib::Request& req, httplib::Response& res) { Events(req, res); });
   s.Post("/api/runs",
          [this](const httplib::Request& req, httplib::Response& res) { CreateRun(req, res); });
   s.Get("/api/runs",
@@ -390,26 +383,58 @@ void ApiServer::Stream(const httplib::Request& req, httplib::Response& res) {
       return Reply(res, 400, {{"error", "Last-Event-ID must be a byte offset"}});
     }
   }
-  Status loaded = LoadRuns(*sub);
-  if (loaded.IsNotFound()) return Reply(res, 404, {{"error", loaded.message()}});
-  if (!loaded.ok()) return Reply(res, 500, {{"error", loaded.message()}});
+  if (!OpenStream(*sub, res)) return;
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream", [this, sub](size_t, httplib::DataSink& sink) {
+        auto send = [&](const std::string& content, bool final) {
+          StreamEvent e{.task_id = sub->task_id,
+                        .content = content,
+                        .timestamp_ms = NowMillis(),
+                        .is_final = final,
+                        .id = sub->offset};
+          std::string wire = FormatSseEvent(e);
+          sub->last_write = clock_.Monotonic();
+          return sink.write(wire.data(), wire.size());
+        };
+        return Pump(
+            *sub, sink,
+            [&](const Chunk& chunk) {
+              return send(chunk.content, false) ? Sent::kSent : Sent::kFailed;
+            },
+            [&] {
+              if (!send("", true)) return false;
+              sink.done();
+              return true;
+            });
+      });
+}
+
+bool ApiServer::OpenStream(Subscriber& sub, httplib::Response& res) {
+  Status loaded = LoadRuns(sub);
+  if (loaded.IsNotFound()) {
+    Reply(res, 404, {{"error", loaded.message()}});
+    return false;
+  }
+  if (!loaded.ok()) {
+    Reply(res, 500, {{"error", loaded.message()}});
+    return false;
+  }
   // Every attempt ended and none left its directory: deleted as old
   // (engine.run_log_retention_days).
-  if (!sub->runs.empty() && std::all_of(sub->runs.begin(), sub->runs.end(), [](const RunLog& r) {
+  if (!sub.runs.empty() && std::all_of(sub.runs.begin(), sub.runs.end(), [](const RunLog& r) {
         std::error_code ec;
         return r.finished && !std::filesystem::exists(r.dir, ec);
       })) {
-    return Reply(res, 410,
-                 {{"error", "the output of task " + std::to_string(sub->task_id) +
-                                " was deleted with its run directories, as old "
-                                "(engine.run_log_retention_days); `orch task show` keeps each "
-                                "attempt's summary"}});
+    Reply(res, 410,
+          {{"error", "the output of task " + std::to_string(sub.task_id) +
+                         " was deleted with its run directories, as old "
+                         "(engine.run_log_retention_days); `orch task show` keeps each "
+                         "attempt's summary"}});
+    return false;
   }
-  sub->last_write = clock_.Monotonic();
-  res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [this, sub](size_t, httplib::DataSink& sink) { return Pump(*sub, sink); });
+  sub.last_write = clock_.Monotonic();
+  return true;
 }
 
 Status ApiServer::LoadRuns(Subscriber& sub) {
@@ -424,29 +449,17 @@ Status ApiServer::LoadRuns(Subscriber& sub) {
     return Status::OK();
   }
   sub.runs.clear();
-  for (const Attempt& r : *runs) sub.runs.push_back({r.run_dir, r.finished_at.has_value()});
+  for (const Attempt& r : *runs) {
+    sub.runs.push_back({r.run_dir, r.finished_at.has_value(), r.worktree});
+  }
   if (!sub.watch || sub.watch->dir() != sub.runs.back().dir) {
     sub.watch = watcher_.Watch(sub.runs.back().dir);
   }
   return Status::OK();
 }
 
-bool ApiServer::Pump(Subscriber& sub, httplib::DataSink& sink) {
-  auto send = [&](const std::string& content, bool final) {
-    StreamEvent e{.task_id = sub.task_id,
-                  .content = content,
-                  .timestamp_ms = NowMillis(),
-                  .is_final = final,
-                  .id = sub.offset};
-    std::string wire = FormatSseEvent(e);
-    sub.last_write = clock_.Monotonic();
-    return sink.write(wire.data(), wire.size());
-  };
-  auto finish = [&] {
-    if (!send("", true)) return false;
-    sink.done();
-    return true;
-  };
+bool ApiServer::Pump(Subscriber& sub, httplib::DataSink& sink, const ChunkSender& send_chunk,
+                     const EndSender& finish) {
   while (!watcher_.stopped()) {
     if (sub.runs.empty()) {
       if (!LoadRuns(sub).ok()) return false;
@@ -464,7 +477,9 @@ bool ApiServer::Pump(Subscriber& sub, httplib::DataSink& sink) {
     }
     if (!chunk->content.empty()) {
       sub.offset = chunk->end;
-      return send(chunk->content, false);
+      Sent sent = send_chunk(*chunk);
+      if (sent == Sent::kNothing) continue;  // e.g. half a line: read on
+      return sent == Sent::kSent;
     }
     if (chunk->at_end) return finish();
     if (sub.watch->Wait(seen, kRecheck)) continue;

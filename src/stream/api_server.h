@@ -8,6 +8,11 @@
 //                                 (inotify, DirWatcher); a final `is_final` event once the
 //                                 last run has ended and all was sent, then the end. 404 for an
 //                                 unknown task.
+//   GET /api/tasks/{id}/events    the same output normalized (normalize.h), as SSE: each
+//                                 event `id: <line offset>:<index>`, `data: {"kind", "task_id",
+//                                 ...}` (AgentEventToJson); resumes after Last-Event-ID (such an
+//                                 id, or a byte offset at a line's start); ends with a `final`
+//                                 event carrying the runs' duration_ms. 404, 410 as the stream.
 //
 //   POST /api/runs {project, flow, input, model?}   starts a flow run (runs.h): 201 with the
 //                                 run as GET /api/runs/{id} shows it; 400 for bad JSON or a
@@ -47,6 +52,7 @@
 #include "base/status.h"
 #include "config/config.h"
 #include "store/store.h"
+#include "stream/stream.h"
 
 namespace httplib {
 class Server;
@@ -96,17 +102,39 @@ class ApiServer {
   }
 
  private:
-  struct Subscriber;
+  // One client's place in a task's output.
+  struct Subscriber {
+    int64_t task_id = 0;
+    uint64_t offset = 0;
+    std::vector<RunLog> runs = {};
+    bool may_run = true;  // no run yet, but the task may still get one
+    std::unique_ptr<DirWatcher::Handle> watch = {};
+    std::chrono::steady_clock::time_point last_write = {};
+  };
+  // What Pump does with the output: sends a chunk's worth (kNothing when the chunk made
+  // nothing to send yet, e.g. half a line), and the last event at the end.
+  enum class Sent { kFailed, kNothing, kSent };
+  using ChunkSender = std::function<Sent(const Chunk&)>;
+  using EndSender = std::function<bool()>;
+
   void Route();
   bool Authorized(const httplib::Request& req) const;
   void ListTasks(const httplib::Request& req, httplib::Response& res);
   void Stream(const httplib::Request& req, httplib::Response& res);
+  // GET /api/tasks/{id}/events (api_events.cc).
+  void Events(const httplib::Request& req, httplib::Response& res);
+  // Loads the subscriber's runs; false after answering 404, 410 or 500.
+  bool OpenStream(Subscriber& sub, httplib::Response& res);
+  // The time the subscriber's runs took, in ms (a run not finished yet counts until now).
+  int64_t RunsMillis(const Subscriber& sub) const;
   void CreateRun(const httplib::Request& req, httplib::Response& res);
   void ListRuns(const httplib::Request& req, httplib::Response& res);
   void ShowRun(const httplib::Request& req, httplib::Response& res);
   void RunEvents(const httplib::Request& req, httplib::Response& res);
-  // Writes what the subscriber has not seen yet, or waits for it; false ends the connection.
-  bool Pump(Subscriber& sub, httplib::DataSink& sink);
+  // Hands `send_chunk` what the subscriber has not seen yet, or waits for it; calls `send_end`
+  // at the end. False ends the connection.
+  bool Pump(Subscriber& sub, httplib::DataSink& sink, const ChunkSender& send_chunk,
+            const EndSender& send_end);
   // Reloads the task's runs (and moves the watch to the newest run's directory).
   Status LoadRuns(Subscriber& sub);
 

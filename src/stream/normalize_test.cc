@@ -80,7 +80,7 @@ TEST(NormalizeTest, ClaudeStreamJsonBecomesStartTextWriteResultUsageEnd) {
   EXPECT_EQ(e[2].file, "calc.py");
   EXPECT_EQ(e[2].added, 1);
   EXPECT_EQ(e[3].tool, "Write");  // remembered from the tool_use's id
-  EXPECT_EQ(e[3].output, "File created successfully at: /tmp/nz/w/calc.py");
+  EXPECT_EQ(e[3].output, "File created successfully at: calc.py");
   EXPECT_FALSE(e[3].failed);
   EXPECT_EQ(e[4].input_tokens, 1123);
   EXPECT_EQ(e[4].output_tokens, 3);

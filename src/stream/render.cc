@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "agents/agent.h"
+
 namespace orch {
 namespace {
 
@@ -31,6 +33,29 @@ std::string Cost(double usd) {
 std::string FirstLine(const std::string& text) {
   size_t nl = text.find('\n');
   return nl == std::string::npos ? text : text.substr(0, nl) + " …";
+}
+
+// The text when it is all orch's contract (prompts/agent_system.md, the final message orch
+// asks for) as JSON: its status and summary, then what was done and what was not. "" when the
+// text is something else.
+std::string ContractText(const std::string& text) {
+  size_t first = text.find_first_not_of(" \t\r\n"), last = text.find_last_not_of(" \t\r\n");
+  if (first == std::string::npos || text[first] != '{' || text[last] != '}') return "";
+  Result<AgentContract> c = ParseContract(text);
+  if (!c.ok()) return "";
+  std::string out = std::string("■ ") + ContractStatusName(c->status) + ": " + c->summary;
+  auto list = [&](const char* mark, const std::vector<std::string>& items) {
+    for (const std::string& item : items) out += std::string("\n  ") + mark + " " + item;
+  };
+  list("✓", c->accomplished);
+  list("…", c->remaining);
+  list("!", c->blockers);
+  if (!c->reason.empty()) out += "\n  reason: " + c->reason;
+  for (const Delegation& d : c->delegations) out += "\n  → delegated: " + d.title;
+  std::string files;
+  for (const std::string& f : c->files_changed) files += (files.empty() ? "" : ", ") + f;
+  if (!files.empty()) out += "\n  files: " + files;
+  return out;
 }
 
 }  // namespace
@@ -121,6 +146,9 @@ std::string EventPrinter::Print(const AgentEvent& e) {
       return Lines(Paint(kDim, "▸ " + what));
     }
     case AgentEventKind::kText:
+      if (std::string contract = ContractText(e.text); !contract.empty()) {
+        return Lines(Paint(kBold, contract));
+      }
       return Lines(e.text);
     case AgentEventKind::kToolCall:
       return Lines(ToolCall(e));

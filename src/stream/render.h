@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-#include "stream/normalize.h"
+#include "stream/agent_event.h"
 
 namespace orch {
 

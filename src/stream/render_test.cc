@@ -111,6 +111,19 @@ TEST(EventPrinterTest, ColoursOnlyWhenAsked) {
   EXPECT_EQ(EventPrinter(PrintOptions{.color = true}).Print(error), "\x1b[31m✗ error: no\x1b[0m\n");
 }
 
+TEST(EventPrinterTest, TheContractIsShownAsItsSummaryNotAsJson) {
+  // The stand-in's final message, orch's contract as one line of JSON.
+  AgentEvent text = Event(Kind::kText);
+  text.text = R"({"accomplished":["write notes.txt"],"blockers":[],"delegations":[],)"
+              R"("files_changed":["notes.txt"],"reason":"","remaining":[],"status":"done",)"
+              R"("summary":"standin claude 1 directive(s) done"})";
+  EXPECT_EQ(
+      EventPrinter().Print(text),
+      "■ done: standin claude 1 directive(s) done\n  ✓ write notes.txt\n  files: notes.txt\n");
+  text.text = "{not the contract}";
+  EXPECT_EQ(EventPrinter().Print(text), "{not the contract}\n");
+}
+
 TEST(EventPrinterTest, Durations) {
   EXPECT_EQ(FormatDuration(950), "0.9s");
   EXPECT_EQ(FormatDuration(12'000), "12s");

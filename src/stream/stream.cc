@@ -83,6 +83,7 @@ Result<Chunk> ReadChunk(const std::vector<RunLog>& runs, uint64_t offset, size_t
       bool whole_rest = local + chunk.content.size() == *size;
       if (!(ended && whole_rest)) chunk.content.resize(Utf8CompleteLength(chunk.content));
       chunk.end = offset + chunk.content.size();
+      chunk.run = i;
       return chunk;
     }
     base += *size;

@@ -24,14 +24,16 @@ namespace orch {
 
 // One run of a task, as the stream reads it.
 struct RunLog {
-  std::string dir;        // the run directory: output.log, and exit.json once it ended
-  bool finished = false;  // known to have ended (the store recorded it); exit.json also counts
+  std::string dir;            // the run directory: output.log, and exit.json once it ended
+  bool finished = false;      // known to have ended (the store recorded it); exit.json also counts
+  std::string worktree = "";  // where the agent ran (events show paths relative to it)
 };
 
 struct Chunk {
   std::string content;  // may be empty: nothing new yet
   uint64_t end = 0;     // the offset after `content`
   bool at_end = false;  // the last run has ended and nothing follows `end`
+  size_t run = 0;       // the index in `runs` of the run `content` comes from
 };
 
 // Reads up to `max_bytes` of the task's output from `offset` on, from one run's log at most.
