@@ -473,6 +473,11 @@ TEST_F(AgentLoopTest, AMergedPullRequestsWorkTreeIsRemovedAndOrphansAreReported)
   StartOrch();
   EXPECT_TRUE(Eventually([&] { return !std::filesystem::exists(worktree); })) << Log();
   EXPECT_THAT(Worktrees(), ::testing::Not(HasSubstr(worktree)));
+  // It went to the project's work tree pool (engine.worktree_pool), which orch doctor lists.
+  EXPECT_THAT(
+      Orch({"doctor"}).out,
+      ::testing::ContainsRegex("work tree pool: up to 2 per project; [^;]+: 1 [0-9a-f]{12}"))
+      << Log();
   EXPECT_TRUE(Eventually([&] {
     return Log().find("orphan work tree " + orphan) != std::string::npos;
   })) << Log();
