@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <sstream>
 
 #include "orch_fixture.h"
 
@@ -74,9 +75,17 @@ TEST_F(DemoTest, TheWholeLoopRunsHeadlessFromLabelToApproval) {
   EXPECT_EQ(OnBranch(branch, "hello.py"), "print(\"Hello, world!\")\n");
 
   // The agent's output, replayed by the local API: what `orch stream 1` shows live.
+  // It is for people: the stand-in's text, its write and the footer, no raw JSON line.
   ProcessResult stream = Orch({"stream", "1"});
   EXPECT_EQ(stream.exit_code, 0) << stream.err;
-  EXPECT_THAT(stream.out, HasSubstr("Changed hello.py to print a greeting"));
+  EXPECT_THAT(stream.out, HasSubstr("\nReading hello.py and the README\n"));
+  EXPECT_THAT(stream.out, HasSubstr("\n✎ hello.py +1\n"));
+  EXPECT_THAT(stream.out, HasSubstr("\nChanged hello.py to print a greeting\n"));
+  EXPECT_THAT(stream.out, ::testing::ContainsRegex("── done · [0-9.ms]+ · .* · \\$0\\.0123\n$"));
+  std::istringstream stream_lines(stream.out);
+  for (std::string line; std::getline(stream_lines, line);) {
+    EXPECT_NE(line.rfind("{", 0), 0u) << "a raw JSON line: " << line;
+  }
 
   // Changes requested with two comments: two follow-ups on the same branch, parent waits.
   ProcessResult review = Orch({"demo", "review", "1", "--request-changes"});
