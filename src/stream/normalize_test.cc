@@ -275,5 +275,39 @@ TEST(NormalizeTest, EventsRoundTripThroughJson) {
             R"({"duration_ms":9,"kind":"final","task_id":4})");
 }
 
+TEST(NormalizeTest, EventIdsNameTheLineAndTheEventInIt) {
+  AgentEvent e;
+  e.kind = Kind::kText;
+  e.text = "hi";
+  e.line_offset = 1840;
+  e.index = 2;
+  EXPECT_EQ(FormatAgentEventSse(e), "id: 1840:2\ndata: {\"kind\":\"text\",\"text\":\"hi\"}\n\n");
+  Result<EventCursor> cursor = ParseEventCursor("1840:2");
+  ASSERT_TRUE(cursor.ok());
+  EXPECT_EQ(cursor->offset, 1840u);
+  EXPECT_EQ(cursor->index, 2);
+  Result<EventCursor> offset = ParseEventCursor("77");  // a byte offset: before that line
+  ASSERT_TRUE(offset.ok());
+  EXPECT_EQ(offset->offset, 77u);
+  EXPECT_EQ(offset->index, -1);
+  for (const char* bad : {"", "x", "-1", "1:", "1:x", "1:2:3", " 1", "1 "}) {
+    EXPECT_FALSE(ParseEventCursor(bad).ok()) << bad;
+  }
+}
+
+TEST(NormalizeTest, ANewRunForgetsTheLastOnesToolsAndTakesItsWorkTree) {
+  Normalizer n(0, "/w1");
+  n.Feed(
+      R"({"type":"assistant","message":{"content":[{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"ls"}}]},"session_id":"s"})"
+      "\n");
+  n.StartRun("/w2");
+  std::vector<AgentEvent> e = n.Feed(
+      R"({"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t1","content":"/w2/a.txt /w1/b.txt"}]},"session_id":"s"})"
+      "\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].tool, "");
+  EXPECT_EQ(e[0].output, "a.txt /w1/b.txt");
+}
+
 }  // namespace
 }  // namespace orch

@@ -81,6 +81,19 @@ TEST_F(StreamTest, AttemptsAreOneStreamOfOffsets) {
   }
 }
 
+TEST_F(StreamTest, EachChunkNamesTheRunItCameFrom) {
+  // The events endpoint starts a new Normalizer run (its work tree) where a chunk's run changes.
+  std::vector<RunLog> runs = {{Run("1", "first\n"), true}, {Run("2", "second\n"), false}};
+  Result<Chunk> first = ReadChunk(runs, 0, 1024);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->content, "first\n");
+  EXPECT_EQ(first->run, 0u);
+  Result<Chunk> second = ReadChunk(runs, first->end, 1024);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->content, "second\n");
+  EXPECT_EQ(second->run, 1u);
+}
+
 TEST_F(StreamTest, SmallChunksConcatenateToTheLogAndTwoCursorsAreIndependent) {
   std::string run = Run("1", "");
   std::vector<RunLog> runs = {{run, false}};
