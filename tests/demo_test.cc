@@ -81,7 +81,7 @@ TEST_F(DemoTest, TheWholeLoopRunsHeadlessFromLabelToApproval) {
   EXPECT_THAT(stream.out, HasSubstr("\nReading hello.py and the README\n"));
   EXPECT_THAT(stream.out, HasSubstr("\n✎ hello.py +1\n"));
   EXPECT_THAT(stream.out, HasSubstr("\nChanged hello.py to print a greeting\n"));
-  EXPECT_THAT(stream.out, ::testing::ContainsRegex("── done · [0-9.ms]+ · .* · \\$0\\.0123\n$"));
+  EXPECT_THAT(stream.out, ::testing::ContainsRegex("── done · [0-9.hms]+ · .* · \\$0\\.0123\n$"));
   std::istringstream stream_lines(stream.out);
   for (std::string line; std::getline(stream_lines, line);) {
     EXPECT_NE(line.rfind("{", 0), 0u) << "a raw JSON line: " << line;

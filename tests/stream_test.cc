@@ -27,6 +27,11 @@ class StreamTest : public GitHubLoopTest {
         "workflow:\n  max_attempts: 1\n  timeout_seconds: 30\n"
         "api:\n  port: 0\n");
   }
+  void StopOrch() {
+    orch_->Signal(SIGTERM);
+    orch_->Wait(std::chrono::seconds(5));
+    orch_.reset();
+  }
   // Labels a fresh issue with `body`; returns the task's id.
   int64_t LabelledTask(const std::string& body) { return LabelledIssue(body, "Talk").second; }
   // Everything the task's single run wrote.
@@ -220,7 +225,7 @@ TEST_F(StreamTest, StreamPrintsTheRunForPeopleWithoutRawJson) {
   EXPECT_THAT(r.out, HasSubstr("\n✎ notes.txt +1\n  ↳ File created successfully at: notes.txt\n"));
   EXPECT_THAT(r.out, HasSubstr("\nAll done here\n"));
   EXPECT_THAT(r.out, HasSubstr("■ done: standin claude 3 directive(s) done"));  // the contract
-  EXPECT_THAT(r.out, ::testing::ContainsRegex("── done · [0-9.]+s · [0-9,]+ tokens in, [0-9,]+ "
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("── done · [0-9.hms]+ · [0-9,]+ tokens in, [0-9,]+ "
                                               "out · \\$0\\.0123\n$"));
   // --json: the same events, one JSON object a line, the last one final.
   ProcessResult j = Orch({"stream", "--json", std::to_string(id)});
@@ -238,6 +243,44 @@ TEST_F(StreamTest, StreamPrintsTheRunForPeopleWithoutRawJson) {
   }
   EXPECT_TRUE(started) << j.out;
   EXPECT_TRUE(wrote) << j.out;
+}
+
+TEST_F(StreamTest, CodexAndOpencodeRunsReadLikeClaudes) {
+  // Given the codex and the opencode stand-ins in turn (their own JSON formats, codex with its
+  // stderr in the same log), `orch stream` shows the same things: text, the write, the footer.
+  for (const char* agent : {"codex", "opencode"}) {
+    SCOPED_TRACE(agent);
+    Configure(std::string("router:\n  mode: round_robin\n  agents: [") + agent +
+              "]\nworkflow:\n  max_attempts: 1\n  timeout_seconds: 30\napi:\n  port: 0\n");
+    StartOrch();
+    int64_t id = LabelledTask("standin: say Looking around\nstandin: write notes.txt done\n");
+    ASSERT_TRUE(Reaches(id, "in_review", std::chrono::seconds(30))) << Log();
+    ProcessResult r = Orch({"stream", std::to_string(id)});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("\nLooking around\n"));
+    EXPECT_THAT(r.out, ::testing::ContainsRegex("\n✎ notes.txt( \\+1| \\(add\\))\n"));
+    EXPECT_THAT(r.out, HasSubstr(std::string("■ done: standin ") + agent));
+    EXPECT_THAT(r.out, ::testing::ContainsRegex("\n── done · [0-9.hms]+ · [0-9,]+ tokens in"));
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) EXPECT_NE(line.rfind("{", 0), 0u) << line;
+    StopOrch();
+  }
+}
+
+TEST_F(StreamTest, ALiveRunIsPrintedAsItHappens) {
+  // Given a running agent, `orch stream ID` prints its first words while it still runs.
+  StartOrch();
+  int64_t id = LabelledTask(Script(6, 300));
+  Background watch({ORCH_BINARY, "stream", std::to_string(id)}, Env(), dir_.Sub("w.out"));
+  ASSERT_TRUE(Eventually([&] { return !Tokens(ReadFile(dir_.Sub("w.out"))).empty(); },
+                         std::chrono::seconds(20)))
+      << Log();
+  EXPECT_EQ(Task(id)["status"], "in_progress");
+  EXPECT_EQ(watch.Wait(std::chrono::seconds(30)), 0);
+  std::string out = ReadFile(dir_.Sub("w.out"));
+  EXPECT_THAT(out, HasSubstr("\ntok-01\n"));
+  EXPECT_THAT(out, HasSubstr("\ntok-06\n"));
+  EXPECT_THAT(out, HasSubstr("\n── done · "));
 }
 
 TEST_F(StreamTest, TheEventsEndpointResumesAfterLastEventId) {

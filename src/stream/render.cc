@@ -63,7 +63,9 @@ std::string ContractText(const std::string& text) {
 std::string FormatDuration(int64_t ms) {
   char buf[32];
   int64_t s = ms / 1000;
-  if (ms < 10'000 && ms % 1000 != 0) {
+  if (ms < 1000) {
+    snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
+  } else if (ms < 10'000 && ms % 1000 != 0) {
     snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000);
   } else if (s < 60) {
     snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));

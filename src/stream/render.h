@@ -51,7 +51,7 @@ class EventPrinter {
   int errors_ = 0;
 };
 
-// 950 ms as "0.9s", 12 s as "12s", 125 s as "2m05s", 3720 s as "1h02m".
+// 38 ms as "38ms", 9.5 s as "9.5s", 12 s as "12s", 125 s as "2m05s", 3720 s as "1h02m".
 std::string FormatDuration(int64_t ms);
 
 }  // namespace orch

@@ -101,7 +101,7 @@ TEST(EventPrinterTest, AFailedRunSaysSoAndUnknownPartsAreLeftOut) {
   EXPECT_EQ(p.Print(end), "✗ the agent ended with a failure\n");
   EXPECT_EQ(p.Print(Event(Kind::kFinal)), "── failed\n");
   EventPrinter plain;  // a text agent: no end, no usage
-  EXPECT_EQ(plain.Footer(950), "── ended · 0.9s\n");
+  EXPECT_EQ(plain.Footer(9500), "── ended · 9.5s\n");
 }
 
 TEST(EventPrinterTest, ColoursOnlyWhenAsked) {
@@ -125,7 +125,8 @@ TEST(EventPrinterTest, TheContractIsShownAsItsSummaryNotAsJson) {
 }
 
 TEST(EventPrinterTest, Durations) {
-  EXPECT_EQ(FormatDuration(950), "0.9s");
+  EXPECT_EQ(FormatDuration(38), "38ms");
+  EXPECT_EQ(FormatDuration(9500), "9.5s");
   EXPECT_EQ(FormatDuration(12'000), "12s");
   EXPECT_EQ(FormatDuration(12'400), "12s");
   EXPECT_EQ(FormatDuration(3'720'000), "1h02m");
