@@ -361,6 +361,51 @@ TEST_F(RunsTest, AFlowWithPullRequestPushesItsBranchAndOpensOneWithTheReport) {
   EXPECT_EQ(Sim("GET", "/repos/acme/widgets/pulls?state=all").size(), 1u);
 }
 
+TEST_F(RunsTest, AReviewOfAFlowsPullRequestLoopsBackToItsCoderOnTheSameBranch) {
+  // Issue 15 ("Also"): the flow's PR used to be opened and never followed. Its coder step's
+  // task owns it now, so a review requesting changes makes a follow-up that resumes the coder
+  // on the flow's branch and pushes to the same PR.
+  WriteFlow("ship",
+            "name: ship\npull_request: true\nsteps:\n"
+            "  - id: code\n    agent: claude\n    prompt: \"{{input}}\\nstandin: write a.txt A\"\n"
+            "  - id: review\n    agent: codex\n    needs: [code]\n    read_only: true\n"
+            "    prompt: \"standin: say VERDICT: approve\"\n");
+  ConfigureRuns();
+  StartOrch();
+  int64_t id = OrchJson({"flow", "run", "ship", "--input", "Add a", "--json"})["id"];
+  ASSERT_TRUE(RunEnds(id)) << Log();
+  ASSERT_EQ(Run(id)["status"], "completed") << Run(id).dump(2);
+  Json pulls = Sim("GET", "/repos/acme/widgets/pulls?state=all");
+  ASSERT_EQ(pulls.size(), 1u) << pulls.dump(2);
+  int pr = pulls[0]["number"];
+  std::string branch = "orch/run-" + std::to_string(id);
+  int64_t coder = StepOf(Run(id), "code")["task_id"];
+  EXPECT_EQ(Task(coder)["pr_number"], pr);
+
+  Sim("POST", "/_sim/repos/acme/widgets/pulls/" + std::to_string(pr) + "/reviews",
+      {{"user", "alice"},
+       {"state", "CHANGES_REQUESTED"},
+       {"body", "One more file."},
+       {"comments",
+        Json::array(
+            {{{"path", "a.txt"}, {"line", 1}, {"body", "Add b\nstandin: write b.txt B"}}})}});
+  int64_t child = 0;
+  ASSERT_TRUE(Eventually([&] {
+    for (const Json& t : Tasks()) {
+      if (t["parent_id"] == coder) child = t["id"];
+    }
+    return child != 0;
+  })) << Log();
+  ASSERT_TRUE(Reaches(child, "done")) << Log() << Task(child).dump(2);
+  Json follow_up = Task(child);
+  EXPECT_EQ(follow_up["branch"], branch);
+  EXPECT_EQ(follow_up["route"]["agent"], "claude");  // the coder's agent
+  ProcessResult b =
+      test::Run({"git", "--git-dir", dir_.Sub("origin.git"), "show", branch + ":b.txt"});
+  EXPECT_EQ(b.out, "B\n") << b.err;
+  EXPECT_EQ(Sim("GET", "/repos/acme/widgets/pulls?state=all").size(), 1u);
+}
+
 TEST_F(RunsTest, TheShippedCodeReviewTestFlowLoopsBackToTheCoderAtMostMaxCycles) {
   WriteFile(dir_.Sub("work/.orch.yml"),
             "workflow:\n  test_command: [sh, -c, \"test -f feature.txt && echo tests pass\"]\n");

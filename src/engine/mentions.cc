@@ -179,8 +179,17 @@ Result<MentionHandler::Target> MentionHandler::OnPullRequest(const Project& proj
   if (!owner.ok()) return owner.status();
   if (*owner) {
     if ((*owner)->status == TaskStatus::kDone) {
-      t.reason = t.where + " is finished: task " + std::to_string((*owner)->id) + " is done";
-      return t;
+      // Done with its PR still open: a flow's PR (its step is done), or one approved with
+      // workflow.auto_close_task_on_approval. A merged or closed one is finished.
+      if (!pr) {
+        Result<PullRequest> got = github_.GetPullRequest(*project.repo, m.number);
+        if (!got.ok()) return got.status();
+        pr = *got;
+      }
+      if (pr->state != "open") {
+        t.reason = t.where + " is " + (pr->merged ? "merged" : pr->state);
+        return t;
+      }
     }
     t.kind = Target::Kind::kFollowUp;
     t.parent = **owner;

@@ -264,16 +264,41 @@ Result<std::string> ReviewHandler::Approved(const Project& project, const Task& 
   return "approved: task " + std::to_string(parent.id) + " done";
 }
 
+std::string ReviewHandler::ClosedKey(const Project& project, int64_t pr) const {
+  return "review.closed." + std::to_string(project.id) + "." + std::to_string(pr);
+}
+
+Result<std::vector<Task>> ReviewHandler::Watched(const Project& project) {
+  Result<std::vector<Task>> tasks = store_.ListTasks({.project_id = project.id});
+  if (!tasks.ok()) return tasks.status();
+  std::vector<Task> out;
+  for (const Task& t : *tasks) {
+    if (!t.pr_number || IsFollowUp(t)) continue;
+    if (t.status == TaskStatus::kInReview) {
+      out.push_back(t);
+    } else if (t.run_id && t.status == TaskStatus::kDone) {
+      // A flow's pull request, until it is seen closed.
+      Result<std::optional<std::string>> closed = store_.GetKv(ClosedKey(project, *t.pr_number));
+      if (!closed.ok()) return closed.status();
+      if (!*closed) out.push_back(t);
+    }
+  }
+  return out;
+}
+
 Result<int> ReviewHandler::Sync(const Project& project) {
   if (!project.repo) return 0;
-  Result<std::vector<Task>> tasks =
-      store_.ListTasks({.status = TaskStatus::kInReview, .project_id = project.id});
+  Result<std::vector<Task>> tasks = Watched(project);
   if (!tasks.ok()) return tasks.status();
   int handled = 0;
   for (const Task& t : *tasks) {
-    if (!t.pr_number || IsFollowUp(t)) continue;
     Result<PullRequest> pr = github_.GetPullRequest(*project.repo, *t.pr_number);
     if (!pr.ok()) return pr.status();
+    if (pr->state == "closed" && t.run_id) {
+      ORCH_RETURN_IF_ERROR(
+          store_.SetKv(ClosedKey(project, pr->number), pr->merged ? "merged" : "closed"));
+      continue;
+    }
     if (pr->state == "closed") {
       TaskStatus to = pr->merged ? TaskStatus::kDone : TaskStatus::kNeedsReview;
       Status s =

@@ -23,6 +23,10 @@
 // Sync() looks at every in_review task's PR on each sync, so nothing depends on webhooks:
 // merged -> done, closed -> needs_review, and reviews not handled yet are handled.
 //
+// A flow's pull request (runs/run_engine.h) is owned by the flow's first agent step, its coder:
+// a review requesting changes makes follow-ups that resume the coder's session on the flow's
+// branch, pushing to the same PR; the sync follows it until it is closed.
+//
 // The dispatcher runs follow-ups with the parent's agent, on the parent's branch and worktree,
 // resuming the parent's agent session, one at a time, pushing to the same PR.
 // Thread safety: one thread (the engine's).
@@ -81,6 +85,11 @@ class ReviewHandler {
   Result<std::string> Approved(const Project& project, const Task& parent, int64_t pr,
                                const Review& review);
   std::string HandledKey(const Project& project, int64_t review_id) const;
+  // Set once a flow's pull request is seen closed: the sync stops looking at it.
+  std::string ClosedKey(const Project& project, int64_t pr) const;
+  // The tasks whose pull requests the sync looks at: in_review ones, and the step task that
+  // owns a flow's open pull request.
+  Result<std::vector<Task>> Watched(const Project& project);
 
   SqliteStore& store_;
   GitHubClient& github_;

@@ -543,7 +543,7 @@ void RunEngine::PublishFlow(const RunRecord& run, const Project& project, const 
         !ahead.ok()   ? Result<std::optional<PullRequest>>(ahead.status())
         : *ahead == 0 ? Result<std::optional<PullRequest>>(std::optional<PullRequest>())
                       : publisher_->Publish(project, tree, pr);
-    return [this, run, made, report, status] {
+    return [this, run, made, report, status, task] {
       publishing_.erase(run.id);
       std::string branch = FlowBranch(run.id);
       Status s;
@@ -558,6 +558,10 @@ void RunEngine::PublishFlow(const RunRecord& run, const Project& project, const 
         s = Finish(run, status, report + "\nNothing was committed: no pull request.\n");
       } else {
         spdlog::info("runs: run {}: pull request #{}", run.id, (*made)->number);
+        // Its first step's task owns it, as a task owns its own: a review requesting changes
+        // makes follow-ups that resume that agent's session on the flow's branch (reviews.h).
+        if (task) s = store_.SetTaskPullRequest(*task, (*made)->number);
+        if (!s.ok()) spdlog::error("runs: run {}: {}", run.id, s.message());
         s = Finish(run, status,
                    report + "\nPull request #" + std::to_string((*made)->number) + " (branch " +
                        branch + ").\n");

@@ -9,7 +9,9 @@
 //   - a review step that asks for changes sends the work back to its loop_to step, at most
 //     max_cycles times;
 //   - a completed flow with pull_request: true is pushed and its pull request opened through the
-//     Publisher, on the WorkQueue; reports go to the issue as a comment the same way.
+//     Publisher, on the WorkQueue; reports go to the issue as a comment the same way. The PR is
+//     tied to the first agent step's task, so reviews and @mentions of it become follow-ups on
+//     the flow's branch that resume that agent (engine/reviews.h), as for a task's own PR.
 // So a kill -9 at any moment re-runs no completed step: running steps follow their tasks (the
 // dispatcher adopts live sessions), and a code step that was running starts again (bounded).
 //
