@@ -227,6 +227,14 @@ TEST_F(StreamTest, StreamPrintsTheRunForPeopleWithoutRawJson) {
   EXPECT_THAT(r.out, HasSubstr("■ done: standin claude 3 directive(s) done"));  // the contract
   EXPECT_THAT(r.out, ::testing::ContainsRegex("── done · [0-9.hms]+ · [0-9,]+ tokens in, [0-9,]+ "
                                               "out · \\$0\\.0123\n$"));
+  // On a terminal (script(1) gives it one), the same in colour.
+  if (std::filesystem::exists("/usr/bin/script")) {
+    ProcessResult tty =
+        test::Run({"/usr/bin/script", "-qec",
+                   std::string(ORCH_BINARY) + " stream " + std::to_string(id), "/dev/null"},
+                  dir_.path(), Env());
+    EXPECT_THAT(tty.out, HasSubstr("\x1b[33m✎ notes.txt\x1b[0m")) << tty.out << tty.err;
+  }
   // --json: the same events, one JSON object a line, the last one final.
   ProcessResult j = Orch({"stream", "--json", std::to_string(id)});
   EXPECT_EQ(j.exit_code, 0) << j.err;
@@ -304,6 +312,11 @@ TEST_F(StreamTest, TheEventsEndpointResumesAfterLastEventId) {
     EXPECT_EQ(after.front(), all[i + 1]);
   }
   EXPECT_EQ(ReadEvents(id, "0").size(), all.size());
+  // The final event's id is the end's byte offset: resuming there gives only the final.
+  EXPECT_EQ(all.back().first.find(':'), std::string::npos) << all.back().first;
+  std::vector<std::pair<std::string, Json>> tail = ReadEvents(id, all.back().first);
+  ASSERT_EQ(tail.size(), 1u);
+  EXPECT_EQ(tail[0].second["kind"], "final");
   httplib::Result bad =
       Api()->Get("/api/tasks/" + std::to_string(id) + "/events",
                  {{"Authorization", "Bearer " + Token()}, {"Last-Event-ID", "x"}});

@@ -141,8 +141,9 @@ Result<EventCursor> ParseEventCursor(std::string_view id) {
 }
 
 std::string FormatAgentEventSse(const AgentEvent& e) {
-  return "id: " + std::to_string(e.line_offset) + ":" + std::to_string(e.index) +
-         "\ndata: " + AgentEventToJson(e) + "\n\n";
+  std::string id = std::to_string(e.line_offset);
+  if (e.index >= 0) id += ":" + std::to_string(e.index);
+  return "id: " + id + "\ndata: " + AgentEventToJson(e) + "\n\n";
 }
 
 }  // namespace orch

@@ -67,7 +67,8 @@ struct EventCursor {
 // "123:2" or a bare byte offset "123" (a line's start). InvalidArgument otherwise.
 Result<EventCursor> ParseEventCursor(std::string_view id);
 
-// "id: <line_offset>:<index>\ndata: <AgentEventToJson>\n\n".
+// "id: <line_offset>:<index>\ndata: <AgentEventToJson>\n\n"; the id is the bare offset when
+// `index` is negative (the final event: resuming there misses nothing a later attempt adds).
 std::string FormatAgentEventSse(const AgentEvent& event);
 
 }  // namespace orch

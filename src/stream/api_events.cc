@@ -74,7 +74,9 @@ void ApiServer::Events(const httplib::Request& req, httplib::Response& res) {
           final.kind = AgentEventKind::kFinal;
           final.duration_ms = RunsMillis(*sub);
           final.line_offset = sub->offset;
-          final.index = 0;
+          // A bare offset: a client that resumes from it (orch stream following a task that
+          // starts again) gets the next attempt's first line, which begins there too.
+          final.index = -1;
           state->seen = {};
           if (send({final}) == Sent::kFailed) return false;
           sink.done();

@@ -282,6 +282,11 @@ TEST(NormalizeTest, EventIdsNameTheLineAndTheEventInIt) {
   e.line_offset = 1840;
   e.index = 2;
   EXPECT_EQ(FormatAgentEventSse(e), "id: 1840:2\ndata: {\"kind\":\"text\",\"text\":\"hi\"}\n\n");
+  AgentEvent final;
+  final.kind = Kind::kFinal;
+  final.line_offset = 1900;
+  final.index = -1;
+  EXPECT_EQ(FormatAgentEventSse(final), "id: 1900\ndata: {\"kind\":\"final\"}\n\n");
   Result<EventCursor> cursor = ParseEventCursor("1840:2");
   ASSERT_TRUE(cursor.ok());
   EXPECT_EQ(cursor->offset, 1840u);
