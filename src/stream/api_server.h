@@ -12,7 +12,8 @@
 //                                 event `id: <line offset>:<index>`, `data: {"kind", "task_id",
 //                                 ...}` (AgentEventToJson); resumes after Last-Event-ID (such an
 //                                 id, or a byte offset at a line's start); ends with a `final`
-//                                 event carrying the runs' duration_ms. 404, 410 as the stream.
+//                                 event (its id the end's byte offset) carrying the runs'
+//                                 duration_ms. 404, 410 as the stream.
 //
 //   POST /api/runs {project, flow, input, model?}   starts a flow run (runs.h): 201 with the
 //                                 run as GET /api/runs/{id} shows it; 400 for bad JSON or a
