@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "agents/attempt_outcome.h"
-#include "engine/reviews.h"
+#include "engine/follow_ups.h"
 
 namespace orch {
 namespace {

@@ -37,26 +37,14 @@
 
 #include "base/status.h"
 #include "config/config_set.h"
+#include "engine/follow_ups.h"
 #include "github/github.h"
 #include "github/trust.h"
 #include "store/store.h"
 
 namespace orch {
 
-// The diff hunk of a follow-up is cut past this many characters.
-constexpr size_t kMaxDiffHunk = 2000;
-
 class MentionHandler;
-
-// The task that owns pull request `pr`: the one whose work opened it, not a follow-up. The PR's
-// number reaches the task only when the engine applies the attempt that opened it, a moment
-// after GitHub has it; an event in between finds the task by the PR's branch (`head`, when
-// known), and ties the PR to it.
-Result<std::optional<Task>> PullRequestOwner(SqliteStore& store, const Project& project, int64_t pr,
-                                             const std::string& head);
-// orch names its branches orch/...: a PR on one that no task owns yet may be a race with the
-// task's own bookkeeping, so its delivery is retried rather than dropped.
-inline bool MayBeOurs(const std::string& head) { return head.rfind("orch/", 0) == 0; }
 
 class ReviewHandler {
  public:
