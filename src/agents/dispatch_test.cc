@@ -301,6 +301,36 @@ TEST_F(DispatcherTest, ADoneTasksWorkTreeIsPooledAndTheNextTaskStartsInIt) {
   EXPECT_THAT(OriginHas("orch/8-issue-8"), ::testing::Not(HasSubstr("Issue 7")));
 }
 
+TEST_F(DispatcherTest, AfterACrashMidLendingAdoptDiscardsATreeItsAttemptNeverStartedIn) {
+  // orch died while a pooled tree was being switched for task 9's attempt: the tree sits at the
+  // task's path, the store says it is being lent, and the attempt has no session and no spec.
+  // Adopt discards the tree, so the retry gets a whole one, and the pool is empty.
+  Task t = AddIssueTask("9", "standin: write a.txt x\n");
+  std::string tree = runner_->WorktreePath(project_.name, "orch/9-issue-9");
+  ASSERT_TRUE(
+      git_.AddWorktree({.repo = dir_.Sub("work"), .branch = "orch/9-issue-9", .path = tree}).ok());
+  ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kNew, TaskStatus::kRouted, {"t", "t"}).ok());
+  ASSERT_TRUE(
+      store_->Transition(t.id, TaskStatus::kRouted, TaskStatus::kInProgress, {"t", "t"}).ok());
+  Attempt row;
+  row.task_id = t.id;
+  row.agent = "claude";
+  row.tmux_session = SessionName(project_.name, t.id);
+  row.run_dir = runner_->AttemptDir(t.id, 1);
+  row.worktree = tree;
+  ASSERT_TRUE(store_->StartAttempt(row).ok());
+  ASSERT_TRUE(store_
+                  ->SavePooledWorktree({.slot = runner_->PoolDir(project_.name) + "/1",
+                                        .project_id = project_.id,
+                                        .state = PoolState::kLending,
+                                        .other_path = tree,
+                                        .task_id = t.id})
+                  .ok());
+  ASSERT_TRUE(dispatcher_->Adopt().ok());
+  EXPECT_FALSE(files_.Exists(tree));
+  EXPECT_THAT(*store_->ListPooledWorktrees(), ::testing::IsEmpty());
+}
+
 TEST_F(DispatcherTest, AdoptSendsAnInProgressTaskWithoutARunBackToRouted) {
   // orch stopped between moving the task and recording its run.
   Task t = AddIssueTask("11", "x");

@@ -248,6 +248,31 @@ TEST_F(GitWorktreeTest, WorkTreesAddedFromManyThreadsAtOnceAllSucceed) {
   EXPECT_EQ(all->size(), static_cast<size_t>(kThreads));
 }
 
+TEST_F(GitWorktreeTest, LibgitsOwnCheckoutMakesTheSameWorkTree) {
+  // CheckoutTool::kLibgit2, kept for orch_worktree_bench's comparison, makes what `git worktree
+  // add` (the default) makes.
+  Libgit2Git libgit2(CheckoutTool::kLibgit2);
+  Result<Worktree> wt = libgit2.AddWorktree(
+      {.repo = checkout(), .branch = "orch/13-lib", .path = wt_path("orch/13-lib")});
+  ASSERT_TRUE(wt.ok()) << wt.status().message();
+  EXPECT_EQ(Git({"rev-parse", "--abbrev-ref", "HEAD"}, wt->path), "orch/13-lib");
+  EXPECT_EQ(Git({"status", "--porcelain"}, wt->path), "");
+  EXPECT_EQ(test::ReadFile(wt->path + "/src/a.txt"), "a\n");
+}
+
+TEST_F(GitWorktreeTest, AReuseThatFailsLeavesNeitherTreeNorBranch) {
+  // The pooled tree is gone (deleted by hand): the reuse fails and leaves nothing behind, so a
+  // retry makes a fresh tree.
+  std::string pooled = dir_.Sub("pool/1");
+  Result<Worktree> wt = git_.ReuseWorktree(
+      {.repo = checkout(), .branch = "orch/14-gone", .path = wt_path("orch/14-gone")}, pooled);
+  EXPECT_FALSE(wt.ok());
+  EXPECT_THAT(wt.status().message(), HasSubstr("reusing the pooled work tree"));
+  EXPECT_FALSE(fs::exists(wt_path("orch/14-gone")));
+  EXPECT_EQ(Git({"branch", "--list", "orch/14-gone"}, checkout()), "");
+  EXPECT_TRUE(MustAdd("orch/14-gone").created_branch);
+}
+
 TEST_F(GitWorktreeTest, ListWorktreesOfTheCheckout) {
   EXPECT_TRUE(git_.ListWorktrees(checkout())->empty());
   Worktree a = MustAdd("orch/11-a");
