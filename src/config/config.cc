@@ -536,6 +536,8 @@ void Reader::ReadWorkflow(const YAML::Node& node, const std::string& path) {
        {"keep_ignored", [&](auto& v, auto& k) { Bool(v, k, &wf.keep_ignored); }},
        {"mentions_on_foreign_prs",
         [&](auto& v, auto& k) { Bool(v, k, &wf.mentions_on_foreign_prs); }},
+       {"max_ci_fix_attempts",
+        [&](auto& v, auto& k) { Int(v, k, 0, 100, &wf.max_ci_fix_attempts); }},
        {"sandbox", [&](auto& v, auto& k) { Enum(v, k, kSandboxes, &wf.sandbox); }},
        {"test_command", [&](auto& v, auto& k) { List(v, k, &wf.test_command); }}});
 }

@@ -100,6 +100,8 @@ struct WorkflowConfig {
   bool keep_ignored = false;
   // An @mention on a pull request orch did not open works on that PR's branch too.
   bool mentions_on_foreign_prs = false;
+  // Follow-ups made for failing checks on one task's PR before it goes to needs_review.
+  int max_ci_fix_attempts = 3;
   Sandbox sandbox = Sandbox::kWorkspaceWrite;
   // The project's test command (an argv, never a shell line): flows' `{{test_command}}`.
   std::vector<std::string> test_command;

@@ -126,6 +126,7 @@ void EmitWorkflow(YAML::Emitter& out, const WorkflowConfig& w) {
   out << YAML::Key << "auto_close_task_on_approval" << YAML::Value << w.auto_close_task_on_approval;
   out << YAML::Key << "keep_ignored" << YAML::Value << w.keep_ignored;
   out << YAML::Key << "mentions_on_foreign_prs" << YAML::Value << w.mentions_on_foreign_prs;
+  out << YAML::Key << "max_ci_fix_attempts" << YAML::Value << w.max_ci_fix_attempts;
   out << YAML::Key << "sandbox" << YAML::Value << SandboxName(w.sandbox);
   EmitList(out, "test_command", w.test_command);
   out << YAML::EndMap;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "agents/dispatch.h"
+#include "engine/ci.h"
 #include "engine/jobs.h"
 #include "engine/reviews.h"
 #include "runs/run_engine.h"
@@ -55,6 +56,8 @@ Engine::Engine(SqliteStore& store, ConfigSet configs, const Clock& clock, GitHub
     mentions_ = std::make_unique<MentionHandler>(store_, *github_, *trust_, configs_);
     intake_->set_reviews(reviews_.get());
     intake_->set_mentions(mentions_.get());
+    ci_ = std::make_unique<CiHandler>(store_, *github_, configs_);
+    intake_->set_ci(ci_.get());
     reviews_->set_mentions(mentions_.get());
     intake_->set_run_starter(
         [this](const Project& p, const IntakeDecision& d) -> Result<std::string> {
@@ -269,18 +272,16 @@ Result<int> Engine::SyncIfDue() {
       Status record = watch_->CheckGitHubRecord(*github_, *p.repo);
       if (!record.ok()) spdlog::warn("sync: {}: webhook record: {}", *p.repo, record.message());
     }
-    // Reviews and PR states of in_review tasks, and comments mentioning orch, so nothing
-    // depends on webhooks alone.
-    Result<int> reviewed = reviews_->Sync(p);
-    if (!reviewed.ok()) {
-      spdlog::warn("sync: {}: reviews: {}", *p.repo, reviewed.status().message());
-      if (first.ok()) first = reviewed.status();
-    }
-    Result<int> mentioned = mentions_->Sync(p);
-    if (!mentioned.ok()) {
-      spdlog::warn("sync: {}: mentions: {}", *p.repo, mentioned.status().message());
-      if (first.ok()) first = mentioned.status();
-    }
+    // Reviews and PR states of in_review tasks, comments mentioning orch and the checks of
+    // orch's pull requests, so nothing depends on webhooks alone. Each goes on if one fails.
+    auto note = [&](const char* what, const Status& s) {
+      if (s.ok()) return;
+      spdlog::warn("sync: {}: {}: {}", *p.repo, what, s.message());
+      if (first.ok()) first = s;
+    };
+    note("reviews", reviews_->Sync(p).status());
+    note("mentions", mentions_->Sync(p).status());
+    note("checks", ci_->Sync(p).status());
     if (r->not_modified) {
       spdlog::debug("sync: {}: not modified", *p.repo);
     } else {

@@ -6,7 +6,8 @@
 //      it did, or failed (to be retried with backoff);
 //   2. checks the webhook receiver's health every engine.webhook_health_check_interval, and
 //      enters or leaves polling fallback mode, logging the change and its reason;
-//   3. syncs every project with GitHub when due (issues, reviews, comments mentioning orch): every
+//   3. syncs every project with GitHub when due (issues, reviews, comments mentioning orch, the
+//      checks of orch's open pull requests): every
 //   engine.sync_interval, or every
 //      engine.fallback_sync_interval while in fallback mode; a change the sync finds that no
 //      webhook delivery brought within a grace period (delivery_watch.h) also enters fallback
@@ -41,6 +42,7 @@ namespace orch {
 class Dispatcher;
 class RunEngine;
 class ReviewHandler;
+class CiHandler;
 class JobScheduler;
 
 struct TickReport {
@@ -117,6 +119,7 @@ class Engine {
   std::unique_ptr<Syncer> syncer_;
   std::unique_ptr<ReviewHandler> reviews_;
   std::unique_ptr<MentionHandler> mentions_;
+  std::unique_ptr<CiHandler> ci_;
   IntakeRules rules_;
   std::string identity_error_;  // the last failure to learn rules_.bot_login, logged once
   bool fallback_ = false;

@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json_fields.h"
+#include "engine/ci.h"
 #include "engine/reviews.h"
+#include "github/github_rest.h"
 
 namespace orch {
 namespace {
@@ -142,6 +144,25 @@ IntakeDecision FromReview(const Json& p) {
   return d;
 }
 
+// check_run, check_suite and workflow_run: only completed ones matter.
+IntakeDecision FromChecks(const std::string& event_type, const Json& p) {
+  if (Str(p, "action") != "completed") {
+    return Ignore(event_type + "." + Str(p, "action") + " is not used");
+  }
+  IntakeDecision d;
+  if (event_type == "check_run") {
+    d.action = IntakeAction::kCheck;
+    d.check = ParseCheckRun(Obj(p, "check_run"));
+    d.reason = "check " + d.check.name + " " + d.check.conclusion;
+    return d;
+  }
+  const Json& what = Obj(p, event_type.c_str());  // "check_suite" or "workflow_run"
+  d.action = IntakeAction::kCommitChecks;
+  d.head_sha = Str(what, "head_sha");
+  d.reason = event_type + " " + Str(what, "conclusion");
+  return d;
+}
+
 }  // namespace
 
 bool IsTriggerLabel(const std::string& label, const IntakeRules& rules) {
@@ -154,7 +175,12 @@ IntakeDecision DecideEvent(const std::string& event_type, const Json& p, const I
   GitHubUser sender = UserOf(Obj(p, "sender"));
   std::string repo = Str(Obj(p, "repository"), "full_name");
   IntakeDecision d;
-  if (!rules.bot_login.empty() && SameLogin(sender.login, rules.bot_login)) {
+  bool checks =
+      event_type == "check_run" || event_type == "check_suite" || event_type == "workflow_run";
+  if (checks) {
+    // Their sender is whoever pushed the commit: orch itself, for its own pull requests.
+    d = FromChecks(event_type, p);
+  } else if (!rules.bot_login.empty() && SameLogin(sender.login, rules.bot_login)) {
     d = Ignore("orch's own event (" + sender.login + ")");
   } else if (event_type == "issues") {
     d = FromIssueEvent(p, rules);
@@ -217,6 +243,12 @@ Result<std::string> Intake::Apply(const Project& project, const IntakeDecision& 
     case IntakeAction::kMention:
       if (!mentions_) return std::string("ignored: mentions are not handled here");
       return mentions_->Apply(project, d.mention);
+    case IntakeAction::kCheck:
+      if (!ci_) return std::string("ignored: checks are not followed here");
+      return ci_->ApplyCheck(project, d.check);
+    case IntakeAction::kCommitChecks:
+      if (!ci_) return std::string("ignored: checks are not followed here");
+      return ci_->ApplyCommit(project, d.head_sha);
     case IntakeAction::kStartRun: {
       if (!start_run_) return std::string("ignored: runs are not driven here");
       Result<TrustVerdict> trust = trust_.Check(d.repo.empty() ? *project.repo : d.repo, d.actor);

@@ -8,6 +8,8 @@
 //   pull_request_review_comment created, @<bot>   issue, or a follow-up on orch's PR
 //   pull_request closed, merged        -> its task done;  closed unmerged -> needs_review
 //   pull_request_review submitted      -> the review handler (reviews.h): follow-ups, approval
+//   check_run, check_suite, workflow_run completed -> the CI handler (ci.h); these name whoever
+//                                         pushed as sender, orch itself included, and are kept
 //   anything else, and every event whose sender is orch itself -> recorded, ignored
 // Work starts only for trusted actors (trust.h); everything ignored says why.
 //
@@ -45,8 +47,10 @@ enum class IntakeAction {
   kPrMerged,
   kPrClosed,
   kReview,
-  kMention,  // a comment mentioning orch (mentions.h)
-  kStartRun  // an orch:debug or orch:plan label (runs.h)
+  kMention,       // a comment mentioning orch (mentions.h)
+  kCheck,         // a check run completed (ci.h)
+  kCommitChecks,  // a check suite or workflow run on a commit completed (ci.h)
+  kStartRun       // an orch:debug or orch:plan label (runs.h)
 };
 
 // Labels that start an orchestrated run on the issue instead of a task.
@@ -69,9 +73,12 @@ struct IntakeDecision {
   Review review;          // for kReview (state upper-cased as REST has it)
   std::string run_kind;   // for kStartRun: "debug" or "plan"
   Mention mention;        // for kMention
+  CheckRun check;         // for kCheck
+  std::string head_sha;   // for kCommitChecks
 };
 
 class ReviewHandler;
+class CiHandler;
 
 bool IsTriggerLabel(const std::string& label, const IntakeRules& rules);
 
@@ -89,6 +96,8 @@ class Intake {
   void set_reviews(ReviewHandler* reviews) { reviews_ = reviews; }
   // Where kMention decisions go; without one they are recorded and ignored.
   void set_mentions(MentionHandler* mentions) { mentions_ = mentions; }
+  // Where kCheck and kCommitChecks decisions go; without one they are recorded and ignored.
+  void set_ci(CiHandler* ci) { ci_ = ci; }
   // What starts a run for a trusted kStartRun (once per issue and kind: it says so when the
   // run exists); without one they are recorded and ignored.
   using RunStarter = std::function<Result<std::string>(const Project&, const IntakeDecision&)>;
@@ -108,6 +117,7 @@ class Intake {
   TrustPolicy& trust_;
   ReviewHandler* reviews_ = nullptr;
   MentionHandler* mentions_ = nullptr;
+  CiHandler* ci_ = nullptr;
   RunStarter start_run_;
 };
 

@@ -79,6 +79,7 @@ struct PullRequest {
   std::string base_ref;
   std::string html_url;
   std::string head_repo = "";  // head.repo.full_name: another repository for a fork's PR
+  std::string head_sha = "";   // head.sha: the commit its checks run on
 };
 
 struct NewPullRequest {
@@ -116,6 +117,21 @@ struct CheckRun {
   std::string name;
   std::string status;      // "queued", "in_progress", "completed"
   std::string conclusion;  // when completed: "success", "failure", ...
+  int64_t id = 0;          // for GitHub Actions also the job's id (its log)
+  std::string head_sha = "";
+  std::string head_branch = "";  // check_suite.head_branch
+  std::string html_url = "";
+  std::string title = "";  // output.title and output.summary
+  std::string summary = "";
+  std::vector<int64_t> pull_requests = {};  // open PRs whose head is head_sha
+};
+
+// One annotation of a check run (GET .../check-runs/{id}/annotations).
+struct CheckAnnotation {
+  std::string path;
+  int64_t start_line = 0;
+  std::string level;  // "notice", "warning", "failure"
+  std::string message;
 };
 
 // A repository webhook (GET /repos/{owner}/{repo}/hooks).
@@ -212,6 +228,11 @@ class GitHubClient {
                                                      const std::string& login) = 0;
   virtual Result<std::vector<CheckRun>> ListCheckRuns(const std::string& repo,
                                                       const std::string& ref) = 0;
+  virtual Result<std::vector<CheckAnnotation>> ListCheckAnnotations(const std::string& repo,
+                                                                    int64_t check_run_id) = 0;
+  // A GitHub Actions job's log as text (GitHub redirects to a short-lived URL elsewhere, which is
+  // fetched without orch's credentials).
+  virtual Result<std::string> GetJobLog(const std::string& repo, int64_t job_id) = 0;
   // The repository's webhooks, and GitHub's record of one hook's newest deliveries (newest
   // first, at most `per_page`). Reading them needs admin rights on the repository (a token's
   // `admin:repo_hook` or `repo` scope, an App's webhooks permission): GitHub answers 404 or 403

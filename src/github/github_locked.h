@@ -76,6 +76,13 @@ class LockedGitHubClient : public GitHubClient {
                                               const std::string& ref) override {
     ORCH_LOCKED(ListCheckRuns(r, ref));
   }
+  Result<std::vector<CheckAnnotation>> ListCheckAnnotations(const std::string& r,
+                                                            int64_t id) override {
+    ORCH_LOCKED(ListCheckAnnotations(r, id));
+  }
+  Result<std::string> GetJobLog(const std::string& r, int64_t id) override {
+    ORCH_LOCKED(GetJobLog(r, id));
+  }
   Result<std::vector<RepoHook>> ListRepoHooks(const std::string& r) override {
     ORCH_LOCKED(ListRepoHooks(r));
   }

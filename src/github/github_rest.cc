@@ -49,8 +49,28 @@ PullRequest ParsePull(const Json& j) {
   p.base_ref = Str(JsonObject(j, "base"), "ref");
   p.html_url = Str(j, "html_url");
   p.head_repo = Str(JsonObject(JsonObject(j, "head"), "repo"), "full_name");
+  p.head_sha = Str(JsonObject(j, "head"), "sha");
   return p;
 }
+
+}  // namespace
+
+CheckRun ParseCheckRun(const Json& j) {
+  CheckRun c{Str(j, "name"), Str(j, "status"), Str(j, "conclusion")};
+  c.id = Int(j, "id");
+  c.head_sha = Str(j, "head_sha");
+  c.head_branch = Str(JsonObject(j, "check_suite"), "head_branch");
+  c.html_url = Str(j, "html_url");
+  c.title = Str(JsonObject(j, "output"), "title");
+  c.summary = Str(JsonObject(j, "output"), "summary");
+  auto prs = j.find("pull_requests");
+  if (prs != j.end() && prs->is_array()) {
+    for (const Json& pr : *prs) c.pull_requests.push_back(Int(pr, "number"));
+  }
+  return c;
+}
+
+namespace {
 
 // The number at the end of an issue_url or pull_request_url (".../issues/12"), or 0.
 int64_t TrailingNumber(const std::string& url) {
@@ -128,6 +148,7 @@ struct RestGitHubClient::Call {
   std::string what = "";    // for messages: "listing issues of acme/widgets"
   std::string body = "";
   std::string etag = "";
+  bool redirect = false;  // a 3xx is an answer (its Location), not an error
 };
 
 RestGitHubClient::RestGitHubClient(std::unique_ptr<HttpSession> session,
@@ -164,6 +185,7 @@ Result<HttpResponse> RestGitHubClient::Do(const Call& call) {
   if (!remaining.empty() && std::atoll(remaining.c_str()) < 100 && r->status != 304) {
     spdlog::warn("github: {} requests left until the rate limit resets", remaining);
   }
+  if (call.redirect && r->status / 100 == 3 && !r->Header("location").empty()) return r;
   Status s = StatusFromResponse(*r, call.what, clock_.NowUnix());
   if (!s.ok()) return s;
   return r;
@@ -452,12 +474,43 @@ Result<std::vector<CheckRun>> RestGitHubClient::ListCheckRuns(const std::string&
       repo, "/repos/" + repo + "/commits/" + Escape(ref, true) + "/check-runs?per_page=100",
       what);  // branch names keep their slashes, as GitHub expects
   if (!pages.ok()) return pages.status();
-  return ParseList<CheckRun>(
-      *pages, what,
-      [](const Json& j) {
-        return CheckRun{Str(j, "name"), Str(j, "status"), Str(j, "conclusion")};
-      },
-      "check_runs");
+  return ParseList<CheckRun>(*pages, what, ParseCheckRun, "check_runs");
+}
+
+Result<std::vector<CheckAnnotation>> RestGitHubClient::ListCheckAnnotations(const std::string& repo,
+                                                                            int64_t id) {
+  std::string what = "listing annotations of check run " + std::to_string(id);
+  Result<std::vector<std::string>> pages = GetAllPages(
+      repo, "/repos/" + repo + "/check-runs/" + std::to_string(id) + "/annotations?per_page=100",
+      what);
+  if (!pages.ok()) return pages.status();
+  return ParseList<CheckAnnotation>(*pages, what, [](const Json& j) {
+    return CheckAnnotation{Str(j, "path"), Int(j, "start_line"), Str(j, "annotation_level"),
+                           Str(j, "message")};
+  });
+}
+
+Result<std::string> RestGitHubClient::GetJobLog(const std::string& repo, int64_t job_id) {
+  std::string what = "reading the log of job " + std::to_string(job_id);
+  Result<HttpResponse> r =
+      Do({.repo = repo,
+          .target = "/repos/" + repo + "/actions/jobs/" + std::to_string(job_id) + "/logs",
+          .what = what,
+          .redirect = true});
+  if (!r.ok()) return r.status();
+  if (r->status / 100 == 2) return r->body;
+  // The log lives elsewhere, at a signed URL: asked for without orch's token.
+  std::string location = r->Header("location");
+  size_t scheme = location.find("://");
+  if (scheme == std::string::npos) return Status::IOError(what, "a redirect without a URL");
+  std::string origin = location.substr(0, location.find('/', scheme + 3));
+  Result<std::unique_ptr<HttpSession>> blob = HttpSession::Open(origin);
+  if (!blob.ok()) return blob.status().Prefixed(what);
+  Result<HttpResponse> log =
+      (*blob)->Send("GET", location, {{"User-Agent", std::string("orch/") + ORCH_VERSION}});
+  if (!log.ok()) return log.status().Prefixed(what);
+  ORCH_RETURN_IF_ERROR(StatusFromResponse(*log, what, clock_.NowUnix()));
+  return log->body;
 }
 
 Result<std::vector<RepoHook>> RestGitHubClient::ListRepoHooks(const std::string& repo) {

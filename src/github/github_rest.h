@@ -12,6 +12,7 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,9 @@
 #include "github/http_session.h"
 
 namespace orch {
+
+// A check run as REST and the check_run webhook write it (the same object in both).
+CheckRun ParseCheckRun(const nlohmann::json& j);
 
 class RestGitHubClient : public GitHubClient {
  public:
@@ -65,6 +69,9 @@ class RestGitHubClient : public GitHubClient {
                                                         int64_t review_id) override;
   Result<std::string> CollaboratorPermission(const std::string& repo,
                                              const std::string& login) override;
+  Result<std::vector<CheckAnnotation>> ListCheckAnnotations(const std::string& repo,
+                                                            int64_t check_run_id) override;
+  Result<std::string> GetJobLog(const std::string& repo, int64_t job_id) override;
   Result<std::vector<CheckRun>> ListCheckRuns(const std::string& repo,
                                               const std::string& ref) override;
   Result<std::vector<RepoHook>> ListRepoHooks(const std::string& repo) override;

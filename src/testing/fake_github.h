@@ -33,7 +33,10 @@ class FakeGitHub : public GitHubClient {
   std::vector<std::string> reactions;    // "<issue|review> <comment id> <content>", in order
   std::vector<NewPullRequest> opened;    // pull requests opened, in order (number 100 + i)
   std::map<int64_t, PullRequest> pulls;  // what GetPullRequest finds
-  std::map<int64_t, std::vector<Comment>> threads;  // what ListComments finds, by issue
+  std::vector<CheckRun> check_runs;      // ListCheckRuns: those whose sha or branch is asked
+  std::map<int64_t, std::vector<CheckAnnotation>> annotations;  // by check run id
+  std::map<int64_t, std::string> job_logs;                      // by job (= check run) id
+  std::map<int64_t, std::vector<Comment>> threads;              // what ListComments finds, by issue
 
   Result<GitHubUser> AuthenticatedUser() override {
     if (Status s = Called("user"); !s.ok()) return s;
@@ -152,8 +155,22 @@ class FakeGitHub : public GitHubClient {
     auto it = permissions.find(login);
     return it == permissions.end() ? std::string("none") : it->second;
   }
-  Result<std::vector<CheckRun>> ListCheckRuns(const std::string&, const std::string&) override {
-    return std::vector<CheckRun>{};
+  Result<std::vector<CheckRun>> ListCheckRuns(const std::string&, const std::string& ref) override {
+    if (Status s = Called("check runs " + ref); !s.ok()) return s;
+    std::vector<CheckRun> out;
+    for (const CheckRun& c : check_runs) {
+      if (c.head_sha == ref || c.head_branch == ref) out.push_back(c);
+    }
+    return out;
+  }
+  Result<std::vector<CheckAnnotation>> ListCheckAnnotations(const std::string&,
+                                                            int64_t id) override {
+    return annotations[id];
+  }
+  Result<std::string> GetJobLog(const std::string&, int64_t id) override {
+    auto it = job_logs.find(id);
+    if (it == job_logs.end()) return Status::NotFound("job " + std::to_string(id));
+    return it->second;
   }
   Result<std::vector<RepoHook>> ListRepoHooks(const std::string&) override {
     if (Status s = Called("hooks"); !s.ok()) return s;

@@ -1,0 +1,61 @@
+// CiHandler: a failing check on orch's pull request becomes work on that pull request.
+//
+//   a check run on the PR's head commit completes as failure or timed_out
+//       -> one follow-up per failing head commit (source review, source id "ci <sha>"), on the
+//          PR's branch, resuming the agent that wrote it; its body holds the check's name and
+//          conclusion, its annotations (file:line: message) and the last kLogTailLines lines of
+//          its job's log (secrets redacted); the task's reason and a comment on the PR say so.
+//          After workflow.max_ci_fix_attempts such follow-ups, the task goes to needs_review.
+//   a check run on the head commit passes after a failure -> the task's reason says the checks
+//          pass and it waits for review again.
+//   a check on another commit (older than orch's last push), another branch, a PR orch does
+//          not own, or a task not in review -> recorded, ignored.
+// check_run deliveries say which check; check_suite and workflow_run deliveries name a commit,
+// whose check runs are then listed. These events name as sender whoever pushed, orch itself
+// for its own PRs, so intake does not drop them as orch's own. Sync() asks the checks of every
+// in_review task's PR head, so nothing depends on webhooks. The same check seen twice makes one
+// follow-up (keyed by the commit).
+//
+// Thread safety: one thread (the engine's).
+#ifndef ORCH_ENGINE_CI_H_
+#define ORCH_ENGINE_CI_H_
+
+#include <string>
+
+#include "base/status.h"
+#include "config/config_set.h"
+#include "github/github.h"
+#include "store/store.h"
+
+namespace orch {
+
+// How much of a failed job's log a follow-up carries.
+constexpr int kLogTailLines = 200;
+
+class CiHandler {
+ public:
+  CiHandler(SqliteStore& store, GitHubClient& github, ConfigSet configs)
+      : store_(store), github_(github), configs_(std::move(configs)) {}
+
+  // A completed (or not) check run of `project`'s repository; says what it did. Fails only when
+  // the store or GitHub did (the caller retries).
+  Result<std::string> ApplyCheck(const Project& project, const CheckRun& check);
+  // A commit whose checks completed (check_suite, workflow_run): applies each of its check runs.
+  Result<std::string> ApplyCommit(const Project& project, const std::string& head_sha);
+  // The checks of each in_review task's PR head. Returns how many made or changed something.
+  Result<int> Sync(const Project& project);
+
+ private:
+  Result<std::string> Failed(const Project& project, const Task& parent, int64_t pr,
+                             const CheckRun& check);
+  std::string FollowUpBody(const Project& project, const Task& parent, int64_t pr,
+                           const CheckRun& check);
+
+  SqliteStore& store_;
+  GitHubClient& github_;
+  ConfigSet configs_;
+};
+
+}  // namespace orch
+
+#endif  // ORCH_ENGINE_CI_H_
