@@ -161,19 +161,120 @@ Reply ClosePull(Sim& sim, const Call& call) {
   return Close(sim, call);
 }
 
-Reply SetCheckRun(Sim& sim, const Call& call) {
-  Repo* repo = FindRepo(sim, call);
-  if (repo == nullptr) return NotFound();
-  const std::string ref = BodyString(call, "ref");
+// The `annotations` of a check run body; fails with InvalidArgument for a malformed entry.
+Result<std::vector<Annotation>> ReadAnnotations(const json& list) {
+  std::vector<Annotation> out;
+  if (!list.is_array()) return Status::InvalidArgument("CheckRun", "annotations must be a list");
+  for (const json& a : list) {
+    if (!a.is_object()) return Status::InvalidArgument("CheckRun", "an annotation is an object");
+    Annotation one{a.value("path", ""),       a.value("start_line", 0),
+                   a.value("end_line", 0),    a.value("annotation_level", "failure"),
+                   a.value("message", ""),    a.value("title", ""),
+                   a.value("raw_details", "")};
+    if (one.end_line == 0) one.end_line = one.start_line;
+    if (one.path.empty() || one.message.empty() || one.start_line <= 0) {
+      return Status::InvalidArgument("CheckRun", "annotations need path, start_line and message");
+    }
+    if (one.level != "notice" && one.level != "warning" && one.level != "failure") {
+      return Status::InvalidArgument("CheckRun",
+                                     "annotation_level must be notice, warning or failure");
+    }
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
+// A check run as the body describes it, on `head_sha` or on the commit `ref` resolves to.
+Result<CheckRun> ReadCheckRun(const Sim& sim, const Repo& repo, const Call& call) {
   CheckRun in;
+  const std::string ref = BodyString(call, "ref");
+  in.head_sha = BodyString(call, "head_sha");
   in.name = BodyString(call, "name");
   in.status = BodyString(call, "status", "completed");
   in.conclusion = BodyString(call, "conclusion");
-  if (ref.empty() || in.name.empty()) {
-    return FromStatus(Status::InvalidArgument("CheckRun", "ref and name are required"));
+  in.log = BodyString(call, "log");
+  if ((ref.empty() && in.head_sha.empty()) || in.name.empty()) {
+    return Status::InvalidArgument("CheckRun", "head_sha (or ref) and name are required");
   }
-  const CheckRun& run = sim.state.SetCheckRun(*repo, ref, in);
-  return JsonReply(200, {{"check_run", CheckRunJson(*repo, run, ref, call.urls)}});
+  if (in.status != "queued" && in.status != "in_progress" && in.status != "completed") {
+    return Status::InvalidArgument("CheckRun", "status must be queued, in_progress or completed");
+  }
+  if (in.head_sha.empty()) {
+    ResolvedRef at = sim.state.Resolve(repo, ref);
+    in.head_sha = at.sha;
+    in.head_branch = at.branch;
+  } else {
+    in.head_branch = ref;
+    std::vector<const Issue*> pulls = OpenPullsAt(repo, in.head_sha);
+    if (in.head_branch.empty() && !pulls.empty()) in.head_branch = pulls[0]->pull->head_ref;
+  }
+  const json output = call.body.value("output", json::object());
+  if (output.is_object()) {
+    in.output_title = output.value("title", "");
+    in.output_summary = output.value("summary", "");
+  }
+  Result<std::vector<Annotation>> annotations =
+      ReadAnnotations(call.body.value("annotations", json::array()));
+  if (!annotations.ok()) return annotations.status();
+  in.annotations = std::move(*annotations);
+  return in;
+}
+
+// Sets a check run (GitHub Actions finishing a job, say) and sends `check_run`. The sender
+// defaults to the author of the pull request at that commit: GitHub names whoever pushed.
+Reply SetCheckRun(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  if (repo == nullptr) return NotFound();
+  Result<CheckRun> in = ReadCheckRun(sim, *repo, call);
+  if (!in.ok()) return FromStatus(in.status());
+  const CheckRun& run = sim.state.SetCheckRun(*repo, *in);
+  std::string sender = BodyString(call, "sender");
+  if (sender.empty()) {
+    std::vector<const Issue*> pulls = OpenPullsAt(*repo, run.head_sha);
+    sender = pulls.empty() ? Actor(call) : pulls[0]->user;
+  }
+  Reply r = Acted("check_run", CheckRunJson(*repo, run, call.urls));
+  r.webhooks.push_back(CheckRunHook(sim, call.urls, *repo, run, sender));
+  return r;
+}
+
+// A push GitHub learned of: the pull request's head moves to `sha`; sends `pull_request`
+// `synchronize` (with before and after), its sender `user` or else the author.
+Reply SetPullHead(Sim& sim, const Call& call) {
+  auto [repo, pull] = FindTarget(sim, call, /*pulls_only=*/true);
+  if (pull == nullptr) return NotFound();
+  const std::string before = pull->pull->head_sha;
+  Result<bool> changed = sim.state.SetHeadSha(*pull, BodyString(call, "sha"));
+  if (!changed.ok()) return FromStatus(changed.status());
+  Reply r = Acted("pull_request", PullJson(*repo, *pull, call.urls));
+  if (*changed) {
+    Webhook hook =
+        ItemHook(sim, call.urls, "synchronize", *repo, *pull, BodyString(call, "user", pull->user));
+    hook.payload["before"] = before;
+    hook.payload["after"] = pull->pull->head_sha;
+    r.webhooks.push_back(std::move(hook));
+  }
+  return r;
+}
+
+// The signed blob URL GET /actions/jobs/{id}/logs redirects to: the log as text, no token.
+Reply JobLogBlob(Sim& sim, const Call& call) {
+  std::optional<int64_t> id = ParseId(call.match(1));
+  if (!id || !JobLogSignatureOk(*id, QueryValue(call.query, "sig").value_or(""))) {
+    Reply r = JsonReply(403, json::object());
+    r.text = "AuthenticationFailed: Server failed to authenticate the request.";
+    return r;
+  }
+  for (const auto& [name, repo] : sim.state.repos()) {
+    if (const CheckRun* run = sim.state.FindCheckRun(repo, *id)) {
+      Reply r;
+      r.text = run->log;
+      return r;
+    }
+  }
+  Reply r = JsonReply(404, json::object());
+  r.text = "BlobNotFound: The specified blob does not exist.";
+  return r;
 }
 
 }  // namespace
@@ -191,7 +292,9 @@ std::vector<Route> ControlRoutes() {
       {"POST", P(R"(/pulls/(\d+)/comments)"), Auth::kNone, CommentOnPull},
       {"POST", P(R"(/pulls/(\d+)/merge)"), Auth::kNone, Merge},
       {"POST", P(R"(/pulls/(\d+)/close)"), Auth::kNone, ClosePull},
+      {"POST", P(R"(/pulls/(\d+)/head)"), Auth::kNone, SetPullHead},
       {"POST", P("/check-runs"), Auth::kNone, SetCheckRun},
+      {"GET", R"(/_sim/blobs/job-logs/(\d+))", Auth::kNone, JobLogBlob},
   };
   for (Route& r : AdminRoutes()) routes.push_back(std::move(r));
   return routes;

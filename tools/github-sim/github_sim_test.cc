@@ -292,6 +292,153 @@ TEST_F(GithubSimRestTest, CheckRunsSetOnABranchAreFoundByItsHeadSha) {
   EXPECT_EQ(GetJson("/repos/acme/widgets/commits/other/check-runs")["total_count"], 0);
 }
 
+// Check runs, annotations and job logs, with a failing CI job at hand.
+class GithubSimCheckRunTest : public SimTest {
+ protected:
+  // A failing CI job on `head_sha` with two annotations and a log, as a control call sets it.
+  json FailCi(const std::string& head_sha) {
+    return Act("/_sim/repos/acme/widgets/check-runs",
+               {{"head_sha", head_sha},
+                {"name", "build (ubuntu)"},
+                {"status", "completed"},
+                {"conclusion", "failure"},
+                {"output", {{"title", "2 errors"}, {"summary", "Build failed"}}},
+                {"annotations",
+                 {{{"path", "src/a.cc"},
+                   {"start_line", 3},
+                   {"end_line", 4},
+                   {"annotation_level", "failure"},
+                   {"message", "expected ';'"}},
+                  {{"path", "src/b.cc"},
+                   {"start_line", 9},
+                   {"annotation_level", "warning"},
+                   {"message", "unused variable"},
+                   {"title", "clang"}}}},
+                {"log", "step 1\nsrc/a.cc:3: error: expected ';'\n"}});
+  }
+};
+
+TEST_F(GithubSimCheckRunTest, CheckRunsCarryOutputAnnotationsAndTheirPullRequest) {
+  // CI fails on the head of #7: orch finds the run by branch or sha, with what GitHub
+  // Actions gives (id = job id, details_url, check suite, the pull request), and its annotations.
+  Act("/_sim/repos/acme/widgets/pulls", {{"user", "bob"}, {"title", "T"}, {"head", "feat"}});
+  const std::string sha = GetJson("/repos/acme/widgets/pulls/7")["head"]["sha"];
+  ASSERT_EQ(sha.size(), 40u);
+  const json set = FailCi(sha)["check_run"];
+  const int64_t id = set["id"];
+
+  json runs = GetJson("/repos/acme/widgets/commits/feat/check-runs");
+  ASSERT_EQ(runs["total_count"], 1);
+  json run = runs["check_runs"][0];
+  EXPECT_EQ(run, set);
+  EXPECT_EQ(run, GetJson("/repos/acme/widgets/check-runs/" + std::to_string(id)));
+  EXPECT_EQ(run["head_sha"], sha);
+  EXPECT_EQ(run["conclusion"], "failure");
+  EXPECT_EQ(run["output"]["title"], "2 errors");
+  EXPECT_EQ(run["output"]["summary"], "Build failed");
+  EXPECT_EQ(run["output"]["annotations_count"], 2);
+  EXPECT_THAT(run["output"]["annotations_url"].get<std::string>(),
+              HasSubstr("/repos/acme/widgets/check-runs/" + std::to_string(id) + "/annotations"));
+  const int64_t suite = run["check_suite"]["id"];
+  EXPECT_EQ(run["details_url"], "https://github.com/acme/widgets/actions/runs/" +
+                                    std::to_string(suite) + "/job/" + std::to_string(id));
+  EXPECT_EQ(run["html_url"], run["details_url"]);
+  EXPECT_EQ(run["check_suite"]["head_branch"], "feat");
+  EXPECT_EQ(run["check_suite"]["head_sha"], sha);
+  ASSERT_EQ(run["pull_requests"].size(), 1u);
+  EXPECT_EQ(run["pull_requests"][0]["number"], 7);
+  EXPECT_EQ(run["pull_requests"][0]["head"]["ref"], "feat");
+  EXPECT_EQ(run["pull_requests"][0]["head"]["sha"], sha);
+  EXPECT_EQ(run["pull_requests"][0]["base"]["ref"], "main");
+
+  json notes = GetJson("/repos/acme/widgets/check-runs/" + std::to_string(id) + "/annotations");
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_EQ(notes[0],
+            json({{"path", "src/a.cc"},
+                  {"blob_href", "https://github.com/acme/widgets/blob/" + sha + "/src/a.cc"},
+                  {"start_line", 3},
+                  {"end_line", 4},
+                  {"start_column", nullptr},
+                  {"end_column", nullptr},
+                  {"annotation_level", "failure"},
+                  {"title", nullptr},
+                  {"message", "expected ';'"},
+                  {"raw_details", nullptr}}));
+  EXPECT_EQ(notes[1]["end_line"], 9);  // defaults to start_line
+  EXPECT_EQ(notes[1]["title"], "clang");
+  EXPECT_EQ(Get("/repos/acme/widgets/check-runs/999999")->status, 404);
+  EXPECT_EQ(Get("/repos/acme/widgets/check-runs/999999/annotations")->status, 404);
+}
+
+TEST_F(GithubSimCheckRunTest, ControlCheckRunsAreValidated) {
+  auto post = [&](const json& body) {
+    return Post("/_sim/repos/acme/widgets/check-runs", body, {})->status;
+  };
+  EXPECT_EQ(post({{"name", "ci"}}), 422);  // neither head_sha nor ref
+  EXPECT_EQ(post({{"ref", "feat"}}), 422);
+  EXPECT_EQ(post({{"ref", "feat"}, {"name", "ci"}, {"status", "done"}}), 422);
+  EXPECT_EQ(post({{"ref", "feat"},
+                  {"name", "ci"},
+                  {"annotations",
+                   {{{"path", "a"},
+                     {"start_line", 1},
+                     {"message", "m"},
+                     {"annotation_level", "error"}}}}}),
+            422);
+  EXPECT_EQ(post({{"ref", "feat"}, {"name", "ci"}, {"annotations", {{{"path", "a"}}}}}), 422);
+  EXPECT_EQ(Post("/_sim/repos/acme/nope/check-runs", {{"ref", "x"}, {"name", "ci"}}, {})->status,
+            404);
+}
+
+TEST_F(GithubSimCheckRunTest, JobLogsRedirectToASignedBlobThatNeedsNoToken) {
+  // GitHub answers GET .../actions/jobs/{id}/logs with a 302 to a signed URL; the check run id
+  // is the job id.
+  Act("/_sim/repos/acme/widgets/pulls", {{"user", "bob"}, {"title", "T"}, {"head", "feat"}});
+  const std::string sha = GetJson("/repos/acme/widgets/pulls/7")["head"]["sha"];
+  const std::string id = std::to_string(FailCi(sha)["check_run"]["id"].get<int64_t>());
+
+  auto res = Get("/repos/acme/widgets/actions/jobs/" + id + "/logs");
+  ASSERT_EQ(res->status, 302);
+  const std::string location = res->get_header_value("Location");
+  ASSERT_THAT(location, StartsWith(sim_->base_url() + "/_sim/blobs/job-logs/" + id + "?sig="));
+  auto blob = sim_->Client()->Get(location.substr(sim_->base_url().size()));  // no token
+  ASSERT_EQ(blob->status, 200);
+  EXPECT_THAT(blob->get_header_value("Content-Type"), StartsWith("text/plain"));
+  EXPECT_EQ(blob->body, "step 1\nsrc/a.cc:3: error: expected ';'\n");
+
+  EXPECT_EQ(sim_->Client()->Get("/_sim/blobs/job-logs/" + id + "?sig=forged")->status, 403);
+  EXPECT_EQ(Get("/repos/acme/widgets/actions/jobs/999999/logs")->status, 404);
+  EXPECT_EQ(Get("/repos/acme/widgets/actions/jobs/" + id + "/logs", {})->status, 401);
+}
+
+TEST_F(GithubSimCheckRunTest, APushMovesThePullsHeadAndLaterRunsLandOnIt) {
+  // Runs set by branch follow the pull request's head: after a push the branch names the new
+  // commit, whose runs start empty, while the old commit keeps its runs.
+  Act("/_sim/repos/acme/widgets/pulls", {{"user", "bob"}, {"title", "T"}, {"head", "feat"}});
+  const std::string old_sha = GetJson("/repos/acme/widgets/pulls/7")["head"]["sha"];
+  Act("/_sim/repos/acme/widgets/check-runs",
+      {{"ref", "feat"}, {"name", "ci"}, {"conclusion", "failure"}});
+  const std::string new_sha(40, 'b');
+  json moved = Act("/_sim/repos/acme/widgets/pulls/7/head", {{"sha", new_sha}});
+  EXPECT_EQ(moved["pull_request"]["head"]["sha"], new_sha);
+  EXPECT_EQ(GetJson("/repos/acme/widgets/pulls/7")["head"]["sha"], new_sha);
+  EXPECT_EQ(GetJson("/repos/acme/widgets/commits/feat/check-runs")["total_count"], 0);
+
+  json run = Act("/_sim/repos/acme/widgets/check-runs",
+                 {{"ref", "feat"}, {"name", "ci"}, {"status", "in_progress"}})["check_run"];
+  EXPECT_EQ(run["head_sha"], new_sha);
+  EXPECT_EQ(run["conclusion"], nullptr);
+  EXPECT_EQ(run["pull_requests"][0]["number"], 7);
+  json old_runs = GetJson("/repos/acme/widgets/commits/" + old_sha + "/check-runs");
+  ASSERT_EQ(old_runs["total_count"], 1);
+  EXPECT_EQ(old_runs["check_runs"][0]["conclusion"], "failure");
+  EXPECT_NE(old_runs["check_runs"][0]["id"], run["id"]);
+  EXPECT_TRUE(old_runs["check_runs"][0]["pull_requests"].empty());  // no longer the head
+
+  EXPECT_EQ(Post("/_sim/repos/acme/widgets/pulls/7/head", {{"sha", ""}}, {})->status, 422);
+  EXPECT_EQ(Post("/_sim/repos/acme/widgets/pulls/1/head", {{"sha", new_sha}}, {})->status, 404);
+}
+
 TEST_F(GithubSimRestTest, UnknownPathsAreGithubsNotFound) {
   auto res = Get("/repos/acme/widgets/nothing-here");
   EXPECT_EQ(res->status, 404);

@@ -183,6 +183,106 @@ TEST_F(GithubSimWebhookTest, MergeClosesThePullAndLeavesTheIssueAlone) {
   EXPECT_EQ(Post("/_sim/repos/acme/widgets/pulls/7/merge", json::object(), {})->status, 422);
 }
 
+TEST_F(GithubSimWebhookTest, ControlCheckRunSendsSignedCheckRunNamingThePull) {
+  // CI fails on the head of orch-bot's #7: orch receives `check_run` / `completed` naming the
+  // pull request, from whoever pushed (the author), and can redeliver it.
+  Act("/_sim/repos/acme/widgets/pulls",
+      {{"user", "orch-bot"}, {"title", "T"}, {"head", "orch/7-fix"}});
+  const std::string sha = GetJson("/repos/acme/widgets/pulls/7")["head"]["sha"];
+  json answer = Act("/_sim/repos/acme/widgets/check-runs",
+                    {{"ref", "orch/7-fix"},
+                     {"name", "test"},
+                     {"status", "completed"},
+                     {"conclusion", "failure"},
+                     {"output", {{"title", "1 failing test"}, {"summary", "FooTest.Bar"}}},
+                     {"annotations",
+                      {{{"path", "a_test.cc"},
+                        {"start_line", 12},
+                        {"end_line", 12},
+                        {"annotation_level", "failure"},
+                        {"message", "Expected 1, got 2"}}}},
+                     {"log", "FAILED FooTest.Bar\n"}});
+  EXPECT_EQ(answer["delivery"]["event"], "check_run");
+  EXPECT_EQ(answer["delivery"]["status"], 200);
+  ASSERT_EQ(hooks_.hooks().size(), 2u);
+  const ReceivedHook hook = hooks_.hooks()[1];
+  EXPECT_EQ(hook.Header("X-GitHub-Event"), "check_run");
+  EXPECT_EQ(hook.Header("X-GitHub-Delivery"), answer["delivery"]["guid"]);
+  EXPECT_EQ(hook.Header("X-Hub-Signature-256"), orch::SignBody(kSecret, hook.body));
+
+  json p = hook.Json();
+  EXPECT_EQ(p["action"], "completed");
+  EXPECT_EQ(p["sender"]["login"], "orch-bot");
+  EXPECT_EQ(p["repository"]["full_name"], "acme/widgets");
+  EXPECT_FALSE(p.contains("installation"));
+  json run = p["check_run"];
+  EXPECT_EQ(run, answer["check_run"]);
+  EXPECT_EQ(run["name"], "test");
+  EXPECT_EQ(run["head_sha"], sha);
+  EXPECT_EQ(run["status"], "completed");
+  EXPECT_EQ(run["conclusion"], "failure");
+  EXPECT_FALSE(run["started_at"].is_null());
+  EXPECT_FALSE(run["completed_at"].is_null());
+  EXPECT_THAT(run["details_url"].get<std::string>(),
+              MatchesRegex("https://github.com/acme/widgets/actions/runs/[0-9]+/job/" +
+                           std::to_string(run["id"].get<int64_t>())));
+  EXPECT_EQ(run["output"]["title"], "1 failing test");
+  EXPECT_EQ(run["output"]["summary"], "FooTest.Bar");
+  EXPECT_EQ(run["output"]["annotations_count"], 1);
+  EXPECT_EQ(run["check_suite"]["head_branch"], "orch/7-fix");
+  EXPECT_EQ(run["check_suite"]["head_sha"], sha);
+  ASSERT_EQ(run["pull_requests"].size(), 1u);
+  EXPECT_EQ(run["pull_requests"][0]["number"], 7);
+  EXPECT_EQ(run["pull_requests"][0]["head"]["ref"], "orch/7-fix");
+  EXPECT_EQ(run["pull_requests"][0]["head"]["sha"], sha);
+  EXPECT_EQ(run["pull_requests"][0]["base"]["ref"], "main");
+
+  json again =
+      Act("/_sim/deliveries/" + answer["delivery"]["guid"].get<std::string>() + "/redeliver",
+          json::object());
+  EXPECT_EQ(again["delivery"]["status"], 200);
+  ASSERT_EQ(hooks_.hooks().size(), 3u);
+  EXPECT_EQ(hooks_.hooks()[2].body, hook.body);
+}
+
+TEST_F(GithubSimWebhookTest, UnfinishedCheckRunIsCreatedAndSenderMayBeNamed) {
+  Act("/_sim/repos/acme/widgets/pulls", {{"user", "bob"}, {"title", "T"}, {"head", "b"}});
+  json answer = Act("/_sim/repos/acme/widgets/check-runs", {{"ref", "b"},
+                                                            {"name", "lint"},
+                                                            {"status", "in_progress"},
+                                                            {"conclusion", "failure"},
+                                                            {"sender", "alice"}});
+  json p = hooks_.hooks().back().Json();
+  EXPECT_EQ(p["action"], "created");
+  EXPECT_EQ(p["sender"]["login"], "alice");
+  EXPECT_EQ(p["check_run"]["status"], "in_progress");
+  EXPECT_TRUE(p["check_run"]["conclusion"].is_null());  // only a completed run has one
+  EXPECT_TRUE(p["check_run"]["completed_at"].is_null());
+  // The default sender is the author of the pull request at that commit.
+  Act("/_sim/repos/acme/widgets/check-runs", {{"ref", "b"}, {"name", "lint"}});
+  p = hooks_.hooks().back().Json();
+  EXPECT_EQ(p["action"], "completed");
+  EXPECT_EQ(p["sender"]["login"], "bob");
+  EXPECT_EQ(p["check_run"]["id"], answer["check_run"]["id"]);  // the same run, finished
+}
+
+TEST_F(GithubSimWebhookTest, APushSendsPullRequestSynchronize) {
+  Act("/_sim/repos/acme/widgets/pulls", {{"user", "orch-bot"}, {"title", "T"}, {"head", "b"}});
+  const std::string before = GetJson("/repos/acme/widgets/pulls/7")["head"]["sha"];
+  const std::string after(40, 'c');
+  json answer = Act("/_sim/repos/acme/widgets/pulls/7/head", {{"sha", after}});
+  EXPECT_EQ(answer["delivery"]["event"], "pull_request");
+  json p = hooks_.hooks().back().Json();
+  EXPECT_EQ(p["action"], "synchronize");
+  EXPECT_EQ(p["before"], before);
+  EXPECT_EQ(p["after"], after);
+  EXPECT_EQ(p["pull_request"]["head"]["sha"], after);
+  EXPECT_EQ(p["sender"]["login"], "orch-bot");
+  // The same head again is no push: nothing is sent.
+  EXPECT_TRUE(Act("/_sim/repos/acme/widgets/pulls/7/head", {{"sha", after}})["delivery"].is_null());
+  EXPECT_EQ(hooks_.hooks().size(), 2u);
+}
+
 TEST_F(GithubSimWebhookTest, ControlReviewCommentSendsSignedPullRequestReviewComment) {
   // Alice leaves a lone comment on a line of #7, then orch-bot answers it: each is one signed
   // `pull_request_review_comment` / `created` delivery that the test can redeliver.
@@ -372,6 +472,17 @@ TEST_F(GithubSimAppTest, ReviewCommentWebhookNamesTheInstallation) {
       {{"user", "alice"}, {"body", "b"}, {"path", "a.cc"}, {"line", 1}});
   ASSERT_EQ(hooks_.hooks().size(), 2u);
   EXPECT_EQ(hooks_.hooks()[1].Json()["installation"]["id"], 7);
+}
+
+TEST_F(GithubSimAppTest, CheckRunWebhookNamesTheInstallation) {
+  Act("/_sim/repos/acme/widgets/check-runs", {{"ref", "main"}, {"name", "ci"}});
+  ASSERT_EQ(hooks_.hooks().size(), 1u);
+  json p = hooks_.hooks()[0].Json();
+  EXPECT_EQ(p["installation"]["id"], 7);
+  EXPECT_EQ(p["sender"]["login"], "octocat");  // no pull request: nobody's push to name
+  EXPECT_EQ(p["check_run"]["check_suite"]["head_branch"], "main");
+  EXPECT_EQ(p["check_run"]["head_sha"].get<std::string>().size(), 40u);
+  EXPECT_TRUE(p["check_run"]["pull_requests"].empty());
 }
 
 TEST_F(GithubSimAppTest, RejectsJwtsGithubWouldReject) {

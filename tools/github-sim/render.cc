@@ -76,6 +76,21 @@ json ReactionRollup(const std::string& url, const std::vector<Reaction>& reactio
   return out;
 }
 
+// The minimal pull request objects a check run names: {url, id, number, head, base}.
+json CheckRunPulls(const Repo& repo, const CheckRun& run, const Urls& urls) {
+  const json repo_ref = {{"id", repo.id}, {"url", RepoApi(repo, urls)}, {"name", repo.name}};
+  json out = json::array();
+  for (const Issue* pull : OpenPullsAt(repo, run.head_sha)) {
+    const PullPart& p = *pull->pull;
+    out.push_back({{"url", RepoApi(repo, urls) + "/pulls/" + std::to_string(pull->number)},
+                   {"id", pull->id},
+                   {"number", pull->number},
+                   {"head", {{"ref", p.head_ref}, {"sha", p.head_sha}, {"repo", repo_ref}}},
+                   {"base", {{"ref", p.base_ref}, {"sha", p.base_sha}, {"repo", repo_ref}}}});
+  }
+  return out;
+}
+
 }  // namespace
 
 int64_t UserId(const std::string& login) {
@@ -271,18 +286,52 @@ json ReactionJson(const Reaction& r, const Urls& urls) {
           {"created_at", FormatIso(r.created_at)}};
 }
 
-json CheckRunJson(const Repo& repo, const CheckRun& run, const std::string& head_sha,
-                  const Urls& urls) {
+json CheckRunJson(const Repo& repo, const CheckRun& run, const Urls& urls) {
+  const std::string url = RepoApi(repo, urls) + "/check-runs/" + std::to_string(run.id);
+  // GitHub Actions: a check run is a job, its suite a workflow run.
+  const std::string page = RepoHtml(repo, urls) + "/actions/runs/" +
+                           std::to_string(run.check_suite_id) + "/job/" + std::to_string(run.id);
   return {{"id", run.id},
           {"node_id", NodeId("CR", run.id)},
           {"name", run.name},
-          {"head_sha", head_sha},
+          {"head_sha", run.head_sha},
+          {"external_id", ""},
           {"status", run.status},
           {"conclusion", TextOrNull(run.conclusion)},
           {"started_at", TimeOrNull(run.started_at)},
           {"completed_at", TimeOrNull(run.completed_at)},
-          {"url", RepoApi(repo, urls) + "/check-runs/" + std::to_string(run.id)},
-          {"html_url", RepoHtml(repo, urls) + "/runs/" + std::to_string(run.id)}};
+          {"url", url},
+          {"html_url", page},
+          {"details_url", page},
+          {"output",
+           {{"title", TextOrNull(run.output_title)},
+            {"summary", TextOrNull(run.output_summary)},
+            {"text", nullptr},
+            {"annotations_count", run.annotations.size()},
+            {"annotations_url", url + "/annotations"}}},
+          {"check_suite",
+           {{"id", run.check_suite_id},
+            {"head_branch", TextOrNull(run.head_branch)},
+            {"head_sha", run.head_sha}}},
+          {"app",
+           {{"id", 15368},
+            {"slug", "github-actions"},
+            {"node_id", "MDM6QXBwMTUzNjg="},
+            {"name", "GitHub Actions"}}},
+          {"pull_requests", CheckRunPulls(repo, run, urls)}};
+}
+
+json AnnotationJson(const Repo& repo, const CheckRun& run, const Annotation& a, const Urls& urls) {
+  return {{"path", a.path},
+          {"blob_href", RepoHtml(repo, urls) + "/blob/" + run.head_sha + "/" + a.path},
+          {"start_line", a.start_line},
+          {"end_line", a.end_line},
+          {"start_column", nullptr},
+          {"end_column", nullptr},
+          {"annotation_level", a.level},
+          {"title", TextOrNull(a.title)},
+          {"message", a.message},
+          {"raw_details", TextOrNull(a.raw_details)}};
 }
 
 json WebhookEnvelope(const std::string& action, const Repo& repo, const std::string& sender,
@@ -327,9 +376,16 @@ json DumpRepo(const Repo& repo, const Urls& urls) {
   for (const auto& [number, issue] : repo.issues)
     out["issues"].push_back(DumpIssue(repo, issue, urls));
   out["check_runs"] = json::object();
-  for (const auto& [ref, runs] : repo.check_runs) {
-    for (const CheckRun& run : runs)
-      out["check_runs"][ref].push_back(CheckRunJson(repo, run, ref, urls));
+  for (const auto& [sha, runs] : repo.check_runs) {
+    for (const CheckRun& run : runs) {
+      json one = CheckRunJson(repo, run, urls);
+      one["annotations"] = json::array();
+      for (const Annotation& a : run.annotations) {
+        one["annotations"].push_back(AnnotationJson(repo, run, a, urls));
+      }
+      one["log"] = run.log;
+      out["check_runs"][sha].push_back(std::move(one));
+    }
   }
   return out;
 }

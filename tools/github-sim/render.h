@@ -49,8 +49,14 @@ nlohmann::json ReviewCommentJson(const Repo& repo, const Issue& pull, const Revi
                                  const Urls& urls);
 // {id, node_id, user, content, created_at}.
 nlohmann::json ReactionJson(const Reaction& reaction, const Urls& urls);
-nlohmann::json CheckRunJson(const Repo& repo, const CheckRun& run, const std::string& head_sha,
-                            const Urls& urls);
+// A check run as GET /check-runs/{id} returns it and the check_run webhook carries it: output
+// with annotations_count and annotations_url, check_suite {id, head_branch, head_sha},
+// pull_requests (the open ones whose head is the run's sha), the GitHub Actions app, and
+// html_url = details_url = the Actions job page.
+nlohmann::json CheckRunJson(const Repo& repo, const CheckRun& run, const Urls& urls);
+// One entry of GET /check-runs/{id}/annotations.
+nlohmann::json AnnotationJson(const Repo& repo, const CheckRun& run, const Annotation& a,
+                              const Urls& urls);
 
 // The `review` of a pull_request_review webhook: ReviewJson with the state in lowercase
 // (approved, changes_requested, commented), as GitHub's webhooks spell it.

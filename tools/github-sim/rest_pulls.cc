@@ -1,5 +1,5 @@
 // GitHub's REST endpoints for pull requests, their reviews and review comments (and those
-// comments' reactions), and check runs.
+// comments' reactions), check runs with their annotations, and Actions job logs.
 #include <nlohmann/json.hpp>
 
 #include "routes.h"
@@ -95,23 +95,49 @@ Reply ListReviewCommentReactions(Sim& sim, const Call& call) {
   return ListReactions(sim, call, comment->reactions);
 }
 
-// The commit a ref names: a pull request's head sha for its branch, else the ref itself.
-std::string HeadSha(const Repo& repo, const std::string& ref) {
-  for (const auto& [number, issue] : repo.issues) {
-    if (issue.is_pull() && issue.pull->head_ref == ref) return issue.pull->head_sha;
-  }
-  return ref;
-}
-
 Reply ListCheckRuns(Sim& sim, const Call& call) {
   Repo* repo = FindRepo(sim, call);
   if (repo == nullptr) return NotFound();
-  const std::string ref = call.match(3);
   json runs = json::array();
-  for (const CheckRun& run : sim.state.CheckRuns(*repo, ref)) {
-    runs.push_back(CheckRunJson(*repo, run, HeadSha(*repo, ref), call.urls));
+  for (const CheckRun& run : sim.state.CheckRuns(*repo, call.match(3))) {
+    runs.push_back(CheckRunJson(*repo, run, call.urls));
   }
   return JsonReply(200, {{"total_count", runs.size()}, {"check_runs", std::move(runs)}});
+}
+
+// The check run (or Actions job: same id) of groups 1-3, with its repository; nulls when none.
+std::pair<Repo*, const CheckRun*> FindRun(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  std::optional<int64_t> id = ParseId(call.match(3));
+  if (repo == nullptr || !id) return {nullptr, nullptr};
+  return {repo, sim.state.FindCheckRun(*repo, *id)};
+}
+
+Reply GetCheckRun(Sim& sim, const Call& call) {
+  auto [repo, run] = FindRun(sim, call);
+  if (run == nullptr) return NotFound();
+  return JsonReply(200, CheckRunJson(*repo, *run, call.urls));
+}
+
+Reply ListAnnotations(Sim& sim, const Call& call) {
+  auto [repo, run] = FindRun(sim, call);
+  if (run == nullptr) return NotFound();
+  std::vector<json> items;
+  for (const Annotation& a : run->annotations) {
+    items.push_back(AnnotationJson(*repo, *run, a, call.urls));
+  }
+  return Paged(sim, call, items);
+}
+
+// GitHub answers 302 to a short-lived signed blob URL that needs no token.
+Reply DownloadJobLogs(Sim& sim, const Call& call) {
+  auto [repo, run] = FindRun(sim, call);
+  if (run == nullptr) return NotFound();
+  Reply r;
+  r.status = 302;
+  r.text = "";
+  r.headers.emplace_back("Location", call.urls.api + JobLogPath(run->id));
+  return r;
 }
 
 }  // namespace
@@ -127,6 +153,9 @@ std::vector<Route> PullRoutes() {
       {"GET", P(R"(/pulls/(\d+)/reviews)"), Auth::kToken, ListReviews},
       {"GET", P(R"(/pulls/(\d+)/reviews/(\d+)/comments)"), Auth::kToken, ListReviewComments},
       {"GET", P("/commits/(.+)/check-runs"), Auth::kToken, ListCheckRuns},  // refs hold slashes
+      {"GET", P(R"(/check-runs/(\d+))"), Auth::kToken, GetCheckRun},
+      {"GET", P(R"(/check-runs/(\d+)/annotations)"), Auth::kToken, ListAnnotations},
+      {"GET", P(R"(/actions/jobs/(\d+)/logs)"), Auth::kToken, DownloadJobLogs},
   };
 }
 

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "github/webhook_signature.h"
+
 namespace orch::sim {
 namespace {
 
@@ -107,6 +109,27 @@ Webhook ReviewHook(const Sim& sim, const Urls& urls, const Repo& repo, const Iss
   payload["review"] = WebhookReviewJson(repo, pull, review, urls);
   payload["pull_request"] = PullJson(repo, pull, urls);
   return {"pull_request_review", std::move(payload), repo.id};
+}
+
+Webhook CheckRunHook(const Sim& sim, const Urls& urls, const Repo& repo, const CheckRun& run,
+                     const std::string& sender) {
+  const std::string action = run.status == "completed" ? "completed" : "created";
+  json payload = WebhookEnvelope(action, repo, sender, InstallationId(sim), urls);
+  payload["check_run"] = CheckRunJson(repo, run, urls);
+  return {"check_run", std::move(payload), repo.id};
+}
+
+std::string JobLogSignature(int64_t job_id) {
+  // Not a secret: it only makes the URL look and behave like GitHub's signed blob links.
+  return Sha256Hex("orch-github-sim:job-logs:" + std::to_string(job_id)).substr(0, 32);
+}
+
+std::string JobLogPath(int64_t job_id) {
+  return "/_sim/blobs/job-logs/" + std::to_string(job_id) + "?sig=" + JobLogSignature(job_id);
+}
+
+bool JobLogSignatureOk(int64_t job_id, const std::string& sig) {
+  return sig == JobLogSignature(job_id);
 }
 
 Result<CommentFilter> ReadCommentFilter(const Query& query) {

@@ -75,6 +75,9 @@ struct Reply {
   nlohmann::json body = nlohmann::json::object();
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<Webhook> webhooks;
+  // Set: sent as is with `content_type` instead of `body` (job logs, redirects).
+  std::optional<std::string> text;
+  std::string content_type = "text/plain; charset=utf-8";
 };
 
 enum class Auth {
@@ -126,6 +129,16 @@ Webhook ReviewCommentHook(const Sim& sim, const Urls& urls, const Repo& repo, co
 // `pull_request_review` submitted, review state in lowercase.
 Webhook ReviewHook(const Sim& sim, const Urls& urls, const Repo& repo, const Issue& pull,
                    const Review& review);
+
+// `check_run` with "completed" when the run is, else "created"; carries the run.
+Webhook CheckRunHook(const Sim& sim, const Urls& urls, const Repo& repo, const CheckRun& run,
+                     const std::string& sender);
+
+// --- Job logs: GitHub redirects to a signed blob URL that needs no token ---
+// The simulator's blob path of a job's log: /_sim/blobs/job-logs/{id}?sig=...
+std::string JobLogPath(int64_t job_id);
+// Whether `sig` is the one JobLogPath signs `job_id` with.
+bool JobLogSignatureOk(int64_t job_id, const std::string& sig);
 
 // A string field of the JSON body, or `fallback` when absent or not a string.
 std::string BodyString(const Call& call, const char* key, const std::string& fallback = "");

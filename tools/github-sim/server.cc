@@ -235,7 +235,7 @@ std::optional<Reply> SimServer::Authenticate(Auth auth, Call& call) {
 }
 
 void SimServer::Finish(const httplib::Request& req, const Reply& reply, httplib::Response& res) {
-  const std::string body = reply.body.dump();
+  const std::string body = reply.text ? *reply.text : reply.body.dump();
   std::string etag;
   if (req.method == "GET" && reply.status == 200) etag = WeakEtag(body);
   if (!etag.empty() && EtagMatches(req.get_header_value("If-None-Match"), etag)) {
@@ -243,7 +243,7 @@ void SimServer::Finish(const httplib::Request& req, const Reply& reply, httplib:
   } else {
     sim_->rate.Count();
     res.status = reply.status;
-    res.set_content(body, "application/json; charset=utf-8");
+    res.set_content(body, reply.text ? reply.content_type : "application/json; charset=utf-8");
   }
   if (!etag.empty()) res.set_header("ETag", etag);
   for (const auto& [key, value] : StandardHeaders(sim_->rate)) {
@@ -281,7 +281,11 @@ void SimServer::ServeControl(const Route& route, const httplib::Request& req,
   if (sent.size() > 1) reply.body["deliveries"] = sent;
   res.status = reply.status;
   for (const auto& [key, value] : reply.headers) res.set_header(key, value);
-  res.set_content(reply.body.dump(), "application/json; charset=utf-8");
+  if (reply.text) {
+    res.set_content(*reply.text, reply.content_type);
+  } else {
+    res.set_content(reply.body.dump(), "application/json; charset=utf-8");
+  }
 }
 
 }  // namespace orch::sim

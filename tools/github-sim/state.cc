@@ -16,6 +16,13 @@ std::string Lower(std::string s) {
 // A stable, made-up 40-hex commit id (GitHub's shas are SHA-1 sized).
 std::string FakeSha(const std::string& seed) { return Sha256Hex(seed).substr(0, 40); }
 
+// A commit id as people write one: 7 to 40 hex digits.
+bool IsHex(const std::string& s) {
+  return s.size() >= 7 && s.size() <= 40 && std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c));
+         });
+}
+
 bool HasLabel(const Issue& issue, const std::string& name) {
   return std::any_of(issue.labels.begin(), issue.labels.end(),
                      [&](const std::string& l) { return SameName(l, name); });
@@ -57,6 +64,16 @@ std::string NormalizeReviewState(const std::string& state) {
 }
 
 }  // namespace
+
+std::vector<const Issue*> OpenPullsAt(const Repo& repo, const std::string& sha) {
+  std::vector<const Issue*> out;
+  for (const auto& [number, issue] : repo.issues) {
+    if (issue.is_pull() && issue.state == "open" && issue.pull->head_sha == sha) {
+      out.push_back(&issue);
+    }
+  }
+  return out;
+}
 
 bool SameName(const std::string& a, const std::string& b) {
   return a.size() == b.size() && Lower(a) == Lower(b);
@@ -299,8 +316,20 @@ Status State::Merge(Issue& pull, const std::string& actor) {
   return Status::OK();
 }
 
-const CheckRun& State::SetCheckRun(Repo& repo, const std::string& ref, const CheckRun& run) {
-  std::vector<CheckRun>& runs = repo.check_runs[ref];
+ResolvedRef State::Resolve(const Repo& repo, const std::string& ref) const {
+  const Issue* best = nullptr;
+  for (const auto& [number, issue] : repo.issues) {
+    if (!issue.is_pull() || issue.pull->head_ref != ref) continue;
+    if (best == nullptr || issue.state == "open" || best->state != "open") best = &issue;
+  }
+  if (best != nullptr) return {best->pull->head_sha, ref};
+  if (repo.check_runs.count(ref) != 0 || IsHex(ref)) return {ref, ""};
+  // A branch no pull request names still has a tip commit; make one up, stable per branch.
+  return {FakeSha(repo.full_name() + ":branch:" + ref), ref};
+}
+
+const CheckRun& State::SetCheckRun(Repo& repo, const CheckRun& run) {
+  std::vector<CheckRun>& runs = repo.check_runs[run.head_sha];
   auto it =
       std::find_if(runs.begin(), runs.end(), [&](const CheckRun& r) { return r.name == run.name; });
   if (it == runs.end()) {
@@ -313,25 +342,44 @@ const CheckRun& State::SetCheckRun(Repo& repo, const std::string& ref, const Che
     *it = run;
     it->id = id;
   }
+  int64_t& suite = repo.check_suites[run.head_sha];
+  if (suite == 0) suite = NextId();
+  it->check_suite_id = suite;
   it->started_at = Tick();
   it->completed_at = it->status == "completed" ? it->started_at : 0;
   if (it->status != "completed") it->conclusion.clear();
   return *it;
 }
 
+const CheckRun& State::SetCheckRun(Repo& repo, const std::string& ref, const CheckRun& run) {
+  ResolvedRef at = Resolve(repo, ref);
+  CheckRun in = run;
+  in.head_sha = at.sha;
+  in.head_branch = at.branch;
+  return SetCheckRun(repo, in);
+}
+
 std::vector<CheckRun> State::CheckRuns(const Repo& repo, const std::string& ref) const {
-  std::vector<std::string> names = {ref};
-  for (const auto& [number, issue] : repo.issues) {
-    if (!issue.is_pull()) continue;
-    if (issue.pull->head_sha == ref) names.push_back(issue.pull->head_ref);
-    if (issue.pull->head_ref == ref) names.push_back(issue.pull->head_sha);
+  auto it = repo.check_runs.find(Resolve(repo, ref).sha);
+  return it == repo.check_runs.end() ? std::vector<CheckRun>{} : it->second;
+}
+
+const CheckRun* State::FindCheckRun(const Repo& repo, int64_t id) const {
+  for (const auto& [sha, runs] : repo.check_runs) {
+    for (const CheckRun& run : runs) {
+      if (run.id == id) return &run;
+    }
   }
-  std::vector<CheckRun> out;
-  for (const std::string& name : names) {
-    auto it = repo.check_runs.find(name);
-    if (it != repo.check_runs.end()) out.insert(out.end(), it->second.begin(), it->second.end());
-  }
-  return out;
+  return nullptr;
+}
+
+Result<bool> State::SetHeadSha(Issue& pull, const std::string& sha) {
+  if (!pull.is_pull()) return Status::NotFound("Not Found");
+  if (sha.empty()) return Status::InvalidArgument("PullRequest", "sha is required");
+  if (pull.pull->head_sha == sha) return false;
+  pull.pull->head_sha = sha;
+  pull.updated_at = Tick();
+  return true;
 }
 
 std::vector<const Issue*> State::List(const Repo& repo, const IssueFilter& filter) const {

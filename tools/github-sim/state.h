@@ -122,13 +122,38 @@ struct Issue {
   bool is_pull() const { return pull.has_value(); }
 };
 
+// One line of a check run's output, as GET /check-runs/{id}/annotations lists it.
+struct Annotation {
+  std::string path;
+  int start_line = 0;
+  int end_line = 0;
+  std::string level;  // annotation_level: notice | warning | failure
+  std::string message;
+  std::string title;        // "" (null) when not given
+  std::string raw_details;  // "" (null) when not given
+};
+
+// A check run, as GitHub Actions makes one per job (its id is also the job id).
 struct CheckRun {
   int64_t id = 0;
   std::string name;
+  std::string head_sha;
+  std::string head_branch;  // "" (null) when set on a bare sha no pull request has
+  int64_t check_suite_id = 0;
   std::string status = "completed";  // queued | in_progress | completed
   std::string conclusion;            // "" (null) unless completed
   int64_t started_at = 0;
   int64_t completed_at = 0;
+  std::string output_title;    // "" (null)
+  std::string output_summary;  // "" (null)
+  std::vector<Annotation> annotations;
+  std::string log;  // the job's log (GET /actions/jobs/{id}/logs)
+};
+
+// The commit a ref names, and the branch when the ref was one.
+struct ResolvedRef {
+  std::string sha;
+  std::string branch;  // "" for a sha
 };
 
 struct Repo {
@@ -139,7 +164,8 @@ struct Repo {
   std::map<std::string, std::string> collaborators;  // login -> admin|maintain|write|triage|read
   std::vector<Label> labels;
   std::map<int, Issue> issues;                              // issues and pull requests by number
-  std::map<std::string, std::vector<CheckRun>> check_runs;  // by the ref they were set on
+  std::map<std::string, std::vector<CheckRun>> check_runs;  // by head sha
+  std::map<std::string, int64_t> check_suites;              // head sha -> check suite id
   int next_number = 1;
   std::string full_name() const { return owner + "/" + name; }
 };
@@ -246,9 +272,21 @@ class State {
   // Fails with Conflict unless the pull request is open.
   Status Merge(Issue& pull, const std::string& actor);
 
+  // The commit `ref` names: a pull request's head sha for its branch (the open one first),
+  // a sha as it is, any other branch a made-up sha that stays the same.
+  ResolvedRef Resolve(const Repo& repo, const std::string& ref) const;
+  // Sets the run named `run.name` on `run.head_sha` (same name and sha: updated in place,
+  // keeping its id), in that commit's check suite. Clears the conclusion unless completed.
+  const CheckRun& SetCheckRun(Repo& repo, const CheckRun& run);
+  // The old form: the run on the commit `ref` resolves to.
   const CheckRun& SetCheckRun(Repo& repo, const std::string& ref, const CheckRun& run);
-  // Runs set on `ref`, or on the other name of the same head (branch <-> head sha).
+  // Runs on the commit `ref` resolves to, in the order they were first set.
   std::vector<CheckRun> CheckRuns(const Repo& repo, const std::string& ref) const;
+  // The run with this id in `repo`, or null.
+  const CheckRun* FindCheckRun(const Repo& repo, int64_t id) const;
+  // A pull request's new head (a push GitHub learned of). Fails with InvalidArgument for an
+  // empty sha; false when the head already was `sha`.
+  Result<bool> SetHeadSha(Issue& pull, const std::string& sha);
 
   // Matching issues (and pull requests), sorted as asked.
   std::vector<const Issue*> List(const Repo& repo, const IssueFilter& filter) const;
@@ -280,6 +318,9 @@ class State {
   int64_t next_id_ = 1001;
   std::map<std::string, Repo> repos_;  // by full_name
 };
+
+// Open pull requests of `repo` whose head is `sha`, by number.
+std::vector<const Issue*> OpenPullsAt(const Repo& repo, const std::string& sha);
 
 // Case-insensitive ASCII equality (logins and label names).
 bool SameName(const std::string& a, const std::string& b);
