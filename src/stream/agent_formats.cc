@@ -178,6 +178,7 @@ Events ClaudeContent(Memory& m, const Json& j, bool assistant) {
   for (const Json& block : content.is_array() ? content : Json::array()) {
     std::string type = block.is_object() ? Str(block, "type") : "";
     if (assistant && (type == "text" || type == "thinking")) {
+      m.said = true;
       out.push_back(Make(AgentEventKind::kText, Str(block, type.c_str())));
     } else if (assistant && type == "tool_use") {
       m.tools[Str(block, "id")] = Str(block, "name");
@@ -198,9 +199,13 @@ Events ClaudeContent(Memory& m, const Json& j, bool assistant) {
   return out;
 }
 
-Events ClaudeResult(const Json& j) {
+Events ClaudeResult(const Memory& m, const Json& j) {
   Events out;
   bool failed = j.value("is_error", false);
+  if (!failed && !m.said && !Str(j, "result").empty()) {
+    // --output-format json prints this line alone: its result is all the text there is.
+    out.push_back(Make(AgentEventKind::kText, Str(j, "result")));
+  }
   if (failed) {
     std::string why = Str(j, "result");
     for (const Json& e : Arr(j, "errors")) {
@@ -234,7 +239,7 @@ Events Claude(Memory& m, const std::string& type, const Json& j) {
     return {e};
   }
   if (type == "assistant" || type == "user") return ClaudeContent(m, j, type == "assistant");
-  if (type == "result") return ClaudeResult(j);
+  if (type == "result") return ClaudeResult(m, j);
   return {Other(j)};
 }
 

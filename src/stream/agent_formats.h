@@ -24,6 +24,7 @@ struct LineMemory {
   std::string last_error = "";                    // codex repeats an error in turn.failed
   std::set<std::string> started = {};             // codex items whose item.started was seen
   std::map<std::string, std::string> tools = {};  // claude tool_use id -> tool name
+  bool said = false;  // claude printed assistant text (else its result's text is shown)
 };
 
 // A tool result keeps this many lines of its output.

@@ -20,6 +20,21 @@ struct EventsState {
   EventCursor seen = {};  // events at or before this one were sent on an earlier connection
 };
 
+// The offset where the run holding byte `offset` begins (the last run's start when `offset`
+// is at or past the end).
+uint64_t RunStartBefore(const std::vector<RunLog>& runs, uint64_t offset) {
+  uint64_t base = 0;
+  for (size_t i = 0; i + 1 < runs.size(); ++i) {
+    struct stat st;
+    uint64_t size = stat((runs[i].dir + "/output.log").c_str(), &st) == 0
+                        ? static_cast<uint64_t>(st.st_size)
+                        : 0;
+    if (offset < base + size) break;
+    base += size;
+  }
+  return std::min(base, offset);
+}
+
 }  // namespace
 
 void ApiServer::Events(const httplib::Request& req, httplib::Response& res) {
@@ -36,9 +51,12 @@ void ApiServer::Events(const httplib::Request& req, httplib::Response& res) {
     }
     from = *cursor;
   }
-  sub->offset = from.offset;
-  auto state = std::make_shared<EventsState>(EventsState{Normalizer(from.offset), -1, from});
   if (!OpenStream(*sub, res)) return;
+  // What a line means can depend on the run's earlier lines (a tool's name, whether claude
+  // printed text before its result), so the run that holds the cursor is read from its start
+  // and what the client saw is skipped.
+  sub->offset = RunStartBefore(sub->runs, from.offset);
+  auto state = std::make_shared<EventsState>(EventsState{Normalizer(sub->offset), -1, from});
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream", [this, sub, state](size_t, httplib::DataSink& sink) {
@@ -62,7 +80,9 @@ void ApiServer::Events(const httplib::Request& req, httplib::Response& res) {
           Normalizer& n = state->normalizer;
           if (state->run != static_cast<int64_t>(chunk.run)) {
             if (state->run >= 0) events = n.Flush();  // the earlier run's unfinished line
-            n.StartRun(chunk.run < sub->runs.size() ? sub->runs[chunk.run].worktree : "");
+            const RunLog* run = chunk.run < sub->runs.size() ? &sub->runs[chunk.run] : nullptr;
+            n.StartRun(run ? run->worktree : "",
+                       run && run->plain_text ? AgentFormat::kText : AgentFormat::kAuto);
             state->run = static_cast<int64_t>(chunk.run);
           }
           for (AgentEvent& e : n.Feed(chunk.content)) events.push_back(std::move(e));

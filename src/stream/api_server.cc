@@ -450,7 +450,13 @@ Status ApiServer::LoadRuns(Subscriber& sub) {
   }
   sub.runs.clear();
   for (const Attempt& r : *runs) {
-    sub.runs.push_back({r.run_dir, r.finished_at.has_value(), r.worktree});
+    // A custom agent whose output is text is never read as JSON (orch's own config; a
+    // project's .orch.yml may differ, which only matters for text that looks like JSON).
+    auto agent = runs_config_ ? runs_config_->agents.find(r.agent)
+                              : std::map<std::string, AgentConfig>::const_iterator();
+    bool text = runs_config_ && agent != runs_config_->agents.end() &&
+                agent->second.output_format == OutputFormat::kText;
+    sub.runs.push_back({r.run_dir, r.finished_at.has_value(), r.worktree, text});
   }
   if (!sub.watch || sub.watch->dir() != sub.runs.back().dir) {
     sub.watch = watcher_.Watch(sub.runs.back().dir);

@@ -26,7 +26,8 @@ Normalizer::Normalizer(uint64_t offset, std::string workdir, AgentFormat format)
   memory_.workdir = std::move(workdir);
 }
 
-void Normalizer::StartRun(std::string workdir) {
+void Normalizer::StartRun(std::string workdir, AgentFormat format) {
+  format_ = format;
   memory_ = LineMemory();
   memory_.workdir = std::move(workdir);
 }

@@ -45,9 +45,9 @@ class Normalizer {
   std::vector<AgentEvent> Feed(std::string_view bytes);
   // The events of the unfinished line, if any (the run ended without a last newline).
   std::vector<AgentEvent> Flush();
-  // A new run follows: a new work tree; what each tool call was is forgotten. Call Flush()
-  // first.
-  void StartRun(std::string workdir);
+  // A new run follows: a new work tree (and format); what each tool call was is forgotten.
+  // Call Flush() first.
+  void StartRun(std::string workdir, AgentFormat format = AgentFormat::kAuto);
 
   // The offset after the last complete line read.
   uint64_t offset() const { return offset_; }

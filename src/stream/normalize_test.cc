@@ -111,6 +111,16 @@ TEST(NormalizeTest, ClaudeBashEditAndAFailedCommand) {
   EXPECT_EQ(e[2].more_lines, 3);
 }
 
+TEST(NormalizeTest, ClaudeJsonOutputShowsItsResultAsText) {
+  // --output-format json: one result line and nothing before it.
+  Normalizer n;
+  std::vector<AgentEvent> e = All(
+      n,
+      R"({"type":"result","subtype":"success","is_error":false,"duration_ms":5,"result":"Fixed it","session_id":"c","total_cost_usd":0.01,"usage":{"input_tokens":7,"output_tokens":4}})");
+  ASSERT_EQ(Kinds(e), (std::vector<Kind>{Kind::kText, Kind::kUsage, Kind::kEnd}));
+  EXPECT_EQ(e[0].text, "Fixed it");
+}
+
 TEST(NormalizeTest, ClaudeApiErrorIsAnErrorAndAFailedEnd) {
   Normalizer n;
   std::vector<AgentEvent> e = All(
@@ -189,6 +199,14 @@ TEST(NormalizeTest, PlainTextIsTextWithoutEscapes) {
   EXPECT_EQ(e[0].text, "Error: no");
   EXPECT_EQ(e[1].text, "100%");
   EXPECT_EQ(e[2].text, "{\"type\":\"result\"}");  // a text agent's JSON is its text
+}
+
+TEST(NormalizeTest, ATextAgentsRunIsReadAsTextAfterStartRun) {
+  Normalizer n;
+  n.StartRun("/w", AgentFormat::kText);
+  std::vector<AgentEvent> e = All(n, "{\"type\":\"assistant\"}\n");
+  ASSERT_EQ(Kinds(e), (std::vector<Kind>{Kind::kText}));
+  EXPECT_EQ(e[0].text, "{\"type\":\"assistant\"}");
 }
 
 TEST(NormalizeTest, UnknownEventTypesAreKeptCompact) {

@@ -27,6 +27,7 @@ struct RunLog {
   std::string dir;            // the run directory: output.log, and exit.json once it ended
   bool finished = false;      // known to have ended (the store recorded it); exit.json also counts
   std::string worktree = "";  // where the agent ran (events show paths relative to it)
+  bool plain_text = false;    // the agent's output_format is text: no line is read as JSON
 };
 
 struct Chunk {
