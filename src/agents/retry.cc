@@ -51,8 +51,8 @@ Result<Route> RetryPolicy::SwitchAgent(const Task& task, const std::string& next
   route->agent = next;
   route->by = "failover";
   route->reason = why;
-  route->model = ModelFor(*configs_.ForProject(task.project_id), route->complexity, next,
-                          IsFollowUp(task));
+  route->model =
+      ModelFor(*configs_.ForProject(task.project_id), route->complexity, next, IsFollowUp(task));
   ORCH_RETURN_IF_ERROR(store_.SetTaskRoute(task.id, RouteToJson(*route).dump()));
   ORCH_RETURN_IF_ERROR(store_.SetTaskAgentSession(task.id, ""));
   return route;
