@@ -173,18 +173,26 @@ Result<int> CiHandler::Sync(const Project& project) {
     if (!t.pr_number || IsFollowUp(t)) continue;
     Result<PullRequest> pr = github_.GetPullRequest(*project.repo, *t.pr_number);
     if (!pr.ok()) return pr.status();
-    if (pr->state != "open" || pr->head_sha.empty()) continue;
-    Result<std::vector<CheckRun>> checks = github_.ListCheckRuns(*project.repo, pr->head_sha);
-    if (!checks.ok()) return checks.status();
-    for (CheckRun c : *checks) {
-      if (c.pull_requests.empty()) c.pull_requests = {pr->number};
-      Result<std::string> did = ApplyCheck(project, c);
-      if (!did.ok()) return did.status();
-      if (did->rfind("created", 0) == 0 || did->find("needs review") != std::string::npos ||
-          did->find("waits for review") != std::string::npos) {
-        spdlog::info("sync: {} #{}: {}", project.name, pr->number, *did);
-        ++changed;
-      }
+    Result<int> did = SyncPull(project, *pr);
+    if (!did.ok()) return did.status();
+    changed += *did;
+  }
+  return changed;
+}
+
+Result<int> CiHandler::SyncPull(const Project& project, const PullRequest& pr) {
+  if (pr.state != "open" || pr.head_sha.empty()) return 0;
+  Result<std::vector<CheckRun>> checks = github_.ListCheckRuns(*project.repo, pr.head_sha);
+  if (!checks.ok()) return checks.status();
+  int changed = 0;
+  for (CheckRun c : *checks) {
+    if (c.pull_requests.empty()) c.pull_requests = {pr.number};
+    Result<std::string> did = ApplyCheck(project, c);
+    if (!did.ok()) return did.status();
+    if (did->rfind("created", 0) == 0 || did->find("needs review") != std::string::npos ||
+        did->find("waits for review") != std::string::npos) {
+      spdlog::info("sync: {} #{}: {}", project.name, pr.number, *did);
+      ++changed;
     }
   }
   return changed;

@@ -12,7 +12,7 @@
 //          not own, or a task not in review -> recorded, ignored.
 // check_run deliveries say which check; check_suite and workflow_run deliveries name a commit,
 // whose check runs are then listed. These events name as sender whoever pushed, orch itself
-// for its own PRs, so intake does not drop them as orch's own. Sync() asks the checks of every
+// for its own PRs, so intake does not drop them as orch's own. The sync asks the checks of every
 // in_review task's PR head, so nothing depends on webhooks. The same check seen twice makes one
 // follow-up (keyed by the commit).
 //
@@ -44,6 +44,9 @@ class CiHandler {
   Result<std::string> ApplyCommit(const Project& project, const std::string& head_sha);
   // The checks of each in_review task's PR head. Returns how many made or changed something.
   Result<int> Sync(const Project& project);
+  // The checks of one open pull request orch has read already (the engine's sync does this from
+  // ReviewHandler::Sync, so each PR is read once per sync).
+  Result<int> SyncPull(const Project& project, const PullRequest& pr);
 
  private:
   Result<std::string> Failed(const Project& project, const Task& parent, int64_t pr,

@@ -58,6 +58,7 @@ Engine::Engine(SqliteStore& store, ConfigSet configs, const Clock& clock, GitHub
     intake_->set_mentions(mentions_.get());
     ci_ = std::make_unique<CiHandler>(store_, *github_, configs_);
     intake_->set_ci(ci_.get());
+    reviews_->set_ci(ci_.get());  // its sync reads each PR once, for reviews and checks
     reviews_->set_mentions(mentions_.get());
     intake_->set_run_starter(
         [this](const Project& p, const IntakeDecision& d) -> Result<std::string> {
@@ -279,9 +280,8 @@ Result<int> Engine::SyncIfDue() {
       spdlog::warn("sync: {}: {}: {}", *p.repo, what, s.message());
       if (first.ok()) first = s;
     };
-    note("reviews", reviews_->Sync(p).status());
+    note("reviews and checks", reviews_->Sync(p).status());
     note("mentions", mentions_->Sync(p).status());
-    note("checks", ci_->Sync(p).status());
     if (r->not_modified) {
       spdlog::debug("sync: {}: not modified", *p.repo);
     } else {

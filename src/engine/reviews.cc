@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "base/secret_scan.h"
+#include "engine/ci.h"
 #include "engine/mentions.h"
 
 namespace orch {
@@ -297,6 +298,11 @@ Result<int> ReviewHandler::Sync(const Project& project) {
       if (!did.ok()) return did.status();
       spdlog::info("sync: {} #{}: review {}: {}", project.name, *t.pr_number, r.id, *did);
       ++handled;
+    }
+    if (ci_ && t.status == TaskStatus::kInReview) {
+      Result<int> checked = ci_->SyncPull(project, *pr);
+      if (!checked.ok()) return checked.status();
+      handled += *checked;
     }
   }
   return handled;

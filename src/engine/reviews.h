@@ -45,6 +45,7 @@
 namespace orch {
 
 class MentionHandler;
+class CiHandler;
 
 class ReviewHandler {
  public:
@@ -57,6 +58,8 @@ class ReviewHandler {
   // Where a review that only comments and mentions orch goes (mentions.h); without one it is
   // recorded.
   void set_mentions(MentionHandler* mentions) { mentions_ = mentions; }
+  // Sync() hands each open in_review PR it has read to `ci` for its checks (ci.h).
+  void set_ci(CiHandler* ci) { ci_ = ci; }
 
   // Handles review `review` of pull request `pr` in `project`; says what it did. Fails only
   // when the store or GitHub did (the caller retries).
@@ -85,6 +88,7 @@ class ReviewHandler {
   ConfigSet configs_;
   std::string bot_login_;
   MentionHandler* mentions_ = nullptr;
+  CiHandler* ci_ = nullptr;
 };
 
 }  // namespace orch
