@@ -114,8 +114,9 @@ Result<std::optional<std::string>> DeliveryWatch::MissingDelivery() {
   // Judged changes are dropped; so, once missing, are the rest (they would say the same).
   pending_.clear();
   if (!missing) pending_ = std::move(keep);
-  if (!missing) missing = std::exchange(failed_on_github_, std::nullopt);
-  failed_on_github_.reset();
+  // GitHub's own record, when it says attempts failed, is the better reason: it names the hook
+  // and the error, where a late change only says that nothing came.
+  if (failed_on_github_) missing = std::exchange(failed_on_github_, std::nullopt);
   return missing;
 }
 

@@ -48,8 +48,9 @@ class DeliveryWatch {
   // The same with GitHub's ISO-8601 time ("2026-11-21T10:00:00Z"); ignored when unreadable.
   void Saw(const std::string& repo, const std::string& what, const std::string& changed_at);
 
-  // Why deliveries look missing: the first change whose grace has passed with no delivery for
-  // its repository since it happened; nullopt when there is none. Changes judged are forgotten.
+  // Why deliveries look missing: GitHub's record of failed attempts (CheckGitHubRecord) when it
+  // has one, else the first change whose grace has passed with no delivery for its repository
+  // since it happened; nullopt when there is none. Changes judged are forgotten.
   // Fails with the store's error (the changes are then judged next time).
   Result<std::optional<std::string>> MissingDelivery();
 
