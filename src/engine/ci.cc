@@ -46,6 +46,11 @@ Result<std::optional<Task>> OwnerOf(SqliteStore& store, const Project& project,
 }  // namespace
 
 Result<std::string> CiHandler::ApplyCheck(const Project& project, const CheckRun& check) {
+  return Judge(project, check, nullptr);
+}
+
+Result<std::string> CiHandler::Judge(const Project& project, const CheckRun& check,
+                                     const PullRequest* known) {
   if (check.status != "completed") return "check " + check.name + " is " + check.status;
   Result<std::optional<Task>> owner = OwnerOf(store_, project, check);
   if (!owner.ok()) return owner.status();
@@ -54,7 +59,9 @@ Result<std::string> CiHandler::ApplyCheck(const Project& project, const CheckRun
   if (parent.status != TaskStatus::kInReview) {
     return "ignored: task " + std::to_string(parent.id) + " is " + TaskStatusName(parent.status);
   }
-  Result<PullRequest> pr = github_.GetPullRequest(*project.repo, *parent.pr_number);
+  Result<PullRequest> pr = known && known->number == *parent.pr_number
+                               ? Result<PullRequest>(*known)
+                               : github_.GetPullRequest(*project.repo, *parent.pr_number);
   if (!pr.ok()) return pr.status();
   if (pr->state != "open")
     return "ignored: pull request #" + std::to_string(pr->number) + " is closed";
@@ -163,23 +170,6 @@ Result<std::string> CiHandler::ApplyCommit(const Project& project, const std::st
   return out.empty() ? "no check runs on " + Short(head_sha) : out;
 }
 
-Result<int> CiHandler::Sync(const Project& project) {
-  if (!project.repo) return 0;
-  Result<std::vector<Task>> tasks =
-      store_.ListTasks({.status = TaskStatus::kInReview, .project_id = project.id});
-  if (!tasks.ok()) return tasks.status();
-  int changed = 0;
-  for (const Task& t : *tasks) {
-    if (!t.pr_number || IsFollowUp(t)) continue;
-    Result<PullRequest> pr = github_.GetPullRequest(*project.repo, *t.pr_number);
-    if (!pr.ok()) return pr.status();
-    Result<int> did = SyncPull(project, *pr);
-    if (!did.ok()) return did.status();
-    changed += *did;
-  }
-  return changed;
-}
-
 Result<int> CiHandler::SyncPull(const Project& project, const PullRequest& pr) {
   if (pr.state != "open" || pr.head_sha.empty()) return 0;
   Result<std::vector<CheckRun>> checks = github_.ListCheckRuns(*project.repo, pr.head_sha);
@@ -187,7 +177,7 @@ Result<int> CiHandler::SyncPull(const Project& project, const PullRequest& pr) {
   int changed = 0;
   for (CheckRun c : *checks) {
     if (c.pull_requests.empty()) c.pull_requests = {pr.number};
-    Result<std::string> did = ApplyCheck(project, c);
+    Result<std::string> did = Judge(project, c, &pr);
     if (!did.ok()) return did.status();
     if (did->rfind("created", 0) == 0 || did->find("needs review") != std::string::npos ||
         did->find("waits for review") != std::string::npos) {

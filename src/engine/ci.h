@@ -42,13 +42,15 @@ class CiHandler {
   Result<std::string> ApplyCheck(const Project& project, const CheckRun& check);
   // A commit whose checks completed (check_suite, workflow_run): applies each of its check runs.
   Result<std::string> ApplyCommit(const Project& project, const std::string& head_sha);
-  // The checks of each in_review task's PR head. Returns how many made or changed something.
-  Result<int> Sync(const Project& project);
-  // The checks of one open pull request orch has read already (the engine's sync does this from
-  // ReviewHandler::Sync, so each PR is read once per sync).
+  // The checks of one open pull request orch has read already: the sync's, from
+  // ReviewHandler::Sync, which reads each in_review task's PR once for its reviews and checks.
+  // Returns how many made or changed something.
   Result<int> SyncPull(const Project& project, const PullRequest& pr);
 
  private:
+  // ApplyCheck's work; `known`, when it is the owner's PR, spares reading it again.
+  Result<std::string> Judge(const Project& project, const CheckRun& check,
+                            const PullRequest* known);
   Result<std::string> Failed(const Project& project, const Task& parent, int64_t pr,
                              const CheckRun& check);
   std::string FollowUpBody(const Project& project, const Task& parent, int64_t pr,

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/intake.h"
+#include "engine/reviews.h"
 #include "testing/fake_github.h"
 #include "testing/test_util.h"
 
@@ -55,6 +56,7 @@ class CiTest : public ::testing::Test {
   Project project_;
   test::FakeGitHub github_;
   Config config_;
+  TrustPolicy trust_{github_, clock_, {}};
   std::unique_ptr<CiHandler> ci_;
   int64_t parent_ = 0;
 };
@@ -121,12 +123,16 @@ TEST_F(CiTest, AfterMaxCiFixAttemptsTheTaskNeedsReview) {
 TEST_F(CiTest, TheSyncAsksTheChecksOfEachPullRequestInReview) {
   github_.check_runs = {Check("aaaaaaa1", "failure")};
   github_.check_runs[0].pull_requests = {};  // the listing does not always say
-  Result<int> synced = ci_->Sync(project_);
+  // The engine's sync: the review handler reads the PR and hands it on for its checks.
+  ReviewHandler reviews(*store_, github_, trust_, config_);
+  reviews.set_ci(ci_.get());
+  Result<int> synced = reviews.Sync(project_);
   ASSERT_TRUE(synced.ok()) << synced.status().message();
   EXPECT_EQ(*synced, 1);
   EXPECT_EQ(FollowUps().size(), 1u);
-  ASSERT_TRUE(ci_->Sync(project_).ok());
+  ASSERT_TRUE(reviews.Sync(project_).ok());
   EXPECT_EQ(FollowUps().size(), 1u);
+  EXPECT_EQ(github_.Count("pull request 12"), 2);  // once per sync
 }
 
 TEST(CiIntakeTest, CheckEventsAreKeptThoughOrchPushedTheCommit) {

@@ -1,6 +1,6 @@
 // What reviews (reviews.h) and mentions (mentions.h) share about the pull requests their
-// follow-ups work on: which task owns a pull request, and how much of a diff hunk a follow-up
-// carries.
+// follow-ups work on: which task owns a pull request, how much of a diff hunk a follow-up
+// carries, and how its title is cut.
 //
 // Thread safety: one thread (the engine's), as the store calls are.
 #ifndef ORCH_ENGINE_FOLLOW_UPS_H_
@@ -24,6 +24,14 @@ constexpr size_t kMaxDiffHunk = 2000;
 // known), and ties the PR to it.
 Result<std::optional<Task>> PullRequestOwner(SqliteStore& store, const Project& project, int64_t pr,
                                              const std::string& head);
+
+// A follow-up's title is made from the first line of what asked for it, cut past `max`
+// characters with "...".
+inline std::string FirstLine(const std::string& text, size_t max) {
+  std::string line = text.substr(0, text.find('\n'));
+  if (line.size() > max) line = line.substr(0, max) + "...";
+  return line;
+}
 
 // orch names its branches orch/...: a PR on one that no task owns yet may be a race with the
 // task's own bookkeeping, so its event is retried rather than dropped.

@@ -20,12 +20,6 @@ std::string Cut(const std::string& text, size_t max) {
   return text.size() <= max ? text : text.substr(0, max) + "\n[... cut]";
 }
 
-std::string FirstLine(const std::string& text, size_t max) {
-  std::string line = text.substr(0, text.find('\n'));
-  if (line.size() > max) line = line.substr(0, max) + "...";
-  return line;
-}
-
 std::string KvKey(const std::string& repo) { return "sync.comments." + repo; }
 
 }  // namespace

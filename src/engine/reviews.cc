@@ -12,12 +12,6 @@
 namespace orch {
 namespace {
 
-std::string FirstLine(const std::string& text, size_t max) {
-  std::string line = text.substr(0, text.find('\n'));
-  if (line.size() > max) line = line.substr(0, max) + "...";
-  return line;
-}
-
 std::string FollowUpBody(const Task& parent, int64_t pr, const Review& review,
                          const ReviewComment* c) {
   std::ostringstream b;
