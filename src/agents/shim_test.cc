@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/platform.h"
 #include "testing/test_util.h"
 
 namespace orch {
@@ -15,15 +16,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// True while process `pid` exists and is not a zombie.
-bool Alive(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  size_t paren = line.rfind(')');
-  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
-}
 
 class ShimTest : public ::testing::Test {
  protected:
@@ -115,7 +107,7 @@ TEST_F(ShimTest, TimeoutKillsTheWholeProcessGroup) {
   EXPECT_THAT(test::ReadFile(run_dir() + "/output.log"), HasSubstr("timed out after 1s"));
   int sh = std::stoi(test::ReadFile(run_dir() + "/sh.pid"));
   int child = std::stoi(test::ReadFile(run_dir() + "/child.pid"));
-  EXPECT_TRUE(test::Eventually([&] { return !Alive(sh) && !Alive(child); }))
+  EXPECT_TRUE(test::Eventually([&] { return !ProcessRunning(sh) && !ProcessRunning(child); }))
       << "sh " << sh << " or sleep " << child << " outlived the timeout";
 }
 

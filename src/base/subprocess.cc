@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <thread>
 
 extern char** environ;
@@ -265,12 +264,6 @@ Result<ProcessResult> PosixProcessRunner::Run(const ProcessOptions& o) {
   pipes.in.Close(1);
   Reap(o, *spawned, result);
   return result;
-}
-
-std::string ExecutablePath() {
-  std::error_code ec;
-  std::filesystem::path exe = std::filesystem::canonical("/proc/self/exe", ec);
-  return ec ? "" : exe.string();
 }
 
 }  // namespace orch

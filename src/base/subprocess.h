@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "base/platform.h"  // ExecutablePath(), which most callers of Spawn() want too
 #include "base/status.h"
 
 namespace orch {
@@ -91,10 +92,6 @@ std::vector<std::string> ChildEnvironment(const std::map<std::string, std::strin
 std::vector<std::string> AllowedEnvironment(const std::vector<std::string>& keep,
                                             const std::map<std::string, std::string>& set,
                                             const std::vector<std::string>& unset = {});
-
-// The absolute path of the running orch binary (from /proc/self/exe, symlinks resolved), or ""
-// when it cannot be known. Its directory is where the installed simulators and prompts are.
-std::string ExecutablePath();
 
 }  // namespace orch
 

@@ -12,9 +12,6 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +27,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/platform.h"
 #include "base/subprocess.h"
 #include "cli/cli.h"
 #include "engine/daemon.h"
@@ -76,7 +74,7 @@ std::string RandomHex(size_t bytes) {
 
 // A port on 127.0.0.1 that was free a moment ago.
 Result<int> FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = CloexecSocket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return Status::IOError("socket", strerror(errno));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -182,10 +180,7 @@ class Child {
     pid_ = fork();
     if (pid_ < 0) return Status::IOError("fork", strerror(errno));
     if (pid_ == 0) {
-#ifdef __linux__
-      prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (getppid() != parent) _exit(1);
-#endif
+      if (!SignalWhenParentDies(SIGTERM, parent)) _exit(1);
       setpgid(0, 0);
       sigset_t none;
       sigemptyset(&none);

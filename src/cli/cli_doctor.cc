@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/platform.h"
 #include "base/subprocess.h"
 #include "cli/cli.h"
 #include "engine/daemon.h"
@@ -42,7 +43,7 @@ Result<std::string> FirstLine(ProcessRunner& runner, const std::vector<std::stri
 
 // True when nothing listens on `bind:port` (we could bind it).
 bool PortFree(const std::string& bind, int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = CloexecSocket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

@@ -1,13 +1,14 @@
 #include "receiver/inbox_writer.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
 
 #include <chrono>
 #include <utility>
 #include <vector>
+
+#include "base/platform.h"
 
 namespace orch {
 
@@ -38,7 +39,7 @@ InboxWriter::InboxWriter(SqliteStore& store, std::unique_ptr<SqliteStore> checkp
     return;
   }
   checkpoint_thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "orch-checkpoint");
+    SetThreadName("orch-checkpoint");
     CheckpointLoop();
   });
 }

@@ -1,11 +1,11 @@
 #include "receiver/webhook_server.h"
 
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "base/platform.h"
 #include "github/webhook_signature.h"
 
 namespace orch {
@@ -60,7 +60,7 @@ Status WebhookServer::Start() {
                receiver_->stats().connection_cap);
   stopping_ = false;
   committer_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "orch-inbox");
+    SetThreadName("orch-inbox");
     CommitLoop();
   });
   return Status::OK();

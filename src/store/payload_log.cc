@@ -12,6 +12,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/platform.h"
+
 namespace orch {
 namespace {
 
@@ -148,15 +150,7 @@ Result<std::vector<PayloadRef>> PayloadLog::Append(const std::vector<std::string
 
 Status PayloadLog::Sync() {
   if (fd_ < 0) return Status::OK();  // nothing appended, or the segment was abandoned
-  int r;
-  do {
-#ifdef __APPLE__
-    r = ::fcntl(fd_, F_FULLFSYNC);  // macOS's fsync leaves the data in the drive's cache
-#else
-    r = ::fdatasync(fd_);
-#endif
-  } while (r != 0 && errno == EINTR);
-  if (r != 0) {
+  if (SyncFileData(fd_) != 0) {      // F_FULLFSYNC on macOS, whose fsync stops at the drive's cache
     // After a failed fdatasync the kernel may have dropped the dirty pages: never trust this
     // segment again.
     Status s = Status::IOError(SegmentPath(segment_), "syncing payloads: " + ErrnoText());
