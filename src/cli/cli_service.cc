@@ -1,9 +1,10 @@
-// `orch service install | uninstall | start | stop | restart | status`.
+// `orch service install | uninstall | start | stop | restart | status [--manager M]`.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <ostream>
 
+#include "base/platform.h"
 #include "base/subprocess.h"
 #include "cli/cli.h"
 #include "cli/service.h"
@@ -16,7 +17,12 @@ enum class Verb { kInstall, kUninstall, kStart, kStop, kRestart, kStatus };
 class ServiceCommand : public Command {
  public:
   explicit ServiceCommand(Verb verb) : verb_(verb) {}
-  void Define(CLI::App&) override {}
+  void Define(CLI::App& app) override {
+    app.add_option("--manager", manager_,
+                   "systemd, launchd or brew (default: brew for a Homebrew install, launchd on "
+                   "macOS, systemd elsewhere)")
+        ->check(CLI::IsMember({"systemd", "launchd", "brew"}));
+  }
   Status Run(Context& ctx) override {
     Result<Home> home = ctx.home();
     if (!home.ok()) return home.status();
@@ -26,12 +32,15 @@ class ServiceCommand : public Command {
     }
     std::error_code ec;
     std::string exe = ExecutablePath();
+    std::string canonical = std::filesystem::canonical(exe, ec).string();
+    std::optional<ServicePlatform> platform = ParseServicePlatform(manager_);
+    if (!platform) platform = ServiceManager::Detect(ThisOs(), ec ? exe : canonical);
     ServiceSpec spec{.orch_binary = exe,
                      .orch_home = std::filesystem::absolute(home->root, ec).string(),
                      .path = ctx.env("PATH").value_or("/usr/local/bin:/usr/bin:/bin"),
                      .log_dir = home->state_dir()};
     PosixProcessRunner processes;
-    ServiceManager manager(processes, ServiceManager::Detect(exe), *user_home, spec);
+    ServiceManager manager(processes, *platform, *user_home, spec);
     Result<std::string> did = Status::Internal("service", "no verb");
     switch (verb_) {
       case Verb::kInstall:
@@ -54,10 +63,12 @@ class ServiceCommand : public Command {
         break;
     }
     if (!did.ok()) {
-      if (verb_ == Verb::kInstall && !manager.UnitPath().empty()) {
+      if (verb_ == Verb::kInstall && manager.platform() == ServicePlatform::kSystemd) {
         ctx.err << "orch: wrote " << manager.UnitPath()
                 << ", but the service manager is not reachable (no systemd user session here?)"
                 << "; enable it later with systemctl --user enable --now orch\n";
+      } else if (verb_ == Verb::kInstall && manager.platform() == ServicePlatform::kLaunchd) {
+        ctx.err << "orch: wrote " << manager.UnitPath() << ", but launchctl could not load it\n";
       }
       return did.status();
     }
@@ -67,6 +78,7 @@ class ServiceCommand : public Command {
 
  private:
   Verb verb_;
+  std::string manager_;  // --manager; empty: detected
 };
 
 }  // namespace

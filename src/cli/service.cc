@@ -101,16 +101,18 @@ std::string RenderLaunchdPlist(const ServiceSpec& s) {
   return p.str();
 }
 
-ServicePlatform ServiceManager::Detect(const std::string& orch_binary) {
-#ifdef __APPLE__
-  std::error_code ec;
-  std::string real = std::filesystem::canonical(orch_binary, ec).string();
-  return real.find("/Cellar/") != std::string::npos ? ServicePlatform::kBrew
-                                                    : ServicePlatform::kLaunchd;
-#else
-  (void)orch_binary;
-  return ServicePlatform::kSystemd;
-#endif
+std::optional<ServicePlatform> ParseServicePlatform(std::string_view name) {
+  if (name == "systemd") return ServicePlatform::kSystemd;
+  if (name == "launchd") return ServicePlatform::kLaunchd;
+  if (name == "brew") return ServicePlatform::kBrew;
+  return std::nullopt;
+}
+
+ServicePlatform ServiceManager::Detect(Os os, const std::string& canonical_binary) {
+  // Homebrew keeps every keg in <prefix>/Cellar/<formula>/<version>/, and its bin/ links point
+  // there; the service is then the formula's (brew services), on macOS and on Linuxbrew alike.
+  if (canonical_binary.find("/Cellar/") != std::string::npos) return ServicePlatform::kBrew;
+  return os == Os::kMacOS ? ServicePlatform::kLaunchd : ServicePlatform::kSystemd;
 }
 
 std::string ServiceManager::UnitPath() const {
@@ -143,10 +145,33 @@ Result<std::string> ServiceManager::Must(const std::vector<std::string>& argv,
   return did;
 }
 
-Result<std::string> ServiceManager::Install() {
-  if (platform_ == ServicePlatform::kBrew) {
-    return Must({"brew", "services", "start", "orch"}, "started with brew services");
+Result<std::string> ServiceManager::Brew(const std::string& verb, const std::string& did) {
+  return Must({"brew", "services", verb, "orch"},
+              "orch was installed by Homebrew, so its service is Homebrew's: brew services " +
+                  verb + " orch: " + did);
+}
+
+std::string ServiceManager::Domain() const { return "gui/" + std::to_string(getuid()); }
+
+std::string ServiceManager::Target() const { return Domain() + "/" + kLaunchdLabel; }
+
+bool ServiceManager::Loaded() {
+  // `launchctl print` exits 0 for a loaded service and 113 ("Could not find service") otherwise.
+  Result<ProcessResult> r = Call({"launchctl", "print", Target()});
+  return r.ok() && r->exit_code == 0;
+}
+
+Result<std::string> ServiceManager::Bootstrap(const std::string& did) {
+  std::string path = UnitPath();
+  if (!std::filesystem::exists(path)) {
+    return Status::NotFound(path, "not installed; orch service install writes and loads it");
   }
+  // Loading an agent with RunAtLoad starts it.
+  return Must({"launchctl", "bootstrap", Domain(), path}, did);
+}
+
+Result<std::string> ServiceManager::Install() {
+  if (platform_ == ServicePlatform::kBrew) return Brew("start", "started, and at every login");
   std::string path = UnitPath();
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
@@ -163,19 +188,18 @@ Result<std::string> ServiceManager::Install() {
     return Must({"systemctl", "--user", "enable", "orch.service"},
                 "wrote " + path + " and enabled it (starts at login; orch service start now)");
   }
-  return Must({"launchctl", "bootstrap", "gui/" + std::to_string(getuid()), path},
-              "wrote " + path + " and loaded it");
+  // A loaded older definition would shadow the new file until the next login: unload it first.
+  if (Loaded()) (void)Call({"launchctl", "bootout", Target()});
+  return Bootstrap("wrote " + path + " and loaded it: orch serve runs now and at every login");
 }
 
 Result<std::string> ServiceManager::Uninstall() {
-  if (platform_ == ServicePlatform::kBrew) {
-    return Must({"brew", "services", "stop", "orch"}, "stopped with brew services");
-  }
+  if (platform_ == ServicePlatform::kBrew) return Brew("stop", "stopped, and not at login");
   std::string path = UnitPath();
   if (platform_ == ServicePlatform::kSystemd) {
     (void)Call({"systemctl", "--user", "disable", "--now", "orch.service"});
   } else {
-    (void)Call({"launchctl", "bootout", "gui/" + std::to_string(getuid()) + "/" + kLaunchdLabel});
+    (void)Call({"launchctl", "bootout", Target()});
   }
   std::error_code ec;
   bool removed = std::filesystem::remove(path, ec);
@@ -188,11 +212,10 @@ Result<std::string> ServiceManager::Start() {
     case ServicePlatform::kSystemd:
       return Must({"systemctl", "--user", "start", "orch.service"}, "started");
     case ServicePlatform::kLaunchd:
-      return Must(
-          {"launchctl", "kickstart", "gui/" + std::to_string(getuid()) + "/" + kLaunchdLabel},
-          "started");
+      if (Loaded()) return Must({"launchctl", "kickstart", Target()}, "started");
+      return Bootstrap("loaded and started");
     case ServicePlatform::kBrew:
-      return Must({"brew", "services", "start", "orch"}, "started");
+      return Brew("start", "started");
   }
   return Status::Internal("service", "unknown platform");
 }
@@ -202,11 +225,13 @@ Result<std::string> ServiceManager::Stop() {
     case ServicePlatform::kSystemd:
       return Must({"systemctl", "--user", "stop", "orch.service"}, "stopped");
     case ServicePlatform::kLaunchd:
-      return Must(
-          {"launchctl", "kill", "SIGTERM", "gui/" + std::to_string(getuid()) + "/" + kLaunchdLabel},
-          "stopped (launchd's KeepAlive restarts it; orch service uninstall to stop for good)");
+      // bootout, not kill: with KeepAlive launchd would start a killed orch again at once.
+      if (!Loaded()) return std::string("not running");
+      return Must({"launchctl", "bootout", Target()},
+                  "stopped and unloaded (launchd loads it again at your next login; orch service "
+                  "uninstall removes it)");
     case ServicePlatform::kBrew:
-      return Must({"brew", "services", "stop", "orch"}, "stopped");
+      return Brew("stop", "stopped");
   }
   return Status::Internal("service", "unknown platform");
 }
@@ -216,11 +241,10 @@ Result<std::string> ServiceManager::Restart() {
     case ServicePlatform::kSystemd:
       return Must({"systemctl", "--user", "restart", "orch.service"}, "restarted");
     case ServicePlatform::kLaunchd:
-      return Must(
-          {"launchctl", "kickstart", "-k", "gui/" + std::to_string(getuid()) + "/" + kLaunchdLabel},
-          "restarted");
+      if (!Loaded()) return Bootstrap("was not loaded: loaded and started");
+      return Must({"launchctl", "kickstart", "-k", Target()}, "restarted");
     case ServicePlatform::kBrew:
-      return Must({"brew", "services", "restart", "orch"}, "restarted");
+      return Brew("restart", "restarted");
   }
   return Status::Internal("service", "unknown platform");
 }
@@ -232,7 +256,7 @@ Result<std::string> ServiceManager::StatusText() {
       argv = {"systemctl", "--user", "status", "--no-pager", "orch.service"};
       break;
     case ServicePlatform::kLaunchd:
-      argv = {"launchctl", "print", "gui/" + std::to_string(getuid()) + "/" + kLaunchdLabel};
+      argv = {"launchctl", "print", Target()};
       break;
     case ServicePlatform::kBrew:
       argv = {"brew", "services", "info", "orch"};

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "testing/test_util.h"
 
@@ -54,22 +55,39 @@ TEST(ServiceTest, SystemdAnalyzeAcceptsTheUnit) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
+// The plist as launchd reads it: parsed by Python's plistlib, not matched as text.
+nlohmann::json ParsePlist(const std::string& text) {
+  test::TempDir dir;
+  test::WriteFile(dir.Sub("orch.plist"), text);
+  ProcessResult r = test::Run({"python3", "-c",
+                               "import json, plistlib, sys\n"
+                               "print(json.dumps(plistlib.load(open(sys.argv[1], 'rb'))))",
+                               dir.Sub("orch.plist")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return nlohmann::json::parse(r.out, nullptr, false);
+}
+
 TEST(ServiceTest, LaunchdPlistKeepsOrchAliveWithLogsAndPath) {
-  std::string plist = RenderLaunchdPlist(Spec());
-  EXPECT_THAT(plist, HasSubstr("<key>Label</key>\n  <string>dev.orch.orch</string>"));
-  EXPECT_THAT(plist, HasSubstr("<string>/opt/orch/bin/orch</string>\n    <string>serve</string>"));
-  EXPECT_THAT(plist, HasSubstr("<key>KeepAlive</key>\n  <true/>"));
-  EXPECT_THAT(plist, HasSubstr("<key>NumberOfFiles</key>\n    <integer>10240</integer>"));
-  EXPECT_THAT(plist, HasSubstr("<key>PATH</key>\n    <string>/opt/homebrew/bin:/usr/bin:/bin"));
-  EXPECT_THAT(plist, HasSubstr("<key>WorkingDirectory</key>\n  <string>/home/me/.orch</string>"));
+  nlohmann::json p = ParsePlist(RenderLaunchdPlist(Spec()));
+  ASSERT_TRUE(p.is_object()) << RenderLaunchdPlist(Spec());
+  EXPECT_EQ(p["Label"], "dev.orch.orch");
+  EXPECT_EQ(p["ProgramArguments"], nlohmann::json({"/opt/orch/bin/orch", "serve"}));
+  EXPECT_EQ(p["RunAtLoad"], true);
+  EXPECT_EQ(p["KeepAlive"], true);
+  // launchd's default of 256 descriptors would cap the webhook receiver.
+  EXPECT_EQ(p["SoftResourceLimits"]["NumberOfFiles"], 10240);
+  EXPECT_EQ(p["EnvironmentVariables"]["PATH"], "/opt/homebrew/bin:/usr/bin:/bin");
+  EXPECT_EQ(p["EnvironmentVariables"]["ORCH_HOME"], "/home/me/.orch");
+  EXPECT_EQ(p["WorkingDirectory"], "/home/me/.orch");
   // Not the rotated log orch writes itself, and that log is not copied to stderr as well.
-  EXPECT_THAT(plist, HasSubstr("<string>/home/me/.orch/state/launchd.out.log</string>"));
-  EXPECT_THAT(plist, HasSubstr("<string>/home/me/.orch/state/launchd.err.log</string>"));
-  EXPECT_THAT(plist, HasSubstr("<key>ORCH_LOG_STDERR</key>\n    <string>0</string>"));
-  EXPECT_THAT(plist, HasSubstr("<key>AbandonProcessGroup</key>"));
+  EXPECT_EQ(p["StandardOutPath"], "/home/me/.orch/state/launchd.out.log");
+  EXPECT_EQ(p["StandardErrorPath"], "/home/me/.orch/state/launchd.err.log");
+  EXPECT_EQ(p["EnvironmentVariables"]["ORCH_LOG_STDERR"], "0");
+  // A restart leaves the agents' tmux server running.
+  EXPECT_EQ(p["AbandonProcessGroup"], true);
   if (test::Run({"sh", "-c", "command -v plutil"}).exit_code == 0) {
     test::TempDir dir;
-    test::WriteFile(dir.Sub("x.plist"), plist);
+    test::WriteFile(dir.Sub("x.plist"), RenderLaunchdPlist(Spec()));
     EXPECT_EQ(test::Run({"plutil", "-lint", dir.Sub("x.plist")}).exit_code, 0);
   }
 }
@@ -78,6 +96,21 @@ TEST(ServiceTest, LaunchdEscapesXml) {
   ServiceSpec s = Spec();
   s.orch_home = "/tmp/a&b<c>";
   EXPECT_THAT(RenderLaunchdPlist(s), HasSubstr("/tmp/a&amp;b&lt;c&gt;"));
+  EXPECT_EQ(ParsePlist(RenderLaunchdPlist(s))["EnvironmentVariables"]["ORCH_HOME"], "/tmp/a&b<c>");
+}
+
+TEST(ServiceTest, HomebrewsCellarMeansBrewServicesOnEitherOs) {
+  // The formula's own service, not a second definition beside it.
+  EXPECT_EQ(ServiceManager::Detect(Os::kMacOS, "/opt/homebrew/Cellar/orch/0.1.0/bin/orch"),
+            ServicePlatform::kBrew);
+  EXPECT_EQ(
+      ServiceManager::Detect(Os::kLinux, "/home/linuxbrew/.linuxbrew/Cellar/orch/0.1.0/bin/orch"),
+      ServicePlatform::kBrew);
+  EXPECT_EQ(ServiceManager::Detect(Os::kMacOS, "/Users/me/src/orch/build/orch"),
+            ServicePlatform::kLaunchd);
+  EXPECT_EQ(ServiceManager::Detect(Os::kLinux, "/usr/bin/orch"), ServicePlatform::kSystemd);
+  EXPECT_EQ(ParseServicePlatform("launchd"), ServicePlatform::kLaunchd);
+  EXPECT_EQ(ParseServicePlatform("upstart"), std::nullopt);
 }
 
 TEST(ServiceTest, InstallStartStatusStopForRealWhereSystemdRuns) {
