@@ -27,6 +27,8 @@ const CommandRow kCommands[] = {
      MakeDoctorCommand},
     {"", "stream", "Print agents' output live: one task's, or every running task's",
      MakeStreamCommand},
+    {"", "dashboard", "Print (and on a desktop open) a one-time login URL for the web dashboard",
+     MakeDashboardCommand},
     {"config", "validate", "Check configuration files", MakeConfigValidateCommand},
     {"config", "show", "Print the merged configuration, secrets masked", MakeConfigShowCommand},
     {"project", "add", "Register a repository (owner/repo, clone URL or local path)",

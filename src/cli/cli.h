@@ -111,6 +111,7 @@ std::unique_ptr<Command> MakeWebhookDeliveriesCommand();
 std::unique_ptr<Command> MakeWebhookRedeliverCommand();
 std::unique_ptr<Command> MakeServeCommand();
 std::unique_ptr<Command> MakeTaskRunCommand();
+std::unique_ptr<Command> MakeDashboardCommand();
 std::unique_ptr<Command> MakeTaskAttachCommand();
 std::unique_ptr<Command> MakeTaskKillCommand();
 std::unique_ptr<Command> MakeRouteCommand();

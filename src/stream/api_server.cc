@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "base/http_stop.h"
+#include "dashboard/dashboard.h"
 #include "runs/runs.h"
 #include "stream/stream.h"
 
@@ -67,7 +68,9 @@ Json RunStartedData(int64_t id, const Json& run, std::map<std::string, std::stri
     steps.push_back({{"step_id", s["step_id"]},
                      {"agent", s["agent"]},
                      {"kind", s["kind"]},
-                     {"label", s["label"]}});
+                     {"label", s["label"]},
+                     {"needs", s.value("needs", Json::array())},
+                     {"task_id", s["task_id"]}});
     told[s["step_id"].get<std::string>()] = "pending";
   }
   return {{"run_id", id}, {"flow_name", run["flow_name"]}, {"steps", steps}};
@@ -83,7 +86,8 @@ std::vector<Json> StepUpdates(int64_t id, const Json& run,
     std::string step = s["step_id"], status = s["status"];
     if (told[step] == status) continue;
     told[step] = status;
-    updates.push_back({{"run_id", id}, {"step_id", step}, {"status", status}});
+    updates.push_back(
+        {{"run_id", id}, {"step_id", step}, {"status", status}, {"task_id", s["task_id"]}});
   }
   if (run["status"] != "running") {
     if (updates.empty()) {
@@ -145,6 +149,16 @@ Status ApiServer::Start() {
   Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(home_.db_path(), clock_);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
+  dashboard_ = std::make_unique<Dashboard>(DashboardParts{.home = home_,
+                                                          .clock = clock_,
+                                                          .store = *store_,
+                                                          .store_mu = store_mu_,
+                                                          .watcher = watcher_,
+                                                          .config = runs_config_,
+                                                          .project_config = project_config_,
+                                                          .wake = wake_,
+                                                          .keepalive = options_.keepalive});
+  db_watch_ = watcher_.Watch(home_.root);
 
   server_ = std::make_unique<httplib::Server>();
   httplib::Server& s = *server_;
@@ -189,23 +203,24 @@ void ApiServer::Stop() {
   std::filesystem::remove(ApiAddressPath(home_), ec);
 }
 
-bool ApiServer::Authorized(const httplib::Request& req) const {
-  std::string auth = req.get_header_value("Authorization");
-  const std::string kBearer = "Bearer ";
-  if (auth.rfind(kBearer, 0) != 0) return false;
-  std::string given = auth.substr(kBearer.size());
-  return given.size() == token_.size() &&
-         CRYPTO_memcmp(given.data(), token_.data(), token_.size()) == 0;
-}
-
 void ApiServer::Route() {
   httplib::Server& s = *server_;
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (Authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("WWW-Authenticate", "Bearer");
-    Reply(res, 401, {{"error", "missing or wrong token (Authorization: Bearer <api.token>)"}});
+    Dashboard::Access access = dashboard_->Check(req, token_);
+    if (access == Dashboard::Access::kPublic || access == Dashboard::Access::kAllowed) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    if (access == Dashboard::Access::kNoCsrf) {
+      Reply(res, 403, {{"error", "missing or wrong X-CSRF-Token (GET /api/session gives it)"}});
+    } else {
+      res.set_header("WWW-Authenticate", "Bearer");
+      Reply(res, 401,
+            {{"error",
+              "missing or wrong token (Authorization: Bearer <api.token>, or `orch dashboard`)"}});
+    }
     return httplib::Server::HandlerResponse::Handled;
   });
+  dashboard_->Route(s);
   s.Get("/api/tasks",
         [this](const httplib::Request& req, httplib::Response& res) { ListTasks(req, res); });
   s.Get(R"(/api/tasks/(\d+)/stream)",
@@ -318,6 +333,7 @@ void ApiServer::RunEvents(const httplib::Request& req, httplib::Response& res) {
           return send("run_started", RunStartedData(id, first, state->told));
         }
         while (!watcher_.stopped()) {
+          uint64_t seen = db_watch_->generation();  // before reading: no commit slips between
           Json now;
           {
             std::lock_guard<std::mutex> lock(store_mu_);
@@ -336,7 +352,8 @@ void ApiServer::RunEvents(const httplib::Request& req, httplib::Response& res) {
             return true;
           }
           if (!updates.empty()) return true;
-          std::this_thread::sleep_for(std::chrono::milliseconds(250));
+          // Any process's commit writes the WAL beside orch.db, which wakes this.
+          db_watch_->Wait(seen, kRecheck);
           if (clock_.Monotonic() - state->last_write >= options_.keepalive) {
             static const char kKeepalive[] = ": keep-alive\n\n";
             state->last_write = clock_.Monotonic();

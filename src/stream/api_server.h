@@ -26,9 +26,15 @@
 //                                 kind, label}]}`, then `run_step_updated {run_id, step_id,
 //                                 status, run_status?, report?}` whenever a step's status
 //                                 changes (run_status and report once the run has ended, then
-//                                 the end). Each step's live output is its task's stream.
+//                                 the end). Each step's live output is its task's stream;
+//                                 its task_id is in both events. Pushed: the stream waits on
+//                                 orch.db's directory (inotify: any commit writes the WAL).
 //
-// Every request needs `Authorization: Bearer <token>` (401 otherwise), the token being the
+//   /, /login and the dashboard's JSON: dashboard/dashboard.h.
+//
+// Every request but the page's needs `Authorization: Bearer <token>` or a dashboard session's
+// cookie (dashboard/auth.h; a write with the cookie also needs X-CSRF-Token, 403 otherwise);
+// 401 without either. The token is the
 // contents of $ORCH_HOME/state/api.token: random, mode 0600, made on the first start and kept.
 // Start() writes {url} to $ORCH_HOME/state/api.json (write, then rename) for clients; Stop()
 // removes it. The server reads the store through its own connection, one request at a time.
@@ -63,6 +69,8 @@ class DataSink;
 }  // namespace httplib
 
 namespace orch {
+
+class Dashboard;
 
 inline std::string ApiTokenPath(const Home& home) { return home.state_dir() + "/api.token"; }
 inline std::string ApiAddressPath(const Home& home) { return home.state_dir() + "/api.json"; }
@@ -119,7 +127,6 @@ class ApiServer {
   using EndSender = std::function<bool()>;
 
   void Route();
-  bool Authorized(const httplib::Request& req) const;
   void ListTasks(const httplib::Request& req, httplib::Response& res);
   void Stream(const httplib::Request& req, httplib::Response& res);
   // GET /api/tasks/{id}/events (api_events.cc).
@@ -149,6 +156,8 @@ class ApiServer {
   std::unique_ptr<SqliteStore> store_;
   DirWatcher watcher_{"api: inotify unavailable, streams look for new output every 100 ms"};
   std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<Dashboard> dashboard_;          // `/`, its login and its JSON
+  std::unique_ptr<DirWatcher::Handle> db_watch_;  // orch.db's directory: its WAL's writes
   const Config* runs_config_ = nullptr;
   std::function<void()> wake_;
   std::function<Result<Config>(const Project&)> project_config_;

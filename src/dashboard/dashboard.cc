@@ -1,0 +1,276 @@
+#include "dashboard/dashboard.h"
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "agents/tmux.h"
+#include "base/subprocess.h"
+#include "dashboard/assets.h"
+#include "dashboard/task_actions.h"
+
+namespace orch {
+namespace {
+
+using Json = nlohmann::json;
+
+Json OptJson(const std::optional<int64_t>& v) { return v ? Json(*v) : Json(nullptr); }
+
+// GitHub's page for `what` ("issues/4", "pull/7") of `repo`; null without a repository.
+Json GitHubLink(const std::optional<std::string>& repo, const std::string& what) {
+  return repo ? Json("https://github.com/" + *repo + "/" + what) : Json(nullptr);
+}
+
+// A task as the board shows it.
+Json BoardTask(const Task& t, const std::optional<std::string>& repo) {
+  Json route = t.route ? Json::parse(*t.route, nullptr, false) : Json();
+  std::optional<int64_t> issue = IssueNumber(t);
+  Json j = {{"id", t.id},
+            {"project", t.project},
+            {"status", TaskStatusName(t.status)},
+            {"reason", t.status_reason},
+            {"title", t.title},
+            {"attempts", t.attempts},
+            {"created_at", t.created_at},
+            {"updated_at", t.updated_at},
+            {"agent", route.is_object() ? route.value("agent", "") : ""},
+            {"model", route.is_object() ? route.value("model", "") : ""}};
+  j["issue"] = OptJson(issue);
+  j["issue_url"] = issue ? GitHubLink(repo, "issues/" + std::to_string(*issue)) : Json(nullptr);
+  j["pr"] = OptJson(t.pr_number);
+  j["pr_url"] =
+      t.pr_number ? GitHubLink(repo, "pull/" + std::to_string(*t.pr_number)) : Json(nullptr);
+  j["run_id"] = OptJson(t.run_id);
+  j["parent_id"] = OptJson(t.parent_id);
+  return j;
+}
+
+Json AttemptJson(const Attempt& a) {
+  Json j = {{"attempt", a.attempt},
+            {"agent", a.agent},
+            {"model", a.model},
+            {"started_at", a.started_at},
+            {"outcome", a.outcome},
+            {"error_class", a.error_class},
+            {"summary", a.summary},
+            {"input_tokens", a.input_tokens},
+            {"output_tokens", a.output_tokens},
+            {"cost_usd", a.cost_usd}};
+  j["finished_at"] = OptJson(a.finished_at);
+  j["exit_code"] = a.exit_code ? Json(*a.exit_code) : Json(nullptr);
+  return j;
+}
+
+bool IsWrite(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "DELETE" || method == "PATCH";
+}
+
+}  // namespace
+
+// The board as last computed: the database's generation it was read at, its text, and a
+// version that changes only when the text does, so each client sends only what is new to it.
+struct Dashboard::Board {
+  std::mutex mu;
+  bool read = false;
+  uint64_t generation = 0;
+  uint64_t version = 0;
+  std::shared_ptr<const std::string> text = std::make_shared<const std::string>();
+};
+
+void Dashboard::Reply(httplib::Response& res, int status, const Json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+}
+
+Dashboard::Dashboard(DashboardParts parts)
+    : parts_(std::move(parts)),
+      db_watch_(parts_.watcher.Watch(parts_.home.root)),
+      board_(std::make_unique<Board>()) {}
+
+Dashboard::~Dashboard() = default;
+
+Dashboard::Access Dashboard::Check(const httplib::Request& req, std::string_view token) {
+  if (req.method == "GET" && (req.path == "/login" || FindDashboardAsset(req.path))) {
+    return Access::kPublic;
+  }
+  std::string auth = req.get_header_value("Authorization");
+  const std::string kBearer = "Bearer ";
+  if (auth.rfind(kBearer, 0) == 0 && SameSecret(auth.substr(kBearer.size()), token)) {
+    return Access::kAllowed;
+  }
+  std::optional<Sessions::Session> session = sessions_.Find(
+      CookieValue(req.get_header_value("Cookie"), kSessionCookie), parts_.clock.NowUnix());
+  if (!session) return Access::kUnauthorized;
+  if (IsWrite(req.method) && !SameSecret(req.get_header_value("X-CSRF-Token"), session->csrf)) {
+    return Access::kNoCsrf;
+  }
+  return Access::kAllowed;
+}
+
+void Dashboard::Route(httplib::Server& s) {
+  using Req = const httplib::Request&;
+  using Res = httplib::Response&;
+  for (size_t i = 0; i < kDashboardAssetCount; ++i) {
+    const DashboardAsset& a = kDashboardAssets[i];
+    auto serve = [&a](Req, Res res) {
+      res.set_header("Cache-Control", "no-cache");
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+      res.set_content(a.body.data(), a.body.size(), a.content_type);
+    };
+    s.Get(a.path, serve);
+    if (std::string_view(a.path) == "/index.html") s.Get("/", serve);
+  }
+  s.Get("/login", [this](Req req, Res res) { Login(req, res); });
+  s.Get("/api/session", [this](Req req, Res res) { Session(req, res); });
+  s.Get("/api/board/events", [this](Req req, Res res) { BoardEvents(req, res); });
+  s.Get(R"(/api/tasks/(\d+))", [this](Req req, Res res) { ShowTask(req, res); });
+  s.Post(R"(/api/tasks/(\d+)/(retry|unblock|kill))", [this](Req req, Res res) { Act(req, res); });
+  s.Get("/api/fleet", [this](Req req, Res res) { Fleet(req, res); });
+  s.Get("/api/settings", [this](Req req, Res res) { GetSettings(req, res); });
+  s.Put("/api/settings", [this](Req req, Res res) { PutSettings(req, res); });
+}
+
+void Dashboard::Login(const httplib::Request& req, httplib::Response& res) {
+  int64_t now = parts_.clock.NowUnix();
+  if (!ClaimLoginCode(parts_.home, req.get_param_value("code"), now)) {
+    res.status = 403;
+    res.set_content(
+        "This login link was used already, has expired or is wrong. Run `orch dashboard` for "
+        "a new one.\n",
+        "text/plain; charset=utf-8");
+    return;
+  }
+  Result<Sessions::Session> session = sessions_.Open(now);
+  if (!session.ok()) return Reply(res, 500, {{"error", session.status().message()}});
+  res.set_header("Set-Cookie",
+                 std::string(kSessionCookie) + "=" + session->id +
+                     "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(kSessionTtl));
+  res.set_redirect("/", 303);
+}
+
+void Dashboard::Session(const httplib::Request& req, httplib::Response& res) {
+  std::optional<Sessions::Session> session = sessions_.Find(
+      CookieValue(req.get_header_value("Cookie"), kSessionCookie), parts_.clock.NowUnix());
+  Reply(res, 200, {{"csrf", session ? Json(session->csrf) : Json(nullptr)}});
+}
+
+std::pair<uint64_t, std::shared_ptr<const std::string>> Dashboard::Snapshot(uint64_t generation) {
+  std::lock_guard<std::mutex> lock(board_->mu);
+  if (board_->read && board_->generation == generation) return {board_->version, board_->text};
+  Json tasks = Json::array();
+  {
+    std::lock_guard<std::mutex> store_lock(parts_.store_mu);
+    Result<std::vector<Project>> projects = parts_.store.ListProjects();
+    Result<std::vector<Task>> all = parts_.store.ListTasks({});
+    if (!projects.ok() || !all.ok()) return {board_->version, board_->text};
+    std::map<int64_t, std::optional<std::string>> repos;
+    for (const Project& p : *projects) repos[p.id] = p.repo;
+    for (const Task& t : *all) tasks.push_back(BoardTask(t, repos[t.project_id]));
+  }
+  std::string text = tasks.dump(-1, ' ', false, Json::error_handler_t::replace);
+  board_->read = true;
+  board_->generation = generation;
+  if (text != *board_->text) {
+    board_->text = std::make_shared<const std::string>(std::move(text));
+    ++board_->version;
+  }
+  return {board_->version, board_->text};
+}
+
+void Dashboard::BoardEvents(const httplib::Request&, httplib::Response& res) {
+  struct State {
+    uint64_t sent = 0;  // the board version the client has; 0: none yet
+    std::chrono::steady_clock::time_point last_write;
+  };
+  auto state = std::make_shared<State>();
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider("text/event-stream", [this, state](size_t,
+                                                                      httplib::DataSink& sink) {
+    while (!parts_.watcher.stopped()) {
+      uint64_t seen = db_watch_->generation();  // before reading: no write slips between
+      auto [version, text] = Snapshot(seen);
+      if (version != state->sent) {
+        state->sent = version;
+        state->last_write = parts_.clock.Monotonic();
+        std::string wire = "event: board\ndata: " + *text + "\n\n";
+        return sink.write(wire.data(), wire.size());
+      }
+      auto idle = parts_.clock.Monotonic() - state->last_write;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(parts_.keepalive - idle);
+      if (left.count() <= 0 || !db_watch_->Wait(seen, left)) {
+        if (parts_.watcher.stopped()) break;
+        if (parts_.clock.Monotonic() - state->last_write < parts_.keepalive) continue;
+        static const char kKeepalive[] = ": keep-alive\n\n";
+        state->last_write = parts_.clock.Monotonic();
+        return sink.write(kKeepalive, sizeof kKeepalive - 1);
+      }
+    }
+    return false;
+  });
+}
+
+void Dashboard::ShowTask(const httplib::Request& req, httplib::Response& res) {
+  int64_t id = std::stoll(req.matches[1]);
+  std::lock_guard<std::mutex> lock(parts_.store_mu);
+  Result<Task> t = parts_.store.GetTask(id);
+  if (!t.ok()) {
+    return Reply(res, t.status().IsNotFound() ? 404 : 500, {{"error", t.status().message()}});
+  }
+  Result<Project> project = parts_.store.FindProject(std::to_string(t->project_id));
+  Json j = BoardTask(*t, project.ok() ? project->repo : std::nullopt);
+  j["body"] = t->body;
+  j["branch"] = t->branch;
+  j["labels"] = t->labels;
+  Result<std::vector<Attempt>> attempts = parts_.store.ListAttempts(id);
+  Result<std::vector<Event>> events = parts_.store.TaskEvents(id);
+  if (!attempts.ok() || !events.ok()) return Reply(res, 500, {{"error", "cannot read the task"}});
+  j["attempts_list"] = Json::array();
+  for (const Attempt& a : *attempts) j["attempts_list"].push_back(AttemptJson(a));
+  j["events"] = Json::array();
+  for (const Event& e : *events) {
+    j["events"].push_back({{"at", e.created_at},
+                           {"kind", e.kind},
+                           {"from", e.from_status},
+                           {"to", e.to_status},
+                           {"actor", e.actor},
+                           {"reason", e.reason}});
+  }
+  Reply(res, 200, j);
+}
+
+void Dashboard::Act(const httplib::Request& req, httplib::Response& res) {
+  int64_t id = std::stoll(req.matches[1]);
+  std::string action = req.matches[2];
+  std::string actor = "dashboard";
+  Result<std::string> done = Status::Internal("dashboard", "no action");
+  {
+    std::lock_guard<std::mutex> lock(parts_.store_mu);
+    if (action == "retry") {
+      Result<Task> t = parts_.store.GetTask(id);
+      int max_attempts = parts_.config ? parts_.config->workflow.max_attempts : 3;
+      if (t.ok() && parts_.project_config) {
+        Result<Project> p = parts_.store.FindProject(std::to_string(t->project_id));
+        Result<Config> c = p.ok() ? parts_.project_config(*p) : Result<Config>(p.status());
+        if (c.ok()) max_attempts = c->workflow.max_attempts;
+      }
+      done = RetryTask(parts_.store, id, max_attempts, actor);
+    } else if (action == "unblock") {
+      done = UnblockTask(parts_.store, id, actor);
+    } else {
+      PosixProcessRunner processes;
+      Tmux tmux(processes, TmuxSocketName(ProcessEnv()));
+      done = KillTask(parts_.store, tmux, id, actor);
+    }
+  }
+  if (!done.ok()) {
+    const Status& s = done.status();
+    int code = s.IsNotFound() ? 404 : s.IsConflict() || s.IsUsageError() ? 409 : 500;
+    return Reply(res, code, {{"error", s.message()}});
+  }
+  if (parts_.wake) parts_.wake();
+  Reply(res, 200, {{"message", *done}});
+}
+
+}  // namespace orch
