@@ -64,7 +64,7 @@ class Orch < Formula
     # The offline demo, headless: the GitHub simulator, the stand-in agent and orch serve, all on
     # 127.0.0.1. Labelling issue #1 must reach orch's webhook receiver and be accepted.
     log = testpath/"demo.log"
-    pid = spawn bin/"orch", "demo", "start", [:out, :err] => log.to_s
+    pid = spawn("#{bin}/orch", "demo", "start", [:out, :err] => log.to_s)
     begin
       banner = false
       60.times do

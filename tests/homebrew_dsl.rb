@@ -1,11 +1,17 @@
 # Loads a Homebrew formula with a stand-in for the part of Homebrew's formula DSL that
-# Formula/orch.rb uses, runs its install and post_install steps and its service block against a
-# fake prefix (/PREFIX), recording what they do instead of doing it, and prints that as JSON:
+# Formula/orch.rb uses. Two uses:
 #   ruby tests/homebrew_dsl.rb Formula/orch.rb
-# packaging_test.cc reads it to check what the formula really says, not what its text looks
-# like: which home the service runs with, what install builds and installs, the dependencies.
+#     runs its install and post_install steps and its service block against a fake prefix
+#     (/PREFIX), recording what they do instead of doing it, and prints that as JSON.
+#     packaging_test.cc reads it to check what the formula really says, not what its text
+#     looks like: which home the service runs with, what install runs, the dependencies.
+#   ruby tests/homebrew_dsl.rb --test KEG VERSION Formula/orch.rb
+#     runs its `test do` block for real against an installed keg (install_test.cc installs
+#     one), in a temporary directory as `brew test` does; exits non-zero when it fails.
 # Anything the formula calls that this file does not know fails loudly (NoMethodError).
 require "json"
+require "pathname"
+require "tmpdir"
 
 PREFIX = "/PREFIX".freeze
 
@@ -91,8 +97,64 @@ class Formula
   end
 end
 
+# What `brew test` gives a test block, in part: the keg's real paths, a temporary testpath,
+# and Homebrew's assertions and helpers.
+class FormulaUnderTest < Formula
+  FakeVersion = Struct.new(:string) do
+    def head? = string.start_with?("HEAD")
+    def to_s = string
+  end
+
+  def initialize(keg, version, testpath)
+    super()
+    @keg = Pathname(keg)
+    @version = FakeVersion.new(version)
+    @testpath = Pathname(testpath)
+  end
+
+  attr_reader :testpath
+
+  def version = @version
+  def prefix = @keg
+  def bin = @keg/"bin"
+  def share = @keg/"share"
+
+  def system(*argv)
+    Kernel.system(*argv.map(&:to_s)) || raise("failed: #{argv.join(" ")}")
+  end
+
+  def shell_output(cmd, result = 0)
+    out = `#{cmd}`
+    raise "#{cmd}: exit #{$CHILD_STATUS.exitstatus}, not #{result}\n#{out}" if $CHILD_STATUS.exitstatus != result
+
+    out
+  end
+
+  def assert(value, message = "assertion failed") = value || raise(message)
+
+  def assert_match(expected, actual)
+    ok = expected.is_a?(Regexp) ? expected.match?(actual) : actual.include?(expected)
+    ok || raise("#{expected.inspect} does not match #{actual.inspect}")
+  end
+end
+
+if ARGV[0] == "--test"
+  require "English"
+  _, keg, version, file = ARGV
+  load file
+  formula_class = ObjectSpace.each_object(Class).find { |c| c < Formula && c != FormulaUnderTest }
+  Dir.mktmpdir do |dir|
+    Dir.chdir(dir) do
+      runner = FormulaUnderTest.new(keg, version, dir)
+      runner.instance_exec(&formula_class.test_block)
+    end
+  end
+  puts "test do: passed"
+  exit 0
+end
+
 load ARGV.fetch(0)
-formula_class = ObjectSpace.each_object(Class).find { |c| c < Formula }
+formula_class = ObjectSpace.each_object(Class).find { |c| c < Formula && c != FormulaUnderTest }
 formula = formula_class.new
 formula.install
 formula.post_install if formula.respond_to?(:post_install)

@@ -243,6 +243,16 @@ TEST_F(HomebrewKegTest, OrchFindsItsFlowsPromptsAndDemoToolsInTheKeg) {
   EXPECT_EQ(validate.exit_code, 0) << validate.err;
 }
 
+TEST_F(HomebrewKegTest, TheFormulasTestBlockPassesAgainstTheKeg) {
+  // What `brew test orch` runs: orch version, config validate, and the demo started headless
+  // with issue #1 labelled, here through tests/homebrew_dsl.rb's stand-in for Homebrew.
+  ProcessResult r = test::Run({"ruby", kSource + "/tests/homebrew_dsl.rb", "--test", keg_,
+                               ProjectVersion(), kSource + "/Formula/orch.rb"},
+                              dir_.path(), Env());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("test do: passed"));
+}
+
 TEST_F(HomebrewKegTest, OrchServiceDefersToBrewServicesAndSaysSo) {
   FakeTools tools(dir_.Sub("fake-bin"));
   extra_env_["PATH"] = tools.Path();
