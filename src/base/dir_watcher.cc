@@ -1,42 +1,95 @@
 #include "base/dir_watcher.h"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/inotify.h>
-#include <unistd.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include <thread>
 
 namespace orch {
-namespace {
 
-// What a Handle's generation counts: any change to what the directory holds.
-constexpr uint32_t kChanges = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE;
-// What OnFile() reports: a file complete in the directory (written and closed, or renamed in).
-constexpr uint32_t kArrivals = IN_CLOSE_WRITE | IN_MOVED_TO;
+// One uv_fs_event on a directory, owned by the loop; freed by its close callback.
+struct DirWatcher::DirWatch {
+  uv_fs_event_t handle{};
+  DirWatcher* watcher = nullptr;
+  Entry* entry = nullptr;  // under mu_; null once the entry let go of it
+  dev_t dev = 0;           // the directory it watches, to tell it from one made again
+  ino_t ino = 0;
+};
 
-}  // namespace
+struct DirWatcher::Loop {
+  uv_loop_t loop{};
+  uv_async_t wake{};  // jobs are waiting, or the watcher is going
+  std::thread thread;
+  std::thread::id id;
+  std::mutex mu;
+  std::vector<std::function<void()>> jobs;  // under mu
+  bool quit = false;                        // under mu
+};
 
-DirWatcher::DirWatcher(std::string_view unavailable_warning) {
-  fd_ = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (fd_ < 0 || pipe2(stop_pipe_, O_CLOEXEC) != 0) {
-    spdlog::warn("{}", unavailable_warning);
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
+DirWatcher::DirWatcher(std::string_view unavailable_warning)
+    : unavailable_warning_(unavailable_warning) {
+  loop_ = std::make_unique<Loop>();
+  if (uv_loop_init(&loop_->loop) != 0) {
+    spdlog::warn("{}", unavailable_warning_);
+    loop_.reset();
     return;
   }
-  thread_ = std::thread([this] { Loop(); });
+  loop_->wake.data = this;
+  uv_async_init(&loop_->loop, &loop_->wake, [](uv_async_t* a) {
+    auto* self = static_cast<DirWatcher*>(a->data);
+    Loop& l = *self->loop_;
+    std::vector<std::function<void()>> jobs;
+    bool quit;
+    {
+      std::lock_guard<std::mutex> lock(l.mu);
+      jobs.swap(l.jobs);
+      quit = l.quit;
+    }
+    for (const auto& job : jobs) job();
+    if (!quit) return;
+    std::lock_guard<std::mutex> lock(self->mu_);
+    for (auto& [dir, e] : self->entries_) self->Disarm(*e);
+    uv_close(reinterpret_cast<uv_handle_t*>(a), nullptr);  // then uv_run returns
+  });
+  loop_->thread = std::thread([l = loop_.get()] { uv_run(&l->loop, UV_RUN_DEFAULT); });
+  loop_->id = loop_->thread.get_id();  // read by callbacks, which come after this
 }
 
 DirWatcher::~DirWatcher() {
   Shutdown();
-  if (thread_.joinable()) {
-    char c = 0;
-    (void)!write(stop_pipe_[1], &c, 1);
-    thread_.join();
+  if (!loop_) return;
+  {
+    std::lock_guard<std::mutex> lock(loop_->mu);
+    loop_->quit = true;
   }
-  for (int fd : {fd_, stop_pipe_[0], stop_pipe_[1]}) {
-    if (fd >= 0) close(fd);
+  uv_async_send(&loop_->wake);
+  loop_->thread.join();
+  uv_loop_close(&loop_->loop);
+}
+
+bool DirWatcher::OnLoop(const std::function<void()>& job) {
+  if (!loop_) return false;
+  if (std::this_thread::get_id() == loop_->id) {
+    job();
+    return true;
   }
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  {
+    std::lock_guard<std::mutex> lock(loop_->mu);
+    loop_->jobs.push_back([&] {
+      job();
+      std::lock_guard<std::mutex> l(m);  // notified under the lock: the waiter's cv lives on
+      done = true;
+      cv.notify_one();
+    });
+  }
+  uv_async_send(&loop_->wake);
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait(lock, [&] { return done; });
+  return true;
 }
 
 // The entry for `dir`, made when there is none. Requires mu_.
@@ -49,50 +102,87 @@ DirWatcher::Entry& DirWatcher::EntryFor(const std::string& dir) {
   return *e;
 }
 
-// Asks inotify for `mask` on `dir` as well as what the entry had. Always asks: the directory
-// may have been removed and made again, and then it is a new watch. Requires mu_.
-bool DirWatcher::AddWatch(const std::string& dir, Entry& e, uint32_t mask) {
-  if (fd_ < 0) return false;
-  int wd = inotify_add_watch(fd_, dir.c_str(), e.mask | mask);
-  if (wd < 0) return false;
-  if (e.wd >= 0 && e.wd != wd) by_wd_.erase(e.wd);  // the old one's IN_IGNORED finds nothing
-  e.wd = wd;
-  e.mask |= mask;
-  by_wd_[wd] = &e;
+void DirWatcher::Free(uv_handle_t* h) { delete static_cast<DirWatch*>(h->data); }
+
+bool DirWatcher::Arm(Entry& e) {
+  auto* w = new DirWatch;
+  w->watcher = this;
+  w->entry = &e;
+  w->handle.data = w;
+  uv_fs_event_init(&loop_->loop, &w->handle);
+  int rc = uv_fs_event_start(
+      &w->handle,
+      [](uv_fs_event_t* h, const char* file, int events, int status) {
+        auto* w = static_cast<DirWatch*>(h->data);
+        if (status == 0) w->watcher->Changed(*w, file, (events & UV_RENAME) != 0);
+      },
+      e.dir.c_str(), 0);
+  if (rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), Free);
+    // A missing directory is the caller's to wait for; anything else is the system's limit.
+    if (rc != UV_ENOENT && rc != UV_ENOTDIR && !warned_) {
+      warned_ = true;
+      spdlog::warn("{} ({}: {})", unavailable_warning_, e.dir, uv_strerror(rc));
+    }
+    return false;
+  }
+  struct stat st {};
+  if (stat(e.dir.c_str(), &st) == 0) {
+    w->dev = st.st_dev;
+    w->ino = st.st_ino;
+  }
+  Disarm(e);  // after the new one started: the same directory is never unwatched
+  e.watch = w;
   return true;
 }
 
+void DirWatcher::Disarm(Entry& e) {
+  if (!e.watch) return;
+  e.watch->entry = nullptr;
+  uv_fs_event_stop(&e.watch->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&e.watch->handle), Free);
+  e.watch = nullptr;
+}
+
 std::unique_ptr<DirWatcher::Handle> DirWatcher::Watch(const std::string& dir) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Entry& e = EntryFor(dir);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++EntryFor(dir).refs;
+  }
   // The directory may not exist yet (a stream can start before its run): Wait() tries again.
-  (void)AddWatch(dir, e, kChanges);
-  ++e.refs;
+  OnLoop([&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    (void)Arm(*entries_.at(dir));
+  });
   return std::unique_ptr<Handle>(new Handle(*this, dir));
 }
 
 bool DirWatcher::OnFile(const std::string& dir, const std::string& name,
                         std::function<void()> callback) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Entry& e = EntryFor(dir);
-  if (!AddWatch(dir, e, kArrivals)) {
-    if (e.refs == 0 && e.on_file.empty()) entries_.erase(dir);
-    return false;
-  }
-  e.on_file[name] = std::move(callback);
-  return true;
+  bool watched = false;
+  OnLoop([&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    Entry& e = EntryFor(dir);
+    if (!Arm(e)) {
+      if (!e.watch && e.refs == 0 && e.on_file.empty()) entries_.erase(dir);
+      return;
+    }
+    e.on_file[name] = std::move(callback);
+    watched = true;
+  });
+  return watched;
 }
 
 void DirWatcher::Release(const std::string& dir) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = entries_.find(dir);
-  if (it == entries_.end() || --it->second->refs > 0) return;
-  if (!it->second->on_file.empty()) return;  // still watched for its files
-  if (it->second->wd >= 0) {
-    inotify_rm_watch(fd_, it->second->wd);
-    by_wd_.erase(it->second->wd);
-  }
-  entries_.erase(it);
+  auto drop = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(dir);
+    if (it == entries_.end() || --it->second->refs > 0) return;
+    if (!it->second->on_file.empty()) return;  // still watched for its files
+    if (loop_) Disarm(*it->second);
+    entries_.erase(it);
+  };
+  if (!OnLoop(drop)) drop();
 }
 
 void DirWatcher::Shutdown() {
@@ -106,51 +196,30 @@ bool DirWatcher::stopped() const {
   return stopped_;
 }
 
-void DirWatcher::Loop() {
-  while (true) {
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) continue;
-    if (fds[1].revents) return;
-    std::vector<std::function<void()>> due;
-    ReadEvents(due);
-    for (const auto& callback : due) callback();  // unlocked: a callback may use the watcher
-  }
-}
-
-// Reads every pending event, bumping generations and collecting the callbacks due.
-void DirWatcher::ReadEvents(std::vector<std::function<void()>>& due) {
-  alignas(inotify_event) char buf[8192];
-  ssize_t n;
-  while ((n = read(fd_, buf, sizeof buf)) > 0) {
+void DirWatcher::Changed(DirWatch& w, const char* file, bool renamed) {
+  std::function<void()> due;
+  {
     std::lock_guard<std::mutex> lock(mu_);
-    for (char* p = buf; p < buf + n;) {
-      auto* ev = reinterpret_cast<inotify_event*>(p);
-      Apply(*ev, due);
-      p += sizeof(inotify_event) + ev->len;
+    Entry* e = w.entry;
+    if (!e) return;
+    ++e->generation;
+    e->cv.notify_all();
+    if (file) {
+      auto f = e->on_file.find(file);
+      if (f != e->on_file.end()) due = f->second;
+    }
+    struct stat st {};
+    bool gone =
+        renamed && (stat(e->dir.c_str(), &st) != 0 || st.st_dev != w.dev || st.st_ino != w.ino);
+    if (gone) {
+      // The directory was removed (or replaced) and its watch went with it; a handle's Wait()
+      // watches it again if it comes back.
+      e->on_file.clear();
+      Disarm(*e);
+      if (e->refs == 0) entries_.erase(std::string(e->dir));  // `e` is gone after this
     }
   }
-}
-
-// One event. Requires mu_.
-void DirWatcher::Apply(const inotify_event& ev, std::vector<std::function<void()>>& due) {
-  auto it = by_wd_.find(ev.wd);
-  if (it == by_wd_.end()) return;
-  Entry& e = *it->second;
-  ++e.generation;
-  e.cv.notify_all();
-  if (ev.len > 0 && (ev.mask & kArrivals)) {
-    auto f = e.on_file.find(ev.name);
-    if (f != e.on_file.end()) due.push_back(f->second);
-  }
-  if (ev.mask & IN_IGNORED) {
-    // The directory is gone and the kernel dropped its watch; a handle's Wait() watches it
-    // again if it comes back.
-    by_wd_.erase(it);
-    e.wd = -1;
-    e.mask = 0;
-    e.on_file.clear();
-    if (e.refs == 0) entries_.erase(entries_.find(e.dir));  // `e` is gone after this
-  }
+  if (due) due();  // unlocked: a callback may use the watcher
 }
 
 DirWatcher::Handle::~Handle() { watcher_.Release(dir_); }
@@ -161,12 +230,23 @@ uint64_t DirWatcher::Handle::generation() const {
 }
 
 bool DirWatcher::Handle::Wait(uint64_t seen, std::chrono::milliseconds timeout) const {
+  bool watched;
+  {
+    std::lock_guard<std::mutex> lock(watcher_.mu_);
+    watched = watcher_.entries_.at(dir_)->watch != nullptr;
+  }
+  // The run directory may not exist yet when a stream starts: watch it once it does.
+  if (!watched) {
+    watcher_.OnLoop([&] {
+      std::lock_guard<std::mutex> lock(watcher_.mu_);
+      Entry& e = *watcher_.entries_.at(dir_);
+      if (!e.watch) (void)watcher_.Arm(e);
+    });
+  }
   std::unique_lock<std::mutex> lock(watcher_.mu_);
   Entry& e = *watcher_.entries_.at(dir_);
-  // The run directory may not exist yet when a stream starts: watch it once it does.
-  if (e.wd < 0) (void)watcher_.AddWatch(dir_, e, kChanges);
   // Without a watch nothing bumps the generation: look again soon.
-  if (e.wd < 0) timeout = std::min(timeout, std::chrono::milliseconds(100));
+  if (!e.watch) timeout = std::min(timeout, std::chrono::milliseconds(100));
   return e.cv.wait_for(lock, timeout, [&] { return e.generation != seen || watcher_.stopped_; }) &&
          !watcher_.stopped_;
 }

@@ -74,5 +74,21 @@ TEST(DirWatcherTest, AHandleAndACallbackShareADirectory) {
   EXPECT_TRUE(test::Eventually([&] { return calls.load() == 1; }));
 }
 
+TEST(DirWatcherTest, ACallbackMayWatchAnotherDirectory) {
+  // Callbacks run on the watcher's loop thread; one that asks for a watch is served there at
+  // once instead of waiting for the thread it is on.
+  test::TempDir first, second;
+  DirWatcher watcher;
+  std::atomic<bool> armed{false};
+  std::atomic<int> calls{0};
+  ASSERT_TRUE(watcher.OnFile(first.path(), "exit.json", [&] {
+    armed = watcher.OnFile(second.path(), "exit.json", [&] { ++calls; });
+  }));
+  WriteByRename(first.path(), "exit.json");
+  ASSERT_TRUE(test::Eventually([&] { return armed.load(); }));
+  WriteByRename(second.path(), "exit.json");
+  EXPECT_TRUE(test::Eventually([&] { return calls.load() == 1; }));
+}
+
 }  // namespace
 }  // namespace orch
