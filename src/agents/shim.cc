@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <cerrno>
 #include <chrono>
@@ -353,8 +354,10 @@ int RunShim(const std::string& run_dir) {
   int in_fd = open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (in_fd < 0) return PromptUnreadable(run_dir, in_path, errno, output, result);
   int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
-    fprintf(stderr, "orch shim: pipe: %s\n", strerror(errno));
+  int rc = uv_pipe(out_pipe, 0, 0);  // close-on-exec, blocking
+  if (rc == 0) rc = uv_pipe(err_pipe, 0, 0);
+  if (rc != 0) {
+    fprintf(stderr, "orch shim: pipe: %s\n", uv_strerror(rc));
     return 1;
   }
   Result<pid_t> pid = StartAgent(*spec, in_fd, out_pipe[1], err_pipe[1]);

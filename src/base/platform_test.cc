@@ -123,8 +123,6 @@ TEST(PlatformTest, TheScannerFindsUsesAndSkipsComments) {
 // Files that still use a Linux-only API, each to be moved onto libuv or platform.h. The list
 // only shrinks: a file here that no longer needs to be here fails the test as well.
 const std::set<std::string> kNotYetPorted = {
-    "agents/shim.cc",             // pipe2
-    "base/subprocess.cc",         // pipe2
     "receiver/http_receiver.cc",  // epoll, eventfd, accept4, MSG_NOSIGNAL
     "receiver/http_receiver.h",   // epoll_fd_
     "receiver/inbox_writer.cc",   // sem_init: macOS has no unnamed POSIX semaphores

@@ -1,11 +1,11 @@
 #include "base/subprocess.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,7 +21,8 @@ namespace {
 struct Pipe {
   int fd[2] = {-1, -1};
   ~Pipe() { CloseBoth(); }
-  bool Open() { return pipe2(fd, O_CLOEXEC) == 0; }
+  // Both ends close-on-exec (atomically where the system can), blocking. 0 or a libuv error.
+  int Open() { return uv_pipe(fd, 0, 0); }
   void Close(int i) {
     if (fd[i] >= 0) close(fd[i]);
     fd[i] = -1;
@@ -246,8 +247,8 @@ PosixProcessRunner::PosixProcessRunner() { signal(SIGPIPE, SIG_IGN); }
 Result<ProcessResult> PosixProcessRunner::Run(const ProcessOptions& o) {
   if (o.argv.empty()) return Status::InvalidArgument("run", "empty argv");
   ChildPipes pipes;
-  if (!pipes.in.Open() || !pipes.out.Open() || !pipes.err.Open()) {
-    return Status::IOError("pipe", std::strerror(errno));
+  for (Pipe* p : {&pipes.in, &pipes.out, &pipes.err}) {
+    if (int rc = p->Open(); rc != 0) return Status::IOError("pipe", uv_strerror(rc));
   }
   Result<pid_t> spawned =
       Spawn({.argv = o.argv,
