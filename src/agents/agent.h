@@ -53,7 +53,9 @@ enum class AgentError {
 const char* AgentErrorName(AgentError e);
 
 // The contract's statuses (prompts/agent_system.md).
-enum class ContractStatus { kDone, kInProgress, kBlocked, kNeedsReview };
+// kNeedsInput: the agent asks a person a question (`question`) and goes on with the answer, in
+// the same session (agents/questions.h).
+enum class ContractStatus { kDone, kInProgress, kBlocked, kNeedsReview, kNeedsInput };
 const char* ContractStatusName(ContractStatus s);
 
 struct Delegation {
@@ -71,12 +73,14 @@ struct AgentContract {
   std::vector<std::string> files_changed;
   std::vector<std::string> blockers;
   std::string reason;
+  std::string question;  // kNeedsInput: what to ask
   std::vector<Delegation> delegations;
 };
 
 // Reads the contract from an agent's final message: the whole text as JSON, else the last
 // fenced ```json block, else the last balanced {...} that parses. InvalidArgument saying why
-// when none does, or when `status` is missing or not one of the four.
+// when none does, or when `status` is missing or not one of the five (needs_input without a
+// `question` included).
 Result<AgentContract> ParseContract(std::string_view final_text);
 
 // One run's result, whatever the CLI.

@@ -49,7 +49,8 @@ Result<AgentContract> ContractFromJson(const json& obj) {
       {"done", ContractStatus::kDone},
       {"in_progress", ContractStatus::kInProgress},
       {"blocked", ContractStatus::kBlocked},
-      {"needs_review", ContractStatus::kNeedsReview}};
+      {"needs_review", ContractStatus::kNeedsReview},
+      {"needs_input", ContractStatus::kNeedsInput}};
   bool known = false;
   for (const auto& [name, value] : kStatuses) {
     if (status == name) {
@@ -62,7 +63,7 @@ Result<AgentContract> ContractFromJson(const json& obj) {
     return Status::InvalidArgument("contract: status",
                                    "\"" + status +
                                        "\" is not one of done, in_progress, blocked, "
-                                       "needs_review");
+                                       "needs_review, needs_input");
   }
   Status s;
   if (s.ok()) s = ReadString(obj, "summary", &c.summary);
@@ -71,7 +72,11 @@ Result<AgentContract> ContractFromJson(const json& obj) {
   if (s.ok()) s = ReadStrings(obj, "files_changed", &c.files_changed);
   if (s.ok()) s = ReadStrings(obj, "blockers", &c.blockers);
   if (s.ok()) s = ReadString(obj, "reason", &c.reason);
+  if (s.ok()) s = ReadString(obj, "question", &c.question);
   if (!s.ok()) return s.Prefixed("contract");
+  if (c.status == ContractStatus::kNeedsInput && c.question.empty()) {
+    return Status::InvalidArgument("contract: question", "needs_input without a question");
+  }
   auto it = obj.find("delegations");
   if (it != obj.end() && !it->is_null()) {
     if (!it->is_array()) return Status::InvalidArgument("contract: delegations", "expected a list");
@@ -476,6 +481,8 @@ const char* ContractStatusName(ContractStatus s) {
       return "blocked";
     case ContractStatus::kNeedsReview:
       return "needs_review";
+    case ContractStatus::kNeedsInput:
+      return "needs_input";
   }
   return "?";
 }

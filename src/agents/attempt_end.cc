@@ -12,7 +12,9 @@ void LogIfError(const Status& s) {
 
 std::string ContractReason(const AgentContract& c) {
   return std::string(ContractStatusName(c.status)) + ": " +
-         (c.reason.empty() ? c.summary : c.reason);
+         (!c.question.empty() ? c.question
+          : c.reason.empty()  ? c.summary
+                              : c.reason);
 }
 
 }  // namespace
@@ -66,6 +68,7 @@ void AttemptEnd::Apply(const Task& task, const AttemptOutcome& out) {
     return;
   }
   if (task.run_id) return EndStepTask(task, run, *out.result.contract);
+  if (!out.unresolved.empty()) return EndUnresolved(task, out);
   EndByContract(task, run, out);
 }
 
@@ -84,6 +87,18 @@ void AttemptEnd::EndStepTask(const Task& task, const Attempt& run, const AgentCo
   } else {
     LogIfError(store_.Transition(task.id, TaskStatus::kInProgress, TaskStatus::kNeedsReview,
                                  {"agent:" + run.agent, ContractReason(c)}));
+  }
+}
+
+// A conflict follow-up whose agent left conflicts: it and its parent wait for a person.
+void AttemptEnd::EndUnresolved(const Task& task, const AttemptOutcome& out) {
+  std::string files;
+  for (const std::string& f : out.unresolved) files += (files.empty() ? "" : ", ") + f;
+  Cause why{"engine", "unresolved conflicts with the base branch in: " + files};
+  LogIfError(store_.Transition(task.id, TaskStatus::kInProgress, TaskStatus::kNeedsReview, why));
+  if (task.parent_id) {
+    LogIfError(
+        store_.Transition(*task.parent_id, TaskStatus::kInReview, TaskStatus::kNeedsReview, why));
   }
 }
 
@@ -145,6 +160,13 @@ void AttemptEnd::EndByContract(const Task& task, const Attempt& run, const Attem
       LogIfError(retry_.Fail(task, run.agent, run.model,
                              "the agent stopped before finishing: " + c.summary,
                              AgentError::kNone));
+      break;
+    case ContractStatus::kNeedsInput:
+      // Asked on GitHub by the worker (AskQuestion); waits for an answer (questions.h).
+      LogIfError(RecordQuestion(
+          store_, task,
+          out.asked.value_or(Question{.question = c.question, .attempt = run.attempt}),
+          "agent:" + run.agent));
       break;
     case ContractStatus::kBlocked:
     case ContractStatus::kNeedsReview:

@@ -30,6 +30,7 @@ class AttemptEnd {
   void EndStepTask(const Task& task, const Attempt& run, const AgentContract& c);
   void EndByContract(const Task& task, const Attempt& run, const AttemptOutcome& out);
   void Delegate(const Task& task, const Attempt& run, const AgentContract& c);
+  void EndUnresolved(const Task& task, const AttemptOutcome& out);
   void TellBreakers(const AttemptOutcome& out);
 
   SqliteStore& store_;

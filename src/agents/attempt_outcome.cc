@@ -1,5 +1,7 @@
 #include "agents/attempt_outcome.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -8,6 +10,13 @@
 
 namespace orch {
 namespace {
+
+// `text` as a Markdown quote, line by line.
+std::string Quoted(const std::string& text) {
+  std::string out = "> ";
+  for (char c : text) out += c == '\n' ? std::string("\n> ") : std::string(1, c);
+  return out;
+}
 
 std::string Bullets(const std::vector<std::string>& items) {
   std::string out;
@@ -115,6 +124,16 @@ void PublishOutcome(const Task& task, const Project& project, Publisher& publish
     return;
   }
   if (task.run_id) return;
+  if (out.failure.empty() && out.result.contract->status == ContractStatus::kNeedsInput) return;
+  std::vector<std::string> conflicted = Runner::Conflicts(out.run.run_dir);
+  if (out.failure.empty() && !conflicted.empty()) {
+    Result<std::vector<std::string>> left = publisher.FinishMerge(out.run.worktree, conflicted);
+    if (!left.ok()) out.failure = "ending the merge: " + left.status().message();
+    if (left.ok() && !left->empty()) {
+      out.unresolved = *left;
+      return;
+    }
+  }
   if (out.failure.empty()) CommitWork(task, publisher, out);
   if (out.failure.empty() && out.commits > 0) {
     NewPullRequest pr{
@@ -132,6 +151,39 @@ void PublishOutcome(const Task& task, const Project& project, Publisher& publish
   if (std::optional<int64_t> n = IssueNumber(task)) {
     publisher.Comment(project, *n, AttemptComment(out));
   }
+}
+
+void AskQuestion(const Task& task, const Project& project, const AskTarget& target,
+                 Publisher& publisher, AttemptOutcome& out) {
+  if (!out.failure.empty() || task.run_id || !out.result.contract ||
+      out.result.contract->status != ContractStatus::kNeedsInput) {
+    return;
+  }
+  Question q{.question = out.result.contract->question, .attempt = out.run.attempt};
+  if (target.thread != 0 && publisher.OnGitHub(project)) {
+    std::string text =
+        "**orch** needs an answer to go on with task " + std::to_string(task.id) + " (attempt " +
+        std::to_string(out.run.attempt) + " by `" + out.run.agent + "`):\n\n" + Quoted(q.question) +
+        "\n\nReply on this thread: the agent resumes " + "its session with your answer.\n";
+    Result<orch::Comment> asked = publisher.Ask(project, target.thread, target.author, text);
+    if (asked.ok()) {
+      q.thread = target.thread;
+      q.comment_id = asked->id;
+    } else {
+      spdlog::warn("questions: asking on #{}: {}", target.thread, asked.status().message());
+    }
+  }
+  out.asked = q;
+}
+
+void ReportConflicts(const Project& project, const AskTarget& target, Publisher& publisher,
+                     const AttemptOutcome& out) {
+  if (out.unresolved.empty() || target.thread == 0) return;
+  std::string text = "**orch**: the agent (`" + out.run.agent +
+                     "`) could not resolve the conflicts with the base branch; a person should. "
+                     "Conflicting files:\n";
+  for (const std::string& f : out.unresolved) text += "- `" + f + "`\n";
+  publisher.Comment(project, target.thread, text);
 }
 
 namespace {
@@ -176,8 +228,8 @@ void ReplyToMention(const MentionReply& reply, const Project& project, Publisher
          << c.summary;
   } else if (c.status == ContractStatus::kDone) {
     text << "done, with nothing to change: " << c.summary;
-  } else if (c.status == ContractStatus::kInProgress) {
-    return;  // another attempt follows
+  } else if (c.status == ContractStatus::kInProgress || c.status == ContractStatus::kNeedsInput) {
+    return;  // another attempt follows (after the answer to the question AskQuestion asked)
   } else {
     text << "I stopped before finishing this (" << ContractStatusName(c.status)
          << "): " << (c.reason.empty() ? c.summary : c.reason);

@@ -3,7 +3,8 @@
 //
 // ReadOutcome parses the agent's output through its adapter (agent.h) into a result, or the
 // reason the attempt failed (a vanished session, output that does not parse, an agent error).
-// PublishOutcome then does what orch does with worked answers: commits what the agent left
+// PublishOutcome then does what orch does with worked answers: ends a base update's merge (the
+// conflicts the agent was to resolve; unresolved ones stop it there), commits what the agent left
 // (a run's step only commits, for the steps after it), pushes the branch, finds or opens the
 // pull request (publisher.h), and comments once per attempt on the issue.
 //
@@ -16,6 +17,7 @@
 
 #include "agents/agent.h"
 #include "agents/publisher.h"
+#include "agents/questions.h"
 #include "agents/runner.h"
 #include "base/file_system.h"
 #include "config/config.h"
@@ -29,6 +31,10 @@ struct AttemptOutcome {
   std::string failure;  // non-empty: the attempt failed (agent or publishing)
   int commits = 0;      // on the branch beyond the base
   std::optional<PullRequest> pr;
+  std::optional<Question> asked;  // needs_input: the question, as asked (agents/questions.h)
+  // A conflict follow-up whose agent left conflict markers: those paths (the merge aborted,
+  // nothing pushed).
+  std::vector<std::string> unresolved;
   bool killed = false;         // `orch task kill`: a person stopped it
   bool never_started = false;  // orch stopped between recording the run and starting it
 };
@@ -44,6 +50,18 @@ AttemptOutcome ReadOutcome(const Attempt& run, const AttemptCheck& check, int64_
 // above); sets `out.failure` when publishing failed, `out.commits` and `out.pr` otherwise.
 void PublishOutcome(const Task& task, const Project& project, Publisher& publisher,
                     AttemptOutcome& out);
+
+// For a worked attempt that ended needs_input (not a run's step): asks the agent's question on
+// `target`'s thread, with the attempt's figures, and sets `out.asked` (thread 0 when it could
+// not be asked on GitHub: then `orch task answer` answers it). PublishOutcome leaves such an
+// attempt alone: nothing is pushed until the agent is done.
+void AskQuestion(const Task& task, const Project& project, const AskTarget& target,
+                 Publisher& publisher, AttemptOutcome& out);
+
+// For an attempt that left conflicts unresolved: says so on `target`'s thread (the pull
+// request), listing the paths.
+void ReportConflicts(const Project& project, const AskTarget& target, Publisher& publisher,
+                     const AttemptOutcome& out);
 
 // The run's row as it ends: tokens, cost, session, outcome and summary from `out`.
 Attempt FinishedRow(const Task& task, const AttemptOutcome& out);

@@ -193,6 +193,13 @@ Result<AttemptPlan> Dispatcher::PlanAttempt(const Task& task, const Project& pro
                    .resume_id = resume_id};
   plan.task.branch = branch;
   plan.config = configs_.For(project);
+  Result<std::vector<Question>> asked = LoadQuestions(store_, task.id);
+  if (!asked.ok()) return asked.status();
+  plan.answers = AnswersForPrompt(*asked);
+  if (std::optional<std::string> base = ConflictBase(task)) {
+    plan.update_base = *base;
+    plan.rebase = plan.config->workflow.update_strategy == UpdateStrategy::kRebase;
+  }
   if (!runs->empty() && !runs->back().error_class.empty()) {
     plan.previous_failure = runs->back().error_class + ": " + runs->back().summary;
   }
@@ -311,12 +318,18 @@ Status Dispatcher::ReapExited(DispatchReport* report) {
     // A mention's task answers its author on the thread once its work is pushed.
     Result<std::optional<MentionReply>> reply = LoadMentionReply(store_, *task);
     if (!reply.ok()) return reply.status();
+    // Where a question the agent may ask goes (questions.h).
+    Result<AskTarget> ask =
+        AskTargetOf(store_, *task, *reply ? (*reply)->thread : 0, *reply ? (*reply)->author : "");
+    if (!ask.ok()) return ask.status();
     Submit(run.task_id,
-           [this, run, check = *check, task = *task, project = *project, config,
-            reply = *reply]() -> WorkQueue::Apply {
+           [this, run, check = *check, task = *task, project = *project, config, reply = *reply,
+            ask = *ask]() -> WorkQueue::Apply {
              AttemptOutcome out =
                  ReadOutcome(run, check, clock_.NowUnix(), *config, runner_, files_);
              if (!out.never_started) PublishOutcome(task, project, publisher_, out);
+             if (!out.never_started) AskQuestion(task, project, ask, publisher_, out);
+             ReportConflicts(project, ask, publisher_, out);
              if (reply && !out.never_started) ReplyToMention(*reply, project, publisher_, out);
              return [this, task, out] {
                end_.Apply(task, out);

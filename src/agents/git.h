@@ -52,6 +52,28 @@ struct Worktree {
   bool created_branch = false;  // false: an earlier attempt's branch was kept
 };
 
+// Who orch commits as.
+inline constexpr char kBotName[] = "orch";
+inline constexpr char kBotEmail[] = "orch@users.noreply.github.com";
+
+// Bringing a pull request's base into its branch when they conflict (engine/ci.h makes the
+// follow-up; the runner does this before its agent starts).
+struct BaseUpdateRequest {
+  std::string worktree = "";
+  std::string remote = "origin";
+  std::string branch = "";  // the work tree's branch
+  std::string base = "";    // the branch to bring in, e.g. "main"
+  std::string token = "";
+  bool rebase = false;    // workflow.update_strategy: rebase (else merge)
+  std::string name = "";  // who commits
+  std::string email = "";
+};
+struct BaseUpdate {
+  std::string how = "";                // "merged", "rebased" (and pushed), "conflicts"
+  std::vector<std::string> conflicts;  // paths a merge left in conflict, for the agent
+  std::string note = "";               // e.g. why a rebase became a merge
+};
+
 // Operations on task work trees (libgit2 in Libgit2Git).
 class WorktreeGit {
  public:
@@ -93,6 +115,24 @@ class WorktreeGit {
   // branch make it fail). Unavailable on network errors and rejections.
   virtual Status Push(const std::string& worktree, const std::string& remote,
                       const std::string& branch, const std::string& token) = 0;
+  // Fetches `base` and merges it into the branch (committed when clean), or with `rebase`
+  // rebases the branch onto it and, when that applies cleanly, pushes the rewritten branch
+  // (forced, only if the remote's branch is still what was rebased). A rebase that conflicts
+  // is given up for a merge, so the conflicts are resolved once. A merge that conflicts is left
+  // in progress with the conflicting paths listed, for the agent to resolve.
+  virtual Result<BaseUpdate> UpdateFromBase(const BaseUpdateRequest& request) {
+    return Status::Internal(request.worktree, "updating from the base is not supported here");
+  }
+  // After the agent worked on a merge's `conflicted` paths: those still holding conflict
+  // markers. None: the merge is committed (when still in progress). Some: the merge is
+  // aborted, leaving the branch as it was before it.
+  virtual Result<std::vector<std::string>> FinishMerge(const std::string& worktree,
+                                                       const std::vector<std::string>& conflicted,
+                                                       const std::string& name,
+                                                       const std::string& email) {
+    (void)conflicted, (void)name, (void)email;
+    return Status::Internal(worktree, "merging is not supported here");
+  }
 };
 
 // What writes a fresh work tree's files: `git worktree add` (an argv child), or libgit2's own
@@ -128,6 +168,11 @@ class Libgit2Git : public Git, public WorktreeGit {
                            const std::string& base) override;
   Status Push(const std::string& worktree, const std::string& remote, const std::string& branch,
               const std::string& token) override;
+  Result<BaseUpdate> UpdateFromBase(const BaseUpdateRequest& request) override;
+  Result<std::vector<std::string>> FinishMerge(const std::string& worktree,
+                                               const std::vector<std::string>& conflicted,
+                                               const std::string& name,
+                                               const std::string& email) override;
 
   // Runs `git args...` in `cwd` (an argv, never a shell; git's own GIT_DIR-style variables
   // unset) and returns its stdout. IOError with git's stderr when it exits non-zero, NotFound
@@ -139,6 +184,12 @@ class Libgit2Git : public Git, public WorktreeGit {
   // whether the branch was made now.
   static Result<std::pair<std::string, bool>> FetchAndBranch(git_repository* repo,
                                                              const WorktreeRequest& request);
+  // Pushes `spec` (a refspec; "+" forces) from the work tree to `remote`.
+  static Status PushSpec(const std::string& worktree, const std::string& remote,
+                         const std::string& spec, const std::string& token);
+  // Fetches each of `branches` into refs/remotes/<remote>/.
+  static Status FetchBranches(const std::string& worktree, const std::string& remote,
+                              const std::vector<std::string>& branches, const std::string& token);
 
   CheckoutTool tool_;
 };

@@ -449,6 +449,11 @@ Result<int> Libgit2Git::CommitsAhead(const std::string& worktree, const std::str
 
 Status Libgit2Git::Push(const std::string& worktree, const std::string& remote_name,
                         const std::string& branch, const std::string& token) {
+  return PushSpec(worktree, remote_name, "refs/heads/" + branch + ":refs/heads/" + branch, token);
+}
+
+Status Libgit2Git::PushSpec(const std::string& worktree, const std::string& remote_name,
+                            const std::string& spec, const std::string& token) {
   Result<Repo> repo = Open(worktree);
   if (!repo.ok()) return repo.status();
   std::lock_guard<std::mutex> serial(RepoLock(repo->get()));
@@ -473,18 +478,45 @@ Status Libgit2Git::Push(const std::string& worktree, const std::string& remote_n
     return 0;
   };
   opts.callbacks.payload = &state;
-  std::string spec = "refs/heads/" + branch + ":refs/heads/" + branch;
   const char* specs[] = {spec.c_str()};
   git_strarray refspecs = {const_cast<char**>(specs), 1};
   if (git_remote_push(remote.get(), &refspecs, &opts) != 0) {
     // A refused update (not a fast-forward) is as retryable as a network error: the next
     // attempt fetches and continues from the remote's branch.
     std::string why = LastError();
-    return Status::Unavailable("pushing " + branch + " to " + remote_name, why);
+    return Status::Unavailable("pushing " + spec + " to " + remote_name, why);
   }
   if (!state.rejected.empty()) {
-    return Status::Unavailable("pushing " + branch + " to " + remote_name,
+    return Status::Unavailable("pushing " + spec + " to " + remote_name,
                                "rejected: " + state.rejected);
+  }
+  return Status::OK();
+}
+
+Status Libgit2Git::FetchBranches(const std::string& worktree, const std::string& remote_name,
+                                 const std::vector<std::string>& branches,
+                                 const std::string& token) {
+  Result<Repo> repo = Open(worktree);
+  if (!repo.ok()) return repo.status();
+  std::lock_guard<std::mutex> serial(RepoLock(repo->get()));
+  git_remote* raw = nullptr;
+  if (git_remote_lookup(&raw, repo->get(), remote_name.c_str()) != 0) {
+    return Status::NotFound(worktree, "no remote \"" + remote_name + "\": " + LastError());
+  }
+  Remote remote(raw);
+  std::vector<std::string> specs;
+  for (const std::string& b : branches) {
+    specs.push_back("+refs/heads/" + b + ":refs/remotes/" + remote_name + "/" + b);
+  }
+  std::vector<const char*> ptrs;
+  for (const std::string& sp : specs) ptrs.push_back(sp.c_str());
+  git_strarray refspecs = {const_cast<char**>(ptrs.data()), ptrs.size()};
+  std::string secret = token;
+  git_fetch_options fetch = GIT_FETCH_OPTIONS_INIT;
+  fetch.callbacks.credentials = Credentials;
+  fetch.callbacks.payload = &secret;
+  if (git_remote_fetch(remote.get(), &refspecs, &fetch, "orch: fetch") != 0) {
+    return GitFailure("fetching into " + worktree);
   }
   return Status::OK();
 }

@@ -10,9 +10,6 @@
 namespace orch {
 namespace {
 
-const char* const kBotName = "orch";
-const char* const kBotEmail = "orch@users.noreply.github.com";
-
 template <typename T>
 Status StatusOf(const Result<T>& r) {
   return r.status();
@@ -68,6 +65,20 @@ void Publisher::Comment(const Project& project, int64_t number, const std::strin
   Result<orch::Comment> posted = github_->CreateComment(*project.repo, number, RedactSecrets(text));
   if (!posted.ok())
     spdlog::warn("github: commenting on #{}: {}", number, posted.status().message());
+}
+
+Result<orch::Comment> Publisher::Ask(const Project& project, int64_t number, const std::string& to,
+                                     const std::string& text) {
+  if (!OnGitHub(project)) return Status::NotFound("GitHub", "no repository to ask on");
+  std::string login = to;
+  if (login.empty()) {
+    Result<Issue> issue = WithRetries([&] { return github_->GetIssue(*project.repo, number); });
+    if (issue.ok()) login = issue->user.login;
+    Result<GitHubUser> me = github_->AuthenticatedUser();
+    if (me.ok() && SameLogin(me->login, login)) login.clear();
+  }
+  std::string body = (login.empty() ? "" : "@" + login + " ") + RedactSecrets(text);
+  return WithRetries([&] { return github_->CreateComment(*project.repo, number, body); });
 }
 
 void Publisher::Label(const Project& project, int64_t number,

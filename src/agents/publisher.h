@@ -45,6 +45,11 @@ class Publisher {
   Result<bool> Commit(const std::string& worktree, const std::string& message);
   // Commits on the work tree's branch beyond the base task `task_id`'s work started from.
   Result<int> Ahead(const std::string& worktree, int64_t task_id);
+  // Ends a base update's merge in `worktree` (git.h FinishMerge): the paths still in conflict.
+  Result<std::vector<std::string>> FinishMerge(const std::string& worktree,
+                                               const std::vector<std::string>& conflicted) {
+    return runner_.FinishMerge(worktree, conflicted);
+  }
   // The base branch task `task_id`'s work started from.
   std::string Base(int64_t task_id) const { return runner_.Base(task_id); }
 
@@ -58,6 +63,10 @@ class Publisher {
   // Comments on issue or pull request `number` with `text` (secrets redacted first). A failure
   // is logged: a comment never fails the work it reports.
   void Comment(const Project& project, int64_t number, const std::string& text);
+  // Asks `question` on issue or pull request `number`, addressed to `to` (empty: the issue's
+  // author, unless that is orch): the comment made, with retries; NotFound without GitHub.
+  Result<orch::Comment> Ask(const Project& project, int64_t number, const std::string& to,
+                            const std::string& text);
   // Adds `labels` to issue `number`; a failure is logged.
   void Label(const Project& project, int64_t number, const std::vector<std::string>& labels);
 

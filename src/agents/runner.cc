@@ -112,6 +112,7 @@ std::string BuildAgentPrompt(const AttemptPlan& plan, const std::string& system_
     for (const auto& skill : default_skills) p << " " << skill;
     p << "\n";
   }
+  p << plan.answers;
   if (!plan.previous_failure.empty()) {
     p << "\nThe previous attempt did not finish: " << DefuseMarkers(plan.previous_failure)
       << "\nContinue from the work tree as it is.\n";
@@ -177,7 +178,10 @@ Result<AttemptHandle> Runner::Start(const AttemptPlan& plan) {
   std::string token = Token(plan.project);
   Result<MadeWorktree> made = AddWorktreeIfMissing(plan, token, h);
   if (!made.ok()) return made.status();  // AddWorktree leaves nothing behind on failure
-  Status started = StartSession(plan, **adapter, token, h);
+  AttemptPlan updated = plan;            // told what the base update did, if there was one
+  Result<std::string> update = UpdateFromBase(plan, token, h);
+  if (update.ok()) updated.answers += *update;
+  Status started = update.ok() ? StartSession(updated, **adapter, token, h) : update.status();
   if (!started.ok() && made->tree) {
     // Remove the work tree made above, and its branch if this attempt made it (an earlier
     // attempt's branch may hold its work).
@@ -208,6 +212,34 @@ Result<Runner::MadeWorktree> Runner::AddWorktreeIfMissing(const AttemptPlan& pla
   if (!wt.ok()) return wt.status();
   h.base = wt->base;
   return MadeWorktree{.tree = true, .branch = wt->created_branch};
+}
+
+Result<std::string> Runner::UpdateFromBase(const AttemptPlan& plan, const std::string& token,
+                                           const AttemptHandle& h) {
+  std::string listing = h.run_dir + "/conflicts.txt";
+  std::error_code ec;
+  std::filesystem::remove(listing, ec);
+  if (plan.update_base.empty()) return std::string();
+  Result<BaseUpdate> done = git_.UpdateFromBase({.worktree = h.worktree,
+                                                 .branch = h.branch,
+                                                 .base = plan.update_base,
+                                                 .token = token,
+                                                 .rebase = plan.rebase,
+                                                 .name = kBotName,
+                                                 .email = kBotEmail});
+  if (!done.ok()) return done.status().Prefixed("bringing in " + plan.update_base);
+  std::string note = "\norch brought `" + plan.update_base + "` into this branch: " + done->how +
+                     (done->note.empty() ? "" : " (" + done->note + ")") + ".\n";
+  if (done->conflicts.empty()) {
+    return note + "It applied cleanly; check that the result still builds and its tests pass.\n";
+  }
+  std::string files;
+  for (const std::string& f : done->conflicts) files += "- " + f + "\n";
+  ORCH_RETURN_IF_ERROR(WriteText(listing, files));
+  return note +
+         "The merge is in progress. Conflicting files (resolve each: keep both sides' intent, "
+         "remove every conflict marker; orch commits the merge):\n" +
+         files;
 }
 
 // Everything after the work tree: the base remembered, the prompt and spec written, the tmux
@@ -297,6 +329,20 @@ Result<AgentOutput> Runner::ReadOutput(const std::string& run_dir, const ShimExi
 std::string Runner::Base(int64_t task_id) const {
   std::string base = ReadText(BasePath(options_.orch_home, task_id));
   return base.empty() ? "main" : base;
+}
+
+std::vector<std::string> Runner::Conflicts(const std::string& run_dir) {
+  std::vector<std::string> out;
+  std::istringstream in(ReadText(run_dir + "/conflicts.txt"));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("- ", 0) == 0) out.push_back(line.substr(2));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> Runner::FinishMerge(const std::string& worktree,
+                                                     const std::vector<std::string>& conflicted) {
+  return git_.FinishMerge(worktree, conflicted, kBotName, kBotEmail);
 }
 
 Result<bool> Runner::Commit(const std::string& worktree, const std::string& message,

@@ -54,6 +54,11 @@ struct AttemptPlan {
   int attempt = 1;
   std::string resume_id = "";         // the agent's session to resume, if any
   std::string previous_failure = "";  // why the last attempt failed, told to the agent
+  std::string answers = "";  // the questions it asked and their answers (questions.h), as text
+  // A conflict follow-up (engine/ci.h): the base branch to bring in before the agent starts,
+  // and how (workflow.update_strategy). Empty: none.
+  std::string update_base = "";
+  bool rebase = false;
   // The task's project's settings (config_set.h); null: the Runner's own.
   std::shared_ptr<const Config> config = nullptr;
   // A pooled work tree (worktree_pool.h) to move to the task's branch; empty: a fresh one is
@@ -119,6 +124,11 @@ class Runner {
                                    bool keep_ignored);
   // The remote's default branch task `task_id`'s work started from ("main" if unknown).
   std::string Base(int64_t task_id) const;
+  // The paths of `run_dir`'s attempt that a base update left in conflict (conflicts.txt).
+  static std::vector<std::string> Conflicts(const std::string& run_dir);
+  // WorktreeGit::FinishMerge in `worktree`, as orch.
+  Result<std::vector<std::string>> FinishMerge(const std::string& worktree,
+                                               const std::vector<std::string>& conflicted);
   Result<bool> Commit(const std::string& worktree, const std::string& message,
                       const std::string& name, const std::string& email);
   // Commits on the work tree's branch beyond Base(task_id).
@@ -134,6 +144,10 @@ class Runner {
   };
   Result<MadeWorktree> AddWorktreeIfMissing(const AttemptPlan& plan, const std::string& token,
                                             AttemptHandle& h);
+  // A conflict follow-up's merge or rebase of plan.update_base (git.h); returns what the
+  // agent's prompt says of it, and keeps the conflicting paths in the run's conflicts.txt.
+  Result<std::string> UpdateFromBase(const AttemptPlan& plan, const std::string& token,
+                                     const AttemptHandle& h);
   Status StartSession(const AttemptPlan& plan, AgentAdapter& adapter, const std::string& token,
                       AttemptHandle& h);
   ShimSpec Spec(const AttemptPlan& plan, const AgentCommand& cmd, const AttemptHandle& h,

@@ -40,6 +40,8 @@ const CommandRow kCommands[] = {
     {"task", "show", "Show one task", MakeTaskShowCommand},
     {"task", "log", "Show a task's history", MakeTaskLogCommand},
     {"task", "retry", "Send a task back to new for another attempt", MakeTaskRetryCommand},
+    {"task", "answer", "Answer the question a task's agent asked; it resumes",
+     MakeTaskAnswerCommand},
     {"task", "unblock", "Return blocked and needs_review tasks to new, attempts reset",
      MakeTaskUnblockCommand},
     {"task", "run", "Route a task if needed and run its agent in the foreground",

@@ -104,6 +104,7 @@ std::unique_ptr<Command> MakeTaskListCommand();
 std::unique_ptr<Command> MakeTaskShowCommand();
 std::unique_ptr<Command> MakeTaskLogCommand();
 std::unique_ptr<Command> MakeTaskRetryCommand();
+std::unique_ptr<Command> MakeTaskAnswerCommand();
 std::unique_ptr<Command> MakeTaskUnblockCommand();
 std::unique_ptr<Command> MakeLogCommand();
 std::unique_ptr<Command> MakeWebhookStatsCommand();

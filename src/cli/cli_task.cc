@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "agents/agent_stack.h"
+#include "agents/questions.h"
 #include "base/time_format.h"
 #include "cli/cli.h"
 #include "config/config_loader.h"
@@ -173,6 +174,30 @@ class TaskIdCommand : public Command {
   std::string id_;
 };
 
+// The questions the task's agent asked (agents/questions.h) and their answers.
+nlohmann::json QuestionsJson(const std::vector<Question>& qs) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Question& q : qs) {
+    out.push_back({{"question", q.question},
+                   {"attempt", q.attempt},
+                   {"thread", q.thread},
+                   {"answer", q.answered() ? nlohmann::json(q.answer) : nlohmann::json()},
+                   {"answered_by", q.answered_by}});
+  }
+  return out;
+}
+
+void PrintQuestions(Context& ctx, const std::vector<Question>& qs) {
+  for (const Question& q : qs) {
+    ctx.out << "  asked:    (run " << q.attempt << ") " << q.question
+            << (q.thread ? " [on #" + std::to_string(q.thread) + "]" : "") << "\n";
+    ctx.out << "  answer:   "
+            << (q.answered() ? q.answer.substr(0, 300) + " (" + q.answered_by + ")"
+                             : std::string("none yet"))
+            << "\n";
+  }
+}
+
 class TaskShowCommand : public TaskIdCommand {
   void DefineMore(CLI::App& app) override { app.add_flag("--json", json_, "Print JSON"); }
   Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
@@ -182,6 +207,8 @@ class TaskShowCommand : public TaskIdCommand {
     std::optional<int64_t> retry_at;
     Result<std::optional<std::string>> kv = store.GetKv(RetryKey(t.id));
     if (kv.ok() && *kv) retry_at = std::atoll((*kv)->c_str());
+    Result<std::vector<Question>> asked = LoadQuestions(store, t.id);
+    if (!asked.ok()) return asked.status();
     if (json_) {
       nlohmann::json j = TaskJson(t);
       j["retry_not_before"] = retry_at
@@ -189,6 +216,7 @@ class TaskShowCommand : public TaskIdCommand {
                                   : nlohmann::json();
       j["runs"] = nlohmann::json::array();
       for (const Attempt& r : *runs) j["runs"].push_back(RunJson(r));
+      j["questions"] = QuestionsJson(*asked);
       ctx.out << j.dump(2) << "\n";
       return Status::OK();
     }
@@ -234,6 +262,7 @@ class TaskShowCommand : public TaskIdCommand {
       if (!r.summary.empty()) ctx.out << "           " << r.summary.substr(0, 300) << "\n";
       ctx.out << "           log: " << r.run_dir << "/output.log\n";
     }
+    PrintQuestions(ctx, *asked);
     if (!t.labels.empty()) {
       ctx.out << "  labels:  ";
       for (const auto& l : t.labels) ctx.out << " " << l;
@@ -268,6 +297,25 @@ class TaskLogCommand : public TaskIdCommand {
     return Status::OK();
   }
   bool json_ = false;
+};
+
+// answer: the answer to the question the task's agent asked (agents/questions.h), as a reply
+// on GitHub gives it: the task is routed again and its agent resumes its session with it.
+class TaskAnswerCommand : public TaskIdCommand {
+  void DefineMore(CLI::App& app) override {
+    app.add_option("text", text_, "The answer")->required();
+  }
+  Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
+    if (t.status != TaskStatus::kNeedsReview) {
+      return Status::InvalidArgument("task " + std::to_string(t.id),
+                                     std::string("is ") + TaskStatusName(t.status) +
+                                         "; only a task waiting for input takes an answer");
+    }
+    ORCH_RETURN_IF_ERROR(RecordAnswer(store, t, text_, ctx.actor(), ""));
+    ctx.out << "task " << t.id << " resumes its agent with the answer\n";
+    return Status::OK();
+  }
+  std::string text_;
 };
 
 // retry: another attempt, counted against workflow.max_attempts.
@@ -496,6 +544,7 @@ std::unique_ptr<Command> MakeTaskAttachCommand() { return std::make_unique<TaskA
 std::unique_ptr<Command> MakeTaskKillCommand() { return std::make_unique<TaskKillCommand>(); }
 std::unique_ptr<Command> MakeTaskLogCommand() { return std::make_unique<TaskLogCommand>(); }
 std::unique_ptr<Command> MakeTaskRetryCommand() { return std::make_unique<TaskRetryCommand>(); }
+std::unique_ptr<Command> MakeTaskAnswerCommand() { return std::make_unique<TaskAnswerCommand>(); }
 std::unique_ptr<Command> MakeTaskUnblockCommand() { return std::make_unique<TaskUnblockCommand>(); }
 
 }  // namespace orch

@@ -100,6 +100,8 @@ const std::vector<std::pair<const char*, Sandbox>> kSandboxes = {
     {"read-only", Sandbox::kReadOnly},       {"workspace-write", Sandbox::kWorkspaceWrite},
     {"full-access", Sandbox::kFullAccess},   {"none", Sandbox::kNone},
     {"full-auto", Sandbox::kWorkspaceWrite}, {"danger-full-access", Sandbox::kFullAccess}};
+const std::vector<std::pair<const char*, UpdateStrategy>> kUpdateStrategies = {
+    {"merge", UpdateStrategy::kMerge}, {"rebase", UpdateStrategy::kRebase}};
 const std::vector<std::pair<const char*, bool>> kReportTo = {{"comment", true}, {"none", false}};
 const std::vector<std::pair<const char*, bool>> kPlanModes = {{"parallel", false},
                                                               {"sequential", true}};
@@ -538,6 +540,8 @@ void Reader::ReadWorkflow(const YAML::Node& node, const std::string& path) {
         [&](auto& v, auto& k) { Bool(v, k, &wf.mentions_on_foreign_prs); }},
        {"max_ci_fix_attempts",
         [&](auto& v, auto& k) { Int(v, k, 0, 100, &wf.max_ci_fix_attempts); }},
+       {"update_strategy",
+        [&](auto& v, auto& k) { Enum(v, k, kUpdateStrategies, &wf.update_strategy); }},
        {"sandbox", [&](auto& v, auto& k) { Enum(v, k, kSandboxes, &wf.sandbox); }},
        {"test_command", [&](auto& v, auto& k) { List(v, k, &wf.test_command); }}});
 }

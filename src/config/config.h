@@ -38,6 +38,8 @@ using Seconds = std::chrono::seconds;
 // full-access (alias danger-full-access), none.
 enum class Sandbox { kReadOnly, kWorkspaceWrite, kFullAccess, kNone };
 enum class RouterMode { kLlm, kRoundRobin };
+// How a conflict follow-up brings the base into a pull request's branch.
+enum class UpdateStrategy { kMerge, kRebase };
 // What reaches the chat channels (notify.h: LevelSends). Config names: all, important,
 // errors (alias errors_only), none.
 enum class NotificationLevel { kAll, kImportant, kErrors, kNone };
@@ -102,6 +104,8 @@ struct WorkflowConfig {
   bool mentions_on_foreign_prs = false;
   // Follow-ups made for failing checks on one task's PR before it goes to needs_review.
   int max_ci_fix_attempts = 3;
+  // When the base moved and orch's PR conflicts: merge the base in, or rebase onto it.
+  UpdateStrategy update_strategy = UpdateStrategy::kMerge;
   Sandbox sandbox = Sandbox::kWorkspaceWrite;
   // The project's test command (an argv, never a shell line): flows' `{{test_command}}`.
   std::vector<std::string> test_command;

@@ -127,6 +127,8 @@ void EmitWorkflow(YAML::Emitter& out, const WorkflowConfig& w) {
   out << YAML::Key << "keep_ignored" << YAML::Value << w.keep_ignored;
   out << YAML::Key << "mentions_on_foreign_prs" << YAML::Value << w.mentions_on_foreign_prs;
   out << YAML::Key << "max_ci_fix_attempts" << YAML::Value << w.max_ci_fix_attempts;
+  out << YAML::Key << "update_strategy" << YAML::Value
+      << (w.update_strategy == UpdateStrategy::kRebase ? "rebase" : "merge");
   out << YAML::Key << "sandbox" << YAML::Value << SandboxName(w.sandbox);
   EmitList(out, "test_command", w.test_command);
   out << YAML::EndMap;

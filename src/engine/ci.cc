@@ -170,11 +170,57 @@ Result<std::string> CiHandler::ApplyCommit(const Project& project, const std::st
   return out.empty() ? "no check runs on " + Short(head_sha) : out;
 }
 
+Result<std::string> CiHandler::ApplyMergeable(const Project& project, const PullRequest& pr) {
+  if (pr.state != "open" || !pr.mergeable || *pr.mergeable || pr.mergeable_state != "dirty") {
+    return std::string();
+  }
+  Result<std::optional<Task>> owner = PullRequestOwner(store_, project, pr.number, pr.head_ref);
+  if (!owner.ok()) return owner.status();
+  if (!*owner || (*owner)->status != TaskStatus::kInReview) return std::string();
+  const Task& parent = **owner;
+  std::string key = ConflictKey(pr.base_ref, pr.base_sha, pr.head_sha);
+  Result<std::vector<Task>> made = store_.ListTasks({.project_id = project.id, .source_id = key});
+  if (!made.ok()) return made.status();
+  if (!made->empty()) return std::string();
+  std::string where = "pull request #" + std::to_string(pr.number) + " conflicts with `" +
+                      pr.base_ref + "` (" + Short(pr.base_sha) + ")";
+  bool rebase = configs_.For(project)->workflow.update_strategy == UpdateStrategy::kRebase;
+  NewTask t{.project_id = project.id,
+            .parent_id = parent.id,
+            .source = TaskSource::kReview,
+            .source_id = key,
+            .title = "Resolve conflicts with " + pr.base_ref + " on #" + std::to_string(pr.number),
+            .body = "The base branch `" + pr.base_ref + "` moved and " + where +
+                    ": GitHub cannot merge it. Before you start, orch " +
+                    (rebase ? "rebases the branch onto" : "merges") + " `" + pr.base_ref +
+                    "` in your work tree and lists the files in conflict below. Resolve each "
+                    "one so both sides' changes survive; orch commits and pushes to the same "
+                    "pull request.\n\nParent task: " +
+                    std::to_string(parent.id) + " (" + parent.title + ")\n",
+            .branch = parent.branch};
+  Result<Task> follow_up = store_.AddTask(t, {"github", where});
+  if (!follow_up.ok()) return follow_up.status();
+  ORCH_RETURN_IF_ERROR(
+      store_.SetTaskStatusReason(parent.id, "conflicts with " + pr.base_ref + "; follow-up task " +
+                                                std::to_string(follow_up->id) + " resolves them"));
+  Result<Comment> told = github_.CreateComment(
+      *project.repo, pr.number,
+      "**orch**: " + where + ". Follow-up task " + std::to_string(follow_up->id) + " " +
+          (rebase ? "rebases this branch onto" : "merges") + " `" + pr.base_ref +
+          "` and resolves the conflicts on this branch.\n");
+  if (!told.ok()) spdlog::warn("ci: commenting on #{}: {}", pr.number, told.status().message());
+  spdlog::info("ci: {} #{}: {}: follow-up task {}", project.name, pr.number, where, follow_up->id);
+  return "created follow-up task " + std::to_string(follow_up->id) + " for " + where;
+}
+
 Result<int> CiHandler::SyncPull(const Project& project, const PullRequest& pr) {
   if (pr.state != "open" || pr.head_sha.empty()) return 0;
+  Result<std::string> merged = ApplyMergeable(project, pr);
+  if (!merged.ok()) return merged.status();
+  int conflicts = merged->empty() ? 0 : 1;
   Result<std::vector<CheckRun>> checks = github_.ListCheckRuns(*project.repo, pr.head_sha);
   if (!checks.ok()) return checks.status();
-  int changed = 0;
+  int changed = conflicts;
   for (CheckRun c : *checks) {
     if (c.pull_requests.empty()) c.pull_requests = {pr.number};
     Result<std::string> did = Judge(project, c, &pr);

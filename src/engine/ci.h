@@ -16,6 +16,9 @@
 // in_review task's PR head, so nothing depends on webhooks. The same check seen twice makes one
 // follow-up (keyed by the commit).
 //
+// The same sync reads whether each PR still merges: a base that moved into conflict makes a
+// follow-up too (ApplyMergeable).
+//
 // Thread safety: one thread (the engine's).
 #ifndef ORCH_ENGINE_CI_H_
 #define ORCH_ENGINE_CI_H_
@@ -42,6 +45,12 @@ class CiHandler {
   Result<std::string> ApplyCheck(const Project& project, const CheckRun& check);
   // A commit whose checks completed (check_suite, workflow_run): applies each of its check runs.
   Result<std::string> ApplyCommit(const Project& project, const std::string& head_sha);
+  // A pull request of orch's in review that GitHub says no longer merges (mergeable false,
+  // mergeable_state "dirty"): one follow-up per pair of base and head commits, on its branch,
+  // that brings the base in before its agent starts (workflow.update_strategy; agents/git.h
+  // UpdateFromBase) and resolves the conflicts; a comment on the PR says so. "" when nothing
+  // was made.
+  Result<std::string> ApplyMergeable(const Project& project, const PullRequest& pr);
   // The checks of one open pull request orch has read already: the sync's, from
   // ReviewHandler::Sync, which reads each in_review task's PR once for its reviews and checks.
   // Returns how many made or changed something.

@@ -77,8 +77,6 @@ IntakeDecision FromComment(const Json& p, const IntakeRules& rules) {
     return Ignore("issue_comment." + Str(p, "action") + " is not used");
   const Json& comment = Obj(p, "comment");
   const Json& issue = Obj(p, "issue");
-  if (!MentionsLogin(Str(comment, "body"), rules.bot_login))
-    return Ignore("the comment does not mention @" + rules.bot_login);
   Comment c{comment.value("id", int64_t{0}), Str(comment, "body"), UserOf(Obj(comment, "user")),
             Str(comment, "html_url")};
   c.issue_number = issue.value("number", int64_t{0});
@@ -86,7 +84,10 @@ IntakeDecision FromComment(const Json& p, const IntakeRules& rules) {
   bool on_pr = issue.contains("pull_request") && !issue["pull_request"].is_null();
   IntakeDecision d;
   d.action = IntakeAction::kMention;
-  d.reason = "mentioned in a comment";
+  // Without a mention it may still answer an agent's question (agents/questions.h): the
+  // mention handler, which can look, decides.
+  d.reason = MentionsLogin(c.body, rules.bot_login) ? "mentioned in a comment"
+                                                    : "a comment (an answer, if one is awaited)";
   d.mention = MentionOfComment(c, on_pr ? Thread::kPullRequest : Thread::kIssue);
   return d;
 }

@@ -111,8 +111,11 @@ TEST(DecideEventTest, ReadsCloseReopenMentionsAndPullRequests) {
   EXPECT_EQ(m.mention.body, "@orch-bot add a test");
   comment["issue"]["pull_request"] = {{"url", "https://api.github.com/repos/acme/widgets/pulls/7"}};
   EXPECT_EQ(DecideEvent("issue_comment", comment, rules).mention.thread, Thread::kPullRequest);
+  // A comment without a mention may answer an agent's question: the mention handler decides.
   comment["comment"]["body"] = "thanks @orch-bottle";
-  EXPECT_EQ(DecideEvent("issue_comment", comment, rules).action, IntakeAction::kIgnore);
+  IntakeDecision plain = DecideEvent("issue_comment", comment, rules);
+  EXPECT_EQ(plain.action, IntakeAction::kMention);
+  EXPECT_EQ(plain.reason, "a comment (an answer, if one is awaited)");
 
   Json review_comment = {
       {"action", "created"},

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "agents/attempt_outcome.h"
+#include "agents/questions.h"
 #include "engine/follow_ups.h"
 
 namespace orch {
@@ -96,6 +97,9 @@ struct MentionHandler::Target {
 Result<std::string> MentionHandler::Apply(const Project& project, const Mention& m) {
   if (bot_login_.empty()) return std::string("ignored: orch's own login is not known yet");
   if (SameLogin(m.author.login, bot_login_)) return std::string("ignored: orch's own comment");
+  Result<std::optional<std::string>> answered = Answer(project, m);
+  if (!answered.ok()) return answered.status();
+  if (*answered) return **answered;
   if (!MentionsLogin(m.body, bot_login_)) {
     return "ignored: " + m.source_id + " does not mention @" + bot_login_;
   }
@@ -301,6 +305,38 @@ Result<std::string> MentionHandler::Create(const Project& project, const Mention
   return what;
 }
 
+Result<std::optional<std::string>> MentionHandler::Answer(const Project& project,
+                                                          const Mention& m) {
+  using Out = std::optional<std::string>;
+  if (m.kind != CommentKind::kIssue || m.comment_id == 0) return Out();
+  Result<std::optional<Waiting>> waiting = WaitingOn(store_, project.id, m.number);
+  if (!waiting.ok()) return waiting.status();
+  // Only a reply after orch's question answers it.
+  if (!*waiting || m.comment_id <= (*waiting)->question.comment_id) return Out();
+  const Task& task = (*waiting)->task;
+  Result<TrustVerdict> trust = trust_.Check(*project.repo, m.author);
+  if (!trust.ok()) return trust.status();
+  if (!trust->trusted) {
+    spdlog::info("questions: {} #{}: {} by {} answers nothing: {}", project.name, m.number,
+                 m.source_id, m.author.login, trust->reason);
+    return Out("ignored: untrusted answer to task " + std::to_string(task.id) +
+               "'s question: " + trust->reason);
+  }
+  Status recorded = RecordAnswer(store_, task, m.body, m.author.login, m.html_url);
+  if (recorded.IsConflict()) return Out();  // moved on meanwhile: read as a comment
+  ORCH_RETURN_IF_ERROR(recorded);
+  Status reacted = github_.AddReaction(*project.repo, m.kind, m.comment_id, "eyes");
+  if (!reacted.ok()) spdlog::warn("questions: reacting: {}", reacted.message());
+  spdlog::info("questions: {} #{}: {} answered task {}'s question; resuming it", project.name,
+               m.number, m.author.login, task.id);
+  return Out("answered task " + std::to_string(task.id) + "'s question; resuming its agent");
+}
+
+bool MentionHandler::AwaitsAnswer(const Project& project, int64_t thread) {
+  Result<std::optional<Waiting>> waiting = WaitingOn(store_, project.id, thread);
+  return !waiting.ok() || waiting->has_value();  // a failed read: Apply tries, and retries
+}
+
 template <typename T, typename List, typename ToMention>
 Result<int> MentionHandler::SyncListing(const Project& project, nlohmann::json* state, List list,
                                         ToMention to_mention) {
@@ -312,7 +348,9 @@ Result<int> MentionHandler::SyncListing(const Project& project, nlohmann::json* 
   int applied = 0;
   Status failed;
   for (const T& c : listing->comments) {
-    if (!SameLogin(c.user.login, bot_login_) && MentionsLogin(c.body, bot_login_)) {
+    bool answer = false;
+    if constexpr (std::is_same_v<T, Comment>) answer = AwaitsAnswer(project, c.issue_number);
+    if (!SameLogin(c.user.login, bot_login_) && (answer || MentionsLogin(c.body, bot_login_))) {
       Mention m = to_mention(c);
       Result<std::string> did = Apply(project, m);
       if (!did.ok() && !did.status().IsNotFound()) {

@@ -24,6 +24,9 @@
 // cursor (kv `sync.comments.<repo>`), conditionally (ETag, 304 costs no rate limit). The first
 // sync of a repository starts at the issues' cursor (sync.h): older comments start nothing.
 //
+// A plain comment (no mention needed) that replies on a thread where a task waits for an
+// answer to its agent's question answers it (agents/questions.h), if its author is trusted.
+//
 // Thread safety: one thread (the engine's).
 #ifndef ORCH_ENGINE_MENTIONS_H_
 #define ORCH_ENGINE_MENTIONS_H_
@@ -85,6 +88,11 @@ class MentionHandler {
 
  private:
   struct Target;
+  // When `m` replies to a question a task of the project waits on (agents/questions.h): records
+  // a trusted author's answer and resumes the task, or says why an untrusted one does not.
+  // nullopt when it answers nothing.
+  Result<std::optional<std::string>> Answer(const Project& project, const Mention& m);
+  bool AwaitsAnswer(const Project& project, int64_t thread);
   Result<Target> Resolve(const Project& project, const Mention& m);
   Result<Target> OnPullRequest(const Project& project, const Mention& m);
   Result<std::string> Create(const Project& project, const Mention& m, const Target& target);

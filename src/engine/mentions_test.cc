@@ -264,5 +264,81 @@ TEST_F(MentionTest, AFailingMentionIsRetriedFromItsCommentAtTheNextSync) {
   ASSERT_EQ(Tasks().size(), 2u);  // bob's is the issue's task; alice's follows it up
 }
 
+// A task of issue 7 whose agent asked a question (orch's comment 995 on the issue).
+Task AskingTask(SqliteStore& store, const Project& project) {
+  Task t = *store.AddTask({.project_id = project.id,
+                           .external_id = "7",
+                           .source = TaskSource::kGithub,
+                           .title = "Fix the frobnicator"},
+                          {"test", "made"});
+  EXPECT_TRUE(store.Transition(t.id, TaskStatus::kNew, TaskStatus::kInProgress, {"test", ""}).ok());
+  Task now = *store.GetTask(t.id);
+  EXPECT_TRUE(RecordQuestion(
+                  store, now,
+                  {.question = "Metric or imperial?", .attempt = 1, .thread = 7, .comment_id = 995},
+                  "agent:claude")
+                  .ok());
+  return *store.GetTask(t.id);
+}
+
+TEST_F(MentionTest, APlainReplyByATrustedPersonAnswersTheAgentsQuestionAndResumesTheTask) {
+  Task t = AskingTask(*store_, project_);
+  EXPECT_EQ(t.status, TaskStatus::kNeedsReview);
+  EXPECT_THAT(t.status_reason, HasSubstr("waiting for input: Metric or imperial? (asked on #7)"));
+  // A comment from before the question, replayed by a sync, answers nothing.
+  EXPECT_THAT(*Apply(OnIssue(994, "bob", "old news")), HasSubstr("does not mention"));
+  // An untrusted reply resumes nothing.
+  EXPECT_THAT(*Apply(OnIssue(996, "eve", "imperial!")),
+              HasSubstr("ignored: untrusted answer to task " + std::to_string(t.id)));
+  EXPECT_EQ(store_->GetTask(t.id)->status, TaskStatus::kNeedsReview);
+  // bob's reply needs no mention: orch asked.
+  Result<std::string> did = Apply(OnIssue(997, "bob", "Metric, please."));
+  ASSERT_TRUE(did.ok()) << did.status().message();
+  EXPECT_THAT(*did, HasSubstr("answered task " + std::to_string(t.id)));
+  Task resumed = *store_->GetTask(t.id);
+  EXPECT_EQ(resumed.status, TaskStatus::kRouted);  // its route and session kept
+  EXPECT_THAT(resumed.status_reason, HasSubstr("answered: Metric, please."));
+  EXPECT_THAT(github_.reactions, ElementsAre("issue 997 eyes"));
+  std::vector<Question> qs = *LoadQuestions(*store_, t.id);
+  ASSERT_EQ(qs.size(), 1u);
+  EXPECT_EQ(qs[0].answer, "Metric, please.");
+  EXPECT_EQ(qs[0].answered_by, "bob");
+  // The next prompt carries the question and the answer, fenced.
+  std::string prompt = AnswersForPrompt(qs);
+  EXPECT_THAT(prompt, HasSubstr("You asked (attempt 1): Metric or imperial?"));
+  EXPECT_THAT(prompt, HasSubstr("The answer, from @bob on GitHub:\n<<<UNTRUSTED TASK\nMetric, "
+                                "please.\nUNTRUSTED TASK>>>"));
+  // A second reply is only a comment now; nothing else made.
+  EXPECT_THAT(*Apply(OnIssue(998, "alice", "or imperial")), HasSubstr("does not mention"));
+  EXPECT_EQ(Tasks().size(), 1u);
+}
+
+TEST_F(MentionTest, TheSyncReadsAnAnswerThatMentionsNobody) {
+  Task t = AskingTask(*store_, project_);
+  ASSERT_TRUE(store_->SetKv("sync.acme/widgets", R"({"since":"2026-12-01T09:00:00Z"})").ok());
+  github_.repo_comments = {IssueComment(999, 7, "alice", "Metric.", "2026-12-01T10:00:00Z")};
+  Result<int> synced = handler_->Sync(project_);
+  ASSERT_TRUE(synced.ok()) << synced.status().message();
+  EXPECT_EQ(*synced, 1);
+  EXPECT_EQ(store_->GetTask(t.id)->status, TaskStatus::kRouted);
+  EXPECT_EQ(LoadQuestions(*store_, t.id)->back().answered_by, "alice");
+}
+
+TEST_F(MentionTest, QuestionsAskedWithoutGitHubAreAnsweredThroughTheCli) {
+  Task t = *store_->AddTask({.project_id = project_.id, .title = "local work"}, {"test", "made"});
+  ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kNew, TaskStatus::kInProgress, {"t", ""}).ok());
+  ASSERT_TRUE(RecordQuestion(*store_, *store_->GetTask(t.id),
+                             {.question = "Which file?", .attempt = 2}, "agent:codex")
+                  .ok());
+  EXPECT_THAT(store_->GetTask(t.id)->status_reason,
+              HasSubstr("answer with `orch task answer " + std::to_string(t.id) + " TEXT`"));
+  ASSERT_TRUE(RecordAnswer(*store_, *store_->GetTask(t.id), "a.txt", "cli:alice", "").ok());
+  EXPECT_EQ(store_->GetTask(t.id)->status, TaskStatus::kRouted);
+  EXPECT_THAT(AnswersForPrompt(*LoadQuestions(*store_, t.id)),
+              HasSubstr("The answer, from @alice through orch:"));
+  // Nothing left to answer.
+  EXPECT_TRUE(RecordAnswer(*store_, *store_->GetTask(t.id), "b", "cli:alice", "").IsConflict());
+}
+
 }  // namespace
 }  // namespace orch

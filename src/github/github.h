@@ -80,6 +80,10 @@ struct PullRequest {
   std::string html_url;
   std::string head_repo = "";  // head.repo.full_name: another repository for a fork's PR
   std::string head_sha = "";   // head.sha: the commit its checks run on
+  std::string base_sha = "";   // base.sha
+  // null while GitHub works it out (a read after the base or head moved starts that).
+  std::optional<bool> mergeable = std::nullopt;
+  std::string mergeable_state = "";  // "clean", "dirty" (conflicts), "unknown", "blocked", ...
 };
 
 struct NewPullRequest {

@@ -50,6 +50,10 @@ PullRequest ParsePull(const Json& j) {
   p.html_url = Str(j, "html_url");
   p.head_repo = Str(JsonObject(JsonObject(j, "head"), "repo"), "full_name");
   p.head_sha = Str(JsonObject(j, "head"), "sha");
+  p.base_sha = Str(JsonObject(j, "base"), "sha");
+  if (j.contains("mergeable") && j["mergeable"].is_boolean())
+    p.mergeable = j["mergeable"].get<bool>();
+  p.mergeable_state = Str(j, "mergeable_state");
   return p;
 }
 

@@ -26,7 +26,9 @@ const Edge kTransitions[] = {
     // Done back to new: the issue was reopened.
     {S::kDone, {S::kNew}},
     {S::kBlocked, {S::kNew, S::kRouted, S::kInReview, S::kNeedsReview, S::kDone}},
-    {S::kNeedsReview, {S::kNew, S::kDone}},
+    // Needs review to routed: an answer to the agent's question (agents/questions.h) resumes
+    // the same agent with its route.
+    {S::kNeedsReview, {S::kNew, S::kRouted, S::kDone}},
 };
 
 const std::pair<TaskStatus, const char*> kStatusNames[] = {{S::kNew, "new"},

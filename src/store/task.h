@@ -80,6 +80,20 @@ inline bool IsFollowUp(const Task& t) {
          (t.source == TaskSource::kMention && t.source_id.has_value());
 }
 
+// A conflict follow-up's source id (engine/ci.h): "conflict <base branch> <base sha> <head
+// sha>", one per pair of commits; and the base branch it brings in, for a task that is one.
+inline std::string ConflictKey(const std::string& base, const std::string& base_sha,
+                               const std::string& head_sha) {
+  return "conflict " + base + " " + base_sha + " " + head_sha;
+}
+inline std::optional<std::string> ConflictBase(const Task& t) {
+  if (t.source != TaskSource::kReview || !t.source_id || t.source_id->rfind("conflict ", 0) != 0) {
+    return std::nullopt;
+  }
+  std::string rest = t.source_id->substr(9);
+  return rest.substr(0, rest.find(' '));
+}
+
 // Who or what caused a change, and why: recorded on the change's event row.
 struct Cause {
   std::string actor;   // e.g. "cli:alice", "engine", "github:bob"

@@ -309,7 +309,7 @@ int RunClaude(const std::vector<std::string>& argv) {
   if (!args.Has("--no-session-persistence")) SaveSession("claude", run.session_id, run.prompt);
   if (run.format == "stream-json") EmitInit(run, args);
   ClaudeReporter reporter(run);
-  ScriptResult result = RunScript(ParseDirectives(run.prompt, "claude"), reporter);
+  ScriptResult result = RunScript(ParseDirectives(run.prompt, "claude"), reporter, run.prompt);
   return Finish(run, result, reporter);
 }
 

@@ -196,7 +196,7 @@ int Exec(const ParsedArgs& exec, const ParsedArgs* resume) {
     PrintHeader(run);
   }
   CodexReporter reporter(run);
-  ScriptResult result = RunScript(ParseDirectives(run.prompt, "codex"), reporter);
+  ScriptResult result = RunScript(ParseDirectives(run.prompt, "codex"), reporter, run.prompt);
   return Finish(run, result, reporter);
 }
 

@@ -185,7 +185,7 @@ int Run(const ParsedArgs& args) {
   SaveSession("opencode", run.session_id, run.prompt);
   OpencodeReporter reporter(run);
   reporter.StepStart();
-  ScriptResult result = RunScript(ParseDirectives(run.prompt, "opencode"), reporter);
+  ScriptResult result = RunScript(ParseDirectives(run.prompt, "opencode"), reporter, run.prompt);
   return Finish(run, result, reporter);
 }
 

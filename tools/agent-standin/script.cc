@@ -62,7 +62,8 @@ bool DoSleep(const std::string& rest, ScriptResult&, Reporter&) {
 }
 
 bool DoStatus(const std::string& rest, ScriptResult& result, Reporter&) {
-  if (rest != "done" && rest != "in_progress" && rest != "blocked" && rest != "needs_review") {
+  if (rest != "done" && rest != "in_progress" && rest != "blocked" && rest != "needs_review" &&
+      rest != "needs_input") {
     return false;
   }
   result.status = rest;
@@ -132,9 +133,80 @@ const std::map<std::string, Step>& Steps() {
 
 }  // namespace
 
-ScriptResult RunScript(const std::vector<Directive>& directives, Reporter& reporter) {
+std::vector<std::string> ConflictsInPrompt(std::string_view prompt) {
+  std::vector<std::string> out;
+  size_t at = prompt.rfind("Conflicting files (");
+  if (at == std::string_view::npos) return out;
+  size_t line = prompt.find('\n', at);
+  while (line != std::string_view::npos && prompt.substr(line + 1, 2) == "- ") {
+    size_t end = prompt.find('\n', line + 1);
+    out.emplace_back(prompt.substr(line + 3, end == std::string_view::npos ? end : end - line - 3));
+    line = end;
+  }
+  return out;
+}
+
+namespace {
+
+// As a model would: each conflicting file keeps both sides, its markers gone; a file that says
+// "standin: unresolvable" is left as it is (and the contract still claims done, as a careless
+// model's would).
+void ResolveConflicts(std::string_view prompt, ScriptResult& result, Reporter& reporter) {
+  for (const std::string& path : ConflictsInPrompt(prompt)) {
+    if (!IsSafeRelpath(path)) continue;
+    std::string abspath = CurrentDir() + "/" + path;
+    std::ifstream in(abspath);
+    std::string resolved, line;
+    bool unresolvable = false;
+    while (std::getline(in, line)) {
+      unresolvable = unresolvable || line.find("standin: unresolvable") != std::string::npos;
+      if (line.rfind("<<<<<<< ", 0) == 0 || line.rfind(">>>>>>> ", 0) == 0 || line == "=======") {
+        continue;
+      }
+      resolved += line + "\n";
+    }
+    ++result.done;
+    if (unresolvable) {
+      result.accomplished.push_back("left " + path + " as it was");
+      continue;
+    }
+    if (!WriteFile(abspath, resolved)) continue;
+    reporter.Wrote(path, abspath, resolved, true);
+    result.files_changed.push_back(path);
+    result.accomplished.push_back("resolved " + path);
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> AnswerInPrompt(std::string_view prompt) {
+  size_t at = prompt.rfind("The answer, from @");
+  if (at == std::string_view::npos) return std::nullopt;
+  size_t open = prompt.find("<<<UNTRUSTED TASK\n", at);
+  if (open == std::string_view::npos) return std::nullopt;
+  size_t start = open + std::string_view("<<<UNTRUSTED TASK\n").size();
+  size_t end = prompt.find('\n', start);
+  return std::string(prompt.substr(start, end == std::string_view::npos ? end : end - start));
+}
+
+ScriptResult RunScript(const std::vector<Directive>& directives, Reporter& reporter,
+                       std::string_view prompt) {
   ScriptResult result;
+  ResolveConflicts(prompt, result, reporter);
   for (const Directive& d : directives) {
+    if (d.verb == "ask" && !d.rest.empty()) {
+      // As a model would: ask and stop, unless the prompt brings the answer; then go on.
+      std::optional<std::string> answer = AnswerInPrompt(prompt);
+      ++result.done;
+      if (!answer) {
+        result.status = "needs_input";
+        result.question = d.rest;
+        result.accomplished.push_back(d.text);
+        break;
+      }
+      result.accomplished.push_back("answered: " + *answer);
+      continue;
+    }
     auto step = Steps().find(d.verb);
     if (step == Steps().end() || !step->second(d.rest, result, reporter)) {
       Err("standin: skipped directive: " + d.text + "\n");
@@ -159,6 +231,7 @@ std::string FinalMessage(const ScriptResult& result, const std::string& agent) {
       {"reason", result.reason},
       {"delegations", result.delegations},
   };
+  if (!result.question.empty()) contract["question"] = result.question;
   return contract.dump();
 }
 

@@ -32,6 +32,7 @@ struct ScriptResult {
   int done = 0;  // directives carried out
   std::string status = "done";
   std::string reason;
+  std::string question;  // "ask": status needs_input with this question
   std::vector<std::string> accomplished;
   std::vector<std::string> files_changed;
   Json delegations = Json::array();
@@ -40,10 +41,20 @@ struct ScriptResult {
   std::optional<int> exit_code;          // "exit": the exit code after normal output
 };
 
-// Runs `directives` in order in the current directory. Stops at the first "error". A
-// directive it cannot carry out (unknown verb, bad argument, unwritable path) is reported on
-// stderr and skipped. "hang" never returns.
-ScriptResult RunScript(const std::vector<Directive>& directives, Reporter& reporter);
+// Runs `directives` in order in the current directory. Stops at the first "error", and at an
+// "ask" that `prompt` holds no answer to. A directive it cannot carry out (unknown verb, bad
+// argument, unwritable path) is reported on stderr and skipped. "hang" never returns.
+ScriptResult RunScript(const std::vector<Directive>& directives, Reporter& reporter,
+                       std::string_view prompt = {});
+
+// The files orch's prompt lists as left in conflict by a merge ("Conflicting files (...):"
+// then "- path" lines). RunScript resolves them first, keeping both sides, unless a file says
+// "standin: unresolvable".
+std::vector<std::string> ConflictsInPrompt(std::string_view prompt);
+
+// The first line of the answer orch put in `prompt` to a question the agent asked (the fenced
+// block after "The answer, from @..."), or nullopt when it holds none.
+std::optional<std::string> AnswerInPrompt(std::string_view prompt);
 
 // The final message: the "final" text, or the JSON contract of prompts/agent_system.md.
 std::string FinalMessage(const ScriptResult& result, const std::string& agent);

@@ -257,6 +257,14 @@ Reply SetPullHead(Sim& sim, const Call& call) {
   return r;
 }
 
+// Where the repository's git objects are (mergeable.h): {"dir": a bare repository}, "" none.
+Reply SetGitDir(Sim& sim, const Call& call) {
+  Repo* repo = FindRepo(sim, call);
+  if (repo == nullptr) return NotFound();
+  repo->git_dir = BodyString(call, "dir");
+  return Acted("repository", {{"full_name", repo->full_name()}, {"git_dir", repo->git_dir}});
+}
+
 // The signed blob URL GET /actions/jobs/{id}/logs redirects to: the log as text, no token.
 Reply JobLogBlob(Sim& sim, const Call& call) {
   std::optional<int64_t> id = ParseId(call.match(1));
@@ -294,6 +302,7 @@ std::vector<Route> ControlRoutes() {
       {"POST", P(R"(/pulls/(\d+)/close)"), Auth::kNone, ClosePull},
       {"POST", P(R"(/pulls/(\d+)/head)"), Auth::kNone, SetPullHead},
       {"POST", P("/check-runs"), Auth::kNone, SetCheckRun},
+      {"POST", P("/git"), Auth::kNone, SetGitDir},
       {"GET", R"(/_sim/blobs/job-logs/(\d+))", Auth::kNone, JobLogBlob},
   };
   for (Route& r : AdminRoutes()) routes.push_back(std::move(r));

@@ -174,6 +174,21 @@ json IssueJson(const Repo& repo, const Issue& issue, const Urls& urls) {
   return out;
 }
 
+// As GitHub: null while the merge is being worked out (and once merged or closed).
+json MergeableJson(const Repo& repo, const Issue& issue) {
+  const PullPart& p = *issue.pull;
+  if (p.merged || issue.state != "open") return nullptr;
+  if (repo.git_dir.empty()) return true;
+  if (!p.merge_shown) return nullptr;
+  return p.merge_clean;
+}
+
+std::string MergeableState(const Repo& repo, const Issue& issue) {
+  json m = MergeableJson(repo, issue);
+  if (m.is_null()) return "unknown";
+  return m.get<bool>() ? "clean" : "dirty";
+}
+
 json PullJson(const Repo& repo, const Issue& issue, const Urls& urls) {
   const PullPart& p = *issue.pull;
   json out = PullLinks(repo, issue, urls);
@@ -191,6 +206,8 @@ json PullJson(const Repo& repo, const Issue& issue, const Urls& urls) {
               {"merged", p.merged},
               {"merged_by", p.merged ? UserJson(p.merged_by, urls) : json(nullptr)},
               {"merge_commit_sha", p.merged ? json(p.head_sha) : json(nullptr)},
+              {"mergeable", MergeableJson(repo, issue)},
+              {"mergeable_state", MergeableState(repo, issue)},
               {"comments", issue.comments.size()},
               {"created_at", FormatIso(issue.created_at)},
               {"updated_at", FormatIso(issue.updated_at)},

@@ -2,6 +2,7 @@
 // comments' reactions), check runs with their annotations, and Actions job logs.
 #include <nlohmann/json.hpp>
 
+#include "mergeable.h"
 #include "routes.h"
 
 namespace orch::sim {
@@ -11,6 +12,30 @@ using nlohmann::json;
 
 std::string P(const char* suffix) { return std::string(R"(/repos/([^/]+)/([^/]+))") + suffix; }
 
+// Works the pull request's mergeability out again when its base or head moved (mergeable.h):
+// the first read after a move shows "unknown", the next the result.
+void Refresh(const Repo& repo, Issue& pull) {
+  PullPart& p = *pull.pull;
+  if (repo.git_dir.empty() || p.merged || pull.state != "open") return;
+  MergeCheck check = CheckMerge(repo.git_dir, p.base_ref, p.head_ref);
+  if (!check.ok) {
+    p.merge_key.clear();
+    p.merge_shown = false;
+    return;
+  }
+  // GitHub's head.sha and base.sha follow the branches.
+  p.base_sha = check.key.substr(0, check.key.find(' '));
+  p.head_sha = check.key.substr(check.key.find(' ') + 1);
+  if (check.key == p.merge_key) {
+    p.merge_shown = true;
+    return;
+  }
+  p.merge_key = check.key;
+  p.merge_clean = check.clean;
+  p.conflicts = check.conflicts;
+  p.merge_shown = false;
+}
+
 Reply ListPulls(Sim& sim, const Call& call) {
   Repo* repo = FindRepo(sim, call);
   if (repo == nullptr) return NotFound();
@@ -18,6 +43,7 @@ Reply ListPulls(Sim& sim, const Call& call) {
   if (!filter.ok()) return FromStatus(filter.status());
   std::vector<json> items;
   for (const Issue* pull : sim.state.List(*repo, *filter)) {
+    Refresh(*repo, *sim.state.FindIssue(*repo, pull->number));
     items.push_back(PullJson(*repo, *pull, call.urls));
   }
   return Paged(sim, call, items);
@@ -26,6 +52,7 @@ Reply ListPulls(Sim& sim, const Call& call) {
 Reply GetPull(Sim& sim, const Call& call) {
   auto [repo, pull] = FindTarget(sim, call, /*pulls_only=*/true);
   if (pull == nullptr) return NotFound();
+  Refresh(*repo, *pull);
   return JsonReply(200, PullJson(*repo, *pull, call.urls));
 }
 

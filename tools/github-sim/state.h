@@ -101,6 +101,12 @@ struct PullPart {
   int64_t merged_at = 0;
   std::string merged_by;
   std::vector<Review> reviews;
+  // Mergeability (mergeable.h), with a git directory: the merge last worked out ("<base sha>
+  // <head sha>"), whether it was clean and what conflicted, and whether a read showed it yet.
+  std::string merge_key;
+  bool merge_clean = true;
+  std::vector<std::string> conflicts;
+  bool merge_shown = false;
   std::string head_label() const { return head_owner + ":" + head_ref; }
 };
 
@@ -166,6 +172,7 @@ struct Repo {
   std::map<int, Issue> issues;                              // issues and pull requests by number
   std::map<std::string, std::vector<CheckRun>> check_runs;  // by head sha
   std::map<std::string, int64_t> check_suites;              // head sha -> check suite id
+  std::string git_dir;  // a bare repository pull requests' mergeability is read from, or ""
   int next_number = 1;
   std::string full_name() const { return owner + "/" + name; }
 };
