@@ -38,10 +38,8 @@
 #include <sstream>
 #include <thread>
 
-#include "agents/runner.h"
-#include "store/store.h"
+#include "live_tasks.h"
 #include "stream/stream.h"
-#include "testing/test_util.h"
 
 namespace orch::test {
 namespace {
@@ -67,19 +65,6 @@ int Writer(const std::string& run_dir, int interval_ms) {
     fflush(stdout);
     std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
   }
-}
-
-// utime + stime of `pid` in seconds.
-double CpuSeconds(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i >= 14) ticks += std::stod(field);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 double ThreadCpuSeconds() {
@@ -120,81 +105,8 @@ std::string Percentiles(std::vector<double> v) {
   return buf;
 }
 
-struct Setup {
-  TempDir dir;
-  std::string home = dir.Sub("home");
-  std::string socket = "orch-stream-bench-" + std::to_string(getpid());
-  std::vector<int64_t> ids;
-  std::vector<std::string> sessions;
-  std::unique_ptr<Background> orch;
-  std::string url, token;
-  int tmux_pid = 0;
-  ~Setup() {
-    if (orch) {
-      orch->Signal(SIGTERM);
-      orch->Wait(std::chrono::seconds(10));
-    }
-    Run({"tmux", "-L", socket, "kill-server"});
-  }
-  std::map<std::string, std::string> Env() const {
-    return {{"ORCH_HOME", home},
-            {"HOME", dir.path()},
-            {"ORCH_TMUX_SOCKET", socket},
-            {"GH_TOKEN", ""},
-            {"GITHUB_TOKEN", ""}};
-  }
-};
-
-// N in_progress tasks with a live writer session each, and the daemon serving them.
-bool Start(Setup& s, int n, int interval_ms, const std::string& self) {
-  std::filesystem::create_directories(s.home);
-  WriteFile(s.home + "/config.yml",
-            "webhook:\n  enabled: false\napi:\n  port: 0\n"
-            "engine:\n  tick_interval: 10\n  max_parallel: 64\n"
-            "router:\n  mode: round_robin\n  agents: [claude]\n");
-  SystemClock clock;
-  auto store = std::move(SqliteStore::Open(s.home + "/orch.db", clock)).value();
-  Project project = *store->AddProject({.name = "bench", .path = s.dir.path()});
-  for (int i = 0; i < n; ++i) {
-    NewTask nt;
-    nt.project_id = project.id;
-    nt.title = "session " + std::to_string(i);
-    nt.status = TaskStatus::kInProgress;
-    Task t = *store->AddTask(nt, {"bench", "live session"});
-    std::string run_dir = s.home + "/runs/" + std::to_string(t.id) + "/1";
-    std::filesystem::create_directories(run_dir);
-    WriteFile(run_dir + "/output.log", "");  // exists before its writer starts
-    std::string session = SessionName(project.name, t.id);
-    Attempt run;
-    run.task_id = t.id;
-    run.agent = "claude";
-    run.model = "bench";
-    run.command = {"writer"};
-    run.tmux_session = session;
-    run.run_dir = run_dir;
-    run.worktree = s.dir.path();
-    if (!store->StartAttempt(run).ok()) return false;
-    Run({"tmux", "-L", s.socket, "-f", "/dev/null", "new-session", "-d", "-s", session, self,
-         "--writer", run_dir, std::to_string(interval_ms)});
-    s.ids.push_back(t.id);
-    s.sessions.push_back(session);
-  }
-  s.tmux_pid =
-      std::atoi(Run({"tmux", "-L", s.socket, "display-message", "-p", "#{pid}"}).out.c_str());
-  s.orch = std::make_unique<Background>(std::vector<std::string>{ORCH_BINARY, "serve"}, s.Env(),
-                                        s.dir.Sub("orch.out"));
-  if (!Eventually([&] { return std::filesystem::exists(s.home + "/state/api.json"); })) {
-    fprintf(stderr, "orch serve did not start:\n%s\n", ReadFile(s.dir.Sub("orch.out")).c_str());
-    return false;
-  }
-  s.url = Json::parse(ReadFile(s.home + "/state/api.json"))["url"];
-  s.token = ReadFile(s.home + "/state/api.token");
-  s.token.erase(s.token.find_last_not_of('\n') + 1);
-  return true;
-}
-
 // One stream client per task until `stop`; lines written from `since_ns` on are measured.
-void Stream(const Setup& s, int64_t id, const std::atomic<bool>& stop,
+void Stream(const LiveTasks& s, int64_t id, const std::atomic<bool>& stop,
             const std::atomic<int64_t>& since_ns, Latencies& out) {
   httplib::Client client(s.url);
   client.set_read_timeout(30);
@@ -224,7 +136,7 @@ void Stream(const Setup& s, int64_t id, const std::atomic<bool>& stop,
 }
 
 // The reference: capture every pane every 2 s and note lines not seen before.
-void Poll(const Setup& s, const std::atomic<bool>& stop, int64_t since_ns, Latencies& out,
+void Poll(const LiveTasks& s, const std::atomic<bool>& stop, int64_t since_ns, Latencies& out,
           double* cpu) {
   double start = ThreadCpuSeconds();
   std::vector<int64_t> last_seq(s.sessions.size(), -1);
@@ -252,8 +164,8 @@ void Poll(const Setup& s, const std::atomic<bool>& stop, int64_t since_ns, Laten
 double Pct(double cpu_seconds, double seconds) { return 100.0 * cpu_seconds / seconds; }
 
 void Measure(int n, int seconds, int lines_per_second, const std::string& self) {
-  Setup s;
-  if (!Start(s, n, 1000 / lines_per_second, self)) return;
+  LiveTasks s;
+  if (!StartLiveTasks(s, n, {self, "--writer"}, 1000 / lines_per_second)) return;
   std::this_thread::sleep_for(std::chrono::seconds(2));  // the daemon settles, adopts
   auto phase = std::chrono::seconds(seconds);
   const double secs = static_cast<double>(seconds);
