@@ -147,6 +147,8 @@ function taskPage(id) {
   const out = h("div", {class: "stream", id: "stream"});
   const follow = h("input", {type: "checkbox", id: "follow", checked: true});
   const side = h("div", {id: "task-side"});
+  // What the last action said; kept across the header's redraws, which the action itself causes.
+  const result = h("span", {id: "action-result", class: "muted"});
   show(head, h("div", {class: "cols"},
     h("div", {}, h("div", {class: "toolbar"}, h("h2", {}, "Output"),
       h("label", {}, follow, " follow")), out),
@@ -169,7 +171,7 @@ function taskPage(id) {
   const refresh = async () => {
     const r = await api("/api/tasks/" + id);
     if (!r.ok) { head.replaceChildren(h("h1", {}, "Task " + id + ": " + (r.body && r.body.error))); return; }
-    renderTask(r.body, head, side);
+    renderTask(r.body, head, side, result);
   };
   let seen = "";
   onBoard((tasks) => {
@@ -182,12 +184,12 @@ function taskPage(id) {
   });
 }
 
-function renderTask(t, head, side) {
+function renderTask(t, head, side, result) {
   const act = (action, question) => h("button", {class: action === "kill" ? "danger" : "",
     "data-action": action, onclick: async () => {
       if (!confirm(question)) return;
       const r = await api("/api/tasks/" + t.id + "/" + action, {method: "POST"});
-      document.getElementById("action-result").textContent = r.body ? (r.body.message || r.body.error) : r.status;
+      result.textContent = r.body ? (r.body.message || r.body.error) : "HTTP " + r.status;
     }}, action);
   head.replaceChildren(
     h("h1", {}, "#" + t.id + " " + t.title + " ", h("span", {class: "pill " + t.status, id: "task-status"}, t.status)),
@@ -199,7 +201,7 @@ function renderTask(t, head, side) {
       act("retry", "Send task " + t.id + " back to new for another attempt?"),
       act("unblock", "Unblock task " + t.id + " and reset its attempt count?"),
       act("kill", "Kill the running agent of task " + t.id + "?"),
-      h("span", {id: "action-result", class: "muted"})));
+      result));
   side.replaceChildren(
     h("h2", {}, "Attempts"),
     h("table", {}, h("tr", {}, ["#", "agent", "exit", "tokens", "cost", "time"].map((c) => h("th", {}, c))),

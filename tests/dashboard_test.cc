@@ -179,6 +179,24 @@ TEST_F(DashboardTest, TheBoardShowsALabelledIssueWithin2sLiveAndItsTaskAnAgentsL
   }
 }
 
+TEST_F(DashboardTest, KillAsksFirstThenStopsTheAgentAndUnblockRunsItAgain) {
+  REQUIRE_BROWSER();
+  StartOrch();
+  Json figures = Drive("actions", {{"body", "Think long.\n\nstandin: sleep 30000\n"}});
+  ASSERT_TRUE(figures.contains("unblocked")) << figures.dump();
+  // Two questions: the first dismissed (nothing happened), the second accepted.
+  EXPECT_EQ(figures["dialogs"].size(), 3u) << figures.dump();  // kill, kill, unblock
+  EXPECT_THAT(figures["dialogs"][0].get<std::string>(), HasSubstr("Kill the running agent"));
+  EXPECT_EQ(figures["after_dismiss"], "in_progress");
+  EXPECT_THAT(figures.value("kill_result", ""), HasSubstr("killed"));
+  EXPECT_THAT(figures.value("unblock_result", ""), HasSubstr("unblocked"));
+  // The store agrees: killed by the dashboard, then unblocked, by the same functions the CLI's
+  // rules are.
+  std::string log = Orch({"task", "log", "1"}).out;
+  EXPECT_THAT(log, HasSubstr("needs_review"));
+  EXPECT_THAT(log, HasSubstr("by dashboard: unblocked"));
+}
+
 TEST_F(DashboardTest, AFlowRunsDagShowsItsStepsChangingState) {
   REQUIRE_BROWSER();
   std::filesystem::create_directories(home() + "/flows");

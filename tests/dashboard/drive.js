@@ -129,6 +129,40 @@ async function board(page, browser) {
   await shot(board, "board");
 }
 
+// The task page's actions: kill asks first (dismissed: nothing happens), then stops the agent;
+// unblock sends the task back to new, and it runs again.
+async function actions(page) {
+  const issue = await sim("POST", "/_sim/repos/acme/widgets/issues",
+    {user: "alice", title: "Take your time", body: config.body});
+  await sim("POST", "/_sim/repos/acme/widgets/issues/" + issue.issue.number + "/labels", {user: "bob", label: "orch"});
+  await page.goto(config.base + "/#/board");
+  const id = await until(page, "the task on the board", 5000, boardTaskFor, issue.issue.number);
+  await page.goto(config.base + "/#/task/" + id);
+  const status = () => { const s = document.getElementById("task-status"); return s && s.textContent; };
+  await until(page, "in_progress", 20000, () => document.getElementById("task-status")?.textContent === "in_progress");
+  let answer = false;
+  figures.dialogs = [];
+  page.on("dialog", (d) => { figures.dialogs.push(d.message()); answer ? d.accept() : d.dismiss(); });
+  await page.click('button[data-action="kill"]');
+  await sleep(1000);
+  figures.after_dismiss = await page.evaluate(status);
+  answer = true;
+  await page.click('button[data-action="kill"]');
+  await until(page, "needs_review after the kill", 20000,
+    () => document.getElementById("task-status")?.textContent === "needs_review");
+  figures.kill_result = await until(page, "the kill's answer", 5000,
+    () => document.getElementById("action-result").textContent);
+  await shot(page, "task-killed");
+  await page.$eval("#action-result", (e) => { e.textContent = ""; });
+  await page.click('button[data-action="unblock"]');
+  figures.unblocked = await until(page, "the task running again", 20000, () => {
+    const s = document.getElementById("task-status")?.textContent;
+    return s && s !== "needs_review" && s;
+  });
+  figures.unblock_result = await until(page, "the unblock's answer", 5000,
+    () => document.getElementById("action-result").textContent);
+}
+
 // A flow run's DAG: each step's node changes state live, then the report.
 async function run(page) {
   await page.goto(config.base + "/#/runs");
@@ -218,7 +252,7 @@ async function hold(page) {
   figures.cards = await page.$$eval(".card", (c) => c.length);
 }
 
-const scenarios = {board, run, settings, fleet, "signed-out": signedOut, paint, hold};
+const scenarios = {board, actions, run, settings, fleet, "signed-out": signedOut, paint, hold};
 
 (async () => {
   const browser = await puppeteer.launch({
