@@ -651,5 +651,86 @@ TEST_F(RunsTest, ACodeStepCutShortByAStopRunsAgainAndNeverHoldsTheStopUp) {
   EXPECT_THAT(x["output"].get<std::string>(), HasSubstr("second"));
 }
 
+// A step's question goes to the run's orchestrator (codex here), which answers from the run's
+// context (its input) while the other step keeps running; the answer resumes the step's own
+// session. An orchestrator that cannot answer leaves the question to a person.
+TEST_F(RunsTest, AStepsQuestionIsAnsweredByTheOrchestratorWhileAnotherStepRuns) {
+  WriteFlow("ask",
+            "name: ask\nsteps:\n"
+            "  - id: a\n    agent: claude\n"
+            "    prompt: \"standin[claude]: ask Which port should the server use?\\n"
+            "standin[claude]: write port.txt chosen\"\n"
+            "  - id: b\n    agent: claude\n"
+            "    prompt: \"standin[claude]: sleep 20000\\nstandin[claude]: write b.txt B\"\n");
+  ConfigureRuns();
+  StartOrch();
+  Json made =
+      OrchJson({"flow", "run", "ask", "--input",
+                "standin[codex]: final {\"status\":\"done\",\"summary\":\"Port 8080\"}", "--json"});
+  int64_t id = made["id"];
+  // b runs (20 s) while the orchestrator answers a's question: the answer comes first. (The
+  // two steps share the flow's work tree, so a resumes once b is done with it.)
+  auto answered = [&] {
+    Json step = StepOf(Run(id), "a");
+    if (!step["task_id"].is_number()) return false;
+    Json qs = Task(step["task_id"])["questions"];
+    return !qs.empty() && qs[0]["answered_by"] == "orchestrator";
+  };
+  ASSERT_TRUE(Eventually(answered, std::chrono::seconds(15))) << Log();
+  EXPECT_EQ(StepOf(Run(id), "b")["status"], "running");  // never waited on a's question
+  ASSERT_TRUE(RunEnds(id)) << Log();
+  Json run = Run(id);
+  int64_t a = StepOf(run, "a")["task_id"];
+  Json task = Task(a);
+  ASSERT_EQ(task["runs"].size(), 2u);
+  std::vector<std::string> argv = task["runs"][1]["command"];
+  EXPECT_THAT(argv, ::testing::Contains("--resume"));
+  EXPECT_THAT(argv, ::testing::Contains(task["runs"][0]["agent_session"].get<std::string>()));
+  EXPECT_EQ(task["questions"][0]["answer"], "Port 8080");
+  EXPECT_EQ(task["questions"][0]["answered_by"], "orchestrator");
+  EXPECT_THAT(StepOf(run, "a")["output"].get<std::string>(), HasSubstr("answered: Port 8080"));
+  // The orchestrator answered in a read-only task of its own, by codex.
+  int answers = 0;
+  for (const Json& t : Tasks()) {
+    if (t["source_id"].is_string() &&
+        t["source_id"].get<std::string>() == "answer " + std::to_string(a) + " 1") {
+      ++answers;
+      EXPECT_EQ(Task(t["id"])["runs"][0]["agent"], "codex");
+    }
+  }
+  EXPECT_EQ(answers, 1);
+  EXPECT_EQ(run["status"], "completed");
+}
+
+TEST_F(RunsTest, AQuestionTheOrchestratorCannotAnswerWaitsForAPerson) {
+  WriteFlow(
+      "ask",
+      "name: ask\nsteps:\n"
+      "  - id: a\n    agent: claude\n"
+      "    prompt: \"standin[claude]: ask Which port?\\nstandin[claude]: write port.txt p\"\n");
+  ConfigureRuns();
+  StartOrch();
+  Json made =
+      OrchJson({"flow", "run", "ask", "--input", "standin[codex]: status needs_input", "--json"});
+  int64_t id = made["id"];
+  int64_t a = 0;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        Json step = StepOf(Run(id), "a");
+        if (!step["task_id"].is_number()) return false;
+        a = step["task_id"];
+        return Task(a)["status_reason"].get<std::string>().find("could not answer") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << Log();
+  EXPECT_EQ(StepOf(Run(id), "a")["status"], "running");  // waiting, not failed
+  ProcessResult answered = Orch({"task", "answer", std::to_string(a), "Port 9090"});
+  ASSERT_EQ(answered.exit_code, 0) << answered.err;
+  ASSERT_TRUE(RunEnds(id)) << Log();
+  EXPECT_EQ(Run(id)["status"], "completed");
+  EXPECT_THAT(StepOf(Run(id), "a")["output"].get<std::string>(), HasSubstr("answered: Port 9090"));
+}
+
 }  // namespace
 }  // namespace orch::test

@@ -80,6 +80,11 @@ void AttemptEnd::EndStepTask(const Task& task, const Attempt& run, const AgentCo
   if (c.status == ContractStatus::kInProgress) {
     LogIfError(retry_.Fail(task, run.agent, run.model,
                            "the agent stopped before finishing: " + c.summary, AgentError::kNone));
+  } else if (c.status == ContractStatus::kNeedsInput && !IsAnswerTask(task)) {
+    // The run's orchestrator answers first (runs/run_engine.h); the step waits, blocked.
+    LogIfError(RecordQuestion(store_, task,
+                              Question{.question = c.question, .attempt = run.attempt},
+                              "agent:" + run.agent, TaskStatus::kBlocked));
   } else if (c.status == ContractStatus::kDone) {
     LogIfError(
         store_.Transition(task.id, TaskStatus::kInProgress, TaskStatus::kDone,

@@ -75,20 +75,21 @@ Result<std::vector<Question>> LoadQuestions(SqliteStore& store, int64_t task_id)
 }
 
 Status RecordQuestion(SqliteStore& store, const Task& task, const Question& q,
-                      const std::string& actor) {
+                      const std::string& actor, TaskStatus to) {
   Result<std::vector<Question>> qs = LoadQuestions(store, task.id);
   if (!qs.ok()) return qs.status();
   qs->push_back(q);
   ORCH_RETURN_IF_ERROR(SaveQuestions(store, task.id, *qs));
-  std::string where = q.thread != 0
-                          ? "asked on #" + std::to_string(q.thread)
+  std::string where = q.thread != 0 ? "asked on #" + std::to_string(q.thread)
+                      : to == TaskStatus::kBlocked
+                          ? "asked of the run's orchestrator"
                           : "answer with `orch task answer " + std::to_string(task.id) + " TEXT`";
   if (q.thread != 0) {
     ORCH_RETURN_IF_ERROR(
         store.SetKv(ThreadKey(task.project_id, q.thread), std::to_string(task.id)));
   }
   return store.Transition(
-      task.id, TaskStatus::kInProgress, TaskStatus::kNeedsReview,
+      task.id, TaskStatus::kInProgress, to,
       {actor, "waiting for input: " + OneLine(q.question, 200) + " (" + where + ")"});
 }
 
@@ -100,7 +101,9 @@ Result<std::optional<Waiting>> WaitingOn(SqliteStore& store, int64_t project_id,
   if (!task.ok())
     return task.status().IsNotFound() ? Result<std::optional<Waiting>>(std::nullopt)
                                       : Result<std::optional<Waiting>>(task.status());
-  if (task->status != TaskStatus::kNeedsReview) return std::optional<Waiting>();
+  if (task->status != TaskStatus::kNeedsReview && task->status != TaskStatus::kBlocked) {
+    return std::optional<Waiting>();
+  }
   Result<std::vector<Question>> qs = LoadQuestions(store, task->id);
   if (!qs.ok()) return qs.status();
   if (qs->empty() || qs->back().answered() || qs->back().thread != thread) {
@@ -122,12 +125,26 @@ Status RecordAnswer(SqliteStore& store, const Task& task, const std::string& ans
   q.answered_by = by;
   q.answer_url = url;
   ORCH_RETURN_IF_ERROR(SaveQuestions(store, task.id, *qs));
+  std::string actor = by.rfind("cli:", 0) == 0 ? by
+                      : by == "orchestrator"   ? std::string("engine")
+                                               : "github:" + by;
+  TaskStatus from =
+      task.status == TaskStatus::kBlocked ? TaskStatus::kBlocked : TaskStatus::kNeedsReview;
   ORCH_RETURN_IF_ERROR(store.Transition(
-      task.id, TaskStatus::kNeedsReview, TaskStatus::kRouted,
-      {by.rfind("cli:", 0) == 0 ? by : "github:" + by,
-       "answered: " + OneLine(answer, 200) + "; resuming the agent with the answer"}));
+      task.id, from, TaskStatus::kRouted,
+      {actor, "answered: " + OneLine(answer, 200) + "; resuming the agent with the answer"}));
   if (q.thread != 0) ORCH_RETURN_IF_ERROR(store.SetKv(ThreadKey(task.project_id, q.thread), ""));
   return Status::OK();
+}
+
+Status MarkAsked(SqliteStore& store, const Task& task, int64_t thread, int64_t comment_id) {
+  Result<std::vector<Question>> qs = LoadQuestions(store, task.id);
+  if (!qs.ok()) return qs.status();
+  if (qs->empty() || qs->back().answered()) return Status::OK();
+  qs->back().thread = thread;
+  qs->back().comment_id = comment_id;
+  ORCH_RETURN_IF_ERROR(SaveQuestions(store, task.id, *qs));
+  return store.SetKv(ThreadKey(task.project_id, thread), std::to_string(task.id));
 }
 
 std::string AnswersForPrompt(const std::vector<Question>& questions) {
@@ -136,8 +153,11 @@ std::string AnswersForPrompt(const std::vector<Question>& questions) {
     if (!q.answered()) continue;
     std::string who = q.answered_by.rfind("cli:", 0) == 0 ? q.answered_by.substr(4) : q.answered_by;
     out += "\nYou asked (attempt " + std::to_string(q.attempt) + "): " + DefuseMarkers(q.question) +
-           "\nThe answer, from @" + who + (q.thread ? " on GitHub" : " through orch") + ":\n" +
-           FenceUntrusted(q.answer);
+           "\nThe answer, from @" + who +
+           (q.thread                ? " on GitHub"
+            : who == "orchestrator" ? " (the run's orchestrator, from the run's context)"
+                                    : " through orch") +
+           ":\n" + FenceUntrusted(q.answer);
   }
   if (!out.empty()) out += "Go on from where you stopped, with the answer.\n";
   return out;

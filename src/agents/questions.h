@@ -56,24 +56,39 @@ Result<AskTarget> AskTargetOf(SqliteStore& store, const Task& task, int64_t ment
 Result<std::vector<Question>> LoadQuestions(SqliteStore& store, int64_t task_id);
 
 // Records `q` (asked by `task`'s attempt) and, when it was asked on GitHub, that the task
-// waits for an answer on its thread; then moves the task from in_progress to needs_review
-// saying so.
+// waits for an answer on its thread; then moves the task from in_progress to `to` saying so:
+// needs_review, or blocked for a run's step, whose question goes to the run's orchestrator
+// first (runs/run_engine.h) and whose run must not read it as failed.
 Status RecordQuestion(SqliteStore& store, const Task& task, const Question& q,
-                      const std::string& actor);
+                      const std::string& actor, TaskStatus to = TaskStatus::kNeedsReview);
+
+// The task's open question was asked on GitHub after all (a run's step whose orchestrator
+// could not answer): comment `comment_id` on `thread` now waits for the answer.
+Status MarkAsked(SqliteStore& store, const Task& task, int64_t thread, int64_t comment_id);
 
 // The task waiting for an answer on thread `thread` of project `project_id`, if any (and
-// still in needs_review), with its open question.
+// still in needs_review, or blocked as a run's step), with its open question.
 struct Waiting {
   Task task;
   Question question;
 };
 Result<std::optional<Waiting>> WaitingOn(SqliteStore& store, int64_t project_id, int64_t thread);
 
-// Records `answer` by `by` to the task's open question and moves it from needs_review to
-// routed (its route and agent session kept), so the next attempt resumes with the answer.
-// Conflict when the task has no open question or has left needs_review.
+// Records `answer` by `by` (a GitHub login, "cli:<user>", or "orchestrator") to the task's
+// open question and moves it from needs_review or blocked to routed (its route and agent
+// session kept), so the next attempt resumes with the answer. Conflict when the task has no
+// open question or has moved on.
 Status RecordAnswer(SqliteStore& store, const Task& task, const std::string& answer,
                     const std::string& by, const std::string& url);
+
+// The task a run's orchestrator answers a step's question in: source id "answer <step task>
+// <question number>" (runs/run_engine.h).
+inline std::string AnswerTaskKey(int64_t step_task, size_t question) {
+  return "answer " + std::to_string(step_task) + " " + std::to_string(question);
+}
+inline bool IsAnswerTask(const Task& t) {
+  return t.run_id && t.source_id && t.source_id->rfind("answer ", 0) == 0;
+}
 
 // The prompt's part for answered questions: each question, and its answer fenced as untrusted
 // ("The answer, from @login ..."). Empty when none is answered.

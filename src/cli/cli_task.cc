@@ -306,7 +306,7 @@ class TaskAnswerCommand : public TaskIdCommand {
     app.add_option("text", text_, "The answer")->required();
   }
   Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
-    if (t.status != TaskStatus::kNeedsReview) {
+    if (t.status != TaskStatus::kNeedsReview && t.status != TaskStatus::kBlocked) {
       return Status::InvalidArgument("task " + std::to_string(t.id),
                                      std::string("is ") + TaskStatusName(t.status) +
                                          "; only a task waiting for input takes an answer");

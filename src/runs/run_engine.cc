@@ -26,17 +26,6 @@ std::string OneLine(const std::string& s) {
   return out.size() > 80 ? out.substr(0, 77) + "..." : out;
 }
 
-// A flow run's input as {{input}} gives it: a string's text, an object's "text", other JSON as
-// is.
-std::string InputText(const RunRecord& run) {
-  json input = json::parse(run.input, nullptr, false);
-  if (input.is_string()) return input.get<std::string>();
-  if (input.is_object() && input.contains("text") && input["text"].is_string()) {
-    return input["text"].get<std::string>();
-  }
-  return input.is_discarded() ? std::string() : input.dump(2);
-}
-
 std::string FlowBranch(int64_t run_id) { return "orch/run-" + std::to_string(run_id); }
 
 // A code step's output: the command, how it ended, and the tail of what it printed.
@@ -178,6 +167,9 @@ Status RunEngine::ReadAgentSteps(const RunRecord& run, Rows& rows) {
         }
         if (attempts.ok() && !attempts->empty()) row.agent = attempts->back().agent;
       } else {
+        if (task->status == TaskStatus::kBlocked) {
+          ORCH_RETURN_IF_ERROR(AnswerStep(run, *task, rows));
+        }
         continue;
       }
     }

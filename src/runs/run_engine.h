@@ -15,6 +15,9 @@
 // So a kill -9 at any moment re-runs no completed step: running steps follow their tasks (the
 // dispatcher adopts live sessions), and a code step that was running starts again (bounded).
 //
+// A step's question (contract status needs_input) goes to the run's orchestrator agent first,
+// which answers from the run's context while the other steps go on (AnswerStep).
+//
 // Debug runs: when every session has ended, done or failed, the orchestrator agent runs once
 // with all their outputs (each cut to a budget with a visible marker). ClaimOrchestration in
 // the store is the once-only guard across restarts and double triggers. The orchestrator is
@@ -33,6 +36,7 @@
 #include <string>
 
 #include "agents/publisher.h"
+#include "agents/questions.h"
 #include "base/clock.h"
 #include "base/file_system.h"
 #include "base/subprocess.h"
@@ -87,6 +91,15 @@ class RunEngine {
   Status Advance(const RunRecord& run);
   // Running agent steps end when their tasks do.
   Status ReadAgentSteps(const RunRecord& run, Rows& rows);
+  // A step blocked on its agent's question (agents/questions.h): the run's orchestrator
+  // answers it in a read-only task of its own from the run's input and the other steps'
+  // outputs, and the answer resumes the step; the other steps go on meanwhile. When it cannot,
+  // the question goes to the run's issue on GitHub, or without one waits for `orch task
+  // answer` (run_questions.cc).
+  Status AnswerStep(const RunRecord& run, const Task& step, const Rows& rows);
+  Status StartAnswer(const RunRecord& run, const Task& step, const Question& q,
+                     const std::string& key, const Rows& rows);
+  Status EscalateQuestion(const RunRecord& run, const Task& step, const Question& q);
   // Review steps that asked for changes send the work back to their loop_to step.
   Status LoopReviews(const RunRecord& run, const Flow& flow, Rows& rows);
   Status SkipBlocked(FlowSchedule& schedule, Rows& rows);
@@ -134,6 +147,7 @@ class RunEngine {
 
   std::set<std::string> code_running_;  // "run/step" with a command on the queue
   std::set<int64_t> publishing_;        // runs whose pull request is being opened
+  std::set<int64_t> escalating_;        // step tasks whose question is being asked on GitHub
 };
 
 }  // namespace orch

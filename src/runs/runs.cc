@@ -339,6 +339,35 @@ Status CancelRun(SqliteStore& store, int64_t run_id, const std::function<void(co
   return store.UpdateRunSteps(changed);
 }
 
+std::string InputText(const RunRecord& run) {
+  json input = json::parse(run.input, nullptr, false);
+  if (input.is_string()) return input.get<std::string>();
+  if (input.is_object() && input.contains("text") && input["text"].is_string()) {
+    return input["text"].get<std::string>();
+  }
+  return input.is_discarded() ? std::string() : input.dump(2);
+}
+
+std::string AnswerPrompt(const RunRecord& run, const std::string& step_id,
+                         const std::string& question, const std::vector<RunStepRecord>& steps,
+                         int total_budget) {
+  size_t each = static_cast<size_t>(total_budget) / std::max<size_t>(steps.size(), 1);
+  std::ostringstream p;
+  p << "You are the orchestrator of " << RunKindName(run.kind) << " run " << run.id << ". Its step "
+    << step_id << " stopped to ask a question. Answer it from the run's context below (its "
+    << "input and the other steps' outputs so far), in `summary`, with status done. When the "
+       "context does not hold the answer, say status needs_input and why in `reason`: the "
+       "question then goes to a person.\n\n## The question\n\n"
+    << question << "\n\n## The run's input\n\n"
+    << InputText(run) << "\n\n";
+  for (const RunStepRecord& s : steps) {
+    if (s.step_id == step_id) continue;
+    p << "## Step " << s.step_id << " (" << StepStateName(s.status) << ")\n\n"
+      << Truncate(s.output, each) << "\n\n";
+  }
+  return p.str();
+}
+
 std::string OrchestratorPrompt(const RunRecord& run, const std::vector<RunStepRecord>& sessions,
                                int session_budget, int total_budget) {
   json input = json::parse(run.input, nullptr, false);

@@ -115,6 +115,16 @@ Status CheckStepTaskRestartable(SqliteStore& store, const Task& task);
 // steps are stopped through `kill` (given each step's task). Conflict when it has ended.
 Status CancelRun(SqliteStore& store, int64_t run_id, const std::function<void(const Task&)>& kill);
 
+// A flow run's input as {{input}} gives it: a string's text, an object's "text", other JSON as
+// is.
+std::string InputText(const RunRecord& run);
+
+// The prompt of the orchestrator's answer to step `step_id`'s question (run_engine.h): the
+// question, the run's input and the other steps' outputs, within `total_budget` characters.
+std::string AnswerPrompt(const RunRecord& run, const std::string& step_id,
+                         const std::string& question, const std::vector<RunStepRecord>& steps,
+                         int total_budget);
+
 // The orchestrator's prompt: each session's agent, status and output, cut to
 // min(session_budget, total_budget / sessions) characters with a visible marker.
 std::string OrchestratorPrompt(const RunRecord& run, const std::vector<RunStepRecord>& sessions,
