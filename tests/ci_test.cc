@@ -75,9 +75,22 @@ TEST_F(CiLoopTest, AFailingCheckIsFixedOnThePullRequestAndAPassingOneReturnsItTo
   EXPECT_THAT(Task(id)["status_reason"].get<std::string>(), HasSubstr("check tests failed"));
 
   // The same failure delivered again makes no second follow-up.
-  Sim("POST", "/_sim/deliveries/" + failed["delivery"]["guid"].get<std::string>() + "/redeliver");
+  // The check_run delivery (its suite's check_suite and workflow_run followed it).
+  Sim("POST",
+      "/_sim/deliveries/" + failed["deliveries"][0]["guid"].get<std::string>() + "/redeliver");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(CiFollowUps(id).size(), 1u);
+  // The suite's check_suite and workflow_run deliveries were read too, and made nothing more.
+  for (const char* event : {"check_suite", "workflow_run"}) {
+    bool applied = false;
+    for (const Json& d : Deliveries()) {
+      if (d["event"] == event && d["state"] == "applied") {
+        applied = true;
+        EXPECT_THAT(d["result"].get<std::string>(), HasSubstr("exists")) << event;
+      }
+    }
+    EXPECT_TRUE(applied) << event << "\n" << Deliveries().dump(2);
+  }
 
   // GitHub sees the push; its checks pass: the task waits for review again.
   std::string pushed = test::Run({"git", "-C", dir_.Sub("origin.git"), "rev-parse", branch}).out;

@@ -235,6 +235,9 @@ Reply SetCheckRun(Sim& sim, const Call& call) {
   }
   Reply r = Acted("check_run", CheckRunJson(*repo, run, call.urls));
   r.webhooks.push_back(CheckRunHook(sim, call.urls, *repo, run, sender));
+  for (Webhook& hook : SuiteHooks(sim, call.urls, *repo, run, sender)) {
+    r.webhooks.push_back(std::move(hook));
+  }
   return r;
 }
 

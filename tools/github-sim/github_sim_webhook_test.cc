@@ -202,12 +202,30 @@ TEST_F(GithubSimWebhookTest, ControlCheckRunSendsSignedCheckRunNamingThePull) {
                         {"annotation_level", "failure"},
                         {"message", "Expected 1, got 2"}}}},
                      {"log", "FAILED FooTest.Bar\n"}});
-  EXPECT_EQ(answer["delivery"]["event"], "check_run");
-  EXPECT_EQ(answer["delivery"]["status"], 200);
-  ASSERT_EQ(hooks_.hooks().size(), 2u);
+  // Three deliveries; "delivery" is the last (workflow_run), "deliveries" all, in order.
+  ASSERT_EQ(answer["deliveries"].size(), 3u);
+  const json delivery = answer["deliveries"][0];
+  EXPECT_EQ(delivery["event"], "check_run");
+  EXPECT_EQ(delivery["status"], 200);
+  EXPECT_EQ(answer["delivery"]["event"], "workflow_run");
+  // The suite's only run completed: check_suite and workflow_run completed follow, failed.
+  ASSERT_EQ(hooks_.hooks().size(), 4u);
   const ReceivedHook hook = hooks_.hooks()[1];
+  for (int i : {2, 3}) {
+    const std::string event = i == 2 ? "check_suite" : "workflow_run";
+    EXPECT_EQ(hooks_.hooks()[i].Header("X-GitHub-Event"), event);
+    json s = hooks_.hooks()[i].Json();
+    EXPECT_EQ(s["action"], "completed");
+    EXPECT_EQ(s["sender"]["login"], "orch-bot");
+    EXPECT_EQ(s[event]["head_sha"], sha);
+    EXPECT_EQ(s[event]["head_branch"], "orch/7-fix");
+    EXPECT_EQ(s[event]["conclusion"], "failure");
+    EXPECT_EQ(s[event]["id"], hook.Json()["check_run"]["check_suite"]["id"]);
+    ASSERT_EQ(s[event]["pull_requests"].size(), 1u);
+    EXPECT_EQ(s[event]["pull_requests"][0]["number"], 7);
+  }
   EXPECT_EQ(hook.Header("X-GitHub-Event"), "check_run");
-  EXPECT_EQ(hook.Header("X-GitHub-Delivery"), answer["delivery"]["guid"]);
+  EXPECT_EQ(hook.Header("X-GitHub-Delivery"), delivery["guid"]);
   EXPECT_EQ(hook.Header("X-Hub-Signature-256"), orch::SignBody(kSecret, hook.body));
 
   json p = hook.Json();
@@ -238,11 +256,10 @@ TEST_F(GithubSimWebhookTest, ControlCheckRunSendsSignedCheckRunNamingThePull) {
   EXPECT_EQ(run["pull_requests"][0]["base"]["ref"], "main");
 
   json again =
-      Act("/_sim/deliveries/" + answer["delivery"]["guid"].get<std::string>() + "/redeliver",
-          json::object());
+      Act("/_sim/deliveries/" + delivery["guid"].get<std::string>() + "/redeliver", json::object());
   EXPECT_EQ(again["delivery"]["status"], 200);
-  ASSERT_EQ(hooks_.hooks().size(), 3u);
-  EXPECT_EQ(hooks_.hooks()[2].body, hook.body);
+  ASSERT_EQ(hooks_.hooks().size(), 5u);
+  EXPECT_EQ(hooks_.hooks()[4].body, hook.body);
 }
 
 TEST_F(GithubSimWebhookTest, UnfinishedCheckRunIsCreatedAndSenderMayBeNamed) {
@@ -258,9 +275,12 @@ TEST_F(GithubSimWebhookTest, UnfinishedCheckRunIsCreatedAndSenderMayBeNamed) {
   EXPECT_EQ(p["check_run"]["status"], "in_progress");
   EXPECT_TRUE(p["check_run"]["conclusion"].is_null());  // only a completed run has one
   EXPECT_TRUE(p["check_run"]["completed_at"].is_null());
-  // The default sender is the author of the pull request at that commit.
+  // The default sender is the author of the pull request at that commit. (The suite's
+  // check_suite and workflow_run follow the check_run: its only run completed, passing.)
   Act("/_sim/repos/acme/widgets/check-runs", {{"ref", "b"}, {"name", "lint"}});
-  p = hooks_.hooks().back().Json();
+  ASSERT_GE(hooks_.hooks().size(), 3u);
+  EXPECT_EQ(hooks_.hooks().back().Json()["workflow_run"]["conclusion"], "success");
+  p = hooks_.hooks()[hooks_.hooks().size() - 3].Json();
   EXPECT_EQ(p["action"], "completed");
   EXPECT_EQ(p["sender"]["login"], "bob");
   EXPECT_EQ(p["check_run"]["id"], answer["check_run"]["id"]);  // the same run, finished
@@ -476,7 +496,8 @@ TEST_F(GithubSimAppTest, ReviewCommentWebhookNamesTheInstallation) {
 
 TEST_F(GithubSimAppTest, CheckRunWebhookNamesTheInstallation) {
   Act("/_sim/repos/acme/widgets/check-runs", {{"ref", "main"}, {"name", "ci"}});
-  ASSERT_EQ(hooks_.hooks().size(), 1u);
+  ASSERT_EQ(hooks_.hooks().size(), 3u);  // check_run, then its suite's check_suite, workflow_run
+  EXPECT_EQ(hooks_.hooks()[2].Json()["installation"]["id"], 7);
   json p = hooks_.hooks()[0].Json();
   EXPECT_EQ(p["installation"]["id"], 7);
   EXPECT_EQ(p["sender"]["login"], "octocat");  // no pull request: nobody's push to name

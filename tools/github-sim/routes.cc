@@ -119,6 +119,35 @@ Webhook CheckRunHook(const Sim& sim, const Urls& urls, const Repo& repo, const C
   return {"check_run", std::move(payload), repo.id};
 }
 
+std::vector<Webhook> SuiteHooks(const Sim& sim, const Urls& urls, const Repo& repo,
+                                const CheckRun& run, const std::string& sender) {
+  auto runs = repo.check_runs.find(run.head_sha);
+  if (run.status != "completed" || runs == repo.check_runs.end()) return {};
+  std::string conclusion = "success";
+  for (const CheckRun& r : runs->second) {
+    if (r.check_suite_id != run.check_suite_id) continue;
+    if (r.status != "completed") return {};  // the suite is not done yet
+    if (r.conclusion == "failure" || r.conclusion == "timed_out") conclusion = r.conclusion;
+  }
+  const json check = CheckRunJson(repo, run, urls);
+  json common = {{"id", run.check_suite_id}, {"head_branch", check["check_suite"]["head_branch"]},
+                 {"head_sha", run.head_sha}, {"status", "completed"},
+                 {"conclusion", conclusion}, {"pull_requests", check["pull_requests"]}};
+  json suite = common;
+  suite["app"] = check["app"];
+  json workflow = common;
+  workflow["name"] = "CI";
+  workflow["event"] = "pull_request";
+  const std::string page = check["html_url"];
+  workflow["html_url"] = page.substr(0, page.find("/job/"));
+  json suite_payload = WebhookEnvelope("completed", repo, sender, InstallationId(sim), urls);
+  suite_payload["check_suite"] = suite;
+  json workflow_payload = WebhookEnvelope("completed", repo, sender, InstallationId(sim), urls);
+  workflow_payload["workflow_run"] = workflow;
+  return {{"check_suite", std::move(suite_payload), repo.id},
+          {"workflow_run", std::move(workflow_payload), repo.id}};
+}
+
 std::string JobLogSignature(int64_t job_id) {
   // Not a secret: it only makes the URL look and behave like GitHub's signed blob links.
   return Sha256Hex("orch-github-sim:job-logs:" + std::to_string(job_id)).substr(0, 32);

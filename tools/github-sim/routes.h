@@ -133,6 +133,11 @@ Webhook ReviewHook(const Sim& sim, const Urls& urls, const Repo& repo, const Iss
 // `check_run` with "completed" when the run is, else "created"; carries the run.
 Webhook CheckRunHook(const Sim& sim, const Urls& urls, const Repo& repo, const CheckRun& run,
                      const std::string& sender);
+// When `run` completed the last run of its suite: `check_suite` and `workflow_run` `completed`
+// (GitHub Actions: the suite is the workflow run), concluding failure (or timed_out) when any
+// run of it did, else success. None while a run of the suite is still going.
+std::vector<Webhook> SuiteHooks(const Sim& sim, const Urls& urls, const Repo& repo,
+                                const CheckRun& run, const std::string& sender);
 
 // --- Job logs: GitHub redirects to a signed blob URL that needs no token ---
 // The simulator's blob path of a job's log: /_sim/blobs/job-logs/{id}?sig=...
