@@ -85,6 +85,29 @@ int CloexecSocket(int family, int type, int protocol) {
 #endif
 }
 
+int AcceptCloexec(int listen_fd, sockaddr* addr, socklen_t* len) {
+#if defined(__linux__)
+  return accept4(listen_fd, addr, len, SOCK_CLOEXEC);
+#else
+  int fd = accept(listen_fd, addr, len);
+  if (fd < 0) return fd;
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+#if defined(__APPLE__)
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#endif
+  return fd;
+#endif
+}
+
+ssize_t SendNoSignal(int fd, const void* data, size_t len) {
+#if defined(MSG_NOSIGNAL)
+  return send(fd, data, len, MSG_NOSIGNAL);
+#else
+  return send(fd, data, len, 0);
+#endif
+}
+
 bool SignalWhenParentDies(int signal, pid_t parent) {
 #if defined(__linux__)
   prctl(PR_SET_PDEATHSIG, signal);

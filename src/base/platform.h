@@ -17,6 +17,7 @@
 #ifndef ORCH_BASE_PLATFORM_H_
 #define ORCH_BASE_PLATFORM_H_
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -49,6 +50,14 @@ void SetThreadName(const char* name);
 // socket(2) whose descriptor is close-on-exec (atomically where the system can), or -1 with
 // errno. Children started meanwhile by another thread must not inherit a listener or a client.
 int CloexecSocket(int family, int type, int protocol);
+
+// accept(2) whose descriptor is close-on-exec (atomically where the system can) and, on macOS,
+// SO_NOSIGPIPE, which SendNoSignal() relies on there. -1 with errno as accept(2).
+int AcceptCloexec(int listen_fd, sockaddr* addr, socklen_t* len);
+
+// send(2) that gives EPIPE rather than SIGPIPE when the peer is gone (MSG_NOSIGNAL on Linux; a
+// socket from AcceptCloexec() on macOS).
+ssize_t SendNoSignal(int fd, const void* data, size_t len);
 
 // In a child just forked: asks for `signal` when the parent dies (Linux's PR_SET_PDEATHSIG),
 // then checks the parent is still `parent`. False when the parent is already gone (the child

@@ -5,30 +5,29 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <algorithm>
 #include <cstring>
+
+#include "base/platform.h"
 
 namespace orch {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-constexpr uint64_t kListenerId = 1;
-constexpr uint64_t kWakeId = 2;
 constexpr auto kSweepEvery = std::chrono::milliseconds(250);
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);  // after EMFILE with none to shed
 constexpr auto kShedGrace = std::chrono::seconds(1);           // a request this young is not shed
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr uint64_t kLingerBytes = 1024 * 1024;
 constexpr int kAcceptsPerRound = 64;
-constexpr int kReadsPerEvent = 16;  // then the other connections' turn (epoll reports it again)
+constexpr int kReadsPerEvent = 16;  // then the other connections' turn (the poll reports it again)
 constexpr size_t kReadSize = 64 * 1024;
 
 const char* Reason(int status) {
@@ -60,13 +59,6 @@ const char* Reason(int status) {
   }
 }
 
-void Epoll(int ep, int op, int fd, uint32_t events, uint64_t id) {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.u64 = id;
-  epoll_ctl(ep, op, fd, &ev);
-}
-
 // The peer's address without its port, as bytes: the key of the per-peer cap.
 std::string PeerKey(const sockaddr_storage& a) {
   if (a.ss_family == AF_INET) {
@@ -91,12 +83,7 @@ size_t ConnectionCapForFileLimit(uint64_t nofile) {
 uint64_t RaiseOpenFileLimit() {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-#ifdef __APPLE__
-  const rlim_t kMost = 10240;  // OPEN_MAX: setrlimit refuses more when the hard limit is infinite
-#else
-  const rlim_t kMost = 65536;
-#endif
-  rlim_t want = std::min(rl.rlim_max, kMost);
+  rlim_t want = std::min(rl.rlim_max, static_cast<rlim_t>(OpenFileCeiling()));
   if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
     rlimit raised = rl;
     raised.rlim_cur = want;
@@ -123,7 +110,8 @@ struct HttpReceiver::Conn {
   bool closed = false;
   bool head_only = false;  // HEAD: answer without the body
   bool served = false;     // a request was answered: kIdle is keep-alive, not a silent newcomer
-  uint32_t interest = 0;
+  int interest = 0;        // UV_READABLE, UV_WRITABLE: what `poll` watches
+  uv_poll_t poll{};        // data: this
   HttpRequestParser::Phase phase = HttpRequestParser::Phase::kIdle;
   SteadyClock::time_point since;          // the phase, answer or linger began
   SteadyClock::time_point request_start;  // the current request's first byte (or idle's start)
@@ -141,6 +129,70 @@ HttpReceiver::HttpReceiver(HttpReceiverOptions options, Handler handler,
 
 HttpReceiver::~HttpReceiver() { Stop(); }
 
+// The loop and the handles of its own; connections each have their uv_poll in their Conn. The
+// callbacks reach the receiver through the loop's data.
+struct HttpReceiver::Uv {
+  uv_loop_t loop{};
+  uv_async_t wake{};       // answers are waiting, or Stop() was called
+  uv_poll_t listener{};    // the listening socket, watched while accepting
+  uv_timer_t timer{};      // the next sweep or accept retry
+  uv_check_t round{};      // after each turn: AfterRound()
+  bool loop_open = false;  // uv_loop_init succeeded: uv_loop_close is due
+  bool listener_open = false;
+
+  static HttpReceiver& Of(uv_handle_t* h) { return *static_cast<HttpReceiver*>(h->loop->data); }
+
+  static void OnWake(uv_async_t* a) {
+    HttpReceiver& r = Of(reinterpret_cast<uv_handle_t*>(a));
+    if (r.stopping_ && !r.draining_) r.BeginDrain();
+    r.DeliverAnswers();
+  }
+  static void OnListener(uv_poll_t* p, int status, int) {
+    HttpReceiver& r = Of(reinterpret_cast<uv_handle_t*>(p));
+    // An error on the listener (it has none in practice): the retry timer tries again.
+    if (status < 0) return r.PauseAccept(SteadyClock::now() + kAcceptRetry);
+    r.Accept();
+  }
+  static void OnConn(uv_poll_t* p, int status, int events) {
+    HttpReceiver& r = Of(reinterpret_cast<uv_handle_t*>(p));
+    Conn& c = *static_cast<Conn*>(p->data);
+    if (c.closed) return;
+    if (status < 0) return r.Close(c);  // an error on the socket: nothing can be answered
+    if (events & UV_WRITABLE) {
+      r.Flush(c);
+      // An answer finished: a pipelined request may be buffered already.
+      if (!c.closed && c.state == Conn::State::kReading && c.parser.buffered() > 0) {
+        r.Process(c);
+        r.SetInterest(c);
+      }
+    }
+    if (!c.closed && (events & UV_READABLE)) r.Read(c);
+  }
+  // Resumes accepting and sweeps when due, then sets the timer for the next time: after each
+  // turn and when the timer fires (it fires before the loop polls, so it must do the work).
+  static void Tick(HttpReceiver& r) {
+    if (!r.accepting_ && !r.draining_ &&
+        (r.closed_since_pause_ || SteadyClock::now() >= r.accept_resume_)) {
+      r.accepting_ = true;
+      uv_poll_start(&r.uv_->listener, UV_READABLE, &OnListener);
+    }
+    if (SteadyClock::now() - r.last_sweep_ >= kSweepEvery) r.Sweep();
+    int wait = r.WaitMillis();
+    if (wait < 0) {
+      uv_timer_stop(&r.uv_->timer);
+    } else {
+      uv_timer_start(
+          &r.uv_->timer, [](uv_timer_t* t) { Tick(Of(reinterpret_cast<uv_handle_t*>(t))); },
+          static_cast<uint64_t>(wait), 0);
+    }
+  }
+  static void OnClosed(uv_handle_t* h) {
+    HttpReceiver& r = Of(h);
+    r.conns_.erase(static_cast<Conn*>(h->data)->id);
+    if (r.draining_ && r.conns_.empty()) r.Finish();
+  }
+};
+
 Status HttpReceiver::Start() {
   std::string where = options_.bind + ":" + std::to_string(options_.port);
   addrinfo hints{};
@@ -153,7 +205,7 @@ Status HttpReceiver::Start() {
     return Status::InvalidArgument("cannot listen on " + where, "unknown address");
   }
   for (addrinfo* a = found; a && listen_fd_ < 0; a = a->ai_next) {
-    int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    int fd = CloexecSocket(a->ai_family, a->ai_socktype, a->ai_protocol);
     if (fd < 0) continue;
     int yes = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
@@ -173,15 +225,26 @@ Status HttpReceiver::Start() {
   getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
                                            : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (epoll_fd_ < 0 || wake_fd_ < 0) {
-    Status s = Status::IOError("cannot start the HTTP receiver", strerror(errno));
+  uv_ = std::make_unique<Uv>();
+  // Every handle is made here, before the thread runs; from then on only the loop touches them.
+  int rc = uv_loop_init(&uv_->loop);
+  uv_->loop_open = rc == 0;
+  if (rc == 0) {
+    uv_->loop.data = this;
+    uv_async_init(&uv_->loop, &uv_->wake, &Uv::OnWake);
+    uv_timer_init(&uv_->loop, &uv_->timer);
+    uv_check_init(&uv_->loop, &uv_->round);
+    uv_check_start(&uv_->round,
+                   [](uv_check_t* c) { Uv::Of(reinterpret_cast<uv_handle_t*>(c)).AfterRound(); });
+    rc = uv_poll_init_socket(&uv_->loop, &uv_->listener, listen_fd_);  // non-blocking now
+    uv_->listener_open = rc == 0;
+    if (rc == 0) rc = uv_poll_start(&uv_->listener, UV_READABLE, &Uv::OnListener);
+  }
+  if (rc != 0) {
+    Status s = Status::IOError("cannot start the HTTP receiver", uv_strerror(rc));
     Stop();
     return s;
   }
-  Epoll(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, EPOLLIN, kListenerId);
-  Epoll(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, EPOLLIN, kWakeId);
   rlimit rl{};
   uint64_t nofile = getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY
                         ? uint64_t{1} << 20
@@ -195,8 +258,8 @@ Status HttpReceiver::Start() {
   }
   last_sweep_ = SteadyClock::now();
   thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "orch-http");
-    Loop();
+    SetThreadName("orch-http");
+    uv_run(&uv_->loop, UV_RUN_DEFAULT);
   });
   return Status::OK();
 }
@@ -204,18 +267,29 @@ Status HttpReceiver::Start() {
 void HttpReceiver::Stop() {
   stopping_ = true;
   if (thread_.joinable()) {
-    uint64_t one = 1;
-    (void)!write(wake_fd_, &one, sizeof(one));
+    uv_async_send(&uv_->wake);
     thread_.join();
   }
   {
     std::lock_guard<std::mutex> lock(answers_mu_);
     loop_running_ = false;
   }
-  for (int* fd : {&listen_fd_, &epoll_fd_, &wake_fd_}) {
-    if (*fd >= 0) close(*fd);
-    *fd = -1;
+  if (uv_ && uv_->loop_open) {
+    if (uv_loop_alive(&uv_->loop)) {
+      // Start() failed after making handles: close them and let the loop finish them.
+      uv_walk(
+          &uv_->loop,
+          [](uv_handle_t* h, void*) {
+            if (!uv_is_closing(h)) uv_close(h, nullptr);
+          },
+          nullptr);
+      uv_run(&uv_->loop, UV_RUN_DEFAULT);
+    }
+    uv_loop_close(&uv_->loop);
   }
+  uv_.reset();
+  if (listen_fd_ >= 0) close(listen_fd_);
+  listen_fd_ = -1;
 }
 
 void HttpReceiver::Answer(Ticket ticket, HttpReply response) {
@@ -233,8 +307,7 @@ void HttpReceiver::Answer(std::vector<std::pair<Ticket, HttpReply>> answers) {
   } else {
     for (auto& a : answers) answers_.push_back(std::move(a));
   }
-  uint64_t one = 1;
-  if (wake) (void)!write(wake_fd_, &one, sizeof(one));
+  if (wake) uv_async_send(&uv_->wake);
 }
 
 HttpReceiverStats HttpReceiver::stats() const {
@@ -248,55 +321,22 @@ HttpReceiverStats HttpReceiver::stats() const {
   return s;
 }
 
-void HttpReceiver::Loop() {
-  epoll_event events[256];
-  while (true) {
-    if (stopping_ && !draining_) BeginDrain();
-    for (uint64_t id : closed_) conns_.erase(id);
-    closed_.clear();
-    if (draining_ && conns_.empty()) break;
-    if (!accepting_ && !draining_ &&
-        (closed_since_pause_ || SteadyClock::now() >= accept_resume_)) {
-      accepting_ = true;
-      Epoll(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, EPOLLIN, kListenerId);
-    }
-    int n = epoll_wait(epoll_fd_, events, 256, WaitMillis());
-    for (int i = 0; i < n; ++i) {
-      uint64_t id = events[i].data.u64;
-      if (id == kListenerId) {
-        Accept();
-        continue;
-      }
-      if (id == kWakeId) {
-        uint64_t count;
-        (void)!read(wake_fd_, &count, sizeof(count));
-        DeliverAnswers();
-        continue;
-      }
-      auto it = conns_.find(id);
-      if (it == conns_.end() || it->second->closed) continue;
-      Conn& c = *it->second;
-      if (events[i].events & (EPOLLHUP | EPOLLERR)) {
-        Close(c);  // reset, or shut both ways: nothing can be answered any more
-        continue;
-      }
-      if (events[i].events & EPOLLOUT) {
-        Flush(c);
-        // An answer finished: a pipelined request may be buffered already.
-        if (!c.closed && c.state == Conn::State::kReading && c.parser.buffered() > 0) {
-          Process(c);
-          SetInterest(c);
-        }
-      }
-      if (!c.closed && (events[i].events & EPOLLIN)) Read(c);
-    }
-    if (after_round_) after_round_();
-    if (SteadyClock::now() - last_sweep_ >= kSweepEvery) Sweep();
+void HttpReceiver::AfterRound() {
+  if (after_round_) after_round_();
+  Uv::Tick(*this);
+}
+
+void HttpReceiver::Finish() {
+  {
+    // From here Answer() no longer wakes the loop (its uv_async is closing).
+    std::lock_guard<std::mutex> lock(answers_mu_);
+    loop_running_ = false;
   }
-  for (auto& [id, c] : conns_) {
-    if (!c->closed) close(c->fd);
-  }
-  conns_.clear();
+  if (uv_->listener_open) uv_close(reinterpret_cast<uv_handle_t*>(&uv_->listener), nullptr);
+  uv_->listener_open = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&uv_->wake), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&uv_->timer), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&uv_->round), nullptr);
 }
 
 int HttpReceiver::WaitMillis() const {
@@ -315,7 +355,7 @@ void HttpReceiver::PauseAccept(TimePoint until) {
   closed_since_pause_ = false;
   accept_resume_ = until;
   ++accept_pauses_;
-  Epoll(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, 0, kListenerId);
+  uv_poll_stop(&uv_->listener);
 }
 
 void HttpReceiver::Accept() {
@@ -329,8 +369,7 @@ void HttpReceiver::Accept() {
     }
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
-    int fd =
-        accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = AcceptCloexec(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM) return;
@@ -362,11 +401,16 @@ void HttpReceiver::Accept() {
     c->fd = fd;
     c->peer = std::move(peer);
     c->since = c->request_start = now;
-    c->interest = EPOLLIN;
+    if (uv_poll_init_socket(&uv_->loop, &c->poll, fd) != 0) {  // also makes it non-blocking
+      close(fd);
+      continue;
+    }
+    c->poll.data = c.get();
+    c->interest = UV_READABLE;
+    uv_poll_start(&c->poll, UV_READABLE, &Uv::OnConn);
     ++per_peer_[c->peer];
     ++open_;
     ++accepted_;
-    Epoll(epoll_fd_, EPOLL_CTL_ADD, fd, EPOLLIN, c->id);
     conns_.emplace(c->id, std::move(c));
   }
 }
@@ -385,7 +429,7 @@ void HttpReceiver::Read(Conn& c) {
       c.parser.Append(std::string_view(buf, static_cast<size_t>(n)));
       Process(c);
       if (c.closed || c.state != Conn::State::kReading) break;
-      // A short read drained the socket; if more arrives, epoll says so.
+      // A short read drained the socket; if more arrives, the poll says so.
       if (static_cast<size_t>(n) < sizeof(buf)) break;
       continue;
     }
@@ -460,7 +504,7 @@ void HttpReceiver::Fail(Conn& c, int status) {
 
 void HttpReceiver::Flush(Conn& c) {
   while (c.sent < c.out.size()) {
-    ssize_t n = send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+    ssize_t n = SendNoSignal(c.fd, c.out.data() + c.sent, c.out.size() - c.sent);
     if (n > 0) {
       c.sent += static_cast<size_t>(n);
       continue;
@@ -509,15 +553,19 @@ void HttpReceiver::NotePhase(Conn& c, TimePoint now) {
 
 void HttpReceiver::SetInterest(Conn& c) {
   if (c.closed) return;
-  uint32_t want = 0;
-  if (c.sent < c.out.size()) want |= EPOLLOUT;
+  int want = 0;
+  if (c.sent < c.out.size()) want |= UV_WRITABLE;
   // Reading stops while a request is handled and answered: pipelined requests wait their turn
   // in the socket, not in memory.
   bool reading = c.state == Conn::State::kReading || c.state == Conn::State::kLinger;
-  if (reading && !c.peer_closed) want |= EPOLLIN;
+  if (reading && !c.peer_closed) want |= UV_READABLE;
   if (want != c.interest) {
     c.interest = want;
-    Epoll(epoll_fd_, EPOLL_CTL_MOD, c.fd, want, c.id);
+    if (want == 0) {
+      uv_poll_stop(&c.poll);
+    } else {
+      uv_poll_start(&c.poll, want, &Uv::OnConn);
+    }
   }
 }
 
@@ -560,8 +608,10 @@ void HttpReceiver::Shed(Conn& c) {
 void HttpReceiver::Close(Conn& c) {
   if (c.closed) return;
   c.closed = true;
-  close(c.fd);  // also leaves the epoll set
-  closed_.push_back(c.id);
+  uv_poll_stop(&c.poll);
+  close(c.fd);
+  // Freed by the close callback, after this turn of the loop: nothing holds `c` then.
+  uv_close(reinterpret_cast<uv_handle_t*>(&c.poll), &Uv::OnClosed);
   --open_;
   auto it = per_peer_.find(c.peer);
   if (it != per_peer_.end() && --it->second == 0) per_peer_.erase(it);
@@ -590,8 +640,9 @@ void HttpReceiver::DeliverAnswers() {
 
 void HttpReceiver::BeginDrain() {
   draining_ = true;
-  if (accepting_) Epoll(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, 0, kListenerId);
   accepting_ = false;
+  if (uv_->listener_open) uv_close(reinterpret_cast<uv_handle_t*>(&uv_->listener), nullptr);
+  uv_->listener_open = false;
   close(listen_fd_);  // new connections are refused from here on
   listen_fd_ = -1;
   for (auto& [id, c] : conns_) {
@@ -600,6 +651,7 @@ void HttpReceiver::BeginDrain() {
         c->state == Conn::State::kReading && c->parser.phase() == HttpRequestParser::Phase::kIdle;
     if (idle || c->state == Conn::State::kLinger) Close(*c);
   }
+  if (conns_.empty()) Finish();
 }
 
 bool HttpReceiver::Expired(const Conn& c, TimePoint now) const {

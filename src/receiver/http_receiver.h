@@ -1,5 +1,5 @@
-// HttpReceiver: a small HTTP/1.1 server on one epoll thread, made for the webhook receiver, which
-// faces the internet (through the user's tunnel) before any signature is checked.
+// HttpReceiver: a small HTTP/1.1 server on one libuv loop thread, made for the webhook receiver,
+// which faces the internet (through the user's tunnel) before any signature is checked.
 //
 // cpp-httplib 0.11.4 (Debian's) holds a thread per keep-alive connection and makes about fifteen
 // system calls per request: a poll() before every read and write, getpeername and getsockname,
@@ -40,6 +40,14 @@
 // be read, handled and answered (with `Connection: close`), so a handler's pending answers must
 // still arrive through Answer() while Stop() waits. A request whose head has not arrived within
 // a second is not waited for (a slowloris would otherwise hold the stop for head_timeout).
+//
+// The loop is libuv's (base/platform.h says why libuv): its timers, a uv_async to wake it for
+// answers and Stop(), and a uv_poll per socket. Sockets are polled rather than libuv's uv_tcp
+// streams for two reasons: uv_listen accepts by itself and, out of descriptors, accepts and closes
+// everything in the backlog (its EMFILE trick), where orch sheds its own idlest connection or
+// leaves newcomers waiting in the backlog; and the reads and the one send() per answer stay the
+// ones measured above. What differs between systems in those calls (accept's close-on-exec, no
+// SIGPIPE on a send) is base/platform.h's.
 //
 // Thread safety: Start() and Stop() from one thread; the handler runs on the loop thread;
 // Answer() and stats() from any thread.
@@ -111,7 +119,7 @@ class HttpReceiver {
   using Handler = std::function<std::optional<HttpReply>(HttpRequest& request, Ticket ticket)>;
 
   // `after_round` (optional) runs on the loop thread after each round of events (all that one
-  // epoll_wait reported), so the handler's work can be handed on in one go.
+  // turn of the loop reported), so the handler's work can be handed on in one go.
   HttpReceiver(HttpReceiverOptions options, Handler handler,
                std::function<void()> after_round = nullptr);
   ~HttpReceiver();  // Stop()
@@ -136,10 +144,14 @@ class HttpReceiver {
 
  private:
   struct Conn;
+  struct Uv;  // the libuv loop and its handles (http_receiver.cc)
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  void Loop();
-  // The epoll_wait timeout: none when idle, else until the next sweep or accept retry.
+  // After each turn of the loop: after_round, then what is due (accepting again, a sweep).
+  void AfterRound();
+  // Once draining is done: closes the loop's own handles so that uv_run returns.
+  void Finish();
+  // How long the loop may sleep: none when idle (-1), else until the next sweep or accept retry.
   int WaitMillis() const;
   void Accept();
   // Stops watching the listener until `until`, or until a connection closes.
@@ -170,19 +182,17 @@ class HttpReceiver {
   const std::function<void()> after_round_;
   int port_ = 0;
   int listen_fd_ = -1;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;  // an eventfd: answers are waiting, or Stop() was called
+  std::unique_ptr<Uv> uv_;  // its uv_async wakes the loop: answers are waiting, or Stop()
   std::thread thread_;
   std::atomic<bool> stopping_{false};
 
   // Loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
-  std::vector<uint64_t> closed_;  // freed after the current batch of events
-  size_t open_ = 0;               // connections not closed
+  size_t open_ = 0;  // connections not closed
   std::unordered_map<std::string, size_t> per_peer_;
   size_t cap_ = 0;
   size_t per_peer_cap_ = 0;
-  uint64_t next_id_ = 16;  // ids below are the listener's and the eventfd's
+  uint64_t next_id_ = 16;
   bool accepting_ = false;
   bool closed_since_pause_ = false;
   TimePoint accept_resume_;

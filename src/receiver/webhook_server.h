@@ -1,5 +1,6 @@
 // WebhookServer: the HTTP side of GitHub's webhooks. `POST /webhook` and `GET /health` on
-// webhook.bind:webhook.port, served by an HttpReceiver (one epoll thread) and one commit thread.
+// webhook.bind:webhook.port, served by an HttpReceiver (one libuv loop thread) and one commit
+// thread.
 //
 // A POST is worked in this order and stops at the first failure: body size (413, by the
 // receiver, before the body is read), the X-Hub-Signature-256 HMAC over the raw bytes,
