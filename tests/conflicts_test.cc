@@ -26,7 +26,8 @@ class ConflictLoopTest : public GitHubLoopTest {
               "webhook:\n  enabled: false\ngithub:\n  api_url: http://127.0.0.1:" +
                   std::to_string(sim_port_) + "\n  token: " + kToken +
                   "\nengine:\n  tick_interval: 1\n  sync_interval: 1\n"
-                  "router:\n  mode: round_robin\n  agents: [claude]\n" + extra);
+                  "router:\n  mode: round_robin\n  agents: [claude]\n" +
+                  extra);
     StartOrch();
   }
   // Someone pushes `text` as notes.txt to main.
@@ -93,17 +94,41 @@ TEST_F(ConflictLoopTest, ABaseThatMovedIntoConflictIsMergedResolvedAndPushedToTh
   EXPECT_EQ(Task(parent)["status"], "in_review");
   // orch said on the PR what it does, and made one follow-up for the conflict.
   bool told = false;
-  for (const Json& c : Sim("GET", "/repos/acme/widgets/issues/" + std::to_string(pr) +
-                                      "/comments")) {
+  for (const Json& c :
+       Sim("GET", "/repos/acme/widgets/issues/" + std::to_string(pr) + "/comments")) {
     told = told || c["body"].get<std::string>().find("conflicts with `main`") != std::string::npos;
   }
   EXPECT_TRUE(told);
   int conflicts = 0;
   for (const Json& t : Tasks()) {
-    conflicts += t["source_id"].is_string() &&
-                 t["source_id"].get<std::string>().rfind("conflict ", 0) == 0;
+    conflicts +=
+        t["source_id"].is_string() && t["source_id"].get<std::string>().rfind("conflict ", 0) == 0;
   }
   EXPECT_EQ(conflicts, 1);
+}
+
+TEST_F(ConflictLoopTest, WithUpdateStrategyRebaseTheBranchIsRebasedOntoTheBase) {
+  StartPolling("workflow:\n  update_strategy: rebase\n");
+  int64_t parent = 0;
+  auto [follow_up, pr] = Conflicted("from main\n", &parent);
+  ASSERT_FALSE(follow_up.is_null());
+  std::string branch = Task(parent)["branch"];
+  ASSERT_TRUE(Reaches(follow_up["id"], "done", std::chrono::seconds(30))) << Log();
+  std::string notes = OnBranch(branch, "notes.txt");
+  EXPECT_THAT(notes, HasSubstr("from the branch"));
+  EXPECT_THAT(notes, HasSubstr("from main"));
+  EXPECT_THAT(notes, ::testing::Not(HasSubstr("<<<<<<<")));
+  // Rebased: main is an ancestor of the branch, and no merge commit is on it.
+  EXPECT_EQ(test::Run({"git", "-C", dir_.Sub("origin.git"), "merge-base", "--is-ancestor", "main",
+                       branch})
+                .exit_code,
+            0);
+  EXPECT_EQ(
+      test::Run({"git", "-C", dir_.Sub("origin.git"), "rev-list", "--merges", "main.." + branch})
+          .out,
+      "");
+  ASSERT_TRUE(Eventually([&] { return Pull(pr)["mergeable_state"] == "clean"; })) << Log();
+  EXPECT_EQ(Task(parent)["status"], "in_review");
 }
 
 TEST_F(ConflictLoopTest, AConflictTheAgentCannotResolveGoesToNeedsReviewListingTheFiles) {
@@ -120,8 +145,8 @@ TEST_F(ConflictLoopTest, AConflictTheAgentCannotResolveGoesToNeedsReviewListingT
   // Nothing with markers was pushed; the PR says which files.
   EXPECT_EQ(OnBranch(branch, "notes.txt"), "from the branch\n");
   bool listed = false;
-  for (const Json& c : Sim("GET", "/repos/acme/widgets/issues/" + std::to_string(pr) +
-                                      "/comments")) {
+  for (const Json& c :
+       Sim("GET", "/repos/acme/widgets/issues/" + std::to_string(pr) + "/comments")) {
     std::string body = c["body"];
     listed = listed || (body.find("could not resolve") != std::string::npos &&
                         body.find("`notes.txt`") != std::string::npos);

@@ -127,7 +127,8 @@ void PublishOutcome(const Task& task, const Project& project, Publisher& publish
   if (out.failure.empty() && out.result.contract->status == ContractStatus::kNeedsInput) return;
   std::vector<std::string> conflicted = Runner::Conflicts(out.run.run_dir);
   if (out.failure.empty() && !conflicted.empty()) {
-    Result<std::vector<std::string>> left = publisher.FinishMerge(out.run.worktree, conflicted);
+    Result<std::vector<std::string>> left =
+        publisher.FinishMerge(project, out.run.worktree, BranchName(task), conflicted);
     if (!left.ok()) out.failure = "ending the merge: " + left.status().message();
     if (left.ok() && !left->empty()) {
       out.unresolved = *left;

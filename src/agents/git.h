@@ -117,21 +117,21 @@ class WorktreeGit {
                       const std::string& branch, const std::string& token) = 0;
   // Fetches `base` and merges it into the branch (committed when clean), or with `rebase`
   // rebases the branch onto it and, when that applies cleanly, pushes the rewritten branch
-  // (forced, only if the remote's branch is still what was rebased). A rebase that conflicts
-  // is given up for a merge, so the conflicts are resolved once. A merge that conflicts is left
-  // in progress with the conflicting paths listed, for the agent to resolve.
+  // (forced, only if the remote's branch is still what was rebased; else it merges). A merge
+  // or a rebase that conflicts is left in progress with the conflicting paths listed, for the
+  // agent to resolve.
   virtual Result<BaseUpdate> UpdateFromBase(const BaseUpdateRequest& request) {
     return Status::Internal(request.worktree, "updating from the base is not supported here");
   }
-  // After the agent worked on a merge's `conflicted` paths: those still holding conflict
-  // markers. None: the merge is committed (when still in progress). Some: the merge is
-  // aborted, leaving the branch as it was before it.
-  virtual Result<std::vector<std::string>> FinishMerge(const std::string& worktree,
-                                                       const std::vector<std::string>& conflicted,
-                                                       const std::string& name,
-                                                       const std::string& email) {
-    (void)conflicted, (void)name, (void)email;
-    return Status::Internal(worktree, "merging is not supported here");
+  // After the agent worked on the `conflicted` paths of `request`'s update: those still
+  // holding conflict markers. None: a merge is committed; a rebase continues (a later commit
+  // that conflicts too ends it with its paths as the answer) and, once done, the rewritten
+  // branch is pushed, forced only over what was rebased. Some: the merge or rebase is aborted,
+  // leaving the branch as it was before it.
+  virtual Result<std::vector<std::string>> FinishMerge(const BaseUpdateRequest& request,
+                                                       const std::vector<std::string>& conflicted) {
+    (void)conflicted;
+    return Status::Internal(request.worktree, "merging is not supported here");
   }
 };
 
@@ -169,10 +169,8 @@ class Libgit2Git : public Git, public WorktreeGit {
   Status Push(const std::string& worktree, const std::string& remote, const std::string& branch,
               const std::string& token) override;
   Result<BaseUpdate> UpdateFromBase(const BaseUpdateRequest& request) override;
-  Result<std::vector<std::string>> FinishMerge(const std::string& worktree,
-                                               const std::vector<std::string>& conflicted,
-                                               const std::string& name,
-                                               const std::string& email) override;
+  Result<std::vector<std::string>> FinishMerge(const BaseUpdateRequest& request,
+                                               const std::vector<std::string>& conflicted) override;
 
   // Runs `git args...` in `cwd` (an argv, never a shell; git's own GIT_DIR-style variables
   // unset) and returns its stdout. IOError with git's stderr when it exits non-zero, NotFound

@@ -45,6 +45,27 @@ bool HasConflictMarkers(const std::string& path) {
   return false;
 }
 
+// The paths in conflict in the work tree's index, or none.
+std::vector<std::string> Unmerged(const std::string& worktree) {
+  Result<std::string> unmerged =
+      Libgit2Git::RunGit(worktree, {"diff", "--name-only", "--diff-filter=U"});
+  return unmerged.ok() ? Lines(*unmerged) : std::vector<std::string>();
+}
+
+// Pushes a rebased branch, forced, but only over `before` (what was rebased): someone else's
+// push since makes it fail rather than be lost.
+Status PushRebased(const BaseUpdateRequest& r, const std::string& before,
+                   Status (*push)(const std::string&, const std::string&, const std::string&,
+                                  const std::string&)) {
+  Result<std::string> remote =
+      Libgit2Git::RunGit(r.worktree, {"rev-parse", r.remote + "/" + r.branch});
+  if (remote.ok() && Trimmed(*remote) != Trimmed(before)) {
+    return Status::Conflict("pushing the rebased " + r.branch,
+                            "the remote branch moved since it was fetched");
+  }
+  return push(r.worktree, r.remote, "+refs/heads/" + r.branch + ":refs/heads/" + r.branch, r.token);
+}
+
 }  // namespace
 
 Result<BaseUpdate> Libgit2Git::UpdateFromBase(const BaseUpdateRequest& r) {
@@ -53,57 +74,65 @@ Result<BaseUpdate> Libgit2Git::UpdateFromBase(const BaseUpdateRequest& r) {
   BaseUpdate out;
   if (r.rebase) {
     Result<std::string> before = RunGit(r.worktree, {"rev-parse", "HEAD"});
-    Result<std::string> remote = RunGit(r.worktree, {"rev-parse", r.remote + "/" + r.branch});
     if (!before.ok()) return before.status();
     Result<std::string> rebased = RunGit(r.worktree, Joined(Ident(r), {"rebase", onto}));
-    if (rebased.ok()) {
-      // Forced, but only over what was rebased: someone else's push since makes it a merge.
-      if (remote.ok() && Trimmed(*remote) == Trimmed(*before)) {
-        ORCH_RETURN_IF_ERROR(PushSpec(
-            r.worktree, r.remote, "+refs/heads/" + r.branch + ":refs/heads/" + r.branch, r.token));
-        out.how = "rebased";
-        return out;
-      }
-      ORCH_RETURN_IF_ERROR(RunGit(r.worktree, {"reset", "--hard", Trimmed(*before)}).status());
-      out.note = "the remote branch moved meanwhile; merged instead of rebasing";
-    } else {
-      (void)RunGit(r.worktree, {"rebase", "--abort"});
-      out.note = "rebasing onto " + onto +
-                 " conflicted; merged instead, so the conflicts are "
-                 "resolved once";
+    if (!rebased.ok()) {
+      out.conflicts = Unmerged(r.worktree);
+      if (out.conflicts.empty()) return rebased.status();
+      out.how = "rebase conflicts";  // left in progress for the agent; FinishMerge continues it
+      return out;
     }
+    ORCH_RETURN_IF_ERROR(PushRebased(r, *before, &Libgit2Git::PushSpec));
+    out.how = "rebased";
+    return out;
   }
   Result<std::string> merged = RunGit(r.worktree, Joined(Ident(r), {"merge", "--no-edit", onto}));
   if (merged.ok()) {
     out.how = "merged";
     return out;
   }
-  Result<std::string> unmerged = RunGit(r.worktree, {"diff", "--name-only", "--diff-filter=U"});
-  if (!unmerged.ok() || Lines(*unmerged).empty()) return merged.status();
-  out.how = "conflicts";
-  out.conflicts = Lines(*unmerged);
+  out.conflicts = Unmerged(r.worktree);
+  if (out.conflicts.empty()) return merged.status();
+  out.how = "merge conflicts";
   return out;
 }
 
-Result<std::vector<std::string>> Libgit2Git::FinishMerge(const std::string& worktree,
-                                                         const std::vector<std::string>& conflicted,
-                                                         const std::string& name,
-                                                         const std::string& email) {
+Result<std::vector<std::string>> Libgit2Git::FinishMerge(
+    const BaseUpdateRequest& r, const std::vector<std::string>& conflicted) {
   std::vector<std::string> left;
   for (const std::string& path : conflicted) {
-    if (HasConflictMarkers(worktree + "/" + path)) left.push_back(path);
+    if (HasConflictMarkers(r.worktree + "/" + path)) left.push_back(path);
   }
-  Result<std::string> merge_head = RunGit(worktree, {"rev-parse", "-q", "--verify", "MERGE_HEAD"});
-  bool in_progress = merge_head.ok() && !Trimmed(*merge_head).empty();
+  auto exists = [&](const char* ref) {
+    Result<std::string> at = RunGit(r.worktree, {"rev-parse", "-q", "--verify", ref});
+    return at.ok() && !Trimmed(*at).empty();
+  };
+  bool merging = exists("MERGE_HEAD");
+  bool rebasing = exists("REBASE_HEAD");
   if (!left.empty()) {
-    if (in_progress) ORCH_RETURN_IF_ERROR(RunGit(worktree, {"merge", "--abort"}).status());
+    if (merging) ORCH_RETURN_IF_ERROR(RunGit(r.worktree, {"merge", "--abort"}).status());
+    if (rebasing) ORCH_RETURN_IF_ERROR(RunGit(r.worktree, {"rebase", "--abort"}).status());
     return left;
   }
-  if (in_progress) {
-    ORCH_RETURN_IF_ERROR(RunGit(worktree, {"add", "-A"}).status());
-    ORCH_RETURN_IF_ERROR(RunGit(worktree, {"-c", "user.name=" + name, "-c", "user.email=" + email,
-                                           "commit", "--no-edit", "--no-verify"})
-                             .status());
+  ORCH_RETURN_IF_ERROR(RunGit(r.worktree, {"add", "-A"}).status());
+  const std::vector<std::string> ident = Ident(r);
+  if (merging) {
+    ORCH_RETURN_IF_ERROR(
+        RunGit(r.worktree, Joined(ident, {"commit", "--no-edit", "--no-verify"})).status());
+  }
+  if (rebasing) {
+    Result<std::string> before = RunGit(r.worktree, {"rev-parse", "ORIG_HEAD"});
+    if (!before.ok()) return before.status();
+    Result<std::string> done =
+        RunGit(r.worktree, Joined(ident, {"-c", "core.editor=true", "rebase", "--continue"}));
+    if (!done.ok()) {
+      // A later commit of the branch conflicts as well: a person takes it from here.
+      left = Unmerged(r.worktree);
+      (void)RunGit(r.worktree, {"rebase", "--abort"});
+      if (left.empty()) return done.status();
+      return left;
+    }
+    ORCH_RETURN_IF_ERROR(PushRebased(r, *before, &Libgit2Git::PushSpec));
   }
   return left;
 }

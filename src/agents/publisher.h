@@ -45,10 +45,12 @@ class Publisher {
   Result<bool> Commit(const std::string& worktree, const std::string& message);
   // Commits on the work tree's branch beyond the base task `task_id`'s work started from.
   Result<int> Ahead(const std::string& worktree, int64_t task_id);
-  // Ends a base update's merge in `worktree` (git.h FinishMerge): the paths still in conflict.
-  Result<std::vector<std::string>> FinishMerge(const std::string& worktree,
+  // Ends a base update's merge or rebase of `branch` in `worktree` (git.h FinishMerge): the
+  // paths still in conflict.
+  Result<std::vector<std::string>> FinishMerge(const Project& project, const std::string& worktree,
+                                               const std::string& branch,
                                                const std::vector<std::string>& conflicted) {
-    return runner_.FinishMerge(worktree, conflicted);
+    return runner_.FinishMerge(project, worktree, branch, conflicted);
   }
   // The base branch task `task_id`'s work started from.
   std::string Base(int64_t task_id) const { return runner_.Base(task_id); }

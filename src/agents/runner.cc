@@ -237,8 +237,9 @@ Result<std::string> Runner::UpdateFromBase(const AttemptPlan& plan, const std::s
   for (const std::string& f : done->conflicts) files += "- " + f + "\n";
   ORCH_RETURN_IF_ERROR(WriteText(listing, files));
   return note +
-         "The merge is in progress. Conflicting files (resolve each: keep both sides' intent, "
-         "remove every conflict marker; orch commits the merge):\n" +
+         "It is in progress. Conflicting files (resolve each: keep both sides' intent, remove "
+         "every conflict marker, do not commit; orch finishes the " +
+         (done->how == "rebase conflicts" ? std::string("rebase") : std::string("merge")) + "):\n" +
          files;
 }
 
@@ -340,9 +341,16 @@ std::vector<std::string> Runner::Conflicts(const std::string& run_dir) {
   return out;
 }
 
-Result<std::vector<std::string>> Runner::FinishMerge(const std::string& worktree,
+Result<std::vector<std::string>> Runner::FinishMerge(const Project& project,
+                                                     const std::string& worktree,
+                                                     const std::string& branch,
                                                      const std::vector<std::string>& conflicted) {
-  return git_.FinishMerge(worktree, conflicted, kBotName, kBotEmail);
+  return git_.FinishMerge({.worktree = worktree,
+                           .branch = branch,
+                           .token = Token(project),
+                           .name = kBotName,
+                           .email = kBotEmail},
+                          conflicted);
 }
 
 Result<bool> Runner::Commit(const std::string& worktree, const std::string& message,

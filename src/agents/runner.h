@@ -126,8 +126,9 @@ class Runner {
   std::string Base(int64_t task_id) const;
   // The paths of `run_dir`'s attempt that a base update left in conflict (conflicts.txt).
   static std::vector<std::string> Conflicts(const std::string& run_dir);
-  // WorktreeGit::FinishMerge in `worktree`, as orch.
-  Result<std::vector<std::string>> FinishMerge(const std::string& worktree,
+  // WorktreeGit::FinishMerge of `branch` in `worktree`, as orch.
+  Result<std::vector<std::string>> FinishMerge(const Project& project, const std::string& worktree,
+                                               const std::string& branch,
                                                const std::vector<std::string>& conflicted);
   Result<bool> Commit(const std::string& worktree, const std::string& message,
                       const std::string& name, const std::string& email);
