@@ -5,10 +5,11 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 ASAN_BUILD_DIR ?= build-asan
 FUZZ_BUILD_DIR ?= build-fuzz
+LIBCXX_BUILD_DIR ?= build-libcxx
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps configure build test gates check-format format tidy tidy-only asan asan-only \
-	run bench package clean fuzz
+	run bench package clean fuzz libcxx libcxx-only
 
 all: build
 
@@ -34,14 +35,17 @@ test: build
 #   check-format  clang-format 14 over the tracked sources (scripts/check-format), seconds
 #   tidy          clang-tidy 14 over src/ (.clang-tidy; scripts/check-tidy), about 5 min
 #   asan          the unit tests built with ASan + UBSan in $(ASAN_BUILD_DIR), about 10 min
+#   libcxx        every source compiled with clang and libc++ in $(LIBCXX_BUILD_DIR), and the unit
+#                 tests that link without Debian's libstdc++-only C++ libraries run
 # -Werror (CMake option ORCH_WERROR, on by default) is the fourth: it fails `make build`.
 gates: configure
 	@failed=""; \
 	scripts/check-format || failed="$$failed check-format"; \
 	$(MAKE) --no-print-directory tidy-only || failed="$$failed tidy"; \
 	$(MAKE) --no-print-directory asan-only || failed="$$failed asan"; \
+	$(MAKE) --no-print-directory libcxx-only || failed="$$failed libcxx"; \
 	if [ -n "$$failed" ]; then echo "make gates: FAILED:$$failed" >&2; exit 1; fi; \
-	echo "make gates: check-format, tidy and asan passed"
+	echo "make gates: check-format, tidy, asan and libcxx passed"
 
 check-format:
 	scripts/check-format
@@ -69,6 +73,13 @@ asan: deps
 asan-only: $(ASAN_BUILD_DIR)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS) --target orch_unit_tests
 	JOBS=$(JOBS) scripts/run-sanitized $(ASAN_BUILD_DIR)/orch_unit_tests
+
+# clang++-14 with libc++ (macOS's C++ library), to catch code that builds with libstdc++ only:
+# scripts/check-libcxx says what it links and why not all. libcxx-only: without the build.
+libcxx: build
+	@$(MAKE) --no-print-directory libcxx-only
+libcxx-only: $(BUILD_DIR)/CMakeCache.txt
+	BUILD_DIR=$(BUILD_DIR) LIBCXX_BUILD_DIR=$(LIBCXX_BUILD_DIR) JOBS=$(JOBS) scripts/check-libcxx
 
 # libFuzzer over the receiver's parsers (fuzz/): the HTTP request parser and the webhook envelope
 # scanner, each built with clang++ (ASan + UBSan) from its own sources into $(FUZZ_BUILD_DIR) and
@@ -112,4 +123,4 @@ package: build
 	cd $(BUILD_DIR) && cpack -G DEB
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(FUZZ_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(FUZZ_BUILD_DIR) $(LIBCXX_BUILD_DIR)

@@ -31,6 +31,7 @@
 namespace orch {
 namespace {
 
+using ::testing::AnyOf;
 using ::testing::ElementsAre;
 using ::testing::EndsWith;
 using ::testing::IsEmpty;
@@ -160,7 +161,8 @@ TEST(PlatformTest, SourcesUseNoLinuxOnlyApi) {
 TEST(PlatformTest, TheExecutablePathIsThisTestsBinary) {
   std::string exe = ExecutablePath();
   EXPECT_TRUE(std::filesystem::path(exe).is_absolute()) << exe;
-  EXPECT_THAT(exe, EndsWith("/orch_unit_tests"));
+  // The unit tests, or the libc++ build's (scripts/check-libcxx).
+  EXPECT_THAT(exe, AnyOf(EndsWith("/orch_unit_tests"), EndsWith("/orch_libcxx_tests")));
   EXPECT_TRUE(std::filesystem::is_regular_file(exe));
 }
 

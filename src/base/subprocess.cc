@@ -99,7 +99,10 @@ int PollTimeoutMs(const ProcessOptions& o, std::chrono::steady_clock::time_point
         0, std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
                .count());
   }
-  if (o.cancel != nullptr) ms = ms < 0 ? kCancelCheck.count() : std::min(ms, kCancelCheck.count());
+  // int64_t, not the rep: milliseconds::rep is long in libstdc++ and long long in libc++.
+  if (o.cancel != nullptr) {
+    ms = ms < 0 ? kCancelCheck.count() : std::min<int64_t>(ms, kCancelCheck.count());
+  }
   return static_cast<int>(ms);
 }
 

@@ -67,7 +67,11 @@ JobScheduler::Loader JobsReloader(const Home& home, EnvLookup env, Git& git) {
     std::string s;
     for (const std::string& path : {home.config_path(), home.jobs_path()}) {
       auto t = std::filesystem::last_write_time(path, ec);
-      s += ec ? "-" : std::to_string(t.time_since_epoch().count());
+      // In nanoseconds: libc++'s file_time_type counts in __int128, which to_string does not take.
+      s += ec ? "-"
+              : std::to_string(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch())
+                        .count());
       s += ",";
     }
     return s;
