@@ -17,14 +17,10 @@ namespace {
 // terminal (a script, a service), or no display on Linux.
 std::string Opener(const Context& ctx) {
   if (!isatty(STDOUT_FILENO)) return "";
-#ifdef __APPLE__
-  (void)ctx;
-  return "open";
-#else
+  if (ThisOs() == Os::kMacOS) return "open";
   bool display =
       ctx.env("DISPLAY").value_or("") != "" || ctx.env("WAYLAND_DISPLAY").value_or("") != "";
   return display ? "xdg-open" : "";
-#endif
 }
 
 class DashboardCommand : public Command {

@@ -1,8 +1,7 @@
 #include "receiver/inbox_writer.h"
 
-#include <errno.h>
 #include <sched.h>
-#include <semaphore.h>
+#include <uv.h>
 
 #include <chrono>
 #include <utility>
@@ -13,21 +12,20 @@
 namespace orch {
 
 // A waiting request. It sleeps on its own semaphore, which is posted once: when a leader has
-// written its delivery (`done`), or when it has become the leader. A POSIX semaphore rather
-// than a condition variable so the leader can post after releasing mu_ (woken threads then do
-// not block again on mu_ the leader still holds), and because glibc's sem_post touches nothing
-// after waking the waiter, which may return and destroy the semaphore at once.
+// written its delivery (`done`), or when it has become the leader. A semaphore rather than a
+// condition variable so the leader can post after releasing mu_ (woken threads then do not
+// block again on mu_ the leader still holds). libuv's, since macOS has no unnamed POSIX
+// semaphores: on Linux it is glibc's sem_t, whose post touches nothing after waking the waiter
+// (which may return and destroy it at once); on macOS a Mach semaphore, a kernel object the
+// signalling call holds a reference to.
 struct InboxWriter::Writer {
-  explicit Writer(std::vector<NewDelivery> d) : deliveries(std::move(d)) { sem_init(&wake, 0, 0); }
-  ~Writer() { sem_destroy(&wake); }
-  void Wait() {
-    while (sem_wait(&wake) != 0 && errno == EINTR) {
-    }
-  }
+  explicit Writer(std::vector<NewDelivery> d) : deliveries(std::move(d)) { uv_sem_init(&wake, 0); }
+  ~Writer() { uv_sem_destroy(&wake); }
+  void Wait() { uv_sem_wait(&wake); }
   std::vector<NewDelivery> deliveries;
   Result<std::vector<InboxOutcome>> result = Status::Internal("delivery not written");
   bool done = false;  // written under mu_ before `wake` is posted
-  sem_t wake;
+  uv_sem_t wake;
 };
 
 InboxWriter::InboxWriter(SqliteStore& store, std::unique_ptr<SqliteStore> checkpointer,
@@ -135,16 +133,16 @@ Result<std::vector<InboxOutcome>> InboxWriter::Write(std::vector<NewDelivery> de
     // steady load, the WAL never restarts and every commit extends the file (new blocks cost
     // the filesystem far more than rewriting old ones). The batch is answered first; mu_ stays
     // held so that no one can lead, and use this connection, until the checkpoint is done.
-    for (size_t i = 1; i < batch.size(); ++i) sem_post(&batch[i]->wake);
+    for (size_t i = 1; i < batch.size(); ++i) uv_sem_post(&batch[i]->wake);
     (void)store_.Checkpoint();  // busy or failed: the WAL just grows until the next one
     lock.unlock();
-    if (next_leader) sem_post(&next_leader->wake);
+    if (next_leader) uv_sem_post(&next_leader->wake);
     return std::move(w.result);
   }
   lock.unlock();
   // The next commit first, then the answers; `w` (batch[0]) needs no wake-up.
-  if (next_leader) sem_post(&next_leader->wake);
-  for (size_t i = 1; i < batch.size(); ++i) sem_post(&batch[i]->wake);
+  if (next_leader) uv_sem_post(&next_leader->wake);
+  for (size_t i = 1; i < batch.size(); ++i) uv_sem_post(&batch[i]->wake);
   return std::move(w.result);
 }
 
