@@ -26,8 +26,8 @@ class QuestionLoopTest : public GitHubLoopTest {
   }
   // orch's comment on `number` asking a question, or "".
   std::string Question(int number) {
-    for (const Json& c : Sim("GET", "/repos/acme/widgets/issues/" + std::to_string(number) +
-                                        "/comments")) {
+    for (const Json& c :
+         Sim("GET", "/repos/acme/widgets/issues/" + std::to_string(number) + "/comments")) {
       std::string body = c["body"];
       if (c["user"]["login"] == "orch-bot" && body.find("needs an answer") != std::string::npos) {
         return body;
@@ -38,8 +38,8 @@ class QuestionLoopTest : public GitHubLoopTest {
 
   // A labelled issue whose agent asks; then eve (read access) and bob (write) reply.
   void AskedAnsweredAndResumed() {
-    auto [number, id] = LabelledIssue(
-        "standin: ask Metric or imperial units?\nstandin: write units.txt decided\n");
+    auto [number, id] =
+        LabelledIssue("standin: ask Metric or imperial units?\nstandin: write units.txt decided\n");
     ASSERT_TRUE(Reaches(id, "needs_review")) << Log();
     Json asked = Task(id);
     EXPECT_THAT(asked["status_reason"].get<std::string>(),
@@ -112,9 +112,9 @@ TEST_F(QuestionLoopTest, PollingAloneReadsTheAnswer) {
 
 TEST_F(QuestionLoopTest, ALocalTasksQuestionIsAnsweredWithOrchTaskAnswer) {
   StartOrch();
-  ProcessResult added = Orch({"task", "add", "Pick units", "-b",
-                              "standin: ask Which units?\nstandin: write units.txt si", "-p",
-                              "acme/widgets"});
+  ProcessResult added =
+      Orch({"task", "add", "Pick units", "-b",
+            "standin: ask Which units?\nstandin: write units.txt si", "-p", "acme/widgets"});
   ASSERT_EQ(added.exit_code, 0) << added.err;
   int64_t id = Tasks().back()["id"];
   ASSERT_TRUE(Reaches(id, "needs_review")) << Log();
