@@ -22,12 +22,7 @@ class ConflictLoopTest : public GitHubLoopTest {
     Sim("POST", "/_sim/repos/acme/widgets/git", {{"dir", dir_.Sub("origin.git")}});
   }
   void StartPolling(const std::string& extra = "") {
-    WriteFile(home() + "/config.yml",
-              "webhook:\n  enabled: false\ngithub:\n  api_url: http://127.0.0.1:" +
-                  std::to_string(sim_port_) + "\n  token: " + kToken +
-                  "\nengine:\n  tick_interval: 1\n  sync_interval: 1\n"
-                  "router:\n  mode: round_robin\n  agents: [claude]\n" +
-                  extra);
+    ConfigurePolling("router:\n  mode: round_robin\n  agents: [claude]\n" + extra);
     StartOrch();
   }
   // Someone pushes `text` as notes.txt to main.

@@ -95,6 +95,14 @@ class GitHubLoopTest : public OrchTest {
   std::string WebhookUrl() const {
     return "http://127.0.0.1:" + std::to_string(orch_port_) + "/webhook";
   }
+  // Writes config.yml with webhooks off and a sync every second (all orch hears is polling),
+  // and `extra` YAML appended.
+  void ConfigurePolling(const std::string& extra = "") {
+    WriteFile(home() + "/config.yml",
+              "webhook:\n  enabled: false\ngithub:\n  api_url: http://127.0.0.1:" +
+                  std::to_string(sim_port_) + "\n  token: " + kToken +
+                  "\nengine:\n  tick_interval: 1\n  sync_interval: 1\n" + extra);
+  }
   // Writes config.yml: the simulator as GitHub, quick ticks, and `extra` YAML appended.
   void Configure(const std::string& extra = "") {
     WriteFile(home() + "/config.yml",

@@ -168,10 +168,7 @@ TEST_F(GitHubLoopTest, OrchsOwnLabelChangesStartNothing) {
 
 TEST_F(GitHubLoopTest, WithWebhooksDisabledPollingCreatesTheTask) {
   // Webhooks off, syncing every second.
-  WriteFile(home() + "/config.yml",
-            "webhook:\n  enabled: false\ngithub:\n  api_url: http://127.0.0.1:" +
-                std::to_string(sim_port_) + "\n  token: " + kToken +
-                "\nengine:\n  tick_interval: 1\n  sync_interval: 1\n");
+  ConfigurePolling();
   StartOrch();
   EXPECT_THAT(Log(), HasSubstr("webhook: disabled"));
   int number = OpenIssue()["issue"]["number"];
@@ -184,10 +181,7 @@ TEST_F(GitHubLoopTest, WithWebhooksDisabledPollingCreatesTheTask) {
 }
 
 TEST_F(GitHubLoopTest, AnIdleSyncOfAnUnchangedRepoCostsOnly304s) {
-  WriteFile(home() + "/config.yml",
-            "webhook:\n  enabled: false\ngithub:\n  api_url: http://127.0.0.1:" +
-                std::to_string(sim_port_) + "\n  token: " + kToken +
-                "\nengine:\n  tick_interval: 1\n  sync_interval: 1\n");
+  ConfigurePolling();
   int number = OpenIssue()["issue"]["number"];
   Label(number, "bob");
   StartOrch();

@@ -21,11 +21,7 @@ class MentionLoopTest : public GitHubLoopTest {
   }
   // Webhooks off; the sync every second is all orch hears.
   void ConfigurePollingOnly() {
-    WriteFile(home() + "/config.yml",
-              "webhook:\n  enabled: false\ngithub:\n  api_url: http://127.0.0.1:" +
-                  std::to_string(sim_port_) + "\n  token: " + kToken +
-                  "\nengine:\n  tick_interval: 1\n  sync_interval: 1\n"
-                  "router:\n  mode: round_robin\n  agents: [claude]\n");
+    ConfigurePolling("router:\n  mode: round_robin\n  agents: [claude]\n");
   }
   Json Comment(int number, const std::string& user, const std::string& body) {
     return Sim("POST", "/_sim/repos/acme/widgets/issues/" + std::to_string(number) + "/comments",

@@ -101,11 +101,7 @@ TEST_F(QuestionLoopTest, ATrustedReplyResumesTheSameSessionAndEndsInAPullRequest
 }
 
 TEST_F(QuestionLoopTest, PollingAloneReadsTheAnswer) {
-  WriteFile(home() + "/config.yml",
-            "webhook:\n  enabled: false\ngithub:\n  api_url: http://127.0.0.1:" +
-                std::to_string(sim_port_) + "\n  token: " + kToken +
-                "\nengine:\n  tick_interval: 1\n  sync_interval: 1\n"
-                "router:\n  mode: round_robin\n  agents: [claude]\n");
+  ConfigurePolling("router:\n  mode: round_robin\n  agents: [claude]\n");
   StartOrch();
   AskedAnsweredAndResumed();
 }

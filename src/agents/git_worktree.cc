@@ -55,6 +55,16 @@ int Credentials(git_credential** out, const char*, const char*, unsigned int all
   return git_credential_userpass_plaintext_new(out, "x-access-token", token->c_str());
 }
 
+// Remote `name` of `repo` (opened from `where`); NotFound naming it when there is none.
+Result<Remote> LookupRemote(git_repository* repo, const std::string& where,
+                            const std::string& name) {
+  git_remote* raw = nullptr;
+  if (git_remote_lookup(&raw, repo, name.c_str()) != 0) {
+    return Status::NotFound(where, "no remote \"" + name + "\": " + LastError());
+  }
+  return Remote(raw);
+}
+
 Status GitFailure(const std::string& what) {
   if (IsNetworkError()) return Status::Unavailable(what, LastError());
   return Status::IOError(what, LastError());
@@ -223,18 +233,15 @@ Status Libgit2WorktreeAdd(git_repository* repo, const WorktreeRequest& req) {
 
 Result<std::pair<std::string, bool>> Libgit2Git::FetchAndBranch(git_repository* repo,
                                                                 const WorktreeRequest& req) {
-  git_remote* raw_remote = nullptr;
-  if (git_remote_lookup(&raw_remote, repo, req.remote.c_str()) != 0) {
-    return Status::NotFound(req.repo, "no remote \"" + req.remote + "\": " + LastError());
-  }
-  Remote remote(raw_remote);
+  Result<Remote> remote = LookupRemote(repo, req.repo, req.remote);
+  if (!remote.ok()) return remote.status();
   std::string token = req.token;
   git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
   callbacks.credentials = Credentials;
   callbacks.payload = &token;
-  Result<RemoteHeads> heads = ReadRemoteHeads(remote.get(), callbacks, req);
+  Result<RemoteHeads> heads = ReadRemoteHeads(remote->get(), callbacks, req);
   if (!heads.ok()) return heads.status();
-  ORCH_RETURN_IF_ERROR(FetchHeads(remote.get(), callbacks, *heads, req));
+  ORCH_RETURN_IF_ERROR(FetchHeads(remote->get(), callbacks, *heads, req));
   bool created = false;
   Result<Reference> branch = LocalBranch(repo, *heads, req, &created);
   if (!branch.ok()) return branch.status();
@@ -457,11 +464,8 @@ Status Libgit2Git::PushSpec(const std::string& worktree, const std::string& remo
   Result<Repo> repo = Open(worktree);
   if (!repo.ok()) return repo.status();
   std::lock_guard<std::mutex> serial(RepoLock(repo->get()));
-  git_remote* raw = nullptr;
-  if (git_remote_lookup(&raw, repo->get(), remote_name.c_str()) != 0) {
-    return Status::NotFound(worktree, "no remote \"" + remote_name + "\": " + LastError());
-  }
-  Remote remote(raw);
+  Result<Remote> remote = LookupRemote(repo->get(), worktree, remote_name);
+  if (!remote.ok()) return remote.status();
   struct PushState {
     std::string token;
     std::string rejected;  // the server's reason for refusing the update, if it did
@@ -480,7 +484,7 @@ Status Libgit2Git::PushSpec(const std::string& worktree, const std::string& remo
   opts.callbacks.payload = &state;
   const char* specs[] = {spec.c_str()};
   git_strarray refspecs = {const_cast<char**>(specs), 1};
-  if (git_remote_push(remote.get(), &refspecs, &opts) != 0) {
+  if (git_remote_push(remote->get(), &refspecs, &opts) != 0) {
     // A refused update (not a fast-forward) is as retryable as a network error: the next
     // attempt fetches and continues from the remote's branch.
     std::string why = LastError();
@@ -499,11 +503,8 @@ Status Libgit2Git::FetchBranches(const std::string& worktree, const std::string&
   Result<Repo> repo = Open(worktree);
   if (!repo.ok()) return repo.status();
   std::lock_guard<std::mutex> serial(RepoLock(repo->get()));
-  git_remote* raw = nullptr;
-  if (git_remote_lookup(&raw, repo->get(), remote_name.c_str()) != 0) {
-    return Status::NotFound(worktree, "no remote \"" + remote_name + "\": " + LastError());
-  }
-  Remote remote(raw);
+  Result<Remote> remote = LookupRemote(repo->get(), worktree, remote_name);
+  if (!remote.ok()) return remote.status();
   std::vector<std::string> specs;
   for (const std::string& b : branches) {
     specs.push_back("+refs/heads/" + b + ":refs/remotes/" + remote_name + "/" + b);
@@ -515,7 +516,7 @@ Status Libgit2Git::FetchBranches(const std::string& worktree, const std::string&
   git_fetch_options fetch = GIT_FETCH_OPTIONS_INIT;
   fetch.callbacks.credentials = Credentials;
   fetch.callbacks.payload = &secret;
-  if (git_remote_fetch(remote.get(), &refspecs, &fetch, "orch: fetch") != 0) {
+  if (git_remote_fetch(remote->get(), &refspecs, &fetch, "orch: fetch") != 0) {
     return GitFailure("fetching into " + worktree);
   }
   return Status::OK();
