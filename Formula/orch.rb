@@ -20,11 +20,11 @@ class Orch < Formula
   depends_on "nlohmann-json" => :build
   depends_on "pkgconf" => :build
   depends_on "libgit2"
+  depends_on "libpq"
   depends_on "libuv"
   depends_on "openssl@3"
   depends_on "spdlog"
   depends_on "sqlite"
-  depends_on "sqlitecpp"
   depends_on "tmux"
   depends_on "yaml-cpp"
 

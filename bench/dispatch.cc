@@ -88,7 +88,7 @@ int Main(int tasks) {
   {
     // The project, registered as the simulator's repository (as `orch project add` would).
     SystemClock clock;
-    Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(home + "/orch.db", clock);
+    Result<std::unique_ptr<Store>> store = Store::Open(home + "/orch.db", clock);
     if (!store.ok() ||
         !(*store)
              ->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = dir.Sub("work")})

@@ -74,7 +74,7 @@ inline bool StartLiveTasks(LiveTasks& s, int n, const std::vector<std::string>& 
             "engine:\n  tick_interval: 10\n  max_parallel: 64\n"
             "router:\n  mode: round_robin\n  agents: [claude]\n");
   SystemClock clock;
-  auto store = std::move(SqliteStore::Open(s.home + "/orch.db", clock)).value();
+  auto store = std::move(Store::Open(s.home + "/orch.db", clock)).value();
   Project project = *store->AddProject({.name = "bench", .path = s.dir.path()});
   for (int i = 0; i < n; ++i) {
     NewTask nt;

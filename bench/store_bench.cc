@@ -3,12 +3,12 @@
 // commit measured in the same run, so the ratio says how much the state machine adds.
 //
 // Run: build/orch_bench   (figures are printed; nothing is asserted)
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 
 #include <filesystem>
 
+#include "store/sql.h"
 #include "store/store.h"
 
 namespace {
@@ -25,27 +25,27 @@ struct BenchDir {
 // A fresh store in its own directory with one project, as the daemon would have it.
 struct BenchStore {
   BenchStore() {
-    store = std::move(orch::SqliteStore::Open(dir.path + "/orch.db", clock)).value();
+    store = std::move(orch::Store::Open(dir.path + "/orch.db", clock)).value();
     task.project_id = store->AddProject({.name = "bench/repo", .path = "/bench"})->id;
     task.title = "bench";
     task.labels = {"orch", "bug"};
   }
   BenchDir dir;
   orch::SystemClock clock;
-  std::unique_ptr<orch::SqliteStore> store;
+  std::unique_ptr<orch::Store> store;
   orch::NewTask task;
 };
 
 void BM_BareSqliteCommit(benchmark::State& state) {
   BenchDir dir;
-  SQLite::Database db(dir.path + "/bare.db", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-  db.exec("PRAGMA journal_mode = WAL");
-  db.exec("PRAGMA synchronous = NORMAL");
-  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)");
-  db.exec("INSERT INTO t(id, v) VALUES (1, 0)");
-  SQLite::Statement upd(db, "UPDATE t SET v = v + 1 WHERE id = 1");
+  std::unique_ptr<orch::sql::Connection> db = orch::sql::OpenSqlite(dir.path + "/bare.db", 5000);
+  db->exec("PRAGMA journal_mode = WAL");
+  db->exec("PRAGMA synchronous = NORMAL");
+  db->exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)");
+  db->exec("INSERT INTO t(id, v) VALUES (1, 0)");
+  orch::sql::Statement upd(*db, "UPDATE t SET v = v + 1 WHERE id = 1");
   for (auto _ : state) {
-    SQLite::Transaction txn(db, SQLite::TransactionBehavior::IMMEDIATE);
+    orch::sql::Transaction txn(*db);
     upd.exec();
     upd.reset();
     txn.commit();

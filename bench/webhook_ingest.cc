@@ -2,7 +2,7 @@
 // committed to the SQLite inbox before its 2xx, at concurrency 1, 16 and 64; beside the cost of
 // one HMAC-SHA256 verify and one single-delivery SQLite commit measured in the same run.
 //
-// The receiver is the real one (WebhookServer + InboxWriter + SqliteStore in a temp dir, WAL;
+// The receiver is the real one (WebhookServer + InboxWriter + Store in a temp dir, WAL;
 // each batch's payloads fdatasync'd and its inbox commit synchronous=FULL, so every 202 is on
 // stable storage) on 127.0.0.1. It prints how many payload syncs and durable commits the levels
 // made, and fails unless every batch had both. (Run it on the disk orch will use: on tmpfs a
@@ -16,7 +16,6 @@
 //
 // Run: build/orch_webhook_bench [seconds per level, default 3] [uuid|seq]. Figures are printed;
 // nothing is asserted beyond the correctness checks above (exit 1 if one fails).
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <httplib.h>
@@ -44,6 +43,7 @@
 #include "receiver/inbox_writer.h"
 #include "receiver/webhook_server.h"
 #include "store/payload_log.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 namespace {
@@ -316,7 +316,7 @@ int main(int argc, char** argv) {
       MeanMicros(20000, [&](int) { sink = orch::VerifySignature(kSecret, body, sig); });
   double commit_us;
   {
-    auto store = std::move(orch::SqliteStore::Open(dir + "/single.db", clock)).value();
+    auto store = std::move(orch::Store::Open(dir + "/single.db", clock)).value();
     commit_us = MeanMicros(2000, [&](int i) {
       std::string b = body + std::to_string(i);
       (void)store->StoreDelivery({DeliveryId("single", i), "issues", "labeled", "acme/widgets", b});
@@ -325,7 +325,7 @@ int main(int argc, char** argv) {
 
   double batch_us;  // one transaction carrying 16, as the group commit does under load
   {
-    auto store = std::move(orch::SqliteStore::Open(dir + "/batch.db", clock)).value();
+    auto store = std::move(orch::Store::Open(dir + "/batch.db", clock)).value();
     batch_us = MeanMicros(300, [&](int i) {
       std::vector<orch::NewDelivery> batch;
       for (int j = 0; j < 16; ++j) {
@@ -375,8 +375,8 @@ int main(int argc, char** argv) {
   }
 
   std::string db = dir + "/orch.db";
-  auto store = std::move(orch::SqliteStore::Open(db, clock)).value();
-  orch::InboxWriter inbox(*store, std::move(orch::SqliteStore::Open(db, clock)).value());
+  auto store = std::move(orch::Store::Open(db, clock)).value();
+  orch::InboxWriter inbox(*store, std::move(orch::Store::Open(db, clock)).value());
   orch::WebhookServer server({.port = 0, .secret = kSecret}, inbox, clock, nullptr);
   if (orch::Status s = server.Start(); !s.ok()) {
     fprintf(stderr, "%s\n", s.message().c_str());
@@ -430,8 +430,10 @@ int main(int argc, char** argv) {
       syncs >= commits && durable >= commits ? "every 202 was on stable storage" : "MISSING");
   if (syncs < commits || durable < commits) failed = true;
   // Every acknowledged delivery is in the file, read through a fresh connection.
-  SQLite::Database check(db);
-  long stored = check.execAndGet("SELECT COUNT(*) FROM webhook_deliveries").getInt64();
+  std::unique_ptr<orch::sql::Connection> check = orch::sql::OpenSqlite(db, 5000);
+  orch::sql::Statement count(*check, "SELECT COUNT(*) FROM webhook_deliveries");
+  count.executeStep();
+  long stored = count.getColumn(0).getInt64();
   printf("  acknowledged %ld, in the inbox %ld: %s\n", acknowledged, stored,
          stored == acknowledged ? "every 2xx was stored" : "MISMATCH");
   if (stored != acknowledged) failed = true;
@@ -447,7 +449,7 @@ int main(int argc, char** argv) {
   // The price of keeping dedup's keys in memory: `orch serve` reads them all when it starts
   // (and a connection again after a pruning deleted rows).
   {
-    auto fresh = std::move(orch::SqliteStore::Open(db, clock)).value();
+    auto fresh = std::move(orch::Store::Open(db, clock)).value();
     size_t heap0 = mallinfo2().uordblks;
     Clock::time_point t0 = Clock::now();
     bool loaded = fresh->LoadInboxKeys().ok();

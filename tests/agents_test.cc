@@ -2,7 +2,6 @@
 // with a local bare `origin`, tmux on the test's own socket, and the agent stand-ins
 // (tools/agent-standin) answering as claude, codex and opencode with their real flags and
 // output formats. Each test scripts the stand-in through `standin:` lines in the issue body.
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <gmock/gmock.h>
 #include <signal.h>
 
@@ -10,6 +9,7 @@
 #include <fstream>
 
 #include "github_fixture.h"
+#include "store/sql.h"
 
 namespace orch::test {
 namespace {
@@ -464,9 +464,9 @@ TEST_F(AgentLoopTest, AMergedPullRequestsWorkTreeIsRemovedAndOrphansAreReported)
   orch_->Signal(SIGTERM);
   orch_->Wait(std::chrono::seconds(5));
   {
-    SQLite::Database db(home() + "/orch.db", SQLite::OPEN_READWRITE);
-    db.exec("UPDATE tasks SET updated_at = updated_at - 31 * 86400 WHERE id = " +
-            std::to_string(id));
+    std::unique_ptr<sql::Connection> db = sql::OpenSqlite(home() + "/orch.db", 5000);
+    db->exec("UPDATE tasks SET updated_at = updated_at - 31 * 86400 WHERE id = " +
+             std::to_string(id));
   }
   // The sweep runs at start and then every minute, the pruning every hour: restart to see
   // them now.

@@ -1,10 +1,10 @@
 // End to end: the built `orch` binary against a temporary ORCH_HOME.
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <gmock/gmock.h>
 
 #include <filesystem>
 
 #include "orch_fixture.h"
+#include "store/sql.h"
 #include "version.h"
 
 namespace orch::test {
@@ -27,8 +27,8 @@ class CliTest : public OrchTest {
   }
   // Moves a task's status behind the CLI's back, as the daemon would.
   void SetStatus(int64_t id, const std::string& status, int attempts) {
-    SQLite::Database db(home() + "/orch.db", SQLite::OPEN_READWRITE);
-    SQLite::Statement q(db, "UPDATE tasks SET status = ?, attempts = ? WHERE id = ?");
+    std::unique_ptr<sql::Connection> db = sql::OpenSqlite(home() + "/orch.db", 5000);
+    sql::Statement q(*db, "UPDATE tasks SET status = ?, attempts = ? WHERE id = ?");
     q.bind(1, status);
     q.bind(2, attempts);
     q.bind(3, static_cast<int64_t>(id));

@@ -29,7 +29,7 @@ class GitHubLoopTest : public OrchTest {
     // The project, registered as `orch project add` would.
     SystemClock clock;
     std::filesystem::create_directories(home());
-    auto store = std::move(SqliteStore::Open(home() + "/orch.db", clock)).value();
+    auto store = std::move(Store::Open(home() + "/orch.db", clock)).value();
     ASSERT_TRUE(
         store->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = ProjectPath()})
             .ok());

@@ -32,7 +32,7 @@ class ProjectConfigTest : public GitHubLoopTest {
     StartSim({{"repos", repos}}, {});
     MakeRepoWithOrigin(dir_.Sub("gadgets-origin.git"), dir_.Sub("gadgets"));
     SystemClock clock;
-    auto store = std::move(SqliteStore::Open(home() + "/orch.db", clock)).value();
+    auto store = std::move(Store::Open(home() + "/orch.db", clock)).value();
     ASSERT_TRUE(
         store
             ->AddProject(

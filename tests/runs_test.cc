@@ -92,7 +92,7 @@ class RunsTest : public GitHubLoopTest {
     std::string work = dir_.Sub("work-" + dir);
     MakeRepoWithOrigin(dir_.Sub("origin-" + dir + ".git"), work);
     SystemClock clock;
-    auto store = std::move(SqliteStore::Open(home() + "/orch.db", clock)).value();
+    auto store = std::move(Store::Open(home() + "/orch.db", clock)).value();
     EXPECT_TRUE(store->AddProject({.name = name, .repo = repo, .path = work}).ok());
     return work;
   }

@@ -1,9 +1,9 @@
 // `orch serve` as a user runs it: the built binary, a temporary ORCH_HOME, real signals.
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <gmock/gmock.h>
 #include <signal.h>
 
 #include "orch_fixture.h"
+#include "store/sql.h"
 
 namespace orch::test {
 namespace {
@@ -28,8 +28,8 @@ class ServeTest : public OrchTest {
   int port_ = 0;
   int Ticks() const {
     try {
-      SQLite::Database db(home() + "/orch.db");
-      SQLite::Statement q(db, "SELECT value FROM kv WHERE key = 'engine.last_tick'");
+      std::unique_ptr<sql::Connection> db = sql::OpenSqlite(home() + "/orch.db", 5000);
+      sql::Statement q(*db, "SELECT value FROM kv WHERE key = 'engine.last_tick'");
       return q.executeStep() ? 1 : 0;
     } catch (const std::exception&) {
       return 0;

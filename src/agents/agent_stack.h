@@ -26,7 +26,7 @@ struct AgentStack {
   // `rest` (may be null) supplies tokens for fetch and push; `github` (may be null) is what
   // the dispatcher calls, shared safely between threads. `configs` gives each task its
   // project's settings (a plain Config converts: the same for every project).
-  AgentStack(const Home& home, ConfigSet configs, const EnvLookup& env, SqliteStore& store,
+  AgentStack(const Home& home, ConfigSet configs, const EnvLookup& env, Store& store,
              const Clock& clock, ProcessRunner& processes, RestGitHubClient* rest,
              GitHubClient* github, std::function<void()> wake)
       : configs(std::move(configs)),

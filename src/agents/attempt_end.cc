@@ -19,7 +19,7 @@ std::string ContractReason(const AgentContract& c) {
 
 }  // namespace
 
-AttemptEnd::AttemptEnd(SqliteStore& store, Runner& runner, RetryPolicy& retry, Breakers* breakers)
+AttemptEnd::AttemptEnd(Store& store, Runner& runner, RetryPolicy& retry, Breakers* breakers)
     : store_(store), runner_(runner), retry_(retry), breakers_(breakers) {}
 
 void AttemptEnd::TellBreakers(const AttemptOutcome& out) {

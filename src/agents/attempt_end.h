@@ -20,7 +20,7 @@ namespace orch {
 class AttemptEnd {
  public:
   // `breakers` may be null.
-  AttemptEnd(SqliteStore& store, Runner& runner, RetryPolicy& retry, Breakers* breakers);
+  AttemptEnd(Store& store, Runner& runner, RetryPolicy& retry, Breakers* breakers);
 
   // Applies `out`, the outcome of an attempt at `task` (as the task was when it ended). Store
   // failures are logged: the next tick sees the state as it is.
@@ -33,7 +33,7 @@ class AttemptEnd {
   void EndUnresolved(const Task& task, const AttemptOutcome& out);
   void TellBreakers(const AttemptOutcome& out);
 
-  SqliteStore& store_;
+  Store& store_;
   Runner& runner_;
   RetryPolicy& retry_;
   Breakers* breakers_;

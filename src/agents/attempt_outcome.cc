@@ -195,13 +195,13 @@ std::string MentionReplyKey(int64_t project_id, const std::string& source_id) {
 
 }  // namespace
 
-Status SaveMentionReply(SqliteStore& store, int64_t project_id, const std::string& source_id,
+Status SaveMentionReply(Store& store, int64_t project_id, const std::string& source_id,
                         const MentionReply& reply) {
   nlohmann::json j = {{"thread", reply.thread}, {"author", reply.author}, {"url", reply.url}};
   return store.SetKv(MentionReplyKey(project_id, source_id), j.dump());
 }
 
-Result<std::optional<MentionReply>> LoadMentionReply(SqliteStore& store, const Task& task) {
+Result<std::optional<MentionReply>> LoadMentionReply(Store& store, const Task& task) {
   if (task.source != TaskSource::kMention || !task.source_id) return std::optional<MentionReply>();
   Result<std::optional<std::string>> saved =
       store.GetKv(MentionReplyKey(task.project_id, *task.source_id));

@@ -74,10 +74,10 @@ struct MentionReply {
   std::string author;  // the login to address
   std::string url;     // the mentioning comment
 };
-Status SaveMentionReply(SqliteStore& store, int64_t project_id, const std::string& source_id,
+Status SaveMentionReply(Store& store, int64_t project_id, const std::string& source_id,
                         const MentionReply& reply);
 // nullopt for a task no mention made (or one made before replies were recorded).
-Result<std::optional<MentionReply>> LoadMentionReply(SqliteStore& store, const Task& task);
+Result<std::optional<MentionReply>> LoadMentionReply(Store& store, const Task& task);
 // After a worked attempt of a mention's task: tells its author on the thread what came of it
 // (the pull request pushed to, nothing to change, or why the agent stopped). Nothing for a
 // failed attempt, which is retried; a failure to comment is logged.

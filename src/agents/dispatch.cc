@@ -66,7 +66,7 @@ Result<DispatchReport> Dispatcher::Step() {
     if (first.ok()) first = s;
   };
   note(ReapExited(&report), "reaping finished agents");
-  note(RouteNew(&report), "routing");
+  if (routing_) note(RouteNew(&report), "routing");
   note(StartRouted(&report), "starting agents");
   note(housekeeping_.Step([this](int64_t id) { return busy_.count(id) > 0; }), "housekeeping");
   if (!first.ok()) return first;
@@ -362,8 +362,10 @@ Status Dispatcher::Adopt() {
     // Exited and vanished runs are reaped by the next Step().
   }
   LogIfError(housekeeping_.pool().Adopt(started_worktrees));
-  // In progress with no run: the daemon stopped between the two writes. Try again.
-  Result<std::vector<Task>> active = store_.ListTasks({.status = TaskStatus::kInProgress});
+  // In progress with no run: the daemon stopped between the two writes. Try again. (In a
+  // fleet, only this host's: another's tasks are leased to it.)
+  Result<std::vector<Task>> active =
+      store_.ListTasks({.status = TaskStatus::kInProgress, .lease_owner = store_.host()});
   if (!active.ok()) return active.status();
   for (const Task& t : *active) {
     if (with_run.count(t.id)) continue;

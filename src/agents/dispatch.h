@@ -49,7 +49,7 @@ struct DispatchReport {
 // What the dispatcher works with; every member outlives it. `breakers` may be null; the others
 // may not.
 struct DispatchParts {
-  SqliteStore& store;
+  Store& store;
   ConfigSet configs;  // engine.* from the global one; the rest per task's project
   const Clock& clock;
   Router& router;
@@ -76,6 +76,9 @@ class Dispatcher {
   std::function<void(const std::string&)> on_run_started;
   // Restricts routing and starting to one task (`orch task run ID` in the foreground).
   void set_only(int64_t task_id) { only_ = task_id; }
+  // Whether Step routes new tasks (in a fleet, the leader alone routes; every host starts
+  // routed tasks, up to its own engine.max_parallel, and reaps its own).
+  void set_routing(bool on) { routing_ = on; }
   Housekeeping& housekeeping() { return housekeeping_; }
 
  private:
@@ -100,7 +103,7 @@ class Dispatcher {
   // Whether `run` has ended, looking at its pane only every few seconds. nullopt: running.
   std::optional<AttemptCheck> Ended(const Attempt& run, int64_t now);
 
-  SqliteStore& store_;
+  Store& store_;
   ConfigSet configs_;
   const Config& config_;  // the daemon-wide sections (engine.*)
   const Clock& clock_;
@@ -115,6 +118,7 @@ class Dispatcher {
   Housekeeping housekeeping_;
 
   std::optional<int64_t> only_;
+  bool routing_ = true;
   std::set<int64_t> busy_;                      // tasks with a job in flight
   std::map<int64_t, int64_t> next_tmux_check_;  // run id -> unix seconds
 };

@@ -34,7 +34,7 @@ class DispatcherTest : public ::testing::Test {
     config_.router.agents = {"claude", "codex"};
     config_.engine.max_parallel = 2;
     config_.workflow.retry_base_delay = Seconds(0);
-    Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(dir_.Sub("orch.db"), clock_);
+    Result<std::unique_ptr<Store>> s = Store::Open(dir_.Sub("orch.db"), clock_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
     Result<Project> p = store_->AddProject(
@@ -114,7 +114,7 @@ class DispatcherTest : public ::testing::Test {
   RealFileSystem files_;
   WorkQueue work_{0};
   test::FakeGitHub github_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   Project project_;
   std::unique_ptr<Tmux> tmux_;
   std::unique_ptr<Runner> runner_;

@@ -19,7 +19,7 @@ bool StillWorking(TaskStatus s) {
 }
 }  // namespace
 
-Housekeeping::Housekeeping(SqliteStore& store, const Config& config, const Clock& clock,
+Housekeeping::Housekeeping(Store& store, const Config& config, const Clock& clock,
                            Runner& runner, FileSystem& files)
     : store_(store),
       config_(config),

@@ -28,7 +28,7 @@ namespace orch {
 
 class Housekeeping {
  public:
-  Housekeeping(SqliteStore& store, const Config& config, const Clock& clock, Runner& runner,
+  Housekeeping(Store& store, const Config& config, const Clock& clock, Runner& runner,
                FileSystem& files);
 
   // Sweeps and prunes when each is due. `busy(task_id)`: the task has a job in flight.
@@ -51,7 +51,7 @@ class Housekeeping {
   // Kills the finished sessions whose time is up.
   Status RemoveFinishedSessions();
 
-  SqliteStore& store_;
+  Store& store_;
   const Config& config_;
   const Clock& clock_;
   Runner& runner_;

@@ -34,7 +34,7 @@ Question FromJson(const json& j) {
   return q;
 }
 
-Status SaveQuestions(SqliteStore& store, int64_t task_id, const std::vector<Question>& qs) {
+Status SaveQuestions(Store& store, int64_t task_id, const std::vector<Question>& qs) {
   json all = json::array();
   for (const Question& q : qs) all.push_back(ToJson(q));
   return store.SetKv(QuestionsKey(task_id), all.dump());
@@ -47,7 +47,7 @@ std::string OneLine(const std::string& text, size_t max) {
 
 }  // namespace
 
-Result<AskTarget> AskTargetOf(SqliteStore& store, const Task& task, int64_t mention_thread,
+Result<AskTarget> AskTargetOf(Store& store, const Task& task, int64_t mention_thread,
                               const std::string& mention_author) {
   if (mention_thread != 0) return AskTarget{mention_thread, mention_author};
   if (std::optional<int64_t> issue = IssueNumber(task)) return AskTarget{*issue, ""};
@@ -61,7 +61,7 @@ Result<AskTarget> AskTargetOf(SqliteStore& store, const Task& task, int64_t ment
   return AskTarget{};
 }
 
-Result<std::vector<Question>> LoadQuestions(SqliteStore& store, int64_t task_id) {
+Result<std::vector<Question>> LoadQuestions(Store& store, int64_t task_id) {
   Result<std::optional<std::string>> saved = store.GetKv(QuestionsKey(task_id));
   if (!saved.ok()) return saved.status();
   std::vector<Question> out;
@@ -74,7 +74,7 @@ Result<std::vector<Question>> LoadQuestions(SqliteStore& store, int64_t task_id)
   return out;
 }
 
-Status RecordQuestion(SqliteStore& store, const Task& task, const Question& q,
+Status RecordQuestion(Store& store, const Task& task, const Question& q,
                       const std::string& actor, TaskStatus to) {
   Result<std::vector<Question>> qs = LoadQuestions(store, task.id);
   if (!qs.ok()) return qs.status();
@@ -93,7 +93,7 @@ Status RecordQuestion(SqliteStore& store, const Task& task, const Question& q,
       {actor, "waiting for input: " + OneLine(q.question, 200) + " (" + where + ")"});
 }
 
-Result<std::optional<Waiting>> WaitingOn(SqliteStore& store, int64_t project_id, int64_t thread) {
+Result<std::optional<Waiting>> WaitingOn(Store& store, int64_t project_id, int64_t thread) {
   Result<std::optional<std::string>> id = store.GetKv(ThreadKey(project_id, thread));
   if (!id.ok()) return id.status();
   if (!*id || (*id)->empty()) return std::optional<Waiting>();
@@ -112,7 +112,7 @@ Result<std::optional<Waiting>> WaitingOn(SqliteStore& store, int64_t project_id,
   return std::optional<Waiting>(Waiting{*task, qs->back()});
 }
 
-Status RecordAnswer(SqliteStore& store, const Task& task, const std::string& answer,
+Status RecordAnswer(Store& store, const Task& task, const std::string& answer,
                     const std::string& by, const std::string& url) {
   Result<std::vector<Question>> qs = LoadQuestions(store, task.id);
   if (!qs.ok()) return qs.status();
@@ -137,7 +137,7 @@ Status RecordAnswer(SqliteStore& store, const Task& task, const std::string& ans
   return Status::OK();
 }
 
-Status MarkAsked(SqliteStore& store, const Task& task, int64_t thread, int64_t comment_id) {
+Status MarkAsked(Store& store, const Task& task, int64_t thread, int64_t comment_id) {
   Result<std::vector<Question>> qs = LoadQuestions(store, task.id);
   if (!qs.ok()) return qs.status();
   if (qs->empty() || qs->back().answered()) return Status::OK();

@@ -49,22 +49,22 @@ struct AskTarget {
 
 // The mention's thread and author when a mention made the task (`mention_thread`, non-zero),
 // else the task's issue, else its parent's pull request.
-Result<AskTarget> AskTargetOf(SqliteStore& store, const Task& task, int64_t mention_thread,
+Result<AskTarget> AskTargetOf(Store& store, const Task& task, int64_t mention_thread,
                               const std::string& mention_author);
 
 // Every question the task asked, oldest first.
-Result<std::vector<Question>> LoadQuestions(SqliteStore& store, int64_t task_id);
+Result<std::vector<Question>> LoadQuestions(Store& store, int64_t task_id);
 
 // Records `q` (asked by `task`'s attempt) and, when it was asked on GitHub, that the task
 // waits for an answer on its thread; then moves the task from in_progress to `to` saying so:
 // needs_review, or blocked for a run's step, whose question goes to the run's orchestrator
 // first (runs/run_engine.h) and whose run must not read it as failed.
-Status RecordQuestion(SqliteStore& store, const Task& task, const Question& q,
+Status RecordQuestion(Store& store, const Task& task, const Question& q,
                       const std::string& actor, TaskStatus to = TaskStatus::kNeedsReview);
 
 // The task's open question was asked on GitHub after all (a run's step whose orchestrator
 // could not answer): comment `comment_id` on `thread` now waits for the answer.
-Status MarkAsked(SqliteStore& store, const Task& task, int64_t thread, int64_t comment_id);
+Status MarkAsked(Store& store, const Task& task, int64_t thread, int64_t comment_id);
 
 // The task waiting for an answer on thread `thread` of project `project_id`, if any (and
 // still in needs_review, or blocked as a run's step), with its open question.
@@ -72,13 +72,13 @@ struct Waiting {
   Task task;
   Question question;
 };
-Result<std::optional<Waiting>> WaitingOn(SqliteStore& store, int64_t project_id, int64_t thread);
+Result<std::optional<Waiting>> WaitingOn(Store& store, int64_t project_id, int64_t thread);
 
 // Records `answer` by `by` (a GitHub login, "cli:<user>", or "orchestrator") to the task's
 // open question and moves it from needs_review or blocked to routed (its route and agent
 // session kept), so the next attempt resumes with the answer. Conflict when the task has no
 // open question or has moved on.
-Status RecordAnswer(SqliteStore& store, const Task& task, const std::string& answer,
+Status RecordAnswer(Store& store, const Task& task, const std::string& answer,
                     const std::string& by, const std::string& url);
 
 // The task a run's orchestrator answers a step's question in: source id "answer <step task>

@@ -41,7 +41,7 @@ class RetryPolicy {
   // `breakers` (may be null) keep agents whose breaker is open out of failover; `installed`
   // says whether an agent's CLI can be started.
   // Attempts, backoff and failover follow the task's project's settings.
-  RetryPolicy(SqliteStore& store, ConfigSet configs, const Clock& clock, Breakers* breakers,
+  RetryPolicy(Store& store, ConfigSet configs, const Clock& clock, Breakers* breakers,
               std::function<bool(const std::string&)> installed);
 
   // What a failed attempt does: retry (another agent when there is one) or needs_review. After
@@ -58,7 +58,7 @@ class RetryPolicy {
   Result<Route> SwitchAgent(const Task& task, const std::string& next, const std::string& why);
 
  private:
-  SqliteStore& store_;
+  Store& store_;
   ConfigSet configs_;
   const Clock& clock_;
   Breakers* breakers_;

@@ -109,7 +109,7 @@ Result<Route> ParseRouteAnswer(const std::string& text) {
   return r;
 }
 
-Router::Router(const Config& config, SqliteStore* kv, ProcessRunner& runner,
+Router::Router(const Config& config, Store* kv, ProcessRunner& runner,
                AgentInstalled installed, std::string orch_home)
     : config_(config),
       kv_(kv),

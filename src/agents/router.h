@@ -58,7 +58,7 @@ Result<Route> ParseRouteAnswer(const std::string& text);
 class Router {
  public:
   // `kv` holds the round-robin position (it may be null: then it starts at 0 each time).
-  Router(const Config& config, SqliteStore* kv, ProcessRunner& runner, AgentInstalled installed,
+  Router(const Config& config, Store* kv, ProcessRunner& runner, AgentInstalled installed,
          std::string orch_home);
 
   // The route for `task` under `config` (its project's; without one, the Router's own);
@@ -83,7 +83,7 @@ class Router {
   std::vector<std::string> Usable(const Config& c) const;
 
   const Config& config_;
-  SqliteStore* kv_;
+  Store* kv_;
   ProcessRunner& runner_;
   AgentInstalled installed_;
   std::string orch_home_;

@@ -58,7 +58,7 @@ class FakeRunner : public ProcessRunner {
 class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(db_path(), clock_);
+    Result<std::unique_ptr<Store>> s = Store::Open(db_path(), clock_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
     config_.router.agents = {"claude", "codex", "opencode"};
@@ -66,7 +66,7 @@ class RouterTest : public ::testing::Test {
   }
   std::string db_path() const { return dir_.Sub("orch.db"); }
 
-  Router MakeRouter(SqliteStore* kv) {
+  Router MakeRouter(Store* kv) {
     return Router(
         config_, kv, runner_,
         [this](const std::string& name) { return installed_.count(name) > 0; }, dir_.path());
@@ -89,7 +89,7 @@ class RouterTest : public ::testing::Test {
 
   test::TempDir dir_;
   test::FakeClock clock_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   Config config_;
   FakeRunner runner_;
   std::set<std::string> installed_ = {"claude", "codex", "opencode"};
@@ -154,7 +154,7 @@ TEST_F(RouterTest, RoundRobinPositionSurvivesARestart) {
     EXPECT_EQ(MustRoute(first, MakeTask({})).agent, "codex");
   }
   store_.reset();
-  Result<std::unique_ptr<SqliteStore>> reopened = SqliteStore::Open(db_path(), clock_);
+  Result<std::unique_ptr<Store>> reopened = Store::Open(db_path(), clock_);
   ASSERT_TRUE(reopened.ok()) << reopened.status().message();
   Router second = MakeRouter(reopened->get());
   EXPECT_EQ(MustRoute(second, MakeTask({})).agent, "opencode");

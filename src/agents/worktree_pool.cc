@@ -6,7 +6,7 @@
 
 namespace orch {
 
-WorktreePool::WorktreePool(SqliteStore& store, const Config& config, Runner& runner,
+WorktreePool::WorktreePool(Store& store, const Config& config, Runner& runner,
                            FileSystem& files)
     : store_(store), config_(config), runner_(runner), files_(files) {}
 

@@ -40,7 +40,7 @@ class WorktreePool {
   // A project's settings (workflow.keep_ignored); the pool's size is the global engine's.
   using ConfigFor = std::function<std::shared_ptr<const Config>(const Project&)>;
 
-  WorktreePool(SqliteStore& store, const Config& config, Runner& runner, FileSystem& files);
+  WorktreePool(Store& store, const Config& config, Runner& runner, FileSystem& files);
   void set_config_for(ConfigFor config_for) { config_for_ = std::move(config_for); }
 
   // The done task's work tree at `path` (on `branch`) is no longer needed: parked when the
@@ -72,7 +72,7 @@ class WorktreePool {
   // The branch whose work tree is at `path` (worktrees/<project>/<branch>).
   std::string BranchAt(const Project& project, const std::string& path) const;
 
-  SqliteStore& store_;
+  Store& store_;
   const Config& config_;
   Runner& runner_;
   FileSystem& files_;

@@ -48,7 +48,7 @@ class WorktreePoolTest : public ::testing::Test {
     test::MakeRepoWithOrigin(
         dir_.Sub("origin.git"), dir_.Sub("work"),
         {{".gitignore", "build/\n"}, {"old.txt", "old\n"}, {"src/a.txt", "a\n"}});
-    Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(dir_.Sub("orch.db"), clock_);
+    Result<std::unique_ptr<Store>> s = Store::Open(dir_.Sub("orch.db"), clock_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
     Result<Project> p = store_->AddProject({.name = "acme", .path = dir_.Sub("work")});
@@ -144,7 +144,7 @@ class WorktreePoolTest : public ::testing::Test {
   Tmux tmux_{processes_, "orch-pool-test-unused"};
   Runner runner_{config_, git_, tmux_,
                  RunnerOptions{.orch_home = dir_.Sub("home"), .worktrees_base = dir_.Sub("trees")}};
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   Project project_;
   std::unique_ptr<WorktreePool> pool_;
 };

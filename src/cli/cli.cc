@@ -138,14 +138,21 @@ Result<Home> Context::home() {
   return *home_;
 }
 
-Result<SqliteStore*> Context::store() {
+Result<Store*> Context::store() {
   if (store_) return store_.get();
   Result<Home> h = home();
   if (!h.ok()) return h.status();
   std::error_code ec;
   std::filesystem::create_directories(h->root, ec);
   if (ec) return Status::IOError(h->root, ec.message());
-  Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(h->db_path(), clock);
+  if (h->store_url.empty() && std::filesystem::exists(h->config_path(), ec)) {
+    // store.url: a config that cannot be read must not silently mean "the SQLite file".
+    Result<Config> c = config();
+    if (!c.ok()) return c.status();
+    UseStoreUrl(*home_, *c);
+    h = *home_;
+  }
+  Result<std::unique_ptr<Store>> s = Store::Open(h->store(), clock);
   if (!s.ok()) return s.status();
   store_ = std::move(s).value();
   return store_.get();
@@ -158,7 +165,7 @@ Result<Config> Context::config(const Project* project) {
 }
 
 Result<Project> Context::project(const std::optional<std::string>& name) {
-  Result<SqliteStore*> s = store();
+  Result<Store*> s = store();
   if (!s.ok()) return s.status();
   if (name) return (*s)->FindProject(*name);
   Result<std::vector<Project>> all = (*s)->ListProjects();
@@ -170,7 +177,7 @@ Result<Project> Context::project(const std::optional<std::string>& name) {
 }
 
 Result<ProjectRegistry> Context::registry() {
-  Result<SqliteStore*> s = store();
+  Result<Store*> s = store();
   if (!s.ok()) return s.status();
   Result<Config> c = config();
   if (!c.ok()) return c.status();

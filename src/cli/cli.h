@@ -42,7 +42,7 @@ class Context {
   Git& git;
 
   Result<Home> home();
-  Result<SqliteStore*> store();
+  Result<Store*> store();
   // Global config merged with `project`'s .orch.yml when a project is given.
   Result<Config> config(const Project* project = nullptr);
   // Looks a project up by name or id; with no name, the only registered project.
@@ -54,7 +54,7 @@ class Context {
 
  private:
   std::optional<Home> home_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
 };
 
 class Command {

@@ -50,7 +50,7 @@ class AgentsCommand : public Command {
     Result<Config> config = ctx.config();
     if (!config.ok()) return config.status();
     std::vector<AgentCheck> checks = CheckAgents(*config, ctx.env);
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Breakers breakers(**store, config->router, ctx.clock);
     if (json_) {

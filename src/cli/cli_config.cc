@@ -59,7 +59,7 @@ class ConfigValidateCommand : public Command {
     ctx.out << home->config_path() << (exists ? ": ok\n" : ": not present, defaults apply\n");
     // Validation must not create a store: with no database there are no projects to check.
     if (!std::filesystem::exists(home->db_path(), ec)) return Status::OK();
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Result<std::vector<Project>> projects = (*store)->ListProjects();
     if (!projects.ok()) return projects.status();

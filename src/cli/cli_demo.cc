@@ -442,7 +442,7 @@ class DemoStartCommand : public Command {
     setenv("ORCH_HOME", home.c_str(), 1);
     setenv("ORCH_TMUX_SOCKET", setup.socket.c_str(), 1);
     Context demo(ctx.out, ctx.err, ProcessEnv(), ctx.clock, ctx.git);
-    Result<SqliteStore*> store = demo.store();
+    Result<Store*> store = demo.store();
     if (!store.ok()) return store.status();
     Result<Project> project = (*store)->AddProject(
         {.name = kRepo, .repo = std::string(kRepo), .path = home + "/widgets"});

@@ -19,6 +19,8 @@
 #include "engine/daemon.h"
 #include "engine/engine.h"
 #include "github/github_rest.h"
+#include "store/migrations.h"
+#include "store/sql.h"
 
 namespace orch {
 namespace {
@@ -173,11 +175,49 @@ void AddWebhookChecks(const Config& config, const Home& home, std::vector<Check>
                     .fix = "stop what listens there, or set webhook.port"});
 }
 
+// Whether there is a store to read yet: a PostgreSQL one, or the SQLite file once made.
+bool HasStore(const Home& home, const Config& config) {
+  return !home.store_url.empty() || !config.store.url.empty() ||
+         std::filesystem::exists(home.db_path());
+}
+
+// A PostgreSQL store (store.url): reachable, its schema not newer than this orch's, and the
+// database's clock near this machine's (leases are compared across hosts' clocks).
+std::optional<Check> PostgresCheck(const Home& home, const Config& config, const Clock& clock) {
+  std::string url = !home.store_url.empty() ? home.store_url : config.store.url;
+  if (!sql::IsPostgresUrl(url)) return std::nullopt;
+  Check c{.name = "store", .detail = "PostgreSQL " + sql::RedactedUrl(url)};
+  try {
+    std::unique_ptr<sql::Connection> db = sql::OpenPostgres(url);
+    int64_t theirs =
+        db->TableExists("schema_migrations")
+            ? sql::QueryInt(*db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            : 0;
+    int64_t ours = PostgresMigrations().back().version;
+    int64_t skew =
+        sql::QueryInt(*db, "SELECT CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)") - clock.NowUnix();
+    c.detail += ", schema " + std::to_string(theirs) + " (this orch: " + std::to_string(ours) +
+                "), clock skew " + std::to_string(skew) + "s";
+    int64_t allowed = std::max<int64_t>(2, config.cluster.lease_ttl.count() / 4);
+    if (theirs > ours) {
+      c.fix = "the database was migrated by a newer orch: upgrade this host";
+    } else if (skew > allowed || -skew > allowed) {
+      c.fix = "sync this machine's clock (NTP): leases are compared across hosts' clocks";
+    } else {
+      c.ok = true;
+    }
+  } catch (const std::exception& e) {
+    c.detail += ": " + std::string(e.what());
+    c.fix = "check store.url, the server, and the password (${VAR} in the URL or ~/.pgpass)";
+  }
+  return c;
+}
+
 // Whether GitHub's deliveries reach orch, as the daemon last judged (engine.h's mode keys):
 // a warning while it polls in fallback, with the reason. Nothing to say before a database.
-std::optional<Check> WebhookModeCheck(Context& ctx, const Home& home) {
-  if (!std::filesystem::exists(home.db_path())) return std::nullopt;
-  Result<SqliteStore*> store = ctx.store();
+std::optional<Check> WebhookModeCheck(Context& ctx, const Home& home, const Config& config) {
+  if (!HasStore(home, config)) return std::nullopt;
+  Result<Store*> store = ctx.store();
   if (!store.ok()) return std::nullopt;  // the database's own trouble is reported elsewhere
   Result<std::optional<std::string>> mode = (*store)->GetKv(Engine::kModeKey);
   Result<std::optional<std::string>> why = (*store)->GetKv(Engine::kModeReasonKey);
@@ -196,8 +236,8 @@ std::optional<Check> WebhookModeCheck(Context& ctx, const Home& home) {
 
 // The work trees each project keeps for reuse (agents/worktree_pool.h), from the store.
 std::optional<Check> PoolCheck(Context& ctx, const Home& home, const Config& config) {
-  if (!std::filesystem::exists(home.db_path())) return std::nullopt;
-  Result<SqliteStore*> store = ctx.store();
+  if (!HasStore(home, config)) return std::nullopt;
+  Result<Store*> store = ctx.store();
   if (!store.ok()) return std::nullopt;
   Result<std::vector<PooledWorktree>> rows = (*store)->ListPooledWorktrees();
   Result<std::vector<Project>> projects = (*store)->ListProjects();
@@ -273,8 +313,11 @@ class DoctorCommand : public Command {
       checks.push_back(GitHubCheck(*config, ctx.env, runner, ctx.clock));
       if (config->webhook.enabled) {
         AddWebhookChecks(*config, *home, checks);
-        if (std::optional<Check> mode = WebhookModeCheck(ctx, *home)) checks.push_back(*mode);
+        if (std::optional<Check> mode = WebhookModeCheck(ctx, *home, *config)) {
+          checks.push_back(*mode);
+        }
       }
+      if (std::optional<Check> pg = PostgresCheck(*home, *config, ctx.clock)) checks.push_back(*pg);
       if (std::optional<Check> pool = PoolCheck(ctx, *home, *config)) checks.push_back(*pool);
     }
     checks.push_back(DiskCheck(*home));

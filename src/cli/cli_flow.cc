@@ -20,7 +20,7 @@ namespace {
 Result<std::vector<FlowFile>> FindFlowFiles(Context& ctx) {
   Result<Home> home = ctx.home();
   if (!home.ok()) return home.status();
-  Result<SqliteStore*> store = ctx.store();
+  Result<Store*> store = ctx.store();
   if (!store.ok()) return store.status();
   Result<std::vector<Project>> projects = (*store)->ListProjects();
   if (!projects.ok()) return projects.status();

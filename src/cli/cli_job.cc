@@ -89,7 +89,7 @@ class JobListCommand : public Command {
   Status Run(Context& ctx) override {
     Result<Config> config = ctx.config();
     if (!config.ok()) return config.status();
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     int64_t now = ctx.clock.NowUnix();
     nlohmann::json rows = nlohmann::json::array();
@@ -218,7 +218,7 @@ class JobRemoveCommand : public Command {
     }
     (*root)["jobs"] = kept;
     ORCH_RETURN_IF_ERROR(WriteJobsFile(ctx, *home, *root));
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     ORCH_RETURN_IF_ERROR((*store)->DeleteJobState(id_));
     ctx.out << "removed job " << id_ << "\n";
@@ -238,7 +238,7 @@ class JobEnableCommand : public Command {
     if (!config.ok()) return config.status();
     Result<const JobConfig*> job = FindJob(*config, id_);
     if (!job.ok()) return job.status();
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Result<std::optional<JobState>> state = (*store)->GetJobState(id_);
     if (!state.ok()) return state.status();
@@ -266,7 +266,7 @@ class JobRunCommand : public Command {
     Result<Config> config = ctx.config();
     if (!config.ok()) return config.status();
     ORCH_RETURN_IF_ERROR(FindJob(*config, id_).status());
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     PosixProcessRunner runner;
     JobScheduler scheduler(**store, config->jobs, ctx.clock, runner, home->root);

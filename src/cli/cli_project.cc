@@ -48,7 +48,7 @@ class ProjectListCommand : public Command {
  public:
   void Define(CLI::App& app) override { app.add_flag("--json", json_, "Print JSON"); }
   Status Run(Context& ctx) override {
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Result<std::vector<Project>> projects = (*store)->ListProjects();
     if (!projects.ok()) return projects.status();
@@ -77,7 +77,7 @@ class ProjectRemoveCommand : public Command {
     app.add_flag("--force", force_, "Remove even while tasks are in progress or in review");
   }
   Status Run(Context& ctx) override {
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Result<Project> p = (*store)->FindProject(name_);
     if (!p.ok()) return p.status();

@@ -38,7 +38,7 @@ class RunListCommand : public Command {
     app.add_flag("--json", json_, "Print JSON");
   }
   Status Run(Context& ctx) override {
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     std::optional<int64_t> project_id;
     if (project_) {
@@ -89,7 +89,7 @@ class RunShowCommand : public Command {
   Status Run(Context& ctx) override {
     Result<int64_t> id = ParseRunId(run_);
     if (!id.ok()) return id.status();
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Result<RunRecord> run = (*store)->GetRun(*id);
     if (!run.ok()) return run.status();
@@ -130,7 +130,7 @@ class RunCancelCommand : public Command {
   Status Run(Context& ctx) override {
     Result<int64_t> id = ParseRunId(run_);
     if (!id.ok()) return id.status();
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     PosixProcessRunner processes;
     Tmux tmux(processes, TmuxSocketName(ctx.env));
@@ -158,7 +158,7 @@ class RunOrchestrateCommand : public Command {
   Status Run(Context& ctx) override {
     Result<int64_t> id = ParseRunId(run_);
     if (!id.ok()) return id.status();
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Result<RunRecord> run = (*store)->GetRun(*id);
     if (!run.ok()) return run.status();
@@ -210,7 +210,7 @@ class RunDebugCommand : public Command {
     app.add_flag("--json", json_, "Print the new run as JSON");
   }
   Status Run(Context& ctx) override {
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     DebugRequest r;
     if (!target_.empty() && target_[0] == '#') {
@@ -267,7 +267,7 @@ class RunPlanCommand : public Command {
     app.add_flag("--json", json_, "Print the new run as JSON");
   }
   Status Run(Context& ctx) override {
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Result<Project> project = ctx.project(project_);
     if (!project.ok()) return project.status();
@@ -295,7 +295,7 @@ class FlowRunCommand : public Command {
     app.add_flag("--json", json_, "Print the new run as JSON");
   }
   Status Run(Context& ctx) override {
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Result<Home> home = ctx.home();
     if (!home.ok()) return home.status();

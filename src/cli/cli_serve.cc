@@ -17,6 +17,7 @@
 #include "base/work_queue.h"
 #include "cli/cli.h"
 #include "config/config_loader.h"
+#include "engine/cluster.h"
 #include "engine/daemon.h"
 #include "engine/engine.h"
 #include "engine/jobs.h"
@@ -94,7 +95,7 @@ JobScheduler::Loader JobsReloader(const Home& home, EnvLookup env, Git& git) {
 
 // Reads every project's .orch.yml once at start, so a file that does not parse is reported
 // now (config_set.h logs it) rather than at the project's first event.
-void CheckProjectConfigs(SqliteStore& store, const ConfigSet& configs) {
+void CheckProjectConfigs(Store& store, const ConfigSet& configs) {
   Result<std::vector<Project>> projects = store.ListProjects();
   if (!projects.ok()) return;
   for (const Project& p : *projects) (void)configs.For(p);
@@ -124,7 +125,7 @@ Result<PidLock> LockDaemon(const Home& home) {
 }
 
 // Logs the start and, for `orch status`, records who runs and since when.
-void RecordStart(SqliteStore& store, const Clock& clock, const Home& home) {
+void RecordStart(Store& store, const Clock& clock, const Home& home) {
   spdlog::info("orch {} ({}) starting, pid {}", ORCH_VERSION, ORCH_GIT_DESCRIBE, getpid());
   (void)store.SetKv("daemon.started_at", std::to_string(clock.NowUnix()));
   (void)store.SetKv("daemon.version", std::string(ORCH_VERSION) + " (" + ORCH_GIT_DESCRIBE + ")");
@@ -157,10 +158,20 @@ Result<std::unique_ptr<RestGitHubClient>> MakeGitHubClient(const GitHubConfig& c
 // engine's stays on the daemon's thread. Declared in the order they are built, so that the
 // server is destroyed first.
 struct WebhookReceiver {
-  std::unique_ptr<SqliteStore> inbox_store;
+  std::unique_ptr<Store> inbox_store;
   std::unique_ptr<InboxWriter> inbox;
   std::unique_ptr<WebhookServer> server;
 };
+
+// With a PostgreSQL store, this host's part in the fleet that shares it (cluster.h): its host id
+// on the store, leases, the leader lease. Null with SQLite: one machine, which does everything.
+std::unique_ptr<Cluster> JoinFleet(Store& store, const Config& config) {
+  if (!store.postgres()) return nullptr;
+  store.SetHost(HostId(config.cluster.host_id), config.cluster.lease_ttl);
+  spdlog::info("cluster: host {} on {}, leases of {}s", store.host(), store.path(),
+               config.cluster.lease_ttl.count());
+  return std::make_unique<Cluster>(store, ORCH_VERSION, config.engine.max_parallel);
+}
 
 // Opens the receiver's store connections and starts it listening; `wake` runs for each
 // delivery stored.
@@ -169,11 +180,11 @@ Status StartReceiver(const Home& home, const WebhookConfig& config, const Clock&
   // A service manager's soft descriptor limit (1024 under systemd, 256 under launchd) would cap
   // the receiver's connections; the hard limit is ours to take (http_receiver.h).
   RaiseOpenFileLimit();
-  Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(home.db_path(), clock);
+  Result<std::unique_ptr<Store>> s = Store::Open(home.store(), clock);
   if (!s.ok()) return s.status();
   receiver->inbox_store = std::move(s).value();
   if (Status keys = receiver->inbox_store->LoadInboxKeys(); !keys.ok()) return keys;
-  Result<std::unique_ptr<SqliteStore>> checkpointer = SqliteStore::Open(home.db_path(), clock);
+  Result<std::unique_ptr<Store>> checkpointer = Store::Open(home.store(), clock);
   if (!checkpointer.ok()) return checkpointer.status();
   receiver->inbox =
       std::make_unique<InboxWriter>(*receiver->inbox_store, std::move(checkpointer).value());
@@ -199,7 +210,7 @@ HealthProbe WebhookHealthProbe(const WebhookConfig& webhook, const std::string& 
 // Orchestrated runs' parts: a run's project's settings (runs.*, workflow.test_command) come
 // from the same ConfigSet as the dispatcher's, read when the run needs them; engine.* from the
 // global config. Their work trees are the agents'.
-RunEngineParts RunParts(const ConfigSet& configs, SqliteStore& store, const Clock& clock,
+RunEngineParts RunParts(const ConfigSet& configs, Store& store, const Clock& clock,
                         ProcessRunner& runner, WorkQueue& work, AgentStack& agents,
                         std::function<void()> wake) {
   const Config& config = configs.global();
@@ -230,13 +241,14 @@ class ServeCommand : public Command {
     if (!home.ok()) return home.status();
     Result<Config> config = ctx.config();
     if (!config.ok()) return config.status();
+    UseStoreUrl(*home, *config);  // the receiver, the API and the notifier open their own
     Result<PidLock> lock = LockDaemon(*home);
     if (!lock.ok()) return lock.status();
     // The log goes to the rotated file, and to stderr too unless a service manager that keeps
     // stderr in an unrotated file of its own (launchd, brew services) says ORCH_LOG_STDERR=0.
     ORCH_RETURN_IF_ERROR(
         InitLogging(home->log_path(), ctx.env("ORCH_LOG_STDERR").value_or("1") != "0"));
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     RecordStart(**store, ctx.clock, *home);
     // Each project's .orch.yml is read when a decision about it is made (config_set.h).
@@ -257,7 +269,7 @@ class ServeCommand : public Command {
   // The daemon's wiring: the engine, the agents, jobs, runs, the API, the webhook receiver and
   // the chat channels, built in this order; runs the daemon until it stops. `github` is null
   // without credentials.
-  static Status Serve(Context& ctx, const Home& home, const ConfigSet& configs, SqliteStore& store,
+  static Status Serve(Context& ctx, const Home& home, const ConfigSet& configs, Store& store,
                       ProcessRunner& runner, RestGitHubClient* github) {
     const Config& config = configs.global();
     std::string url = "http://" + config.webhook.bind + ":" + std::to_string(config.webhook.port);
@@ -267,6 +279,8 @@ class ServeCommand : public Command {
     if (github) shared_github = std::make_unique<LockedGitHubClient>(*github);
     Engine engine(store, configs, ctx.clock, shared_github.get(), probe);
     Daemon daemon(engine, config.engine.tick_interval);
+    std::unique_ptr<Cluster> cluster = JoinFleet(store, config);
+    engine.set_cluster(cluster.get());
 
     // Agents: router, runner (work trees + tmux) and the dispatcher that drives them.
     AgentStack agents(home, configs, ctx.env, store, ctx.clock, runner, github, shared_github.get(),
@@ -313,7 +327,7 @@ class ServeCommand : public Command {
     }
     spdlog::info("engine: ticking every {}s", config.engine.tick_interval.count());
     Result<std::unique_ptr<NotifyService>> notify =  // chat channels, on their own threads
-        NotifyService::Start(home.db_path(), config, ctx.clock, [&daemon] { daemon.Wake(); });
+        NotifyService::Start(home.store(), config, ctx.clock, [&daemon] { daemon.Wake(); });
     if (!notify.ok()) return notify.status();
     StartSignalThread(daemon);
     int ticks = daemon.Run();

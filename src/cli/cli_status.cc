@@ -6,6 +6,7 @@
 #include "agents/tmux.h"
 #include "base/subprocess.h"
 #include "cli/cli.h"
+#include "engine/cluster.h"
 #include "engine/daemon.h"
 #include "engine/engine.h"
 
@@ -34,7 +35,7 @@ Result<std::optional<std::string>> DaemonPid(const Home& home) {
 }
 
 // How many tasks are in each status, by the status's name.
-Result<nlohmann::json> CountTasks(SqliteStore& store) {
+Result<nlohmann::json> CountTasks(Store& store) {
   nlohmann::json by_status = nlohmann::json::object();
   for (TaskStatus s : kAllTaskStatuses) {
     Result<std::vector<Task>> tasks = store.ListTasks({.status = s});
@@ -44,8 +45,9 @@ Result<nlohmann::json> CountTasks(SqliteStore& store) {
   return by_status;
 }
 
-// The runs not yet finished, each with whether its tmux session still exists.
-Result<nlohmann::json> LiveSessions(SqliteStore& store, const EnvLookup& env) {
+// The runs not yet finished, each with whether its tmux session still exists (null for another
+// host's: its tmux is not this machine's).
+Result<nlohmann::json> LiveSessions(Store& store, const EnvLookup& env, const std::string& me) {
   Result<std::vector<Attempt>> runs = store.UnfinishedAttempts();
   if (!runs.ok()) return runs.status();
   PosixProcessRunner processes;
@@ -57,13 +59,48 @@ Result<nlohmann::json> LiveSessions(SqliteStore& store, const EnvLookup& env) {
     if (sessions.ok()) {
       for (const auto& s : *sessions) alive = alive || s == r.tmux_session;
     }
+    bool here = r.host.empty() || r.host == me;
     live.push_back({{"task_id", r.task_id},
                     {"agent", r.agent},
                     {"session", r.tmux_session},
-                    {"alive", alive},
+                    {"host", r.host},
+                    {"alive", here ? nlohmann::json(alive) : nlohmann::json()},
                     {"started_at", FormatUnixTime(r.started_at, TimeFormat::kIso8601)}});
   }
   return live;
+}
+
+// The hosts of a fleet sharing this store (cluster.h): empty on one machine.
+Result<nlohmann::json> Hosts(Store& store, int64_t now) {
+  Result<std::vector<HostRecord>> hosts = store.ListHosts();
+  if (!hosts.ok()) return hosts.status();
+  Result<std::optional<std::pair<std::string, int64_t>>> leader =
+      store.LeaseHolder(Cluster::kLeaderLease);
+  if (!leader.ok()) return leader.status();
+  nlohmann::json out = nlohmann::json::array();
+  for (const HostRecord& h : *hosts) {
+    bool leads = *leader && (*leader)->first == h.id && (*leader)->second >= now;
+    out.push_back({{"id", h.id},
+                   {"version", h.version},
+                   {"heartbeat_at", FormatUnixTime(h.heartbeat_at, TimeFormat::kIso8601)},
+                   {"heartbeat_age_seconds", now - h.heartbeat_at},
+                   {"running", h.running},
+                   {"max_parallel", h.max_parallel},
+                   {"leases", h.leases},
+                   {"leader", leads}});
+  }
+  return out;
+}
+
+void PrintHosts(const nlohmann::json& hosts, std::ostream& out) {
+  if (hosts.empty()) return;
+  out << "hosts: " << hosts.size() << "\n";
+  for (const auto& h : hosts) {
+    out << "  " << h["id"].get<std::string>() << (h["leader"].get<bool>() ? " (leader)" : "")
+        << ": heartbeat " << Duration(h["heartbeat_age_seconds"].get<int64_t>()) << " ago, "
+        << h["running"].get<int>() << " of " << h["max_parallel"].get<int>() << " agents, "
+        << h["leases"].get<int>() << " lease(s), " << h["version"].get<std::string>() << "\n";
+  }
 }
 
 // The text form of `status` (the --json object); `pid` as DaemonPid gave it.
@@ -92,12 +129,17 @@ void PrintStatus(const nlohmann::json& status, const std::optional<std::string>&
     out << " " << TaskStatusName(s) << " " << status["tasks"].at(TaskStatusName(s)).get<size_t>();
   }
   out << "\n";
+  PrintHosts(status["hosts"], out);
   const nlohmann::json& live = status["live_sessions"];
   out << "agents running: " << live.size() << "\n";
   for (const auto& l : live) {
+    std::string host = l.value("host", "");
     out << "  task " << l["task_id"].get<int64_t>() << ": " << l["agent"].get<std::string>()
-        << " in " << l["session"].get<std::string>()
-        << (l["alive"].get<bool>() ? "" : " (session gone; reaped on the next tick)") << "\n";
+        << " in " << l["session"].get<std::string>() << (host.empty() ? "" : " on " + host)
+        << (l["alive"].is_null() || l["alive"].get<bool>()
+                ? ""
+                : " (session gone; reaped on the next tick)")
+        << "\n";
   }
 }
 
@@ -111,7 +153,7 @@ class StatusCommand : public Command {
     Result<std::optional<std::string>> running = DaemonPid(*home);
     if (!running.ok()) return running.status();
     std::optional<std::string> pid = std::move(running).value();
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     auto kv = [&](const std::string& key) {
       Result<std::optional<std::string>> v = (*store)->GetKv(key);
@@ -136,9 +178,14 @@ class StatusCommand : public Command {
     Result<nlohmann::json> tasks = CountTasks(**store);
     if (!tasks.ok()) return tasks.status();
     out["tasks"] = *tasks;
-    Result<nlohmann::json> live = LiveSessions(**store, ctx.env);
+    Result<Config> config = ctx.config();
+    std::string me = config.ok() ? HostId(config->cluster.host_id) : HostId("");
+    Result<nlohmann::json> live = LiveSessions(**store, ctx.env, me);
     if (!live.ok()) return live.status();
     out["live_sessions"] = *live;
+    Result<nlohmann::json> hosts = Hosts(**store, ctx.clock.NowUnix());
+    if (!hosts.ok()) return hosts.status();
+    out["hosts"] = *hosts;
     Result<WebhookStats> stats = (*store)->GetWebhookStats(ctx.clock.NowUnix() - 86400);
     if (!stats.ok()) return stats.status();
     out["failed_deliveries_24h"] = stats->failed;

@@ -127,7 +127,7 @@ class TaskListCommand : public Command {
       if (!p.ok()) return p.status();
       filter.project_id = p->id;
     }
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Result<std::vector<Task>> tasks = (*store)->ListTasks(filter);
     if (!tasks.ok()) return tasks.status();
@@ -161,7 +161,7 @@ class TaskIdCommand : public Command {
   Status Run(Context& ctx) override {
     Result<int64_t> id = ParseId(id_);
     if (!id.ok()) return id.status();
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Result<Task> t = (*store)->GetTask(*id);
     if (!t.ok()) return t.status();
@@ -170,7 +170,7 @@ class TaskIdCommand : public Command {
 
  protected:
   virtual void DefineMore(CLI::App&) {}
-  virtual Status RunOn(Context& ctx, SqliteStore& store, const Task& t) = 0;
+  virtual Status RunOn(Context& ctx, Store& store, const Task& t) = 0;
   std::string id_;
 };
 
@@ -200,7 +200,7 @@ void PrintQuestions(Context& ctx, const std::vector<Question>& qs) {
 
 class TaskShowCommand : public TaskIdCommand {
   void DefineMore(CLI::App& app) override { app.add_flag("--json", json_, "Print JSON"); }
-  Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
+  Status RunOn(Context& ctx, Store& store, const Task& t) override {
     Result<std::vector<Attempt>> runs = store.ListAttempts(t.id);
     if (!runs.ok()) return runs.status();
     // After a transient agent error: when the next attempt may start (dispatch.cc).
@@ -278,7 +278,7 @@ class TaskShowCommand : public TaskIdCommand {
 
 class TaskLogCommand : public TaskIdCommand {
   void DefineMore(CLI::App& app) override { app.add_flag("--json", json_, "Print JSON"); }
-  Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
+  Status RunOn(Context& ctx, Store& store, const Task& t) override {
     Result<std::vector<Event>> events = store.TaskEvents(t.id);
     if (!events.ok()) return events.status();
     if (json_) {
@@ -305,7 +305,7 @@ class TaskAnswerCommand : public TaskIdCommand {
   void DefineMore(CLI::App& app) override {
     app.add_option("text", text_, "The answer")->required();
   }
-  Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
+  Status RunOn(Context& ctx, Store& store, const Task& t) override {
     if (t.status != TaskStatus::kNeedsReview && t.status != TaskStatus::kBlocked) {
       return Status::InvalidArgument("task " + std::to_string(t.id),
                                      std::string("is ") + TaskStatusName(t.status) +
@@ -320,7 +320,7 @@ class TaskAnswerCommand : public TaskIdCommand {
 
 // retry: another attempt, counted against workflow.max_attempts.
 class TaskRetryCommand : public TaskIdCommand {
-  Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
+  Status RunOn(Context& ctx, Store& store, const Task& t) override {
     if (t.status != TaskStatus::kNeedsReview && t.status != TaskStatus::kBlocked &&
         t.status != TaskStatus::kInProgress) {
       return Status::InvalidArgument("task " + std::to_string(t.id),
@@ -355,7 +355,7 @@ class TaskUnblockCommand : public Command {
     app.add_option("--project,-p", project_, "With `all`: only this project's tasks");
   }
   Status Run(Context& ctx) override {
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     std::vector<Task> tasks;
     if (target_ == "all") {
@@ -418,7 +418,7 @@ std::unique_ptr<Command> MakeTaskShowCommand() { return std::make_unique<TaskSho
 // `orch task run ID`: routes the task if needed and runs its agent in the foreground, through
 // the same dispatcher as the daemon, printing the agent's output as it comes.
 class TaskRunCommand : public TaskIdCommand {
-  Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
+  Status RunOn(Context& ctx, Store& store, const Task& t) override {
     Result<Home> home = ctx.home();
     if (!home.ok()) return home.status();
     Result<PidLock> lock = PidLock::Acquire(home->pid_path());
@@ -489,7 +489,7 @@ class TaskRunCommand : public TaskIdCommand {
 };
 
 // The task's latest tmux session, if it has run.
-Result<std::string> LatestSession(SqliteStore& store, const Task& t) {
+Result<std::string> LatestSession(Store& store, const Task& t) {
   Result<std::vector<Attempt>> runs = store.ListAttempts(t.id);
   if (!runs.ok()) return runs.status();
   if (runs->empty()) {
@@ -499,7 +499,7 @@ Result<std::string> LatestSession(SqliteStore& store, const Task& t) {
 }
 
 class TaskAttachCommand : public TaskIdCommand {
-  Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
+  Status RunOn(Context& ctx, Store& store, const Task& t) override {
     Result<std::string> session = LatestSession(store, t);
     if (!session.ok()) return session.status();
     PosixProcessRunner processes;
@@ -522,7 +522,7 @@ class TaskAttachCommand : public TaskIdCommand {
 };
 
 class TaskKillCommand : public TaskIdCommand {
-  Status RunOn(Context& ctx, SqliteStore& store, const Task& t) override {
+  Status RunOn(Context& ctx, Store& store, const Task& t) override {
     Result<std::vector<Attempt>> runs = store.ListAttempts(t.id);
     if (!runs.ok()) return runs.status();
     if (runs->empty() || runs->back().finished_at) {

@@ -34,7 +34,7 @@ class WebhookStatsCommand : public Command {
  public:
   void Define(CLI::App& app) override { app.add_flag("--json", json_, "Print JSON"); }
   Status Run(Context& ctx) override {
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Result<WebhookStats> st = (*store)->GetWebhookStats(ctx.clock.NowUnix() - 86400);
     if (!st.ok()) return st.status();
@@ -73,7 +73,7 @@ class WebhookDeliveriesCommand : public Command {
     app.add_flag("--json", json_, "Print JSON");
   }
   Status Run(Context& ctx) override {
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Result<std::vector<Delivery>> list =
         (*store)->ListDeliveries({.failed_only = failed_, .limit = limit_});
@@ -109,7 +109,7 @@ class WebhookRedeliverCommand : public Command {
     app.add_option("id", id_, "The delivery's number (from `orch webhook deliveries`)")->required();
   }
   Status Run(Context& ctx) override {
-    Result<SqliteStore*> store = ctx.store();
+    Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
     Status s = (*store)->RequeueDelivery(id_);
     if (s.IsNotFound()) return Status::InvalidArgument(s.message());

@@ -69,6 +69,8 @@ class Reader {
   // One reader per top-level section; `path` is the section's key.
   void ReadWebhook(const YAML::Node& node, const std::string& path);
   void ReadApi(const YAML::Node& node, const std::string& path);
+  void ReadStore(const YAML::Node& node, const std::string& path);
+  void ReadCluster(const YAML::Node& node, const std::string& path);
   void ReadEngine(const YAML::Node& node, const std::string& path);
   void ReadWorkflow(const YAML::Node& node, const std::string& path);
   void ReadRuns(const YAML::Node& node, const std::string& path);
@@ -491,6 +493,17 @@ void Reader::ReadWebhook(const YAML::Node& node, const std::string& path) {
        {"health_url", [&](auto& v, auto& k) { String(v, k, &wh.health_url); }}});
 }
 
+void Reader::ReadStore(const YAML::Node& node, const std::string& path) {
+  ReadMap(node, path, {{"url", [&](auto& v, auto& k) { String(v, k, &config_->store.url); }}});
+}
+
+void Reader::ReadCluster(const YAML::Node& node, const std::string& path) {
+  auto& cl = config_->cluster;
+  ReadMap(node, path,
+          {{"host_id", [&](auto& v, auto& k) { String(v, k, &cl.host_id); }},
+           {"lease_ttl", [&](auto& v, auto& k) { Duration(v, k, Seconds(2), &cl.lease_ttl); }}});
+}
+
 void Reader::ReadApi(const YAML::Node& node, const std::string& path) {
   auto& api = config_->api;
   ReadMap(node, path,
@@ -644,6 +657,8 @@ void Reader::ReadRoot(const YAML::Node& root) {
   ReadMap(root, "",
           {{"webhook", [&](auto& n, auto& p) { ReadWebhook(n, p); }},
            {"api", [&](auto& n, auto& p) { ReadApi(n, p); }},
+           {"store", [&](auto& n, auto& p) { ReadStore(n, p); }},
+           {"cluster", [&](auto& n, auto& p) { ReadCluster(n, p); }},
            {"engine", [&](auto& n, auto& p) { ReadEngine(n, p); }},
            {"workflow", [&](auto& n, auto& p) { ReadWorkflow(n, p); }},
            {"runs", [&](auto& n, auto& p) { ReadRuns(n, p); }},
@@ -660,8 +675,8 @@ void Reader::ReadRoot(const YAML::Node& root) {
 // Sections that configure the one daemon rather than a repository's work: a project's file
 // may not set them, since nothing would read them there.
 // Jobs too: the scheduler reads config.yml and jobs.yml only (a job's `project` scopes it).
-constexpr const char* kGlobalOnly[] = {"webhook",  "api",           "engine", "github",
-                                       "channels", "notifications", "jobs"};
+constexpr const char* kGlobalOnly[] = {"webhook", "api",      "store",         "cluster", "engine",
+                                       "github",  "channels", "notifications", "jobs"};
 
 // Reports each key of a project file that only the global file may set, by the line of the key
 // itself, and drops it so that the rest of the file is still checked.
@@ -770,6 +785,10 @@ void Reader::CheckCrossReferences() {
   }
   if (c.webhook.bind.empty()) ErrorAt("webhook.bind", "must not be empty");
   if (c.api.bind.empty()) ErrorAt("api.bind", "must not be empty");
+  if (!c.store.url.empty() && c.store.url.rfind("postgres://", 0) != 0 &&
+      c.store.url.rfind("postgresql://", 0) != 0) {
+    ErrorAt("store.url", "must be empty (SQLite in $ORCH_HOME) or a postgres:// URL");
+  }
   for (const auto& [key, url] :
        {std::pair<const char*, const std::string&>{"github.api_url", c.github.api_url},
         {"channels.telegram.api_url", c.telegram.api_url},

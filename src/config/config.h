@@ -70,6 +70,20 @@ struct ApiConfig {
   int port = 7171;  // 0: any free port (the one chosen is in $ORCH_HOME/state/api.json)
 };
 
+// Where the store is (store/store.h). Empty: $ORCH_HOME/orch.db, SQLite. A postgres:// URL: a
+// PostgreSQL database, which several orch hosts may share.
+struct StoreConfig {
+  std::string url = "";
+};
+
+// Several hosts sharing one PostgreSQL store (engine/cluster.h).
+struct ClusterConfig {
+  std::string host_id = "";  // empty: the machine's hostname (with a postgres:// store.url)
+  // A host that has not renewed its leases for this long is taken as gone: its tasks go to the
+  // others, and another host becomes the leader.
+  Seconds lease_ttl{60};
+};
+
 struct EngineConfig {
   Seconds tick_interval{10};
   Seconds sync_interval{120};
@@ -216,6 +230,8 @@ struct JobConfig {
 struct Config {
   WebhookConfig webhook;
   ApiConfig api;
+  StoreConfig store;
+  ClusterConfig cluster;
   EngineConfig engine;
   WorkflowConfig workflow;
   RouterConfig router;

@@ -2,6 +2,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/config.h"
+#include "store/sql.h"
 
 namespace orch {
 namespace {
@@ -94,6 +95,19 @@ void EmitApi(YAML::Emitter& out, const ApiConfig& api) {
   out << YAML::Key << "api" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "bind" << YAML::Value << api.bind;
   out << YAML::Key << "port" << YAML::Value << api.port;
+  out << YAML::EndMap;
+}
+
+void EmitStore(YAML::Emitter& out, const StoreConfig& store) {
+  out << YAML::Key << "store" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "url" << YAML::Value << sql::RedactedUrl(store.url);
+  out << YAML::EndMap;
+}
+
+void EmitCluster(YAML::Emitter& out, const ClusterConfig& cluster) {
+  out << YAML::Key << "cluster" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "host_id" << YAML::Value << cluster.host_id;
+  out << YAML::Key << "lease_ttl" << YAML::Value << Secs(cluster.lease_ttl);
   out << YAML::EndMap;
 }
 
@@ -220,6 +234,8 @@ std::string RenderConfig(const Config& c) {
   out << YAML::BeginMap;
   EmitWebhook(out, c.webhook);
   EmitApi(out, c.api);
+  EmitStore(out, c.store);
+  EmitCluster(out, c.cluster);
   EmitEngine(out, c.engine);
   EmitWorkflow(out, c.workflow);
   EmitRuns(out, c.runs);

@@ -44,7 +44,7 @@ std::string CloneUrlForSlug(std::string_view api_url, std::string_view slug);
 
 class ProjectRegistry {
  public:
-  ProjectRegistry(SqliteStore& store, Git& git, Home home, std::string api_url)
+  ProjectRegistry(Store& store, Git& git, Home home, std::string api_url)
       : store_(store), git_(git), home_(std::move(home)), api_url_(std::move(api_url)) {}
 
   // Registers a path, slug or URL. Conflict when a project of that name exists or the clone's
@@ -61,7 +61,7 @@ class ProjectRegistry {
   Result<Project> AddLocal(const std::string& path, std::optional<std::string> repo);
   Result<Project> AddClone(const std::string& url, const std::string& slug);
 
-  SqliteStore& store_;
+  Store& store_;
   Git& git_;
   Home home_;
   std::string api_url_;

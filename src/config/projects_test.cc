@@ -46,7 +46,7 @@ class ProjectRegistryTest : public ::testing::Test {
   void SetUp() override {
     home_.root = dir_.Sub("home");
     std::filesystem::create_directories(home_.root);
-    auto s = SqliteStore::Open(home_.db_path(), clock_);
+    auto s = Store::Open(home_.db_path(), clock_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
   }
@@ -54,7 +54,7 @@ class ProjectRegistryTest : public ::testing::Test {
   test::FakeClock clock_;
   Home home_;
   Libgit2Git git_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
 };
 
 TEST_F(ProjectRegistryTest, LocalCheckoutRegistersInPlaceNamedAfterItsOrigin) {

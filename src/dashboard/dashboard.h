@@ -53,7 +53,7 @@ namespace orch {
 struct DashboardParts {
   Home home;
   const Clock& clock;
-  SqliteStore& store;
+  Store& store;
   std::mutex& store_mu;
   DirWatcher& watcher;
   const Config* config = nullptr;  // orch's global config; null: defaults

@@ -51,7 +51,7 @@ void Dashboard::Fleet(const httplib::Request&, httplib::Response& res) {
   static const Config kDefaults;
   const Config& config = parts_.config ? *parts_.config : kDefaults;
   std::lock_guard<std::mutex> lock(parts_.store_mu);
-  SqliteStore& store = parts_.store;
+  Store& store = parts_.store;
   Result<std::vector<Attempt>> running = store.UnfinishedAttempts();
   if (!running.ok()) return Reply(res, 500, {{"error", running.status().message()}});
   Breakers breakers(store, config.router, parts_.clock);

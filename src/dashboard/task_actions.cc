@@ -7,7 +7,7 @@
 
 namespace orch {
 
-Result<std::string> RetryTask(SqliteStore& store, int64_t id, int max_attempts,
+Result<std::string> RetryTask(Store& store, int64_t id, int max_attempts,
                               const std::string& actor) {
   Result<Task> t = store.GetTask(id);
   if (!t.ok()) return t.status();
@@ -30,7 +30,7 @@ Result<std::string> RetryTask(SqliteStore& store, int64_t id, int max_attempts,
          std::to_string(max_attempts) + " next)";
 }
 
-Result<std::string> UnblockTask(SqliteStore& store, int64_t id, const std::string& actor) {
+Result<std::string> UnblockTask(Store& store, int64_t id, const std::string& actor) {
   Result<Task> t = store.GetTask(id);
   if (!t.ok()) return t.status();
   std::string name = "task " + std::to_string(id);
@@ -44,7 +44,7 @@ Result<std::string> UnblockTask(SqliteStore& store, int64_t id, const std::strin
   return name + " unblocked: new, with a fresh attempt count";
 }
 
-Result<std::string> KillTask(SqliteStore& store, Tmux& tmux, int64_t id, const std::string& actor) {
+Result<std::string> KillTask(Store& store, Tmux& tmux, int64_t id, const std::string& actor) {
   Result<std::vector<Attempt>> runs = store.ListAttempts(id);
   if (!runs.ok()) return runs.status();
   if (runs->empty() || runs->back().finished_at) {

@@ -19,10 +19,10 @@
 
 namespace orch {
 
-Result<std::string> RetryTask(SqliteStore& store, int64_t id, int max_attempts,
+Result<std::string> RetryTask(Store& store, int64_t id, int max_attempts,
                               const std::string& actor);
-Result<std::string> UnblockTask(SqliteStore& store, int64_t id, const std::string& actor);
-Result<std::string> KillTask(SqliteStore& store, Tmux& tmux, int64_t id, const std::string& actor);
+Result<std::string> UnblockTask(Store& store, int64_t id, const std::string& actor);
+Result<std::string> KillTask(Store& store, Tmux& tmux, int64_t id, const std::string& actor);
 
 }  // namespace orch
 

@@ -20,7 +20,7 @@
 
 namespace orch {
 
-class SqliteStore;
+class Store;
 
 enum class BreakerState { kClosed, kOpen, kHalfOpen };
 const char* BreakerStateName(BreakerState s);
@@ -33,7 +33,7 @@ struct BreakerStatus {
 
 class Breakers {
  public:
-  Breakers(SqliteStore& store, const RouterConfig& config, const Clock& clock)
+  Breakers(Store& store, const RouterConfig& config, const Clock& clock)
       : store_(store), config_(config), clock_(clock) {}
 
   // Whether `agent` may be chosen now: closed, or open with its cooldown over (the next run is
@@ -51,7 +51,7 @@ class Breakers {
  private:
   void Put(const std::string& agent, const BreakerStatus& s);
 
-  SqliteStore& store_;
+  Store& store_;
   const RouterConfig& config_;
   const Clock& clock_;
 };

@@ -14,13 +14,13 @@ class BreakerTest : public ::testing::Test {
     config_.breaker_failures = 3;
     config_.breaker_window = Seconds(600);
     config_.breaker_cooldown = Seconds(300);
-    store_ = std::move(SqliteStore::Open(dir_.Sub("orch.db"), clock_)).value();
+    store_ = std::move(Store::Open(dir_.Sub("orch.db"), clock_)).value();
     breakers_ = std::make_unique<Breakers>(*store_, config_, clock_);
   }
   test::TempDir dir_;
   test::FakeClock clock_;
   RouterConfig config_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   std::unique_ptr<Breakers> breakers_;
 };
 

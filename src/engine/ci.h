@@ -37,7 +37,7 @@ constexpr int kLogTailLines = 200;
 
 class CiHandler {
  public:
-  CiHandler(SqliteStore& store, GitHubClient& github, ConfigSet configs)
+  CiHandler(Store& store, GitHubClient& github, ConfigSet configs)
       : store_(store), github_(github), configs_(std::move(configs)) {}
 
   // A completed (or not) check run of `project`'s repository; says what it did. Fails only when
@@ -65,7 +65,7 @@ class CiHandler {
   std::string FollowUpBody(const Project& project, const Task& parent, int64_t pr,
                            const CheckRun& check);
 
-  SqliteStore& store_;
+  Store& store_;
   GitHubClient& github_;
   ConfigSet configs_;
 };

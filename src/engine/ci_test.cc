@@ -19,7 +19,7 @@ using ::testing::Not;
 class CiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = std::move(SqliteStore::Open(":memory:", clock_)).value();
+    store_ = std::move(Store::Open(":memory:", clock_)).value();
     project_ = *store_->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = "/w"});
     ci_ = std::make_unique<CiHandler>(*store_, github_, config_);
     Task t = *store_->AddTask({.project_id = project_.id,
@@ -52,7 +52,7 @@ class CiTest : public ::testing::Test {
   Task Parent() { return *store_->GetTask(parent_); }
 
   test::FakeClock clock_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   Project project_;
   test::FakeGitHub github_;
   Config config_;

@@ -12,7 +12,7 @@
 
 namespace orch {
 
-DeliveryWatch::DeliveryWatch(SqliteStore& store, const Clock& clock, Seconds grace)
+DeliveryWatch::DeliveryWatch(Store& store, const Clock& clock, Seconds grace)
     : store_(store), clock_(clock), grace_(grace), started_at_(clock.NowUnix()) {}
 
 void DeliveryWatch::Saw(const std::string& repo, const std::string& what, int64_t changed_at) {

@@ -40,7 +40,7 @@ class DeliveryWatch {
   static constexpr int64_t kClockSkew = 30;
 
   // `grace`: how long after a change its delivery may take to arrive.
-  DeliveryWatch(SqliteStore& store, const Clock& clock, Seconds grace);
+  DeliveryWatch(Store& store, const Clock& clock, Seconds grace);
 
   // A change on `repo` (owner/name) that GitHub made at `changed_at` (unix seconds); `what`
   // names it for the log ("issue #4 updated").
@@ -72,7 +72,7 @@ class DeliveryWatch {
     int64_t at = 0;
   };
 
-  SqliteStore& store_;
+  Store& store_;
   const Clock& clock_;
   const Seconds grace_;
   const int64_t started_at_;

@@ -8,6 +8,7 @@
 
 #include "agents/dispatch.h"
 #include "engine/ci.h"
+#include "engine/cluster.h"
 #include "engine/jobs.h"
 #include "engine/reviews.h"
 #include "runs/run_engine.h"
@@ -34,7 +35,7 @@ std::optional<Project> ProjectForRepo(const std::vector<Project>& projects,
 
 }  // namespace
 
-Engine::Engine(SqliteStore& store, ConfigSet configs, const Clock& clock, GitHubClient* github,
+Engine::Engine(Store& store, ConfigSet configs, const Clock& clock, GitHubClient* github,
                HealthProbe probe)
     : store_(store),
       configs_(std::move(configs)),
@@ -85,6 +86,46 @@ Result<TickReport> Engine::Tick() {
     spdlog::error("engine: {}: {}", step, s.message());
     if (first.ok()) first = s;
   };
+  // In a fleet (cluster.h) only the leader takes the steps that must run once; every host
+  // starts and reaps its own agents.
+  bool leader = true;
+  if (cluster_) {
+    Result<bool> leads = cluster_->Step();
+    note(leads.status(), "taking part in the fleet");
+    leader = leads.ok() && *leads;
+  }
+  if (leader) LeaderSteps(&report, note);
+  if (dispatcher_) {
+    dispatcher_->set_routing(leader);
+    Result<DispatchReport> d = dispatcher_->Step();
+    if (d.ok()) {
+      report.tasks_routed = d->routed;
+      report.agents_started = d->started;
+      report.agents_finished = d->finished;
+    }
+    note(d.status(), "dispatching agents");
+  }
+  if (leader) {
+    // After the dispatcher too: a step whose task it just finished leads to the next at once.
+    if (runs_) note(runs_->Step(), "advancing runs");
+    Result<int> unblocked = UnblockFinishedParents();
+    if (unblocked.ok()) report.parents_unblocked = *unblocked;
+    note(unblocked.status(), "unblocking parents");
+    int64_t now = clock_.NowUnix();
+    if (now >= next_prune_) {
+      note(store_.PruneWebhookReceipts(now - kReceiptRetention), "pruning webhook receipts");
+      note(store_.PruneAppliedDeliveries(now - kDeliveryRetention), "pruning applied deliveries");
+      next_prune_ = now + 3600;
+    }
+  }
+  note(store_.SetKv(kHeartbeatKey, std::to_string(clock_.NowUnix())), "heartbeat");
+  if (!first.ok()) return first;
+  return report;
+}
+
+void Engine::LeaderSteps(TickReport* r,
+                         const std::function<void(const Status&, const char*)>& note) {
+  TickReport& report = *r;
   // Without knowing its own login, orch cannot tell its own events from people's: wait.
   bool intake = github_ && KnowOwnIdentity();
   if (intake) {
@@ -104,31 +145,8 @@ Result<TickReport> Engine::Tick() {
     if (j.ok()) report.jobs_started = j->started;
     note(j.status(), "running scheduled jobs");
   }
-  // Runs before the dispatcher (a step's new task is routed this tick) and after it (a step
-  // whose task the dispatcher just finished leads to the next at once).
+  // Before the dispatcher: a step's new task is routed this tick.
   if (runs_) note(runs_->Step(), "advancing runs");
-  if (dispatcher_) {
-    Result<DispatchReport> d = dispatcher_->Step();
-    if (d.ok()) {
-      report.tasks_routed = d->routed;
-      report.agents_started = d->started;
-      report.agents_finished = d->finished;
-    }
-    note(d.status(), "dispatching agents");
-  }
-  if (runs_) note(runs_->Step(), "advancing runs");
-  Result<int> unblocked = UnblockFinishedParents();
-  if (unblocked.ok()) report.parents_unblocked = *unblocked;
-  note(unblocked.status(), "unblocking parents");
-  int64_t now = clock_.NowUnix();
-  if (now >= next_prune_) {
-    note(store_.PruneWebhookReceipts(now - kReceiptRetention), "pruning webhook receipts");
-    note(store_.PruneAppliedDeliveries(now - kDeliveryRetention), "pruning applied deliveries");
-    next_prune_ = now + 3600;
-  }
-  note(store_.SetKv(kHeartbeatKey, std::to_string(now)), "heartbeat");
-  if (!first.ok()) return first;
-  return report;
 }
 
 IntakeRules Engine::RulesFor(const Project& project) const {

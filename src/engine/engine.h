@@ -16,8 +16,10 @@
 //   5. routes new tasks, starts agents for routed ones, and turns finished runs into pull
 //      requests and task statuses (the dispatcher, dispatch.h);
 //   6. unblocks blocked parents whose children are all done;
-//   7. writes a heartbeat. Without a GitHub client (no
-// credentials) steps 1 and 3 wait, so deliveries stay queued rather than failing.
+//   7. writes a heartbeat.
+// In a fleet of hosts sharing one PostgreSQL store (set_cluster), a tick first renews this
+// host's heartbeat and leases; steps 1 to 4 and 6, and routing, are the leader's alone. Without a
+// GitHub client (no credentials) steps 1 and 3 wait, so deliveries stay queued rather than failing.
 //
 // Thread safety: one thread ticks (the daemon's writer thread); the engine owns no threads.
 #ifndef ORCH_ENGINE_ENGINE_H_
@@ -44,6 +46,7 @@ class RunEngine;
 class ReviewHandler;
 class CiHandler;
 class JobScheduler;
+class Cluster;
 
 struct TickReport {
   int tasks_routed = 0;
@@ -63,7 +66,7 @@ class Engine {
  public:
   // `github` may be null (no credentials); `probe` is empty when webhooks are disabled.
   // Intake rules (trigger labels, allowed authors) and reviews follow each project's settings.
-  Engine(SqliteStore& store, ConfigSet configs, const Clock& clock, GitHubClient* github = nullptr,
+  Engine(Store& store, ConfigSet configs, const Clock& clock, GitHubClient* github = nullptr,
          HealthProbe probe = {});
   ~Engine();
 
@@ -78,6 +81,10 @@ class Engine {
   void set_jobs(JobScheduler* j) { jobs_ = j; }
   // Orchestrated runs (runs.h); without one, runs wait.
   void set_runs(RunEngine* r) { runs_ = r; }
+  // This host's part in a fleet sharing one store (cluster.h): each tick starts with its
+  // Step, and only the leader takes steps 1 to 4 and 6 and routes; without one, this host does
+  // everything.
+  void set_cluster(Cluster* c) { cluster_ = c; }
 
   // The kv key of the heartbeat Tick() writes (unix seconds of the last tick).
   static constexpr const char* kHeartbeatKey = "engine.last_tick";
@@ -90,6 +97,8 @@ class Engine {
  private:
   // Fills rules_.bot_login from GitHub once; false while GitHub cannot say.
   bool KnowOwnIdentity();
+  // Steps 1 to 4 (and the runs before dispatch): what only the leader of a fleet does.
+  void LeaderSteps(TickReport* report, const std::function<void(const Status&, const char*)>& note);
   Result<int> ApplyDeliveries(int* failed);
   void CheckWebhookHealth();
   // Enters fallback when a change the sync saw came without a delivery; leaves the fallback that
@@ -105,7 +114,7 @@ class Engine {
   // The rules for deliveries and polls of `project`: its trigger labels, orch's login.
   IntakeRules RulesFor(const Project& project) const;
 
-  SqliteStore& store_;
+  Store& store_;
   ConfigSet configs_;
   const Config& config_;  // the daemon-wide sections (engine.*)
   const Clock& clock_;
@@ -114,6 +123,7 @@ class Engine {
   Dispatcher* dispatcher_ = nullptr;
   JobScheduler* jobs_ = nullptr;
   RunEngine* runs_ = nullptr;
+  Cluster* cluster_ = nullptr;
   std::unique_ptr<TrustPolicy> trust_;
   std::unique_ptr<Intake> intake_;
   std::unique_ptr<Syncer> syncer_;

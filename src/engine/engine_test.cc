@@ -13,7 +13,7 @@ namespace {
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = SqliteStore::Open(":memory:", clock_);
+    auto s = Store::Open(":memory:", clock_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
     project_id_ = store_->AddProject({.name = "acme/widgets", .path = "/w"})->id;
@@ -34,7 +34,7 @@ class EngineTest : public ::testing::Test {
   }
 
   test::FakeClock clock_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   Config config_;
   int64_t project_id_ = 0;
 };
@@ -81,7 +81,7 @@ TEST_F(EngineTest, TickWritesAHeartbeat) {
 class EngineIntakeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = std::move(SqliteStore::Open(":memory:", clock_)).value();
+    store_ = std::move(Store::Open(":memory:", clock_)).value();
     project_id_ =
         store_->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = "/w"})->id;
     github_.permissions = {{"bob", "write"}};
@@ -110,7 +110,7 @@ class EngineIntakeTest : public ::testing::Test {
   }
 
   test::FakeClock clock_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   Config config_;
   test::FakeGitHub github_;
   int64_t project_id_ = 0;

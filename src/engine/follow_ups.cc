@@ -4,7 +4,7 @@
 
 namespace orch {
 
-Result<std::optional<Task>> PullRequestOwner(SqliteStore& store, const Project& project, int64_t pr,
+Result<std::optional<Task>> PullRequestOwner(Store& store, const Project& project, int64_t pr,
                                              const std::string& head) {
   Result<std::vector<Task>> found = store.ListTasks({.project_id = project.id, .pr_number = pr});
   if (!found.ok()) return found.status();

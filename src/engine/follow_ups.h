@@ -22,7 +22,7 @@ constexpr size_t kMaxDiffHunk = 2000;
 // number reaches the task only when the engine applies the attempt that opened it, a moment
 // after GitHub has it; an event in between finds the task by the PR's branch (`head`, when
 // known), and ties the PR to it.
-Result<std::optional<Task>> PullRequestOwner(SqliteStore& store, const Project& project, int64_t pr,
+Result<std::optional<Task>> PullRequestOwner(Store& store, const Project& project, int64_t pr,
                                              const std::string& head);
 
 // A follow-up's title is made from the first line of what asked for it, cut past `max`

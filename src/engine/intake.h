@@ -91,7 +91,7 @@ IntakeDecision DecideIssue(const std::string& repo, const Issue& issue,
 
 class Intake {
  public:
-  Intake(SqliteStore& store, TrustPolicy& trust) : store_(store), trust_(trust) {}
+  Intake(Store& store, TrustPolicy& trust) : store_(store), trust_(trust) {}
   // Where kReview decisions go; without one they are recorded and ignored.
   void set_reviews(ReviewHandler* reviews) { reviews_ = reviews; }
   // Where kMention decisions go; without one they are recorded and ignored.
@@ -113,7 +113,7 @@ class Intake {
   Result<std::string> CloseOrReopen(const Project& project, const IntakeDecision& d);
   Result<std::string> PullRequestClosed(const Project& project, const IntakeDecision& d);
 
-  SqliteStore& store_;
+  Store& store_;
   TrustPolicy& trust_;
   ReviewHandler* reviews_ = nullptr;
   MentionHandler* mentions_ = nullptr;

@@ -36,7 +36,7 @@ Json Labeled(const std::string& label, const std::string& sender, int number = 7
 class IntakeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = std::move(SqliteStore::Open(":memory:", clock_)).value();
+    store_ = std::move(Store::Open(":memory:", clock_)).value();
     project_ = *store_->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = "/w"});
     intake_ = std::make_unique<Intake>(*store_, trust_);
     github_.permissions = {{"alice", "admin"},
@@ -51,7 +51,7 @@ class IntakeTest : public ::testing::Test {
   std::vector<Task> Tasks() { return *store_->ListTasks({}); }
 
   test::FakeClock clock_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   Project project_;
   test::FakeGitHub github_;
   TrustPolicy trust_{github_, clock_, {"trusted-outsider"}};

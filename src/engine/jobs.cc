@@ -49,7 +49,7 @@ std::optional<int64_t> NextJobRun(const JobConfig& job, const std::optional<JobS
   return SlotAt(job.cron, state, now);
 }
 
-JobScheduler::JobScheduler(SqliteStore& store, std::vector<JobConfig> jobs, const Clock& clock,
+JobScheduler::JobScheduler(Store& store, std::vector<JobConfig> jobs, const Clock& clock,
                            ProcessRunner& runner, std::string home_dir)
     : store_(store),
       jobs_(std::move(jobs)),

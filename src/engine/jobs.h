@@ -65,7 +65,7 @@ class JobScheduler {
   static constexpr int kCommandWorkers = 4;  // command jobs running at once
 
   // `home_dir`: where a command job runs when it has no dir and no local project.
-  JobScheduler(SqliteStore& store, std::vector<JobConfig> jobs, const Clock& clock,
+  JobScheduler(Store& store, std::vector<JobConfig> jobs, const Clock& clock,
                ProcessRunner& runner, std::string home_dir);
   ~JobScheduler() = default;  // waits for commands still running (the queue's)
   JobScheduler(const JobScheduler&) = delete;
@@ -103,7 +103,7 @@ class JobScheduler {
   void RecordFinished(const std::string& id, const Result<ProcessResult>& r, Seconds timeout);
   Result<JobState> LoadState(const std::string& id);
 
-  SqliteStore& store_;
+  Store& store_;
   std::vector<JobConfig> jobs_;
   const Clock& clock_;
   ProcessRunner& runner_;

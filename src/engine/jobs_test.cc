@@ -45,7 +45,7 @@ JobConfig TaskJob(const std::string& id, const std::string& schedule) {
 class JobsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = SqliteStore::Open(":memory:", clock_);
+    auto s = Store::Open(":memory:", clock_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
     project_id_ = store_->AddProject({.name = "acme/widgets", .path = "/w"})->id;
@@ -76,7 +76,7 @@ class JobsTest : public ::testing::Test {
   test::ScopedTz tz_{"UTC"};
   test::FakeClock clock_;
   FakeRunner runner_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   int64_t project_id_ = 0;
 };
 

@@ -72,7 +72,7 @@ Mention MentionOfReview(int64_t pr, const std::string& head, const Review& revie
 class MentionHandler {
  public:
   // workflow.mentions_on_foreign_prs is each project's own.
-  MentionHandler(SqliteStore& store, GitHubClient& github, TrustPolicy& trust, ConfigSet configs)
+  MentionHandler(Store& store, GitHubClient& github, TrustPolicy& trust, ConfigSet configs)
       : store_(store), github_(github), trust_(trust), configs_(std::move(configs)) {}
 
   // orch's own login: what a mention names, and whose comments start nothing.
@@ -103,7 +103,7 @@ class MentionHandler {
   Result<int> SyncListing(const Project& project, nlohmann::json* state, List list,
                           ToMention to_mention);
 
-  SqliteStore& store_;
+  Store& store_;
   GitHubClient& github_;
   TrustPolicy& trust_;
   ConfigSet configs_;

@@ -28,7 +28,7 @@ Comment IssueComment(int64_t id, int64_t issue, const std::string& login, const 
 class MentionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = std::move(SqliteStore::Open(":memory:", clock_)).value();
+    store_ = std::move(Store::Open(":memory:", clock_)).value();
     project_ = *store_->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = "/w"});
     handler_ = std::make_unique<MentionHandler>(*store_, github_, trust_, config_);
     github_.permissions = {{"alice", "admin"}, {"bob", "write"}, {"eve", "read"}};
@@ -60,7 +60,7 @@ class MentionTest : public ::testing::Test {
   std::vector<Task> Tasks() { return *store_->ListTasks({}); }
 
   test::FakeClock clock_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   Project project_;
   test::FakeGitHub github_;
   TrustPolicy trust_{github_, clock_, {}};
@@ -265,7 +265,7 @@ TEST_F(MentionTest, AFailingMentionIsRetriedFromItsCommentAtTheNextSync) {
 }
 
 // A task of issue 7 whose agent asked a question (orch's comment 995 on the issue).
-Task AskingTask(SqliteStore& store, const Project& project) {
+Task AskingTask(Store& store, const Project& project) {
   Task t = *store.AddTask({.project_id = project.id,
                            .external_id = "7",
                            .source = TaskSource::kGithub,

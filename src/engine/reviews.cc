@@ -62,7 +62,7 @@ std::vector<FollowUp> FollowUpsFor(const Task& parent, int64_t pr, const Review&
 
 // Adds the follow-ups not made before (by source id) as tasks on the parent's branch; returns
 // those it added.
-Result<std::vector<Task>> AddFollowUps(SqliteStore& store, const Project& project,
+Result<std::vector<Task>> AddFollowUps(Store& store, const Project& project,
                                        const Task& parent, const Review& review,
                                        const std::vector<FollowUp>& items) {
   std::vector<Task> made;

@@ -50,7 +50,7 @@ class CiHandler;
 class ReviewHandler {
  public:
   // The workflow.* rules (follow-ups, review cycles, approval) are each project's own.
-  ReviewHandler(SqliteStore& store, GitHubClient& github, TrustPolicy& trust, ConfigSet configs)
+  ReviewHandler(Store& store, GitHubClient& github, TrustPolicy& trust, ConfigSet configs)
       : store_(store), github_(github), trust_(trust), configs_(std::move(configs)) {}
 
   // orch's own login: its own reviews are ignored.
@@ -82,7 +82,7 @@ class ReviewHandler {
   // owns a flow's open pull request.
   Result<std::vector<Task>> Watched(const Project& project);
 
-  SqliteStore& store_;
+  Store& store_;
   GitHubClient& github_;
   TrustPolicy& trust_;
   ConfigSet configs_;

@@ -38,7 +38,7 @@ struct SyncReport {
 
 class Syncer {
  public:
-  Syncer(SqliteStore& store, GitHubClient& github, Intake& intake)
+  Syncer(Store& store, GitHubClient& github, Intake& intake)
       : store_(store), github_(github), intake_(intake) {}
 
   // One conditional listing of `project`'s repository and the intake of what changed.
@@ -59,7 +59,7 @@ class Syncer {
   Status RetryFailedIssues(const Project& project, const IntakeRules& rules,
                            std::map<int64_t, int>* failed, SyncReport* report);
 
-  SqliteStore& store_;
+  Store& store_;
   GitHubClient& github_;
   Intake& intake_;
 };

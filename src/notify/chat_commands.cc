@@ -46,7 +46,7 @@ std::optional<int64_t> ParseTaskId(std::string_view arg) {
   return id;
 }
 
-std::string StatusReply(SqliteStore& store) {
+std::string StatusReply(Store& store) {
   Result<std::vector<Task>> tasks = store.ListTasks({});
   if (!tasks.ok()) return "cannot read tasks: " + tasks.status().message();
   std::map<std::string, int> counts;
@@ -71,7 +71,7 @@ std::string StatusReply(SqliteStore& store) {
   return out.str();
 }
 
-std::string Stream(SqliteStore& store, int64_t id) {
+std::string Stream(Store& store, int64_t id) {
   Result<std::vector<Attempt>> runs = store.ListAttempts(id);
   if (!runs.ok()) return "task " + std::to_string(id) + ": " + runs.status().message();
   if (runs->empty()) return "task " + std::to_string(id) + " has no runs yet";
@@ -83,7 +83,7 @@ std::string Stream(SqliteStore& store, int64_t id) {
   return head + (tail->empty() ? "(no output yet)" : *tail);
 }
 
-ChatReply Retry(SqliteStore& store, const Config& config, int64_t id, const std::string& actor) {
+ChatReply Retry(Store& store, const Config& config, int64_t id, const std::string& actor) {
   std::string name = "task " + std::to_string(id);
   Result<Task> t = store.GetTask(id);
   if (!t.ok()) return {t.status().message()};
@@ -104,7 +104,7 @@ ChatReply Retry(SqliteStore& store, const Config& config, int64_t id, const std:
           true};
 }
 
-ChatReply Unblock(SqliteStore& store, int64_t id, const std::string& actor) {
+ChatReply Unblock(Store& store, int64_t id, const std::string& actor) {
   std::string name = "task " + std::to_string(id);
   Result<Task> t = store.GetTask(id);
   if (!t.ok()) return {t.status().message()};
@@ -131,7 +131,7 @@ Result<std::string> TailLog(const std::string& path, size_t n) {
   return out;
 }
 
-std::optional<ChatReply> HandleChatCommand(SqliteStore& store, const Config& config,
+std::optional<ChatReply> HandleChatCommand(Store& store, const Config& config,
                                            std::string_view text, const std::string& actor) {
   std::istringstream in{std::string(text)};
   std::string command, arg;

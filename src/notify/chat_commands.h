@@ -30,7 +30,7 @@ struct ChatReply {
 
 // The reply to `text` (a chat message) sent by `actor` ("telegram:alice"), or nullopt when the
 // message is no command. Failures (no such task, wrong status) are replies, not errors.
-std::optional<ChatReply> HandleChatCommand(SqliteStore& store, const Config& config,
+std::optional<ChatReply> HandleChatCommand(Store& store, const Config& config,
                                            std::string_view text, const std::string& actor);
 
 // The last `n` lines of the file at `path`, without terminal escape sequences; NotFound when

@@ -16,7 +16,7 @@ using ::testing::Not;
 class ChatCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = std::move(SqliteStore::Open(":memory:", clock_)).value();
+    store_ = std::move(Store::Open(":memory:", clock_)).value();
     project_ = *store_->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = "/w"});
     config_.workflow.max_attempts = 3;
   }
@@ -39,7 +39,7 @@ class ChatCommandsTest : public ::testing::Test {
 
   test::TempDir dir_;
   test::FakeClock clock_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   Project project_;
   Config config_;
 };

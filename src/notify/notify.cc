@@ -100,7 +100,7 @@ std::string PullRequestUrl(const std::string& api_url, const std::string& repo, 
   return url + "/pull/" + std::to_string(number);
 }
 
-Notifier::Notifier(SqliteStore& store, const Clock& clock, NotifierOptions options,
+Notifier::Notifier(Store& store, const Clock& clock, NotifierOptions options,
                    std::vector<ChatChannel*> channels)
     : store_(store), clock_(clock), options_(std::move(options)) {
   for (ChatChannel* c : channels) channels_.push_back({.channel = c});

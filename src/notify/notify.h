@@ -68,7 +68,7 @@ class Notifier {
   static constexpr int kMaxRefusals = 5;
 
   // The channels are not owned and must outlive the notifier.
-  Notifier(SqliteStore& store, const Clock& clock, NotifierOptions options,
+  Notifier(Store& store, const Clock& clock, NotifierOptions options,
            std::vector<ChatChannel*> channels);
 
   // Reads the cursors from kv (channels without one start at the newest event). Step() calls
@@ -95,7 +95,7 @@ class Notifier {
   void Backoff(ChannelState& st, SteadyTime now);
   Status SaveCursors();
 
-  SqliteStore& store_;
+  Store& store_;
   const Clock& clock_;
   NotifierOptions options_;
   std::vector<ChannelState> channels_;

@@ -18,8 +18,8 @@ constexpr int kPollSeconds = 25;  // Telegram's long poll; under HttpSession's 3
 
 struct NotifyService::State {
   Config config;
-  std::unique_ptr<SqliteStore> notify_store;
-  std::unique_ptr<SqliteStore> command_store;
+  std::unique_ptr<Store> notify_store;
+  std::unique_ptr<Store> command_store;
   std::unique_ptr<TelegramApi> telegram_api;
   std::unique_ptr<TelegramChannel> telegram;
   std::unique_ptr<DiscordChannel> discord;
@@ -109,7 +109,7 @@ Result<std::unique_ptr<NotifyService>> NotifyService::Start(const std::string& d
     st->discord = std::move(d).value();
     channels.push_back(st->discord.get());
   }
-  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(db_path, clock);
+  Result<std::unique_ptr<Store>> store = Store::Open(db_path, clock);
   if (!store.ok()) return store.status();
   st->notify_store = std::move(store).value();
   st->notifier = std::make_unique<Notifier>(
@@ -118,7 +118,7 @@ Result<std::unique_ptr<NotifyService>> NotifyService::Start(const std::string& d
       channels);
   ORCH_RETURN_IF_ERROR(st->notifier->LoadCursors());
   if (st->telegram) {
-    Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(db_path, clock);
+    Result<std::unique_ptr<Store>> s = Store::Open(db_path, clock);
     if (!s.ok()) return s.status();
     st->command_store = std::move(s).value();
     st->commands = std::make_unique<TelegramCommands>(

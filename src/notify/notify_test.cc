@@ -66,7 +66,7 @@ Task TaskOf(int64_t id, std::string title, TaskSource source = TaskSource::kCli,
 class NotifierTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = std::move(SqliteStore::Open(":memory:", clock_)).value();
+    store_ = std::move(Store::Open(":memory:", clock_)).value();
     project_ = *store_->AddProject({.name = "acme/widgets", .repo = "acme/widgets", .path = "/w"});
   }
   std::unique_ptr<Notifier> Make(NotificationLevel level, std::vector<ChatChannel*> channels) {
@@ -102,7 +102,7 @@ class NotifierTest : public ::testing::Test {
   }
 
   test::FakeClock clock_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   Project project_;
   FakeChannel tg_{"telegram", 4096, std::chrono::milliseconds(0)};
   FakeChannel dc_{"discord", 2000, std::chrono::milliseconds(0)};

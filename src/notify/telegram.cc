@@ -76,7 +76,7 @@ Status TelegramChannel::SendTo(const std::string& chat_id, const std::string& te
   return sent.status();
 }
 
-TelegramCommands::TelegramCommands(TelegramApi& api, TelegramChannel& replies, SqliteStore& store,
+TelegramCommands::TelegramCommands(TelegramApi& api, TelegramChannel& replies, Store& store,
                                    const Config& config, std::function<void()> on_change)
     : api_(api),
       replies_(replies),

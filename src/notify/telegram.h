@@ -82,7 +82,7 @@ class TelegramCommands {
   static constexpr const char* kOffsetKey = "telegram.offset";
   // `store` is this thread's own connection; `on_change` runs after a command moved a task
   // (the daemon wakes its engine).
-  TelegramCommands(TelegramApi& api, TelegramChannel& replies, SqliteStore& store,
+  TelegramCommands(TelegramApi& api, TelegramChannel& replies, Store& store,
                    const Config& config, std::function<void()> on_change);
 
   // One getUpdates, waiting up to `poll_seconds` for a message, and the commands it brought.
@@ -96,7 +96,7 @@ class TelegramCommands {
 
   TelegramApi& api_;
   TelegramChannel& replies_;
-  SqliteStore& store_;
+  Store& store_;
   const Config& config_;
   std::function<void()> on_change_;
   std::optional<int64_t> offset_;

@@ -2,7 +2,7 @@
 //
 // Every request thread calls Submit() and blocks until its delivery is committed. The first
 // waiting thread becomes the leader: it takes every delivery queued behind it (up to a batch
-// limit), stores them all in one transaction through its SqliteStore, hands each writer its
+// limit), stores them all in one transaction through its Store, hands each writer its
 // outcome, and passes leadership on (after leveldb's DBImpl::Write). Under load one commit
 // carries many deliveries; alone, a delivery is committed at once. A 2xx is only ever sent after
 // Submit() returned, and the store returns only once the batch's payloads (one fdatasync) and
@@ -40,13 +40,13 @@ class InboxWriter {
  public:
   // `checkpointer`: a second connection to the same database for the checkpoint thread; null
   // leaves checkpoints to SQLite's default (on commit).
-  InboxWriter(SqliteStore& store, std::unique_ptr<SqliteStore> checkpointer = nullptr,
+  InboxWriter(Store& store, std::unique_ptr<Store> checkpointer = nullptr,
               size_t max_batch = 512);
   ~InboxWriter();
   InboxWriter(const InboxWriter&) = delete;
   InboxWriter& operator=(const InboxWriter&) = delete;
 
-  // Stores `delivery` durably (see SqliteStore::StoreDeliveries) and returns its outcome; the
+  // Stores `delivery` durably (see Store::StoreDeliveries) and returns its outcome; the
   // store's error when the batch it rode in could not be committed.
   Result<InboxOutcome> Submit(NewDelivery delivery);
   // Stores several deliveries as one writer (they ride in the same commit) and returns their
@@ -76,8 +76,8 @@ class InboxWriter {
   // A leader with fewer writers queued than this yields the CPU once before taking its batch.
   static constexpr size_t kGatherBelow = 8;
 
-  SqliteStore& store_;
-  std::unique_ptr<SqliteStore> checkpointer_;
+  Store& store_;
+  std::unique_ptr<Store> checkpointer_;
   const size_t max_batch_;
   std::condition_variable checkpoint_cv_;
   uint64_t checkpointed_at_ = 0;  // submitted_ when the last checkpoint began

@@ -1,6 +1,5 @@
 #include "receiver/inbox_writer.h"
 
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <sqlite3.h>
@@ -17,6 +16,7 @@
 #include "github/webhook_signature.h"
 #include "receiver/webhook_server.h"
 #include "store/payload_log.h"
+#include "store/sql.h"
 #include "testing/test_util.h"
 
 namespace orch {
@@ -118,8 +118,8 @@ class SyncWatchingVfs {
 
 class InboxWriterTest : public ::testing::Test {
  protected:
-  std::unique_ptr<SqliteStore> Open() {
-    return std::move(SqliteStore::Open(dir_.Sub("orch.db"), clock_)).value();
+  std::unique_ptr<Store> Open() {
+    return std::move(Store::Open(dir_.Sub("orch.db"), clock_)).value();
   }
   static NewDelivery Delivery(int n) {
     std::string body =
@@ -134,7 +134,7 @@ class InboxWriterTest : public ::testing::Test {
 TEST_F(InboxWriterTest, ManyWritersEachGetTheirOwnOutcomeAndShareCommits) {
   // Sixteen threads submit at once, some of them the same delivery twice: every submission
   // gets its own answer, each delivery is stored once, and commits carry several deliveries.
-  std::unique_ptr<SqliteStore> store = Open();
+  std::unique_ptr<Store> store = Open();
   InboxWriter inbox(*store, Open());
   constexpr int kThreads = 16, kEach = 200;
   std::atomic<int> stored{0}, duplicates{0}, errors{0};
@@ -162,7 +162,7 @@ TEST_F(InboxWriterTest, ManyWritersEachGetTheirOwnOutcomeAndShareCommits) {
   EXPECT_EQ(inbox.submitted(), static_cast<uint64_t>(kThreads * kEach));
   EXPECT_LT(inbox.commits(), inbox.submitted());  // group commit happened
   // Every stored delivery reads back whole through another connection.
-  std::unique_ptr<SqliteStore> reader = Open();
+  std::unique_ptr<Store> reader = Open();
   std::vector<orch::Delivery> due = *reader->DueDeliveries(10000);
   ASSERT_EQ(due.size(), static_cast<size_t>((kThreads - 1) * kEach));
   for (const orch::Delivery& d : due) {
@@ -172,17 +172,17 @@ TEST_F(InboxWriterTest, ManyWritersEachGetTheirOwnOutcomeAndShareCommits) {
 }
 
 TEST_F(InboxWriterTest, ABusyDatabaseFailsTheSubmissionRetryablyAndTheNextOneWorks) {
-  std::unique_ptr<SqliteStore> store = Open();
+  std::unique_ptr<Store> store = Open();
   InboxWriter inbox(*store);
   ASSERT_TRUE(inbox.Submit(Delivery(1)).ok());
   // Another connection holds the write lock longer than the 5 s busy timeout allows.
   {
-    SQLite::Database raw(dir_.Sub("orch.db"), SQLite::OPEN_READWRITE);
-    raw.exec("BEGIN IMMEDIATE");
+    std::unique_ptr<sql::Connection> raw = sql::OpenSqlite(dir_.Sub("orch.db"), 5000);
+    raw->exec("BEGIN IMMEDIATE");
     Result<InboxOutcome> r = inbox.Submit(Delivery(2));
     EXPECT_FALSE(r.ok());
     EXPECT_TRUE(r.status().IsRetryable()) << r.status().message();  // busy: the 503 path
-    raw.exec("ROLLBACK");
+    raw->exec("ROLLBACK");
   }
   Result<InboxOutcome> again = inbox.Submit(Delivery(2));
   ASSERT_TRUE(again.ok()) << again.status().message();
@@ -198,7 +198,7 @@ TEST_F(InboxWriterTest, PayloadAndRowAreOnStableStorageBeforeTheAnswerIsSent) {
   std::condition_variable cv;
   bool in_sync = false, release = false;
   uint64_t payload_syncs_at_wal_sync = 0;
-  std::unique_ptr<SqliteStore> store = Open();  // through `vfs`
+  std::unique_ptr<Store> store = Open();  // through `vfs`
   ASSERT_NE(store->payload_log(), nullptr);
   vfs.on_wal_sync = [&] {
     std::unique_lock<std::mutex> lock(mu);
@@ -245,7 +245,7 @@ TEST_F(InboxWriterTest, PayloadAndRowAreOnStableStorageBeforeTheAnswerIsSent) {
 TEST_F(InboxWriterTest, ReceiverStoresIdenticalBodiesUnderDistinctIdsAndOneIdOnce) {
   // Issue 22: dedup matched the body whatever the delivery id, and dropped distinct events
   // with byte-identical bodies (org_block.blocked twice) as duplicates.
-  std::unique_ptr<SqliteStore> store = Open();
+  std::unique_ptr<Store> store = Open();
   InboxWriter inbox(*store);
   WebhookServer server(WebhookServerOptions{.port = 0, .secret = kSecret}, inbox, clock_, [] {});
   ASSERT_TRUE(server.Start().ok());

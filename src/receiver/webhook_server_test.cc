@@ -77,7 +77,7 @@ TEST(ParseEnvelopeTest, AgreesWithNlohmannOnWhatIsJson) {
 class WebhookServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = std::move(SqliteStore::Open(dir_.Sub("orch.db"), clock_)).value();
+    store_ = std::move(Store::Open(dir_.Sub("orch.db"), clock_)).value();
     inbox_ = std::make_unique<InboxWriter>(*store_);
     server_ = std::make_unique<WebhookServer>(
         WebhookServerOptions{.port = 0, .secret = kSecret, .max_payload_bytes = 4096}, *inbox_,
@@ -104,7 +104,7 @@ class WebhookServerTest : public ::testing::Test {
 
   test::TempDir dir_;
   test::FakeClock clock_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   std::unique_ptr<InboxWriter> inbox_;
   std::unique_ptr<WebhookServer> server_;
   std::unique_ptr<httplib::Client> client_;
@@ -117,7 +117,7 @@ TEST_F(WebhookServerTest, ASignedDeliveryIsStoredBeforeTheAnswerAndOnlyOnce) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 202);
   // Committed before the 2xx: visible to another connection the moment the answer arrives.
-  auto other = std::move(SqliteStore::Open(dir_.Sub("orch.db"), clock_)).value();
+  auto other = std::move(Store::Open(dir_.Sub("orch.db"), clock_)).value();
   std::vector<Delivery> due = *other->DueDeliveries(10);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].delivery_id, "d-1");
@@ -281,7 +281,7 @@ TEST_F(WebhookServerTest, StopAnswersWhatItBeganAndEveryAnswerWasStored) {
 
 TEST(WebhookServerStartTest, RefusesToStartWithoutASecret) {
   test::FakeClock clock;
-  auto store = std::move(SqliteStore::Open(":memory:", clock)).value();
+  auto store = std::move(Store::Open(":memory:", clock)).value();
   InboxWriter inbox(*store);
   WebhookServer server({.port = 0, .secret = ""}, inbox, clock, nullptr);
   Status s = server.Start();

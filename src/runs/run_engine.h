@@ -50,7 +50,7 @@ namespace orch {
 
 // What the run engine works with; every reference outlives it.
 struct RunEngineParts {
-  SqliteStore& store;
+  Store& store;
   const Config& config;
   const Clock& clock;
   ProcessRunner& processes;  // runs code steps
@@ -133,7 +133,7 @@ class RunEngine {
                    const std::string& report, bool draft, RunStatus status);
   Status Finish(const RunRecord& run, RunStatus status, const std::string& report);
 
-  SqliteStore& store_;
+  Store& store_;
   const Config& config_;
   const Clock& clock_;
   ProcessRunner& processes_;

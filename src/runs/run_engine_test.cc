@@ -23,7 +23,7 @@ class RunEngineTest : public ::testing::Test {
     config_.runs.orchestrator_agent = "codex";
     // Every agent "installed" as a real executable, until Uninstall.
     for (const char* a : {"claude", "codex", "opencode"}) config_.agents[a].command = "/bin/sh";
-    Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(dir_.Sub("orch.db"), clock_);
+    Result<std::unique_ptr<Store>> s = Store::Open(dir_.Sub("orch.db"), clock_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
     Result<Project> p = store_->AddProject({.name = "acme/widgets", .path = dir_.path()});
@@ -106,7 +106,7 @@ class RunEngineTest : public ::testing::Test {
   PosixProcessRunner processes_;
   RealFileSystem files_;
   WorkQueue work_{0};
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   Project project_;
   std::unique_ptr<RunEngine> engine_;
 };

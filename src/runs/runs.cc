@@ -52,7 +52,7 @@ std::string Truncate(const std::string& text, size_t budget) {
          " of " + std::to_string(text.size()) + " characters not shown ...]";
 }
 
-Result<RunRecord> Create(SqliteStore& store, RunRecord run, const Flow& flow,
+Result<RunRecord> Create(Store& store, RunRecord run, const Flow& flow,
                          std::vector<RunStepRecord> extra = {}) {
   run.definition = FlowToJson(flow).dump();
   std::vector<RunStepRecord> steps;
@@ -120,7 +120,7 @@ Status CheckFlowCanRun(const Flow& flow, const Project& project, const Config& p
 
 }  // namespace
 
-AgentRunCheck MakeAgentCheck(const Config& config, SqliteStore& store, const Clock& clock) {
+AgentRunCheck MakeAgentCheck(const Config& config, Store& store, const Clock& clock) {
   return [&config, &store, &clock,
           installed = PathAgentInstalled(config)](const std::string& name) -> std::string {
     auto it = config.agents.find(name);
@@ -200,7 +200,7 @@ Result<Flow> FindFlow(const std::string& name, const std::string& orch_home, con
                           looked.empty() ? "no flow files (orch flow list)" : "not in " + looked);
 }
 
-Result<RunRecord> CreateDebugRun(SqliteStore& store, const Config& config, const DebugRequest& r,
+Result<RunRecord> CreateDebugRun(Store& store, const Config& config, const DebugRequest& r,
                                  const AgentRunCheck& check) {
   Result<std::vector<std::string>> chosen = DebugAgents(config, r.agents, check);
   if (!chosen.ok()) return chosen.status();
@@ -226,7 +226,7 @@ Result<RunRecord> CreateDebugRun(SqliteStore& store, const Config& config, const
                 flow);
 }
 
-Result<RunRecord> CreatePlanRun(SqliteStore& store, const Config& config, const PlanRequest& r) {
+Result<RunRecord> CreatePlanRun(Store& store, const Config& config, const PlanRequest& r) {
   std::vector<Project> repos;
   if (config.plan.repos) {
     for (const std::string& name : *config.plan.repos) {
@@ -267,7 +267,7 @@ Result<RunRecord> CreatePlanRun(SqliteStore& store, const Config& config, const 
                 flow);
 }
 
-Result<RunRecord> CreateFlowRun(SqliteStore& store, const Flow& flow, const Project& project,
+Result<RunRecord> CreateFlowRun(Store& store, const Flow& flow, const Project& project,
                                 const Config& project_config, const AgentRunCheck& check,
                                 const std::string& input_json, std::optional<std::string> issue) {
   json input = json::parse(input_json, nullptr, false);
@@ -282,7 +282,7 @@ Result<RunRecord> CreateFlowRun(SqliteStore& store, const Flow& flow, const Proj
                 flow);
 }
 
-Result<std::optional<RunRecord>> FindIssueRun(SqliteStore& store, int64_t project_id,
+Result<std::optional<RunRecord>> FindIssueRun(Store& store, int64_t project_id,
                                               const std::string& issue, const std::string& kind) {
   Result<std::vector<RunRecord>> runs = store.ListRunRecords(project_id);
   if (!runs.ok()) return runs.status();
@@ -292,7 +292,7 @@ Result<std::optional<RunRecord>> FindIssueRun(SqliteStore& store, int64_t projec
   return std::optional<RunRecord>();
 }
 
-Status CheckStepTaskRestartable(SqliteStore& store, const Task& task) {
+Status CheckStepTaskRestartable(Store& store, const Task& task) {
   if (!task.run_id) return Status::OK();
   Result<RunRecord> run = store.GetRun(*task.run_id);
   if (!run.ok()) return run.status().IsNotFound() ? Status::OK() : run.status();
@@ -314,7 +314,7 @@ Status CheckStepTaskRestartable(SqliteStore& store, const Task& task) {
   return Status::OK();
 }
 
-Status CancelRun(SqliteStore& store, int64_t run_id, const std::function<void(const Task&)>& kill) {
+Status CancelRun(Store& store, int64_t run_id, const std::function<void(const Task&)>& kill) {
   Result<std::vector<RunStepRecord>> steps = store.ListRunSteps(run_id);
   if (!steps.ok()) return steps.status();
   ORCH_RETURN_IF_ERROR(store.FinishRunRecord(run_id, RunStatus::kCancelled, "Cancelled.\n"));

@@ -52,7 +52,7 @@ inline constexpr const char* kTestCommandArg = "{{test_command}}";
 using AgentRunCheck = std::function<std::string(const std::string& name)>;
 // The real check: configured or built in, its command in PATH (PathAgentInstalled), and its
 // breaker (engine/breaker.h, kept in `store`) letting it run. `config` and `store` outlive it.
-AgentRunCheck MakeAgentCheck(const Config& config, SqliteStore& store, const Clock& clock);
+AgentRunCheck MakeAgentCheck(const Config& config, Store& store, const Clock& clock);
 
 struct AgentChoice {
   std::string agent;
@@ -78,7 +78,7 @@ struct DebugRequest {
 // InvalidArgument, and no run, when an agent named by `r.agents` or runs.debug.agents cannot run
 // (`check` says why); of router.agents (the default) the ones that can run take part, and
 // InvalidArgument when none can.
-Result<RunRecord> CreateDebugRun(SqliteStore& store, const Config& config, const DebugRequest& r,
+Result<RunRecord> CreateDebugRun(Store& store, const Config& config, const DebugRequest& r,
                                  const AgentRunCheck& check);
 
 struct PlanRequest {
@@ -89,12 +89,12 @@ struct PlanRequest {
 };
 // `config` is the project's (plan.repos in its .orch.yml). InvalidArgument "plan mode requires
 // at least one repository" when there is none, and no run is created.
-Result<RunRecord> CreatePlanRun(SqliteStore& store, const Config& config, const PlanRequest& r);
+Result<RunRecord> CreatePlanRun(Store& store, const Config& config, const PlanRequest& r);
 
 // `project_config` is the project's merged config. InvalidArgument, and no run, when a code step
 // runs {{test_command}} and the project has no workflow.test_command, or an agent step names an
 // agent that cannot run (`check` says why): the run would fail there after the agents worked.
-Result<RunRecord> CreateFlowRun(SqliteStore& store, const Flow& flow, const Project& project,
+Result<RunRecord> CreateFlowRun(Store& store, const Flow& flow, const Project& project,
                                 const Config& project_config, const AgentRunCheck& check,
                                 const std::string& input_json,
                                 std::optional<std::string> issue = std::nullopt);
@@ -102,18 +102,18 @@ Result<RunRecord> CreateFlowRun(SqliteStore& store, const Flow& flow, const Proj
 // Whether `project` already has a run of `kind` ("debug" or "plan") for issue `issue`: a label
 // starts one once per issue and kind (RunEngine::StartFromIssue, and the sync before it asks
 // who added the label).
-Result<std::optional<RunRecord>> FindIssueRun(SqliteStore& store, int64_t project_id,
+Result<std::optional<RunRecord>> FindIssueRun(Store& store, int64_t project_id,
                                               const std::string& issue, const std::string& kind);
 
 // For `orch task retry/unblock` and their chat commands: Conflict when `task` is an agent step
 // of a run that has moved on from it (the step failed, was skipped or cancelled, or the run
 // ended), since running it again would feed nothing back into the run; the message says so and
 // names the run. OK for any other task.
-Status CheckStepTaskRestartable(SqliteStore& store, const Task& task);
+Status CheckStepTaskRestartable(Store& store, const Task& task);
 
 // Cancels a running run: pending and running steps are skipped, and the agents of running
 // steps are stopped through `kill` (given each step's task). Conflict when it has ended.
-Status CancelRun(SqliteStore& store, int64_t run_id, const std::function<void(const Task&)>& kill);
+Status CancelRun(Store& store, int64_t run_id, const std::function<void(const Task&)>& kill);
 
 // A flow run's input as {{input}} gives it: a string's text, an object's "text", other JSON as
 // is.

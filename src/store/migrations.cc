@@ -1,10 +1,38 @@
 #include "store/migrations.h"
 
-#include <SQLiteCpp/SQLiteCpp.h>
-
 #include <string>
 
+#include "store/sql.h"
+
 namespace orch {
+
+// Written once for both engines (BIGINT is an INTEGER to SQLite).
+const char kHostsAndLeases[] = R"sql(
+-- Several orch hosts may share one PostgreSQL store. Each has a row here, renewed by its
+-- heartbeat every tick: what `orch status` lists.
+CREATE TABLE hosts (
+  id TEXT PRIMARY KEY,
+  started_at BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL,
+  version TEXT NOT NULL DEFAULT '',
+  running BIGINT NOT NULL DEFAULT 0,
+  max_parallel BIGINT NOT NULL DEFAULT 0
+);
+-- Named leases: 'leader' is held by the one host that runs what must run once (the sync, jobs,
+-- the inbox, notifications, runs' decisions) and taken over once it is not renewed in time.
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  until_at BIGINT NOT NULL
+);
+-- A task in progress is leased to the host running its agent, until lease_until (unix
+-- seconds), renewed by that host's heartbeat. Empty owner and NULL: not leased (one host).
+ALTER TABLE tasks ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE tasks ADD COLUMN lease_until BIGINT;
+CREATE INDEX tasks_by_lease ON tasks(lease_owner, status);
+-- The host an attempt runs on: each host adopts, checks and reaps its own.
+ALTER TABLE task_runs ADD COLUMN host TEXT NOT NULL DEFAULT '';
+)sql";
 
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
@@ -291,27 +319,32 @@ CREATE TABLE worktree_pool (
 );
 CREATE INDEX worktree_pool_by_project ON worktree_pool(project_id, state);
 )sql"},
+      {10, "hosts and leases", kHostsAndLeases},
   };
   return kMigrations;
 }
 
-namespace {
-
-void EnsureMigrationsTable(SQLite::Database& db) {
-  db.exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations ("
-      " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+const std::vector<Migration>& MigrationsFor(sql::Connection& db) {
+  return db.dialect() == sql::Dialect::kPostgres ? PostgresMigrations() : Migrations();
 }
 
-int ReadVersion(SQLite::Database& db) {
-  SQLite::Statement q(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+namespace {
+
+void EnsureMigrationsTable(sql::Connection& db) {
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+}
+
+int ReadVersion(sql::Connection& db) {
+  sql::Statement q(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
   q.executeStep();
   return q.getColumn(0).getInt();
 }
 
 }  // namespace
 
-Result<int> AppliedVersion(SQLite::Database& db) {
+Result<int> AppliedVersion(sql::Connection& db) {
   try {
     if (!db.tableExists("schema_migrations")) return 0;
     return ReadVersion(db);
@@ -320,14 +353,15 @@ Result<int> AppliedVersion(SQLite::Database& db) {
   }
 }
 
-Status ApplyMigrations(SQLite::Database& db, const std::vector<Migration>& migrations,
+Status ApplyMigrations(sql::Connection& db, const std::vector<Migration>& migrations,
                        int64_t now_unix) {
   int newest = migrations.empty() ? 0 : migrations.back().version;
   try {
     EnsureMigrationsTable(db);
     for (const Migration& m : migrations) {
-      // IMMEDIATE takes the write lock first, so the version read inside is final.
-      SQLite::Transaction txn(db, SQLite::TransactionBehavior::IMMEDIATE);
+      // A writing transaction takes the write lock first (sql.h), so the version read inside is
+      // final.
+      sql::Transaction txn(db);
       int applied = ReadVersion(db);
       if (applied > newest) {
         return Status::Conflict("database schema version " + std::to_string(applied) +
@@ -337,9 +371,9 @@ Status ApplyMigrations(SQLite::Database& db, const std::vector<Migration>& migra
       }
       if (m.version <= applied) continue;
       db.exec(m.sql);
-      SQLite::Statement ins(db,
-                            "INSERT INTO schema_migrations(version, name, applied_at) "
-                            "VALUES (?, ?, ?)");
+      sql::Statement ins(db,
+                         "INSERT INTO schema_migrations(version, name, applied_at) "
+                         "VALUES (?, ?, ?)");
       ins.bind(1, m.version);
       ins.bind(2, m.name);
       ins.bind(3, static_cast<int64_t>(now_unix));

@@ -12,8 +12,8 @@
 
 #include "base/status.h"
 
-namespace SQLite {
-class Database;
+namespace orch::sql {
+class Connection;
 }
 
 namespace orch {
@@ -24,15 +24,22 @@ struct Migration {
   const char* sql;
 };
 
-// orch's own migrations, in order.
+// Step 10, the same SQL for both engines: hosts, leases, tasks' lease columns, attempts' host.
+extern const char kHostsAndLeases[];
+
+// orch's own migrations, in order: SQLite's, and PostgreSQL's (migrations_postgres.cc), which
+// start with the schema SQLite's first 9 steps built, as its step 9, and from there go step by
+// step with SQLite's. The one the connection speaks: MigrationsFor.
 const std::vector<Migration>& Migrations();
+const std::vector<Migration>& PostgresMigrations();
+const std::vector<Migration>& MigrationsFor(sql::Connection& db);
 
 // The highest version in schema_migrations; 0 for a new database.
-Result<int> AppliedVersion(SQLite::Database& db);
+Result<int> AppliedVersion(sql::Connection& db);
 
 // Applies the steps of `migrations` above the applied version. Conflict when the database is
-// newer than the newest step (written by a newer orch). SQLite errors come back as IOError.
-Status ApplyMigrations(SQLite::Database& db, const std::vector<Migration>& migrations,
+// newer than the newest step (written by a newer orch). Database errors come back as IOError.
+Status ApplyMigrations(sql::Connection& db, const std::vector<Migration>& migrations,
                        int64_t now_unix);
 
 }  // namespace orch

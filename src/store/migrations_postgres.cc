@@ -179,6 +179,9 @@ ALTER TABLE tasks ADD CONSTRAINT tasks_run_id_fkey
   FOREIGN KEY (run_id) REFERENCES runs(id) ON DELETE SET NULL;
 
 CREATE TABLE run_steps (
+  -- SQLite's implicit rowid, made explicit: the store lists a run's steps in the order they
+  -- were added (ORDER BY rowid), which both engines then read the same way.
+  rowid BIGINT GENERATED ALWAYS AS IDENTITY,
   run_id BIGINT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   step_id TEXT NOT NULL,
   kind TEXT NOT NULL CONSTRAINT run_steps_kind_valid CHECK (kind IN ('agent', 'code')),
@@ -236,6 +239,8 @@ CREATE INDEX worktree_pool_by_project ON worktree_pool(project_id, state);
 const std::vector<Migration>& PostgresMigrations() {
   static const std::vector<Migration> kMigrations = {
       {9, "schema of SQLite steps 1 to 9", kSchemaOfSqliteSteps1To9},
+      // From here on, step by step with SQLite's.
+      {10, "hosts and leases", kHostsAndLeases},
   };
   return kMigrations;
 }

@@ -481,7 +481,10 @@ Schema PostgresSchema(Connection& db) {
                  " || CASE is_nullable WHEN 'NO' THEN '1' ELSE '0' END || ' ' ||"
                  " COALESCE(regexp_replace(column_default, '::(text|bigint|double precision)$',"
                  " ''), '') FROM information_schema.columns WHERE table_schema = current_schema()"
-                 " AND table_name <> 'schema_migrations' ORDER BY table_name, ordinal_position");
+                 " AND table_name <> 'schema_migrations'"
+                 // run_steps.rowid is SQLite's implicit rowid, made a column (the steps' order).
+                 " AND NOT (table_name = 'run_steps' AND column_name = 'rowid')"
+                 " ORDER BY table_name, ordinal_position");
   while (cols.executeStep()) {
     out[cols.getColumn(0).getString()].push_back(cols.getColumn(1).getString());
   }

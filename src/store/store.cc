@@ -1,13 +1,10 @@
 #include "store/store.h"
 
-#include <SQLiteCpp/SQLiteCpp.h>
-#include <sqlite3.h>
-
 #include <nlohmann/json.hpp>
 
 #include "store/migrations.h"
 #include "store/payload_log.h"
-#include "store/store_sql.h"
+#include "store/sql.h"
 
 namespace orch {
 namespace {
@@ -17,13 +14,15 @@ constexpr int kBusyTimeoutMs = 5000;
 const char* kTaskColumns =
     "t.id, t.project_id, p.name, t.external_id, t.parent_id, t.source, t.source_id, t.title, "
     "t.body, t.labels, t.status, t.status_reason, t.attempts, t.created_at, t.updated_at, "
-    "t.pr_number, t.route, t.branch, t.agent_session, t.run_id, t.read_only";
+    "t.pr_number, t.route, t.branch, t.agent_session, t.run_id, t.read_only, t.lease_owner, "
+    "t.lease_until";
 
 using sql::BindOpt;
 using sql::OptInt;
 using sql::OptText;
+using sql::RedactedUrl;
 
-Task ReadTask(SQLite::Statement& q) {
+Task ReadTask(sql::Statement& q) {
   Task t;
   t.id = q.getColumn(0).getInt64();
   t.project_id = q.getColumn(1).getInt64();
@@ -53,10 +52,12 @@ Task ReadTask(SQLite::Statement& q) {
   t.agent_session = q.getColumn(18).isNull() ? "" : q.getColumn(18).getString();
   t.run_id = OptInt(q.getColumn(19));
   t.read_only = q.getColumn(20).getInt() != 0;
+  t.lease_owner = q.getColumn(21).getString();
+  t.lease_until = OptInt(q.getColumn(22));
   return t;
 }
 
-Project ReadProject(SQLite::Statement& q) {
+Project ReadProject(sql::Statement& q) {
   Project p;
   p.id = q.getColumn(0).getInt64();
   p.name = q.getColumn(1).getString();
@@ -69,64 +70,71 @@ Project ReadProject(SQLite::Statement& q) {
 }
 
 bool IsConstraint(const std::exception& e) {
-  auto* se = dynamic_cast<const SQLite::Exception*>(&e);
-  return se != nullptr && se->getErrorCode() == SQLITE_CONSTRAINT;
+  auto* se = dynamic_cast<const sql::Exception*>(&e);
+  return se != nullptr && se->kind() == sql::ErrorKind::kConstraint;
 }
 
 }  // namespace
 
 const char* ProjectKindName(ProjectKind k) { return k == ProjectKind::kClone ? "clone" : "local"; }
 
-Status SqliteStore::Error(const std::exception& e, const char* what) const {
-  auto* se = dynamic_cast<const SQLite::Exception*>(&e);
-  int code = se ? se->getErrorCode() : 0;
+Status Store::Error(const std::exception& e, const char* what) const {
+  auto* se = dynamic_cast<const sql::Exception*>(&e);
+  sql::ErrorKind kind = se ? se->kind() : sql::ErrorKind::kOther;
   std::string where = path_ + ": " + what;
-  if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
+  if (kind == sql::ErrorKind::kCorrupt) {
     return Status::Corruption(where, std::string("not a usable orch database (") + e.what() + ")");
   }
-  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return Status::Unavailable(where, e.what());
+  if (kind == sql::ErrorKind::kBusy || kind == sql::ErrorKind::kConnection) {
+    return Status::Unavailable(where, e.what());
+  }
   return Status::IOError(where, e.what());
 }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
-                                                       const Clock& clock) {
-  std::unique_ptr<SQLite::Database> db;
+Result<std::unique_ptr<Store>> Store::Open(const std::string& where, const Clock& clock) {
+  bool postgres = sql::IsPostgresUrl(where);
+  std::unique_ptr<sql::Connection> db;
   try {
-    db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db = postgres ? sql::OpenPostgres(where) : sql::OpenSqlite(where, kBusyTimeoutMs);
   } catch (const std::exception& e) {
-    return Status::IOError(path, std::string("cannot open database: ") + e.what());
+    return Status::IOError(postgres ? RedactedUrl(where) : where,
+                           std::string("cannot open database: ") + e.what());
   }
-  std::unique_ptr<SqliteStore> store(new SqliteStore(path, clock, std::move(db)));
-  try {
-    store->db_->setBusyTimeout(kBusyTimeoutMs);
-    // The first statement that reads the file is where a non-database shows itself.
-    store->db_->exec("PRAGMA journal_mode = WAL");
-    store->db_->exec("PRAGMA foreign_keys = ON");
-    // In WAL mode NORMAL keeps every committed transaction through a crash or kill -9 of
-    // orch; only a power loss or OS crash can roll back the last few commits.
-    store->db_->exec("PRAGMA synchronous = NORMAL");
-  } catch (const std::exception& e) {
-    return store->Error(e, "opening");
+  std::string name = postgres ? RedactedUrl(where) : where;
+  std::unique_ptr<Store> store(new Store(name, clock, std::move(db)));
+  if (!postgres) {
+    try {
+      // The first statement that reads the file is where a non-database shows itself.
+      store->db_->exec("PRAGMA journal_mode = WAL");
+      store->db_->exec("PRAGMA foreign_keys = ON");
+      // In WAL mode NORMAL keeps every committed transaction through a crash or kill -9 of
+      // orch; only a power loss or OS crash can roll back the last few commits.
+      store->db_->exec("PRAGMA synchronous = NORMAL");
+    } catch (const std::exception& e) {
+      return store->Error(e, "opening");
+    }
   }
   ORCH_RETURN_IF_ERROR(store->Migrate());
-  if (path != ":memory:" && !path.empty()) {
-    store->payloads_ = std::make_unique<PayloadLog>(PayloadLog::DirFor(path));
+  if (!postgres && where != ":memory:" && !where.empty()) {
+    store->payloads_ = std::make_unique<PayloadLog>(PayloadLog::DirFor(where));
   }
   return store;
 }
 
-Result<int> SqliteStore::SchemaVersion() { return AppliedVersion(*db_); }
+bool Store::postgres() const { return db_->dialect() == sql::Dialect::kPostgres; }
 
-Status SqliteStore::Migrate() {
-  Status s = ApplyMigrations(*db_, Migrations(), clock_.NowUnix());
+Result<int> Store::SchemaVersion() { return AppliedVersion(*db_); }
+
+Status Store::Migrate() {
+  Status s = ApplyMigrations(*db_, MigrationsFor(*db_), clock_.NowUnix());
   return s.Prefixed(path_);
 }
 
-Result<Project> SqliteStore::AddProject(const Project& project) {
+Result<Project> Store::AddProject(const Project& project) {
   try {
-    SQLite::Statement ins(*db_,
-                          "INSERT INTO projects(name, repo, path, remote_url, kind, created_at) "
-                          "VALUES (?, ?, ?, ?, ?, ?)");
+    sql::Statement ins(*db_,
+                       "INSERT INTO projects(name, repo, path, remote_url, kind, created_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)");
     ins.bind(1, project.name);
     BindOpt(ins, 2, project.repo);
     ins.bind(3, project.path);
@@ -143,11 +151,11 @@ Result<Project> SqliteStore::AddProject(const Project& project) {
   return FindProject(project.name);
 }
 
-Result<std::vector<Project>> SqliteStore::ListProjects() {
+Result<std::vector<Project>> Store::ListProjects() {
   try {
-    SQLite::Statement q(*db_,
-                        "SELECT id, name, repo, path, remote_url, kind, created_at "
-                        "FROM projects ORDER BY name");
+    sql::Statement q(*db_,
+                     "SELECT id, name, repo, path, remote_url, kind, created_at "
+                     "FROM projects ORDER BY name");
     std::vector<Project> out;
     while (q.executeStep()) out.push_back(ReadProject(q));
     return out;
@@ -156,11 +164,11 @@ Result<std::vector<Project>> SqliteStore::ListProjects() {
   }
 }
 
-Result<Project> SqliteStore::FindProject(const std::string& name_or_id) {
+Result<Project> Store::FindProject(const std::string& name_or_id) {
   try {
-    SQLite::Statement q(*db_,
-                        "SELECT id, name, repo, path, remote_url, kind, created_at FROM projects "
-                        "WHERE name = ?1 OR CAST(id AS TEXT) = ?1 ORDER BY name = ?1 DESC LIMIT 1");
+    sql::Statement q(*db_,
+                     "SELECT id, name, repo, path, remote_url, kind, created_at FROM projects "
+                     "WHERE name = ?1 OR CAST(id AS TEXT) = ?1 ORDER BY name = ?1 DESC LIMIT 1");
     q.bind(1, name_or_id);
     if (q.executeStep()) return ReadProject(q);
   } catch (const std::exception& e) {
@@ -170,9 +178,9 @@ Result<Project> SqliteStore::FindProject(const std::string& name_or_id) {
                           "not registered (see `orch project list`)");
 }
 
-Status SqliteStore::RemoveProject(int64_t id) {
+Status Store::RemoveProject(int64_t id) {
   try {
-    SQLite::Statement del(*db_, "DELETE FROM projects WHERE id = ?");
+    sql::Statement del(*db_, "DELETE FROM projects WHERE id = ?");
     del.bind(1, static_cast<int64_t>(id));
     if (del.exec() == 0) return Status::NotFound("project " + std::to_string(id));
   } catch (const std::exception& e) {
@@ -181,13 +189,13 @@ Status SqliteStore::RemoveProject(int64_t id) {
   return Status::OK();
 }
 
-int64_t SqliteStore::InsertTask(const NewTask& t, const Cause& cause) {
+int64_t Store::InsertTask(const NewTask& t, const Cause& cause) {
   int64_t now = clock_.NowUnix();
-  SQLite::Statement ins(
+  sql::Statement ins(
       *db_,
       "INSERT INTO tasks(project_id, external_id, parent_id, source, source_id, title, body, "
       "labels, status, created_at, updated_at, run_id, read_only, branch) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   ins.bind(1, static_cast<int64_t>(t.project_id));
   BindOpt(ins, 2, t.external_id);
   BindOpt(ins, 3, t.parent_id);
@@ -202,11 +210,12 @@ int64_t SqliteStore::InsertTask(const NewTask& t, const Cause& cause) {
   BindOpt(ins, 12, t.run_id);
   ins.bind(13, t.read_only ? 1 : 0);
   BindOpt(ins, 14, t.branch.empty() ? std::nullopt : std::optional<std::string>(t.branch));
-  ins.exec();
-  int64_t id = db_->getLastInsertRowid();
-  SQLite::Statement ev(*db_,
-                       "INSERT INTO events(project_id, task_id, kind, to_status, actor, reason, "
-                       "created_at) VALUES (?, ?, 'created', ?, ?, ?, ?)");
+  ins.executeStep();
+  int64_t id = ins.getColumn(0).getInt64();
+  ins.reset();
+  sql::Statement ev(*db_,
+                    "INSERT INTO events(project_id, task_id, kind, to_status, actor, reason, "
+                    "created_at) VALUES (?, ?, 'created', ?, ?, ?, ?)");
   ev.bind(1, static_cast<int64_t>(t.project_id));
   ev.bind(2, id);
   ev.bind(3, TaskStatusName(t.status));
@@ -217,10 +226,10 @@ int64_t SqliteStore::InsertTask(const NewTask& t, const Cause& cause) {
   return id;
 }
 
-Result<Task> SqliteStore::AddTask(const NewTask& t, const Cause& cause) {
+Result<Task> Store::AddTask(const NewTask& t, const Cause& cause) {
   int64_t id = 0;
   try {
-    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    sql::Transaction txn(*db_);
     id = InsertTask(t, cause);
     txn.commit();
   } catch (const std::exception& e) {
@@ -233,11 +242,11 @@ Result<Task> SqliteStore::AddTask(const NewTask& t, const Cause& cause) {
   return GetTask(id);
 }
 
-Result<Task> SqliteStore::GetTask(int64_t id) {
+Result<Task> Store::GetTask(int64_t id) {
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + kTaskColumns +
-                                  " FROM tasks t JOIN projects p ON p.id = t.project_id "
-                                  "WHERE t.id = ?");
+    sql::Statement q(*db_, std::string("SELECT ") + kTaskColumns +
+                               " FROM tasks t JOIN projects p ON p.id = t.project_id "
+                               "WHERE t.id = ?");
     q.bind(1, static_cast<int64_t>(id));
     if (q.executeStep()) return ReadTask(q);
   } catch (const std::exception& e) {
@@ -246,18 +255,20 @@ Result<Task> SqliteStore::GetTask(int64_t id) {
   return Status::NotFound("task " + std::to_string(id), "no such task");
 }
 
-Result<std::vector<Task>> SqliteStore::ListTasks(const TaskFilter& f) {
+Result<std::vector<Task>> Store::ListTasks(const TaskFilter& f) {
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + kTaskColumns +
-                                  " FROM tasks t JOIN projects p ON p.id = t.project_id "
-                                  "WHERE (?1 IS NULL OR t.status = ?1) "
-                                  "AND (?2 IS NULL OR t.project_id = ?2) "
-                                  "AND (?3 IS NULL OR t.parent_id = ?3) "
-                                  "AND (?4 IS NULL OR t.external_id = ?4) "
-                                  "AND (?5 IS NULL OR t.source_id = ?5) "
-                                  "AND (?6 IS NULL OR t.pr_number = ?6) "
-                                  "AND (?7 IS NULL OR substr(t.source_id, 1, length(?7)) = ?7) "
-                                  "ORDER BY t.id");
+    sql::Statement q(*db_, std::string("SELECT ") + kTaskColumns +
+                               " FROM tasks t JOIN projects p ON p.id = t.project_id "
+                               "WHERE (?1 IS NULL OR t.status = ?1) "
+                               "AND (?2 IS NULL OR t.project_id = ?2) "
+                               "AND (?3 IS NULL OR t.parent_id = ?3) "
+                               "AND (?4 IS NULL OR t.external_id = ?4) "
+                               "AND (?5 IS NULL OR t.source_id = ?5) "
+                               "AND (?6 IS NULL OR t.pr_number = ?6) "
+                               "AND (?7 IS NULL OR "
+                               "substr(t.source_id, 1, length(CAST(?7 AS TEXT))) = ?7) "
+                               "AND (?8 IS NULL OR t.lease_owner = ?8) "
+                               "ORDER BY t.id");
     if (f.status) {
       q.bind(1, TaskStatusName(*f.status));
     } else {
@@ -269,6 +280,7 @@ Result<std::vector<Task>> SqliteStore::ListTasks(const TaskFilter& f) {
     BindOpt(q, 5, f.source_id);
     BindOpt(q, 6, f.pr_number);
     BindOpt(q, 7, f.source_id_prefix);
+    BindOpt(q, 8, f.lease_owner);
     std::vector<Task> out;
     while (q.executeStep()) out.push_back(ReadTask(q));
     return out;
@@ -277,9 +289,9 @@ Result<std::vector<Task>> SqliteStore::ListTasks(const TaskFilter& f) {
   }
 }
 
-Status SqliteStore::SetTaskPullRequest(int64_t id, int64_t pr_number) {
+Status Store::SetTaskPullRequest(int64_t id, int64_t pr_number) {
   try {
-    SQLite::Statement upd(*db_, "UPDATE tasks SET pr_number = ?, updated_at = ? WHERE id = ?");
+    sql::Statement upd(*db_, "UPDATE tasks SET pr_number = ?, updated_at = ? WHERE id = ?");
     upd.bind(1, static_cast<int64_t>(pr_number));
     upd.bind(2, static_cast<int64_t>(clock_.NowUnix()));
     upd.bind(3, static_cast<int64_t>(id));
@@ -290,19 +302,19 @@ Status SqliteStore::SetTaskPullRequest(int64_t id, int64_t pr_number) {
   return Status::OK();
 }
 
-Result<std::vector<Event>> SqliteStore::TaskEvents(int64_t task_id) {
+Result<std::vector<Event>> Store::TaskEvents(int64_t task_id) {
   return ReadEvents("WHERE task_id = ? ORDER BY id", task_id, -1);
 }
 
-Result<std::vector<Event>> SqliteStore::EventsAfter(int64_t id, int limit) {
+Result<std::vector<Event>> Store::EventsAfter(int64_t id, int limit) {
   return ReadEvents("WHERE id > ? ORDER BY id LIMIT ?", id, limit);
 }
 
-Result<std::vector<Event>> SqliteStore::ReadEvents(const char* where, int64_t key, int limit) {
+Result<std::vector<Event>> Store::ReadEvents(const char* where, int64_t key, int limit) {
   try {
-    SQLite::Statement q(*db_, std::string("SELECT id, task_id, kind, from_status, to_status, "
-                                          "actor, reason, created_at FROM events ") +
-                                  where);
+    sql::Statement q(*db_, std::string("SELECT id, task_id, kind, from_status, to_status, "
+                                       "actor, reason, created_at FROM events ") +
+                               where);
     q.bind(1, static_cast<int64_t>(key));
     if (limit >= 0) q.bind(2, limit);
     std::vector<Event> out;
@@ -324,9 +336,9 @@ Result<std::vector<Event>> SqliteStore::ReadEvents(const char* where, int64_t ke
   }
 }
 
-Result<int64_t> SqliteStore::MaxEventId() {
+Result<int64_t> Store::MaxEventId() {
   try {
-    SQLite::Statement q(*db_, "SELECT COALESCE(MAX(id), 0) FROM events");
+    sql::Statement q(*db_, "SELECT COALESCE(MAX(id), 0) FROM events");
     q.executeStep();
     return static_cast<int64_t>(q.getColumn(0).getInt64());
   } catch (const std::exception& e) {
@@ -334,20 +346,21 @@ Result<int64_t> SqliteStore::MaxEventId() {
   }
 }
 
-Status SqliteStore::Transition(int64_t id, TaskStatus from, TaskStatus to, const Cause& cause,
-                               AttemptEffect attempts) {
+Status Store::Transition(int64_t id, TaskStatus from, TaskStatus to, const Cause& cause,
+                         AttemptEffect attempts) {
   std::string task = "task " + std::to_string(id);
   if (!IsLegalTransition(from, to)) {
     return Status::InvalidArgument(task, std::string("cannot move from ") + TaskStatusName(from) +
                                              " to " + TaskStatusName(to));
   }
   try {
-    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    sql::Transaction txn(*db_);
     int64_t now = clock_.NowUnix();
-    SQLite::Statement upd(*db_,
-                          "UPDATE tasks SET status = ?1, status_reason = ?2, updated_at = ?3, "
-                          "attempts = CASE ?4 WHEN 'reset' THEN 0 WHEN 'count' THEN attempts + 1 "
-                          "ELSE attempts END WHERE id = ?5 AND status = ?6");
+    sql::Statement upd(*db_,
+                       "UPDATE tasks SET status = ?1, status_reason = ?2, updated_at = ?3, "
+                       "attempts = CASE ?4 WHEN 'reset' THEN 0 WHEN 'count' THEN attempts + 1 "
+                       "ELSE attempts END, lease_owner = ?7, lease_until = ?8 "
+                       "WHERE id = ?5 AND status = ?6");
     upd.bind(1, TaskStatusName(to));
     upd.bind(2, cause.reason);
     upd.bind(3, now);
@@ -356,17 +369,21 @@ Status SqliteStore::Transition(int64_t id, TaskStatus from, TaskStatus to, const
                                                     : "keep");
     upd.bind(5, static_cast<int64_t>(id));
     upd.bind(6, TaskStatusName(from));
+    // In progress on a host of a fleet: leased to it (SetHost); any other status: to none.
+    bool leased = to == TaskStatus::kInProgress && !host_.empty();
+    upd.bind(7, leased ? host_ : std::string());
+    BindOpt(upd, 8, leased ? std::optional<int64_t>(now + lease_ttl_.count()) : std::nullopt);
     if (upd.exec() == 0) {
-      SQLite::Statement q(*db_, "SELECT status FROM tasks WHERE id = ?");
+      sql::Statement q(*db_, "SELECT status FROM tasks WHERE id = ?");
       q.bind(1, static_cast<int64_t>(id));
       if (!q.executeStep()) return Status::NotFound(task, "no such task");
       return Status::Conflict(task, "is " + q.getColumn(0).getString() + ", not " +
                                         TaskStatusName(from) + " (changed by someone else)");
     }
-    SQLite::Statement ev(*db_,
-                         "INSERT INTO events(project_id, task_id, kind, from_status, to_status, "
-                         "actor, reason, created_at) SELECT project_id, id, 'transition', ?, ?, "
-                         "?, ?, ? FROM tasks WHERE id = ?");
+    sql::Statement ev(*db_,
+                      "INSERT INTO events(project_id, task_id, kind, from_status, to_status, "
+                      "actor, reason, created_at) SELECT project_id, id, 'transition', ?, ?, "
+                      "?, ?, ? FROM tasks WHERE id = ?");
     ev.bind(1, TaskStatusName(from));
     ev.bind(2, TaskStatusName(to));
     ev.bind(3, cause.actor);
@@ -381,7 +398,8 @@ Status SqliteStore::Transition(int64_t id, TaskStatus from, TaskStatus to, const
   return Status::OK();
 }
 
-Status SqliteStore::SetWalAutoCheckpoint(int pages) {
+Status Store::SetWalAutoCheckpoint(int pages) {
+  if (postgres()) return Status::OK();  // PostgreSQL checkpoints on its own
   try {
     db_->exec("PRAGMA wal_autocheckpoint = " + std::to_string(pages));
   } catch (const std::exception& e) {
@@ -390,7 +408,8 @@ Status SqliteStore::SetWalAutoCheckpoint(int pages) {
   return Status::OK();
 }
 
-Status SqliteStore::Checkpoint() {
+Status Store::Checkpoint() {
+  if (postgres()) return Status::OK();
   try {
     db_->exec("PRAGMA wal_checkpoint(PASSIVE)");
   } catch (const std::exception& e) {
@@ -399,9 +418,9 @@ Status SqliteStore::Checkpoint() {
   return Status::OK();
 }
 
-Result<std::optional<std::string>> SqliteStore::GetKv(const std::string& key) {
+Result<std::optional<std::string>> Store::GetKv(const std::string& key) {
   try {
-    SQLite::Statement q(*db_, "SELECT value FROM kv WHERE key = ?");
+    sql::Statement q(*db_, "SELECT value FROM kv WHERE key = ?");
     q.bind(1, key);
     if (q.executeStep()) return std::optional<std::string>(q.getColumn(0).getString());
     return std::optional<std::string>();
@@ -410,12 +429,12 @@ Result<std::optional<std::string>> SqliteStore::GetKv(const std::string& key) {
   }
 }
 
-Status SqliteStore::SetKv(const std::string& key, const std::string& value) {
+Status Store::SetKv(const std::string& key, const std::string& value) {
   try {
-    SQLite::Statement q(*db_,
-                        "INSERT INTO kv(key, value, updated_at) VALUES (?, ?, ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
-                        "updated_at = excluded.updated_at");
+    sql::Statement q(*db_,
+                     "INSERT INTO kv(key, value, updated_at) VALUES (?, ?, ?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                     "updated_at = excluded.updated_at");
     q.bind(1, key);
     q.bind(2, value);
     q.bind(3, static_cast<int64_t>(clock_.NowUnix()));
@@ -434,9 +453,9 @@ namespace {
 const char* kRunColumns =
     "id, task_id, attempt, agent, model, command, tmux_session, run_dir, worktree, started_at, "
     "finished_at, exit_code, outcome, error_class, summary, agent_session, input_tokens, "
-    "output_tokens, cost_usd";
+    "output_tokens, cost_usd, host";
 
-Attempt ReadRun(SQLite::Statement& q) {
+Attempt ReadRun(sql::Statement& q) {
   Attempt r;
   r.id = q.getColumn(0).getInt64();
   r.task_id = q.getColumn(1).getInt64();
@@ -462,28 +481,29 @@ Attempt ReadRun(SQLite::Statement& q) {
   r.input_tokens = q.getColumn(16).getInt64();
   r.output_tokens = q.getColumn(17).getInt64();
   r.cost_usd = q.getColumn(18).getDouble();
+  r.host = q.getColumn(19).getString();
   return r;
 }
 
 }  // namespace
 
-Status SqliteStore::SetTaskRoute(int64_t id, const std::string& route_json) {
+Status Store::SetTaskRoute(int64_t id, const std::string& route_json) {
   return SetTaskColumn(id, "route", route_json);
 }
-Status SqliteStore::SetTaskBranch(int64_t id, const std::string& branch) {
+Status Store::SetTaskBranch(int64_t id, const std::string& branch) {
   return SetTaskColumn(id, "branch", branch);
 }
-Status SqliteStore::SetTaskAgentSession(int64_t id, const std::string& session) {
+Status Store::SetTaskAgentSession(int64_t id, const std::string& session) {
   return SetTaskColumn(id, "agent_session", session);
 }
 
-Status SqliteStore::SetTaskStatusReason(int64_t id, const std::string& reason) {
+Status Store::SetTaskStatusReason(int64_t id, const std::string& reason) {
   return SetTaskColumn(id, "status_reason", reason);
 }
 
-Status SqliteStore::SetTaskColumn(int64_t id, const char* column, const std::string& value) {
+Status Store::SetTaskColumn(int64_t id, const char* column, const std::string& value) {
   try {
-    SQLite::Statement upd(
+    sql::Statement upd(
         *db_, std::string("UPDATE tasks SET ") + column + " = ?, updated_at = ? WHERE id = ?");
     upd.bind(1, value);
     upd.bind(2, static_cast<int64_t>(clock_.NowUnix()));
@@ -495,15 +515,15 @@ Status SqliteStore::SetTaskColumn(int64_t id, const char* column, const std::str
   return Status::OK();
 }
 
-Result<Attempt> SqliteStore::StartAttempt(const Attempt& run) {
+Result<Attempt> Store::StartAttempt(const Attempt& run) {
   int64_t id = 0;
   try {
-    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement ins(
+    sql::Transaction txn(*db_);
+    sql::Statement ins(
         *db_,
         "INSERT INTO task_runs(task_id, attempt, agent, model, command, tmux_session, run_dir, "
-        "worktree, started_at) VALUES (?1, (SELECT COUNT(*) + 1 FROM task_runs WHERE task_id = "
-        "?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        "worktree, started_at, host) VALUES (?1, (SELECT COUNT(*) + 1 FROM task_runs WHERE "
+        "task_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id");
     ins.bind(1, static_cast<int64_t>(run.task_id));
     ins.bind(2, run.agent);
     ins.bind(3, run.model);
@@ -512,11 +532,12 @@ Result<Attempt> SqliteStore::StartAttempt(const Attempt& run) {
     ins.bind(6, run.run_dir);
     ins.bind(7, run.worktree);
     ins.bind(8, static_cast<int64_t>(clock_.NowUnix()));
-    ins.exec();
-    id = db_->getLastInsertRowid();
+    ins.bind(9, host_);
+    ins.executeStep();
+    id = ins.getColumn(0).getInt64();
+    ins.reset();
     txn.commit();
-    SQLite::Statement q(*db_,
-                        std::string("SELECT ") + kRunColumns + " FROM task_runs WHERE id = ?");
+    sql::Statement q(*db_, std::string("SELECT ") + kRunColumns + " FROM task_runs WHERE id = ?");
     q.bind(1, id);
     if (q.executeStep()) return ReadRun(q);
   } catch (const std::exception& e) {
@@ -525,9 +546,9 @@ Result<Attempt> SqliteStore::StartAttempt(const Attempt& run) {
   return Status::Internal("task run " + std::to_string(id), "vanished after insert");
 }
 
-Status SqliteStore::FinishAttempt(const Attempt& run) {
+Status Store::FinishAttempt(const Attempt& run) {
   try {
-    SQLite::Statement upd(
+    sql::Statement upd(
         *db_,
         "UPDATE task_runs SET finished_at = ?, exit_code = ?, outcome = ?, error_class = ?, "
         "summary = ?, agent_session = ?, input_tokens = ?, output_tokens = ?, cost_usd = ? "
@@ -552,11 +573,11 @@ Status SqliteStore::FinishAttempt(const Attempt& run) {
   return Status::OK();
 }
 
-Result<std::vector<Attempt>> SqliteStore::ListAttempts(int64_t task_id) {
+Result<std::vector<Attempt>> Store::ListAttempts(int64_t task_id) {
   std::vector<Attempt> out;
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns +
-                                  " FROM task_runs WHERE task_id = ? ORDER BY attempt");
+    sql::Statement q(*db_, std::string("SELECT ") + kRunColumns +
+                               " FROM task_runs WHERE task_id = ? ORDER BY attempt");
     q.bind(1, static_cast<int64_t>(task_id));
     while (q.executeStep()) out.push_back(ReadRun(q));
   } catch (const std::exception& e) {
@@ -565,11 +586,27 @@ Result<std::vector<Attempt>> SqliteStore::ListAttempts(int64_t task_id) {
   return out;
 }
 
-Result<std::vector<Attempt>> SqliteStore::UnfinishedAttempts() {
+Result<std::vector<Attempt>> Store::UnfinishedAttemptsOf(int64_t task_id) {
   std::vector<Attempt> out;
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns +
-                                  " FROM task_runs WHERE finished_at IS NULL ORDER BY id");
+    sql::Statement q(*db_, std::string("SELECT ") + kRunColumns +
+                               " FROM task_runs WHERE finished_at IS NULL AND task_id = ? "
+                               "ORDER BY id");
+    q.bind(1, task_id);
+    while (q.executeStep()) out.push_back(ReadRun(q));
+  } catch (const std::exception& e) {
+    return Error(e, "listing a task's unfinished runs");
+  }
+  return out;
+}
+
+Result<std::vector<Attempt>> Store::UnfinishedAttempts() {
+  std::vector<Attempt> out;
+  try {
+    sql::Statement q(*db_, std::string("SELECT ") + kRunColumns +
+                               " FROM task_runs WHERE finished_at IS NULL AND (?1 = '' OR "
+                               "host = ?1) ORDER BY id");
+    q.bind(1, host_);
     while (q.executeStep()) out.push_back(ReadRun(q));
   } catch (const std::exception& e) {
     return Error(e, "listing unfinished runs");

@@ -1,12 +1,15 @@
-// SqliteStore: orch's source of truth, one SQLite file in WAL mode ($ORCH_HOME/orch.db).
+// Store: orch's source of truth. By default one SQLite file in WAL mode ($ORCH_HOME/orch.db);
+// with `store.url: postgres://...`, a PostgreSQL database that several orch hosts share. The
+// statements are written once (sql.h); the schema has a migration list for each engine.
 //
 // Holds projects, tasks, task runs, webhook deliveries, jobs, events and a key-value table
 // (schema in migrations.cc). Task status changes go through Transition() only: a
 // compare-and-set on the expected status, checked against the state machine in task.h, written
 // in one transaction with the event that explains it. Two writers cannot both win.
 //
-// Thread safety: one SqliteStore is used by one thread at a time. Other threads and processes
-// open their own; SQLite's locking (busy timeout 5 s) orders their writes.
+// Thread safety: one Store is used by one thread at a time. Other threads and processes
+// open their own; SQLite's locking (busy timeout 5 s), or PostgreSQL's transaction lock for
+// orch's writes (sql_postgres.cc), orders their writes.
 #ifndef ORCH_STORE_STORE_H_
 #define ORCH_STORE_STORE_H_
 
@@ -22,8 +25,8 @@
 #include "store/run_types.h"
 #include "store/task.h"
 
-namespace SQLite {
-class Database;
+namespace orch::sql {
+class Connection;
 }
 
 namespace orch {
@@ -65,6 +68,18 @@ struct TaskFilter {
   std::optional<std::string> source_id = std::nullopt;
   std::optional<int64_t> pr_number = std::nullopt;
   std::optional<std::string> source_id_prefix = std::nullopt;  // e.g. "nightly@" for a job's
+  std::optional<std::string> lease_owner = std::nullopt;       // "" for tasks leased to none
+};
+
+// A host of a fleet sharing one store (the `hosts` table), as its last heartbeat left it.
+struct HostRecord {
+  std::string id;
+  int64_t started_at = 0;
+  int64_t heartbeat_at = 0;
+  std::string version = "";
+  int running = 0;       // agents it runs
+  int max_parallel = 0;  // its engine.max_parallel
+  int leases = 0;        // tasks in progress leased to it
 };
 
 // A scheduled job's state (the `jobs` table; jobs.h). The job itself lives in the config.
@@ -102,6 +117,7 @@ struct Attempt {
   std::string tmux_session;
   std::string run_dir;
   std::string worktree;
+  std::string host;  // the host it runs on (Store::SetHost); empty on one machine
   int64_t started_at = 0;
   // Set once finished:
   std::optional<int64_t> finished_at;
@@ -227,18 +243,22 @@ struct RunStepRecord {
   int cycle = 0;  // times a review loop sent it back
 };
 
-class SqliteStore {
+class Store {
  public:
-  ~SqliteStore();
-  SqliteStore(const SqliteStore&) = delete;
-  SqliteStore& operator=(const SqliteStore&) = delete;
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
 
-  // Opens or creates the database at `path` and brings its schema up to date. Fails with
-  // Corruption when the file is not an orch database, IOError when it cannot be opened, and
-  // Conflict when it was written by a newer orch. ":memory:" works for tests.
-  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, const Clock& clock);
+  // Opens or creates the database at `where` (a SQLite file, or a postgres:// URL) and brings
+  // its schema up to date. Fails with Corruption when the file is not an orch database, IOError
+  // when it cannot be opened, and Conflict when it was written by a newer orch. ":memory:" works
+  // for tests.
+  static Result<std::unique_ptr<Store>> Open(const std::string& where, const Clock& clock);
 
+  // The file, or the URL without its password.
   const std::string& path() const { return path_; }
+  // Whether the database is PostgreSQL's (shared by hosts) rather than a SQLite file.
+  bool postgres() const;
   // The highest applied migration.
   Result<int> SchemaVersion();
   // Applies pending migrations; applying them again changes nothing.
@@ -277,7 +297,7 @@ class SqliteStore {
   Result<Attempt> StartAttempt(const Attempt& attempt);
   Status FinishAttempt(const Attempt& attempt);
   Result<std::vector<Attempt>> ListAttempts(int64_t task_id);
-  // Attempts not finished yet, oldest first.
+  // Attempts not finished yet, oldest first: this host's only, when SetHost named one.
   Result<std::vector<Attempt>> UnfinishedAttempts();
 
   // Orchestrated runs (store_orch_runs.cc). CreateRun inserts the run and its steps in one
@@ -373,6 +393,28 @@ class SqliteStore {
   Result<std::optional<std::string>> GetKv(const std::string& key);
   Status SetKv(const std::string& key, const std::string& value);
 
+  // Hosts and leases (store_hosts.cc), for several orch hosts sharing one PostgreSQL store.
+  // SetHost names this connection's host: StartAttempt records it on each attempt,
+  // UnfinishedAttempts lists only its attempts, and a task this connection moves to
+  // in_progress is leased to it for `lease_ttl` (renewed by Heartbeat; moving it out of
+  // in_progress ends the lease). Without a host (one machine) nothing is leased and every
+  // attempt is this one's.
+  void SetHost(const std::string& id, std::chrono::seconds lease_ttl);
+  const std::string& host() const { return host_; }
+  // Records this host's heartbeat (inserting its row at the first) and renews its tasks'
+  // leases, in one transaction.
+  Status Heartbeat(const std::string& version, int running, int max_parallel);
+  Result<std::vector<HostRecord>> ListHosts();
+  // Takes or renews lease `name` for this host until now + lease_ttl; true when this host holds
+  // it afterwards, false while another's has not run out.
+  Result<bool> HoldLease(const std::string& name);
+  // The holder of lease `name` and until when; nullopt when none ever held it.
+  Result<std::optional<std::pair<std::string, int64_t>>> LeaseHolder(const std::string& name);
+  // Tasks in progress whose lease has run out: their host stopped renewing it.
+  Result<std::vector<Task>> ExpiredLeases();
+  // Every host's unfinished attempts at task `task_id` (those of a lost host, to close).
+  Result<std::vector<Attempt>> UnfinishedAttemptsOf(int64_t task_id);
+
   // The work tree pool (store_pool.cc), every project's, by project and slot. SavePooledWorktree
   // inserts or replaces the row of its slot (updated_at: now); deleting a missing one is OK.
   Result<std::vector<PooledWorktree>> ListPooledWorktrees();
@@ -387,18 +429,20 @@ class SqliteStore {
  private:
   // Inserts a task and its 'created' event; the caller holds a transaction. Throws.
   int64_t InsertTask(const NewTask& task, const Cause& cause);
-  SqliteStore(std::string path, const Clock& clock, std::unique_ptr<SQLite::Database> db);
+  Store(std::string path, const Clock& clock, std::unique_ptr<sql::Connection> db);
   Status SetTaskColumn(int64_t id, const char* column, const std::string& value);
   // Events matching `where` (a WHERE clause with `key` as ?1 and, when limit >= 0, ?2).
   Result<std::vector<Event>> ReadEvents(const char* where, int64_t key, int limit);
   // Deletes the payload log segments PruneWebhookReceipts promises to.
   Status PrunePayloads(int64_t before);
-  // Turns a SQLite exception into a Status naming the database file.
+  // Turns a database exception into a Status naming the database.
   Status Error(const std::exception& e, const char* what) const;
 
   std::string path_;
   const Clock& clock_;
-  std::unique_ptr<SQLite::Database> db_;
+  std::string host_;  // SetHost; empty: one machine, no leases
+  std::chrono::seconds lease_ttl_{60};
+  std::unique_ptr<sql::Connection> db_;
   // The payloads of new deliveries (payload_log.h); null for ":memory:", which keeps them inline.
   std::unique_ptr<PayloadLog> payloads_;
   std::atomic<uint64_t> durable_commits_{0};

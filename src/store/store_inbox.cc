@@ -1,6 +1,4 @@
-// SqliteStore's webhook inbox: durable deliveries, dedup, and the retry queue.
-#include <SQLiteCpp/SQLiteCpp.h>
-
+// Store's webhook inbox: durable deliveries, dedup, and the retry queue.
 #include <algorithm>
 #include <functional>
 #include <optional>
@@ -11,6 +9,7 @@
 
 #include "github/webhook_signature.h"
 #include "store/payload_log.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 namespace orch {
@@ -21,11 +20,11 @@ const char* kDeliveryColumns =
     "COALESCE(error, ''), retry_count, next_attempt_at, created_at, result, payload_segment, "
     "payload_offset, payload_length";
 
-// A zero-length BLOB (not NULL) for the payload column of a row whose payload is in the log.
+// An empty payload (not NULL) for the payload column of a row whose payload is in the log.
 constexpr char kNoInlinePayload[] = "";
 
 // Reads the payload of the row at `q` from `log`; a failure is kept in `d.payload_error`.
-void ReadLoggedPayload(SQLite::Statement& q, const PayloadLog* log, Delivery& d) {
+void ReadLoggedPayload(sql::Statement& q, const PayloadLog* log, Delivery& d) {
   if (!log) {
     d.payload_error = "the payload is in a payload log, which a \":memory:\" store has not";
     return;
@@ -40,7 +39,7 @@ void ReadLoggedPayload(SQLite::Statement& q, const PayloadLog* log, Delivery& d)
   }
 }
 
-Delivery ReadDelivery(SQLite::Statement& q, const PayloadLog* log) {
+Delivery ReadDelivery(sql::Statement& q, const PayloadLog* log) {
   Delivery d;
   d.id = q.getColumn(0).getInt64();
   d.delivery_id = q.getColumn(1).getString();
@@ -60,13 +59,13 @@ Delivery ReadDelivery(SQLite::Statement& q, const PayloadLog* log) {
 }
 
 // Binds parameters 6 (payload) and 9-11 (its place in the log) of InboxStatements::insert.
-void BindPayload(SQLite::Statement& insert, const NewDelivery& d, const PayloadRef* ref) {
+void BindPayload(sql::Statement& insert, const NewDelivery& d, const PayloadRef* ref) {
   if (!ref) {
-    insert.bindNoCopy(6, d.payload.data(), static_cast<int>(d.payload.size()));
+    insert.bind(6, std::string_view(d.payload));
     for (int i = 9; i <= 11; ++i) insert.bind(i);
     return;
   }
-  insert.bindNoCopy(6, static_cast<const void*>(kNoInlinePayload), 0);
+  insert.bind(6, kNoInlinePayload);
   insert.bind(9, ref->segment);
   insert.bind(10, ref->offset);
   insert.bind(11, ref->length);
@@ -100,7 +99,7 @@ int64_t HashPrefix(std::string_view hash) {
 // candidate; the row is read and compared whole.
 class DeliveryKeys {
  public:
-  explicit DeliveryKeys(SQLite::Database& db)
+  explicit DeliveryKeys(sql::Connection& db)
       : deletions_query_(db, "SELECT deletions FROM webhook_inbox_state WHERE id = 1"),
         since_(db,
                "SELECT id, delivery_id, payload_hash_prefix FROM webhook_deliveries "
@@ -122,7 +121,7 @@ class DeliveryKeys {
     since_.reset();
     since_.bind(1, newest_);
     while (since_.executeStep()) {
-      const char* id = since_.getColumn(1).getText();
+      std::string id = since_.getColumn(1).getString();
       Add(since_.getColumn(0).getInt64(), id, since_.getColumn(2).getInt64());
     }
     since_.reset();
@@ -150,7 +149,7 @@ class DeliveryKeys {
     return std::hash<std::string_view>{}(delivery_id);
   }
 
-  SQLite::Statement deletions_query_, since_;
+  sql::Statement deletions_query_, since_;
   bool valid_ = false;
   int64_t deletions_ = 0;
   int64_t newest_ = 0;                                    // the highest row id read or added
@@ -158,16 +157,20 @@ class DeliveryKeys {
   std::unordered_multimap<uint64_t, int64_t> by_prefix_;  // rows without one, by body
 };
 
-// Makes the connection's commits synchronous=FULL for as long as it lives (declare it before
-// the transaction, so the transaction ends first), then NORMAL again, as SqliteStore::Open set.
+// Makes a SQLite connection's commits synchronous=FULL for as long as it lives (declare it before
+// the transaction, so the transaction ends first), then NORMAL again, as Store::Open set.
+// PostgreSQL's commits are durable already (synchronous_commit = on): nothing to do there.
 // The engine's writes stay NORMAL: in WAL mode a power loss can roll back only their last few
 // commits, never corrupt the database, and what they record is either rebuilt by the next sync
 // from GitHub or checked against GitHub before it is acted on again; only an acknowledged
 // delivery has no other copy.
 class FullSyncCommit {
  public:
-  explicit FullSyncCommit(SQLite::Database& db) : db_(db) { db_.exec("PRAGMA synchronous = FULL"); }
+  explicit FullSyncCommit(sql::Connection& db) : db_(db) {
+    if (db_.dialect() == sql::Dialect::kSqlite) db_.exec("PRAGMA synchronous = FULL");
+  }
   ~FullSyncCommit() {
+    if (db_.dialect() != sql::Dialect::kSqlite) return;
     try {
       db_.exec("PRAGMA synchronous = NORMAL");
     } catch (const std::exception&) {
@@ -178,7 +181,7 @@ class FullSyncCommit {
   FullSyncCommit& operator=(const FullSyncCommit&) = delete;
 
  private:
-  SQLite::Database& db_;
+  sql::Connection& db_;
 };
 
 // An earlier row of the same delivery (its id, or its body and event for one without an id),
@@ -211,28 +214,39 @@ std::chrono::seconds DeliveryRetryDelay(int failures) {
   return std::min(seconds(5) * (1 << shift), seconds(300));
 }
 
-Result<InboxOutcome> SqliteStore::StoreDelivery(const NewDelivery& d) {
+Result<InboxOutcome> Store::StoreDelivery(const NewDelivery& d) {
   Result<std::vector<InboxOutcome>> r = StoreDeliveries({d});
   if (!r.ok()) return r.status();
   return r->front();
 }
 
-struct SqliteStore::InboxStatements {
-  explicit InboxStatements(SQLite::Database& db)
-      : keys(db),
+struct Store::InboxStatements {
+  explicit InboxStatements(sql::Connection& db)
+      : shared(db.dialect() == sql::Dialect::kPostgres),
+        keys(db),
         // A candidate row from `keys`: is it the delivery (its id ?2; without one, its body's
         // hash ?3 and event ?4), and what became of it?
         candidate(db,
                   "SELECT processed_at IS NOT NULL, next_attempt_at IS NOT NULL, retry_count "
                   "FROM webhook_deliveries WHERE id = ?1 AND delivery_id = ?2 AND "
                   "(?2 <> '' OR (payload_hash = ?3 AND event_type = ?4))"),
+        // Without keys in memory (PostgreSQL: other hosts add rows too), through the unique
+        // indexes on the delivery id, and on the event and body of rows without one.
+        by_id(db,
+              "SELECT id, processed_at IS NOT NULL, next_attempt_at IS NOT NULL, retry_count "
+              "FROM webhook_deliveries WHERE delivery_id = ?1 AND delivery_id <> ''"),
+        by_body(db,
+                "SELECT id, processed_at IS NOT NULL, next_attempt_at IS NOT NULL, retry_count "
+                "FROM webhook_deliveries WHERE delivery_id = '' AND event_type = ?1 AND "
+                "payload_hash = ?2"),
         requeue(db,
                 "UPDATE webhook_deliveries SET next_attempt_at = ?, retry_count = "
                 "CASE WHEN next_attempt_at IS NULL THEN 0 ELSE retry_count END WHERE id = ?"),
         insert(db,
                "INSERT INTO webhook_deliveries(delivery_id, event_type, action, payload_hash, "
                "repo, payload, next_attempt_at, created_at, payload_segment, payload_offset, "
-               "payload_length, payload_hash_prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+               "payload_length, payload_hash_prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+               "ON CONFLICT DO NOTHING RETURNING id"),
         receipt(db,
                 "INSERT INTO webhook_receipts(delivery_row, outcome, received_at) "
                 "VALUES (?, ?, ?)") {}
@@ -241,6 +255,7 @@ struct SqliteStore::InboxStatements {
   // every delivery is new and has no candidate.
   std::optional<EarlierDelivery> FindEarlier(const NewDelivery& d, const std::string& hash,
                                              int64_t prefix) {
+    if (shared) return FindEarlierInTable(d, hash);
     std::optional<EarlierDelivery> earlier;
     for (int64_t row : keys.Candidates(d.delivery_id, prefix)) {
       candidate.reset();
@@ -254,6 +269,25 @@ struct SqliteStore::InboxStatements {
       if (!earlier || e.rank() > earlier->rank()) earlier = e;
     }
     candidate.reset();
+    return earlier;
+  }
+
+  std::optional<EarlierDelivery> FindEarlierInTable(const NewDelivery& d, const std::string& hash) {
+    sql::Statement& q = d.delivery_id.empty() ? by_body : by_id;
+    q.reset();
+    if (d.delivery_id.empty()) {
+      q.bind(1, d.event_type);
+      q.bind(2, hash);
+    } else {
+      q.bind(1, d.delivery_id);
+    }
+    std::optional<EarlierDelivery> earlier;
+    while (q.executeStep()) {
+      EarlierDelivery e{q.getColumn(0).getInt64(), q.getColumn(1).getInt() != 0,
+                        q.getColumn(2).getInt() != 0, q.getColumn(3).getInt()};
+      if (!earlier || e.rank() > earlier->rank()) earlier = e;
+    }
+    q.reset();
     return earlier;
   }
 
@@ -280,10 +314,11 @@ struct SqliteStore::InboxStatements {
     return outcome;
   }
 
-  // Inserts a new delivery's row; `ref` is where its payload is in the log, null to keep it in
-  // the row.
-  void Insert(const NewDelivery& d, const std::string& hash, int64_t prefix, const PayloadRef* ref,
-              int64_t now) {
+  // Inserts a new delivery's row and returns its id; `ref` is where its payload is in the log,
+  // null to keep it in the row. nullopt when the row exists already (another host's, stored
+  // since FindEarlier looked: PostgreSQL only).
+  std::optional<int64_t> Insert(const NewDelivery& d, const std::string& hash, int64_t prefix,
+                                const PayloadRef* ref, int64_t now) {
     insert.reset();
     insert.bindNoCopy(1, d.delivery_id);
     insert.bindNoCopy(2, d.event_type);
@@ -294,19 +329,23 @@ struct SqliteStore::InboxStatements {
     insert.bind(7, now);
     insert.bind(8, now);
     insert.bind(12, prefix);
-    insert.exec();
+    std::optional<int64_t> row;
+    if (insert.executeStep()) row = insert.getColumn(0).getInt64();
+    insert.reset();
+    return row;
   }
 
+  bool shared;  // the table is shared with other hosts: no keys in memory
   DeliveryKeys keys;
-  SQLite::Statement candidate, requeue, insert, receipt;
+  sql::Statement candidate, by_id, by_body, requeue, insert, receipt;
 };
 
 // Here rather than in store.cc: both need InboxStatements complete to destroy inbox_.
-SqliteStore::SqliteStore(std::string path, const Clock& clock, std::unique_ptr<SQLite::Database> db)
+Store::Store(std::string path, const Clock& clock, std::unique_ptr<sql::Connection> db)
     : path_(std::move(path)), clock_(clock), db_(std::move(db)) {}
-SqliteStore::~SqliteStore() = default;
+Store::~Store() = default;
 
-Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
+Result<std::vector<InboxOutcome>> Store::StoreDeliveries(
     const std::vector<NewDelivery>& deliveries) {
   // The payloads go to the log first, so no committed row can point past written data.
   std::vector<PayloadRef> refs;
@@ -332,8 +371,8 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
     // (NORMAL only at checkpoints). Set per transaction (a PRAGMA cannot change inside one),
     // and back to NORMAL by FullSyncCommit whatever happens.
     FullSyncCommit full(*db_);
-    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    st.keys.Refresh();
+    sql::Transaction txn(*db_);
+    if (!st.shared) st.keys.Refresh();
     int64_t now = clock_.NowUnix();
     for (size_t i = 0; i < deliveries.size(); ++i) {
       const NewDelivery& d = deliveries[i];
@@ -344,9 +383,14 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
         out.push_back(st.RecordRedelivery(*earlier, now));
         continue;
       }
-      st.Insert(d, hash, prefix, refs.empty() ? nullptr : &refs[i], now);
+      std::optional<int64_t> row =
+          st.Insert(d, hash, prefix, refs.empty() ? nullptr : &refs[i], now);
+      if (!row) {
+        out.push_back(InboxOutcome::kDuplicate);
+        continue;
+      }
       // Later deliveries of this batch must find it too.
-      st.keys.Add(db_->getLastInsertRowid(), d.delivery_id, prefix);
+      if (!st.shared) st.keys.Add(*row, d.delivery_id, prefix);
       out.push_back(InboxOutcome::kStored);
     }
     txn.commit();
@@ -360,10 +404,11 @@ Result<std::vector<InboxOutcome>> SqliteStore::StoreDeliveries(
   }
 }
 
-Status SqliteStore::LoadInboxKeys() {
+Status Store::LoadInboxKeys() {
   try {
     if (!inbox_) inbox_ = std::make_unique<InboxStatements>(*db_);
-    SQLite::Transaction txn(*db_);  // one snapshot for the count and the rows
+    if (inbox_->shared) return Status::OK();
+    sql::Transaction txn(*db_, sql::Transaction::kRead);  // one snapshot: the count and the rows
     inbox_->keys.Refresh();
     txn.commit();
     return Status::OK();
@@ -373,11 +418,11 @@ Status SqliteStore::LoadInboxKeys() {
   }
 }
 
-Result<std::vector<Delivery>> SqliteStore::DueDeliveries(int limit) {
+Result<std::vector<Delivery>> Store::DueDeliveries(int limit) {
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + kDeliveryColumns +
-                                  " FROM webhook_deliveries WHERE processed_at IS NULL AND "
-                                  "next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?");
+    sql::Statement q(*db_, std::string("SELECT ") + kDeliveryColumns +
+                               " FROM webhook_deliveries WHERE processed_at IS NULL AND "
+                               "next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?");
     q.bind(1, static_cast<int64_t>(clock_.NowUnix()));
     q.bind(2, limit);
     std::vector<Delivery> out;
@@ -388,9 +433,9 @@ Result<std::vector<Delivery>> SqliteStore::DueDeliveries(int limit) {
   }
 }
 
-Result<Delivery> SqliteStore::GetDelivery(int64_t id) {
+Result<Delivery> Store::GetDelivery(int64_t id) {
   try {
-    SQLite::Statement q(
+    sql::Statement q(
         *db_, std::string("SELECT ") + kDeliveryColumns + " FROM webhook_deliveries WHERE id = ?");
     q.bind(1, static_cast<int64_t>(id));
     if (q.executeStep()) return ReadDelivery(q, payloads_.get());
@@ -400,11 +445,11 @@ Result<Delivery> SqliteStore::GetDelivery(int64_t id) {
   return Status::NotFound("delivery " + std::to_string(id), "no such delivery");
 }
 
-Status SqliteStore::MarkDeliveryApplied(int64_t id, const std::string& result) {
+Status Store::MarkDeliveryApplied(int64_t id, const std::string& result) {
   try {
-    SQLite::Statement upd(*db_,
-                          "UPDATE webhook_deliveries SET processed_at = ?, next_attempt_at = NULL, "
-                          "result = ? WHERE id = ? AND processed_at IS NULL");
+    sql::Statement upd(*db_,
+                       "UPDATE webhook_deliveries SET processed_at = ?, next_attempt_at = NULL, "
+                       "result = ? WHERE id = ? AND processed_at IS NULL");
     upd.bind(1, static_cast<int64_t>(clock_.NowUnix()));
     upd.bind(2, result);
     upd.bind(3, static_cast<int64_t>(id));
@@ -417,20 +462,20 @@ Status SqliteStore::MarkDeliveryApplied(int64_t id, const std::string& result) {
   return Status::OK();
 }
 
-Status SqliteStore::MarkDeliveryFailed(int64_t id, const std::string& error) {
+Status Store::MarkDeliveryFailed(int64_t id, const std::string& error) {
   try {
-    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement q(*db_,
-                        "SELECT retry_count FROM webhook_deliveries "
-                        "WHERE id = ? AND processed_at IS NULL");
+    sql::Transaction txn(*db_);
+    sql::Statement q(*db_,
+                     "SELECT retry_count FROM webhook_deliveries "
+                     "WHERE id = ? AND processed_at IS NULL");
     q.bind(1, static_cast<int64_t>(id));
     if (!q.executeStep()) {
       return Status::Conflict("delivery " + std::to_string(id), "missing or already applied");
     }
     int failures = q.getColumn(0).getInt() + 1;
-    SQLite::Statement upd(*db_,
-                          "UPDATE webhook_deliveries SET retry_count = ?, error = ?, "
-                          "next_attempt_at = ? WHERE id = ?");
+    sql::Statement upd(*db_,
+                       "UPDATE webhook_deliveries SET retry_count = ?, error = ?, "
+                       "next_attempt_at = ? WHERE id = ?");
     upd.bind(1, failures);
     upd.bind(2, error);
     if (failures < kMaxDeliveryAttempts) {
@@ -447,12 +492,12 @@ Status SqliteStore::MarkDeliveryFailed(int64_t id, const std::string& error) {
   return Status::OK();
 }
 
-Result<std::vector<Delivery>> SqliteStore::ListDeliveries(const DeliveryFilter& filter) {
+Result<std::vector<Delivery>> Store::ListDeliveries(const DeliveryFilter& filter) {
   try {
     std::string sql = std::string("SELECT ") + kDeliveryColumns + " FROM webhook_deliveries";
     if (filter.failed_only) sql += " WHERE processed_at IS NULL AND next_attempt_at IS NULL";
     sql += " ORDER BY id DESC LIMIT ?";
-    SQLite::Statement q(*db_, sql);
+    sql::Statement q(*db_, sql);
     q.bind(1, filter.limit);
     std::vector<Delivery> out;
     while (q.executeStep()) out.push_back(ReadDelivery(q, payloads_.get()));
@@ -462,7 +507,7 @@ Result<std::vector<Delivery>> SqliteStore::ListDeliveries(const DeliveryFilter& 
   }
 }
 
-Status SqliteStore::RequeueDelivery(int64_t id) {
+Status Store::RequeueDelivery(int64_t id) {
   Result<Delivery> d = GetDelivery(id);
   if (!d.ok()) return d.status();
   if (!d->payload_error.empty()) {
@@ -470,9 +515,9 @@ Status SqliteStore::RequeueDelivery(int64_t id) {
                             "cannot replay it: " + d->payload_error);
   }
   try {
-    SQLite::Statement upd(*db_,
-                          "UPDATE webhook_deliveries SET processed_at = NULL, next_attempt_at = ?, "
-                          "retry_count = 0, error = NULL, result = '' WHERE id = ?");
+    sql::Statement upd(*db_,
+                       "UPDATE webhook_deliveries SET processed_at = NULL, next_attempt_at = ?, "
+                       "retry_count = 0, error = NULL, result = '' WHERE id = ?");
     upd.bind(1, static_cast<int64_t>(clock_.NowUnix()));
     upd.bind(2, static_cast<int64_t>(id));
     if (upd.exec() == 0) {
@@ -484,36 +529,38 @@ Status SqliteStore::RequeueDelivery(int64_t id) {
   return Status::OK();
 }
 
-Result<WebhookStats> SqliteStore::GetWebhookStats(int64_t since) {
+Result<WebhookStats> Store::GetWebhookStats(int64_t since) {
   WebhookStats st;
   try {
     // Received: each delivery's first arrival (its row) plus every later one (a receipt).
-    SQLite::Statement r(*db_,
-                        "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE created_at >= ?1) "
-                        "+ COUNT(*), COALESCE(SUM(outcome = 'duplicate'), 0) "
-                        "FROM webhook_receipts WHERE received_at >= ?1");
+    sql::Statement r(*db_,
+                     "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE created_at >= ?1) "
+                     "+ COUNT(*), "
+                     "COALESCE(SUM(CASE WHEN outcome = 'duplicate' THEN 1 ELSE 0 END), 0) "
+                     "FROM webhook_receipts WHERE received_at >= ?1");
     r.bind(1, since);
     r.executeStep();
     st.received = r.getColumn(0).getInt64();
     st.duplicates = r.getColumn(1).getInt64();
-    SQLite::Statement d(*db_,
-                        "SELECT COALESCE(SUM(processed_at IS NOT NULL), 0), "
-                        "COALESCE(SUM(processed_at IS NULL AND next_attempt_at IS NULL), 0), "
-                        "COALESCE(SUM(processed_at IS NULL AND next_attempt_at IS NOT NULL), 0) "
-                        "FROM webhook_deliveries WHERE created_at >= ?");
+    sql::Statement d(*db_,
+                     "SELECT COUNT(processed_at), "
+                     "COALESCE(SUM(CASE WHEN processed_at IS NULL AND next_attempt_at IS NULL "
+                     "THEN 1 ELSE 0 END), 0), "
+                     "COUNT(CASE WHEN processed_at IS NULL THEN next_attempt_at END) "
+                     "FROM webhook_deliveries WHERE created_at >= ?");
     d.bind(1, since);
     d.executeStep();
     st.applied = d.getColumn(0).getInt64();
     st.failed = d.getColumn(1).getInt64();
     st.pending = d.getColumn(2).getInt64();
-    SQLite::Statement e(*db_,
-                        "SELECT d.event_type || CASE WHEN d.action = '' THEN '' "
-                        "ELSE '.' || d.action END AS ev, COUNT(*) FROM ("
-                        "  SELECT id AS row FROM webhook_deliveries WHERE created_at >= ?1"
-                        "  UNION ALL SELECT delivery_row FROM webhook_receipts "
-                        "  WHERE received_at >= ?1) a "
-                        "JOIN webhook_deliveries d ON d.id = a.row "
-                        "GROUP BY ev ORDER BY COUNT(*) DESC, ev");
+    sql::Statement e(*db_,
+                     "SELECT d.event_type || CASE WHEN d.action = '' THEN '' "
+                     "ELSE '.' || d.action END AS ev, COUNT(*) FROM ("
+                     "  SELECT id AS row FROM webhook_deliveries WHERE created_at >= ?1"
+                     "  UNION ALL SELECT delivery_row FROM webhook_receipts "
+                     "  WHERE received_at >= ?1) a "
+                     "JOIN webhook_deliveries d ON d.id = a.row "
+                     "GROUP BY ev ORDER BY COUNT(*) DESC, ev");
     e.bind(1, since);
     while (e.executeStep()) {
       st.received_by_event.emplace_back(e.getColumn(0).getString(), e.getColumn(1).getInt64());
@@ -524,15 +571,15 @@ Result<WebhookStats> SqliteStore::GetWebhookStats(int64_t since) {
   return st;
 }
 
-Result<std::optional<int64_t>> SqliteStore::LastWebhookAt() {
+Result<std::optional<int64_t>> Store::LastWebhookAt() {
   try {
     // The newest rows by id rather than MAX over the times: no index on the times, and the
     // engine asks every tick while it waits for deliveries to come back. Rows are inserted in
     // time order.
-    SQLite::Statement q(*db_,
-                        "SELECT MAX(t) FROM (SELECT (SELECT received_at FROM webhook_receipts "
-                        "ORDER BY id DESC LIMIT 1) AS t UNION ALL SELECT (SELECT created_at "
-                        "FROM webhook_deliveries ORDER BY id DESC LIMIT 1))");
+    sql::Statement q(*db_,
+                     "SELECT MAX(t) FROM (SELECT (SELECT received_at FROM webhook_receipts "
+                     "ORDER BY id DESC LIMIT 1) AS t UNION ALL SELECT (SELECT created_at "
+                     "FROM webhook_deliveries ORDER BY id DESC LIMIT 1)) AS newest");
     q.executeStep();
     if (q.getColumn(0).isNull()) return std::optional<int64_t>();
     return std::optional<int64_t>(q.getColumn(0).getInt64());
@@ -541,16 +588,16 @@ Result<std::optional<int64_t>> SqliteStore::LastWebhookAt() {
   }
 }
 
-Result<std::optional<int64_t>> SqliteStore::LastDeliveryFor(const std::string& repo) {
+Result<std::optional<int64_t>> Store::LastDeliveryFor(const std::string& repo) {
   try {
     // A scan (no index on repo): the engine asks once per change a sync found, judged.
-    SQLite::Statement q(*db_,
-                        "SELECT MAX(t) FROM ("
-                        "SELECT MAX(created_at) AS t FROM webhook_deliveries "
-                        "WHERE repo = ?1 COLLATE NOCASE UNION ALL "
-                        "SELECT MAX(r.received_at) FROM webhook_receipts r "
-                        "JOIN webhook_deliveries d ON d.id = r.delivery_row "
-                        "WHERE d.repo = ?1 COLLATE NOCASE)");
+    sql::Statement q(*db_,
+                     "SELECT MAX(t) FROM ("
+                     "SELECT MAX(created_at) AS t FROM webhook_deliveries "
+                     "WHERE lower(repo) = lower(CAST(?1 AS TEXT)) UNION ALL "
+                     "SELECT MAX(r.received_at) FROM webhook_receipts r "
+                     "JOIN webhook_deliveries d ON d.id = r.delivery_row "
+                     "WHERE lower(d.repo) = lower(CAST(?1 AS TEXT))) AS newest");
     q.bind(1, repo);
     q.executeStep();
     if (q.getColumn(0).isNull()) return std::optional<int64_t>();
@@ -560,9 +607,9 @@ Result<std::optional<int64_t>> SqliteStore::LastDeliveryFor(const std::string& r
   }
 }
 
-Status SqliteStore::PruneWebhookReceipts(int64_t before) {
+Status Store::PruneWebhookReceipts(int64_t before) {
   try {
-    SQLite::Statement del(*db_, "DELETE FROM webhook_receipts WHERE received_at < ?");
+    sql::Statement del(*db_, "DELETE FROM webhook_receipts WHERE received_at < ?");
     del.bind(1, before);
     del.exec();
   } catch (const std::exception& e) {
@@ -571,9 +618,9 @@ Status SqliteStore::PruneWebhookReceipts(int64_t before) {
   return PrunePayloads(before);
 }
 
-Status SqliteStore::PruneAppliedDeliveries(int64_t before) {
+Status Store::PruneAppliedDeliveries(int64_t before) {
   try {
-    SQLite::Statement del(*db_, "DELETE FROM webhook_deliveries WHERE processed_at < ?");
+    sql::Statement del(*db_, "DELETE FROM webhook_deliveries WHERE processed_at < ?");
     del.bind(1, before);
     del.exec();
   } catch (const std::exception& e) {
@@ -582,15 +629,15 @@ Status SqliteStore::PruneAppliedDeliveries(int64_t before) {
   return Status::OK();
 }
 
-Status SqliteStore::PrunePayloads(int64_t before) {
+Status Store::PrunePayloads(int64_t before) {
   if (!payloads_) return Status::OK();
   std::set<int64_t> keep;
   try {
     // A full scan, once an hour: cheaper than an index every delivery would have to update.
-    SQLite::Statement q(*db_,
-                        "SELECT DISTINCT payload_segment FROM webhook_deliveries "
-                        "WHERE payload_segment IS NOT NULL AND "
-                        "(processed_at IS NULL OR processed_at >= ?1 OR created_at >= ?1)");
+    sql::Statement q(*db_,
+                     "SELECT DISTINCT payload_segment FROM webhook_deliveries "
+                     "WHERE payload_segment IS NOT NULL AND "
+                     "(processed_at IS NULL OR processed_at >= ?1 OR created_at >= ?1)");
     q.bind(1, before);
     while (q.executeStep()) keep.insert(q.getColumn(0).getInt64());
   } catch (const std::exception& e) {

@@ -1,8 +1,6 @@
 // Scheduled jobs' state: the `jobs` table, one row per job id with project_id NULL.
-#include <SQLiteCpp/SQLiteCpp.h>
-
+#include "store/sql.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 
 namespace orch {
 namespace {
@@ -14,7 +12,7 @@ const char* kJobColumns =
 using sql::BindOpt;
 using sql::OptInt;
 
-JobState ReadJob(SQLite::Statement& q) {
+JobState ReadJob(sql::Statement& q) {
   JobState j;
   j.id = q.getColumn(0).getString();
   j.first_seen_at = q.getColumn(1).getInt64();
@@ -30,10 +28,10 @@ JobState ReadJob(SQLite::Statement& q) {
 
 }  // namespace
 
-Result<std::vector<JobState>> SqliteStore::ListJobStates() {
+Result<std::vector<JobState>> Store::ListJobStates() {
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + kJobColumns +
-                                  " FROM jobs WHERE project_id IS NULL ORDER BY name");
+    sql::Statement q(*db_, std::string("SELECT ") + kJobColumns +
+                               " FROM jobs WHERE project_id IS NULL ORDER BY name");
     std::vector<JobState> out;
     while (q.executeStep()) out.push_back(ReadJob(q));
     return out;
@@ -42,10 +40,10 @@ Result<std::vector<JobState>> SqliteStore::ListJobStates() {
   }
 }
 
-Result<std::optional<JobState>> SqliteStore::GetJobState(const std::string& id) {
+Result<std::optional<JobState>> Store::GetJobState(const std::string& id) {
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + kJobColumns +
-                                  " FROM jobs WHERE project_id IS NULL AND name = ?");
+    sql::Statement q(*db_, std::string("SELECT ") + kJobColumns +
+                               " FROM jobs WHERE project_id IS NULL AND name = ?");
     q.bind(1, id);
     if (q.executeStep()) return std::optional<JobState>(ReadJob(q));
     return std::optional<JobState>();
@@ -54,21 +52,21 @@ Result<std::optional<JobState>> SqliteStore::GetJobState(const std::string& id) 
   }
 }
 
-Status SqliteStore::SaveJobState(const JobState& j) {
+Status Store::SaveJobState(const JobState& j) {
   try {
-    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    sql::Transaction txn(*db_);
     // The unique index is on an expression (COALESCE), so no ON CONFLICT: update, else insert.
-    SQLite::Statement up(*db_,
-                         "UPDATE jobs SET first_seen_at = ?2, last_slot_at = ?3, last_run_at = ?4, "
-                         "last_result = ?5, last_exit_code = ?6, last_output = ?7, "
-                         "last_task_id = (SELECT id FROM tasks WHERE id = ?8), enabled = ?9 "
-                         "WHERE project_id IS NULL AND name = ?1");
-    SQLite::Statement ins(*db_,
-                          "INSERT INTO jobs(name, first_seen_at, last_slot_at, last_run_at, "
-                          "last_result, last_exit_code, last_output, last_task_id, enabled) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT id FROM tasks WHERE id = "
-                          "?8), ?9)");
-    for (SQLite::Statement* q : {&up, &ins}) {
+    sql::Statement up(*db_,
+                      "UPDATE jobs SET first_seen_at = ?2, last_slot_at = ?3, last_run_at = ?4, "
+                      "last_result = ?5, last_exit_code = ?6, last_output = ?7, "
+                      "last_task_id = (SELECT id FROM tasks WHERE id = ?8), enabled = ?9 "
+                      "WHERE project_id IS NULL AND name = ?1");
+    sql::Statement ins(*db_,
+                       "INSERT INTO jobs(name, first_seen_at, last_slot_at, last_run_at, "
+                       "last_result, last_exit_code, last_output, last_task_id, enabled) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT id FROM tasks WHERE id = "
+                       "?8), ?9)");
+    for (sql::Statement* q : {&up, &ins}) {
       q->bind(1, j.id);
       q->bind(2, static_cast<int64_t>(j.first_seen_at));
       BindOpt(*q, 3, j.last_slot_at);
@@ -87,9 +85,9 @@ Status SqliteStore::SaveJobState(const JobState& j) {
   }
 }
 
-Status SqliteStore::DeleteJobState(const std::string& id) {
+Status Store::DeleteJobState(const std::string& id) {
   try {
-    SQLite::Statement q(*db_, "DELETE FROM jobs WHERE project_id IS NULL AND name = ?");
+    sql::Statement q(*db_, "DELETE FROM jobs WHERE project_id IS NULL AND name = ?");
     q.bind(1, id);
     q.exec();
     return Status::OK();

@@ -1,8 +1,6 @@
 // The work tree pool: the `worktree_pool` table (agents/worktree_pool.h says what the rows mean).
-#include <SQLiteCpp/SQLiteCpp.h>
-
+#include "store/sql.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 
 namespace orch {
 namespace {
@@ -15,7 +13,7 @@ PoolState ParseState(const std::string& s) {
   return PoolState::kReady;
 }
 
-PooledWorktree ReadRow(SQLite::Statement& q) {
+PooledWorktree ReadRow(sql::Statement& q) {
   PooledWorktree r;
   r.slot = q.getColumn(0).getString();
   r.project_id = q.getColumn(1).getInt64();
@@ -41,10 +39,10 @@ const char* PoolStateName(PoolState state) {
   return "ready";
 }
 
-Result<std::vector<PooledWorktree>> SqliteStore::ListPooledWorktrees() {
+Result<std::vector<PooledWorktree>> Store::ListPooledWorktrees() {
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + kPoolColumns +
-                                  " FROM worktree_pool ORDER BY project_id, slot");
+    sql::Statement q(*db_, std::string("SELECT ") + kPoolColumns +
+                               " FROM worktree_pool ORDER BY project_id, slot");
     std::vector<PooledWorktree> out;
     while (q.executeStep()) out.push_back(ReadRow(q));
     return out;
@@ -53,11 +51,15 @@ Result<std::vector<PooledWorktree>> SqliteStore::ListPooledWorktrees() {
   }
 }
 
-Status SqliteStore::SavePooledWorktree(const PooledWorktree& row) {
+Status Store::SavePooledWorktree(const PooledWorktree& row) {
   try {
-    SQLite::Statement q(*db_,
-                        "INSERT OR REPLACE INTO worktree_pool(slot, project_id, state, other_path, "
-                        "task_id, head, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    sql::Statement q(*db_,
+                     "INSERT INTO worktree_pool(slot, project_id, state, other_path, "
+                     "task_id, head, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT(slot) DO UPDATE SET project_id = excluded.project_id, "
+                     "state = excluded.state, other_path = excluded.other_path, "
+                     "task_id = excluded.task_id, head = excluded.head, "
+                     "updated_at = excluded.updated_at");
     q.bind(1, row.slot);
     q.bind(2, static_cast<int64_t>(row.project_id));
     q.bind(3, PoolStateName(row.state));
@@ -72,9 +74,9 @@ Status SqliteStore::SavePooledWorktree(const PooledWorktree& row) {
   }
 }
 
-Status SqliteStore::DeletePooledWorktree(const std::string& slot) {
+Status Store::DeletePooledWorktree(const std::string& slot) {
   try {
-    SQLite::Statement q(*db_, "DELETE FROM worktree_pool WHERE slot = ?");
+    sql::Statement q(*db_, "DELETE FROM worktree_pool WHERE slot = ?");
     q.bind(1, slot);
     q.exec();
     return Status::OK();
@@ -83,14 +85,13 @@ Status SqliteStore::DeletePooledWorktree(const std::string& slot) {
   }
 }
 
-Result<std::optional<PooledWorktree>> SqliteStore::LendPooledWorktree(int64_t project_id,
-                                                                      int64_t task_id,
-                                                                      const std::string& target) {
+Result<std::optional<PooledWorktree>> Store::LendPooledWorktree(int64_t project_id, int64_t task_id,
+                                                                const std::string& target) {
   try {
-    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement q(*db_, std::string("SELECT ") + kPoolColumns +
-                                  " FROM worktree_pool WHERE project_id = ? AND state = 'ready'"
-                                  " ORDER BY updated_at DESC, slot LIMIT 1");
+    sql::Transaction txn(*db_);
+    sql::Statement q(*db_, std::string("SELECT ") + kPoolColumns +
+                               " FROM worktree_pool WHERE project_id = ? AND state = 'ready'"
+                               " ORDER BY updated_at DESC, slot LIMIT 1");
     q.bind(1, static_cast<int64_t>(project_id));
     if (!q.executeStep()) return std::optional<PooledWorktree>();
     PooledWorktree row = ReadRow(q);
@@ -98,9 +99,9 @@ Result<std::optional<PooledWorktree>> SqliteStore::LendPooledWorktree(int64_t pr
     row.other_path = target;
     row.task_id = task_id;
     row.updated_at = clock_.NowUnix();
-    SQLite::Statement up(*db_,
-                         "UPDATE worktree_pool SET state = 'lending', other_path = ?, task_id = ?, "
-                         "updated_at = ? WHERE slot = ? AND state = 'ready'");
+    sql::Statement up(*db_,
+                      "UPDATE worktree_pool SET state = 'lending', other_path = ?, task_id = ?, "
+                      "updated_at = ? WHERE slot = ? AND state = 'ready'");
     up.bind(1, target);
     up.bind(2, static_cast<int64_t>(task_id));
     up.bind(3, static_cast<int64_t>(row.updated_at));

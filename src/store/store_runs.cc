@@ -1,11 +1,8 @@
 // Orchestrated runs and their steps: the `runs` and `run_steps` tables (migration 5).
-#include <SQLiteCpp/SQLiteCpp.h>
-#include <sqlite3.h>
-
 #include <nlohmann/json.hpp>
 
+#include "store/sql.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 
 namespace orch {
 namespace {
@@ -33,7 +30,7 @@ E Parse(const std::string& s, const char* const (&names)[N]) {
   return static_cast<E>(0);  // the CHECK constraints keep other values out
 }
 
-RunRecord ReadRunRecord(SQLite::Statement& q) {
+RunRecord ReadRunRecord(sql::Statement& q) {
   RunRecord r;
   r.id = q.getColumn(0).getInt64();
   r.kind = Parse<RunKind>(q.getColumn(1).getString(), kKinds);
@@ -52,7 +49,7 @@ RunRecord ReadRunRecord(SQLite::Statement& q) {
   return r;
 }
 
-RunStepRecord ReadStep(SQLite::Statement& q) {
+RunStepRecord ReadStep(sql::Statement& q) {
   RunStepRecord s;
   s.run_id = q.getColumn(0).getInt64();
   s.step_id = q.getColumn(1).getString();
@@ -68,10 +65,10 @@ RunStepRecord ReadStep(SQLite::Statement& q) {
   return s;
 }
 
-void InsertStep(SQLite::Database& db, int64_t run_id, const RunStepRecord& s) {
-  SQLite::Statement step(db,
-                         "INSERT INTO run_steps(run_id, step_id, kind, agent, status, task_id) "
-                         "VALUES (?, ?, ?, ?, ?, ?)");
+void InsertStep(sql::Connection& db, int64_t run_id, const RunStepRecord& s) {
+  sql::Statement step(db,
+                      "INSERT INTO run_steps(run_id, step_id, kind, agent, status, task_id) "
+                      "VALUES (?, ?, ?, ?, ?, ?)");
   step.bind(1, run_id);
   step.bind(2, s.step_id);
   step.bind(3, s.kind == StepKind::kCode ? "code" : "agent");
@@ -86,8 +83,7 @@ void InsertStep(SQLite::Database& db, int64_t run_id, const RunStepRecord& s) {
 const char* RunKindName(RunKind k) { return kKinds[static_cast<int>(k)]; }
 const char* RunStatusName(RunStatus s) { return kStatuses[static_cast<int>(s)]; }
 
-Result<RunRecord> SqliteStore::CreateRun(const RunRecord& run,
-                                         const std::vector<RunStepRecord>& steps) {
+Result<RunRecord> Store::CreateRun(const RunRecord& run, const std::vector<RunStepRecord>& steps) {
   if (!nlohmann::json::accept(run.input)) {
     return Status::InvalidArgument("run input", "is not JSON");
   }
@@ -96,12 +92,12 @@ Result<RunRecord> SqliteStore::CreateRun(const RunRecord& run,
   }
   int64_t id = 0;
   try {
-    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    sql::Transaction txn(*db_);
     int64_t now = clock_.NowUnix();
-    SQLite::Statement ins(*db_,
-                          "INSERT INTO runs(kind, status, project_id, source_task_id, issue, "
-                          "flow_name, input, created_at, updated_at, definition) "
-                          "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)");
+    sql::Statement ins(*db_,
+                       "INSERT INTO runs(kind, status, project_id, source_task_id, issue, "
+                       "flow_name, input, created_at, updated_at, definition) "
+                       "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
     ins.bind(1, RunKindName(run.kind));
     ins.bind(2, run.project_id);
     BindOpt(ins, 3, run.source_task_id);
@@ -111,12 +107,13 @@ Result<RunRecord> SqliteStore::CreateRun(const RunRecord& run,
     ins.bind(7, now);
     ins.bind(8, now);
     ins.bind(9, run.definition);
-    ins.exec();
-    id = db_->getLastInsertRowid();
+    ins.executeStep();
+    id = ins.getColumn(0).getInt64();
+    ins.reset();
     for (const RunStepRecord& s : steps) InsertStep(*db_, id, s);
     txn.commit();
-  } catch (const SQLite::Exception& e) {
-    if (e.getErrorCode() == SQLITE_CONSTRAINT) {
+  } catch (const sql::Exception& e) {
+    if (e.kind() == sql::ErrorKind::kConstraint) {
       return Status::InvalidArgument("creating a run", e.what());
     }
     return Error(e, "creating a run");
@@ -126,9 +123,9 @@ Result<RunRecord> SqliteStore::CreateRun(const RunRecord& run,
   return GetRun(id);
 }
 
-Result<RunRecord> SqliteStore::GetRun(int64_t id) {
+Result<RunRecord> Store::GetRun(int64_t id) {
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?");
+    sql::Statement q(*db_, std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?");
     q.bind(1, id);
     if (q.executeStep()) return ReadRunRecord(q);
   } catch (const std::exception& e) {
@@ -137,13 +134,13 @@ Result<RunRecord> SqliteStore::GetRun(int64_t id) {
   return Status::NotFound("run " + std::to_string(id), "no such run");
 }
 
-Result<std::vector<RunRecord>> SqliteStore::ListRunRecords(std::optional<int64_t> project_id,
-                                                           std::optional<RunStatus> status) {
+Result<std::vector<RunRecord>> Store::ListRunRecords(std::optional<int64_t> project_id,
+                                                     std::optional<RunStatus> status) {
   std::vector<RunRecord> out;
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + kRunColumns +
-                                  " FROM runs WHERE (?1 IS NULL OR project_id = ?1) "
-                                  "AND (?2 IS NULL OR status = ?2) ORDER BY id DESC");
+    sql::Statement q(*db_, std::string("SELECT ") + kRunColumns +
+                               " FROM runs WHERE (?1 IS NULL OR project_id = ?1) "
+                               "AND (?2 IS NULL OR status = ?2) ORDER BY id DESC");
     BindOpt(q, 1, project_id);
     BindOpt(q, 2, status ? std::optional<std::string>(RunStatusName(*status)) : std::nullopt);
     while (q.executeStep()) out.push_back(ReadRunRecord(q));
@@ -153,11 +150,11 @@ Result<std::vector<RunRecord>> SqliteStore::ListRunRecords(std::optional<int64_t
   return out;
 }
 
-Result<std::vector<RunStepRecord>> SqliteStore::ListRunSteps(int64_t run_id) {
+Result<std::vector<RunStepRecord>> Store::ListRunSteps(int64_t run_id) {
   std::vector<RunStepRecord> out;
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + kStepColumns +
-                                  " FROM run_steps WHERE run_id = ? ORDER BY rowid");
+    sql::Statement q(*db_, std::string("SELECT ") + kStepColumns +
+                               " FROM run_steps WHERE run_id = ? ORDER BY rowid");
     q.bind(1, run_id);
     while (q.executeStep()) out.push_back(ReadStep(q));
   } catch (const std::exception& e) {
@@ -166,16 +163,16 @@ Result<std::vector<RunStepRecord>> SqliteStore::ListRunSteps(int64_t run_id) {
   return out;
 }
 
-Status SqliteStore::UpdateRunStep(const RunStepRecord& s) { return UpdateRunSteps({s}); }
+Status Store::UpdateRunStep(const RunStepRecord& s) { return UpdateRunSteps({s}); }
 
-Status SqliteStore::UpdateRunSteps(const std::vector<RunStepRecord>& steps) {
+Status Store::UpdateRunSteps(const std::vector<RunStepRecord>& steps) {
   try {
-    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    sql::Transaction txn(*db_);
     for (const RunStepRecord& s : steps) {
-      SQLite::Statement upd(*db_,
-                            "UPDATE run_steps SET status = ?, task_id = ?, output = ?, "
-                            "attempt = ?, started_at = ?, finished_at = ?, cycle = ?, agent = ? "
-                            "WHERE run_id = ? AND step_id = ?");
+      sql::Statement upd(*db_,
+                         "UPDATE run_steps SET status = ?, task_id = ?, output = ?, "
+                         "attempt = ?, started_at = ?, finished_at = ?, cycle = ?, agent = ? "
+                         "WHERE run_id = ? AND step_id = ?");
       upd.bind(1, StepStateName(s.status));
       BindOpt(upd, 2, s.task_id);
       upd.bind(3, s.output);
@@ -190,7 +187,7 @@ Status SqliteStore::UpdateRunSteps(const std::vector<RunStepRecord>& steps) {
         return Status::NotFound("run " + std::to_string(s.run_id) + " step " + s.step_id,
                                 "no such step");  // the transaction rolls back
       }
-      SQLite::Statement touch(*db_, "UPDATE runs SET updated_at = ? WHERE id = ?");
+      sql::Statement touch(*db_, "UPDATE runs SET updated_at = ? WHERE id = ?");
       touch.bind(1, clock_.NowUnix());
       touch.bind(2, s.run_id);
       touch.exec();
@@ -202,17 +199,17 @@ Status SqliteStore::UpdateRunSteps(const std::vector<RunStepRecord>& steps) {
   return Status::OK();
 }
 
-Result<Task> SqliteStore::StartAgentStep(int64_t run_id, const std::string& step_id,
-                                         const NewTask& task, const Cause& cause) {
+Result<Task> Store::StartAgentStep(int64_t run_id, const std::string& step_id, const NewTask& task,
+                                   const Cause& cause) {
   int64_t id = 0;
   try {
-    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    sql::Transaction txn(*db_);
     id = InsertTask(task, cause);
     int64_t now = clock_.NowUnix();
-    SQLite::Statement upd(*db_,
-                          "UPDATE run_steps SET status = 'running', task_id = ?, output = '', "
-                          "attempt = attempt + 1, started_at = ?, finished_at = NULL "
-                          "WHERE run_id = ? AND step_id = ? AND status = 'pending'");
+    sql::Statement upd(*db_,
+                       "UPDATE run_steps SET status = 'running', task_id = ?, output = '', "
+                       "attempt = attempt + 1, started_at = ?, finished_at = NULL "
+                       "WHERE run_id = ? AND step_id = ? AND status = 'pending'");
     upd.bind(1, id);
     upd.bind(2, now);
     upd.bind(3, run_id);
@@ -228,15 +225,15 @@ Result<Task> SqliteStore::StartAgentStep(int64_t run_id, const std::string& step
   return GetTask(id);
 }
 
-Status SqliteStore::FinishRunRecord(int64_t id, RunStatus status, const std::string& report) {
+Status Store::FinishRunRecord(int64_t id, RunStatus status, const std::string& report) {
   if (status == RunStatus::kRunning) {
     return Status::InvalidArgument("finishing run " + std::to_string(id), "running is not an end");
   }
   try {
     int64_t now = clock_.NowUnix();
-    SQLite::Statement upd(*db_,
-                          "UPDATE runs SET status = ?, report = ?, finished_at = ?, updated_at = ? "
-                          "WHERE id = ? AND status = 'running'");
+    sql::Statement upd(*db_,
+                       "UPDATE runs SET status = ?, report = ?, finished_at = ?, updated_at = ? "
+                       "WHERE id = ? AND status = 'running'");
     upd.bind(1, RunStatusName(status));
     upd.bind(2, report);
     upd.bind(3, now);
@@ -252,12 +249,12 @@ Status SqliteStore::FinishRunRecord(int64_t id, RunStatus status, const std::str
                           std::string("has ended already: ") + RunStatusName(run->status));
 }
 
-Result<bool> SqliteStore::ClaimOrchestration(int64_t run_id, const RunStepRecord& step) {
+Result<bool> Store::ClaimOrchestration(int64_t run_id, const RunStepRecord& step) {
   try {
-    SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement upd(*db_,
-                          "UPDATE runs SET orchestrated_at = ?, updated_at = ? "
-                          "WHERE id = ? AND orchestrated_at IS NULL AND status = 'running'");
+    sql::Transaction txn(*db_);
+    sql::Statement upd(*db_,
+                       "UPDATE runs SET orchestrated_at = ?, updated_at = ? "
+                       "WHERE id = ? AND orchestrated_at IS NULL AND status = 'running'");
     int64_t now = clock_.NowUnix();
     upd.bind(1, now);
     upd.bind(2, now);

@@ -1,5 +1,4 @@
 // The store's agent-run API and the task columns of migration 3.
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -7,7 +6,9 @@
 
 #include "runs/runs.h"
 #include "store/migrations.h"
+#include "store/sql.h"
 #include "store/store.h"
+#include "testing/store_backends.h"
 #include "testing/test_util.h"
 
 namespace orch {
@@ -17,17 +18,18 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class StoreRunsTest : public ::testing::Test {
+class StoreRunsTest : public ::testing::TestWithParam<test::Backend> {
  protected:
   void SetUp() override {
-    Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(db_path(), clock_);
+    location_ = test::StoreLocation(GetParam(), dir_);
+    Result<std::unique_ptr<Store>> s = Store::Open(location_, clock_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
     Result<Project> p = store_->AddProject({.name = "acme/widgets", .path = "/src/widgets"});
     ASSERT_TRUE(p.ok()) << p.status().message();
     project_ = *p;
   }
-  std::string db_path() const { return dir_.Sub("orch.db"); }
+  std::string db_path() const { return location_; }
 
   Task AddTask(const std::string& title) {
     NewTask t;
@@ -53,12 +55,20 @@ class StoreRunsTest : public ::testing::Test {
   }
 
   test::TempDir dir_;
+  std::string location_;  // the SQLite file, or the PostgreSQL URL
   test::FakeClock clock_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   Project project_;
 };
 
-TEST_F(StoreRunsTest, StartRunNumbersAttemptsPerTask) {
+// Every test of StoreRunsTest runs on SQLite and on PostgreSQL; StoreRunsFileTest's are about
+// SQLite's file (its pragmas, its payload log beside it, its corruption) and run there only.
+class StoreRunsFileTest : public StoreRunsTest {};
+INSTANTIATE_TEST_SUITE_P(Engines, StoreRunsTest, test::StoreBackends(), test::BackendName);
+INSTANTIATE_TEST_SUITE_P(Engines, StoreRunsFileTest, ::testing::Values(test::Backend::kSqlite),
+                         test::BackendName);
+
+TEST_P(StoreRunsTest, StartRunNumbersAttemptsPerTask) {
   Task a = AddTask("a");
   Task b = AddTask("b");
   EXPECT_EQ(Start(a.id).attempt, 1);
@@ -82,14 +92,14 @@ TEST_F(StoreRunsTest, StartRunNumbersAttemptsPerTask) {
   EXPECT_EQ((*runs)[2].agent, "codex");
 }
 
-TEST_F(StoreRunsTest, StartRunForAMissingTaskFails) {
+TEST_P(StoreRunsTest, StartRunForAMissingTaskFails) {
   Attempt run;
   run.task_id = 999;
   run.agent = "claude";
   EXPECT_FALSE(store_->StartAttempt(run).ok());
 }
 
-TEST_F(StoreRunsTest, FinishRunRecordsTheEndOnce) {
+TEST_P(StoreRunsTest, FinishRunRecordsTheEndOnce) {
   Task t = AddTask("a");
   Attempt run = Start(t.id);
   clock_.Advance(90);
@@ -128,7 +138,7 @@ TEST_F(StoreRunsTest, FinishRunRecordsTheEndOnce) {
   EXPECT_TRUE(store_->FinishAttempt(ghost).IsConflict());
 }
 
-TEST_F(StoreRunsTest, FinishRunWithoutExitCodeStoresNull) {
+TEST_P(StoreRunsTest, FinishRunWithoutExitCodeStoresNull) {
   Task t = AddTask("a");
   Attempt run = Start(t.id);
   run.outcome = "failed";
@@ -141,7 +151,7 @@ TEST_F(StoreRunsTest, FinishRunWithoutExitCodeStoresNull) {
   EXPECT_EQ(got.error_class, "missing_tool");
 }
 
-TEST_F(StoreRunsTest, UnfinishedRunsAreTheOnesStillRunningOldestFirst) {
+TEST_P(StoreRunsTest, UnfinishedRunsAreTheOnesStillRunningOldestFirst) {
   Task a = AddTask("a");
   Task b = AddTask("b");
   Attempt a1 = Start(a.id);
@@ -157,7 +167,7 @@ TEST_F(StoreRunsTest, UnfinishedRunsAreTheOnesStillRunningOldestFirst) {
   EXPECT_EQ((*running)[1].attempt, 2);
 }
 
-TEST_F(StoreRunsTest, RouteBranchAndAgentSessionRoundTrip) {
+TEST_P(StoreRunsTest, RouteBranchAndAgentSessionRoundTrip) {
   Task t = AddTask("a");
   EXPECT_FALSE(t.route.has_value());
   EXPECT_EQ(t.branch, "");
@@ -185,7 +195,8 @@ TEST(StoreMigrationTest, Migration3AppliesOnAVersion2Database) {
   {
     // A database as orch left it before the agent loop: migrations 1 and 2, with a task and a
     // finished run in it.
-    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    std::unique_ptr<sql::Connection> db_conn = sql::OpenSqlite(path, 5000);
+    sql::Connection& db = *db_conn;
     std::vector<Migration> v2;
     for (const Migration& m : Migrations()) {
       if (m.version <= 2) v2.push_back(m);
@@ -203,9 +214,9 @@ TEST(StoreMigrationTest, Migration3AppliesOnAVersion2Database) {
         "VALUES (1, 1, 'claude', 1, 2, 'done')");
     ASSERT_FALSE(db.tableExists("nonsense"));
   }
-  Result<std::unique_ptr<SqliteStore>> s = SqliteStore::Open(path, clock);
+  Result<std::unique_ptr<Store>> s = Store::Open(path, clock);
   ASSERT_TRUE(s.ok()) << s.status().message();
-  SqliteStore& store = **s;
+  Store& store = **s;
   EXPECT_EQ(*store.SchemaVersion(), Migrations().back().version);
   EXPECT_GE(*store.SchemaVersion(), 3);
 
@@ -237,7 +248,7 @@ TEST(StoreMigrationTest, Migration3AppliesOnAVersion2Database) {
 }
 
 // Orchestrated runs (the runs and run_steps tables).
-TEST_F(StoreRunsTest, ARunAndItsStepsAreStoredInOneGo) {
+TEST_P(StoreRunsTest, ARunAndItsStepsAreStoredInOneGo) {
   Task source = AddTask("the bug");
   RunRecord r{.kind = RunKind::kDebug,
               .project_id = project_.id,
@@ -278,7 +289,7 @@ TEST_F(StoreRunsTest, ARunAndItsStepsAreStoredInOneGo) {
   EXPECT_TRUE(store_->ListRunRecords(project_.id + 1)->empty());
 }
 
-TEST_F(StoreRunsTest, OrchestrationIsClaimedOnceAndARunEndsOnce) {
+TEST_P(StoreRunsTest, OrchestrationIsClaimedOnceAndARunEndsOnce) {
   Result<RunRecord> run =
       store_->CreateRun({.kind = RunKind::kDebug, .project_id = project_.id}, {});
   ASSERT_TRUE(run.ok());
@@ -291,7 +302,7 @@ TEST_F(StoreRunsTest, OrchestrationIsClaimedOnceAndARunEndsOnce) {
   EXPECT_EQ((*store_->ListRunSteps(run->id))[0].status, StepState::kPending);
   // A second trigger, or the same store opened again after a restart: never twice.
   EXPECT_FALSE(*store_->ClaimOrchestration(run->id, orchestrator));
-  auto again = std::move(SqliteStore::Open(db_path(), clock_)).value();
+  auto again = std::move(Store::Open(db_path(), clock_)).value();
   EXPECT_FALSE(*again->ClaimOrchestration(run->id, orchestrator));
   EXPECT_TRUE(again->GetRun(run->id)->orchestrated_at.has_value());
   EXPECT_EQ(store_->ListRunSteps(run->id)->size(), 1u);
@@ -313,7 +324,7 @@ TEST_F(StoreRunsTest, OrchestrationIsClaimedOnceAndARunEndsOnce) {
   EXPECT_TRUE(store_->GetRun(999).status().IsNotFound());
 }
 
-TEST_F(StoreRunsTest, BadRunsAreRefusedByNamedConstraints) {
+TEST_P(StoreRunsFileTest, BadRunsAreRefusedByNamedConstraints) {
   Result<RunRecord> not_json = store_->CreateRun({.project_id = project_.id, .input = "{nope"}, {});
   EXPECT_THAT(not_json.status().message(), ::testing::HasSubstr("is not JSON"));
   // A step id twice: nothing of the run is kept.
@@ -323,18 +334,19 @@ TEST_F(StoreRunsTest, BadRunsAreRefusedByNamedConstraints) {
   EXPECT_FALSE(twice.ok());
   EXPECT_THAT(twice.status().message(), ::testing::HasSubstr("run_steps"));
   EXPECT_TRUE(store_->ListRunRecords(std::nullopt)->empty());
-  SQLite::Database db(db_path(), SQLite::OPEN_READWRITE);
+  std::unique_ptr<sql::Connection> db_conn = sql::OpenSqlite(db_path(), 5000);
+  sql::Connection& db = *db_conn;
   try {
     db.exec(
         "INSERT INTO runs(kind, status, project_id, created_at, updated_at) "
         "VALUES ('debug', 'paused', 1, 0, 0)");
     ADD_FAILURE() << "a status outside the CHECK was stored";
-  } catch (const SQLite::Exception& e) {
+  } catch (const sql::Exception& e) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("runs_status_valid"));
   }
 }
 
-TEST_F(StoreRunsTest, StartingAnAgentStepAddsItsTaskAndMarksItRunningInOneGo) {
+TEST_P(StoreRunsTest, StartingAnAgentStepAddsItsTaskAndMarksItRunningInOneGo) {
   Result<RunRecord> run =
       store_->CreateRun({.kind = RunKind::kFlow,
                          .project_id = project_.id,
@@ -383,7 +395,7 @@ TEST_F(StoreRunsTest, StartingAnAgentStepAddsItsTaskAndMarksItRunningInOneGo) {
           .IsUsageError());
 }
 
-TEST_F(StoreRunsTest, AStepsTaskMayStartAgainOnlyWhileItsStepRuns) {
+TEST_P(StoreRunsTest, AStepsTaskMayStartAgainOnlyWhileItsStepRuns) {
   Result<RunRecord> run = store_->CreateRun(
       {.kind = RunKind::kDebug, .project_id = project_.id, .definition = R"({"steps": []})"},
       {{.step_id = "claude"}});
@@ -406,7 +418,7 @@ TEST_F(StoreRunsTest, AStepsTaskMayStartAgainOnlyWhileItsStepRuns) {
   EXPECT_THAT(CheckStepTaskRestartable(*store_, *task).message(), HasSubstr("is completed"));
 }
 
-TEST_F(StoreRunsTest, TheOrchestratorsPromptHasEverySessionCutToItsBudget) {
+TEST_P(StoreRunsTest, TheOrchestratorsPromptHasEverySessionCutToItsBudget) {
   RunRecord run{
       .id = 7, .kind = RunKind::kDebug, .input = R"({"title": "It breaks", "body": "b"})"};
   std::vector<RunStepRecord> sessions = {
@@ -428,7 +440,7 @@ TEST_F(StoreRunsTest, TheOrchestratorsPromptHasEverySessionCutToItsBudget) {
   EXPECT_THAT(p, HasSubstr(std::string(90, 'o') + "\n\n"));  // within budget: whole
 }
 
-TEST_F(StoreRunsTest, APlanNeedsARepositoryAndMakesNoRunWithoutOne) {
+TEST_P(StoreRunsTest, APlanNeedsARepositoryAndMakesNoRunWithoutOne) {
   Config config;
   config.plan.repos = std::vector<std::string>{};
   Result<RunRecord> none = CreatePlanRun(*store_, config, {.project = project_, .goal = "g"});
@@ -440,7 +452,7 @@ TEST_F(StoreRunsTest, APlanNeedsARepositoryAndMakesNoRunWithoutOne) {
   EXPECT_TRUE(store_->ListRunRecords(std::nullopt)->empty());
 }
 
-TEST_F(StoreRunsTest, ASequentialPlanRunsOneChildAtATimeAndAParallelOneAllAtOnce) {
+TEST_P(StoreRunsTest, ASequentialPlanRunsOneChildAtATimeAndAParallelOneAllAtOnce) {
   ASSERT_TRUE(store_->AddProject({.name = "acme/gadgets", .path = "/src/gadgets"}).ok());
   Config config;
   config.plan.repos = std::vector<std::string>{"acme/widgets", "acme/gadgets"};

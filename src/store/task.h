@@ -64,6 +64,10 @@ struct Task {
   std::string agent_session;         // the agent's session/thread id, to resume
   std::optional<int64_t> run_id;     // a step of this orchestrated run (runs.h): publishes nothing
   bool read_only = false;            // the agent runs in its CLI's read-only mode
+  // In progress on a host of a fleet (Store::SetHost): the host running its agent, and until
+  // when (unix seconds) unless that host's heartbeat renews it. Empty and nullopt otherwise.
+  std::string lease_owner;
+  std::optional<int64_t> lease_until;
 };
 
 // The GitHub issue number of a task made from an issue (its external id when that is all

@@ -146,7 +146,7 @@ Status ApiServer::Start() {
   Result<std::string> token = LoadOrCreateApiToken(ApiTokenPath(home_));
   if (!token.ok()) return token.status();
   token_ = *token;
-  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(home_.db_path(), clock_);
+  Result<std::unique_ptr<Store>> store = Store::Open(home_.store(), clock_);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
   dashboard_ = std::make_unique<Dashboard>(DashboardParts{.home = home_,

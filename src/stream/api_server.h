@@ -153,7 +153,7 @@ class ApiServer {
   std::string token_;
   std::string url_;
   std::mutex store_mu_;  // one request at a time on the store connection
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   DirWatcher watcher_{"api: inotify unavailable, streams look for new output every 100 ms"};
   std::unique_ptr<httplib::Server> server_;
   std::unique_ptr<Dashboard> dashboard_;          // `/`, its login and its JSON
