@@ -150,7 +150,7 @@ void PublishOutcome(const Task& task, const Project& project, Publisher& publish
     }
   }
   if (std::optional<int64_t> n = IssueNumber(task)) {
-    publisher.Comment(project, *n, AttemptComment(out));
+    publisher.Comment(project, *n, AttemptComment(out), "attempt " + std::to_string(out.run.id));
   }
 }
 
@@ -184,7 +184,8 @@ void ReportConflicts(const Project& project, const AskTarget& target, Publisher&
                      "`) could not resolve the conflicts with the base branch; a person should. "
                      "Conflicting files:\n";
   for (const std::string& f : out.unresolved) text += "- `" + f + "`\n";
-  publisher.Comment(project, target.thread, text);
+  publisher.Comment(project, target.thread, text,
+                    "conflicts of attempt " + std::to_string(out.run.id));
 }
 
 namespace {
@@ -236,7 +237,8 @@ void ReplyToMention(const MentionReply& reply, const Project& project, Publisher
          << "): " << (c.reason.empty() ? c.summary : c.reason);
   }
   if (!reply.url.empty()) text << "\n\n(In answer to " << reply.url << ")";
-  publisher.Comment(project, reply.thread, text.str() + "\n");
+  publisher.Comment(project, reply.thread, text.str() + "\n",
+                    "reply of attempt " + std::to_string(out.run.id));
 }
 
 Attempt FinishedRow(const Task& task, const AttemptOutcome& out) {

@@ -147,6 +147,26 @@ TEST_F(DispatcherTest, RoutesStartsReapsAndOpensThePullRequest) {
   EXPECT_EQ(Attempts(t.id)[0].outcome, "done");
 }
 
+TEST_F(DispatcherTest, AKeyedCommentIsPostedOncePerThread) {
+  // An attempt's comment carries its key; reaped again (a restart, another host of a fleet),
+  // the thread that shows the key gets no second comment.
+  publisher_->Comment(project_, 7, "done: #8", "attempt 3");
+  ASSERT_EQ(github_.comments.size(), 1u);
+  EXPECT_NE(github_.comments[0].find("<!-- orch: attempt 3 -->"), std::string::npos);
+  Comment posted;  // what GitHub lists on the thread now
+  posted.id = 1;
+  posted.body = github_.comments[0];
+  github_.threads[7].push_back(posted);
+  publisher_->Comment(project_, 7, "done: #8", "attempt 3");
+  EXPECT_EQ(github_.comments.size(), 1u);
+  publisher_->Comment(project_, 7, "done: #9", "attempt 4");
+  publisher_->Comment(project_, 8, "done: #8", "attempt 3");  // another thread
+  EXPECT_EQ(github_.comments.size(), 3u);
+  publisher_->Comment(project_, 7, "unkeyed");  // no key: always posted
+  publisher_->Comment(project_, 7, "unkeyed");
+  EXPECT_EQ(github_.comments.size(), 5u);
+}
+
 TEST_F(DispatcherTest, StartsNoMoreThanMaxParallelAgents) {
   for (const char* n : {"1", "2", "3"}) AddIssueTask(n, "standin: sleep 5000\n");
   DispatchReport first = Step();

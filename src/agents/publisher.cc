@@ -60,9 +60,27 @@ Result<std::optional<PullRequest>> Publisher::Publish(const Project& project,
   return std::optional<PullRequest>(*made);
 }
 
-void Publisher::Comment(const Project& project, int64_t number, const std::string& text) {
+void Publisher::Comment(const Project& project, int64_t number, const std::string& text,
+                        const std::string& key) {
   if (!OnGitHub(project)) return;
-  Result<orch::Comment> posted = github_->CreateComment(*project.repo, number, RedactSecrets(text));
+  std::string body = RedactSecrets(text);
+  if (!key.empty()) {
+    std::string marker = "<!-- orch: " + key + " -->";
+    Result<std::vector<orch::Comment>> thread =
+        WithRetries([&] { return github_->ListComments(*project.repo, number); });
+    if (!thread.ok()) {
+      spdlog::warn("github: reading #{} before commenting: {}", number, thread.status().message());
+      return;  // rather none than a second
+    }
+    for (const orch::Comment& c : *thread) {
+      if (c.body.find(marker) != std::string::npos) {
+        spdlog::info("github: #{} has its comment for {} already", number, key);
+        return;
+      }
+    }
+    body += "\n\n" + marker;
+  }
+  Result<orch::Comment> posted = github_->CreateComment(*project.repo, number, body);
   if (!posted.ok())
     spdlog::warn("github: commenting on #{}: {}", number, posted.status().message());
 }

@@ -63,8 +63,11 @@ class Publisher {
                                              const NewPullRequest& pr);
 
   // Comments on issue or pull request `number` with `text` (secrets redacted first). A failure
-  // is logged: a comment never fails the work it reports.
-  void Comment(const Project& project, int64_t number, const std::string& text);
+  // is logged: a comment never fails the work it reports. With a `key` (e.g. "attempt 42"),
+  // once: the comment carries it in a hidden marker, and a thread that has one already gets no
+  // second (an attempt reaped again after a restart, or by another host of a fleet).
+  void Comment(const Project& project, int64_t number, const std::string& text,
+               const std::string& key = "");
   // Asks `question` on issue or pull request `number`, addressed to `to` (empty: the issue's
   // author, unless that is orch): the comment made, with retries; NotFound without GitHub.
   Result<orch::Comment> Ask(const Project& project, int64_t number, const std::string& to,
