@@ -117,6 +117,7 @@ bench: build
 	$(BUILD_DIR)/orch_dispatch_bench
 	$(BUILD_DIR)/orch_stream_bench
 	$(BUILD_DIR)/orch_dashboard_bench
+	$(BUILD_DIR)/orch_fleet_bench
 
 # A .deb of orch (CPack): build/orch_<version>_<arch>.deb.
 package: build

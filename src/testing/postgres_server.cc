@@ -167,6 +167,18 @@ PostgresServer& PostgresServer::Shared() {
   return server;
 }
 
+std::unique_ptr<PostgresServer> PostgresServer::StartDurable() {
+  std::unique_ptr<PostgresServer> server(new PostgresServer());
+  server->durable_ = true;
+  server->tried_ = true;
+  try {
+    server->Start();
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("cannot start a durable PostgreSQL: ") + e.what());
+  }
+  return server;
+}
+
 PostgresServer::~PostgresServer() {
   // A child forked by a test (without exec) exits through here too: the server is not its own.
   if (owner_ != getpid() || dir_.empty()) return;
@@ -257,8 +269,9 @@ void PostgresServer::Start() {
   for (int attempt = 0;; ++attempt) {
     port_ = FreePort();
     std::string options = "-p " + std::to_string(port_) + " -k " + dir_ +
-                          " -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-                          " -c synchronous_commit=off -c shared_buffers=32MB";
+                          " -c listen_addresses=127.0.0.1 -c shared_buffers=32MB";
+    options += durable_ ? " -c fsync=on -c full_page_writes=on -c synchronous_commit=on"
+                        : " -c fsync=off -c full_page_writes=off -c synchronous_commit=off";
     try {
       RunOrThrow({bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/log", "-w", "-t", "60",
                   "-o", options, "start"});

@@ -37,6 +37,10 @@ class PostgresServer {
   // The process's server, started on the first call. Throws std::runtime_error when it cannot
   // start (and again on every later call, without trying again).
   static PostgresServer& Shared();
+  // Another server, the caller's own, with PostgreSQL's durable defaults (fsync, full_page_writes
+  // and synchronous_commit on): for benchmarks that compare durable commits. Stopped and removed
+  // when destroyed. Throws std::runtime_error when it cannot start.
+  static std::unique_ptr<PostgresServer> StartDurable();
 
   ~PostgresServer();
   PostgresServer(const PostgresServer&) = delete;
@@ -70,6 +74,7 @@ class PostgresServer {
   std::string admin_url_;
   int port_ = 0;
   int next_ = 0;
+  bool durable_ = false;  // StartDurable's: fsync and synchronous commits on
   std::unique_ptr<sql::Connection> admin_;
 };
 
