@@ -35,8 +35,8 @@ test: build
 #   check-format  clang-format 14 over the tracked sources (scripts/check-format), seconds
 #   tidy          clang-tidy 14 over src/ (.clang-tidy; scripts/check-tidy), about 5 min
 #   asan          the unit tests built with ASan + UBSan in $(ASAN_BUILD_DIR), about 10 min
-#   libcxx        every source compiled with clang and libc++ in $(LIBCXX_BUILD_DIR), and the unit
-#                 tests that link without Debian's libstdc++-only C++ libraries run
+#   libcxx        every source compiled with clang and libc++ in $(LIBCXX_BUILD_DIR), yaml-cpp and
+#                 cpp-httplib from Debian's sources, and every unit test run
 # -Werror (CMake option ORCH_WERROR, on by default) is the fourth: it fails `make build`.
 gates: configure
 	@failed=""; \
@@ -75,7 +75,7 @@ asan-only: $(ASAN_BUILD_DIR)/CMakeCache.txt
 	JOBS=$(JOBS) scripts/run-sanitized $(ASAN_BUILD_DIR)/orch_unit_tests
 
 # clang++-14 with libc++ (macOS's C++ library), to catch code that builds with libstdc++ only:
-# scripts/check-libcxx says what it links and why not all. libcxx-only: without the build.
+# scripts/check-libcxx says how. libcxx-only: without the build.
 libcxx: build
 	@$(MAKE) --no-print-directory libcxx-only
 libcxx-only: $(BUILD_DIR)/CMakeCache.txt
