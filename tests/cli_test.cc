@@ -5,12 +5,15 @@
 
 #include "orch_fixture.h"
 #include "store/sql.h"
+#include "store/store.h"
+#include "testing/postgres_server.h"
 #include "version.h"
 
 namespace orch::test {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 class CliTest : public OrchTest {
@@ -40,6 +43,44 @@ TEST_F(CliTest, VersionPrintsTheOneVersion) {
   ProcessResult r = Orch({"version"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, std::string("orch ") + ORCH_VERSION + " (" + ORCH_GIT_DESCRIBE + ")\n");
+}
+
+TEST_F(CliTest, TheStoreCanBeAPostgresDatabase) {
+  // $ORCH_STORE_URL (or store.url) puts every command's state in PostgreSQL: no orch.db.
+  std::string url = PostgresServer::Shared().FreshDatabaseUrl();
+  extra_env_["ORCH_STORE_URL"] = url;
+  RegisterWidgets();
+  int64_t id = AddTask("kept in PostgreSQL");
+  ASSERT_NE(id, 0);
+  EXPECT_FALSE(std::filesystem::exists(home() + "/orch.db"));
+  SystemClock clock;
+  Result<std::unique_ptr<Store>> store = Store::Open(url, clock);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  EXPECT_EQ((*store)->GetTask(id)->title, "kept in PostgreSQL");
+  // orch doctor checks the connection, the schema's version and the clock.
+  std::map<std::string, nlohmann::json> checks;
+  // (Other checks fail here, with no GitHub or agents configured: only the store's is read.)
+  for (const nlohmann::json& c : nlohmann::json::parse(Orch({"doctor", "--json"}).out)) {
+    checks[c["check"]] = c;
+  }
+  ASSERT_TRUE(checks.count("store"));
+  EXPECT_EQ(checks["store"]["ok"], true) << checks["store"].dump();
+  // (Whole seconds, each read once: a second's boundary between the two reads gives 1.)
+  EXPECT_THAT(checks["store"]["detail"].get<std::string>(),
+              ::testing::ContainsRegex("schema 10 \\(this orch: 10\\), clock skew -?[01]s"));
+  // A server that cannot be reached: the check fails and says what to look at.
+  extra_env_["ORCH_STORE_URL"] = "postgres://orch:hunter2@127.0.0.1:1/orch";
+  ProcessResult down = Orch({"doctor"});
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_THAT(down.out, HasSubstr("FAIL  store: PostgreSQL postgres://orch@127.0.0.1:1/orch"));
+  EXPECT_THAT(down.out, Not(HasSubstr("hunter2")));
+  // The password never shows in `orch config show` either.
+  extra_env_.erase("ORCH_STORE_URL");
+  WriteFile(home() + "/config.yml", "store:\n  url: postgres://orch:hunter2@db.internal/orch\n");
+  ProcessResult shown = Orch({"config", "show"});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr("url: postgres://orch@db.internal/orch"));
+  EXPECT_THAT(shown.out, Not(HasSubstr("hunter2")));
 }
 
 TEST_F(CliTest, HelpListsEveryCommandGroup) {

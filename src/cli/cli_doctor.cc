@@ -195,7 +195,8 @@ std::optional<Check> PostgresCheck(const Home& home, const Config& config, const
             : 0;
     int64_t ours = PostgresMigrations().back().version;
     int64_t skew =
-        sql::QueryInt(*db, "SELECT CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)") - clock.NowUnix();
+        sql::QueryInt(*db, "SELECT CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp())) AS BIGINT)") -
+        clock.NowUnix();
     c.detail += ", schema " + std::to_string(theirs) + " (this orch: " + std::to_string(ours) +
                 "), clock skew " + std::to_string(skew) + "s";
     int64_t allowed = std::max<int64_t>(2, config.cluster.lease_ttl.count() / 4);
