@@ -327,7 +327,9 @@ class ServeCommand : public Command {
     }
     spdlog::info("engine: ticking every {}s", config.engine.tick_interval.count());
     Result<std::unique_ptr<NotifyService>> notify =  // chat channels, on their own threads
-        NotifyService::Start(home.store(), config, ctx.clock, [&daemon] { daemon.Wake(); });
+        NotifyService::Start(
+            home.store(), config, ctx.clock, [&daemon] { daemon.Wake(); },
+            [&cluster] { return !cluster || cluster->leader(); });
     if (!notify.ok()) return notify.status();
     StartSignalThread(daemon);
     int ticks = daemon.Run();

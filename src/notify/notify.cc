@@ -143,6 +143,10 @@ Status Notifier::SaveCursors() {
 }
 
 Status Notifier::Step() {
+  if (options_.leads && !options_.leads()) {
+    loaded_ = false;  // another host sends, and moves the cursors
+    return Status::OK();
+  }
   if (!loaded_) ORCH_RETURN_IF_ERROR(LoadCursors());
   SteadyTime now = clock_.Monotonic();
   messages_.clear();

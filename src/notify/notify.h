@@ -21,6 +21,7 @@
 #ifndef ORCH_NOTIFY_NOTIFY_H_
 #define ORCH_NOTIFY_NOTIFY_H_
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -60,6 +61,10 @@ std::string PullRequestUrl(const std::string& api_url, const std::string& repo, 
 struct NotifierOptions {
   NotificationLevel level = NotificationLevel::kImportant;
   std::string github_api_url = "https://api.github.com";  // for PR links
+  // In a fleet (engine/cluster.h): whether this host leads now. Only the leader's notifier
+  // sends; one that becomes leader reads the cursors again first (the last leader moved
+  // them), so a change of leader neither repeats nor skips a message. Empty: always.
+  std::function<bool()> leads = {};
 };
 
 class Notifier {

@@ -25,6 +25,7 @@ struct NotifyService::State {
   std::unique_ptr<DiscordChannel> discord;
   std::unique_ptr<Notifier> notifier;
   std::unique_ptr<TelegramCommands> commands;
+  std::function<bool()> leads;  // empty: one host, which always leads
   std::mutex mu;
   std::condition_variable cv;
   bool stop = false;
@@ -52,6 +53,10 @@ struct NotifyService::State {
       {
         std::lock_guard<std::mutex> lock(mu);
         if (stop) return;
+      }
+      if (leads && !leads()) {  // another host of the fleet takes the commands
+        if (!Wait(std::chrono::seconds(1))) return;
+        continue;
       }
       Status s = commands->Step(kPollSeconds);
       if (s.ok()) {
@@ -88,13 +93,15 @@ NotifyService::~NotifyService() {
 Result<std::unique_ptr<NotifyService>> NotifyService::Start(const std::string& db_path,
                                                             const Config& config,
                                                             const Clock& clock,
-                                                            std::function<void()> on_change) {
+                                                            std::function<void()> on_change,
+                                                            std::function<bool()> leads) {
   if (!config.telegram.enabled && !config.discord.enabled) {
     spdlog::info("notify: no chat channel enabled (channels.telegram, channels.discord)");
     return std::unique_ptr<NotifyService>();
   }
   auto st = std::make_unique<State>();
   st->config = config;
+  st->leads = leads;
   std::vector<ChatChannel*> channels;
   if (config.telegram.enabled) {
     st->telegram_api =
@@ -112,10 +119,11 @@ Result<std::unique_ptr<NotifyService>> NotifyService::Start(const std::string& d
   Result<std::unique_ptr<Store>> store = Store::Open(db_path, clock);
   if (!store.ok()) return store.status();
   st->notify_store = std::move(store).value();
-  st->notifier = std::make_unique<Notifier>(
-      *st->notify_store, clock,
-      NotifierOptions{.level = config.notification_level, .github_api_url = config.github.api_url},
-      channels);
+  st->notifier = std::make_unique<Notifier>(*st->notify_store, clock,
+                                            NotifierOptions{.level = config.notification_level,
+                                                            .github_api_url = config.github.api_url,
+                                                            .leads = leads},
+                                            channels);
   ORCH_RETURN_IF_ERROR(st->notifier->LoadCursors());
   if (st->telegram) {
     Result<std::unique_ptr<Store>> s = Store::Open(db_path, clock);

@@ -23,9 +23,12 @@ class NotifyService {
  public:
   // Null when no channel is enabled. `on_change` runs (on the command thread) after a chat
   // command moved a task. Fails when the store cannot be opened or an api_url is not a URL.
+  // `leads`: in a fleet (engine/cluster.h), whether this host leads; only the leader sends
+  // notifications and takes chat commands (Telegram allows one getUpdates poller per bot).
   static Result<std::unique_ptr<NotifyService>> Start(const std::string& db_path,
                                                       const Config& config, const Clock& clock,
-                                                      std::function<void()> on_change);
+                                                      std::function<void()> on_change,
+                                                      std::function<bool()> leads = {});
   // Stops both threads, aborting a long poll in progress, and joins them.
   ~NotifyService();
 

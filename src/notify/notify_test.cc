@@ -249,6 +249,37 @@ TEST_F(NotifierTest, TheCursorSurvivesARestart) {
   EXPECT_THAT(tg_.sent[1], HasSubstr("routed \u2192 in_progress"));
 }
 
+TEST_F(NotifierTest, OnlyTheLeadersNotifierSendsAndANewLeaderGoesOnWhereTheLastStopped) {
+  // Two hosts of a fleet, one store: each message goes out once, whichever host leads.
+  bool a_leads = true;
+  FakeChannel tg_b{"telegram", 4096, std::chrono::milliseconds(0)};
+  auto make = [&](bool* leads, FakeChannel* channel) {
+    NotifierOptions o{.level = NotificationLevel::kAll};
+    o.leads = [leads] { return *leads; };
+    auto n = std::make_unique<Notifier>(*store_, clock_, o, std::vector<ChatChannel*>{channel});
+    EXPECT_TRUE(n->LoadCursors().ok());
+    return n;
+  };
+  bool b_leads = false;
+  std::unique_ptr<Notifier> a = make(&a_leads, &tg_), b = make(&b_leads, &tg_b);
+  Task t = AddTask("One");
+  ASSERT_TRUE(store_->Transition(t.id, TaskStatus::kNew, TaskStatus::kRouted, {"e", "r"}).ok());
+  ASSERT_TRUE(a->Step().ok());
+  ASSERT_TRUE(b->Step().ok());
+  EXPECT_EQ(tg_.sent.size(), 1u);
+  EXPECT_EQ(tg_b.sent.size(), 0u);
+  // The lead moves to b (a stopped renewing it): b sends what came since, and only that.
+  a_leads = false;
+  b_leads = true;
+  ASSERT_TRUE(
+      store_->Transition(t.id, TaskStatus::kRouted, TaskStatus::kInProgress, {"e", "s"}).ok());
+  ASSERT_TRUE(a->Step().ok());
+  ASSERT_TRUE(b->Step().ok());
+  EXPECT_EQ(tg_.sent.size(), 1u);
+  ASSERT_EQ(tg_b.sent.size(), 1u);
+  EXPECT_THAT(tg_b.sent[0], HasSubstr("routed \u2192 in_progress"));
+}
+
 TEST_F(NotifierTest, ANewChannelStartsAtTheNewestEvent) {
   RunThrough(AddTask("Old news"));
   std::unique_ptr<Notifier> n = Make(NotificationLevel::kAll, {&tg_});
