@@ -10,10 +10,10 @@
 // to the host that won it (exit 1 otherwise).
 // (b) Webhook deliveries stored per second: Store::StoreDeliveries in batches of 16, the size the
 // receiver's group commit (receiver/inbox_writer.h) reaches at 16 concurrent requests, each
-// host a thread with its own connection and 8 KB payloads with distinct random delivery ids; with
-// several hosts, every 8th delivery is one all hosts receive (a load balancer retrying, GitHub
-// redelivering), which exactly one host may store and the others must get back as kDuplicate.
-// Afterwards the outcomes must add up and the inbox must hold each delivery id once.
+// host a thread with its own connection and 8 KB payloads with distinct random delivery ids
+// (UUID-sized); with several hosts, every 8th delivery is one all hosts receive (a load balancer
+// retrying, GitHub redelivering), which exactly one host may store and the others must get back as
+// kDuplicate. Afterwards the outcomes must add up and the inbox must hold each delivery id once.
 //
 // The test PostgreSQL (testing/postgres_server.h) runs with fsync, full_page_writes and
 // synchronous_commit off: its commits are not durable. SQLite's inbox commits are (payload
@@ -81,20 +81,13 @@ uint64_t Mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// A version-4 UUID like GitHub's X-GitHub-Delivery, from (stream, n): stream 0 is the
-// duplicates every host receives, stream k + 1 host k's own deliveries.
+// A random-looking 36-character id, as long as GitHub's X-GitHub-Delivery UUIDs, from
+// (stream, n): stream 0 is the duplicates every host receives, stream k + 1 host k's own.
 std::string DeliveryId(uint64_t stream, uint64_t n) {
   uint64_t a = Mix(stream << 40 ^ n), b = Mix(a ^ 0x5bd1e995);
-  static const char* kHex = "0123456789abcdef";
-  std::string id;
-  for (int i = 0; i < 32; ++i) {
-    if (i == 8 || i == 12 || i == 16 || i == 20) id.push_back('-');
-    uint64_t word = i < 16 ? a : b;
-    int digit = static_cast<int>(word >> ((i % 16) * 4) & 15);
-    if (i == 12) digit = 4;
-    if (i == 16) digit = 8 | (digit & 3);
-    id.push_back(kHex[digit]);
-  }
+  char id[40];
+  snprintf(id, sizeof(id), "%016llx-%016llx-xx", static_cast<unsigned long long>(a),
+           static_cast<unsigned long long>(b));
   return id;
 }
 
@@ -332,6 +325,17 @@ void PrintDeliveries(const std::string& label, const DeliveryResult& r, double b
          r.per_second, r.per_second / base, r.stored_per_second, r.duplicates);
 }
 
+// The server's durability settings, as it reports them.
+std::string Durability(const std::string& admin_url) {
+  std::unique_ptr<orch::sql::Connection> db = orch::sql::OpenPostgres(admin_url);
+  std::string out;
+  for (const char* name : {"fsync", "synchronous_commit", "full_page_writes", "wal_sync_method"}) {
+    out += std::string(out.empty() ? "" : ", ") + name + "=" +
+           orch::sql::QueryText(*db, std::string("SHOW ") + name);
+  }
+  return out;
+}
+
 double LoadAverage() {
   double load[1] = {0};
   return getloadavg(load, 1) == 1 ? load[0] : 0;
@@ -352,6 +356,9 @@ int main(int argc, char** argv) {
       "PostgreSQL on 127.0.0.1 (the test server: fsync, full_page_writes and "
       "synchronous_commit OFF; the durable one: all ON); SQLite in %s; load average %.1f\n",
       std::thread::hardware_concurrency(), dir.c_str(), LoadAverage());
+
+  printf("  the test server: %s\n  the durable one: %s\n", Durability(fast.admin_url()).c_str(),
+         Durability(durable->admin_url()).c_str());
 
   struct Case {
     std::string label;
