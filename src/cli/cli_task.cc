@@ -14,8 +14,8 @@
 #include "cli/cli.h"
 #include "config/config_loader.h"
 #include "engine/daemon.h"
+#include "engine/task_actions.h"
 #include "github/github_locked.h"
-#include "runs/runs.h"
 
 namespace orch {
 namespace {
@@ -318,31 +318,17 @@ class TaskAnswerCommand : public TaskIdCommand {
   std::string text_;
 };
 
-// retry: another attempt, counted against workflow.max_attempts.
+// retry: another attempt, counted against workflow.max_attempts (engine/task_actions.h).
 class TaskRetryCommand : public TaskIdCommand {
   Status RunOn(Context& ctx, Store& store, const Task& t) override {
-    if (t.status != TaskStatus::kNeedsReview && t.status != TaskStatus::kBlocked &&
-        t.status != TaskStatus::kInProgress) {
-      return Status::InvalidArgument("task " + std::to_string(t.id),
-                                     std::string("is ") + TaskStatusName(t.status) +
-                                         "; only needs_review, blocked or in_progress tasks can "
-                                         "be retried");
-    }
-    ORCH_RETURN_IF_ERROR(CheckStepTaskRestartable(store, t));
     Result<Project> project = store.FindProject(std::to_string(t.project_id));
     if (!project.ok()) return project.status();
     Result<Config> config = ctx.config(&*project);
     if (!config.ok()) return config.status();
-    if (t.attempts >= config->workflow.max_attempts) {
-      return Status::InvalidArgument("task " + std::to_string(t.id),
-                                     "has used " + std::to_string(t.attempts) + " of " +
-                                         std::to_string(config->workflow.max_attempts) +
-                                         " attempts; `orch task unblock` resets them");
-    }
-    ORCH_RETURN_IF_ERROR(
-        store.Transition(t.id, t.status, TaskStatus::kNew, {ctx.actor(), "retry requested"}));
-    ctx.out << "task " << t.id << " is new again (attempt " << t.attempts + 1 << " of "
-            << config->workflow.max_attempts << " next)\n";
+    Result<std::string> done =
+        RetryTask(store, t.id, config->workflow.max_attempts, ctx.actor(), "`orch task unblock`");
+    if (!done.ok()) return done.status();
+    ctx.out << *done << "\n";
     return Status::OK();
   }
 };
@@ -357,51 +343,24 @@ class TaskUnblockCommand : public Command {
   Status Run(Context& ctx) override {
     Result<Store*> store = ctx.store();
     if (!store.ok()) return store.status();
-    std::vector<Task> tasks;
-    if (target_ == "all") {
-      TaskFilter filter;
-      if (project_) {
-        Result<Project> p = ctx.project(project_);
-        if (!p.ok()) return p.status();
-        filter.project_id = p->id;
-      }
-      for (TaskStatus s : {TaskStatus::kBlocked, TaskStatus::kNeedsReview}) {
-        filter.status = s;
-        Result<std::vector<Task>> some = (*store)->ListTasks(filter);
-        if (!some.ok()) return some.status();
-        for (const Task& t : *some) {
-          if (Status done = CheckStepTaskRestartable(**store, t); !done.ok()) {
-            ctx.err << "orch: skipped " << done.message() << "\n";
-            continue;
-          }
-          tasks.push_back(t);
-        }
-      }
-    } else {
+    if (target_ != "all") {
       Result<int64_t> id = ParseId(target_);
       if (!id.ok()) return id.status();
-      Result<Task> t = (*store)->GetTask(*id);
-      if (!t.ok()) return t.status();
-      if (t->status != TaskStatus::kBlocked && t->status != TaskStatus::kNeedsReview) {
-        return Status::InvalidArgument(
-            "task " + target_,
-            std::string("is ") + TaskStatusName(t->status) + ", not blocked or needs_review");
-      }
-      ORCH_RETURN_IF_ERROR(CheckStepTaskRestartable(**store, *t));
-      tasks.push_back(*t);
+      Result<std::string> done = UnblockTask(**store, *id, ctx.actor());
+      if (!done.ok()) return done.status();
+      ctx.out << *done << "\n";
+      return Status::OK();
     }
-    int moved = 0;
-    for (const Task& t : tasks) {
-      Status s = (*store)->Transition(t.id, t.status, TaskStatus::kNew, {ctx.actor(), "unblocked"},
-                                      AttemptEffect::kReset);
-      if (s.IsConflict()) {  // moved by the daemon meanwhile; say so and go on
-        ctx.err << "orch: skipped " << s.message() << "\n";
-        continue;
-      }
-      ORCH_RETURN_IF_ERROR(s);
-      ++moved;
+    std::optional<int64_t> project_id;
+    if (project_) {
+      Result<Project> p = ctx.project(project_);
+      if (!p.ok()) return p.status();
+      project_id = p->id;
     }
-    ctx.out << "unblocked " << moved << " task(s)\n";
+    Result<UnblockAllReport> report = UnblockAll(**store, project_id, ctx.actor());
+    if (!report.ok()) return report.status();
+    for (const std::string& why : report->skipped) ctx.err << "orch: skipped " << why << "\n";
+    ctx.out << "unblocked " << report->moved << " task(s)\n";
     return Status::OK();
   }
 
@@ -523,18 +482,11 @@ class TaskAttachCommand : public TaskIdCommand {
 
 class TaskKillCommand : public TaskIdCommand {
   Status RunOn(Context& ctx, Store& store, const Task& t) override {
-    Result<std::vector<Attempt>> runs = store.ListAttempts(t.id);
-    if (!runs.ok()) return runs.status();
-    if (runs->empty() || runs->back().finished_at) {
-      return Status::NotFound("task " + std::to_string(t.id), "has no running agent");
-    }
-    const Attempt& run = runs->back();
-    // The marker tells the daemon a person stopped it: needs_review, not another attempt.
-    std::ofstream(run.run_dir + "/" + kKilledMarker) << ctx.actor() << "\n";
     PosixProcessRunner processes;
     Tmux tmux(processes, TmuxSocketName(ctx.env));
-    ORCH_RETURN_IF_ERROR(tmux.KillSession(run.tmux_session));
-    ctx.out << "killed " << run.tmux_session << "; the task goes to needs_review\n";
+    Result<std::string> done = KillTask(store, tmux, t.id, ctx.actor());
+    if (!done.ok()) return done.status();
+    ctx.out << *done << "\n";
     return Status::OK();
   }
 };

@@ -7,7 +7,7 @@
 #include "agents/tmux.h"
 #include "base/subprocess.h"
 #include "dashboard/assets.h"
-#include "dashboard/task_actions.h"
+#include "engine/task_actions.h"
 
 namespace orch {
 namespace {

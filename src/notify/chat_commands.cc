@@ -5,7 +5,7 @@
 
 #include "base/log.h"
 #include "base/secret_scan.h"
-#include "runs/runs.h"
+#include "engine/task_actions.h"
 
 namespace orch {
 namespace {
@@ -83,39 +83,10 @@ std::string Stream(Store& store, int64_t id) {
   return head + (tail->empty() ? "(no output yet)" : *tail);
 }
 
-ChatReply Retry(Store& store, const Config& config, int64_t id, const std::string& actor) {
-  std::string name = "task " + std::to_string(id);
-  Result<Task> t = store.GetTask(id);
-  if (!t.ok()) return {t.status().message()};
-  if (t->status != TaskStatus::kNeedsReview && t->status != TaskStatus::kBlocked &&
-      t->status != TaskStatus::kInProgress) {
-    return {name + " is " + TaskStatusName(t->status) +
-            "; only needs_review, blocked or in_progress tasks can be retried"};
-  }
-  if (Status done = CheckStepTaskRestartable(store, *t); !done.ok()) return {done.message()};
-  if (t->attempts >= config.workflow.max_attempts) {
-    return {name + " has used " + std::to_string(t->attempts) + " of " +
-            std::to_string(config.workflow.max_attempts) + " attempts; /unblock resets them"};
-  }
-  Status s = store.Transition(id, t->status, TaskStatus::kNew, {actor, "retry requested"});
-  if (!s.ok()) return {s.message()};
-  return {name + " is new again (attempt " + std::to_string(t->attempts + 1) + " of " +
-              std::to_string(config.workflow.max_attempts) + " next)",
-          true};
-}
-
-ChatReply Unblock(Store& store, int64_t id, const std::string& actor) {
-  std::string name = "task " + std::to_string(id);
-  Result<Task> t = store.GetTask(id);
-  if (!t.ok()) return {t.status().message()};
-  if (t->status != TaskStatus::kBlocked && t->status != TaskStatus::kNeedsReview) {
-    return {name + " is " + TaskStatusName(t->status) + ", not blocked or needs_review"};
-  }
-  if (Status done = CheckStepTaskRestartable(store, *t); !done.ok()) return {done.message()};
-  Status s = store.Transition(id, t->status, TaskStatus::kNew, {actor, "unblocked"},
-                              AttemptEffect::kReset);
-  if (!s.ok()) return {s.message()};
-  return {name + " unblocked: new, with a fresh attempt count", true};
+// A task action's sentence as the reply, or why it did nothing.
+ChatReply ActionReply(const Result<std::string>& done) {
+  if (!done.ok()) return {done.status().message()};
+  return {*done, true};
 }
 
 }  // namespace
@@ -148,9 +119,9 @@ std::optional<ChatReply> HandleChatCommand(Store& store, const Config& config,
   } else if (command == "/stream") {
     reply.text = Stream(store, *id);
   } else if (command == "/retry") {
-    reply = Retry(store, config, *id, actor);
+    reply = ActionReply(RetryTask(store, *id, config.workflow.max_attempts, actor, "/unblock"));
   } else if (command == "/unblock") {
-    reply = Unblock(store, *id, actor);
+    reply = ActionReply(UnblockTask(store, *id, actor));
   } else {
     reply.text = kHelp;
   }

@@ -4,6 +4,7 @@
 //   /stream ID     the last 20 lines of task ID's latest run log (run_dir/output.log)
 //   /retry ID      as `orch task retry ID`: another attempt, within workflow.max_attempts
 //   /unblock ID    as `orch task unblock ID`: back to new with a fresh attempt count
+//                  (both by the rules of engine/task_actions.h, which the CLI uses too)
 //   /help          this list
 //
 // A "/cmd@botname" form is the same command. Replies pass RedactSecrets. Who may send commands
