@@ -1,6 +1,7 @@
 #include "notify/chat.h"
 
 #include <algorithm>
+#include <thread>
 
 namespace orch {
 namespace {
@@ -78,6 +79,28 @@ std::vector<std::string> SplitMessage(std::string_view text, size_t limit) {
     }
   }
   return parts;
+}
+
+Status SendWhole(ChatChannel& channel, std::string_view text, std::chrono::milliseconds max_wait) {
+  for (const std::string& part : SplitMessage(text, channel.max_chars())) {
+    Status sent;
+    for (int tries = 0; tries < 3; ++tries) {
+      // The gate's times are steady_clock's (the daemon's clock is the system's).
+      SteadyTime now = std::chrono::steady_clock::now();
+      while (!channel.gate().TryAcquire(now)) {
+        if (channel.gate().ready_at() - now > max_wait) {
+          return Status::Unavailable(channel.name(), "rate limited for longer than " +
+                                                         std::to_string(max_wait.count()) + " ms");
+        }
+        std::this_thread::sleep_until(channel.gate().ready_at());
+        now = std::chrono::steady_clock::now();
+      }
+      sent = channel.Send(part);
+      if (sent.ok() || !sent.IsRetryable()) break;
+    }
+    if (!sent.ok()) return sent;
+  }
+  return Status::OK();
 }
 
 }  // namespace orch

@@ -6,7 +6,7 @@
 // X-RateLimit bucket). Callers ask the gate before each send, so a rate limit is waited out
 // rather than spent on rejected requests.
 //
-// SplitMessage cuts text that is too long for one message. Pure.
+// SplitMessage cuts text that is too long for one message. Pure. SendWhole posts a text at once.
 //
 // Thread safety: SendGate is thread-safe (the notifier and Telegram's command thread share
 // one). A channel's Send and CheckHealth may be called from several threads, one call at a time
@@ -67,6 +67,14 @@ std::vector<std::string> SplitMessage(std::string_view text, size_t limit);
 
 // How many UTF-16 code units `text` takes (what SplitMessage counts).
 size_t Utf16Length(std::string_view text);
+
+// Posts `text` to `channel` now, whole (SplitMessage's parts, in order), for someone waiting on
+// the answer (a command's reply, a report sent from the dashboard): waits for the channel's
+// gate in real time (this thread sleeps) and tries each part up to 3 times while the failure is
+// retryable. Fails with the last failure, or Unavailable when the gate would hold a part for
+// longer than `max_wait`; parts sent before a failure stay sent. Not redacted: the caller's.
+Status SendWhole(ChatChannel& channel, std::string_view text,
+                 std::chrono::milliseconds max_wait = std::chrono::seconds(10));
 
 }  // namespace orch
 

@@ -80,5 +80,53 @@ TEST(SendGateTest, AHoldDelaysTheNextMessage) {
   EXPECT_TRUE(gate.TryAcquire(t0 + milliseconds(3000)));
 }
 
+// A channel whose sends answer from a script (then OK), recording what went out. A scripted
+// retryable failure holds the gate `hold` long, as a platform's 429 does.
+class ScriptedChannel : public ChatChannel {
+ public:
+  ScriptedChannel(std::vector<Status> script, milliseconds hold)
+      : script_(std::move(script)), hold_(hold) {}
+  std::string name() const override { return "scripted"; }
+  size_t max_chars() const override { return 5; }
+  SendGate& gate() override { return gate_; }
+  Status Send(const std::string& text) override {
+    ++calls;
+    Status s = calls <= static_cast<int>(script_.size()) ? script_[calls - 1] : Status::OK();
+    if (s.ok()) sent.push_back(text);
+    if (s.IsRetryable()) gate_.HoldUntil(std::chrono::steady_clock::now() + hold_);
+    return s;
+  }
+  Status CheckHealth() override { return Status::OK(); }
+
+  std::vector<std::string> sent;
+  int calls = 0;
+  SendGate gate_{milliseconds(0)};
+
+ private:
+  std::vector<Status> script_;
+  milliseconds hold_;
+};
+
+TEST(SendWholeTest, SendsEveryPartInOrderWaitingOutARateLimit) {
+  ScriptedChannel channel({Status::Unavailable("scripted", "429")}, milliseconds(50));
+  auto start = std::chrono::steady_clock::now();
+  Status s = SendWhole(channel, "aaaa\nbbbb");
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(channel.sent, (std::vector<std::string>{"aaaa", "bbbb"}));
+  EXPECT_EQ(channel.calls, 3);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(50));
+}
+
+TEST(SendWholeTest, StopsAtARefusalOrAGateHeldTooLong) {
+  ScriptedChannel refused({Status::InvalidArgument("scripted", "400")}, milliseconds(0));
+  EXPECT_EQ(SendWhole(refused, "aaaa\nbbbb").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.calls, 1);  // not retried, and the next part not sent
+  ScriptedChannel held({}, milliseconds(0));
+  held.gate_.HoldUntil(std::chrono::steady_clock::now() + std::chrono::hours(1));
+  Status s = SendWhole(held, "hi", milliseconds(100));
+  EXPECT_TRUE(s.IsRetryable());
+  EXPECT_EQ(held.calls, 0);
+}
+
 }  // namespace
 }  // namespace orch

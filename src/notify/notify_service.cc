@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/secret_scan.h"
 #include "notify/discord.h"
 #include "notify/notify.h"
 #include "notify/telegram.h"
@@ -26,6 +27,8 @@ struct NotifyService::State {
   std::unique_ptr<Notifier> notifier;
   std::unique_ptr<TelegramCommands> commands;
   std::function<bool()> leads;  // empty: one host, which always leads
+  std::vector<ChatChannel*> channels;
+  std::mutex send_mu;  // the channels, one caller at a time: the notifier's thread or Share()
   std::mutex mu;
   std::condition_variable cv;
   bool stop = false;
@@ -41,7 +44,10 @@ struct NotifyService::State {
   void NotifyLoop() {
     std::string last_error;
     do {
-      Status s = notifier->Step();
+      Status s = [this] {
+        std::lock_guard<std::mutex> lock(send_mu);
+        return notifier->Step();
+      }();
       if (!s.ok() && s.message() != last_error) spdlog::warn("notify: {}", s.message());
       last_error = s.ok() ? "" : s.message();
     } while (Wait(kNotifyEvery));
@@ -90,6 +96,22 @@ NotifyService::~NotifyService() {
   if (state_->command_thread.joinable()) state_->command_thread.join();
 }
 
+Result<std::string> NotifyService::Share(const std::string& text) {
+  std::string redacted = RedactSecrets(text);
+  std::lock_guard<std::mutex> lock(state_->send_mu);
+  std::string sent;
+  for (ChatChannel* ch : state_->channels) {
+    Status s = SendWhole(*ch, redacted);
+    if (!s.ok()) {
+      return s.Prefixed(sent.empty() ? ch->name()
+                                     : ch->name() + " (after sending to " + sent + ")");
+    }
+    sent += (sent.empty() ? "" : " and ") + ch->name();
+  }
+  spdlog::info("notify: shared a text of {} bytes to {}", redacted.size(), sent);
+  return "sent to " + sent;
+}
+
 Result<std::unique_ptr<NotifyService>> NotifyService::Start(const std::string& db_path,
                                                             const Config& config,
                                                             const Clock& clock,
@@ -102,7 +124,7 @@ Result<std::unique_ptr<NotifyService>> NotifyService::Start(const std::string& d
   auto st = std::make_unique<State>();
   st->config = config;
   st->leads = leads;
-  std::vector<ChatChannel*> channels;
+  std::vector<ChatChannel*>& channels = st->channels;
   if (config.telegram.enabled) {
     st->telegram_api =
         std::make_unique<TelegramApi>(config.telegram.api_url, config.telegram.bot_token);

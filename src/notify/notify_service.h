@@ -2,10 +2,12 @@
 //
 // One thread runs Notifier::Step() about twice a second; with Telegram enabled, another
 // long-polls getUpdates for commands. Each opens its own store connection, so neither ever
-// waits on the engine's thread. Start() reads the notifier's cursors before it returns, so
-// the events of the daemon's first tick are sent, not taken for history.
+// waits on the engine's thread. Share() posts a text at once (a run's report, from the
+// dashboard), taking turns with the notifier's thread on the channels. Start() reads the notifier's
+// cursors before it returns, so the events of the daemon's first tick are sent, not taken for
+// history.
 //
-// Thread safety: Start() and the destructor on the daemon's main thread.
+// Thread safety: Start() and the destructor on the daemon's main thread; Share() from any.
 #ifndef ORCH_NOTIFY_NOTIFY_SERVICE_H_
 #define ORCH_NOTIFY_NOTIFY_SERVICE_H_
 
@@ -31,6 +33,10 @@ class NotifyService {
                                                       std::function<bool()> leads = {});
   // Stops both threads, aborting a long poll in progress, and joins them.
   ~NotifyService();
+  // Posts `text` (redacted first) to every channel now, whole (SendWhole), between two of the
+  // notifier's steps; what was done ("sent to telegram and discord"). Fails naming the channel
+  // that failed; the channels before it have the text. Any thread; waits for the rate limits.
+  Result<std::string> Share(const std::string& text);
 
   struct State;
 

@@ -132,24 +132,8 @@ void TelegramCommands::Handle(const Json& message) {
 }
 
 void TelegramCommands::Reply(const std::string& text) {
-  for (const std::string& part : SplitMessage(text, replies_.max_chars())) {
-    for (int tries = 0; tries < 3; ++tries) {
-      // The daemon's clock is the system's, so the gate's times are steady_clock's.
-      SteadyTime now = std::chrono::steady_clock::now();
-      while (!replies_.gate().TryAcquire(now)) {
-        if (replies_.gate().ready_at() - now > std::chrono::seconds(10)) {
-          spdlog::warn("telegram: reply dropped: rate limited for longer than 10 s");
-          return;
-        }
-        std::this_thread::sleep_until(replies_.gate().ready_at());
-        now = std::chrono::steady_clock::now();
-      }
-      Status s = replies_.SendTo(config_.telegram.chat_id, part);
-      if (s.ok()) break;
-      spdlog::warn("telegram: replying: {}", s.message());
-      if (!s.IsRetryable()) break;
-    }
-  }
+  Status s = SendWhole(replies_, text);
+  if (!s.ok()) spdlog::warn("telegram: replying: {}", s.message());
 }
 
 }  // namespace orch
