@@ -218,16 +218,22 @@ function renderTask(t, head, side, result) {
 }
 
 // ---- Runs
-async function runsPage() {
-  const r = await api("/api/runs");
-  const rows = (r.body || []).map((run) => h("tr", {},
-    h("td", {}, h("a", {href: "#/run/" + run.id}, "run " + run.id)),
-    h("td", {}, run.kind + (run.flow_name ? " " + run.flow_name : "")),
-    h("td", {}, h("span", {class: "pill " + run.status}, run.status)),
-    h("td", {}, run.steps.length + " steps"), h("td", {class: "muted"}, age(run.created_at) + " ago")));
-  show(h("h1", {}, "Runs"), rows.length ? h("table", {id: "runs"},
-    h("tr", {}, ["run", "what", "status", "steps", "started"].map((c) => h("th", {}, c))), rows)
-    : h("p", {class: "muted"}, "No runs yet (orch flow run, or a debug/plan label)."));
+// The list, pushed whenever a run starts, a step moves or a run ends.
+function runsPage() {
+  const body = h("div", {id: "runs-list"});
+  show(h("h1", {}, "Runs"), body);
+  listen("/api/runs/events", {runs: (list) => {
+    const rows = list.map((run) => h("tr", {"data-run": run.id, "data-status": run.status},
+      h("td", {}, h("a", {href: "#/run/" + run.id}, "run " + run.id)),
+      h("td", {}, run.kind + (run.flow_name ? " " + run.flow_name : "")),
+      h("td", {}, h("span", {class: "pill " + run.status}, run.status)),
+      h("td", {}, run.steps.filter((s) => s.status === "completed").length + "/" + run.steps.length +
+        " steps done"),
+      h("td", {class: "muted"}, age(run.created_at) + " ago")));
+    body.replaceChildren(rows.length ? h("table", {id: "runs"},
+      h("tr", {}, ["run", "what", "status", "steps", "started"].map((c) => h("th", {}, c))), rows)
+      : h("p", {class: "muted", id: "no-runs"}, "No runs yet (orch flow run, or a debug/plan label)."));
+  }});
 }
 
 // Waves: a step's wave is one more than the latest of the steps it needs.
@@ -271,7 +277,8 @@ async function runPage(id) {
             download: "run-" + run.id + ".md"});
           a.click();
         }}, "Download Markdown"),
-        h("button", {id: "report-copy", onclick: () => navigator.clipboard.writeText(text)}, "Copy")),
+        h("button", {id: "report-copy", onclick: () => navigator.clipboard.writeText(text)}, "Copy"),
+        shareButton(run.id)),
       h("pre", {class: "report"}, text));
   };
   renderReport(run.report);
@@ -295,6 +302,21 @@ async function runPage(id) {
     }});
 }
 
+// Sends the report to the configured Telegram/Discord chat; says what happened beside it (also
+// when no chat is configured: the server answers 409 and says so).
+function shareButton(runId) {
+  const result = h("span", {id: "report-share-result", class: "muted"});
+  const button = h("button", {id: "report-share", onclick: async () => {
+    button.disabled = true;
+    result.textContent = "sending…";
+    const r = await api("/api/runs/" + runId + "/share", {method: "POST"});
+    button.disabled = false;
+    result.textContent = r.body ? (r.body.message || r.body.error) : "HTTP " + r.status;
+    result.dataset.status = r.status;
+  }}, "Send to chat");
+  return h("span", {}, button, " ", result);
+}
+
 function drawNode(node, s) {
   node.replaceChildren(...[
     h("div", {}, h("b", {}, s.label || s.step_id), " ", h("span", {class: "pill " + s.status}, s.status)),
@@ -305,31 +327,28 @@ function drawNode(node, s) {
 }
 
 // ---- Fleet
+// Pushed whenever what it shows changes (a breaker, a session, a delivery, the mode).
 function fleetPage() {
   const body = h("div", {id: "fleet"});
   show(h("h1", {}, "Fleet"), body);
-  const render = async () => {
-    const r = await api("/api/fleet");
-    if (!r.ok) return;
-    const f = r.body, w = f.webhooks;
+  listen("/api/fleet/events", {fleet: (f) => {
+    const w = f.webhooks;
     body.replaceChildren(
       h("h2", {}, "Agents"),
       h("table", {id: "agents"}, h("tr", {}, ["agent", "breaker", "running sessions"].map((c) => h("th", {}, c))),
-        f.agents.map((a) => h("tr", {},
+        f.agents.map((a) => h("tr", {"data-agent": a.name},
           h("td", {}, a.name),
           h("td", {}, h("span", {class: "pill " + a.breaker}, a.breaker), " ", h("span", {class: "muted"}, a.breaker_detail)),
-          h("td", {}, a.sessions.length ? a.sessions.map((s) => h("div", {},
+          h("td", {class: "sessions"}, a.sessions.length ? a.sessions.map((s) => h("div", {"data-session-task": s.task_id},
             h("a", {href: "#/task/" + s.task_id}, "task " + s.task_id), " ", s.session, " · ", age(s.started_at)))
             : h("span", {class: "muted"}, "none"))))),
       h("h2", {}, "Webhooks"),
       h("p", {id: "webhook-mode"}, "mode ", h("span", {class: "pill " + (w.mode.startsWith("polling") ? "polling" : w.mode)}, w.mode),
         w.enabled ? "" : " (receiver disabled: polling)", w.reason ? h("span", {}, " — why: " + w.reason) : null),
-      h("p", {class: "muted"}, "last 24 h: received " + w.received + ", duplicates " + w.duplicates +
+      h("p", {class: "muted", id: "webhook-counts"}, "last 24 h: received " + w.received + ", duplicates " + w.duplicates +
         ", applied " + w.applied + ", failed " + w.failed + ", pending " + w.pending),
       deliveries("Failures", w.failures), deliveries("Recent deliveries", w.recent));
-  };
-  render();
-  onBoard(() => render());
+  }});
 }
 
 function deliveries(title, list) {
@@ -406,6 +425,15 @@ async function start() {
     return;
   }
   csrf = r.body && r.body.csrf;
+  const out = document.getElementById("logout");
+  if (csrf) {
+    out.hidden = false;
+    out.addEventListener("click", async (e) => {
+      e.preventDefault();
+      await api("/api/logout", {method: "POST"});
+      location.reload();
+    });
+  }
   window.addEventListener("hashchange", route);
   route();
 }

@@ -7,6 +7,8 @@
 
 #include <filesystem>
 
+#include "fake_chat_apis.h"
+#include "github/webhook_signature.h"
 #include "github_fixture.h"
 
 namespace orch::test {
@@ -78,6 +80,47 @@ class DashboardTest : public GitHubLoopTest {
     EXPECT_TRUE(figures.is_object()) << r.out;
     std::cout << "[ figures  ] " << scenario << ": " << r.out;
     return figures.is_object() ? figures : Json::object();
+  }
+
+  // Stops orch serve and starts it again, waiting for the new one's first tick.
+  void RestartOrch() {
+    orch_->Signal(SIGTERM);
+    ASSERT_EQ(orch_->Wait(std::chrono::seconds(10)), 0) << Log();
+    auto ticking = [&] {
+      std::string log = Log();
+      size_t n = 0;
+      for (size_t at = log.find("engine: ticking"); at != std::string::npos;
+           at = log.find("engine: ticking", at + 1)) {
+        ++n;
+      }
+      return n;
+    };
+    size_t before = ticking();
+    orch_ = std::make_unique<Background>(std::vector<std::string>{ORCH_BINARY, "serve"}, Env(),
+                                         dir_.Sub("orch.out"));
+    ASSERT_TRUE(Eventually([&] { return ticking() > before; })) << Log();
+  }
+  // Signs in with a login code: the session's Cookie header and its CSRF token.
+  std::pair<httplib::Headers, std::string> SignIn(httplib::Client& api) {
+    std::string login = LoginUrl();
+    httplib::Result in = api.Get(login.substr(login.find("/login")));
+    EXPECT_TRUE(in && in->status == 303);
+    if (!in) return {};
+    std::string cookie = in->get_header_value("Set-Cookie");
+    httplib::Headers session = {{"Cookie", cookie.substr(0, cookie.find(';'))}};
+    httplib::Result s = api.Get("/api/session", session);
+    EXPECT_TRUE(s && s->status == 200);
+    return {session, s ? Json::parse(s->body).value("csrf", "") : ""};
+  }
+  // Starts flow `flow` of acme/widgets through the API; the run's id.
+  int64_t StartFlow(const std::string& flow) {
+    httplib::Client api(Base());
+    httplib::Result made =
+        api.Post("/api/runs", {{"Authorization", "Bearer " + Token()}},
+                 Json{{"project", "acme/widgets"}, {"flow", flow}, {"input", "go"}}.dump(),
+                 "application/json");
+    EXPECT_TRUE(made && made->status == 201) << (made ? made->body : "no answer");
+    return made && made->status == 201 ? Json::parse(made->body)["id"].get<int64_t>() : 0;
   }
 
   std::string chromium_, modules_, skip_;
@@ -206,13 +249,8 @@ TEST_F(DashboardTest, AFlowRunsDagShowsItsStepsChangingState) {
             "    prompt: \"{{input}}\\nstandin: sleep 2500\\nstandin: say one\"\n"
             "  - id: second\n    kind: code\n    needs: [first]\n    command: [sleep, '1']\n");
   StartOrch();
-  httplib::Client api(Base());
-  httplib::Result made =
-      api.Post("/api/runs", {{"Authorization", "Bearer " + Token()}},
-               R"({"project": "acme/widgets", "flow": "two", "input": "go"})", "application/json");
-  ASSERT_TRUE(made);
-  ASSERT_EQ(made->status, 201) << made->body;
-  int64_t id = Json::parse(made->body)["id"];
+  int64_t id = StartFlow("two");
+  ASSERT_NE(id, 0);
   Json figures = Drive("run", {{"run_id", id}});
   Json first = figures["steps"]["first"], second = figures["steps"]["second"];
   // Each step was seen in more than one state, ending completed, without a reload.
@@ -221,6 +259,85 @@ TEST_F(DashboardTest, AFlowRunsDagShowsItsStepsChangingState) {
   EXPECT_GE(second.size(), 2u) << figures.dump();
   EXPECT_EQ(second.back(), "completed") << figures.dump();
   EXPECT_THAT(second.dump(), HasSubstr("running"));
+  // The runs list, open in another tab all along, showed the run end without a reload.
+  EXPECT_EQ(figures["runs_list_statuses"], Json::array({"running", "completed"})) << figures.dump();
+  // No chat is configured: sending the report says so.
+  EXPECT_THAT(figures.value("share", ""), HasSubstr("no chat configured"));
+}
+
+TEST_F(DashboardTest, ARunsReportIsSentToTheConfiguredChat) {
+  // Given Telegram configured (a fake Bot API on 127.0.0.1) and a finished flow run, the run
+  // page's "Send to chat" posts the run's Markdown report there; a cookie without the CSRF
+  // token cannot.
+  REQUIRE_BROWSER();
+  FakeChatApis chats;
+  Configure("router:\n  mode: round_robin\n  agents: [claude]\napi:\n  port: 0\n" +
+            chats.ChannelsYaml(/*discord=*/false) + "notifications:\n  level: none\n");
+  std::filesystem::create_directories(home() + "/flows");
+  WriteFile(home() + "/flows/hello.yml",
+            "name: hello\nsteps:\n"
+            "  - id: greet\n    kind: code\n    command: [echo, a-line-of-the-report]\n");
+  StartOrch();
+  int64_t id = StartFlow("hello");
+  ASSERT_NE(id, 0);
+  httplib::Client api(Base());
+  httplib::Headers bearer = {{"Authorization", "Bearer " + Token()}};
+  std::string report;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        httplib::Result r = api.Get("/api/runs/" + std::to_string(id), bearer);
+        report = r && r->status == 200 ? Json::parse(r->body).value("report", "") : "";
+        return !report.empty();
+      },
+      std::chrono::seconds(20)))
+      << Log();
+  ASSERT_THAT(report, HasSubstr("a-line-of-the-report"));
+  auto [session, csrf] = SignIn(api);
+  std::string share = "/api/runs/" + std::to_string(id) + "/share";
+  EXPECT_EQ(api.Post(share, session, "", "application/json")->status, 403);
+  EXPECT_TRUE(chats.Telegram().empty());
+
+  Json figures = Drive("send-report", {{"run_id", id}});
+  EXPECT_EQ(figures.value("share_status", 0), 200) << figures.dump();
+  EXPECT_THAT(figures.value("share", ""), HasSubstr("telegram"));
+  std::vector<Posted> posted = chats.Telegram();
+  ASSERT_EQ(posted.size(), 1u);
+  EXPECT_EQ(posted[0].to, kChat);
+  auto trimmed = [](std::string t) {
+    while (!t.empty() && t.back() == '\n') t.pop_back();
+    return t;
+  };
+  EXPECT_EQ(trimmed(posted[0].text), trimmed(report));
+}
+
+TEST_F(DashboardTest, ASessionOutlivesARestartKeptOnlyAsItsHashAndLogoutEndsIt) {
+  StartOrch();
+  httplib::Client api(Base());
+  auto [session, csrf] = SignIn(api);
+  ASSERT_EQ(csrf.size(), 64u);
+  std::string cookie = session.begin()->second;
+  std::string id = cookie.substr(cookie.find('=') + 1);
+  RestartOrch();
+  httplib::Client again(Base());
+  httplib::Result s = again.Get("/api/session", session);
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->status, 200) << s->body;
+  EXPECT_EQ(Json::parse(s->body)["csrf"], csrf);
+  // The store keeps the cookie's hash, never the cookie itself.
+  std::string db = ReadFile(home() + "/orch.db") + ReadFile(home() + "/orch.db-wal");
+  EXPECT_THAT(db, Not(HasSubstr(id)));
+  EXPECT_THAT(db, HasSubstr(Sha256Hex(id)));
+
+  httplib::Headers write = session;
+  write.emplace("X-CSRF-Token", csrf);
+  EXPECT_EQ(again.Post("/api/logout", session, "", "application/json")->status, 403);
+  httplib::Result out = again.Post("/api/logout", write, "", "application/json");
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->status, 200);
+  EXPECT_THAT(out->get_header_value("Set-Cookie"), HasSubstr("Max-Age=0"));
+  EXPECT_EQ(again.Get("/api/session", session)->status, 401);
+  RestartOrch();
+  EXPECT_EQ(httplib::Client(Base()).Get("/api/session", session)->status, 401);
 }
 
 TEST_F(DashboardTest, ASettingsEditWithAnErrorChangesNothingAndAGoodOneIsSavedAndShown) {

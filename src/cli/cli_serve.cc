@@ -331,6 +331,16 @@ class ServeCommand : public Command {
             home.store(), config, ctx.clock, [&daemon] { daemon.Wake(); },
             [&cluster] { return !cluster || cluster->leader(); });
     if (!notify.ok()) return notify.status();
+    // The dashboard sends a run's report through the channels while they run: cleared before
+    // they stop (waiting for a send in progress).
+    struct ShareWhileNotifying {
+      ApiServer& api;
+      ~ShareWhileNotifying() { api.set_share(nullptr); }
+    } share{api};
+    if (*notify) {
+      api.set_share(
+          [service = notify->get()](const std::string& text) { return service->Share(text); });
+    }
     StartSignalThread(daemon);
     int ticks = daemon.Run();
     if (receiver.server) receiver.server->Stop();  // in-flight deliveries finish and commit first

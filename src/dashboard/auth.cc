@@ -3,15 +3,18 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "github/webhook_signature.h"
+#include "store/store.h"
 
 namespace orch {
 
@@ -87,27 +90,89 @@ bool SameSecret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+void Sessions::LoadLocked(int64_t now) {
+  if (loaded_) return;
+  Result<std::optional<std::string>> kept = [&] {
+    std::lock_guard<std::mutex> lock(store_mu_);
+    return store_.GetKv(kKvKey);
+  }();
+  if (!kept.ok()) {
+    spdlog::warn("dashboard: cannot read the kept sessions: {}", kept.status().message());
+    return;  // asked again next time
+  }
+  loaded_ = true;
+  nlohmann::json j = nlohmann::json::parse(kept->value_or("{}"), nullptr, false);
+  if (!j.is_object()) return;
+  size_t dropped = 0;
+  for (const auto& [hash, e] : j.items()) {
+    if (!e.is_object() || !e.value("csrf", nlohmann::json()).is_string() ||
+        !e.value("expires", nlohmann::json()).is_number_integer() || e["expires"] <= now) {
+      ++dropped;
+      continue;
+    }
+    int64_t expires = e["expires"];
+    open_[hash] = {e["csrf"], expires, expires};
+  }
+  if (dropped > 0) (void)SaveLocked();
+}
+
+Status Sessions::SaveLocked() {
+  nlohmann::json j = nlohmann::json::object();
+  for (auto& [hash, e] : open_) {
+    j[hash] = {{"csrf", e.csrf}, {"expires", e.expires}};
+    e.kept_expires = e.expires;
+  }
+  std::lock_guard<std::mutex> lock(store_mu_);
+  return store_.SetKv(kKvKey, j.dump());
+}
+
 Result<Sessions::Session> Sessions::Open(int64_t now) {
   Result<std::string> id = RandomHex(32);
   if (!id.ok()) return id.status();
   Result<std::string> csrf = RandomHex(32);
   if (!csrf.ok()) return csrf.status();
   std::lock_guard<std::mutex> lock(mu_);
+  LoadLocked(now);
   for (auto it = open_.begin(); it != open_.end();) {
     it = it->second.expires <= now ? open_.erase(it) : std::next(it);
   }
-  // Keyed by the id's hash: a lookup's timing says nothing of the ids held.
-  open_[Sha256Hex(*id)] = {*csrf, now + kSessionTtl};
+  // Keyed by the id's hash: the store never holds the cookie, and a lookup's timing says
+  // nothing of the ids held.
+  std::string hash = Sha256Hex(*id);
+  open_[hash] = {*csrf, now + kSessionTtl};
+  if (Status kept = SaveLocked(); !kept.ok()) {
+    open_.erase(hash);
+    return kept;
+  }
   return Session{*id, *csrf};
 }
 
 std::optional<Sessions::Session> Sessions::Find(std::string_view id, int64_t now) {
   if (id.empty()) return std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);
+  LoadLocked(now);
   auto it = open_.find(Sha256Hex(id));
-  if (it == open_.end() || it->second.expires <= now) return std::nullopt;
+  if (it == open_.end()) return std::nullopt;
+  if (it->second.expires <= now) {
+    open_.erase(it);
+    (void)SaveLocked();
+    return std::nullopt;
+  }
   it->second.expires = now + kSessionTtl;
-  return Session{std::string(id), it->second.csrf};
+  Session found{std::string(id), it->second.csrf};
+  if (it->second.expires - it->second.kept_expires >= kSessionSaveSlack) {
+    if (Status s = SaveLocked(); !s.ok()) {
+      spdlog::warn("dashboard: cannot keep a session's expiry: {}", s.message());
+    }
+  }
+  return found;
+}
+
+Status Sessions::Close(std::string_view id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  LoadLocked(0);
+  if (open_.erase(Sha256Hex(id)) == 0) return Status::OK();
+  return SaveLocked();
 }
 
 }  // namespace orch

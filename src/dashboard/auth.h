@@ -5,10 +5,16 @@
 // its expiry, kLoginCodeTtl from now. GET /login?code=... claims it (ClaimLoginCode: renamed
 // away first, so two requests with one code cannot both win, then deleted) and opens a
 // session: an HttpOnly, SameSite=Strict cookie naming it and a CSRF token the page reads from
-// GET /api/session and sends back as X-CSRF-Token on every POST, PUT and DELETE. Sessions live
-// in the daemon's memory: a restart logs the browser out (`orch dashboard` again).
+// GET /api/session and sends back as X-CSRF-Token on every POST, PUT and DELETE.
 //
-// Thread safety: Sessions may be used from any thread; the free functions are stateless.
+// Sessions are kept in the store's kv (`dashboard.sessions`: JSON, each session under the
+// SHA-256 of its cookie, never the cookie itself, with its CSRF token and expiry), so a daemon
+// restart keeps the browser signed in. A session lasts kSessionTtl after its last use; that
+// sliding expiry is written back only once it has moved kSessionSaveSlack, so requests do not
+// each commit (a commit wakes every pushed stream). Logout and expiry remove a session.
+//
+// Thread safety: Sessions may be used from any thread (it takes the store's mutex itself; never
+// call it holding that mutex); the free functions are stateless.
 #ifndef ORCH_DASHBOARD_AUTH_H_
 #define ORCH_DASHBOARD_AUTH_H_
 
@@ -24,8 +30,11 @@
 
 namespace orch {
 
+class Store;
+
 inline constexpr int64_t kLoginCodeTtl = 300;          // seconds a login code is good for
 inline constexpr int64_t kSessionTtl = 7 * 24 * 3600;  // seconds a session lasts unused
+inline constexpr int64_t kSessionSaveSlack = 3600;     // how far a kept expiry may lag
 inline constexpr const char* kSessionCookie = "orch_session";
 
 inline std::string LoginCodeDir(const Home& home) { return home.state_dir() + "/dashboard-login"; }
@@ -48,23 +57,38 @@ bool SameSecret(std::string_view a, std::string_view b);
 
 class Sessions {
  public:
+  static constexpr const char* kKvKey = "dashboard.sessions";
   struct Session {
     std::string id;    // the cookie's value
     std::string csrf;  // X-CSRF-Token
   };
-  // A new session; Internal without random bytes.
+  // Sessions kept in `store`'s kv, used under `store_mu`.
+  Sessions(Store& store, std::mutex& store_mu) : store_(store), store_mu_(store_mu) {}
+  // A new session, kept before it is returned; Internal without random bytes, the store's
+  // error when it cannot be kept.
   Result<Session> Open(int64_t now);
   // The session named by cookie `id` if it is open at `now` (and keeps it open kSessionTtl
   // longer).
   std::optional<Session> Find(std::string_view id, int64_t now);
+  // Ends the session named by cookie `id` (logout); nothing when there is none.
+  Status Close(std::string_view id);
 
  private:
   struct Entry {
     std::string csrf;
     int64_t expires = 0;
+    int64_t kept_expires = 0;  // what the store has
   };
+  // Reads the kept sessions once, dropping those expired at `now`.
+  void LoadLocked(int64_t now);
+  // Writes the open sessions to kv.
+  Status SaveLocked();
+
+  Store& store_;
+  std::mutex& store_mu_;
   std::mutex mu_;
-  std::map<std::string, Entry, std::less<>> open_;
+  bool loaded_ = false;
+  std::map<std::string, Entry, std::less<>> open_;  // by the SHA-256 of the cookie
 };
 
 }  // namespace orch

@@ -8,6 +8,7 @@
 #include "base/subprocess.h"
 #include "dashboard/assets.h"
 #include "engine/task_actions.h"
+#include "runs/runs.h"
 
 namespace orch {
 namespace {
@@ -67,11 +68,16 @@ bool IsWrite(const std::string& method) {
 
 }  // namespace
 
-// The board as last computed: the database's generation it was read at, its text, and a
-// version that changes only when the text does, so each client sends only what is new to it.
-struct Dashboard::Board {
+// A JSON document pushed to every client whenever it changes (the board, the runs list, the
+// fleet), as last read: the database's generation it was read at, its text, and a version that
+// changes only when the text does, so each client sends only what is new to it.
+struct Dashboard::Feed {
+  Feed(const char* e, std::function<std::optional<std::string>()> r)
+      : event(e), read(std::move(r)) {}
+  const char* event;
+  std::function<std::optional<std::string>()> read;  // nullopt when the store cannot say now
   std::mutex mu;
-  bool read = false;
+  bool read_once = false;
   uint64_t generation = 0;
   uint64_t version = 0;
   std::shared_ptr<const std::string> text = std::make_shared<const std::string>();
@@ -84,8 +90,15 @@ void Dashboard::Reply(httplib::Response& res, int status, const Json& body) {
 
 Dashboard::Dashboard(DashboardParts parts)
     : parts_(std::move(parts)),
+      sessions_(parts_.store, parts_.store_mu),
       db_watch_(parts_.watcher.Watch(parts_.home.root)),
-      board_(std::make_unique<Board>()) {}
+      board_(std::make_unique<Feed>("board", [this] { return BoardText(); })),
+      runs_(std::make_unique<Feed>("runs", [this] { return RunsText(); })),
+      fleet_(std::make_unique<Feed>("fleet", [this]() -> std::optional<std::string> {
+        Result<Json> fleet = FleetJson();
+        if (!fleet.ok()) return std::nullopt;
+        return fleet->dump(-1, ' ', false, Json::error_handler_t::replace);
+      })) {}
 
 Dashboard::~Dashboard() = default;
 
@@ -124,10 +137,14 @@ void Dashboard::Route(httplib::Server& s) {
   }
   s.Get("/login", [this](Req req, Res res) { Login(req, res); });
   s.Get("/api/session", [this](Req req, Res res) { Session(req, res); });
-  s.Get("/api/board/events", [this](Req req, Res res) { BoardEvents(req, res); });
+  s.Post("/api/logout", [this](Req req, Res res) { Logout(req, res); });
+  s.Get("/api/board/events", [this](Req, Res res) { Push(*board_, res); });
+  s.Get("/api/runs/events", [this](Req, Res res) { Push(*runs_, res); });
+  s.Post(R"(/api/runs/(\d+)/share)", [this](Req req, Res res) { Share(req, res); });
   s.Get(R"(/api/tasks/(\d+))", [this](Req req, Res res) { ShowTask(req, res); });
   s.Post(R"(/api/tasks/(\d+)/(retry|unblock|kill))", [this](Req req, Res res) { Act(req, res); });
   s.Get("/api/fleet", [this](Req req, Res res) { Fleet(req, res); });
+  s.Get("/api/fleet/events", [this](Req, Res res) { Push(*fleet_, res); });
   s.Get("/api/settings", [this](Req req, Res res) { GetSettings(req, res); });
   s.Put("/api/settings", [this](Req req, Res res) { PutSettings(req, res); });
 }
@@ -156,45 +173,108 @@ void Dashboard::Session(const httplib::Request& req, httplib::Response& res) {
   Reply(res, 200, {{"csrf", session ? Json(session->csrf) : Json(nullptr)}});
 }
 
-std::pair<uint64_t, std::shared_ptr<const std::string>> Dashboard::Snapshot(uint64_t generation) {
-  std::lock_guard<std::mutex> lock(board_->mu);
-  if (board_->read && board_->generation == generation) return {board_->version, board_->text};
+void Dashboard::Logout(const httplib::Request& req, httplib::Response& res) {
+  Status closed = sessions_.Close(CookieValue(req.get_header_value("Cookie"), kSessionCookie));
+  if (!closed.ok()) return Reply(res, 500, {{"error", closed.message()}});
+  res.set_header("Set-Cookie",
+                 std::string(kSessionCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+  Reply(res, 200, {{"message", "signed out"}});
+}
+
+void Dashboard::set_share(ShareFn share) {
+  std::lock_guard<std::mutex> lock(share_mu_);
+  share_ = std::move(share);
+}
+
+void Dashboard::Share(const httplib::Request& req, httplib::Response& res) {
+  int64_t id = std::stoll(req.matches[1]);
+  Result<RunRecord> run = [&] {
+    std::lock_guard<std::mutex> lock(parts_.store_mu);
+    return parts_.store.GetRun(id);
+  }();
+  if (!run.ok()) {
+    return Reply(res, run.status().IsNotFound() ? 404 : 500, {{"error", run.status().message()}});
+  }
+  if (run->report.empty()) {
+    return Reply(res, 409, {{"error", "run " + std::to_string(id) + " has no report yet"}});
+  }
+  // Held while sending: set_share(nullptr) waits for a send in progress to finish.
+  std::lock_guard<std::mutex> lock(share_mu_);
+  if (!share_) {
+    return Reply(res, 409,
+                 {{"error",
+                   "no chat configured (channels.telegram or channels.discord in "
+                   "config.yml, then restart orch serve)"}});
+  }
+  Result<std::string> sent = share_(run->report);
+  if (!sent.ok()) return Reply(res, 502, {{"error", sent.status().message()}});
+  Reply(res, 200, {{"message", *sent}});
+}
+
+std::optional<std::string> Dashboard::BoardText() {
   Json tasks = Json::array();
   {
     std::lock_guard<std::mutex> store_lock(parts_.store_mu);
     Result<std::vector<Project>> projects = parts_.store.ListProjects();
     Result<std::vector<Task>> all = parts_.store.ListTasks({});
-    if (!projects.ok() || !all.ok()) return {board_->version, board_->text};
+    if (!projects.ok() || !all.ok()) return std::nullopt;
     std::map<int64_t, std::optional<std::string>> repos;
     for (const Project& p : *projects) repos[p.id] = p.repo;
     for (const Task& t : *all) tasks.push_back(BoardTask(t, repos[t.project_id]));
   }
-  std::string text = tasks.dump(-1, ' ', false, Json::error_handler_t::replace);
-  board_->read = true;
-  board_->generation = generation;
-  if (text != *board_->text) {
-    board_->text = std::make_shared<const std::string>(std::move(text));
-    ++board_->version;
-  }
-  return {board_->version, board_->text};
+  return tasks.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-void Dashboard::BoardEvents(const httplib::Request&, httplib::Response& res) {
+std::optional<std::string> Dashboard::RunsText() {
+  Json list = Json::array();
+  std::lock_guard<std::mutex> store_lock(parts_.store_mu);
+  Result<std::vector<RunRecord>> runs = parts_.store.ListRunRecords(std::nullopt);
+  if (!runs.ok()) return std::nullopt;
+  for (const RunRecord& r : *runs) {
+    Result<std::vector<RunStepRecord>> steps = parts_.store.ListRunSteps(r.id);
+    if (!steps.ok()) return std::nullopt;
+    Json run = RunJson(r, *steps);
+    // What the list shows: not the report, the input or the steps' output, which may be long
+    // and would be sent again to every client at each change.
+    run.erase("report");
+    run.erase("input");
+    for (Json& step : run["steps"]) step.erase("output");
+    list.push_back(std::move(run));
+  }
+  return list.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::pair<uint64_t, std::shared_ptr<const std::string>> Dashboard::Snapshot(Feed& feed,
+                                                                            uint64_t generation) {
+  std::lock_guard<std::mutex> lock(feed.mu);
+  if (feed.read_once && feed.generation == generation) return {feed.version, feed.text};
+  std::optional<std::string> text = feed.read();
+  if (!text) return {feed.version, feed.text};
+  feed.read_once = true;
+  feed.generation = generation;
+  if (*text != *feed.text) {
+    feed.text = std::make_shared<const std::string>(std::move(*text));
+    ++feed.version;
+  }
+  return {feed.version, feed.text};
+}
+
+void Dashboard::Push(Feed& feed, httplib::Response& res) {
   struct State {
-    uint64_t sent = 0;  // the board version the client has; 0: none yet
+    uint64_t sent = 0;  // the feed's version the client has; 0: none yet
     std::chrono::steady_clock::time_point last_write;
   };
   auto state = std::make_shared<State>();
   res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [this, state](size_t,
-                                                                      httplib::DataSink& sink) {
+  res.set_chunked_content_provider("text/event-stream", [this, &feed, state](
+                                                            size_t, httplib::DataSink& sink) {
     while (!parts_.watcher.stopped()) {
       uint64_t seen = db_watch_->generation();  // before reading: no write slips between
-      auto [version, text] = Snapshot(seen);
+      auto [version, text] = Snapshot(feed, seen);
       if (version != state->sent) {
         state->sent = version;
         state->last_write = parts_.clock.Monotonic();
-        std::string wire = "event: board\ndata: " + *text + "\n\n";
+        std::string wire = std::string("event: ") + feed.event + "\ndata: " + *text + "\n\n";
         return sink.write(wire.data(), wire.size());
       }
       auto idle = parts_.clock.Monotonic() - state->last_write;

@@ -47,13 +47,13 @@ std::vector<std::string> AgentNames(const Config& config) {
 
 }  // namespace
 
-void Dashboard::Fleet(const httplib::Request&, httplib::Response& res) {
+Result<Json> Dashboard::FleetJson() {
   static const Config kDefaults;
   const Config& config = parts_.config ? *parts_.config : kDefaults;
   std::lock_guard<std::mutex> lock(parts_.store_mu);
   Store& store = parts_.store;
   Result<std::vector<Attempt>> running = store.UnfinishedAttempts();
-  if (!running.ok()) return Reply(res, 500, {{"error", running.status().message()}});
+  if (!running.ok()) return running.status();
   Breakers breakers(store, config.router, parts_.clock);
   Json agents = Json::array();
   for (const std::string& name : AgentNames(config)) {
@@ -76,7 +76,7 @@ void Dashboard::Fleet(const httplib::Request&, httplib::Response& res) {
   Result<std::vector<Delivery>> recent = store.ListDeliveries({.limit = 20});
   Result<std::vector<Delivery>> failed = store.ListDeliveries({.failed_only = true, .limit = 20});
   if (!stats.ok() || !recent.ok() || !failed.ok()) {
-    return Reply(res, 500, {{"error", "cannot read the webhook deliveries"}});
+    return Status::IOError("webhook deliveries", "cannot read them");
   }
   auto kv = [&](const char* key) {
     Result<std::optional<std::string>> v = store.GetKv(key);
@@ -86,7 +86,6 @@ void Dashboard::Fleet(const httplib::Request&, httplib::Response& res) {
   Json webhooks = {{"enabled", config.webhook.enabled},
                    {"mode", mode.empty() ? "unknown" : mode},
                    {"reason", kv(Engine::kModeReasonKey)},
-                   {"last_tick", kv(Engine::kHeartbeatKey)},
                    {"received", stats->received},
                    {"duplicates", stats->duplicates},
                    {"applied", stats->applied},
@@ -94,7 +93,16 @@ void Dashboard::Fleet(const httplib::Request&, httplib::Response& res) {
                    {"pending", stats->pending},
                    {"recent", DeliveriesJson(*recent)},
                    {"failures", DeliveriesJson(*failed)}};
-  Reply(res, 200, {{"agents", agents}, {"webhooks", webhooks}});
+  return Json{{"agents", agents}, {"webhooks", webhooks}};
+}
+
+void Dashboard::Fleet(const httplib::Request&, httplib::Response& res) {
+  Result<Json> fleet = FleetJson();
+  if (!fleet.ok()) return Reply(res, 500, {{"error", fleet.status().message()}});
+  std::lock_guard<std::mutex> lock(parts_.store_mu);
+  Result<std::optional<std::string>> tick = parts_.store.GetKv(Engine::kHeartbeatKey);
+  (*fleet)["webhooks"]["last_tick"] = tick.ok() && *tick ? **tick : "";
+  Reply(res, 200, *fleet);
 }
 
 void Dashboard::GetSettings(const httplib::Request&, httplib::Response& res) {

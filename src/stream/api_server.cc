@@ -158,6 +158,10 @@ Status ApiServer::Start() {
                                                           .project_config = project_config_,
                                                           .wake = wake_,
                                                           .keepalive = options_.keepalive});
+  {
+    std::lock_guard<std::mutex> lock(share_mu_);
+    dashboard_->set_share(share_);
+  }
   db_watch_ = watcher_.Watch(home_.root);
 
   server_ = std::make_unique<httplib::Server>();
@@ -201,6 +205,12 @@ void ApiServer::Stop() {
   server_.reset();
   std::error_code ec;
   std::filesystem::remove(ApiAddressPath(home_), ec);
+}
+
+void ApiServer::set_share(ShareFn share) {
+  std::lock_guard<std::mutex> lock(share_mu_);
+  share_ = std::move(share);
+  if (dashboard_) dashboard_->set_share(share_);
 }
 
 void ApiServer::Route() {

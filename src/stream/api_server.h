@@ -71,6 +71,7 @@ class DataSink;
 namespace orch {
 
 class Dashboard;
+using ShareFn = std::function<Result<std::string>(const std::string& text)>;
 
 inline std::string ApiTokenPath(const Home& home) { return home.state_dir() + "/api.token"; }
 inline std::string ApiAddressPath(const Home& home) { return home.state_dir() + "/api.json"; }
@@ -109,6 +110,9 @@ class ApiServer {
     wake_ = std::move(wake);
     project_config_ = std::move(project_config);
   }
+  // Where the dashboard sends a run's report (Dashboard::set_share): set once the chat channels
+  // run, null before and after. Any thread; waits for a send in progress.
+  void set_share(ShareFn share);
 
  private:
   // One client's place in a task's output.
@@ -161,6 +165,8 @@ class ApiServer {
   const Config* runs_config_ = nullptr;
   std::function<void()> wake_;
   std::function<Result<Config>(const Project&)> project_config_;
+  std::mutex share_mu_;  // share_, and handing it to dashboard_
+  ShareFn share_;
   std::thread thread_;
 };
 

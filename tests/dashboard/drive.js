@@ -48,6 +48,22 @@ async function until(page, what, timeoutMs, fn, ...args) {
   }
 }
 
+// From now on the page notes each status (data-status) the element at `selector` shows, as it
+// changes under element `root`, without a reload: window.seenStatuses.
+function noteStatuses(page, root, selector) {
+  return page.evaluate((rootId, sel) => {
+    window.seenStatuses = [];
+    const note = () => {
+      const e = document.querySelector(sel);
+      const last = window.seenStatuses[window.seenStatuses.length - 1];
+      if (e && e.dataset.status !== last) window.seenStatuses.push(e.dataset.status);
+    };
+    note();
+    new MutationObserver(note).observe(document.getElementById(rootId),
+      {childList: true, subtree: true, attributes: true});
+  }, root, selector);
+}
+
 const cardStatus = (id) => {
   const el = document.querySelector('.card[data-task="' + id + '"]');
   return el && el.dataset.status;
@@ -74,17 +90,7 @@ async function board(page, browser) {
   figures.board_new_task_ms = Date.now() - labelled;
   if (figures.board_new_task_ms > 2000) fail("the task took " + figures.board_new_task_ms + " ms to show");
   // From here the board tab notes each status the card shows, as it changes, without a reload.
-  await page.evaluate((i) => {
-    window.seenStatuses = [];
-    const note = () => {
-      const e = document.querySelector('.card[data-task="' + i + '"]');
-      const last = window.seenStatuses[window.seenStatuses.length - 1];
-      if (e && e.dataset.status !== last) window.seenStatuses.push(e.dataset.status);
-    };
-    note();
-    new MutationObserver(note).observe(document.getElementById("board"),
-      {childList: true, subtree: true, attributes: true});
-  }, id);
+  await noteStatuses(page, "board", '.card[data-task="' + id + '"]');
 
   // The task page in a second tab, open (from the card's link) before the agent speaks.
   const href = await page.$eval('.card[data-task="' + id + '"]', (a) => a.href);
@@ -163,36 +169,61 @@ async function actions(page) {
     () => document.getElementById("action-result").textContent);
 }
 
-// A flow run's DAG: each step's node changes state live, then the report.
-async function run(page) {
-  await page.goto(config.base + "/#/runs");
-  await until(page, "the runs list", 5000, () => document.querySelector("#runs, main p"));
+// A flow run's DAG: each step's node changes state live, then the report. Meanwhile a second tab
+// shows the runs list, whose row for the run changes status live too. With no chat configured,
+// "Send to chat" says so.
+async function run(page, browser) {
   await page.goto(config.base + "/#/run/" + config.run_id);
   await until(page, "the DAG", 5000, () => document.querySelector("#dag .node"));
-  const seen = {};
-  const record = async () => {
-    const states = await page.evaluate(() => Object.fromEntries(
-      [...document.querySelectorAll("#dag .node")].map((n) => [n.dataset.step, n.dataset.status])));
-    for (const [step, status] of Object.entries(states)) {
-      seen[step] = seen[step] || [];
-      if (seen[step][seen[step].length - 1] !== status) seen[step].push(status);
-    }
-  };
-  const deadline = Date.now() + 60000;
-  await record();
-  while (Date.now() < deadline) {
-    await record();
-    const done = await page.evaluate(() => document.getElementById("run-status").textContent !== "running");
-    if (done) break;
-    await sleep(20);
-  }
-  await record();
-  figures.steps = seen;
+  // From here the page notes each state each step's node shows, as it changes.
+  await page.evaluate(() => {
+    window.seenSteps = {};
+    const note = () => {
+      for (const n of document.querySelectorAll("#dag .node")) {
+        const seen = window.seenSteps[n.dataset.step] = window.seenSteps[n.dataset.step] || [];
+        if (seen[seen.length - 1] !== n.dataset.status) seen.push(n.dataset.status);
+      }
+    };
+    note();
+    new MutationObserver(note).observe(document.getElementById("dag"),
+      {childList: true, subtree: true, attributes: true});
+  });
+  const list = await browser.newPage();
+  await list.setViewport({width: 1400, height: 900});
+  await list.goto(config.base + "/#/runs");
+  await until(list, "the run in the runs list", 5000,
+    (id) => document.querySelector('#runs tr[data-run="' + id + '"]'), config.run_id);
+  await noteStatuses(list, "runs-list", '#runs tr[data-run="' + config.run_id + '"]');
+  await page.bringToFront();
+  await until(page, "the run's end", 40000,
+    () => document.getElementById("run-status").textContent !== "running");
+  figures.steps = await page.evaluate(() => window.seenSteps);
   await until(page, "the report", 5000, () => document.querySelector("#report pre.report"));
   await shot(page, "run");
-  await page.goto(config.base + "/#/runs");
-  await until(page, "the runs list", 5000, () => document.querySelector("#runs"));
-  await shot(page, "runs");
+  figures.share = await share(page);
+  await list.bringToFront();
+  await until(list, "the run's row completed", 5000,
+    (id) => document.querySelector('#runs tr[data-run="' + id + '"]')?.dataset.status === "completed", config.run_id);
+  figures.runs_list_statuses = await list.evaluate(() => window.seenStatuses);
+  await shot(list, "runs");
+}
+
+// Clicks the report's "Send to chat"; what the page answered.
+async function share(page) {
+  await page.click("#report-share");
+  return until(page, "the share's answer", 20000, () => {
+    const r = document.getElementById("report-share-result");
+    return r && r.dataset.status && r.textContent;
+  });
+}
+
+// A finished run's page: its report sent to the configured chat.
+async function sendReport(page) {
+  await page.goto(config.base + "/#/run/" + config.run_id);
+  await until(page, "the report", 5000, () => document.querySelector("#report pre.report"));
+  figures.share = await share(page);
+  figures.share_status = await page.$eval("#report-share-result", (r) => Number(r.dataset.status));
+  await shot(page, "run-shared");
 }
 
 // Settings: an edit with an error shows it (line and key); a good edit is saved.
@@ -215,12 +246,21 @@ async function settings(page) {
   await shot(page, "settings");
 }
 
-// Fleet: the agents and their breakers, the webhook's mode.
+// Fleet: the agents and their breakers, the webhook's mode; a new webhook delivery shows
+// without a reload.
 async function fleet(page) {
   await page.goto(config.base + "/#/fleet");
   figures.agents = await until(page, "the agents", 5000,
     () => { const t = document.querySelector("#agents"); return t && t.rows.length > 1 && t.innerText; });
   figures.mode = await page.$eval("#webhook-mode", (p) => p.innerText);
+  const counts = await page.$eval("#webhook-counts", (p) => p.textContent);
+  const opened = Date.now();
+  await sim("POST", "/_sim/repos/acme/widgets/issues", {user: "alice", title: "Fleet, look", body: "."});
+  figures.counts_after = await until(page, "the new delivery counted", 5000,
+    (before) => { const p = document.getElementById("webhook-counts"); return p && p.textContent !== before && p.textContent; },
+    counts);
+  figures.fleet_delivery_ms = Date.now() - opened;
+  figures.counts_before = counts;
   await shot(page, "fleet");
 }
 
@@ -252,7 +292,8 @@ async function hold(page) {
   figures.cards = await page.$$eval(".card", (c) => c.length);
 }
 
-const scenarios = {board, actions, run, settings, fleet, "signed-out": signedOut, paint, hold};
+const scenarios = {board, actions, run, "send-report": sendReport, settings, fleet, "signed-out": signedOut,
+  paint, hold};
 
 (async () => {
   const browser = await puppeteer.launch({
