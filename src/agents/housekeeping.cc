@@ -19,8 +19,8 @@ bool StillWorking(TaskStatus s) {
 }
 }  // namespace
 
-Housekeeping::Housekeeping(Store& store, const Config& config, const Clock& clock,
-                           Runner& runner, FileSystem& files)
+Housekeeping::Housekeeping(Store& store, const Config& config, const Clock& clock, Runner& runner,
+                           FileSystem& files)
     : store_(store),
       config_(config),
       clock_(clock),

@@ -74,8 +74,8 @@ Result<std::vector<Question>> LoadQuestions(Store& store, int64_t task_id) {
   return out;
 }
 
-Status RecordQuestion(Store& store, const Task& task, const Question& q,
-                      const std::string& actor, TaskStatus to) {
+Status RecordQuestion(Store& store, const Task& task, const Question& q, const std::string& actor,
+                      TaskStatus to) {
   Result<std::vector<Question>> qs = LoadQuestions(store, task.id);
   if (!qs.ok()) return qs.status();
   qs->push_back(q);

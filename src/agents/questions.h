@@ -59,8 +59,8 @@ Result<std::vector<Question>> LoadQuestions(Store& store, int64_t task_id);
 // waits for an answer on its thread; then moves the task from in_progress to `to` saying so:
 // needs_review, or blocked for a run's step, whose question goes to the run's orchestrator
 // first (runs/run_engine.h) and whose run must not read it as failed.
-Status RecordQuestion(Store& store, const Task& task, const Question& q,
-                      const std::string& actor, TaskStatus to = TaskStatus::kNeedsReview);
+Status RecordQuestion(Store& store, const Task& task, const Question& q, const std::string& actor,
+                      TaskStatus to = TaskStatus::kNeedsReview);
 
 // The task's open question was asked on GitHub after all (a run's step whose orchestrator
 // could not answer): comment `comment_id` on `thread` now waits for the answer.

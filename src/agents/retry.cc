@@ -17,8 +17,8 @@ bool IsTransient(AgentError e) {
 
 std::string RetryKey(int64_t task_id) { return "retry.not_before." + std::to_string(task_id); }
 
-RetryPolicy::RetryPolicy(Store& store, ConfigSet configs, const Clock& clock,
-                         Breakers* breakers, std::function<bool(const std::string&)> installed)
+RetryPolicy::RetryPolicy(Store& store, ConfigSet configs, const Clock& clock, Breakers* breakers,
+                         std::function<bool(const std::string&)> installed)
     : store_(store),
       configs_(std::move(configs)),
       clock_(clock),

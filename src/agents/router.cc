@@ -109,8 +109,8 @@ Result<Route> ParseRouteAnswer(const std::string& text) {
   return r;
 }
 
-Router::Router(const Config& config, Store* kv, ProcessRunner& runner,
-               AgentInstalled installed, std::string orch_home)
+Router::Router(const Config& config, Store* kv, ProcessRunner& runner, AgentInstalled installed,
+               std::string orch_home)
     : config_(config),
       kv_(kv),
       runner_(runner),

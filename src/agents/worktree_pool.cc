@@ -6,8 +6,7 @@
 
 namespace orch {
 
-WorktreePool::WorktreePool(Store& store, const Config& config, Runner& runner,
-                           FileSystem& files)
+WorktreePool::WorktreePool(Store& store, const Config& config, Runner& runner, FileSystem& files)
     : store_(store), config_(config), runner_(runner), files_(files) {}
 
 bool WorktreePool::KeepIgnored(const Project& project) const {

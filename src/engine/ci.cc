@@ -26,8 +26,7 @@ std::string Tail(const std::string& text, int n) {
 }
 
 // The task whose PR the check is about: one of the PRs the check names, else the branch.
-Result<std::optional<Task>> OwnerOf(Store& store, const Project& project,
-                                    const CheckRun& check) {
+Result<std::optional<Task>> OwnerOf(Store& store, const Project& project, const CheckRun& check) {
   for (int64_t pr : check.pull_requests) {
     Result<std::optional<Task>> owner = PullRequestOwner(store, project, pr, check.head_branch);
     if (!owner.ok() || *owner) return owner;

@@ -65,8 +65,8 @@ class JobScheduler {
   static constexpr int kCommandWorkers = 4;  // command jobs running at once
 
   // `home_dir`: where a command job runs when it has no dir and no local project.
-  JobScheduler(Store& store, std::vector<JobConfig> jobs, const Clock& clock,
-               ProcessRunner& runner, std::string home_dir);
+  JobScheduler(Store& store, std::vector<JobConfig> jobs, const Clock& clock, ProcessRunner& runner,
+               std::string home_dir);
   ~JobScheduler() = default;  // waits for commands still running (the queue's)
   JobScheduler(const JobScheduler&) = delete;
   JobScheduler& operator=(const JobScheduler&) = delete;

@@ -62,9 +62,8 @@ std::vector<FollowUp> FollowUpsFor(const Task& parent, int64_t pr, const Review&
 
 // Adds the follow-ups not made before (by source id) as tasks on the parent's branch; returns
 // those it added.
-Result<std::vector<Task>> AddFollowUps(Store& store, const Project& project,
-                                       const Task& parent, const Review& review,
-                                       const std::vector<FollowUp>& items) {
+Result<std::vector<Task>> AddFollowUps(Store& store, const Project& project, const Task& parent,
+                                       const Review& review, const std::vector<FollowUp>& items) {
   std::vector<Task> made;
   for (const FollowUp& item : items) {
     Result<std::vector<Task>> existing =

@@ -82,8 +82,8 @@ class TelegramCommands {
   static constexpr const char* kOffsetKey = "telegram.offset";
   // `store` is this thread's own connection; `on_change` runs after a command moved a task
   // (the daemon wakes its engine).
-  TelegramCommands(TelegramApi& api, TelegramChannel& replies, Store& store,
-                   const Config& config, std::function<void()> on_change);
+  TelegramCommands(TelegramApi& api, TelegramChannel& replies, Store& store, const Config& config,
+                   std::function<void()> on_change);
 
   // One getUpdates, waiting up to `poll_seconds` for a message, and the commands it brought.
   // Unavailable when Telegram cannot be reached (the caller backs off).

@@ -28,8 +28,7 @@ struct InboxWriter::Writer {
   uv_sem_t wake;
 };
 
-InboxWriter::InboxWriter(Store& store, std::unique_ptr<Store> checkpointer,
-                         size_t max_batch)
+InboxWriter::InboxWriter(Store& store, std::unique_ptr<Store> checkpointer, size_t max_batch)
     : store_(store), checkpointer_(std::move(checkpointer)), max_batch_(max_batch) {
   if (!checkpointer_) return;
   if (!store_.SetWalAutoCheckpoint(0).ok()) {

@@ -40,8 +40,7 @@ class InboxWriter {
  public:
   // `checkpointer`: a second connection to the same database for the checkpoint thread; null
   // leaves checkpoints to SQLite's default (on commit).
-  InboxWriter(Store& store, std::unique_ptr<Store> checkpointer = nullptr,
-              size_t max_batch = 512);
+  InboxWriter(Store& store, std::unique_ptr<Store> checkpointer = nullptr, size_t max_batch = 512);
   ~InboxWriter();
   InboxWriter(const InboxWriter&) = delete;
   InboxWriter& operator=(const InboxWriter&) = delete;
