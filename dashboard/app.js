@@ -334,13 +334,19 @@ function fleetPage() {
   listen("/api/fleet/events", {fleet: (f) => {
     const w = f.webhooks;
     body.replaceChildren(
+      ...(f.hosts.length ? [h("h2", {}, "Hosts"),
+        h("table", {id: "hosts"}, h("tr", {}, ["host", "heartbeat", "agents", "leases", "version"].map((c) => h("th", {}, c))),
+          f.hosts.map((x) => h("tr", {"data-host": x.id},
+            h("td", {}, x.id, x.leader ? h("span", {class: "pill leader"}, "leader") : null),
+            h("td", {class: "muted"}, age(x.heartbeat_at) + " ago"),
+            h("td", {}, x.running + " of " + x.max_parallel), h("td", {}, x.leases), h("td", {class: "muted"}, x.version))))] : []),
       h("h2", {}, "Agents"),
       h("table", {id: "agents"}, h("tr", {}, ["agent", "breaker", "running sessions"].map((c) => h("th", {}, c))),
         f.agents.map((a) => h("tr", {"data-agent": a.name},
           h("td", {}, a.name),
           h("td", {}, h("span", {class: "pill " + a.breaker}, a.breaker), " ", h("span", {class: "muted"}, a.breaker_detail)),
           h("td", {class: "sessions"}, a.sessions.length ? a.sessions.map((s) => h("div", {"data-session-task": s.task_id},
-            h("a", {href: "#/task/" + s.task_id}, "task " + s.task_id), " ", s.session, " · ", age(s.started_at)))
+            h("a", {href: "#/task/" + s.task_id}, "task " + s.task_id), " ", s.session, s.host ? " on " + s.host : "", " · ", age(s.started_at)))
             : h("span", {class: "muted"}, "none"))))),
       h("h2", {}, "Webhooks"),
       h("p", {id: "webhook-mode"}, "mode ", h("span", {class: "pill " + (w.mode.startsWith("polling") ? "polling" : w.mode)}, w.mode),

@@ -327,6 +327,17 @@ TEST_F(FleetTest, AnotherHostLeadsOnceTheLeaderIsKilledAndNewIssuesStillBecomePu
   std::printf("[fleet] leader %s killed: %s leads after %.1f s (lease_ttl %d s)\n", leader.c_str(),
               next.c_str(), took, kLeaseTtl);
   EXPECT_LE(took, kLeaseTtl + 2.0);
+  // The dashboard's Fleet page (its API, with the host's token) shows the hosts and the leader.
+  const Host& seen = hosts_.at(other);
+  Json api = Json::parse(ReadFile(seen.home + "/state/api.json"));
+  std::string token = ReadFile(seen.home + "/state/api.token");
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  httplib::Client client(api["url"].get<std::string>());
+  httplib::Result fleet = client.Get("/api/fleet", {{"Authorization", "Bearer " + token}});
+  ASSERT_TRUE(fleet && fleet->status == 200) << (fleet ? fleet->body : "no answer");
+  Json hosts = Json::parse(fleet->body)["hosts"];
+  ASSERT_EQ(hosts.size(), 3u) << hosts.dump();
+  for (const Json& h : hosts) EXPECT_EQ(h["leader"].get<bool>(), h["id"] == next) << h.dump();
   // The new leader syncs: a newly labelled issue becomes a task and a pull request.
   int number = LabelledIssueWith("standin: write after.txt x\n", "After the leader");
   ASSERT_TRUE(Within(

@@ -259,6 +259,16 @@ std::pair<uint64_t, std::shared_ptr<const std::string>> Dashboard::Snapshot(Feed
   return {feed.version, feed.text};
 }
 
+uint64_t Dashboard::Generation() const {
+  uint64_t changes = db_watch_->generation();
+  if (!parts_.store.postgres()) return changes;
+  // Other hosts write a PostgreSQL store too, and no file here changes: a new generation each
+  // second, so each feed is read once a second for all its clients (Snapshot keeps the text).
+  auto second =
+      std::chrono::duration_cast<std::chrono::seconds>(parts_.clock.Monotonic().time_since_epoch());
+  return changes + (static_cast<uint64_t>(second.count()) << 32);
+}
+
 void Dashboard::Push(Feed& feed, httplib::Response& res) {
   struct State {
     uint64_t sent = 0;  // the feed's version the client has; 0: none yet
@@ -269,7 +279,7 @@ void Dashboard::Push(Feed& feed, httplib::Response& res) {
   res.set_chunked_content_provider("text/event-stream", [this, &feed, state](
                                                             size_t, httplib::DataSink& sink) {
     while (!parts_.watcher.stopped()) {
-      uint64_t seen = db_watch_->generation();  // before reading: no write slips between
+      uint64_t seen = Generation();  // before reading: no write slips between
       auto [version, text] = Snapshot(feed, seen);
       if (version != state->sent) {
         state->sent = version;
@@ -279,7 +289,9 @@ void Dashboard::Push(Feed& feed, httplib::Response& res) {
       }
       auto idle = parts_.clock.Monotonic() - state->last_write;
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(parts_.keepalive - idle);
-      if (left.count() <= 0 || !db_watch_->Wait(seen, left)) {
+      // A PostgreSQL store has no file here to watch: its feeds are read again each second.
+      auto wait = parts_.store.postgres() ? std::min(left, std::chrono::milliseconds(1000)) : left;
+      if (left.count() <= 0 || !db_watch_->Wait(seen, wait)) {
         if (parts_.watcher.stopped()) break;
         if (parts_.clock.Monotonic() - state->last_write < parts_.keepalive) continue;
         static const char kKeepalive[] = ": keep-alive\n\n";

@@ -110,6 +110,9 @@ class Dashboard {
   Result<nlohmann::json> FleetJson();
   // Sends `feed` as SSE: at once, then whenever its text changes; a comment when idle.
   void Push(Feed& feed, httplib::Response& res);
+  // What the feeds are read at: the count of changes to orch.db's directory, and with a
+  // PostgreSQL store the second too.
+  uint64_t Generation() const;
   // `feed`'s text as of the database's generation `generation`: the cached one when nothing was
   // written since; with its version, which changes only when the text does.
   std::pair<uint64_t, std::shared_ptr<const std::string>> Snapshot(Feed& feed, uint64_t generation);

@@ -45,6 +45,24 @@ std::vector<std::string> AgentNames(const Config& config) {
   return names;
 }
 
+// The hosts of a fleet sharing the store (engine/cluster.h); empty on one machine.
+Json HostsJson(Store& store, int64_t now) {
+  Json out = Json::array();
+  Result<std::vector<HostRecord>> hosts = store.ListHosts();
+  Result<std::optional<std::pair<std::string, int64_t>>> leader = store.LeaseHolder("leader");
+  if (!hosts.ok() || !leader.ok()) return out;
+  for (const HostRecord& h : *hosts) {
+    out.push_back({{"id", h.id},
+                   {"version", h.version},
+                   {"heartbeat_at", h.heartbeat_at},
+                   {"running", h.running},
+                   {"max_parallel", h.max_parallel},
+                   {"leases", h.leases},
+                   {"leader", *leader && (*leader)->first == h.id && (*leader)->second >= now}});
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<Json> Dashboard::FleetJson() {
@@ -61,6 +79,7 @@ Result<Json> Dashboard::FleetJson() {
     for (const Attempt& a : *running) {
       if (a.agent != name) continue;
       sessions.push_back({{"task_id", a.task_id},
+                          {"host", a.host},
                           {"attempt", a.attempt},
                           {"session", a.tmux_session},
                           {"model", a.model},
@@ -93,7 +112,7 @@ Result<Json> Dashboard::FleetJson() {
                    {"pending", stats->pending},
                    {"recent", DeliveriesJson(*recent)},
                    {"failures", DeliveriesJson(*failed)}};
-  return Json{{"agents", agents}, {"webhooks", webhooks}};
+  return Json{{"agents", agents}, {"webhooks", webhooks}, {"hosts", HostsJson(store, now)}};
 }
 
 void Dashboard::Fleet(const httplib::Request&, httplib::Response& res) {
