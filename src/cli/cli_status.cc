@@ -74,12 +74,10 @@ Result<nlohmann::json> LiveSessions(Store& store, const EnvLookup& env, const st
 Result<nlohmann::json> Hosts(Store& store, int64_t now) {
   Result<std::vector<HostRecord>> hosts = store.ListHosts();
   if (!hosts.ok()) return hosts.status();
-  Result<std::optional<std::pair<std::string, int64_t>>> leader =
-      store.LeaseHolder(Cluster::kLeaderLease);
+  Result<std::string> leader = Cluster::CurrentLeader(store, now);
   if (!leader.ok()) return leader.status();
   nlohmann::json out = nlohmann::json::array();
   for (const HostRecord& h : *hosts) {
-    bool leads = *leader && (*leader)->first == h.id && (*leader)->second >= now;
     out.push_back({{"id", h.id},
                    {"version", h.version},
                    {"heartbeat_at", FormatUnixTime(h.heartbeat_at, TimeFormat::kIso8601)},
@@ -87,7 +85,7 @@ Result<nlohmann::json> Hosts(Store& store, int64_t now) {
                    {"running", h.running},
                    {"max_parallel", h.max_parallel},
                    {"leases", h.leases},
-                   {"leader", leads}});
+                   {"leader", h.id == *leader}});
   }
   return out;
 }

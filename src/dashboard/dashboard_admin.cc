@@ -7,6 +7,7 @@
 #include "dashboard/dashboard.h"
 #include "dashboard/settings.h"
 #include "engine/breaker.h"
+#include "engine/cluster.h"
 #include "engine/engine.h"
 
 namespace orch {
@@ -49,7 +50,7 @@ std::vector<std::string> AgentNames(const Config& config) {
 Json HostsJson(Store& store, int64_t now) {
   Json out = Json::array();
   Result<std::vector<HostRecord>> hosts = store.ListHosts();
-  Result<std::optional<std::pair<std::string, int64_t>>> leader = store.LeaseHolder("leader");
+  Result<std::string> leader = Cluster::CurrentLeader(store, now);
   if (!hosts.ok() || !leader.ok()) return out;
   for (const HostRecord& h : *hosts) {
     out.push_back({{"id", h.id},
@@ -58,7 +59,7 @@ Json HostsJson(Store& store, int64_t now) {
                    {"running", h.running},
                    {"max_parallel", h.max_parallel},
                    {"leases", h.leases},
-                   {"leader", *leader && (*leader)->first == h.id && (*leader)->second >= now}});
+                   {"leader", h.id == *leader}});
   }
   return out;
 }

@@ -34,9 +34,10 @@ Status Cluster::TakeBackExpired() {
   if (!expired.ok()) return expired.status();
   for (const Task& t : *expired) {
     std::string why = "host " + t.lease_owner + " stopped renewing its lease";
-    Result<std::vector<Attempt>> attempts = store_.UnfinishedAttemptsOf(t.id);
+    Result<std::vector<Attempt>> attempts = store_.ListAttempts(t.id);  // every host's
     if (!attempts.ok()) return attempts.status();
     for (Attempt a : *attempts) {
+      if (a.finished_at) continue;
       a.outcome = "failed";
       a.error_class = "host_lost";
       a.summary = why;
@@ -53,6 +54,12 @@ Status Cluster::TakeBackExpired() {
     }
   }
   return Status::OK();
+}
+
+Result<std::string> Cluster::CurrentLeader(Store& store, int64_t now) {
+  Result<std::optional<std::pair<std::string, int64_t>>> holder = store.LeaseHolder(kLeaderLease);
+  if (!holder.ok()) return holder.status();
+  return *holder && (*holder)->second >= now ? (*holder)->first : std::string();
 }
 
 std::string HostId(const std::string& configured) {

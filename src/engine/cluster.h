@@ -39,6 +39,9 @@ class Cluster {
 
   // The lease the leader holds.
   static constexpr const char* kLeaderLease = "leader";
+  // The host whose leader lease has not run out at `now`; "" when none (for orch status and
+  // the dashboard's Fleet page).
+  static Result<std::string> CurrentLeader(Store& store, int64_t now);
 
  private:
   // Ends the unfinished attempts of tasks whose lease ran out, and sends them back to routed.

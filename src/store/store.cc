@@ -586,20 +586,6 @@ Result<std::vector<Attempt>> Store::ListAttempts(int64_t task_id) {
   return out;
 }
 
-Result<std::vector<Attempt>> Store::UnfinishedAttemptsOf(int64_t task_id) {
-  std::vector<Attempt> out;
-  try {
-    sql::Statement q(*db_, std::string("SELECT ") + kRunColumns +
-                               " FROM task_runs WHERE finished_at IS NULL AND task_id = ? "
-                               "ORDER BY id");
-    q.bind(1, task_id);
-    while (q.executeStep()) out.push_back(ReadRun(q));
-  } catch (const std::exception& e) {
-    return Error(e, "listing a task's unfinished runs");
-  }
-  return out;
-}
-
 Result<std::vector<Attempt>> Store::UnfinishedAttempts() {
   std::vector<Attempt> out;
   try {

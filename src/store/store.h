@@ -412,8 +412,6 @@ class Store {
   Result<std::optional<std::pair<std::string, int64_t>>> LeaseHolder(const std::string& name);
   // Tasks in progress whose lease has run out: their host stopped renewing it.
   Result<std::vector<Task>> ExpiredLeases();
-  // Every host's unfinished attempts at task `task_id` (those of a lost host, to close).
-  Result<std::vector<Attempt>> UnfinishedAttemptsOf(int64_t task_id);
 
   // The work tree pool (store_pool.cc), every project's, by project and slot. SavePooledWorktree
   // inserts or replaces the row of its slot (updated_at: now); deleting a missing one is OK.

@@ -359,7 +359,8 @@ TEST_P(StoreTest, EachHostSeesItsOwnAttemptsAndTheHostsTable) {
   EXPECT_EQ(store_->UnfinishedAttempts()->front().task_id, a.id);
   EXPECT_EQ(store_->UnfinishedAttempts()->front().host, "alpha");
   ASSERT_EQ((*other)->UnfinishedAttempts()->size(), 1u);
-  EXPECT_EQ((*other)->UnfinishedAttemptsOf(a.id)->size(), 1u);
+  ASSERT_EQ((*other)->ListAttempts(a.id)->size(), 1u);  // alpha's attempt, seen by beta
+  EXPECT_FALSE((*other)->ListAttempts(a.id)->front().finished_at.has_value());
   ASSERT_TRUE(store_->Heartbeat("0.1.0", 1, 3).ok());
   clock_.Advance(5);
   ASSERT_TRUE((*other)->Heartbeat("0.2.0", 1, 5).ok());
